@@ -1,0 +1,40 @@
+# robustperf: `make demo` and `make test` do all set-up on a fresh machine.
+# Every pip install goes through constraints.txt (torch 2.13.0 pin: without it `pip install timm` pulls a
+# CUDA torch and several GB). DeepSpeed's C++/CUDA ops are not built (DS_BUILD_OPS=0); the flops profiler
+# is pure Python.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := DS_BUILD_OPS=0 PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+BENCH_OUT ?= bench.json
+
+.PHONY: install test demo bench clean help
+
+help:
+	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
+	@echo "make test   - set up .venv, install with test extras, run the tests"
+	@echo "make bench  - run the benchmarks, print a table and write $(BENCH_OUT)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) setup.cfg pyproject.toml constraints.txt
+	$(PIP) install -q -c constraints.txt --upgrade pip setuptools wheel
+	$(PIP) install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(VENV)/bin/robustperf demo
+
+bench: $(STAMP)
+	BENCH_OUT=$(BENCH_OUT) $(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,402 @@
+"""Typed schema of a robustperf recipe: one frozen dataclass per section, composed into :class:`RunConfig`.
+
+Each field carries its one-line doc, allowed values and range in ``metadata``; :func:`validate_section` reads
+them, so the README's recipe reference, the checks and the defaults come from one place (compare
+``torchtitan/config/job_config.py``). Cross-field rules live in :func:`check_run`, called by ``RunConfig``'s
+``__post_init__`` and by the fast matrix expansion alike.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Dict, Optional, Tuple
+
+from .errors import RecipeError, nearest
+
+
+def _f(default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None, min: Optional[float] = None,
+       max: Optional[float] = None, min_exclusive: bool = False, kind: Optional[str] = None, factory=None):
+    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive, "kind": kind}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+AUTOATTACK_VERSIONS = ("standard", "plus", "rand")
+AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-t", "fab", "fab-t", "square", "apgd-dlr")
+DEFAULT_CLOUD_PRICES = {
+    # On-demand $/GPU-hour, low (spot / cheapest large provider) and high (major cloud list price).
+    "H100": (2.0, 12.3), "H200": (3.5, 13.0), "A100": (1.2, 4.1), "V100": (0.5, 3.1),
+    "cpu": (0.02, 0.05),
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = _f("digits", "dataset", choices=("digits", "cifar10", "cifar100"))
+    root: Optional[str] = _f(None, "folder holding the dataset's python batches (cifar10/cifar100)")
+    synthetic: Optional[str] = _f(None, "DeepMind generated-data .npz (image uint8 Nx32x32x3, label)")
+    synthetic_fraction: float = _f(0.0, "fraction of every training batch drawn from the synthetic data",
+                                   min=0.0, max=0.99)
+    batch_size: int = _f(128, "per-process training batch size", min=1)
+    augment: bool = _f(True, "random crop (padding 4) and horizontal flip for 32x32 data")
+    num_workers: int = _f(0, "data-loader worker processes", min=0)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = _f("wrn", "'wrn' (CIFAR WideResNet, depth/width/activation below) or any timm model name")
+    depth: int = _f(28, "WideResNet depth, 6n+4", min=10)
+    width: int = _f(10, "WideResNet widening factor", min=1)
+    activation: str = _f("relu", "activation function", choices=("relu", "gelu", "silu"))
+    drop_rate: float = _f(0.0, "dropout before the classifier", min=0.0, max=0.99)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    loss: str = _f("at", "adversarial training objective: Madry PGD (at) or TRADES", choices=("at", "trades"))
+    trades_beta: float = _f(6.0, "TRADES robustness weight beta", min=0.0)
+    epochs: int = _f(100, "training epochs (warm-up included)", min=1)
+    ema_decay: Optional[float] = _f(None, "EMA decay of the weights (e.g. 0.995); null = no EMA",
+                                    min=0.0, max=1.0, min_exclusive=True)
+    lr: float = _f(0.1, "learning rate at lr_base_batch_size; scaled linearly to the global batch", min=0.0,
+                   min_exclusive=True)
+    lr_base_batch_size: int = _f(128, "global batch size at which lr applies", min=1)
+    optimizer: str = _f("sgd", "timm optimizer name (sgd = SGD with Nesterov momentum)")
+    momentum: float = _f(0.9, "optimizer momentum", min=0.0, max=1.0)
+    weight_decay: float = _f(5e-4, "weight decay", min=0.0)
+    scheduler: str = _f("cosine", "timm scheduler name", choices=("cosine", "step", "multistep", "plateau",
+                                                                   "tanh", "poly", "none"))
+    warmup_epochs: int = _f(1, "linear warm-up epochs, counted in epochs", min=0)
+    precision: str = _f("fp32", "numeric precision of forward passes", choices=("fp32", "bf16"))
+    clip_grad: Optional[float] = _f(None, "gradient-norm clipping; null = none", min=0.0, min_exclusive=True)
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    norm: str = _f("linf", "threat model", choices=("linf", "l2"))
+    eps: float = _f(8 / 255, "perturbation budget; accepts a fraction such as 8/255", min=0.0,
+                    min_exclusive=True, kind="fraction")
+    steps: int = _f(10, "PGD steps of the training attack", min=1)
+    step_size: Optional[float] = _f(None, "PGD step size; null = 1.5*eps/steps", min=0.0, min_exclusive=True,
+                                    kind="fraction")
+    random_start: bool = _f(True, "start PGD from a uniform random point in the eps-ball")
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    pgd_steps: int = _f(40, "PGD steps of the per-epoch and final robust evaluation", min=1)
+    pgd_step_size: Optional[float] = _f(None, "evaluation PGD step size; null = 2.5*eps/pgd_steps", min=0.0,
+                                        min_exclusive=True, kind="fraction")
+    pgd_subset: int = _f(1024, "test images (first in dataset order) for the per-epoch PGD check", min=1)
+    autoattack: Any = _f("standard", "AutoAttack version (standard, plus, rand), a list of attacks, or null to "
+                                     "skip", kind="autoattack")
+    autoattack_n: int = _f(10000, "AutoAttack on the first n test points (RobustBench convention)", min=1)
+    batch_size: int = _f(500, "evaluation batch size", min=1)
+    which: str = _f("best", "checkpoint evaluated at the end of training", choices=("best", "last"))
+
+
+@dataclass(frozen=True)
+class MeasurementConfig:
+    pue: float = _f(1.58, "data-centre power usage effectiveness multiplying measured energy", min=1.0)
+    usd_per_kwh: float = _f(0.12, "electricity price, $ per kWh", min=0.0)
+    kg_co2_per_kwh: float = _f(0.5663, "grid carbon intensity, kg CO2eq per kWh", min=0.0)
+    tdp_watts: Optional[float] = _f(None, "if set and no meter is readable: energy estimated as tdp_watts x "
+                                          "devices x time (labelled estimate-tdp)", min=0.0, min_exclusive=True)
+    energy_source: str = _f("auto", "energy backend", choices=("auto", "nvml", "nvidia-smi", "rapl", "none"))
+    sample_hz: float = _f(10.0, "power sampling rate of the background sampler", min=0.1, max=1000.0)
+    cloud_usd_per_gpu_hour: Dict[str, Any] = _f(None, "device model -> [low, high] $ per device-hour",
+                                                kind="prices", factory=lambda: dict(DEFAULT_CLOUD_PRICES))
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    wandb: str = _f("disabled", "Weights & Biases mode", choices=("disabled", "offline", "online"))
+    project: str = _f("robustperf", "W&B project")
+    entity: Optional[str] = _f(None, "W&B entity (team or user)")
+    group: Optional[str] = _f(None, "W&B group; null = the recipe name")
+    mllog: bool = _f(True, "write mllog.txt (MLPerf logging format) beside the result record")
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """How the matrix is submitted; never part of a run's identity."""
+
+    scheduler: str = _f("local", "where runs execute", choices=("local", "slurm", "lsf"))
+    results: str = _f("results/runs", "results directory (one folder per run_id)")
+    max_parallel: int = _f(2, "runs executing at once (the %K of an array job)", min=1)
+    time_min: int = _f(60, "wall-time limit of one job, minutes", min=1)
+    partition: Optional[str] = _f(None, "SLURM partition / LSF queue")
+    account: Optional[str] = _f(None, "account / project to charge")
+    gpus_per_run: int = _f(0, "GPUs per run (torchrun processes when > 1)", min=0)
+    cpus_per_run: int = _f(1, "CPU cores per run", min=1)
+    mem_gb: Optional[float] = _f(None, "memory per run, GB; null = scheduler default", min=0.0, min_exclusive=True)
+    signal_seconds: int = _f(120, "seconds before the wall-time at which the run is told to checkpoint", min=1)
+    chain: int = _f(0, "dependent follow-up jobs that resume unfinished runs past the wall-time", min=0)
+    directives: Tuple[str, ...] = _f((), "extra raw scheduler directives, one per line", kind="strings")
+    setup: Tuple[str, ...] = _f((), "shell lines run before each task (module load, venv activation)",
+                                kind="strings")
+
+
+SECTIONS: Dict[str, type] = {
+    "data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "attack": AttackConfig,
+    "evaluation": EvaluationConfig, "measurement": MeasurementConfig, "tracking": TrackingConfig,
+}
+#: Sections whose values do not change what a run computes, so they are left out of the run id.
+IDENTITY_EXCLUDED = ("tracking",)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fully resolved run of the matrix."""
+
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    attack: AttackConfig = field(default_factory=AttackConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def __post_init__(self):
+        check_run(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, config: Dict[str, Any], *, file: Optional[str] = None) -> "RunConfig":
+        """Build from a resolved config dict (as in ``expand`` output or a result record)."""
+        if not isinstance(config, dict):
+            raise RecipeError("a run config must be a mapping", file=file, value=config)
+        unknown = set(config) - set(SECTIONS) - {"seed"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise RecipeError("unknown section", file=file, key=key, allowed=["seed", *SECTIONS])
+        kwargs: Dict[str, Any] = {"seed": validate_value("seed", config.get("seed", 0), _SEED_FIELD, file)}
+        for name, section in SECTIONS.items():
+            kwargs[name] = section(**validate_section(name, config.get(name, {}) or {}, file=file))
+        return cls(**kwargs)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def eps(self) -> float:
+        return self.attack.eps
+
+    @property
+    def train_step_size(self) -> float:
+        """PGD step size of the training attack (1.5*eps/steps unless set)."""
+        return self.attack.step_size or 1.5 * self.attack.eps / self.attack.steps
+
+    @property
+    def eval_step_size(self) -> float:
+        """PGD step size of the evaluation attack (2.5*eps/steps unless set)."""
+        return self.evaluation.pgd_step_size or 2.5 * self.attack.eps / self.evaluation.pgd_steps
+
+
+_SEED_FIELD = {"doc": "random seed of the run", "choices": None, "min": 0, "max": 2**32 - 1,
+               "min_exclusive": False, "kind": None, "type": int}
+
+
+# ---------------------------------------------------------------- field validation
+
+def _fields(section: type) -> Dict[str, Dict[str, Any]]:
+    cached = _FIELD_CACHE.get(section)
+    if cached is None:
+        hints = typing.get_type_hints(section)
+        cached = {}
+        for f in dataclasses.fields(section):
+            meta = dict(f.metadata)
+            meta["type"] = hints[f.name]
+            if f.default is not dataclasses.MISSING:
+                meta["default"] = f.default
+            else:
+                meta["default"] = f.default_factory()  # type: ignore[misc]
+            cached[f.name] = meta
+        _FIELD_CACHE[section] = cached
+    return cached
+
+
+_FIELD_CACHE: Dict[type, Dict[str, Dict[str, Any]]] = {}
+
+
+def section_fields(section: str) -> Dict[str, Dict[str, Any]]:
+    """Field specs of a section by name (``data``, ``launch``, ...): doc, type, default, choices, range."""
+    cls = SECTIONS.get(section) or {"launch": LaunchConfig}.get(section)
+    if cls is None:
+        raise KeyError(section)
+    return _fields(cls)
+
+
+def all_paths() -> Dict[str, Dict[str, Any]]:
+    """Every addressable run-config key path with its field spec (``seed``, ``data.name``, ...)."""
+    paths = {"seed": _SEED_FIELD}
+    for name in SECTIONS:
+        for key, spec in section_fields(name).items():
+            paths[f"{name}.{key}"] = spec
+    return paths
+
+
+def parse_fraction(value: Any) -> Any:
+    """``'8/255'`` -> 0.0313..., numbers unchanged; anything else is returned for the type check to reject."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(Fraction(text)) if "/" in text else float(text)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return value
+    return value
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def validate_value(path: str, value: Any, spec: Dict[str, Any], file: Optional[str] = None) -> Any:
+    """Check (and normalise) one value against its field spec; raise RecipeError naming the key."""
+    kind = spec.get("kind")
+    tp = spec["type"]
+    optional = typing.get_origin(tp) is typing.Union and type(None) in typing.get_args(tp)
+    if value is None:
+        if optional or kind == "autoattack":
+            return None
+        raise RecipeError(f"must not be null; expected {_type_name(tp)}", file=file, key=path, value=value)
+    if kind == "fraction":
+        value = parse_fraction(value)
+    if kind == "autoattack":
+        return _check_autoattack(path, value, file)
+    if kind == "prices":
+        return _check_prices(path, value, file)
+    if kind == "strings":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise RecipeError("expected a list of strings", file=file, key=path, value=value)
+        return tuple(value)
+    base = tp
+    if optional:
+        base = next(a for a in typing.get_args(tp) if a is not type(None))
+    if base is bool:
+        if not isinstance(value, bool):
+            raise RecipeError("expected true or false", file=file, key=path, value=value)
+    elif base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+                value = int(value)
+            else:
+                raise RecipeError("expected an integer", file=file, key=path, value=value)
+    elif base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecipeError("expected a number" + (" or a fraction such as 8/255" if kind == "fraction" else ""),
+                              file=file, key=path, value=value)
+        value = float(value)
+        if not math.isfinite(value):
+            raise RecipeError("expected a finite number", file=file, key=path, value=value)
+    elif base is str:
+        if not isinstance(value, str):
+            raise RecipeError("expected a string", file=file, key=path, value=value)
+    choices = spec.get("choices")
+    if choices is not None and value not in choices:
+        hint = nearest(value, choices) if isinstance(value, str) else None
+        raise RecipeError("not an allowed value" + (f" (did you mean '{hint}'?)" if hint else ""), file=file,
+                          key=path, value=value, allowed=choices)
+    lo, hi = spec.get("min"), spec.get("max")
+    if lo is not None and (value < lo or (spec.get("min_exclusive") and value == lo)):
+        op = ">" if spec.get("min_exclusive") else ">="
+        raise RecipeError(f"must be {op} {lo}", file=file, key=path, value=value)
+    if hi is not None and value > hi:
+        raise RecipeError(f"must be <= {hi}", file=file, key=path, value=value)
+    return value
+
+
+def _check_autoattack(path: str, value: Any, file: Optional[str]) -> Any:
+    if isinstance(value, str):
+        if value not in AUTOATTACK_VERSIONS:
+            hint = nearest(value, AUTOATTACK_VERSIONS + AUTOATTACK_ATTACKS)
+            raise RecipeError("not an AutoAttack version" + (f" (did you mean '{hint}'?)" if hint else ""),
+                              file=file, key=path, value=value, allowed=AUTOATTACK_VERSIONS + ("a list of attacks",))
+        return value
+    if isinstance(value, (list, tuple)) and value:
+        for item in value:
+            if item not in AUTOATTACK_ATTACKS:
+                raise RecipeError("not an AutoAttack attack", file=file, key=path, value=item,
+                                  allowed=AUTOATTACK_ATTACKS)
+        if len(set(value)) != len(value):
+            raise RecipeError("an attack is listed twice", file=file, key=path, value=list(value))
+        return list(value)
+    raise RecipeError("expected an AutoAttack version or a non-empty list of attacks", file=file, key=path,
+                      value=value, allowed=AUTOATTACK_VERSIONS)
+
+
+def _check_prices(path: str, value: Any, file: Optional[str]) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecipeError("expected a mapping of device model to [low, high] $/hour", file=file, key=path,
+                          value=value)
+    out = {}
+    for model, pair in value.items():
+        ok = (isinstance(model, str) and isinstance(pair, (list, tuple)) and len(pair) == 2
+              and all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and p >= 0
+                      for p in pair) and pair[0] <= pair[1])
+        if not ok:
+            raise RecipeError("expected [low, high] with 0 <= low <= high", file=file, key=f"{path}.{model}",
+                              value=pair)
+        out[model] = [float(pair[0]), float(pair[1])]
+    return out
+
+
+def validate_section(name: str, values: Any, *, file: Optional[str] = None, partial: bool = False,
+                     lines: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
+    """Validate a section mapping; return it normalised with defaults filled in (unless ``partial``)."""
+    specs = section_fields(name)
+    if not isinstance(values, dict):
+        raise RecipeError("a section must be a mapping of keys to values", file=file, key=name, value=values,
+                          line=(lines or {}).get(name))
+    out = {} if partial else {k: _copy_default(s["default"]) for k, s in specs.items()}
+    for key, value in values.items():
+        path = f"{name}.{key}"
+        line = (lines or {}).get(path)
+        if key not in specs:
+            hint = nearest(str(key), specs)
+            raise RecipeError("unknown key" + (f" (did you mean '{name}.{hint}'?)" if hint else ""), file=file,
+                              key=path, allowed=list(specs), line=line)
+        try:
+            out[key] = validate_value(path, value, specs[key], file)
+        except RecipeError as err:
+            raise err.located(line=line) from None
+    return out
+
+
+def _copy_default(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+    return value
+
+
+def check_run(cfg: Dict[str, Any], file: Optional[str] = None) -> None:
+    """Cross-field rules of one resolved run config (a plain dict); raise RecipeError on the first broken one."""
+    data, model, training, attack, evaluation = (cfg["data"], cfg["model"], cfg["training"], cfg["attack"],
+                                                 cfg["evaluation"])
+    if data["synthetic_fraction"] > 0 and not data["synthetic"]:
+        raise RecipeError("synthetic_fraction > 0 needs data.synthetic (path of the .npz)", file=file,
+                          key="data.synthetic_fraction", value=data["synthetic_fraction"])
+    if data["name"] in ("cifar10", "cifar100") and not data["root"]:
+        raise RecipeError(f"dataset {data['name']} needs data.root (folder of the python batches)", file=file,
+                          key="data.root", value=data["root"])
+    if model["arch"] == "wrn" and (model["depth"] - 4) % 6 != 0:
+        raise RecipeError("WideResNet depth must be 6n+4 (10, 16, 22, 28, 34, 40, 70, ...)", file=file,
+                          key="model.depth", value=model["depth"])
+    if training["warmup_epochs"] >= training["epochs"] and training["warmup_epochs"] > 0:
+        raise RecipeError("warm-up must be shorter than training", file=file, key="training.warmup_epochs",
+                          value=training["warmup_epochs"])
+    if attack["norm"] == "linf" and attack["eps"] > 1:
+        raise RecipeError("an Linf eps above 1 exceeds the [0, 1] image range (write 8/255, not 8)", file=file,
+                          key="attack.eps", value=attack["eps"])
+    if evaluation["autoattack"] == "rand" and attack["norm"] not in ("linf", "l2"):
+        raise RecipeError("AutoAttack rand supports linf and l2", file=file, key="attack.norm", value=attack["norm"])
