@@ -178,12 +178,14 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise RecipeError("repeats must be an integer >= 1", file=file, key="repeats", value=repeats,
                           line=lines.get("repeats"))
-    exclude_raw = data.get("exclude") or []
+    exclude_raw = data.get("exclude")
+    exclude_raw = [] if exclude_raw is None else exclude_raw
     if not isinstance(exclude_raw, list):
         raise RecipeError("exclude must be a list of partial run configs", file=file, key="exclude",
                           value=_short(exclude_raw), line=lines.get("exclude"))
     exclude = [_parse_partial(item, "", file, lines, f"exclude[{i}]") for i, item in enumerate(exclude_raw)]
-    launch_raw = data.get("launch") or {}
+    launch_raw = data.get("launch")
+    launch_raw = {} if launch_raw is None else launch_raw
     launch = LaunchConfig(**validate_section("launch", launch_raw, file=file, lines=lines))
     post = tuple(p for key, value in run_sets for p in _parse_assignment(key, value, SET_SOURCE, {}, key))
     recipe = Recipe(name=name, path=file, base=base, axes=axes, repeats=repeats, exclude=exclude, launch=launch,
@@ -212,7 +214,8 @@ def _parse_base(raw: Any, file: str, lines: Dict[str, int]) -> Dict[str, Any]:
     cfg: Dict[str, Any] = {"seed": validate_value("seed", raw.get("seed", 0), _SEED_FIELD, file)}
     for name in SECTIONS:
         try:
-            cfg[name] = validate_section(name, raw.get(name) or {}, file=file, lines=sub)
+            section = raw.get(name)
+            cfg[name] = validate_section(name, {} if section is None else section, file=file, lines=sub)
         except RecipeError as err:
             raise RecipeError(err.message, file=file, key=f"base.{err.key}" if err.key else "base",
                               value=err.value, allowed=err.allowed, line=err.line) from None

@@ -29,8 +29,8 @@ AUTOATTACK_VERSIONS = ("standard", "plus", "rand")
 AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-t", "fab", "fab-t", "square", "apgd-dlr")
 DEFAULT_CLOUD_PRICES = {
     # On-demand $/GPU-hour, low (spot / cheapest large provider) and high (major cloud list price).
-    "H100": (2.0, 12.3), "H200": (3.5, 13.0), "A100": (1.2, 4.1), "V100": (0.5, 3.1),
-    "cpu": (0.02, 0.05),
+    "H100": [2.0, 12.3], "H200": [3.5, 13.0], "A100": [1.2, 4.1], "V100": [0.5, 3.1],
+    "cpu": [0.02, 0.05],
 }
 
 
@@ -109,7 +109,7 @@ class MeasurementConfig:
     energy_source: str = _f("auto", "energy backend", choices=("auto", "nvml", "nvidia-smi", "rapl", "none"))
     sample_hz: float = _f(10.0, "power sampling rate of the background sampler", min=0.1, max=1000.0)
     cloud_usd_per_gpu_hour: Dict[str, Any] = _f(None, "device model -> [low, high] $ per device-hour",
-                                                kind="prices", factory=lambda: dict(DEFAULT_CLOUD_PRICES))
+                                                kind="prices", factory=lambda: {k: list(v) for k, v in DEFAULT_CLOUD_PRICES.items()})
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,8 @@ class RunConfig:
             raise RecipeError("unknown section", file=file, key=key, allowed=["seed", *SECTIONS])
         kwargs: Dict[str, Any] = {"seed": validate_value("seed", config.get("seed", 0), _SEED_FIELD, file)}
         for name, section in SECTIONS.items():
-            kwargs[name] = section(**validate_section(name, config.get(name, {}) or {}, file=file))
+            values = config.get(name)
+            kwargs[name] = section(**validate_section(name, {} if values is None else values, file=file))
         return cls(**kwargs)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -197,7 +198,8 @@ class RunConfig:
         return self.evaluation.pgd_step_size or 2.5 * self.attack.eps / self.evaluation.pgd_steps
 
 
-_SEED_FIELD = {"doc": "random seed of the run", "choices": None, "min": 0, "max": 2**32 - 1,
+_SEED_FIELD = {"doc": "random seed of the run (repeats add 0, 1, ...)", "default": 0, "choices": None, "min": 0,
+               "max": 2**32 - 1,
                "min_exclusive": False, "kind": None, "type": int}
 
 

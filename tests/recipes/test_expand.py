@@ -1,0 +1,183 @@
+"""Grid product, bundles, exclude, repeats, --set and run identity."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recipes import RecipeError, RunConfig, identity_json, load_recipe, recipe_from_dict, run_id_of
+from recipes.schema import all_paths
+
+
+def write(tmp_path, text, name="r.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BASIC = """
+name: basic
+base:
+  attack: {eps: 8/255}
+grid:
+  model: [{depth: 28, width: 10}, {depth: 70, width: 16, data.batch_size: 64}]
+  training.loss: [at, trades]
+  attack.steps: [1, 2, 5]
+"""
+
+
+def test_grid_is_cartesian_product_in_written_order(tmp_path):
+    runs = load_recipe(write(tmp_path, BASIC)).runs()
+    assert len(runs) == 2 * 2 * 3
+    assert [r.index for r in runs] == list(range(12))
+    combos = [(r.config["model"]["depth"], r.config["training"]["loss"], r.config["attack"]["steps"]) for r in runs]
+    assert combos[:4] == [(28, "at", 1), (28, "at", 2), (28, "at", 5), (28, "trades", 1)]
+    assert len(set(combos)) == 12
+
+
+def test_bundle_sets_keys_together_including_absolute_paths(tmp_path):
+    runs = load_recipe(write(tmp_path, BASIC)).runs()
+    for r in runs:
+        expected = 64 if r.config["model"]["depth"] == 70 else 128
+        assert r.config["data"]["batch_size"] == expected
+        assert (r.config["model"]["depth"], r.config["model"]["width"]) in {(28, 10), (70, 16)}
+
+
+def test_eps_fraction_and_float_agree(tmp_path):
+    a = load_recipe(write(tmp_path, "base: {attack: {eps: 8/255}}", "a.yaml")).runs()[0]
+    b = load_recipe(write(tmp_path, f"base: {{attack: {{eps: {8 / 255!r}}}}}", "b.yaml")).runs()[0]
+    assert a.config["attack"]["eps"] == pytest.approx(8 / 255)
+    assert a.run_id == b.run_id
+
+
+def test_run_id_independent_of_yaml_key_order(tmp_path):
+    one = write(tmp_path, "base:\n  training: {loss: trades, epochs: 3}\n  model: {depth: 16, width: 2}\n", "1.yaml")
+    two = write(tmp_path, "base:\n  model: {width: 2, depth: 16}\n  training: {epochs: 3, loss: trades}\n", "2.yaml")
+    assert load_recipe(one).runs()[0].run_id == load_recipe(two).runs()[0].run_id
+
+
+def test_changing_one_runs_value_changes_only_that_id(tmp_path):
+    before = load_recipe(write(tmp_path, BASIC)).runs()
+    changed = load_recipe(write(tmp_path, BASIC.replace("[1, 2, 5]", "[1, 2, 7]"), "c.yaml")).runs()
+    assert len(before) == len(changed)
+    for a, b in zip(before, changed):
+        assert (a.run_id == b.run_id) == (a.config["attack"]["steps"] != 5)
+
+
+def test_run_id_is_hash_of_canonical_config_without_tracking(tmp_path):
+    run = load_recipe(write(tmp_path, BASIC)).runs()[3]
+    assert run.run_id == run_id_of(run.config)
+    assert len(run.run_id) == 12 and int(run.run_id, 16) >= 0
+    assert json.loads(identity_json(run.config)).keys() == set(run.config) - {"tracking"}
+    tracked = load_recipe(write(tmp_path, BASIC), ["tracking.wandb=offline"]).runs()[3]
+    assert tracked.run_id == run.run_id and tracked.config["tracking"]["wandb"] == "offline"
+
+
+def test_ids_stable_across_processes(tmp_path, repo_root):
+    import subprocess
+    import sys
+
+    code = ("import recipes,sys; print(','.join(r.run_id for r in recipes.load_recipe(sys.argv[1]).runs()))")
+    path = str(repo_root / "recipes" / "scaling-cifar10.yaml")
+    outs = {subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}).stdout for seed in ("1", "2")}
+    assert len(outs) == 1
+    assert outs.pop().strip().split(",")[:2] == [r.run_id for r in load_recipe(path).runs()[:2]]
+
+
+def test_repeats_make_seeds(tmp_path):
+    runs = load_recipe(write(tmp_path, "base: {seed: 5}\ngrid: {training.loss: [at, trades]}\nrepeats: 3")).runs()
+    assert [(r.config["training"]["loss"], r.config["seed"]) for r in runs] == [
+        ("at", 5), ("at", 6), ("at", 7), ("trades", 5), ("trades", 6), ("trades", 7)]
+    assert len({r.run_id for r in runs}) == 6
+    assert runs[0].name.endswith("_s5") and runs[2].name.endswith("_s7")
+
+
+def test_exclude_drops_matching_runs_only(tmp_path):
+    text = BASIC + "exclude:\n  - {training.loss: trades, model: {depth: 70}}\n  - {attack: {steps: 5}, model.depth: 28}\n"
+    runs = load_recipe(write(tmp_path, text)).runs()
+    keys = {(r.config["model"]["depth"], r.config["training"]["loss"], r.config["attack"]["steps"]) for r in runs}
+    assert not any(d == 70 and loss == "trades" for d, loss, _ in keys)
+    assert not any(d == 28 and s == 5 for d, _, s in keys)
+    assert len(runs) == 12 - 3 - 2
+    assert [r.index for r in runs] == list(range(len(runs)))
+
+
+def test_set_overrides_base_grid_and_top_level(tmp_path):
+    path = write(tmp_path, BASIC)
+    runs = load_recipe(path, ["training.epochs=3", "attack.eps=4/255", "repeats=2", "name=renamed"]).runs()
+    assert len(runs) == 24
+    assert {r.config["training"]["epochs"] for r in runs} == {3}
+    assert {r.config["attack"]["eps"] for r in runs} == {4 / 255}
+    # A --set on a key a grid axis varies fixes it for every run; duplicates collapse.
+    fixed = load_recipe(path, ["attack.steps=2"]).runs()
+    assert len(fixed) == 4 and {r.config["attack"]["steps"] for r in fixed} == {2}
+    recipe = load_recipe(path, ["launch.max_parallel=7", "launch.scheduler=slurm"])
+    assert recipe.launch.max_parallel == 7 and recipe.launch.scheduler == "slurm"
+    assert load_recipe(path, ["name=renamed"]).name == "renamed"
+
+
+def test_launch_section_does_not_change_ids(tmp_path):
+    a = load_recipe(write(tmp_path, BASIC)).runs()
+    b = load_recipe(write(tmp_path, BASIC + "launch: {scheduler: slurm, max_parallel: 3}\n", "l.yaml")).runs()
+    assert [r.run_id for r in a] == [r.run_id for r in b]
+
+
+def test_run_config_roundtrip_and_step_sizes(tmp_path):
+    spec = load_recipe(write(tmp_path, BASIC)).runs()[0]
+    cfg = spec.run_config()
+    assert isinstance(cfg, RunConfig) and cfg.to_dict() == spec.config
+    assert cfg.train_step_size == pytest.approx(1.5 * (8 / 255) / 1)
+    assert cfg.eval_step_size == pytest.approx(2.5 * (8 / 255) / 40)
+
+
+def test_index_out_of_range_is_a_recipe_error(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASIC))
+    with pytest.raises(RecipeError, match="12 runs"):
+        recipe.run(12)
+
+
+@pytest.mark.parametrize("path", sorted(all_paths()))
+def test_every_documented_path_can_be_set(path, tmp_path):
+    """Each fixed key path is addressable with --set (values are its default, so the run stays valid)."""
+    spec = all_paths()[path]
+    default = spec["default"]
+    import yaml
+
+    value = yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
+    recipe = recipe_from_dict({}, overrides=[f"{path}={value}"])
+    section, _, key = path.partition(".")
+    got = recipe.runs()[0].config[section][key] if key else recipe.runs()[0].config[section]
+    assert got == (list(default) if isinstance(default, tuple) else default)
+
+
+FIXED_PATHS = """seed data.name data.root data.synthetic data.synthetic_fraction data.batch_size model.arch
+model.depth model.width model.activation training.loss training.trades_beta training.epochs training.ema_decay
+attack.eps attack.steps attack.step_size evaluation.pgd_steps evaluation.pgd_subset evaluation.autoattack
+evaluation.autoattack_n measurement.pue measurement.usd_per_kwh measurement.kg_co2_per_kwh tracking.wandb""".split()
+
+
+def test_fixed_key_paths_exist():
+    assert set(FIXED_PATHS) <= set(all_paths())
+
+
+def test_shipped_reference_recipe_has_320_unique_runs(repo_root):
+    runs = load_recipe(repo_root / "recipes" / "scaling-cifar10.yaml").runs()
+    assert len(runs) == 320 and len({r.run_id for r in runs}) == 320
+    depths = {(r.config["model"]["depth"], r.config["model"]["width"]) for r in runs}
+    assert depths == {(28, 10), (34, 10), (34, 20), (70, 16)}
+    assert {r.config["attack"]["steps"] for r in runs} == {1, 2, 5, 7, 10}
+    assert {(r.config["training"]["epochs"], r.config["training"]["ema_decay"]) for r in runs} == {
+        (100, None), (400, 0.995)}
+    assert {r.config["data"]["synthetic_fraction"] for r in runs} == {0.0, 0.7}
+    big = [r for r in runs if r.config["model"]["width"] >= 16]
+    assert big and all(r.config["data"]["batch_size"] < 128 for r in big)
+    assert all(r.config["attack"]["eps"] == pytest.approx(8 / 255) for r in runs)
+
+
+@pytest.mark.parametrize("name", ["tiny-digits.yaml", "scaling-cifar10.yaml", "demo.yaml"])
+def test_shipped_recipes_load(name, repo_root):
+    path = repo_root / "recipes" / name
+    if not path.exists():
+        pytest.fail(f"recipes/{name} is missing")
+    assert load_recipe(path).runs()
