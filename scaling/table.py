@@ -1,0 +1,290 @@
+"""The results table: collect result records into one row per run, load CSV/Parquet tables, map columns.
+
+A table is a :class:`pandas.DataFrame`. Our own records are flattened with :func:`results.flatten`, so columns
+keep the record's dotted names (``flops.train_total``, ``config.training.loss``); nothing is renamed. Anybody's
+table (the reference study's ``results.csv``) is read through a :class:`Mapping` naming which column holds the
+FLOPs, the AutoAttack accuracy, the costs and the factors; a FLOPs column may be a product of columns
+(``train_flops*epochs``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from results import COMPLETED, FAILED, FIELDS, RUNNING, atomic_write, flatten, iter_records
+
+from .errors import InvalidValuesError, TableError
+
+#: Columns of our own records that the analysis reads by default.
+RECORD_COLUMNS: Dict[str, str] = {
+    "flops": "flops.train_total",
+    "acc": "accuracy.autoattack",
+    "cost": "cost.electricity_usd",
+    "co2": "co2_kg",
+    "kwh": "energy.kwh",
+    "facet": "config.data.synthetic_fraction",
+}
+#: Default recipe factors of the gradient-boosting model (parameters, synthetic data, activation, loss, PGD
+#: steps, EMA: a null ema_decay is its own level, "no EMA").
+RECORD_FEATURES: Tuple[str, ...] = (
+    "params", "config.data.synthetic_fraction", "config.model.activation", "config.training.loss",
+    "config.attack.steps", "config.training.ema_decay",
+)
+#: Columns naming a row in messages, first present wins.
+LABEL_COLUMNS = ("run_id", "name")
+#: Value of a column option that switches the column (and its section) off.
+NONE = "none"
+
+STATUS_COLUMN = "status"
+PATH_COLUMN = "record_path"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Which table columns the analysis reads. ``None`` means our records' default column.
+
+    Each column is a name or a product of names (``train_flops*epochs``); ``"none"`` switches an optional
+    section off.
+    """
+
+    flops: Optional[str] = None
+    """total training FLOPs (any unit; the law's C is in that unit)"""
+    acc: Optional[str] = None
+    """AutoAttack robust accuracy, percent"""
+    cost: Optional[str] = None
+    """electricity cost, $"""
+    co2: Optional[str] = None
+    """emissions, kg CO2eq"""
+    kwh: Optional[str] = None
+    """energy, kWh"""
+    features: Optional[Tuple[str, ...]] = None
+    """factors of the gradient-boosting model"""
+    facet: Optional[str] = None
+    """column splitting the accuracy-vs-FLOPs figures into panels (synthetic data)"""
+    group: Optional[Tuple[str, ...]] = None
+    """columns identifying a configuration for repeats; None = the config.* columns but the seed, else the
+    features"""
+    usd_per_kwh: Optional[float] = None
+    """electricity price, used to turn forecast dollars into kWh when no kWh column is mapped"""
+
+    KEYS = ("flops", "acc", "cost", "co2", "kwh", "features", "facet", "group", "usd_per_kwh")
+
+    def merged(self, other: "Mapping") -> "Mapping":
+        """This mapping with every field that ``other`` sets replaced (command line over YAML)."""
+        changes = {f.name: getattr(other, f.name) for f in dataclasses.fields(other)
+                   if getattr(other, f.name) is not None}
+        return dataclasses.replace(self, **changes)
+
+
+def load_mapping(path: str) -> Mapping:
+    """Read a mapping YAML (keys as :attr:`Mapping.KEYS`). Raises TableError naming an unknown key."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except OSError as err:
+        raise TableError(f"{path}: cannot read the mapping: {err}") from None
+    except yaml.YAMLError as err:
+        raise TableError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise TableError(f"{path}: a mapping file must be a YAML mapping of {', '.join(Mapping.KEYS)}")
+    unknown = [k for k in data if k not in Mapping.KEYS]
+    if unknown:
+        raise TableError(f"{path}: unknown key '{unknown[0]}'; valid keys: {', '.join(Mapping.KEYS)}")
+    kwargs: Dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("features", "group"):
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise TableError(f"{path}: key '{key}' must be a list of column names")
+            kwargs[key] = tuple(value)
+        elif key == "usd_per_kwh":
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise TableError(f"{path}: key 'usd_per_kwh' must be a positive number, got {value!r}")
+            kwargs[key] = float(value)
+        else:
+            if value is not None and not isinstance(value, str):
+                raise TableError(f"{path}: key '{key}' must be a column name or product 'a*b', got {value!r}")
+            kwargs[key] = value if value is not None else NONE
+    return Mapping(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- columns
+
+
+def parse_expression(expr: str) -> List[str]:
+    """Column names of a column expression: ``"a"`` or a product ``"a*b*c"``."""
+    names = [part.strip() for part in str(expr).split("*")]
+    if not names or any(not n for n in names):
+        raise TableError(f"column expression '{expr}' is malformed; expected NAME or NAME*NAME*...")
+    return names
+
+
+def has_columns(table: pd.DataFrame, expr: str) -> bool:
+    return all(name in table.columns for name in parse_expression(expr))
+
+
+def numeric_column(table: pd.DataFrame, expr: str, role: str, option: str) -> pd.Series:
+    """The float values of a column expression. Raises TableError naming a missing or non-numeric column.
+
+    Args:
+        table: the results table.
+        expr: a column name or a product of names.
+        role: what the column is for, in words (``"FLOPs"``).
+        option: the option that sets it (``"--flops-col"``), named in the message.
+    """
+    out: Optional[pd.Series] = None
+    for name in parse_expression(expr):
+        if name not in table.columns:
+            raise TableError(f"the table has no {role} column '{name}'", column=name,
+                             present=[str(c) for c in table.columns], hint=f"pass {option} COLUMN")
+        values = table[name]
+        if values.dtype == bool:
+            values = values.astype(float)
+        converted = pd.to_numeric(values, errors="coerce")
+        bad = converted.isna() & values.notna()
+        if bad.any():
+            raise TableError(f"{role} column '{name}' is not numeric: {int(bad.sum())} values such as "
+                             f"{values[bad].iloc[0]!r}", hint=f"pass {option} with a numeric column")
+        converted = converted.astype(float)
+        out = converted if out is None else out * converted
+    assert out is not None
+    return out.rename(expr)
+
+
+def row_labels(table: pd.DataFrame) -> pd.Series:
+    """Human names of rows for messages: run_id or name where present, else ``row N`` (0-based)."""
+    for col in LABEL_COLUMNS:
+        if col in table.columns:
+            return table[col].astype(str).where(table[col].notna(), [f"row {i}" for i in range(len(table))])
+    return pd.Series([f"row {i}" for i in range(len(table))], index=table.index)
+
+
+def check_positive(values: pd.Series, labels: pd.Series, what: str, hint: str) -> None:
+    """Raise InvalidValuesError listing rows whose value is zero or negative (missing values pass)."""
+    bad = values.notna() & (values <= 0)
+    if bad.any():
+        raise InvalidValuesError(f"non-positive {what}", list(labels[bad]), len(values), hint)
+
+
+# ------------------------------------------------------------------------------------------- collecting
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record that is not a completed run: running, failed, or unreadable (corrupt)."""
+
+    path: str
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.kind}: {self.reason}"
+
+
+def collect(results_dir: str) -> Tuple[pd.DataFrame, List[Problem]]:
+    """One row per readable record under ``results_dir`` (all statuses), and the problems found.
+
+    Running and failed records stay in the table with their ``status`` (and ``failure_reason``) so nothing
+    disappears; unreadable records cannot become rows and are only listed as problems.
+
+    Returns:
+        ``(table, problems)``; the table's first column is ``record_path``, then the record's fixed fields in
+        schema order, then its config columns sorted.
+    """
+    rows: List[Dict[str, Any]] = []
+    problems: List[Problem] = []
+    for path, record, reason in iter_records(results_dir):
+        if record is None:
+            problems.append(Problem(path, "corrupt", reason or "unreadable"))
+            continue
+        status = record.get(STATUS_COLUMN)
+        if status == RUNNING:
+            problems.append(Problem(path, "incomplete", "status running (not finished, or killed)"))
+        elif status == FAILED:
+            problems.append(Problem(path, "failed", str(record.get("failure_reason"))))
+        row = {PATH_COLUMN: path}
+        row.update(flatten(record))
+        rows.append(row)
+    fixed = [PATH_COLUMN] + [f for f in FIELDS if any(f in r for r in rows)]
+    extra = sorted({k for r in rows for k in r} - set(fixed))
+    return pd.DataFrame(rows, columns=fixed + extra), problems
+
+
+def completed(table: pd.DataFrame) -> pd.DataFrame:
+    """The completed runs of a collected table (tables without a status column are returned whole)."""
+    if STATUS_COLUMN not in table.columns:
+        return table
+    return table[table[STATUS_COLUMN] == COMPLETED].reset_index(drop=True)
+
+
+def load_table(path: str) -> Tuple[pd.DataFrame, List[Problem]]:
+    """A table from a CSV or Parquet file, or collected from a results directory (completed runs only).
+
+    Returns:
+        ``(table, problems)``: problems are the results directory's non-completed records (empty for files).
+    Raises:
+        TableError: the path does not exist, has an unknown suffix or cannot be parsed.
+    """
+    if os.path.isdir(path):
+        table, problems = collect(path)
+        return completed(table), problems
+    if not os.path.exists(path):
+        raise TableError(f"{path}: no such table or results directory")
+    lower = path.lower()
+    try:
+        if lower.endswith((".parquet", ".pq")):
+            table = pd.read_parquet(path)
+        elif lower.endswith((".csv", ".csv.gz", ".tsv")):
+            table = pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
+        else:
+            raise TableError(f"{path}: unknown table format; expected .csv, .tsv, .parquet or a results directory")
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise TableError(f"{path}: cannot read the table: {err}") from None
+    return table, []
+
+
+def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    # Arrow needs one type per column; a record field that is a string in one run and a number in another
+    # (evaluation.autoattack: "standard" or a list) is written as JSON text instead.
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype != object:
+            continue
+        kinds = {type(v) for v in out[col] if v is not None and not (isinstance(v, float) and np.isnan(v))}
+        if len(kinds) > 1:
+            out[col] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else
+                        (v if isinstance(v, str) else json.dumps(v)) for v in out[col]]
+    return out
+
+
+def write_table(table: pd.DataFrame, path: str) -> None:
+    """Write a table atomically as CSV or Parquet, chosen by the suffix."""
+    lower = path.lower()
+    if lower.endswith((".parquet", ".pq")):
+        buf = io.BytesIO()
+        _parquet_safe(table).to_parquet(buf, index=False)
+        data = buf.getvalue()
+    elif lower.endswith(".csv"):
+        data = table.to_csv(index=False).encode("utf-8")
+    else:
+        raise TableError(f"{path}: unknown table format; expected a .csv or .parquet output")
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def default_group(table: pd.DataFrame, mapping: "Mapping", features: Sequence[str]) -> List[str]:
+    """Columns identifying a configuration, for repeats: explicit group, else config.* but the seed, else
+    the features."""
+    if mapping.group is not None:
+        return list(mapping.group)
+    config = [c for c in table.columns if str(c).startswith("config.") and c != "config.seed"]
+    return config if config else list(features)
