@@ -1,0 +1,127 @@
+"""Registry of energy backends: each reads a cumulative energy counter and/or instantaneous power.
+
+A backend is built by a registered factory ``factory(devices, measurement_cfg, clock) -> EnergyBackend``, which
+raises :class:`BackendUnavailable` (with the reason) when its meter cannot be read on this host. The meter
+(:mod:`.energy`) picks one by name or, for ``energy_source: auto``, tries :data:`AUTO_ORDER` in turn; the name
+ends up in the record's ``energy.source``. Tests register a fake power source here, the one stand-in for the
+GPU meters this CI host lacks.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Sequence
+
+from recipes.errors import UserError
+
+#: Names of the built-in backends, as written to ``energy.source``.
+NVML = "nvml"
+NVIDIA_SMI = "nvidia-smi"
+RAPL = "rapl"
+ESTIMATE_TDP = "estimate-tdp"
+UNAVAILABLE = "unavailable"
+
+#: ``energy_source: auto`` tries these, first readable wins; ``estimate-tdp`` only when ``tdp_watts`` is set.
+AUTO_ORDER = {"gpu": (NVML, NVIDIA_SMI), "cpu": (RAPL,)}
+
+
+class BackendUnavailable(Exception):
+    """This backend cannot measure on this host; ``str(err)`` says why."""
+
+
+class EnergyUnavailable(UserError):
+    """The recipe forces an energy backend (``measurement.energy_source``) that cannot measure here."""
+
+
+class EnergyBackend:
+    """One open meter over a fixed set of devices.
+
+    Attributes:
+        name: the value written to ``energy.source``.
+        devices: how many devices (GPUs, or CPU packages) the readings cover.
+        has_counter: :meth:`energy_j` reads a cumulative counter (else energy comes from the power sampler).
+        has_power: :meth:`power_w` reads instantaneous power for the background sampler.
+        needs_polling: :meth:`poll` must run every sampler tick (counters that wrap around).
+    """
+
+    name: str = UNAVAILABLE
+    devices: int = 0
+    has_counter: bool = False
+    has_power: bool = False
+    needs_polling: bool = False
+
+    def energy_j(self) -> float:
+        """Joules used by the devices since the backend opened (monotone), summed over devices."""
+        raise NotImplementedError
+
+    def power_w(self) -> float:
+        """Total instantaneous power of the devices, watts."""
+        raise NotImplementedError
+
+    def poll(self) -> None:
+        """Called every sampler tick when ``needs_polling``."""
+
+    def close(self) -> None:
+        """Release the meter."""
+
+
+BackendFactory = Callable[[Optional[Sequence[int]], object, Callable[[], float]], EnergyBackend]
+_REGISTRY: Dict[str, BackendFactory] = {}
+
+
+def register_energy_backend(name: str, factory: Optional[BackendFactory] = None):
+    """Register ``factory`` under ``name`` (usable as a decorator); a later registration replaces an earlier."""
+    def add(fn: BackendFactory) -> BackendFactory:
+        _REGISTRY[name] = fn
+        return fn
+
+    return add(factory) if factory is not None else add
+
+
+def unregister_energy_backend(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def list_energy_backends() -> List[str]:
+    return sorted(_REGISTRY)
+
+
+def get_energy_backend(name: str) -> BackendFactory:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise EnergyUnavailable(f"unknown energy backend {name!r}; registered: {', '.join(list_energy_backends())}")\
+            from None
+
+
+class UnavailableBackend(EnergyBackend):
+    """No readable meter: energy stays null (unknown), never 0."""
+
+    name = UNAVAILABLE
+
+
+class TdpEstimate(EnergyBackend):
+    """``tdp_watts x devices x seconds``: an estimate, labelled ``estimate-tdp``, only when the recipe asks."""
+
+    name = ESTIMATE_TDP
+    has_counter = True
+
+    def __init__(self, tdp_watts: float, devices: int, clock: Callable[[], float]):
+        self.watts = float(tdp_watts) * devices
+        self.devices = devices
+        self._clock = clock
+        self._t0 = clock()
+
+    def energy_j(self) -> float:
+        return self.watts * (self._clock() - self._t0)
+
+
+@register_energy_backend(ESTIMATE_TDP)
+def _tdp(devices, cfg, clock):
+    tdp = getattr(cfg, "tdp_watts", None)
+    if tdp is None:
+        raise BackendUnavailable("measurement.tdp_watts is not set")
+    return TdpEstimate(tdp, max(1, len(devices)) if devices is not None else 1, clock)
+
+
+@register_energy_backend(UNAVAILABLE)
+def _unavailable(devices, cfg, clock):
+    return UnavailableBackend()

@@ -1,0 +1,305 @@
+"""Energy of named windows of a run (train, eval, attack), measured by a backend picked at run time.
+
+``EnergyMeter`` is a context manager around the run, like torchtitan's ``maybe_enable_profiling``: it opens a
+backend (:mod:`.backends`: NVML, nvidia-smi, RAPL, a TDP estimate when asked, else ``unavailable``), starts a
+background power sampler at ``measurement.sample_hz`` (trapezoid integral; for NVML a cross-check of the
+hardware energy counter), and accounts each ``with meter.window(name)`` block. Windows of the same name add
+up; windows may nest (an attack inside an evaluation); the pseudo-window ``total`` covers the time at least one
+window was open, so nested windows are not counted twice. The meter returns numbers (joules, seconds): it
+never writes files and never converts to money (:mod:`.cost` does).
+
+A run that resumes passes the previous attempt's :meth:`EnergyMeter.totals` as ``restore=``.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+from . import _nvidia, _rapl  # noqa: F401 - registers the nvml, nvidia-smi and rapl backends
+from .backends import (AUTO_ORDER, ESTIMATE_TDP, UNAVAILABLE, BackendUnavailable, EnergyBackend,
+                       EnergyUnavailable, get_energy_backend)
+
+#: Name of the pseudo-window covering the union of all windows (what ``energy.kwh`` reports).
+TOTAL = "total"
+AUTO = "auto"
+NONE = "none"
+
+
+class PowerSampler:
+    """Background thread reading power every ``1/hz`` s and integrating it with the trapezoid rule.
+
+    :meth:`sample` may also be called from other threads (window boundaries), so each window's integral runs
+    exactly from its start to its end. ``cpu_seconds`` is the thread's own CPU time (``time.thread_time``).
+    """
+
+    def __init__(self, backend: EnergyBackend, hz: float, clock: Callable[[], float]):
+        self.backend = backend
+        self.period = 1.0 / hz
+        self.clock = clock
+        self.integral_j = 0.0
+        self.samples = 0
+        self.misses = 0
+        self.cpu_seconds = 0.0
+        self.native_id: Optional[int] = None
+        self._last: Optional[tuple] = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="robustperf-power-sampler", daemon=True)
+
+    def start(self) -> "PowerSampler":
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def sample(self) -> float:
+        """Take one reading now; return the integral (J) up to now."""
+        with self._lock:
+            if self.backend.needs_polling:
+                self.backend.poll()
+            if not self.backend.has_power:
+                return self.integral_j
+            t = self.clock()
+            try:
+                p = self.backend.power_w()
+            # A transient driver error must not kill the run; the integral bridges the gap (counted in misses).
+            except Exception:  # noqa: BLE001
+                self.misses += 1
+                return self.integral_j
+            if self._last is not None:
+                t0, p0 = self._last
+                self.integral_j += 0.5 * (p + p0) * (t - t0)
+            self._last = (t, p)
+            self.samples += 1
+            return self.integral_j
+
+    def _run(self) -> None:
+        self.native_id = threading.get_native_id()
+        cpu0 = time.thread_time()
+        while not self._stop.wait(self.period):
+            self.sample()
+            self.cpu_seconds = time.thread_time() - cpu0
+        self.cpu_seconds = time.thread_time() - cpu0
+
+
+class Window:
+    """Accumulated seconds and energy of one named window (all its entries, across attempts)."""
+
+    def __init__(self, name: str, source: str):
+        self.name = name
+        self.source = source
+        self.seconds = 0.0
+        self.energy_j: Optional[float] = 0.0
+        self.sampler_energy_j: Optional[float] = 0.0
+        self.count = 0
+        self._open: Optional[tuple] = None
+
+    @property
+    def mean_power_w(self) -> Optional[float]:
+        """Mean power over the window's time, W (energy_j / seconds); None when unknown."""
+        if self.energy_j is None or self.seconds <= 0:
+            return None
+        return self.energy_j / self.seconds
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"seconds": self.seconds, "energy_j": self.energy_j, "sampler_energy_j": self.sampler_energy_j,
+                "mean_power_w": self.mean_power_w, "count": self.count, "source": self.source}
+
+    def restore(self, saved: Dict[str, Any]) -> None:
+        """Add a previous attempt's totals; unknown energy on either side stays unknown."""
+        self.seconds += float(saved.get("seconds") or 0.0)
+        self.count += int(saved.get("count") or 0)
+        self.energy_j = _add(self.energy_j, saved.get("energy_j"))
+        self.sampler_energy_j = _add(self.sampler_energy_j, saved.get("sampler_energy_j"))
+        previous = saved.get("source")
+        if previous and previous != self.source:
+            self.source = "+".join(sorted(set(previous.split("+")) | set(self.source.split("+"))))
+
+    def __repr__(self) -> str:
+        return (f"Window({self.name!r}, seconds={self.seconds:.3f}, energy_j={self.energy_j}, "
+                f"source={self.source!r})")
+
+
+def _add(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b is None else a + b
+
+
+class EnergyMeter:
+    """Measure the energy of named windows of a run.
+
+    Args:
+        measurement_cfg: the recipe's ``measurement`` section (energy_source, sample_hz, tdp_watts).
+        device_indices: logical CUDA devices to meter; None = every GPU visible to this process (CPU run when
+            there is none); ``[]`` = a CPU run (RAPL).
+        source: backend name overriding ``measurement_cfg.energy_source`` (tests register a fake one).
+        restore: :meth:`totals` of a previous attempt of the same run, added to this one's windows.
+        clock: monotonic seconds (tests may drive it).
+
+    Raises:
+        EnergyUnavailable: the forced backend cannot measure on this host.
+
+    Example::
+
+        with EnergyMeter(cfg.measurement) as meter:
+            with meter.window("train"):
+                train()
+            with meter.window("eval"), meter.window("attack"):
+                evaluate()
+        meter.totals()
+    """
+
+    def __init__(self, measurement_cfg, device_indices: Optional[Sequence[int]] = None, *,
+                 source: Optional[str] = None, restore: Optional[Dict[str, Any]] = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.cfg = measurement_cfg
+        self.requested = source or getattr(measurement_cfg, "energy_source", AUTO)
+        self.device_indices = None if device_indices is None else list(device_indices)
+        self.clock = clock
+        self.backend: Optional[EnergyBackend] = None
+        self.sampler: Optional[PowerSampler] = None
+        self.tried: Dict[str, str] = {}
+        self.windows: Dict[str, Window] = {}
+        self._restore = restore
+        self._depth = 0
+
+    # ------------------------------------------------------------------ backend choice
+
+    @property
+    def source(self) -> Optional[str]:
+        """Name of the backend measuring (``energy.source``); None before :meth:`start`."""
+        return self.backend.name if self.backend is not None else None
+
+    def _devices(self) -> List[int]:
+        if self.device_indices is not None:
+            return self.device_indices
+        return list(range(_nvidia.visible_gpu_count()))
+
+    def _open_backend(self) -> EnergyBackend:
+        devices = self._devices()
+        if self.requested not in (AUTO, NONE):
+            try:
+                return get_energy_backend(self.requested)(devices, self.cfg, self.clock)
+            except BackendUnavailable as err:
+                raise EnergyUnavailable(f"measurement.energy_source is {self.requested!r} but it cannot measure "
+                                        f"here: {err}") from None
+        order = AUTO_ORDER["gpu" if devices else "cpu"] if self.requested == AUTO else ()
+        if getattr(self.cfg, "tdp_watts", None) is not None:
+            order = (*order, ESTIMATE_TDP)
+        for name in order:
+            try:
+                return get_energy_backend(name)(devices, self.cfg, self.clock)
+            except BackendUnavailable as err:
+                self.tried[name] = str(err)
+        return get_energy_backend(UNAVAILABLE)(devices, self.cfg, self.clock)
+
+    # ------------------------------------------------------------------ lifetime
+
+    def start(self) -> "EnergyMeter":
+        if self.backend is not None:
+            return self
+        self.backend = self._open_backend()
+        if self.backend.has_power or self.backend.needs_polling:
+            hz = getattr(self.cfg, "sample_hz", 10.0)
+            self.sampler = PowerSampler(self.backend, hz, self.clock).start()
+        for name, saved in (self._restore or {}).get("windows", {}).items():
+            self._get(name).restore(saved)
+        return self
+
+    def stop(self) -> None:
+        if self.backend is None:
+            return
+        if self.sampler is not None:
+            self.sampler.stop()
+        self.backend.close()
+
+    def __enter__(self) -> "EnergyMeter":
+        return self.start()
+
+    def __exit__(self, *exc) -> bool:
+        self.stop()
+        return False
+
+    # ------------------------------------------------------------------ windows
+
+    def _get(self, name: str) -> Window:
+        if name not in self.windows:
+            self.windows[name] = Window(name, self.backend.name)
+        return self.windows[name]
+
+    def _read(self) -> tuple:
+        """(time, counter J or None, sampler integral J or None) now."""
+        integral = self.sampler.sample() if self.sampler is not None else None
+        t = self.clock()
+        backend = self.backend
+        if backend.has_counter:
+            energy = backend.energy_j()
+        elif backend.has_power:
+            energy = integral  # nvidia-smi, pre-Volta NVML: the sampled power is the measurement
+        else:
+            energy = None
+        return t, energy, integral if backend.has_power else None
+
+    def _enter(self, window: Window, reading: tuple) -> None:
+        if window._open is not None:
+            raise RuntimeError(f"window {window.name!r} is already open")
+        window._open = reading
+
+    def _close(self, window: Window, reading: tuple) -> None:
+        (t0, e0, s0), (t1, e1, s1) = window._open, reading
+        window._open = None
+        window.seconds += t1 - t0
+        window.count += 1
+        window.energy_j = _add(window.energy_j, None if e0 is None else e1 - e0)
+        window.sampler_energy_j = _add(window.sampler_energy_j, None if s0 is None else s1 - s0)
+
+    @contextlib.contextmanager
+    def window(self, name: str) -> Iterator[Window]:
+        """Account the block's time and energy to window ``name``; yields its (accumulating) :class:`Window`."""
+        if self.backend is None:
+            raise RuntimeError("EnergyMeter.window() needs a started meter: use `with EnergyMeter(...)` first")
+        if name == TOTAL:
+            raise ValueError(f"{TOTAL!r} is reserved for the union of all windows")
+        win = self._get(name)
+        reading = self._read()
+        self._enter(win, reading)
+        if self._depth == 0:
+            self._enter(self._get(TOTAL), reading)
+        self._depth += 1
+        try:
+            yield win
+        finally:
+            reading = self._read()
+            self._close(win, reading)
+            self._depth -= 1
+            if self._depth == 0:
+                self._close(self._get(TOTAL), reading)
+
+    def totals(self) -> Dict[str, Any]:
+        """Seconds and joules per window so far, open windows included up to now; JSON-serialisable.
+
+        Returns:
+            ``{"source", "devices", "tried", "sampler": {...}, "windows": {name: Window.to_dict()}}``.
+        """
+        reading = self._read() if self.backend is not None and self._depth else None
+        windows = {}
+        for name, win in self.windows.items():
+            if win._open is not None and reading is not None:
+                snapshot = Window(name, win.source)
+                snapshot.seconds, snapshot.energy_j = win.seconds, win.energy_j
+                snapshot.sampler_energy_j, snapshot.count = win.sampler_energy_j, win.count
+                snapshot._open = win._open
+                self._close(snapshot, reading)
+                win = snapshot
+            windows[name] = win.to_dict()
+        sampler = None
+        if self.sampler is not None:
+            sampler = {"hz": 1.0 / self.sampler.period, "samples": self.sampler.samples,
+                       "misses": self.sampler.misses, "cpu_seconds": self.sampler.cpu_seconds}
+        return {"source": self.source, "devices": self.backend.devices if self.backend else None,
+                "tried": dict(self.tried), "sampler": sampler, "windows": windows}

@@ -1,0 +1,57 @@
+"""What ran the run: the record's ``hardware`` and ``software`` groups.
+
+Versions come from installed package metadata (``importlib.metadata``), so nothing heavy is imported; GPU
+names from NVML, limited to the GPUs this process may use (``CUDA_VISIBLE_DEVICES``).
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import socket
+from typing import Any, Dict, Optional, Sequence
+
+from . import _nvidia
+
+#: record key -> distribution name
+SOFTWARE = {"torch": "torch", "timm": "timm", "deepspeed": "deepspeed", "pyautoattack": "pyautoattack"}
+
+
+def cpu_model() -> Optional[str]:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``); None if unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("model name", "Model", "cpu model")):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def hardware_info(device_indices: Optional[Sequence[int]] = None) -> Dict[str, Any]:
+    """``{"cpu", "gpus", "count", "host"}``: CPU model, GPU model names, number of GPUs, host name.
+
+    Args:
+        device_indices: logical CUDA devices of the run; None = all visible; ``[]`` = a CPU run.
+    """
+    gpus = [] if device_indices is not None and not list(device_indices) else _nvidia.gpu_names(device_indices)
+    return {"cpu": cpu_model(), "gpus": gpus, "count": len(gpus), "host": socket.gethostname()}
+
+
+def _version(dist: str) -> Optional[str]:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def software_info() -> Dict[str, Optional[str]]:
+    """``{"python", "torch", "timm", "deepspeed", "pyautoattack"}`` versions; None for a missing package."""
+    info: Dict[str, Optional[str]] = {"python": platform.python_version()}
+    info.update({key: _version(dist) for key, dist in SOFTWARE.items()})
+    return info
+
+
+def device_model(hardware: Dict[str, Any]) -> str:
+    """The device model to price a run by: its first GPU's name, or ``"cpu"`` for a CPU run."""
+    return hardware["gpus"][0] if hardware.get("gpus") else "cpu"
