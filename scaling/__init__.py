@@ -1,1 +1,32 @@
-"""scaling"""
+"""Scaling analysis: results tables, envelope power laws, factor models, forecasts, figures and reports.
+
+No torch here (nor benchmarks): numpy, scipy, statsmodels, scikit-learn, matplotlib and pandas only. Public
+names are re-exported lazily (PEP 562) so that ``robustperf --help``, which imports the CLI modules of this
+package, stays instant.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ConvergenceError": "errors", "InsufficientDataError": "errors", "InvalidValuesError": "errors",
+    "NotFittedError": "errors", "ScalingError": "errors", "TableError": "errors",
+    "Mapping": "table", "collect": "table", "load_table": "table", "load_mapping": "table",
+    "write_table": "table", "numeric_column": "table",
+    "EnvelopePowerLaw": "laws", "PowerLawNLS": "laws", "PowerLawOLS": "laws", "FITTERS": "laws",
+    "power_law": "laws", "invert_power_law": "laws", "bin_edges": "laws", "envelope_indices": "laws",
+    "GradientBoostingAnalysis": "regression", "QuantileFrontier": "regression", "olympic_mean": "regression",
+    "repeats_table": "regression", "encode_features": "regression",
+    "forecast": "forecast", "bootstrap_law": "forecast",
+    "Options": "analysis", "analyze": "analysis", "run_analysis": "analysis",
+    "write_report": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'scaling' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -194,8 +194,11 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
                                   n_boot=options.n_boot, random_state=options.seed, observed_max=float(x.max()))
     report["forecast_n_boot"] = options.n_boot
 
-    group = default_group(frame, mapping, features)
-    group = [g for g in group if g in frame.columns]
+    group = default_group(frame, mapping)
+    absent = [g for g in group if g not in frame.columns]
+    if absent:
+        raise TableError(f"the table has no group column '{absent[0]}'", column=absent[0],
+                         present=[str(c) for c in table.columns], hint="pass --group COLUMN (repeatable)")
     reps = repeats_table(frame, group, y)
     report["repeats"] = {"group": group, "n_configs": int(len(reps)), "configs": [
         {"label": ", ".join(f"{g}={row[g]}" for g in group if _varies(frame, g)) or "all",

@@ -40,8 +40,9 @@ def bootstrap_law(x, y, n_boot: int = 1000, random_state: int = 0, p0=None) -> n
 
 
 def _interval(values: np.ndarray, ci: float):
-    """Percentile interval; ``None`` for an infinite end."""
-    lo, hi = np.percentile(values, [50 * (1 - ci), 50 * (1 + ci)])
+    """Percentile interval (outer order statistics, no interpolation: ends may be inf); ``None`` for inf."""
+    lo = np.percentile(values, 50 * (1 - ci), method="lower")
+    hi = np.percentile(values, 50 * (1 + ci), method="higher")
     return [None if not np.isfinite(lo) else float(lo), None if not np.isfinite(hi) else float(hi)]
 
 

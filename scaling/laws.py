@@ -32,12 +32,15 @@ def power_law(x, C: float, alpha: float):
 
 
 def invert_power_law(y, C: float, alpha: float):
-    """The ``x`` with ``C * x**alpha == y``; ``inf`` where ``alpha <= 0`` and ``y > C`` cannot be reached."""
+    """The ``x`` with ``C * x**alpha == y``.
+
+    A flat or falling law (``alpha <= 0``) never climbs above C: targets above C are ``inf`` (no amount of
+    compute reaches them); a flat law is at its C everywhere (``0`` for targets at or below C).
+    """
     y = np.asarray(y, dtype=float)
-    if alpha <= 0:
-        return np.where(y <= C, 0.0, np.inf) if alpha < 0 else np.full_like(y, np.inf)
-    with np.errstate(over="ignore"):
-        return np.power(y / C, 1.0 / alpha)
+    with np.errstate(over="ignore", divide="ignore"):
+        x = np.power(y / C, 1.0 / alpha) if alpha != 0 else np.zeros_like(y)
+    return np.where((alpha <= 0) & (y > C), np.inf, x)
 
 
 def bin_edges(x, n_bins: int = 19, scale: str = "log") -> np.ndarray:

@@ -159,7 +159,11 @@ def render_markdown(r: Dict[str, Any]) -> str:
                   "FLOPs for any target above C.", ""]
 
     rep = r.get("repeats", {})
-    if rep.get("configs"):
+    if not rep.get("group"):
+        lines += ["## Repeats", "", "No configuration columns: pass --group COL to average repeated seeds.", ""]
+    elif not rep.get("configs"):
+        lines += ["## Repeats", "", "No configuration was run with several seeds.", ""]
+    else:
         lines += ["## Repeats", "",
                   f"{rep['n_configs']} configurations with several seeds (grouped by {len(rep['group'])} columns); "
                   "olympic mean = mean without the best and the worst (MLPerf), needs >= 3 runs.", ""]

@@ -69,8 +69,8 @@ class Mapping:
     facet: Optional[str] = None
     """column splitting the accuracy-vs-FLOPs figures into panels (synthetic data)"""
     group: Optional[Tuple[str, ...]] = None
-    """columns identifying a configuration for repeats; None = the config.* columns but the seed, else the
-    features"""
+    """columns identifying a configuration for repeats; None = the config.* columns but the seed (our
+    records), else no repeats"""
     usd_per_kwh: Optional[float] = None
     """electricity price, used to turn forecast dollars into kWh when no kWh column is mapped"""
 
@@ -281,10 +281,9 @@ def write_table(table: pd.DataFrame, path: str) -> None:
     atomic_write(path, lambda fh: fh.write(data))
 
 
-def default_group(table: pd.DataFrame, mapping: "Mapping", features: Sequence[str]) -> List[str]:
-    """Columns identifying a configuration, for repeats: explicit group, else config.* but the seed, else
-    the features."""
+def default_group(table: pd.DataFrame, mapping: "Mapping") -> List[str]:
+    """Columns identifying a configuration, for repeats: the explicit ``group``, else our records' config.*
+    columns but the seed, else none (an external table's rows are not known to be repeats)."""
     if mapping.group is not None:
         return list(mapping.group)
-    config = [c for c in table.columns if str(c).startswith("config.") and c != "config.seed"]
-    return config if config else list(features)
+    return [c for c in table.columns if str(c).startswith("config.") and c != "config.seed"]

@@ -1,0 +1,88 @@
+"""``robustperf analyze TABLE_OR_RESULTS_DIR -o OUT``: scaling laws, factor analysis, forecast, figures.
+
+Reads a results directory (collected first; completed runs only) or any CSV/Parquet table with a column
+mapping, and writes OUT/report.json, OUT/report.md and figures (PNG and PDF).
+
+Columns default to our records' fields (flops.train_total, accuracy.autoattack, cost.electricity_usd, co2_kg,
+energy.kwh; factors params, config.data.synthetic_fraction, config.model.activation, config.training.loss,
+config.attack.steps, config.training.ema_decay). For other tables name them: a column or a product of columns
+
+    robustperf analyze results.csv -o out --flops-col 'train_flops*epochs' --acc-col aa_robust_acc \\
+        --cost-col 'train_electricity_cost*epochs' --feature at --feature at_steps --facet synthetic_data
+
+or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh) in a --mapping YAML;
+flags override the file. A column option set to 'none' switches its section off.
+"""
+from __future__ import annotations
+
+import sys
+
+HELP = "fit the scaling laws and factor models of a results table or directory; write report and figures"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("source", metavar="TABLE_OR_RESULTS_DIR", help="CSV/Parquet table or results directory")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    cols = parser.add_argument_group("columns (a name or a product a*b; 'none' switches a section off)")
+    cols.add_argument("--flops-col", dest="flops", help="total training FLOPs (default flops.train_total)")
+    cols.add_argument("--acc-col", dest="acc", help="AutoAttack accuracy, %% (default accuracy.autoattack)")
+    cols.add_argument("--cost-col", dest="cost", help="electricity cost, $ (default cost.electricity_usd)")
+    cols.add_argument("--co2-col", dest="co2", help="emissions, kg CO2eq (default co2_kg)")
+    cols.add_argument("--kwh-col", dest="kwh", help="energy, kWh (default energy.kwh)")
+    cols.add_argument("--feature", dest="features", action="append", metavar="COL",
+                      help="a factor of the gradient-boosting model (repeatable; default: the recipe factors)")
+    cols.add_argument("--facet", help="column splitting the accuracy-vs-FLOPs figures into panels "
+                                      "(default config.data.synthetic_fraction)")
+    cols.add_argument("--group", action="append", metavar="COL",
+                      help="columns identifying a configuration for repeats (repeatable; default: config.* but "
+                           "the seed; other tables: none)")
+    cols.add_argument("--usd-per-kwh", type=float, help="electricity price, to forecast kWh from $ when no kWh "
+                                                        "column is mapped")
+    cols.add_argument("--mapping", metavar="YAML", help="mapping file with the keys above")
+    fit = parser.add_argument_group("fitting")
+    fit.add_argument("--bins", type=int, default=19, help="FLOP bins of the envelope (default 19)")
+    fit.add_argument("--bin-scale", choices=("log", "linear"), default="log", help="bin spacing (default log)")
+    fit.add_argument("--collapse", type=float, default=0.0,
+                     help="drop runs with accuracy at or below this from the envelope (default 0)")
+    fit.add_argument("--targets", type=float, nargs="+", default=[60.0, 65.0, 70.0, 75.0], metavar="ACC",
+                     help="forecast target accuracies, %% (default 60 65 70 75)")
+    fit.add_argument("--seed", type=int, default=0, help="seed of splits, trees, permutations, bootstrap")
+    fit.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the forecast")
+    fit.add_argument("--drop-nonpositive", action="store_true",
+                     help="exclude (and report) runs with non-positive FLOPs instead of failing")
+    fit.add_argument("--no-figures", action="store_true", help="write the reports only")
+
+
+def main(args) -> int:
+    from .analysis import Options, analyze
+    from .errors import TableError
+    from .table import Mapping, load_mapping, load_table
+
+    if args.bins < 1:
+        raise TableError(f"--bins must be >= 1, got {args.bins}")
+    if args.bootstrap < 1:
+        raise TableError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    mapping = load_mapping(args.mapping) if args.mapping else Mapping()
+    mapping = mapping.merged(Mapping(
+        flops=args.flops, acc=args.acc, cost=args.cost, co2=args.co2, kwh=args.kwh,
+        features=tuple(args.features) if args.features else None, facet=args.facet,
+        group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh))
+    table, problems = load_table(args.source)
+    for problem in problems:
+        print(f"robustperf analyze: skipped {problem}", file=sys.stderr)
+    options = Options(n_bins=args.bins, bin_scale=args.bin_scale, collapse=args.collapse,
+                      targets=tuple(args.targets), seed=args.seed, n_boot=args.bootstrap,
+                      figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive)
+    report = analyze(table, mapping, args.output, options, source=args.source, problems=problems)
+    for note in report["notes"]:
+        print(f"robustperf analyze: note: {note}", file=sys.stderr)
+    for reason, rows in report["excluded"].items():
+        if rows:
+            print(f"robustperf analyze: excluded {len(rows)} rows ({reason}): {', '.join(rows[:10])}"
+                  + (" ..." if len(rows) > 10 else ""), file=sys.stderr)
+    env = report["envelope"]
+    print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
+          f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "
+          f"R2 {env['r2']:.3f})")
+    print(f"wrote {args.output}/report.json, report.md and {len(report['figures'])} figure files")
+    return 0

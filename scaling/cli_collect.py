@@ -1,0 +1,47 @@
+"""``robustperf collect RESULTS_DIR [-o table.csv|table.parquet] [--strict]``: one row per run.
+
+Every readable record becomes a row, its fields flattened to dotted columns (``flops.train_total``,
+``config.training.loss``) plus ``record_path``. Running and failed runs stay in the table with their ``status``
+(and ``failure_reason``), so nothing disappears; ``analyze`` keeps only ``status == completed``. Corrupt records
+cannot be rows. Every non-completed or corrupt record is listed on stderr with its reason.
+
+Exit status: 0; 1 with ``--strict`` when any record is incomplete, failed or corrupt (the table is then not
+written); 2 for a usage error (no such directory, unknown output format).
+"""
+from __future__ import annotations
+
+import sys
+
+HELP = "collect result records into one table (CSV or Parquet), one row per run"
+STRICT_EXIT = 1
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="results directory (one folder per run_id)")
+    parser.add_argument("-o", "--output", metavar="TABLE",
+                        help="write the table here (.csv or .parquet); default: CSV on stdout")
+    parser.add_argument("--strict", action="store_true",
+                        help=f"exit {STRICT_EXIT} without writing when any record is incomplete, failed or corrupt")
+
+
+def main(args) -> int:
+    from .table import TableError, collect, write_table
+
+    if args.output and not args.output.lower().endswith((".csv", ".parquet", ".pq")):
+        raise TableError(f"{args.output}: unknown table format; expected a .csv or .parquet output")
+    table, problems = collect(args.results_dir)
+    for problem in problems:
+        print(f"robustperf collect: {problem}", file=sys.stderr)
+    complete = len(table) - sum(p.kind != "corrupt" for p in problems)
+    print(f"robustperf collect: {len(table) + sum(p.kind == 'corrupt' for p in problems)} records, {complete} "
+          f"completed, {len(problems)} not (incomplete, failed or corrupt)", file=sys.stderr)
+    if problems and args.strict:
+        print("robustperf collect: --strict: table not written", file=sys.stderr)
+        return STRICT_EXIT
+    if args.output:
+        write_table(table, args.output)
+        print(f"robustperf collect: wrote {args.output} ({len(table)} rows, {len(table.columns)} columns)",
+              file=sys.stderr)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    return 0
