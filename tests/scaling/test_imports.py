@@ -1,0 +1,28 @@
+"""scaling/ must not import torch (nor benchmarks), and its CLI modules must import nothing heavy."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+MODULES = ["scaling", "scaling.errors", "scaling.table", "scaling.laws", "scaling.regression", "scaling.forecast",
+           "scaling.plotting", "scaling.report", "scaling.analysis", "scaling.cli_collect", "scaling.cli_analyze"]
+
+
+def _loaded_after(code: str) -> set:
+    proc = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return set(proc.stdout.split())
+
+
+def test_scaling_does_not_import_torch():
+    loaded = _loaded_after("import importlib\nfor m in %r: importlib.import_module(m)" % MODULES)
+    assert "scaling.plotting" in loaded and "sklearn" in loaded
+    assert "torch" not in loaded and not any(m == "benchmarks" or m.startswith("benchmarks.") for m in loaded)
+
+
+def test_cli_modules_are_light():
+    loaded = _loaded_after("import scaling.cli_collect, scaling.cli_analyze")
+    assert not {"numpy", "pandas", "matplotlib", "sklearn", "scipy", "statsmodels", "torch"} & loaded
