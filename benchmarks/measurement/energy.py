@@ -89,7 +89,7 @@ class PowerSampler:
 
 
 class Window:
-    """Accumulated seconds and energy of one named window (all its entries, across attempts)."""
+    """Seconds and energy of a window: one entry (yielded by :meth:`EnergyMeter.window`) or a name's total."""
 
     def __init__(self, name: str, source: str):
         self.name = name
@@ -98,7 +98,6 @@ class Window:
         self.energy_j: Optional[float] = 0.0
         self.sampler_energy_j: Optional[float] = 0.0
         self.count = 0
-        self._open: Optional[tuple] = None
 
     @property
     def mean_power_w(self) -> Optional[float]:
@@ -111,15 +110,17 @@ class Window:
         return {"seconds": self.seconds, "energy_j": self.energy_j, "sampler_energy_j": self.sampler_energy_j,
                 "mean_power_w": self.mean_power_w, "count": self.count, "source": self.source}
 
-    def restore(self, saved: Dict[str, Any]) -> None:
-        """Add a previous attempt's totals; unknown energy on either side stays unknown."""
-        self.seconds += float(saved.get("seconds") or 0.0)
-        self.count += int(saved.get("count") or 0)
-        self.energy_j = _add(self.energy_j, saved.get("energy_j"))
-        self.sampler_energy_j = _add(self.sampler_energy_j, saved.get("sampler_energy_j"))
-        previous = saved.get("source")
-        if previous and previous != self.source:
-            self.source = "+".join(sorted(set(previous.split("+")) | set(self.source.split("+"))))
+    def add(self, other: Any) -> "Window":
+        """Add another window (or its :meth:`to_dict`); energy unknown on either side stays unknown."""
+        other = other.to_dict() if isinstance(other, Window) else other
+        self.seconds += float(other.get("seconds") or 0.0)
+        self.count += int(other.get("count") or 0)
+        self.energy_j = _add(self.energy_j, other.get("energy_j"))
+        self.sampler_energy_j = _add(self.sampler_energy_j, other.get("sampler_energy_j"))
+        source = other.get("source")
+        if source and source != self.source:
+            self.source = "+".join(sorted(set(source.split("+")) | set(self.source.split("+"))))
+        return self
 
     def __repr__(self) -> str:
         return (f"Window({self.name!r}, seconds={self.seconds:.3f}, energy_j={self.energy_j}, "
@@ -166,7 +167,7 @@ class EnergyMeter:
         self.tried: Dict[str, str] = {}
         self.windows: Dict[str, Window] = {}
         self._restore = restore
-        self._depth = 0
+        self._open: Dict[str, tuple] = {}
 
     # ------------------------------------------------------------------ backend choice
 
@@ -208,7 +209,7 @@ class EnergyMeter:
             hz = getattr(self.cfg, "sample_hz", 10.0)
             self.sampler = PowerSampler(self.backend, hz, self.clock).start()
         for name, saved in (self._restore or {}).get("windows", {}).items():
-            self._get(name).restore(saved)
+            self._get(name).add(saved)
         return self
 
     def stop(self) -> None:
@@ -245,40 +246,50 @@ class EnergyMeter:
             energy = None
         return t, energy, integral if backend.has_power else None
 
-    def _enter(self, window: Window, reading: tuple) -> None:
-        if window._open is not None:
-            raise RuntimeError(f"window {window.name!r} is already open")
-        window._open = reading
+    def _measured(self, name: str, start: tuple, end: tuple) -> Window:
+        (t0, e0, s0), (t1, e1, s1) = start, end
+        entry = Window(name, self.backend.name)
+        entry.seconds = t1 - t0
+        entry.count = 1
+        entry.energy_j = None if e0 is None else e1 - e0
+        entry.sampler_energy_j = None if s0 is None else s1 - s0
+        return entry
 
-    def _close(self, window: Window, reading: tuple) -> None:
-        (t0, e0, s0), (t1, e1, s1) = window._open, reading
-        window._open = None
-        window.seconds += t1 - t0
-        window.count += 1
-        window.energy_j = _add(window.energy_j, None if e0 is None else e1 - e0)
-        window.sampler_energy_j = _add(window.sampler_energy_j, None if s0 is None else s1 - s0)
+    def _begin(self, name: str, reading: tuple) -> None:
+        if name in self._open:
+            raise RuntimeError(f"window {name!r} is already open; the same window cannot nest in itself")
+        self._open[name] = reading
+
+    def _end(self, name: str, reading: tuple) -> Window:
+        entry = self._measured(name, self._open.pop(name), reading)
+        self._get(name).add(entry)
+        return entry
 
     @contextlib.contextmanager
     def window(self, name: str) -> Iterator[Window]:
-        """Account the block's time and energy to window ``name``; yields its (accumulating) :class:`Window`."""
+        """Measure the block as one entry of window ``name``.
+
+        Yields:
+            This entry's :class:`Window`, filled in (seconds, energy_j, ...) when the block ends; the name's
+            running total is ``meter.windows[name]``.
+        """
         if self.backend is None:
             raise RuntimeError("EnergyMeter.window() needs a started meter: use `with EnergyMeter(...)` first")
         if name == TOTAL:
             raise ValueError(f"{TOTAL!r} is reserved for the union of all windows")
-        win = self._get(name)
+        entry = Window(name, self.backend.name)
         reading = self._read()
-        self._enter(win, reading)
-        if self._depth == 0:
-            self._enter(self._get(TOTAL), reading)
-        self._depth += 1
+        self._begin(name, reading)
+        if not self._open.keys() - {name}:
+            self._begin(TOTAL, reading)
         try:
-            yield win
+            yield entry
         finally:
             reading = self._read()
-            self._close(win, reading)
-            self._depth -= 1
-            if self._depth == 0:
-                self._close(self._get(TOTAL), reading)
+            done = self._end(name, reading)
+            if self._open.keys() == {TOTAL}:
+                self._end(TOTAL, reading)
+            entry.add(done)
 
     def totals(self) -> Dict[str, Any]:
         """Seconds and joules per window so far, open windows included up to now; JSON-serialisable.
@@ -286,20 +297,15 @@ class EnergyMeter:
         Returns:
             ``{"source", "devices", "tried", "sampler": {...}, "windows": {name: Window.to_dict()}}``.
         """
-        reading = self._read() if self.backend is not None and self._depth else None
-        windows = {}
-        for name, win in self.windows.items():
-            if win._open is not None and reading is not None:
-                snapshot = Window(name, win.source)
-                snapshot.seconds, snapshot.energy_j = win.seconds, win.energy_j
-                snapshot.sampler_energy_j, snapshot.count = win.sampler_energy_j, win.count
-                snapshot._open = win._open
-                self._close(snapshot, reading)
-                win = snapshot
-            windows[name] = win.to_dict()
+        reading = self._read() if self.backend is not None and self._open else None
+        windows = {name: Window(name, win.source).add(win) for name, win in self.windows.items()}
+        for name, start in self._open.items():
+            so_far = windows.setdefault(name, Window(name, self.backend.name))
+            so_far.add(self._measured(name, start, reading))
         sampler = None
         if self.sampler is not None:
             sampler = {"hz": 1.0 / self.sampler.period, "samples": self.sampler.samples,
                        "misses": self.sampler.misses, "cpu_seconds": self.sampler.cpu_seconds}
         return {"source": self.source, "devices": self.backend.devices if self.backend else None,
-                "tried": dict(self.tried), "sampler": sampler, "windows": windows}
+                "tried": dict(self.tried), "sampler": sampler,
+                "windows": {name: win.to_dict() for name, win in windows.items()}}

@@ -4,7 +4,7 @@ DeepSpeed patches ``torch.nn.functional`` (conv, linear, batch norm, activations
 few tensor methods (matmul, mm, bmm, addmm, mul, add, einsum), and adds up, per module, the operations called
 inside that module's forward (Rasley et al., "DeepSpeed", KDD 2020; the profiler's docs). Its convention:
 
-* conv / linear: ``2 x MACs`` (+ one FLOP per output element for a bias);
+* conv / linear: ``2 x MACs`` (a conv bias adds one FLOP per output element; a linear bias nothing);
 * batch norm: 2 FLOPs per element in eval mode, 5 per element in train mode (batch statistics), affine;
 * ReLU/GELU/SiLU and pooling: one FLOP per element;
 * Python operators (``x + y`` on tensors) and anything outside a module's forward (the loss, the PGD update)
@@ -90,9 +90,9 @@ def forward_flops_per_sample(model, input_shape: Sequence[int], *, train: bool =
     """
     import torch
 
-    # Two samples, halved: a train-mode batch norm on a 1x1 feature map refuses a batch of one. Every counted
-    # operation is linear in the batch size, so the halving is exact.
-    batch = 2
+    # A train-mode batch norm on a 1x1 feature map refuses a batch of one, so train mode counts two samples and
+    # halves: every counted operation is linear in the batch size, so the halving is exact.
+    batch = 2 if train else 1
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
