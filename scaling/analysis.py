@@ -200,16 +200,13 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
         raise TableError(f"the table has no group column '{absent[0]}'", column=absent[0],
                          present=[str(c) for c in table.columns], hint="pass --group COLUMN (repeatable)")
     reps = repeats_table(frame, group, y)
+    varying = [g for g in group if frame[g].astype(str).nunique() > 1]  # label configs by what differs
     report["repeats"] = {"group": group, "n_configs": int(len(reps)), "configs": [
-        {"label": ", ".join(f"{g}={row[g]}" for g in group if _varies(frame, g)) or "all",
+        {"label": ", ".join(f"{g}={row[g]}" for g in varying) or "all",
          "n": int(row["n"]), "mean": row["mean"], "sd": row["sd"], "olympic_mean": row["olympic_mean"]}
-        for _, row in reps.iterrows()]}
+        for row in reps.to_dict("records")]}
     report["notes"] = notes
     return report, fitted
-
-
-def _varies(frame: pd.DataFrame, col: str) -> bool:
-    return frame[col].astype(str).nunique() > 1
 
 
 def _stem(name: str) -> str:

@@ -20,7 +20,24 @@ from results import atomic_write_bytes  # noqa: E402
 
 FORMATS = ("png", "pdf")
 _POINT = dict(s=8, alpha=0.5, linewidths=0, rasterized=True)
+# Line2D markers draw ~20 % faster than a PathCollection for thousands of points
+_MARKER = dict(linestyle="", marker="o", markersize=2.8, markeredgewidth=0, alpha=0.5, rasterized=True)
 MAX_LEVELS = 10
+
+
+def _log(ax, which: str = "x") -> None:
+    """Log scale with plain ``1e+15`` labels on decades: mathtext labels cost a third of a figure's time."""
+    from matplotlib.ticker import LogFormatter, NullFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_formatter(LogFormatter(labelOnlyBase=True))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _figure(width: float, height: float) -> Figure:
+    # constrained layout: one layout pass per save, instead of bbox_inches="tight"'s extra full draw
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def save_figure(fig: Figure, out_dir: str, stem: str, formats: Sequence[str] = FORMATS) -> List[str]:
@@ -28,7 +45,7 @@ def save_figure(fig: Figure, out_dir: str, stem: str, formats: Sequence[str] = F
     paths = []
     for fmt in formats:
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=100, bbox_inches="tight")
+        fig.savefig(buf, format=fmt, dpi=100)
         path = os.path.join(out_dir, f"{stem}.{fmt}")
         atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
@@ -43,18 +60,18 @@ def plot_envelope(law, x, y, flops_label: str = "FLOPs", acc_label: str = "AutoA
     """All runs, the dropped (collapsed) runs, the envelope points and the fitted law, log-log axes."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    fig = Figure(figsize=(6, 4.2))
+    fig = _figure(6, 4.2)
     ax = fig.subplots()
     kept = y > law.collapse
-    ax.scatter(x[kept], y[kept], color="0.6", label=f"runs ({int(kept.sum())})", **_POINT)
+    ax.plot(x[kept], y[kept], color="0.6", label=f"runs ({int(kept.sum())})", **_MARKER)
     ax.scatter(law.points_x_, law.points_y_, color="C3", s=28, zorder=3, label=f"envelope ({law.n_} bins)")
     grid = _grid(x[kept])
     ax.plot(grid, law.predict(grid), color="C0", zorder=4,
             label=f"{law.C_:.4g}·x^{law.alpha_:.4g} (R²={law.r2_:.2f})")
     for edge in law.edges_:
         ax.axvline(edge, color="0.9", linewidth=0.6, zorder=0)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log(ax, "x")
+    _log(ax, "y")
     ax.set_xlabel(flops_label)
     ax.set_ylabel(acc_label)
     ax.set_title(f"Envelope power law ({law.dropped_} collapsed runs dropped)")
@@ -66,9 +83,9 @@ def plot_cost_fit(fit, x, y, flops_label: str, cost_label: str, title: str) -> F
     """Runs, the log-log OLS line, its 95 % mean band and the prediction band."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    fig = Figure(figsize=(6, 4.2))
+    fig = _figure(6, 4.2)
     ax = fig.subplots()
-    ax.scatter(x, y, color="0.5", label=f"runs ({len(x)})", **_POINT)
+    ax.plot(x, y, color="0.5", label=f"runs ({len(x)})", **_MARKER)
     grid = _grid(x)
     lo, hi = fit.predict_interval(grid, "mean")
     plo, phi = fit.predict_interval(grid, "obs")
@@ -76,8 +93,8 @@ def plot_cost_fit(fit, x, y, flops_label: str, cost_label: str, title: str) -> F
     ax.fill_between(grid, lo, hi, color="C0", alpha=0.3, linewidth=0, label="95 % mean")
     ax.plot(grid, fit.predict(grid), color="C0",
             label=f"α={fit.alpha_:.3f} [{fit.alpha_ci_[0]:.3f}, {fit.alpha_ci_[1]:.3f}], R²={fit.r2_:.2f}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log(ax, "x")
+    _log(ax, "y")
     ax.set_xlabel(flops_label)
     ax.set_ylabel(cost_label)
     ax.set_title(title)
@@ -87,9 +104,9 @@ def plot_cost_fit(fit, x, y, flops_label: str, cost_label: str, title: str) -> F
 
 def plot_predicted_vs_true(gbr, acc_label: str = "AutoAttack accuracy (%)") -> Figure:
     """Holdout predictions of the gradient-boosting model against the truth."""
-    fig = Figure(figsize=(4.5, 4.5))
+    fig = _figure(4.5, 4.5)
     ax = fig.subplots()
-    ax.scatter(gbr.y_test_, gbr.y_pred_, color="C0", **_POINT)
+    ax.plot(gbr.y_test_, gbr.y_pred_, color="C0", **_MARKER)
     lo = float(min(np.min(gbr.y_test_), np.min(gbr.y_pred_)))
     hi = float(max(np.max(gbr.y_test_), np.max(gbr.y_pred_)))
     ax.plot([lo, hi], [lo, hi], color="0.3", linewidth=0.8)
@@ -106,7 +123,7 @@ def plot_importances(gbr) -> Figure:
     perm = np.array([gbr.permutation_importances_[n]["mean"] for n in names])
     perm_sd = np.array([gbr.permutation_importances_[n]["sd"] for n in names])
     order = np.argsort(imp)
-    fig = Figure(figsize=(6.5, 0.45 * len(names) + 1.5))
+    fig = _figure(6.5, 0.45 * len(names) + 1.5)
     ax = fig.subplots()
     pos = np.arange(len(names))
     ax.barh(pos - 0.2, imp[order], height=0.4, color="C0", label="impurity")
@@ -148,7 +165,7 @@ def plot_by_factor(x, y, factor: pd.Series, facet: Optional[pd.Series] = None, l
         levels = _levels(facet)
         if 1 < len(levels) <= 6:
             panels = [(lv, (labels == lv).to_numpy()) for lv in levels]
-    fig = Figure(figsize=(4.6 * len(panels) + 1.2, 4.0))
+    fig = _figure(4.6 * len(panels) + 1.2, 4.0)
     axes = fig.subplots(1, len(panels), sharex=True, sharey=True, squeeze=False)[0]
     numeric = pd.api.types.is_numeric_dtype(factor) and not pd.api.types.is_bool_dtype(factor)
     continuous = numeric and factor.nunique() > MAX_LEVELS
@@ -166,11 +183,11 @@ def plot_by_factor(x, y, factor: pd.Series, facet: Optional[pd.Series] = None, l
             for i, lv in enumerate(levels):
                 sel = mask & (labels_f == lv).to_numpy()
                 if sel.any():
-                    ax.scatter(x[sel], y[sel], color=f"C{i % 10}", label=str(lv), **_POINT)
+                    ax.plot(x[sel], y[sel], color=f"C{i % 10}", label=str(lv), **_MARKER)
         if law is not None:
             grid = _grid(x[x > 0])
             ax.plot(grid, law.predict(grid), color="k", linewidth=1, label="envelope law")
-        ax.set_xscale("log")
+        _log(ax, "x")
         ax.set_xlabel(flops_label)
         if title is not None:
             ax.set_title(f"{facet.name} = {title}", fontsize=9)
@@ -188,15 +205,15 @@ def plot_quantile(frontier, law, x, y, flops_label: str = "FLOPs",
     """All runs with the q-quantile line and the envelope law: two frontier estimates."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    fig = Figure(figsize=(6, 4.2))
+    fig = _figure(6, 4.2)
     ax = fig.subplots()
-    ax.scatter(x, y, color="0.6", label=f"runs ({len(x)})", **_POINT)
+    ax.plot(x, y, color="0.6", label=f"runs ({len(x)})", **_MARKER)
     grid = _grid(x)
     ax.plot(grid, frontier.predict(grid), color="C2",
             label=f"q={frontier.q:g} quantile: {frontier.slope_:.2f} %/decade")
     if law is not None:
         ax.plot(grid, law.predict(grid), color="C0", linestyle="--", label="envelope law")
-    ax.set_xscale("log")
+    _log(ax, "x")
     ax.set_xlabel(flops_label)
     ax.set_ylabel(acc_label)
     ax.set_title("Frontier estimates: quantile regression and envelope")
