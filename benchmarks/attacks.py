@@ -1,0 +1,148 @@
+"""White-box attacks used for adversarial training and the per-epoch robustness check.
+
+* ``pgd``: Madry et al. 2018 (https://arxiv.org/abs/1706.06083), projected gradient ascent on the cross-entropy,
+  Linf (signed steps) or L2 (normalised steps), optional uniform random start in the eps-ball.
+* ``trades_kl``: the inner maximisation of TRADES, Zhang et al. 2019 (https://arxiv.org/abs/1901.08573): ascent
+  on KL(f(x) || f(x')) from x + 0.001 N(0, I).
+
+Every builder is registered under its name and shares one signature (:func:`create_attack`); the result is a
+callable ``attack(x, y, generator=None) -> x_adv``. Inputs and outputs are images in [0, 1]. While an attack
+crafts its examples the model is in eval mode, so BatchNorm running statistics are not updated (and dropout is
+off); the caller's train/eval mode is restored afterwards. Only input gradients are computed: parameter
+``.grad`` fields are left untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, ContextManager, Dict, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["Attack", "create_attack", "list_attacks", "register_attack", "eval_mode"]
+
+Attack = Callable[..., torch.Tensor]
+_ATTACKS: Dict[str, Callable[..., Attack]] = {}
+NORMS = ("linf", "l2")
+
+
+def register_attack(fn: Callable[..., Attack]) -> Callable[..., Attack]:
+    """Register an attack builder under its function name."""
+    _ATTACKS[fn.__name__] = fn
+    return fn
+
+
+def list_attacks():
+    return sorted(_ATTACKS)
+
+
+def create_attack(name: str, model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float,
+                  random_start: bool = True, autocast: Optional[Callable[[], ContextManager]] = None) -> Attack:
+    """Build the attack ``name`` against ``model``.
+
+    Args:
+        name: a registered attack (:func:`list_attacks`).
+        model: the network, taking inputs in [0, 1] (not a DistributedDataParallel wrapper).
+        norm: ``linf`` or ``l2``.
+        eps: perturbation budget.
+        steps: gradient steps.
+        step_size: size of each step.
+        random_start: start from a random point of the eps-ball (``pgd``).
+        autocast: factory of the context the forward passes run in (e.g. bf16 autocast); None = fp32.
+
+    Returns:
+        ``attack(x, y, generator=None) -> x_adv``; ``generator`` (on the device of x) drives the random start.
+    """
+    if name not in _ATTACKS:
+        raise ValueError(f"unknown attack {name!r}; valid: {', '.join(list_attacks())}")
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+    return _ATTACKS[name](model, norm=norm, eps=float(eps), steps=int(steps), step_size=float(step_size),
+                          random_start=random_start, autocast=autocast or contextlib.nullcontext)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module):
+    """Put ``model`` in eval mode for the block, then restore each module's previous mode."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def _flat_norm(v: torch.Tensor) -> torch.Tensor:
+    return v.flatten(1).norm(p=2, dim=1).clamp_min(1e-12).view(-1, *([1] * (v.dim() - 1)))
+
+
+def _ascend(x: torch.Tensor, x_adv: torch.Tensor, grad: torch.Tensor, norm: str, eps: float,
+            step_size: float) -> torch.Tensor:
+    """One ascent step followed by the projection onto the eps-ball around x and onto [0, 1]."""
+    if norm == "linf":
+        x_adv = x_adv + step_size * grad.sign()
+        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps)
+    else:
+        x_adv = x_adv + step_size * grad / _flat_norm(grad)
+        delta = x_adv - x
+        delta = delta * torch.clamp(eps / _flat_norm(delta), max=1.0)
+        x_adv = x + delta
+    return x_adv.clamp(0.0, 1.0)
+
+
+def _random_start(x: torch.Tensor, norm: str, eps: float, generator: Optional[torch.Generator]) -> torch.Tensor:
+    if norm == "linf":
+        delta = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * eps
+    else:
+        delta = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        radius = torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), generator=generator, device=x.device,
+                            dtype=x.dtype)
+        delta = delta / _flat_norm(delta) * radius * eps
+    return (x + delta).clamp(0.0, 1.0)
+
+
+@register_attack
+def pgd(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float, random_start: bool = True,
+        autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
+    """PGD on the cross-entropy (Madry et al.): the training attack of ``training.loss: at`` and the evaluation."""
+
+    def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x = x.detach()
+        with eval_mode(model):
+            x_adv = _random_start(x, norm, eps, generator) if random_start else x.clone()
+            for _ in range(steps):
+                x_adv.requires_grad_(True)
+                with autocast():
+                    loss = F.cross_entropy(model(x_adv).float(), y, reduction="sum")
+                grad, = torch.autograd.grad(loss, [x_adv])
+                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
+        return x_adv.detach()
+
+    return attack
+
+
+@register_attack
+def trades_kl(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float, random_start: bool = True,
+              autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
+    """TRADES inner maximisation: ascent on KL(f(x) || f(x')) from x + 0.001 N(0, I); labels are not used."""
+
+    def attack(x: torch.Tensor, y: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x = x.detach()
+        with eval_mode(model):
+            with torch.no_grad(), autocast():
+                p_natural = F.softmax(model(x).float(), dim=1)
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x_adv = (x + 0.001 * noise).clamp(0.0, 1.0)
+            for _ in range(steps):
+                x_adv.requires_grad_(True)
+                with autocast():
+                    log_p_adv = F.log_softmax(model(x_adv).float(), dim=1)
+                loss = F.kl_div(log_p_adv, p_natural, reduction="sum")
+                grad, = torch.autograd.grad(loss, [x_adv])
+                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
+        return x_adv.detach()
+
+    return attack

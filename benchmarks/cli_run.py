@@ -1,0 +1,49 @@
+"""``robustperf run RECIPE --index N``: train (or resume) one run of the matrix and write its result record.
+
+Exit codes: 0 completed (or already completed), 1 unexpected error (record failed, traceback), 2 user mistake
+such as a missing dataset (record failed), 3 the training diverged (record failed), 124 stopped by
+SIGTERM/SIGUSR1 after a checkpoint (record running: run the same command again to resume).
+Under ``torchrun --nproc_per_node K robustperf run ...`` the run trains with DistributedDataParallel.
+"""
+from __future__ import annotations
+
+HELP = "train one run of a recipe's matrix (resumes from its checkpoint; skips a completed run)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("recipe", help="recipe YAML file")
+    parser.add_argument("--index", type=int, required=True, help="run index in the matrix (robustperf expand)")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help="results folder (default: the recipe's launch.results)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe key, e.g. --set training.epochs=1 (repeatable)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    parser.add_argument("--checkpoint-steps", type=int, default=0, metavar="N",
+                        help="also checkpoint every N steps inside an epoch (default 0: at epoch ends only)")
+    parser.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="M",
+                        help="also checkpoint when M minutes passed since the last checkpoint (default 10; 0 = off)")
+    parser.add_argument("--no-eval", dest="evaluate", action="store_false",
+                        help="skip the final evaluation (accuracy.* stay null)")
+    parser.add_argument("--no-flops", dest="count_flops", action="store_false",
+                        help="skip counting FLOPs with DeepSpeed (flops.* stay null)")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
+                          help="tqdm progress bars (default: when stderr is a terminal)")
+    progress.add_argument("--no-progress", dest="progress", action="store_const", const=False,
+                          help="one line per epoch (cluster logs)")
+
+
+def main(args) -> int:
+    from recipes import load_recipe
+    from recipes.errors import RecipeError
+
+    from .run import execute
+
+    if args.checkpoint_steps < 0 or args.checkpoint_minutes < 0:
+        raise RecipeError("--checkpoint-steps and --checkpoint-minutes must be >= 0", file="<command line>")
+    recipe = load_recipe(args.recipe, args.overrides)
+    spec = recipe.run(args.index)
+    results = args.results or recipe.launch.results
+    return execute(spec, results, recipe_name=recipe.name, checkpoint_steps=args.checkpoint_steps,
+                   checkpoint_seconds=args.checkpoint_minutes * 60.0, device=args.device, progress=args.progress,
+                   evaluate=args.evaluate, count_flops=args.count_flops)

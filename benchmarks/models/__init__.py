@@ -1,0 +1,9 @@
+"""Models of the benchmark: CIFAR WideResNets registered with timm, and the factory the runs build from.
+
+Importing this package registers ``wrn{depth}_{width}`` (``wrn28_10``, ``wrn70_16``, ...) with timm, so
+``timm.create_model("wrn28_10", activation="gelu", num_classes=10)`` works afterwards.
+"""
+from ._factory import NormalizedModel, create_model, model_name, model_spec
+from .wide_resnet import ACTIVATIONS, SIZES, WideResNet
+
+__all__ = ["ACTIVATIONS", "SIZES", "NormalizedModel", "WideResNet", "create_model", "model_name", "model_spec"]

@@ -1,0 +1,80 @@
+"""Checkpoint files: atomic writes, ``weights_only`` loads, and the random-number-generator states.
+
+A checkpoint is a plain nested dict of tensors, numbers, strings, lists and dicts, so it loads with
+``torch.load(weights_only=True)``. RNG states (python, numpy, torch CPU and CUDA) are stored as tensors and
+plain types for the same reason. Writes go through :func:`results.atomic_write` (temp file, fsync, rename): a
+run killed while saving leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+import torch
+
+from results import atomic_write
+
+__all__ = ["LAST", "BEST", "checkpoint_path", "save_checkpoint", "load_checkpoint", "get_rng_state",
+           "set_rng_state"]
+
+LAST = "checkpoint-last.pt"
+BEST = "checkpoint-best.pt"
+
+#: Called with the temp file's path after it is written and before the rename (a test hook; see run.py).
+_before_rename: Optional[Callable[[str], None]] = None
+
+
+def checkpoint_path(run_dir: str, which: str) -> str:
+    """``run_dir/checkpoint-{which}.pt`` for ``which`` in ``last``, ``best``."""
+    if which not in ("last", "best"):
+        raise ValueError(f"which must be 'last' or 'best', got {which!r}")
+    return os.path.join(run_dir, LAST if which == "last" else BEST)
+
+
+def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
+    """Serialise ``state`` with ``torch.save`` and write it atomically to ``path``."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
+
+    def write(fh):
+        fh.write(data)
+        if _before_rename is not None:
+            fh.flush()
+            _before_rename(fh.name)
+
+    atomic_write(path, write)
+
+
+def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def get_rng_state() -> Dict[str, Any]:
+    """All global RNG states of this process, in ``weights_only``-loadable form."""
+    version, keys, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state = {
+        "python": {"version": version, "keys": torch.tensor(keys, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                  "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    """Restore the states captured by :func:`get_rng_state`."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(k) for k in py["keys"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["gauss"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

@@ -1,0 +1,468 @@
+"""Adversarial training of one run: Madry PGD-AT or TRADES, EMA, timm optimizer and schedule, resumable.
+
+Laid out as ``torchtitan/train.py``: :meth:`Trainer.train` loops over epochs and steps, :meth:`Trainer.train_step`
+does one optimizer step, :func:`forward_backward_step` holds the math. Components come from builders picked by
+name (:func:`benchmarks.attacks.create_attack`, timm's ``create_optimizer_v2`` / ``create_scheduler_v2``,
+:func:`benchmarks.models.create_model`); every number comes from the run config.
+
+Determinism: the batch order, augmentation, synthetic draws and attack random starts are drawn from generators
+seeded by (seed, epoch, step, rank), and the checkpoint (:meth:`Trainer.state_dict`) holds everything else that
+changes during training (weights, EMA, optimizer, schedule, global RNG states, epoch/step, the epoch's running
+sums, history). Resuming from any checkpoint therefore replays exactly the steps an uninterrupted run takes.
+
+Papers: Madry et al. 2018 (PGD-AT, https://arxiv.org/abs/1706.06083); Zhang et al. 2019 (TRADES,
+https://arxiv.org/abs/1901.08573); Rice et al. 2020 (early stopping on robust accuracy, hence ``best``).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..attacks import create_attack
+from ..data import DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
+from ..models import create_model, model_spec
+from .checkpoint import get_rng_state, set_rng_state
+from .distributed import DistInfo, all_gather_object, all_reduce_sum
+
+__all__ = ["Diverged", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
+           "evaluate_subset", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = 1
+#: The training attack of each objective (registered names in benchmarks.attacks).
+TRAIN_ATTACKS = {"at": "pgd", "trades": "trades_kl"}
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class Stopped(Exception):
+    """Training stopped at a safe point after a checkpoint (SIGTERM / SIGUSR1); the run resumes later."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"stopped by signal {signum} after a checkpoint")
+
+
+class TrainHooks:
+    """Points where measurement, tracking, logging and tests plug into the loop. The defaults do nothing.
+
+    run.py passes a subclass wired to the energy meter, the FLOPs counter, the tracker and the run's files.
+    """
+
+    def window(self, name: str) -> ContextManager:
+        """Context around the ``train`` part and the ``eval`` part of each epoch (energy windows)."""
+        return contextlib.nullcontext()
+
+    def first_step(self, model: nn.Module, step: Callable[[], Any]) -> Any:
+        """Runs the very first step of a fresh run (where FLOPs are counted); must call ``step()`` once."""
+        return step()
+
+    def checkpoint(self, trainer: "Trainer", which: str, state: Dict[str, Any]) -> None:
+        """Persist ``state`` (called on rank 0 only); ``which`` is ``last`` or ``best``."""
+
+    def epoch_end(self, trainer: "Trainer", metrics: Dict[str, Any]) -> None:
+        """After the checkpoint of each epoch (rank 0 only): metrics files, tracker, log line."""
+
+    def point(self, name: str) -> None:
+        """Named places in the loop (``step``, ``epoch_eval``, ``checkpoint``); tests hook kills here."""
+
+    def stop_requested(self) -> int:
+        """A pending stop signal number, 0 when none."""
+        return 0
+
+
+def autocast_factory(precision: str, device: torch.device) -> Callable[[], ContextManager]:
+    """``torch.autocast`` in bf16 for ``precision == "bf16"`` (CPU autocast too), otherwise a no-op."""
+    if precision == "bf16":
+        return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def forward_backward_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor, *, loss: str,
+                          trades_beta: float, autocast: Callable[[], ContextManager]
+                          ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The adversarial training loss on one batch, back-propagated into the parameters' ``.grad``.
+
+    ``at``: cross-entropy on the adversarial examples. ``trades``: CE(f(x), y) + beta * KL(f(x) || f(x')); clean
+    and adversarial halves go through one forward of the concatenated batch (one DDP forward per backward; the
+    BatchNorm batch statistics span both halves).
+
+    Returns:
+        ``(loss, logits)``: the detached scalar loss and the logits on the adversarial examples.
+    """
+    if loss == "at":
+        with autocast():
+            logits = model(x_adv)
+        value = F.cross_entropy(logits.float(), y)
+        adv_logits = logits
+    elif loss == "trades":
+        with autocast():
+            logits = model(torch.cat([x, x_adv]))
+        natural, adv_logits = logits.float().chunk(2)
+        robust = F.kl_div(F.log_softmax(adv_logits, dim=1), F.softmax(natural, dim=1), reduction="batchmean")
+        value = F.cross_entropy(natural, y) + trades_beta * robust
+    else:
+        raise ValueError(f"unknown training loss {loss!r}; valid: {', '.join(TRAIN_ATTACKS)}")
+    value.backward()
+    return value.detach(), adv_logits.detach()
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, x: torch.Tensor, autocast) -> torch.Tensor:
+    with autocast():
+        return model(x).argmax(1)
+
+
+def evaluate_subset(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack, batch_size: int,
+                    autocast, device: torch.device, generator: Optional[torch.Generator] = None
+                    ) -> Tuple[int, int, int]:
+    """Clean and robust correct counts of ``model`` (in eval mode) on a set: ``(clean, robust, n)``."""
+    was_training = model.training
+    model.eval()
+    clean = robust = 0
+    try:
+        for start in range(0, len(labels), batch_size):
+            x = images[start:start + batch_size].to(device)
+            y = labels[start:start + batch_size].to(device)
+            clean += int((_predict(model, x, autocast) == y).sum())
+            x_adv = attack(x, y, generator=generator)
+            robust += int((_predict(model, x_adv, autocast) == y).sum())
+    finally:
+        model.train(was_training)
+    return clean, robust, len(labels)
+
+
+class Trainer:
+    """Everything one run trains: data stream, model (DDP-wrapped when distributed), EMA, optimizer, schedule.
+
+    Args:
+        cfg: the run's :class:`recipes.RunConfig`.
+        dist: this process's place (:func:`benchmarks.training.distributed.init_distributed`).
+        hooks: measurement / tracking / file hooks (:class:`TrainHooks`).
+        checkpoint_steps: also checkpoint every this many steps inside an epoch (0 = only at epoch ends).
+        checkpoint_seconds: also checkpoint when this long has passed since the last one (0 = never).
+        progress: show tqdm bars (a terminal) instead of one line per epoch.
+    """
+
+    def __init__(self, cfg, dist: DistInfo, hooks: Optional[TrainHooks] = None, *, checkpoint_steps: int = 0,
+                 checkpoint_seconds: float = 0.0, progress: Optional[bool] = None):
+        self.cfg, self.dist = cfg, dist
+        self.hooks = hooks or TrainHooks()
+        self.checkpoint_steps, self.checkpoint_seconds = checkpoint_steps, checkpoint_seconds
+        self.progress = (sys.stderr.isatty() and dist.is_main) if progress is None else progress
+        self.device = dist.device
+        self.autocast = autocast_factory(cfg.training.precision, self.device)
+        data = cfg.data
+        self.info: DatasetInfo = dataset_info(data.name)
+
+        images, labels, scale = load_raw(data.name, "train", data.root)
+        synthetic = load_synthetic(data.synthetic, self.info.num_classes) if data.synthetic_fraction > 0 else None
+        if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
+            from ..data import DataError
+
+            raise DataError(f"synthetic images are {tuple(synthetic[0].shape[1:])}, the {data.name} images "
+                            f"{tuple(images.shape[1:])}; they must match")
+        self.batches = TrainBatches(images, labels, scale, data.batch_size, cfg.seed, dist.rank, dist.world_size,
+                                    synthetic=synthetic, synthetic_fraction=data.synthetic_fraction,
+                                    augment=data.augment and self.info.size == 32)
+        test_x, test_y, test_scale = load_raw(data.name, "test", data.root)
+        n_eval = min(cfg.evaluation.pgd_subset, len(test_y))
+        # Each rank checks its share of the subset; the counts are summed.
+        self.eval_images = test_x[:n_eval][dist.rank::dist.world_size].float().div_(test_scale)
+        self.eval_labels = test_y[:n_eval][dist.rank::dist.world_size]
+        self.eval_n = n_eval
+
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        self.spec = model_spec(cfg.model, self.info.num_classes, self.info.in_chans, self.info.mean, self.info.std)
+        self.model = create_model(self.spec, self.info.num_classes, self.info.in_chans).to(self.device)
+        self.params = sum(p.numel() for p in self.model.parameters())
+        self.ddp = None
+        if dist.distributed:
+            self.ddp = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None)
+        self.ema = None
+        if cfg.training.ema_decay:
+            from timm.utils import ModelEmaV3
+
+            self.ema = ModelEmaV3(self.model, decay=cfg.training.ema_decay)
+
+        self.global_batch_size = data.batch_size * dist.world_size
+        self.lr = cfg.training.lr * self.global_batch_size / cfg.training.lr_base_batch_size
+        self.optimizer, self.scheduler, self.schedule_per_epoch = self._build_optimizer()
+        train_attack_cfg = dict(norm=cfg.attack.norm, eps=cfg.attack.eps, steps=cfg.attack.steps,
+                                step_size=cfg.train_step_size, random_start=cfg.attack.random_start,
+                                autocast=self.autocast)
+        self.train_attack = create_attack(TRAIN_ATTACKS[cfg.training.loss], self.model, **train_attack_cfg)
+
+        # progress and results; all of it is in the checkpoint
+        self.epoch = 0          # epoch in progress (0-based)
+        self.step = 0           # next step inside that epoch
+        self.global_step = 0    # optimizer steps done
+        self.sums = self._zero_sums()
+        self.history: List[Dict[str, Any]] = []
+        self.best: Dict[str, Any] = {"epoch": None, "pgd_subset": None}
+        self.seconds = {"train": 0.0, "eval": 0.0}
+        self.forward_flops_per_step: Optional[int] = None
+        self.resumed = False
+        self._last_save = time.monotonic()
+
+    # ------------------------------------------------------------------ builders
+
+    def _build_optimizer(self):
+        from timm.optim import create_optimizer_v2
+        from timm.scheduler import create_scheduler_v2
+
+        t = self.cfg.training
+        optimizer = create_optimizer_v2(self.model, opt=t.optimizer, lr=self.lr, weight_decay=t.weight_decay,
+                                        momentum=t.momentum)
+        if t.scheduler == "none":
+            return optimizer, None, False
+        per_epoch = t.scheduler == "plateau"
+        kwargs = dict(sched=t.scheduler, num_epochs=t.epochs, warmup_epochs=t.warmup_epochs, min_lr=0.0,
+                      step_on_epochs=per_epoch, updates_per_epoch=len(self.batches),
+                      # step: decay by 10x every third of training; multistep: at 50 % and 75 % (Madry / Rice).
+                      decay_epochs=max(1, t.epochs // 3),
+                      decay_milestones=sorted({max(1, t.epochs // 2), max(1, (3 * t.epochs) // 4)}))
+        if per_epoch:
+            kwargs["plateau_mode"] = "max"
+        scheduler, _ = create_scheduler_v2(optimizer, **kwargs)
+        return optimizer, scheduler, per_epoch
+
+    def _zero_sums(self) -> Dict[str, float]:
+        return {"loss": 0.0, "correct": 0.0, "n": 0.0, "steps": 0.0}
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights that are evaluated and kept: the EMA when the run uses one."""
+        return self.ema.module if self.ema is not None else self.model
+
+    @property
+    def lr_now(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to continue exactly (collective under DDP: gathers every rank's RNG states)."""
+        rng = all_gather_object(get_rng_state(), self.dist)
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model_spec": self.spec,
+            "model": self.model.state_dict(),
+            "ema": self.ema.module.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "progress": {"epoch": self.epoch, "step": self.step, "global_step": self.global_step},
+            "data_order": {"seed": self.cfg.seed, "world_size": self.dist.world_size,
+                           "batch_size": self.cfg.data.batch_size, "steps_per_epoch": len(self.batches)},
+            "sums": dict(self.sums),
+            "history": [dict(h) for h in self.history],
+            "best": dict(self.best),
+            "seconds": dict(self.seconds),
+            "forward_flops_per_step": self.forward_flops_per_step,
+            "rng": rng,
+            "extra": self.hooks_state(),
+        }
+
+    def hooks_state(self) -> Dict[str, Any]:
+        """Hook-owned state saved in checkpoints (e.g. energy totals); set by run.py."""
+        getter = getattr(self.hooks, "state", None)
+        return getter() if getter is not None else {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        order = state["data_order"]
+        mine = {"seed": self.cfg.seed, "world_size": self.dist.world_size, "batch_size": self.cfg.data.batch_size,
+                "steps_per_epoch": len(self.batches)}
+        if order != mine:
+            raise RuntimeError(f"the checkpoint was written by a run with data order {order}, this one has {mine}; "
+                               "resume with the same world size and batch size")
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None:
+            self.ema.module.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        progress = state["progress"]
+        self.epoch, self.step, self.global_step = progress["epoch"], progress["step"], progress["global_step"]
+        self.sums = dict(state["sums"])
+        self.history = [dict(h) for h in state["history"]]
+        self.best = dict(state["best"])
+        self.seconds = dict(state["seconds"])
+        self.forward_flops_per_step = state["forward_flops_per_step"]
+        rng = state["rng"]
+        set_rng_state(rng[self.dist.rank] if len(rng) == self.dist.world_size else rng[0])
+        self.resumed = True
+
+    def save(self, which: str = "last") -> None:
+        """Checkpoint now (collective under DDP; rank 0 writes through the hooks)."""
+        state = self.state_dict()
+        if self.dist.is_main:
+            self.hooks.checkpoint(self, which, state)
+        self._last_save = time.monotonic()
+
+    def best_state(self) -> Dict[str, Any]:
+        """The weights kept as ``best``: model, EMA and enough to rebuild and report them."""
+        return {"format": CHECKPOINT_FORMAT, "model_spec": self.spec, "model": self.model.state_dict(),
+                "ema": self.ema.module.state_dict() if self.ema is not None else None,
+                "epoch": self.best["epoch"], "metrics": dict(self.history[-1]) if self.history else None}
+
+    # ------------------------------------------------------------------ one step
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[float, float, int]:
+        """Craft the adversarial batch, take one optimizer step, update the EMA and the schedule.
+
+        Returns:
+            This rank's ``(loss, correct on adversarial examples, batch size)``.
+        """
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed_of(self.cfg.seed, 4, self.epoch, self.step, self.dist.rank))
+        x_adv = self.train_attack(x, y, generator=generator)
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, logits = forward_backward_step(self.ddp or self.model, x, y, x_adv, loss=self.cfg.training.loss,
+                                             trades_beta=self.cfg.training.trades_beta, autocast=self.autocast)
+        # One all-reduce carries the loss, the accuracy and a pending stop signal, so every rank agrees on
+        # divergence and on stopping.
+        stats = torch.tensor([float(loss) * len(y), float((logits.argmax(1) == y).sum()), len(y),
+                              float(self.hooks.stop_requested() > 0)], dtype=torch.float64)
+        stats = all_reduce_sum(stats.to(self.device), self.dist).cpu()
+        total_loss = float(stats[0])
+        if not math.isfinite(total_loss):
+            raise Diverged(f"non-finite training loss ({total_loss / float(stats[2])}) at epoch {self.epoch + 1}, "
+                           f"step {self.step + 1} (lr {self.lr_now:g})")
+        clip = self.cfg.training.clip_grad
+        if clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        self.global_step += 1
+        if self.ema is not None:
+            self.ema.update(self.model, step=self.global_step)
+        if self.scheduler is not None and not self.schedule_per_epoch:
+            self.scheduler.step_update(num_updates=self.global_step)
+        self._stop_agreed = float(stats[3]) > 0
+        return total_loss, float(stats[1]), int(stats[2])
+
+    # ------------------------------------------------------------------ the loop
+
+    def evaluate(self) -> Tuple[float, float]:
+        """Clean and PGD accuracy (%) of :attr:`eval_model` on the first ``evaluation.pgd_subset`` test images."""
+        ev = self.cfg.evaluation
+        model = self.eval_model
+        attack = create_attack("pgd", model, norm=self.cfg.attack.norm, eps=self.cfg.attack.eps,
+                               steps=ev.pgd_steps, step_size=self.cfg.eval_step_size,
+                               random_start=self.cfg.attack.random_start, autocast=self.autocast)
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed_of(self.cfg.seed, 5, self.epoch, self.dist.rank))
+        clean, robust, n = evaluate_subset(model, self.eval_images, self.eval_labels, attack, ev.batch_size,
+                                           self.autocast, self.device, generator)
+        counts = all_reduce_sum(torch.tensor([clean, robust, n], dtype=torch.float64, device=self.device),
+                                self.dist).cpu()
+        return 100.0 * float(counts[0]) / float(counts[2]), 100.0 * float(counts[1]) / float(counts[2])
+
+    def _checkpoint_due(self) -> bool:
+        if self.checkpoint_steps and self.step % self.checkpoint_steps == 0:
+            return True
+        due = self.checkpoint_seconds and time.monotonic() - self._last_save >= self.checkpoint_seconds
+        # Under DDP every rank must agree (save() is collective): rank 0's clock decides.
+        if self.dist.distributed and self.checkpoint_seconds:
+            flag = torch.tensor([float(bool(due)) if self.dist.is_main else 0.0], device=self.device)
+            due = bool(all_reduce_sum(flag, self.dist).item() > 0)
+        return bool(due)
+
+    def train(self) -> None:
+        """Train from the current state to ``training.epochs``.
+
+        Raises:
+            Diverged: non-finite loss (nothing is saved).
+            Stopped: a stop signal arrived; the state was checkpointed at the next step boundary.
+        """
+        epochs = self.cfg.training.epochs
+        steps = len(self.batches)
+        self._stop_agreed = False
+        while self.epoch < epochs:
+            if self.step < steps:
+                self._train_epoch_steps(steps)
+            with self.hooks.window("eval"):
+                t0 = time.perf_counter()
+                self.hooks.point("epoch_eval")
+                clean, pgd = self.evaluate()
+                eval_seconds = time.perf_counter() - t0
+            self.seconds["eval"] += eval_seconds
+            self._end_epoch(clean, pgd, eval_seconds)
+            if self._stop_agreed or self._stop_now():
+                raise Stopped(self.hooks.stop_requested() or 15)
+
+    def _stop_now(self) -> bool:
+        flag = torch.tensor([float(self.hooks.stop_requested() > 0)], device=self.device)
+        return bool(all_reduce_sum(flag, self.dist).item() > 0)
+
+    def _train_epoch_steps(self, steps: int) -> None:
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=steps, initial=self.step, desc=f"epoch {self.epoch + 1}/{self.cfg.training.epochs}",
+                       leave=False, dynamic_ncols=True)
+        try:
+            with self.hooks.window("train"):
+                t0 = time.perf_counter()
+                for step, x, y in self.batches.epoch(self.epoch, self.step, self.device):
+                    if self.global_step == 0 and self.forward_flops_per_step is None:
+                        result = self.hooks.first_step(self.model, lambda: self.train_step(x, y))
+                        loss, correct, n = result
+                    else:
+                        loss, correct, n = self.train_step(x, y)
+                    self.step = step + 1
+                    self.sums["loss"] += loss
+                    self.sums["correct"] += correct
+                    self.sums["n"] += n
+                    self.sums["steps"] += 1
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{loss / n:.3f}", lr=f"{self.lr_now:.3g}")
+                    self.hooks.point("step")
+                    if self._stop_agreed:
+                        self.seconds["train"] += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        self.save()
+                        raise Stopped(self.hooks.stop_requested() or 15)
+                    if self.step < steps and self._checkpoint_due():
+                        self.seconds["train"] += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        self.save()
+                        self.hooks.point("checkpoint")
+                self.seconds["train"] += time.perf_counter() - t0
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _end_epoch(self, clean: float, pgd: float, eval_seconds: float) -> None:
+        sums = self.sums
+        metrics = {"epoch": self.epoch + 1, "step": self.global_step,
+                   "train_loss": sums["loss"] / max(sums["n"], 1.0),
+                   "train_robust_acc": 100.0 * sums["correct"] / max(sums["n"], 1.0),
+                   "clean_subset": clean, "pgd_subset": pgd, "pgd_subset_n": self.eval_n, "lr": self.lr_now,
+                   "train_seconds": self.seconds["train"], "eval_seconds": eval_seconds}
+        self.history.append(metrics)
+        improved = self.best["pgd_subset"] is None or pgd > self.best["pgd_subset"]
+        if self.scheduler is not None and self.schedule_per_epoch:
+            self.scheduler.step(self.epoch + 1, metric=pgd)
+        if improved:
+            self.best = {"epoch": self.epoch + 1, "pgd_subset": pgd}
+            if self.dist.is_main:
+                self.hooks.checkpoint(self, "best", self.best_state())
+        self.epoch += 1
+        self.step = 0
+        self.sums = self._zero_sums()
+        self.save()
+        self.hooks.point("checkpoint")
+        if self.dist.is_main:
+            self.hooks.epoch_end(self, metrics)
