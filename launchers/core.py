@@ -1,0 +1,323 @@
+"""One ``Executor`` interface for running the run matrix: locally, as SLURM arrays or as LSF arrays.
+
+Modelled on ``submitit/core/core.py``: the public methods are :meth:`Executor.submit` (one matrix index)
+and :meth:`Executor.map_array` (many); a batch-scheduler backend fills in only three small hooks,
+``_make_submission_file_text`` (the job script of one array), ``_make_submission_command`` (the argv that
+submits it, optionally after another job) and ``_get_job_id_from_submission_command`` (parse the job id
+from the scheduler's answer). Generic resource names (``timeout_min``, ``gpus_per_node``, ...) map to
+scheduler flags through each backend's ``_equivalence_dict``.
+
+Every task runs the same command with ``--index <i>`` for its matrix index (``robustperf run RECIPE
+--index <i> --results DIR [--set K=V ...]``). Runs longer than the wall-time continue through a chain of
+dependent copies of the array: the scheduler signals the task before its limit, the run checkpoints and
+exits, the next link resumes it, and a run that already completed exits at once.
+"""
+from __future__ import annotations
+
+import abc
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .errors import LaunchError
+
+#: Generic parameters every executor accepts, with their defaults (see :meth:`Executor.update_parameters`).
+DEFAULT_PARAMETERS: Dict[str, Any] = {
+    "job_name": "robustperf",     # scheduler job name (sanitised to [A-Za-z0-9_.+-])
+    "timeout_min": 60,            # wall-time of one job (one chain link), minutes
+    "max_parallel": 2,            # tasks of one array running at once (%K)
+    "partition": None,            # SLURM partition / LSF queue
+    "account": None,              # account / project charged
+    "gpus_per_node": 0,           # GPUs per task (one node)
+    "cpus_per_task": 1,           # CPU cores per task
+    "mem_gb": None,               # memory per task, GB
+    "signal_delay_s": 120,        # seconds before the wall-time at which the task is told to checkpoint
+    "chain": 0,                   # dependent follow-up links that resume unfinished runs
+    "directives": (),             # extra raw scheduler directives, one per line
+    "setup": (),                  # shell lines run before the task (module load, venv activation)
+    "max_array_size": None,       # split arrays above this many tasks; None = ask the scheduler
+}
+
+_NAME_OK = re.compile(r"[^A-Za-z0-9_.+-]")
+#: Partition, queue and account names go into directives unquoted (schedulers parse them), so only plain
+#: names are accepted.
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.+,:@-]+$")
+
+
+@dataclass(frozen=True)
+class TaskCommand:
+    """The command of one task: ``before + ['--index', str(i)] + after``.
+
+    Args:
+        before: argv up to the index, e.g. ``[python, '-m', 'robustperf', 'run', '/abs/recipe.yaml']``.
+        after: argv after it, e.g. ``['--results', '/abs/results', '--set', 'seed=1']``.
+    """
+
+    before: Tuple[str, ...]
+    after: Tuple[str, ...] = ()
+
+    def argv(self, index: int) -> List[str]:
+        return [*self.before, "--index", str(index), *self.after]
+
+    def shell(self, index_expr: str = '"$INDEX"') -> str:
+        """The command as one shell line: every word quoted, the index taken from ``index_expr``."""
+        return " ".join([*(shlex.quote(a) for a in self.before), "--index", index_expr,
+                         *(shlex.quote(a) for a in self.after)])
+
+
+@dataclass
+class Job:
+    """One submitted (or, in a dry run, planned) job: an array of matrix indices, one link of its chain.
+
+    ``job_id`` is the scheduler's id (``None`` in a dry run); ``depends_on`` the id of the link before.
+    """
+
+    scheduler: str
+    indices: List[int]
+    array: int = 0
+    link: int = 0
+    job_id: Optional[str] = None
+    depends_on: Optional[str] = None
+    script: Optional[str] = None
+    command: Optional[List[str]] = None
+    returncodes: Dict[int, int] = field(default_factory=dict)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"scheduler": self.scheduler, "job_id": self.job_id, "array": self.array, "link": self.link,
+                "depends_on": self.depends_on, "indices": list(self.indices), "script": self.script,
+                "command": self.command}
+
+
+class Executor(abc.ABC):
+    """Runs the tasks of a run matrix, one per matrix index.
+
+    Args:
+        folder: launch folder for job scripts and logs (created).
+        command: what each task runs (the index is appended as ``--index <i>``).
+        dry_run: write the scripts and return the planned jobs without submitting anything.
+    """
+
+    name = "base"
+    #: generic parameter name -> scheduler flag (filled in by each backend).
+    _equivalence_dict: Dict[str, str] = {}
+
+    def __init__(self, folder: str, command: TaskCommand, *, dry_run: bool = False):
+        self.folder = os.path.abspath(folder)
+        self.command = command
+        self.dry_run = dry_run
+        self.parameters: Dict[str, Any] = dict(DEFAULT_PARAMETERS)
+        #: every job submitted so far (kept when a later submission fails, so callers can record them)
+        self.jobs: List[Job] = []
+
+    # ------------------------------------------------------------ parameters
+
+    def update_parameters(self, **kwargs: Any) -> "Executor":
+        """Set generic parameters (see ``DEFAULT_PARAMETERS``); unknown names are refused, listing the valid ones."""
+        unknown = sorted(set(kwargs) - set(DEFAULT_PARAMETERS))
+        if unknown:
+            raise ValueError(f"unknown executor parameter(s) {', '.join(unknown)}; valid: "
+                             + ", ".join(sorted(DEFAULT_PARAMETERS)))
+        for key in ("partition", "account"):
+            value = kwargs.get(key)
+            if value is not None and not _PLAIN_NAME.match(str(value)):
+                raise LaunchError(f"{key} {value!r} is not a plain scheduler name (letters, digits, _.+,:@-)")
+        for key in ("directives", "setup"):
+            if key in kwargs:
+                lines = tuple(kwargs[key] or ())
+                if key == "directives" and any("\n" in d or "\r" in d for d in lines):
+                    raise LaunchError("a directive must be one line (got one with a line break)")
+                kwargs[key] = lines
+        self.parameters.update(kwargs)
+        return self
+
+    def update_from_launch_config(self, launch: Any) -> "Executor":
+        """Take the generic parameters from a recipe's ``launch:`` section (:class:`recipes.LaunchConfig`)."""
+        return self.update_parameters(
+            timeout_min=launch.time_min, max_parallel=launch.max_parallel, partition=launch.partition,
+            account=launch.account, gpus_per_node=launch.gpus_per_run, cpus_per_task=launch.cpus_per_run,
+            mem_gb=launch.mem_gb, signal_delay_s=launch.signal_seconds, chain=launch.chain,
+            directives=launch.directives, setup=launch.setup)
+
+    @property
+    def job_name(self) -> str:
+        return _NAME_OK.sub("_", str(self.parameters["job_name"]))[:64] or "robustperf"
+
+    # ------------------------------------------------------------ public API
+
+    def submit(self, index: int) -> Job:
+        """Run (or submit) the task of one matrix index; returns its first job."""
+        return self.map_array([index])[0]
+
+    def map_array(self, indices: Sequence[int]) -> List[Job]:
+        """Run (or submit) one task per matrix index; returns every job (all arrays, all chain links)."""
+        indices = [int(i) for i in indices]
+        if not indices:
+            return []
+        os.makedirs(os.path.join(self.folder, "logs"), exist_ok=True)
+        return self._submit_array(indices)
+
+    @abc.abstractmethod
+    def _submit_array(self, indices: List[int]) -> List[Job]:
+        """Execute or submit the tasks of ``indices``."""
+
+    # ------------------------------------------------------------ alive checks (idempotent launch)
+
+    @classmethod
+    def alive_jobs(cls, job_ids: Sequence[str]) -> Optional[set]:
+        """The subset of ``job_ids`` still queued or running, or None when this scheduler cannot tell."""
+        return None
+
+
+class ScriptExecutor(Executor):
+    """A batch scheduler: one job script per array, submitted ``chain + 1`` times, each link after the last."""
+
+    #: scheduler-side limit on array size when it cannot be asked
+    default_max_array_size = 1000
+    #: script file suffix
+    script_suffix = ".sh"
+    #: feed the script on stdin (``bsub < script``) instead of as an argument
+    submit_via_stdin = False
+
+    # -------- hooks filled in by each backend
+
+    @abc.abstractmethod
+    def _make_submission_file_text(self, indices: List[int]) -> str:
+        """The job script of one array over ``indices`` (array task k runs matrix index ``indices[k]``)."""
+
+    @abc.abstractmethod
+    def _make_submission_command(self, script: str, depends_on: Optional[str]) -> List[str]:
+        """The argv submitting ``script``, after job ``depends_on`` has ended when given."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _get_job_id_from_submission_command(output: str) -> str:
+        """The job id in the submission command's stdout; raises LaunchError when there is none."""
+
+    def max_array_size(self) -> int:
+        """Largest array the scheduler accepts (the parameter, else the scheduler's answer, else the default)."""
+        value = self.parameters.get("max_array_size")
+        return int(value) if value else self.default_max_array_size
+
+    # -------- the shared machinery
+
+    def _submit_array(self, indices: List[int]) -> List[Job]:
+        size = max(1, self.max_array_size())
+        chunks = [indices[i:i + size] for i in range(0, len(indices), size)]
+        jobs: List[Job] = []
+        for number, chunk in enumerate(chunks):
+            script = os.path.join(self.folder, f"array-{number:03d}{self.script_suffix}")
+            _write_text(script, self._make_submission_file_text(chunk))
+            depends_on: Optional[str] = None
+            for link in range(int(self.parameters["chain"]) + 1):
+                command = self._make_submission_command(script, depends_on)
+                job = Job(self.name, chunk, array=number, link=link, depends_on=depends_on, script=script,
+                          command=command)
+                if self.dry_run:
+                    job.job_id = None
+                    depends_on = f"<job id of array {number} link {link}>"
+                else:
+                    job.job_id = self._run_submission(command, script)
+                    depends_on = job.job_id
+                jobs.append(job)
+                self.jobs.append(job)
+        return jobs
+
+    def _run_submission(self, command: List[str], script: str) -> str:
+        stdin = None
+        try:
+            if self.submit_via_stdin:
+                stdin = open(script, "rb")
+            proc = subprocess.run(command, stdin=stdin, capture_output=True, text=True, cwd=self.folder)
+        except FileNotFoundError:
+            raise LaunchError(f"{command[0]} not found: is {self.name.upper()} installed and on PATH?",
+                              command=command, script=script) from None
+        finally:
+            if stdin is not None:
+                stdin.close()
+        if proc.returncode != 0:
+            raise LaunchError(f"{command[0]} refused the job script", command=command, script=script,
+                              stderr=(proc.stderr or proc.stdout), returncode=proc.returncode)
+        try:
+            return self._get_job_id_from_submission_command(proc.stdout)
+        except LaunchError as err:
+            raise LaunchError(err.message, command=command, script=script,
+                              stderr=(proc.stdout + proc.stderr)) from None
+
+    # -------- pieces shared by the script texts
+
+    def _script_body(self, indices: List[int], position_expr: str) -> List[str]:
+        """Bash lines after the directives: index mapping, setup, the task run with signals forwarded."""
+        lines: List[str] = []
+        setup = list(self.parameters["setup"])
+        if setup:
+            lines += ["", "# setup (from the recipe's launch.setup)", *setup]
+        lines += ["", "set -u",
+                  "# Matrix index of each array task; the task's position in this list comes from the scheduler.",
+                  *_bash_array("INDICES", indices),
+                  f"INDEX=${{INDICES[{position_expr}]}}"]
+        lines += [
+            "",
+            "# The run checkpoints on SIGUSR1/SIGTERM. The scheduler signals this shell, so the run goes in the",
+            "# background and the signal is passed on; `wait` returns early on a signal, so wait until it exits.",
+            'forward() { kill -s "$1" "$child" 2>/dev/null; }',
+            "trap 'forward USR1' USR1",
+            "trap 'forward TERM' TERM",
+            self.command.shell('"$INDEX"') + " &",
+            "child=$!",
+            'wait "$child"; status=$?',
+            'while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done',
+            'exit "$status"',
+            "",
+        ]
+        return lines
+
+
+def _bash_array(name: str, values: Sequence[int], width: int = 100) -> List[str]:
+    """``NAME=(0 1 2 ...)`` wrapped at ``width`` characters."""
+    words = [str(int(v)) for v in values]
+    lines: List[str] = []
+    current = f"{name}=("
+    for word in words:
+        if len(current) + len(word) + 2 > width and not current.endswith("("):
+            lines.append(current)
+            current = "  " + word
+        else:
+            current += word if current.endswith("(") else " " + word
+    lines.append(current + ")")
+    return lines
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o755)
+
+
+def parse_indices(spec: str, total: int) -> List[int]:
+    """``'0-9,15'`` -> ``[0, 1, ..., 9, 15]`` (sorted, unique), checked against a matrix of ``total`` runs.
+
+    Raises:
+        recipes.UserError (LaunchError): a malformed spec or an index outside ``0..total-1``.
+    """
+    out = set()
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not match:
+            raise LaunchError(f"--indices: cannot read {part!r}; expected a list like 0-9,15")
+        lo = int(match.group(1))
+        hi = int(match.group(2)) if match.group(2) is not None else lo
+        if hi < lo:
+            raise LaunchError(f"--indices: range {part!r} is reversed; expected low-high, e.g. 0-9")
+        if hi >= total:
+            raise LaunchError(f"--indices: index {hi} is outside the matrix of {total} runs (0..{total - 1})")
+        out.update(range(lo, hi + 1))
+    if not out:
+        raise LaunchError(f"--indices: {spec!r} selects no run; expected a list like 0-9,15")
+    return sorted(out)
+

@@ -1,0 +1,107 @@
+"""Launch a recipe's run matrix: plan (skip what is done or in flight), write scripts, submit or run.
+
+Every task runs ``python -m robustperf run /abs/RECIPE --index <i> --results /abs/DIR [--set K=V ...]`` with
+the same overrides as the launch, so the matrix, and its indices, are the same in every task.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import alive_checkers, get_executor
+from .core import Job, TaskCommand, parse_indices
+from .plan import LAUNCH_DIR, Plan, plan_launch, write_ledger
+
+
+@dataclass
+class LaunchResult:
+    """What a launch did: the plan, the launch folder, and the jobs (submitted, planned or run)."""
+
+    plan: Plan
+    folder: Optional[str] = None
+    jobs: List[Job] = field(default_factory=list)
+    scheduler: str = "local"
+    dry_run: bool = False
+    results_dir: str = ""
+
+
+def task_command(recipe_path: str, results_dir: str, overrides: Sequence[str],
+                 python: Optional[str] = None) -> TaskCommand:
+    """``robustperf run`` of one matrix index, with absolute paths and the launch's ``--set`` overrides."""
+    after: List[str] = ["--results", os.path.abspath(results_dir)]
+    for item in overrides:
+        after += ["--set", str(item)]
+    return TaskCommand(before=(python or sys.executable, "-m", "robustperf", "run", os.path.abspath(recipe_path)),
+                       after=tuple(after))
+
+
+def new_launch_folder(results_dir: str, name: str) -> str:
+    """``<results>/_launch/<name>-<UTC time>[-n]``, created."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = os.path.join(results_dir, LAUNCH_DIR, f"{re.sub(r'[^A-Za-z0-9_.+-]', '_', name)[:60]}-{stamp}")
+    os.makedirs(os.path.dirname(base), exist_ok=True)
+    for n in range(1000):
+        folder = base if n == 0 else f"{base}-{n}"
+        try:
+            os.makedirs(folder)
+            return folder
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a launch folder beside {base}")
+
+
+def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optional[str] = None,
+           indices: Optional[str] = None, dry_run: bool = False, overrides: Sequence[str] = (),
+           parameters: Optional[Dict[str, Any]] = None, python: Optional[str] = None) -> LaunchResult:
+    """Submit (or run) the runs of ``recipe`` that are neither completed nor in flight.
+
+    Args:
+        recipe: a loaded :class:`recipes.Recipe`; its ``launch`` section gives the defaults.
+        scheduler: ``local``, ``slurm`` or ``lsf`` (default: the recipe's).
+        results_dir: where records go (default: the recipe's ``launch.results``).
+        indices: part of the matrix, e.g. ``'0-9,15'`` (default: all of it).
+        dry_run: write the scripts, submit nothing.
+        overrides: the ``--set`` overrides the recipe was loaded with, passed to every task.
+        parameters: extra executor parameters (e.g. ``max_array_size``), over the launch section's.
+        python: interpreter of the tasks (default: this one).
+
+    Raises:
+        LaunchError: bad ``indices`` or a scheduler that refuses a job (message has command and stderr).
+    """
+    cfg = recipe.launch
+    scheduler = scheduler or cfg.scheduler
+    executor_cls = get_executor(scheduler)
+    results_dir = os.path.abspath(results_dir or cfg.results)
+    runs = recipe.runs()
+    selected = [runs[i] for i in parse_indices(indices, len(runs))] if indices else list(runs)
+
+    plan = plan_launch(selected, results_dir, alive_checkers(), scheduler)
+    result = LaunchResult(plan=plan, scheduler=scheduler, dry_run=dry_run, results_dir=results_dir)
+    if not plan.submit:
+        return result
+
+    folder = new_launch_folder(results_dir, recipe.name)
+    executor = executor_cls(folder, task_command(recipe.path, results_dir, overrides, python), dry_run=dry_run)
+    executor.update_from_launch_config(cfg)
+    executor.update_parameters(job_name=recipe.name, **(parameters or {}))
+    result.folder = folder
+    by_index = {run.index: run for run in plan.submit}
+    ledger: Dict[str, Any] = {
+        "scheduler": scheduler, "recipe": os.path.abspath(recipe.path), "name": recipe.name,
+        "overrides": list(overrides), "results": results_dir, "dry_run": dry_run,
+        "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in executor.parameters.items()},
+        "jobs": [],
+    }
+    try:
+        result.jobs = executor.map_array(sorted(by_index))
+    finally:
+        # Written even when a later submission fails, so the jobs already queued are not submitted twice.
+        jobs = result.jobs = list(executor.jobs)
+        ledger["jobs"] = [dict(job.to_json(), run_ids=[by_index[i].run_id for i in job.indices]) for job in jobs]
+        if scheduler != "local":
+            write_ledger(folder, ledger)
+    return result

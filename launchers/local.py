@@ -1,0 +1,153 @@
+"""Local backend: run the matrix on this machine, ``max_parallel`` tasks at a time.
+
+Each task is a child process (``robustperf run RECIPE --index <i> ...``) writing to its own log file under
+the launch folder; one progress bar counts finished runs. Ctrl-C (or SIGTERM to the launcher) stops cleanly:
+every child gets SIGTERM, checkpoints and exits, and a relaunch resumes where they stopped. Children run in
+their own session so the terminal's Ctrl-C reaches only the launcher, which then signals them itself.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+from .core import Executor, Job
+
+#: seconds the children get to checkpoint after SIGTERM before they are killed
+STOP_GRACE_S = 120.0
+
+
+class LocalExecutor(Executor):
+    """Runs the tasks as child processes of this one."""
+
+    name = "local"
+    # Only the throttle applies on a workstation; the other generic parameters are scheduler requests.
+    _equivalence_dict: Dict[str, str] = {"max_parallel": "processes at once"}
+
+    def log_path(self, index: int) -> str:
+        return os.path.join(self.folder, "logs", f"run-{index}.log")
+
+    def _submit_array(self, indices: List[int]) -> List[Job]:
+        job = Job(self.name, list(indices), script=None, command=self.command.argv(indices[0]))
+        self.jobs.append(job)
+        if self.dry_run:
+            return [job]
+        limit = max(1, int(self.parameters["max_parallel"]))
+        pending = list(indices)
+        running: Dict[int, subprocess.Popen] = {}
+        bar = _progress(len(indices), self.job_name)
+        failed = 0
+        previous = _sigterm_as_interrupt()
+        try:
+            while pending or running:
+                while pending and len(running) < limit:
+                    index = pending.pop(0)
+                    running[index] = self._start(index)
+                for index, proc in list(running.items()):
+                    code = proc.poll()
+                    if code is None:
+                        continue
+                    del running[index]
+                    job.returncodes[index] = code
+                    failed += code != 0
+                    bar.update(1)
+                    bar.set_postfix_str(f"failed {failed}" if failed else "")
+                if running:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            bar.close()
+            self._stop(running, job)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            bar.close()
+        return [job]
+
+    def _start(self, index: int) -> subprocess.Popen:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with open(self.log_path(index), "ab") as log:
+            return subprocess.Popen(self.command.argv(index), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def _stop(self, running: Dict[int, subprocess.Popen], job: Job) -> None:
+        """SIGTERM every child (it checkpoints), wait for them, SIGKILL after the grace period or a 2nd Ctrl-C."""
+        if not running:
+            return
+        print(f"stopping {len(running)} run(s): they checkpoint and a relaunch resumes them", file=sys.stderr)
+        for proc in running.values():
+            _signal(proc, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while running:
+            try:
+                for index, proc in list(running.items()):
+                    remaining = max(0.0, deadline - time.monotonic())
+                    try:
+                        job.returncodes[index] = proc.wait(timeout=min(0.5, remaining) or 0.01)
+                        del running[index]
+                    except subprocess.TimeoutExpired:
+                        if remaining <= 0:
+                            _signal(proc, signal.SIGKILL)
+            except KeyboardInterrupt:
+                print("killing the runs now", file=sys.stderr)
+                for proc in running.values():
+                    _signal(proc, signal.SIGKILL)
+                deadline = time.monotonic()
+
+
+def _signal(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except ProcessLookupError:
+        pass
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM to the launcher stops it like Ctrl-C (e.g. a launcher itself running inside a batch job)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return signal.getsignal(signal.SIGTERM)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
+
+
+def pid_alive(pid: Optional[int], marker: str = "robustperf") -> bool:
+    """Whether ``pid`` is a live process on this host that looks like a robustperf run."""
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except (OverflowError, ValueError):
+        return False
+    try:
+        with open(f"/proc/{int(pid)}/cmdline", "rb") as fh:
+            return marker.encode() in fh.read()
+    except OSError:
+        return True  # no /proc (macOS): the pid exists, assume it is ours

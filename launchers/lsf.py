@@ -1,0 +1,115 @@
+"""LSF backend: one ``bsub`` array script per chunk of the matrix, chained with ``-w 'ended(<id>)'``.
+
+LSF numbers array elements from 1 (``LSB_JOBINDEX``), so task k runs ``INDICES[k - 1]``. The warning
+action (``-wa USR1 -wt <minutes>``) signals the job before its run limit so the run checkpoints. Arrays are
+split at ``MAX_JOB_ARRAY_SIZE`` (from ``bparams -a`` when reachable, else 1000). ``bsub`` reads the script on
+stdin, as LSF wants for ``#BSUB`` lines, and answers ``Job <123> is submitted to queue <normal>.``
+"""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from typing import Dict, List, Optional, Sequence
+
+from .core import ScriptExecutor
+from .errors import LaunchError
+
+LSF_DEFAULT_MAX_ARRAY_SIZE = 1000
+_SUBMITTED = re.compile(r"Job <(\d+)> is submitted")
+ALIVE_STATES = {"PEND", "RUN", "PSUSP", "USUSP", "SSUSP", "WAIT", "PROV"}
+
+
+class LsfExecutor(ScriptExecutor):
+    """Submits the matrix as LSF job arrays (``bsub < script``)."""
+
+    name = "lsf"
+    script_suffix = ".bsub"
+    submit_via_stdin = True
+    default_max_array_size = LSF_DEFAULT_MAX_ARRAY_SIZE
+    _equivalence_dict: Dict[str, str] = {
+        "job_name": "-J",
+        "timeout_min": "-W",
+        "partition": "-q",
+        "account": "-P",
+        "gpus_per_node": "-gpu",
+        "cpus_per_task": "-n",
+        "mem_gb": "-M",
+        "signal_delay_s": "-wt",
+    }
+
+    def max_array_size(self) -> int:
+        value = self.parameters.get("max_array_size")
+        if value:
+            return int(value)
+        try:
+            proc = subprocess.run(["bparams", "-a"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return LSF_DEFAULT_MAX_ARRAY_SIZE
+        match = re.search(r"MAX_JOB_ARRAY_SIZE\s*=\s*(\d+)", proc.stdout or "")
+        return int(match.group(1)) if proc.returncode == 0 and match else LSF_DEFAULT_MAX_ARRAY_SIZE
+
+    def _make_submission_file_text(self, indices: List[int]) -> str:
+        p = self.parameters
+        flag = self._equivalence_dict
+        n = len(indices)
+        throttle = f"%{int(p['max_parallel'])}" if p["max_parallel"] else ""
+        warn_min = max(1, int(math.ceil(int(p["signal_delay_s"]) / 60)))
+        lines = [
+            "#!/bin/bash",
+            f"# robustperf: {n} run(s) of the matrix as one LSF array; element k runs matrix index INDICES[k-1].",
+            f'#BSUB {flag["job_name"]} "{self.job_name}[1-{n}]{throttle}"',
+            # relative to the submission directory, the launch folder (no user text in directives)
+            "#BSUB -o logs/%J.%I.out",
+            f"#BSUB {flag['timeout_min']} {int(p['timeout_min'])}",
+            f"#BSUB -wa USR1 {flag['signal_delay_s']} {warn_min}",
+            f"#BSUB {flag['cpus_per_task']} {int(p['cpus_per_task'])}",
+            '#BSUB -R "span[hosts=1]"',
+        ]
+        if p["gpus_per_node"]:
+            lines.append(f'#BSUB {flag["gpus_per_node"]} "num={int(p["gpus_per_node"])}"')
+        if p["mem_gb"]:
+            lines.append(f"#BSUB {flag['mem_gb']} {int(math.ceil(float(p['mem_gb']) * 1024))}MB")
+        if p["partition"]:
+            lines.append(f"#BSUB {flag['partition']} {p['partition']}")
+        if p["account"]:
+            lines.append(f"#BSUB {flag['account']} {p['account']}")
+        lines += [f"#BSUB {d}" for d in p["directives"]]
+        lines += self._script_body(indices, "$((LSB_JOBINDEX - 1))")
+        return "\n".join(lines)
+
+    def _make_submission_command(self, script: str, depends_on: Optional[str]) -> List[str]:
+        # The script goes on stdin (submit_via_stdin); LSF reads #BSUB lines only from there.
+        command = ["bsub"]
+        if depends_on:
+            command += ["-w", f"ended({depends_on})"]
+        return command
+
+    @staticmethod
+    def _get_job_id_from_submission_command(output: str) -> str:
+        """``Job <123> is submitted to queue <normal>.`` -> ``'123'``."""
+        match = _SUBMITTED.search(output)
+        if not match:
+            raise LaunchError(f"could not find 'Job <id> is submitted' in bsub's output {output!r}")
+        return match.group(1)
+
+    @classmethod
+    def alive_jobs(cls, job_ids: Sequence[str]) -> Optional[set]:
+        """Job ids (plain or ``<job>[<index>]``) that ``bjobs`` lists as pending, running or suspended."""
+        wanted = {str(j) for j in job_ids if j}
+        if not wanted:
+            return set()
+        command = ["bjobs", "-a", "-noheader", "-o", "jobid jobindex stat delimiter='|'"]
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            return None
+        except subprocess.TimeoutExpired:
+            raise LaunchError("bjobs did not answer within 60 s", command=command) from None
+        alive = set()
+        for line in proc.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) == 3 and parts[2] in ALIVE_STATES:
+                alive.add(parts[0])
+                alive.add(f"{parts[0]}[{parts[1]}]")
+        return wanted & alive

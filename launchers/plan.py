@@ -1,0 +1,182 @@
+"""Which runs of the matrix a launch submits: the idempotence rules, and the launch ledger.
+
+- a completed record: never submitted again;
+- a record saying running whose job is still alive (SLURM: squeue; LSF: bjobs; local: the pid on this host),
+  or a run of a job that an earlier launch submitted and the scheduler still lists: not duplicated;
+- anything else (no record, failed, running but its job is gone): submitted; the run resumes from its
+  checkpoint where it has one.
+
+Each launch writes ``<results>/_launch/<name>-<time>/launch.json`` (the ledger: job ids and the run ids they
+carry), so a second launch also sees runs that are still pending in the queue and have no record yet.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from results.io import atomic_write_text
+from results.schema import COMPLETED, FAILED, RUNNING, RecordError, load_record
+
+LAUNCH_DIR = "_launch"
+LEDGER = "launch.json"
+
+
+@dataclass
+class Plan:
+    """The matrix entries of one launch, sorted by what happens to them."""
+
+    submit: List[Any] = field(default_factory=list)
+    completed: List[Any] = field(default_factory=list)
+    in_flight: List[Tuple[Any, str]] = field(default_factory=list)  # (run, why we think it is alive)
+    failed: List[Any] = field(default_factory=list)                 # failed before; submitted again
+    resumed: List[Any] = field(default_factory=list)                # running record, job gone; resubmitted
+    unreadable: List[Tuple[Any, str]] = field(default_factory=list)  # broken record; submitted again
+
+    def summary(self) -> str:
+        parts = [f"{len(self.submit)} to run"]
+        if self.completed:
+            parts.append(f"{len(self.completed)} already completed")
+        if self.in_flight:
+            parts.append(f"{len(self.in_flight)} still queued or running")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed before (retried)")
+        if self.resumed:
+            parts.append(f"{len(self.resumed)} interrupted (resumed)")
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} with unreadable records (rerun)")
+        return ", ".join(parts)
+
+
+def record_job_ids(record: Dict[str, Any]) -> Tuple[Optional[str], List[str]]:
+    """``(scheduler, ids)`` naming the job of a record, in every form the scheduler may list it."""
+    job = record.get("job") or {}
+    scheduler = job.get("scheduler")
+    ids: List[str] = []
+    if job.get("job_id") not in (None, ""):
+        ids.append(str(job["job_id"]))
+    array_id, task = job.get("array_job_id"), job.get("array_task_id")
+    if array_id not in (None, "") and task not in (None, ""):
+        ids.append(f"{array_id}[{task}]" if scheduler == "lsf" else f"{array_id}_{task}")
+    return scheduler, ids
+
+
+def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str, Any],
+                scheduler: str) -> Plan:
+    """Sort ``runs`` (RunSpecs) into a :class:`Plan`.
+
+    Args:
+        runs: the selected matrix entries.
+        results_dir: where the records are.
+        alive_checkers: scheduler name -> ``f(job_ids) -> set of alive ids, or None when it cannot tell``.
+        scheduler: the scheduler of this launch (its earlier ledgers are checked for queued runs).
+    """
+    plan = Plan()
+    running: List[Tuple[Any, Dict[str, Any]]] = []
+    for run in runs:
+        try:
+            record = load_record(results_dir, run.run_id)
+        except RecordError as err:
+            plan.unreadable.append((run, err.reason))
+            continue
+        if record is None:
+            continue
+        status = record.get("status")
+        if status == COMPLETED:
+            plan.completed.append(run)
+        elif status == RUNNING:
+            running.append((run, record))
+        elif status == FAILED:
+            plan.failed.append(run)
+    done = {r.run_id for r in plan.completed}
+
+    # Runs a still-alive job of an earlier launch carries (queued, maybe without a record yet).
+    queued: Dict[str, str] = {}
+    ledgers = list(read_ledgers(results_dir, scheduler))
+    ids = [job["job_id"] for ledger in ledgers for job in ledger.get("jobs", []) if job.get("job_id")]
+    alive = _ask(alive_checkers.get(scheduler), ids) if ids else set()
+    for ledger in ledgers:
+        for job in ledger.get("jobs", []):
+            if job.get("job_id") in (alive or ()):
+                for run_id in job.get("run_ids", []):
+                    queued.setdefault(run_id, f"{scheduler} job {job['job_id']} is queued or running")
+
+    live_record = live_running(running, alive_checkers)
+
+    running_ids = {r.run_id for r, _ in running}
+    for run in runs:
+        if run.run_id in done:
+            continue
+        why = live_record.get(run.run_id) or queued.get(run.run_id)
+        if why:
+            plan.in_flight.append((run, why))
+            continue
+        if run.run_id in running_ids:
+            plan.resumed.append(run)
+        plan.submit.append(run)
+    flying = {run.run_id for run, _ in plan.in_flight}
+    plan.failed = [r for r in plan.failed if r.run_id not in flying]
+    return plan
+
+
+def live_running(running: Sequence[Tuple[Any, Dict[str, Any]]],
+                 alive_checkers: Dict[str, Any]) -> Dict[str, str]:
+    """Of ``(run, record)`` pairs whose record says running: run_id -> why its job is alive, for the live ones.
+
+    SLURM and LSF jobs are asked of the scheduler (one query each); local runs by their pid on this host.
+    A scheduler that cannot be asked (its command missing) counts as "not alive": the run is resumed.
+    """
+    by_scheduler: Dict[Optional[str], List[str]] = {}
+    for _, record in running:
+        sched, rec_ids = record_job_ids(record)
+        by_scheduler.setdefault(sched, []).extend(rec_ids)
+    alive_by: Dict[Optional[str], Optional[Set[str]]] = {}
+    for sched, rec_ids in by_scheduler.items():
+        if sched not in (None, "local"):
+            alive_by[sched] = _ask(alive_checkers.get(sched), rec_ids)
+    host = socket.gethostname()
+    live: Dict[str, str] = {}
+    for run, record in running:
+        sched, rec_ids = record_job_ids(record)
+        job = record.get("job") or {}
+        if sched in (None, "local"):
+            from .local import pid_alive
+
+            if job.get("host") in (None, host) and pid_alive(job.get("pid")):
+                live[run.run_id] = f"pid {job.get('pid')} on this host is running it"
+        else:
+            alive_ids = alive_by.get(sched) or set()
+            hit = next((i for i in rec_ids if i in alive_ids), None)
+            if hit:
+                live[run.run_id] = f"{sched} job {hit} is running it"
+    return live
+
+
+def _ask(checker: Any, ids: Sequence[str]) -> Optional[Set[str]]:
+    if checker is None or not ids:
+        return set() if not ids else None
+    return checker(ids)
+
+
+def read_ledgers(results_dir: str, scheduler: Optional[str] = None) -> Iterable[Dict[str, Any]]:
+    """The ledgers of earlier launches into ``results_dir`` (of ``scheduler`` only, when given)."""
+    root = os.path.join(results_dir, LAUNCH_DIR)
+    if not os.path.isdir(root):
+        return
+    for entry in sorted(os.listdir(root)):
+        path = os.path.join(root, entry, LEDGER)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                ledger = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if isinstance(ledger, dict) and (scheduler is None or ledger.get("scheduler") == scheduler):
+            yield ledger
+
+
+def write_ledger(folder: str, ledger: Dict[str, Any]) -> str:
+    path = os.path.join(folder, LEDGER)
+    atomic_write_text(path, json.dumps(ledger, indent=1) + "\n")
+    return path

@@ -1,0 +1,246 @@
+"""Generated batch scripts: golden files, array splitting, quoting, signal forwarding, executed by bash.
+
+No scheduler is needed here: the scripts are plain bash, so they are run with the variables SLURM or LSF
+would set (SLURM_ARRAY_TASK_ID, LSB_JOBID/LSB_JOBINDEX) and must start the right matrix entries.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from launchers import EXECUTORS, LaunchError, LsfExecutor, SlurmExecutor, TaskCommand, parse_indices
+from launchers.launch import launch
+from recipes import load_recipe
+
+from .conftest import check_golden, recorder
+
+COMMAND = TaskCommand(before=("/venv/bin/python", "-m", "robustperf", "run", "/recipes/demo.yaml"),
+                      after=("--results", "/data/results", "--set", "training.epochs=1"))
+FULL = dict(job_name="demo sweep", timeout_min=90, max_parallel=3, partition="gpu", account="proj-42",
+            gpus_per_node=2, cpus_per_task=8, mem_gb=32, signal_delay_s=300,
+            directives=("--qos=high",), setup=("module load cuda/12.4", "source /opt/venv/bin/activate"))
+LSF_FULL = dict(FULL, directives=('-R "select[mem>32000]"',))
+SCRIPT_TASK = {"slurm": lambda k: {"SLURM_ARRAY_TASK_ID": str(k), "SLURM_ARRAY_JOB_ID": "4242"},
+               "lsf": lambda k: {"LSB_JOBID": "4242", "LSB_JOBINDEX": str(k + 1)}}
+NASTY = "a b; rm -rf keep $(touch pwned) `touch pwned2` 'q\" & echo hi > pwned3"
+
+
+def _executor(cls, tmp_path, **params):
+    ex = cls(str(tmp_path / "launch"), COMMAND, dry_run=True)
+    ex.update_parameters(**params)
+    return ex
+
+
+@pytest.mark.parametrize("cls,params,name", [
+    (SlurmExecutor, {}, "slurm_minimal.sbatch"),
+    (SlurmExecutor, FULL, "slurm_full.sbatch"),
+    (LsfExecutor, {}, "lsf_minimal.bsub"),
+    (LsfExecutor, LSF_FULL, "lsf_full.bsub"),
+])
+def test_script_matches_golden(cls, params, name, tmp_path):
+    indices = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15] if params else [0, 1, 2, 3]
+    check_golden(name, _executor(cls, tmp_path, **params)._make_submission_file_text(indices))
+
+
+def test_long_index_list_wraps_and_matches_golden(tmp_path):
+    text = _executor(SlurmExecutor, tmp_path, max_parallel=16)._make_submission_file_text(list(range(100, 160)))
+    assert all(len(line) <= 100 for line in text.splitlines() if line.startswith(("INDICES", "  ")))
+    check_golden("slurm_wrapped.sbatch", text)
+
+
+@pytest.mark.parametrize("name", ["slurm", "lsf"])
+def test_map_array_splits_at_max_array_size_and_chains(name, tmp_path):
+    ex = _executor(EXECUTORS[name], tmp_path, max_array_size=4, chain=2)
+    jobs = ex.map_array(list(range(10)))
+    assert [(j.array, j.link) for j in jobs] == [(a, l) for a in range(3) for l in range(3)]
+    assert [jobs[a * 3].indices for a in range(3)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    scripts = sorted(p.name for p in (tmp_path / "launch").iterdir() if p.is_file())
+    assert len(scripts) == 3, scripts  # one script per array, submitted chain + 1 times
+    for job in jobs:
+        assert (job.depends_on is None) == (job.link == 0)
+    last = (tmp_path / "launch" / scripts[-1]).read_text()
+    assert "INDICES=(8 9)" in last
+    assert ("--array=0-1%2" in last) if name == "slurm" else ('[1-2]%2"' in last)
+    link2 = jobs[2].command
+    if name == "slurm":
+        assert link2[:2] == ["sbatch", "--parsable"] and link2[2].startswith("--dependency=afterany:")
+    else:
+        assert link2[:2] == ["bsub", "-w"] and link2[2].startswith("ended(")
+
+
+def test_submission_output_parsing():
+    assert SlurmExecutor._get_job_id_from_submission_command("1234\n") == "1234"
+    assert SlurmExecutor._get_job_id_from_submission_command("1234;cluster-a\n") == "1234"
+    assert LsfExecutor._get_job_id_from_submission_command(
+        "Job <5678> is submitted to queue <normal>.\n") == "5678"
+    for cls, text in ((SlurmExecutor, "sbatch: error: nope"), (LsfExecutor, "Request aborted by esub")):
+        with pytest.raises(LaunchError, match="could not find"):
+            cls._get_job_id_from_submission_command(text)
+
+
+def test_parse_indices():
+    assert parse_indices("0-3,7, 9-9", 10) == [0, 1, 2, 3, 7, 9]
+    assert parse_indices("3,1,1", 4) == [1, 3]
+    for bad, match in (("0-10", "outside the matrix of 10"), ("5-2", "reversed"), ("a", "cannot read"),
+                       (",", "selects no run")):
+        with pytest.raises(LaunchError, match=match):
+            parse_indices(bad, 10)
+
+
+def test_bad_names_and_multiline_directives_are_refused(tmp_path):
+    ex = _executor(SlurmExecutor, tmp_path)
+    with pytest.raises(LaunchError, match="plain scheduler name"):
+        ex.update_parameters(partition="gpu; rm -rf /")
+    with pytest.raises(LaunchError, match="one line"):
+        ex.update_parameters(directives=["--qos=high\nrm -rf /"])
+    with pytest.raises(ValueError, match="valid: "):
+        ex.update_parameters(gpus=1)
+
+
+# ---------------------------------------------------------------- scripts executed by bash
+
+
+def _nasty_recipe(tmp_path: pathlib.Path, repo_root: pathlib.Path) -> pathlib.Path:
+    folder = tmp_path / NASTY
+    folder.mkdir()
+    text = (repo_root / "recipes" / "tiny-digits.yaml").read_text()
+    text = text.replace("name: tiny-digits", "name: \"x'; touch pwned4; $(touch pwned5)\"")
+    text = text.replace("training.loss: [at, trades]", "training.loss: [at, trades]\n  seed: [0, 1, 2]")
+    path = folder / "recipe; $(touch pwned6).yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("scheduler", ["slurm", "lsf"])
+def test_metacharacters_in_names_and_paths_stay_inert(scheduler, tmp_path, repo_root):
+    recipe_path = _nasty_recipe(tmp_path, repo_root)
+    results = tmp_path / NASTY / "results"
+    overrides = ["training.epochs=1", "tracking.group=it's $(touch pwned7)"]
+    recipe = load_recipe(str(recipe_path), overrides)
+    assert len(recipe.runs()) == 6
+    result = launch(recipe, scheduler=scheduler, results_dir=str(results), indices="1,4-5", dry_run=True,
+                    overrides=overrides, python=str(recorder(tmp_path)))
+    (job,) = result.jobs
+    assert job.indices == [1, 4, 5]
+    (pathlib.Path(result.folder) / "keep").mkdir()  # `rm -rf keep` would remove it from the job's cwd
+    log = tmp_path / "calls.jsonl"
+    for k in range(3):
+        env = dict(os.environ, RECORD_TO=str(log), **SCRIPT_TASK[scheduler](k))
+        proc = subprocess.run(["bash", job.script], cwd=result.folder, env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert "hi" not in proc.stdout
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    expected_tail = ["--results", str(results), "--set", overrides[0], "--set", overrides[1]]
+    assert [c["argv"] for c in calls] == [
+        ["-m", "robustperf", "run", str(recipe_path), "--index", str(i), *expected_tail] for i in (1, 4, 5)]
+    assert (pathlib.Path(result.folder) / "keep").is_dir()
+    created = [p for p in tmp_path.rglob("pwned*")] + [p for p in pathlib.Path(result.folder).rglob("pwned*")]
+    assert created == []
+    assert pathlib.Path(result.folder).parent.parent == results  # the launch folder is under the results
+
+
+def _signal_task(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A task that reports when it is ready, and on SIGUSR1 'checkpoints' and exits 124 like robustperf run."""
+    path = tmp_path / "task.py"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import os, signal, sys, time\n"
+        "out = os.environ['RECORD_TO']\n"
+        "def stop(signum, frame):\n"
+        "    open(out, 'a').write(f'signal {signum}\\n'); sys.exit(124)\n"
+        "signal.signal(signal.SIGUSR1, stop); signal.signal(signal.SIGTERM, stop)\n"
+        "open(out, 'a').write('ready\\n')\n"
+        "time.sleep(60)\n"
+        "open(out, 'a').write('not signalled\\n')\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGTERM])
+def test_script_forwards_the_checkpoint_signal_and_returns_the_runs_status(sig, tmp_path):
+    task = _signal_task(tmp_path)
+    ex = SlurmExecutor(str(tmp_path / "launch"), TaskCommand(before=(str(task),)), dry_run=True)
+    (job,) = ex.map_array([7])
+    log = tmp_path / "task.log"
+    env = dict(os.environ, RECORD_TO=str(log), SLURM_ARRAY_TASK_ID="0")
+    proc = subprocess.Popen(["bash", job.script], env=env, cwd=ex.folder)
+    deadline = time.monotonic() + 30
+    while not (log.exists() and "ready" in log.read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the task did not start"
+        time.sleep(0.05)
+    proc.send_signal(sig)  # as SLURM does with --signal=B:USR1@s, or at the time limit / scancel
+    assert proc.wait(timeout=30) == 124
+    assert log.read_text().splitlines() == ["ready", f"signal {int(sig)}"]
+
+
+@pytest.mark.parametrize("name", sorted(EXECUTORS))
+def test_every_executor_runs_the_same_command_per_index(name, tmp_path):
+    """Parametrized over the registry: each backend starts `<command> --index <i>` for each index given."""
+    log = tmp_path / "calls.jsonl"
+    command = TaskCommand(before=(str(recorder(tmp_path)), "run"), after=("--results", "R"))
+    ex = EXECUTORS[name](str(tmp_path / "launch"), command, dry_run=(name != "local"))
+    ex.update_parameters(max_parallel=2)
+    old = os.environ.get("RECORD_TO")
+    os.environ["RECORD_TO"] = str(log)
+    try:
+        jobs = ex.map_array([3, 5, 8])
+        if name != "local":
+            for k in range(3):
+                env = dict(os.environ, **SCRIPT_TASK[name](k))
+                subprocess.run(["bash", jobs[0].script], env=env, cwd=ex.folder, check=True, timeout=60)
+    finally:
+        if old is None:
+            del os.environ["RECORD_TO"]
+        else:
+            os.environ["RECORD_TO"] = old
+    argvs = sorted((c["argv"] for c in map(json.loads, log.read_text().splitlines())), key=lambda a: a[2])
+    assert argvs == [["run", "--index", str(i), "--results", "R"] for i in (3, 5, 8)]
+
+
+def test_dry_run_cli_prints_scripts_and_commands(tmp_path, repo_root, capsys):
+    import robustperf
+
+    results = tmp_path / "res"
+    code = robustperf.main(["launch", str(repo_root / "recipes" / "tiny-digits.yaml"), "--scheduler", "slurm",
+                            "--results", str(results), "--dry-run", "--chain", "1", "--max-parallel", "1",
+                            "--time-min", "5", "--partition", "debug", "--set", "training.epochs=1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "#SBATCH --array=0-1%1" in out and "#SBATCH --time=5" in out and "#SBATCH --partition=debug" in out
+    assert "--set training.epochs=1 &" in out
+    assert out.count("sbatch --parsable") == 2 and "--dependency=afterany:" in out
+    assert not list(results.glob("*/result.json"))
+    ledger = json.loads(next(results.glob("_launch/*/launch.json")).read_text())
+    assert ledger["dry_run"] is True and all(j["job_id"] is None for j in ledger["jobs"])
+
+
+def test_cli_user_mistakes_exit_2(tmp_path, repo_root, capsys):
+    import robustperf
+
+    recipe = str(repo_root / "recipes" / "tiny-digits.yaml")
+    base = ["launch", recipe, "--results", str(tmp_path / "r"), "--dry-run"]
+    assert robustperf.main(base + ["--indices", "0-5"]) == 2
+    assert "outside the matrix of 2 runs" in capsys.readouterr().err
+    assert robustperf.main(base + ["--max-parallel", "0"]) == 2
+    assert "launch.max_parallel" in capsys.readouterr().err
+    assert robustperf.main(base + ["--scheduler", "slurm", "--partition", "a b"]) == 2
+    assert "plain scheduler name" in capsys.readouterr().err
+
+
+def test_sbatch_missing_is_a_launch_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    ex = SlurmExecutor(str(tmp_path / "launch"), COMMAND)
+    ex.update_parameters(max_array_size=10)
+    with pytest.raises(LaunchError, match="sbatch not found") as err:
+        ex.map_array([0])
+    assert err.value.script and err.value.script.endswith("array-000.sbatch")
+    assert shutil.which("sbatch", path=str(tmp_path)) is None
