@@ -18,11 +18,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from .errors import InsufficientDataError, ScalingError, TableError
+from .errors import InsufficientDataError, InvalidValuesError, ScalingError, TableError
 from .forecast import forecast
 from .laws import EnvelopePowerLaw, PowerLawOLS
 from .regression import GradientBoostingAnalysis, QuantileFrontier, repeats_table
-from .table import (NONE, RECORD_COLUMNS, RECORD_FEATURES, Mapping, check_positive, default_group,
+from .table import (NONE, RECORD_COLUMNS, RECORD_FEATURES, Mapping, default_group,
                     has_columns, numeric_column, row_labels)
 
 #: Cost sections: report key -> (mapping field, forecast name, label for axes).
@@ -91,7 +91,8 @@ def _resolve(table: pd.DataFrame, mapping: Mapping, key: str, required: bool) ->
     return None
 
 
-def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Options()) -> Tuple[Dict[str, Any], Analysis]:
+def run_analysis(table: pd.DataFrame, mapping: Mapping,
+                 options: Options = Options()) -> Tuple[Dict[str, Any], Analysis]:
     """Fit everything on ``table``; return ``(report dict, fitted objects)``. Writes nothing.
 
     Raises:
@@ -109,14 +110,15 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
     excluded: Dict[str, List[str]] = {"missing_flops": list(labels[x_all.isna()]),
                                       "missing_acc": list(labels[x_all.notna() & y_all.isna()]),
                                       "nonpositive_flops": []}
-    nonpos = x_all.notna() & (x_all <= 0)
+    nonpos = x_all.notna() & ((x_all <= 0) | ~np.isfinite(x_all))
     if nonpos.any():
         if not options.drop_nonpositive:
-            check_positive(x_all, labels, f"FLOPs ({cols['flops']})",
-                           "fix or remove those runs, or pass --drop-nonpositive to exclude them")
+            raise InvalidValuesError(f"non-positive or infinite FLOPs ({cols['flops']})", list(labels[nonpos]),
+                                     len(x_all), "fix or remove those runs, or pass --drop-nonpositive to "
+                                                 "exclude them")
         excluded["nonpositive_flops"] = list(labels[nonpos])
-        notes.append(f"{int(nonpos.sum())} runs with non-positive FLOPs excluded (--drop-nonpositive)")
-    valid_x = x_all.notna() & (x_all > 0)
+        notes.append(f"{int(nonpos.sum())} runs with non-positive or infinite FLOPs excluded (--drop-nonpositive)")
+    valid_x = x_all.notna() & ~nonpos
     used = valid_x & y_all.notna()
     frame = table[used.to_numpy()].reset_index(drop=True)
     x = x_all[used].to_numpy()

@@ -60,6 +60,9 @@ def main(args) -> int:
 
     if args.bins < 1:
         raise TableError(f"--bins must be >= 1, got {args.bins}")
+    bad = [t for t in args.targets if not 0 < t <= 100]
+    if bad:
+        raise TableError(f"--targets are robust accuracies in percent, 0 < target <= 100; got {bad[0]:g}")
     if args.bootstrap < 1:
         raise TableError(f"--bootstrap must be >= 1, got {args.bootstrap}")
     mapping = load_mapping(args.mapping) if args.mapping else Mapping()

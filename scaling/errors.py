@@ -37,8 +37,7 @@ class TableError(ScalingError):
         if hint:
             text += f"; {hint}"
         if self.present is not None:
-            shown = self.present if len(self.present) <= 60 else self.present[:60] + [f"... {len(self.present) - 60} more"]
-            text += "; columns present: " + ", ".join(str(c) for c in shown)
+            text += "; columns present: " + ", ".join(str(c) for c in self.present)
         super().__init__(text)
 
 

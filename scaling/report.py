@@ -99,7 +99,8 @@ def render_markdown(r: Dict[str, Any]) -> str:
               f"accuracy = C · FLOPs^α over the best run of each of {env['n_bins']} {env['bin_scale']}-spaced FLOP "
               f"bins ({env['n_points']} non-empty); {env['dropped']} runs at or below the collapse threshold "
               f"{env['collapse']:g} % dropped.", ""]
-    rows = [["NLS (scipy)", _g(env["C"]), _ci(env["C_ci"]), _g(env["alpha"]), _ci(env["alpha_ci"]), _g(env["r2"], ".3f")]]
+    rows = [["NLS (scipy)", _g(env["C"]), _ci(env["C_ci"]), _g(env["alpha"]), _ci(env["alpha_ci"]),
+             _g(env["r2"], ".3f")]]
     if env.get("ols"):
         o = env["ols"]
         rows.append(["log-log OLS (statsmodels)", _g(o["C"]), _ci(o["C_ci"]), _g(o["alpha"]), _ci(o["alpha_ci"]),

@@ -13,14 +13,14 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
 from results import COMPLETED, FAILED, FIELDS, RUNNING, atomic_write, flatten, iter_records
 
-from .errors import InvalidValuesError, TableError
+from .errors import TableError
 
 #: Columns of our own records that the analysis reads by default.
 RECORD_COLUMNS: Dict[str, str] = {
@@ -167,13 +167,6 @@ def row_labels(table: pd.DataFrame) -> pd.Series:
         if col in table.columns:
             return table[col].astype(str).where(table[col].notna(), [f"row {i}" for i in range(len(table))])
     return pd.Series([f"row {i}" for i in range(len(table))], index=table.index)
-
-
-def check_positive(values: pd.Series, labels: pd.Series, what: str, hint: str) -> None:
-    """Raise InvalidValuesError listing rows whose value is zero or negative (missing values pass)."""
-    bad = values.notna() & (values <= 0)
-    if bad.any():
-        raise InvalidValuesError(f"non-positive {what}", list(labels[bad]), len(values), hint)
 
 
 # ------------------------------------------------------------------------------------------- collecting

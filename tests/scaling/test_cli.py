@@ -129,6 +129,8 @@ def test_collect_clean_directory_to_stdout(clean_results_dir, capsys):
     (["--flops-col", "train_flop"], "no FLOPs column 'train_flop' (did you mean 'train_flops'?)"),
     (["--flops-col", "train_flops", "--acc-col", "aa_robust_acc", "--feature", "activation"],
      "no factor column 'activation'"),
+    (["--flops-col", "train_flops", "--acc-col", "aa_robust_acc", "--targets", "60", "120"],
+     "0 < target <= 100; got 120"),
     (["--flops-col", "train_flops", "--acc-col", "aa_robust_acc", "--collapse", "60"],
      "envelope power law: needs at least 3 usable points, got 2 (only 2 of 19 bins hold runs; try fewer --bins)"),
     (["--flops-col", "train_flops", "--acc-col", "aa_robust_acc", "--group", "seed"], "no group column 'seed'"),
@@ -145,4 +147,4 @@ def test_nonpositive_flops_exit_2(tmp_path, capsys, published):
     path = tmp_path / "t.csv"
     table.to_csv(path, index=False)
     assert robustperf.main(["analyze", str(path), "-o", str(tmp_path / "o"), *PUBLISHED_ARGS[:4]]) == 2
-    assert "1 of 319 rows have non-positive FLOPs (train_flops*epochs): row 0" in capsys.readouterr().err
+    assert "1 of 319 rows have non-positive or infinite FLOPs (train_flops*epochs): row 0" in capsys.readouterr().err

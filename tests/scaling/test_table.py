@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from scaling.analysis import Options, run_analysis
@@ -82,13 +81,14 @@ def test_mapping_yaml(tmp_path):
 
 def test_nonpositive_flops_are_reported_not_dropped(published):
     table = published.copy()
-    table.loc[[3, 7], "train_flops"] = [0.0, -1.0]
+    table.loc[[3, 7, 9], "train_flops"] = [0.0, -1.0, np.inf]
     with pytest.raises(InvalidValuesError) as info:
         run_analysis(table, PUBLISHED_MAPPING, Options(n_boot=10))
-    assert "2 of 319 rows have non-positive FLOPs (train_flops*epochs): row 3, row 7" in str(info.value)
+    assert "3 of 319 rows have non-positive or infinite FLOPs (train_flops*epochs): row 3, row 7, row 9" in str(
+        info.value)
     assert "--drop-nonpositive" in str(info.value)
     report, _ = run_analysis(table, PUBLISHED_MAPPING, Options(n_boot=10, drop_nonpositive=True))
-    assert report["excluded"]["nonpositive_flops"] == ["row 3", "row 7"] and report["n_used"] == 317
+    assert report["excluded"]["nonpositive_flops"] == ["row 3", "row 7", "row 9"] and report["n_used"] == 316
 
 
 def test_missing_values_are_excluded_and_listed(published):
