@@ -5,8 +5,10 @@ Lifecycle of ``DIR/<run_id>/result.json``:
 1. A ``completed`` record: nothing to do (exit 0 at once).
 2. Otherwise the record is (re)written ``running`` with the job's identity and ``job.attempts`` + 1, and training
    starts, or resumes from ``checkpoint-last.pt`` when one exists.
-3. SIGTERM / SIGUSR1 (sent by SLURM and LSF before the wall-time): checkpoint at the next step boundary, leave
-   the record ``running``, exit :data:`EXIT_PREEMPTED` (124) so the launcher requeues; the rerun resumes.
+3. SIGTERM / SIGUSR1 (sent by SLURM and LSF before the wall-time): checkpoint at the next step boundary (or
+   the evaluation's state), leave the record ``running`` and exit 128 + the signal number (143 for SIGTERM,
+   138 for SIGUSR1, as a shell reports a process ended by it; :func:`preempted_exit_code`), so the launcher
+   requeues; the rerun resumes.
 4. A non-finite loss: record ``failed`` with the reason, exit :data:`EXIT_DIVERGED` (3).
 5. Training done: the final evaluation (``benchmarks.evaluation``) and the measured FLOPs, energy, cost and
    CO2 fill the record, which becomes ``completed``.
@@ -31,7 +33,7 @@ from recipes.errors import UserError
 from results import COMPLETED, FAILED, RUNNING, atomic_write_text, load_record, new_record, write_record
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USER", "EXIT_DIVERGED", "EXIT_PREEMPTED", "METRICS_FILE", "LOG_FILE",
-           "execute", "job_info", "run_dir_of", "TEST_KILL_ENV"]
+           "execute", "job_info", "preempted_exit_code", "run_dir_of", "TEST_KILL_ENV"]
 
 EXIT_OK = 0
 #: an unexpected error (a bug, a crashed device): record failed, traceback printed.
@@ -40,8 +42,9 @@ EXIT_ERROR = 1
 EXIT_USER = UserError.exit_code
 #: the training loss became NaN/inf: record failed with the reason.
 EXIT_DIVERGED = 3
-#: stopped by SIGTERM/SIGUSR1 after a checkpoint: record running; run the same command again to resume.
-EXIT_PREEMPTED = 124
+#: stopped by SIGTERM after a checkpoint: record running; run the same command again to resume. SIGUSR1 gives
+#: 138; see :func:`preempted_exit_code`.
+EXIT_PREEMPTED = 128 + int(signal.SIGTERM)
 
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
@@ -51,6 +54,11 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 #: at the N-th time the run passes POINT (``step``, ``checkpoint``, ``epoch_eval``, ``checkpoint_write`` -
 #: inside a checkpoint write, before its rename - or ``finish``, after training, before the record completes).
 TEST_KILL_ENV = "ROBUSTPERF_TEST_KILL_AT"
+
+
+def preempted_exit_code(signum: int) -> int:
+    """Exit code of a run that checkpointed and stopped on ``signum``: 128 + signum (143, 138)."""
+    return 128 + int(signum or signal.SIGTERM)
 
 
 def run_dir_of(results_dir: str, run_id: str) -> str:
@@ -206,7 +214,7 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
         count_flops: count the executed FLOPs of the first step with DeepSpeed.
 
     Returns:
-        The exit code: :data:`EXIT_OK`, :data:`EXIT_DIVERGED` or :data:`EXIT_PREEMPTED`.
+        The exit code: :data:`EXIT_OK`, :data:`EXIT_DIVERGED` or 128 + signal (:func:`preempted_exit_code`).
 
     Raises:
         UserError: a missing or malformed dataset and other user mistakes (the record says failed).
@@ -297,14 +305,11 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
             _finish_tracker(tracker, record)
             return EXIT_DIVERGED
         except Stopped as err:
+            code = preempted_exit_code(err.signum)
             log(f"stopped by signal {err.signum} at epoch {trainer.epoch + 1}, step {trainer.step}; checkpoint "
-                f"saved, rerun the same command to resume (exit {EXIT_PREEMPTED})")
-            if dist.is_main:
-                _fill_training(record, trainer)
-                _fill_measurements(record, trainer, meter, cfg, dist)
-                write_record(results_dir, record)
-            _finish_tracker(tracker, record)
-            return EXIT_PREEMPTED
+                f"saved, rerun the same command to resume (exit {code})")
+            _suspend(record, trainer, meter, cfg, dist, results_dir, tracker)
+            return code
         except UserError as err:
             fail(f"{type(err).__name__}: {err}")
             _finish_tracker(tracker, record)
@@ -322,6 +327,11 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
             _finish_tracker(tracker, record)
             raise
         except Exception as err:  # noqa: BLE001 - recorded, then re-raised with its traceback
+            if type(err).__name__ == "EvaluationInterrupted":  # state saved by the evaluation; resume later
+                code = preempted_exit_code(err.signum)
+                log(f"{err} (exit {code})")
+                _suspend(record, trainer, meter, cfg, dist, results_dir, tracker)
+                return code
             fail(f"evaluation: {type(err).__name__}: {err}")
             _finish_tracker(tracker, record)
             raise
@@ -339,6 +349,16 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
 
 
 # ---------------------------------------------------------------- record filling
+
+def _suspend(record, trainer, meter, cfg, dist, results_dir, tracker) -> None:
+    """Leave the record ``running`` with what is known so far (the launcher requeues the run)."""
+    if dist.is_main:
+        _fill_training(record, trainer)
+        _fill_measurements(record, trainer, meter, cfg, dist)
+        record["status"], record["failure_reason"] = RUNNING, None
+        write_record(results_dir, record)
+    _finish_tracker(tracker, record)
+
 
 def _fill_setup(record: Dict[str, Any], trainer, dist) -> None:
     from .measurement import hardware_info, software_info
@@ -392,7 +412,8 @@ def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> Non
         for key, value in summary["timing"].items():
             if value is not None or record["timing"].get(key) is None:
                 record["timing"][key] = value
-    record["timing"]["train_seconds"] = trainer.seconds["train"]
+    if meter is None:
+        record["timing"]["train_seconds"] = trainer.seconds["train"]
 
 
 def _cpu_cores() -> int:
@@ -435,4 +456,4 @@ def _final_evaluation(record, trainer, run_dir, cfg, dist, meter, log) -> None:
         return
     if not dist.is_main:
         return
-    evaluate_run(run_dir, cfg.evaluation.which, record=record, meter=meter, log=log)
+    evaluate_run(run_dir, cfg.evaluation.which, record=record, meter=meter, log=log, device=dist.device.type)

@@ -237,7 +237,7 @@ class Trainer:
         return optimizer, scheduler, per_epoch
 
     def _zero_sums(self) -> Dict[str, float]:
-        return {"loss": 0.0, "correct": 0.0, "n": 0.0, "steps": 0.0}
+        return {"loss": 0.0, "correct": 0.0, "n": 0.0, "steps": 0.0, "seconds": 0.0}
 
     @property
     def eval_model(self) -> nn.Module:
@@ -430,19 +430,24 @@ class Trainer:
                         bar.set_postfix(loss=f"{loss / n:.3f}", lr=f"{self.lr_now:.3g}")
                     self.hooks.point("step")
                     if self._stop_agreed:
-                        self.seconds["train"] += time.perf_counter() - t0
-                        t0 = time.perf_counter()
+                        t0 = self._account(t0)
                         self.save()
                         raise Stopped(self.hooks.stop_requested() or 15)
                     if self.step < steps and self._checkpoint_due():
-                        self.seconds["train"] += time.perf_counter() - t0
-                        t0 = time.perf_counter()
+                        t0 = self._account(t0)
                         self.save()
                         self.hooks.point("checkpoint")
-                self.seconds["train"] += time.perf_counter() - t0
+                self._account(t0)
         finally:
             if bar is not None:
                 bar.close()
+
+    def _account(self, t0: float) -> float:
+        """Add the training time since ``t0`` to the run's and the epoch's totals; return now."""
+        now = time.perf_counter()
+        self.seconds["train"] += now - t0
+        self.sums["seconds"] += now - t0
+        return now
 
     def _end_epoch(self, clean: float, pgd: float, eval_seconds: float) -> None:
         sums = self.sums
@@ -450,7 +455,7 @@ class Trainer:
                    "train_loss": sums["loss"] / max(sums["n"], 1.0),
                    "train_robust_acc": 100.0 * sums["correct"] / max(sums["n"], 1.0),
                    "clean_subset": clean, "pgd_subset": pgd, "pgd_subset_n": self.eval_n, "lr": self.lr_now,
-                   "train_seconds": self.seconds["train"], "eval_seconds": eval_seconds}
+                   "train_seconds": sums["seconds"], "eval_seconds": eval_seconds}
         self.history.append(metrics)
         improved = self.best["pgd_subset"] is None or pgd > self.best["pgd_subset"]
         if self.scheduler is not None and self.schedule_per_epoch:
