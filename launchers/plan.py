@@ -178,5 +178,5 @@ def read_ledgers(results_dir: str, scheduler: Optional[str] = None) -> Iterable[
 
 def write_ledger(folder: str, ledger: Dict[str, Any]) -> str:
     path = os.path.join(folder, LEDGER)
-    atomic_write_text(path, json.dumps(ledger, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(ledger, separators=(",", ":")) + "\n")
     return path

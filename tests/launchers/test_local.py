@@ -1,0 +1,87 @@
+"""The local backend: K runs at a time, a log file per run, Ctrl-C stops cleanly and a relaunch resumes."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+from launchers import LocalExecutor, TaskCommand
+from launchers.plan import plan_launch
+from launchers.status import collect_status
+from recipes import load_recipe
+from results import load_record
+
+FAST = ["training.epochs=2", "attack.steps=1", "evaluation.autoattack=null", "evaluation.pgd_steps=2",
+        "evaluation.pgd_subset=64"]
+
+
+def test_runs_k_at_a_time_with_a_log_per_run(tmp_path):
+    spans = tmp_path / "spans"
+    spans.mkdir()
+    code = ("import os, sys, time; i = sys.argv[2]; t0 = time.time(); time.sleep(0.6); print('run', i); "
+            "open(os.path.join(sys.argv[1], i), 'w').write(f'{t0} {time.time()}'); sys.exit(int(i) == 4)")
+    ex = LocalExecutor(str(tmp_path / "launch"), TaskCommand(before=(sys.executable, "-c", code, str(spans))))
+    ex.update_parameters(max_parallel=2)
+    (job,) = ex.map_array([0, 1, 2, 3, 4])
+    assert job.returncodes == {0: 0, 1: 0, 2: 0, 3: 0, 4: 1}
+    intervals = [tuple(map(float, (spans / str(i)).read_text().split())) for i in range(5)]
+    for t, _ in intervals:
+        assert sum(start <= t < end for start, end in intervals) <= 2  # never more than K at once
+    assert max(sum(start <= t < end for start, end in intervals) for t, _ in intervals) == 2
+    for i in range(5):
+        assert (pathlib.Path(ex.log_path(i)).read_text().strip() == f"run {i}")
+
+
+def _wait(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
+    """The real CLI on the tiny recipe: Ctrl-C during training, every run checkpoints; launch again finishes."""
+    overrides = [*FAST, "training.epochs=4"]
+    sets = [a for o in overrides for a in ("--set", o)]
+    results = tmp_path / "results"
+    recipe = load_recipe(str(tiny_recipe), overrides)
+    argv = [sys.executable, "-m", "robustperf", "launch", str(tiny_recipe), "--scheduler", "local", "--results",
+            str(results), "--max-parallel", "2", *sets]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoints = [results / spec.run_id / "checkpoint-last.pt" for spec in recipe.runs()]
+    _wait(lambda: all(p.exists() for p in checkpoints) or proc.poll() is not None, 300, "first checkpoints")
+    assert proc.poll() is None, proc.communicate()
+    pids = {spec.run_id: load_record(str(results), spec.run_id)["job"]["pid"] for spec in recipe.runs()}
+    status = collect_status(str(results), recipe.runs(), {})
+    assert [r.status for r in status.runs] == ["running", "running"]
+    assert all(r.note is None for r in status.runs)  # their pids are alive
+    plan = plan_launch(recipe.runs(), str(results), {}, "local")
+    assert plan.submit == [] and len(plan.in_flight) == 2  # a second launch would not duplicate them
+
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err
+    assert "Launch again to resume" in err
+    for spec in recipe.runs():
+        record = load_record(str(results), spec.run_id)
+        assert record["status"] == "running", record["failure_reason"]
+        assert record["training"]["epochs_completed"] < 4
+        assert not os.path.exists(f"/proc/{pids[spec.run_id]}")  # the children are gone, not orphaned
+    logs = sorted(p.name for p in results.glob("_launch/*/logs/*.log"))
+    assert logs == ["run-0.log", "run-1.log"]
+
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "2 interrupted (resumed)" in again.stderr
+    for spec in recipe.runs():
+        record = load_record(str(results), spec.run_id)
+        assert record["status"] == "completed", record["failure_reason"]
+        assert record["job"]["attempts"] == 2 and record["training"]["epochs_completed"] == 4
+
+    status = subprocess.run([sys.executable, "-m", "robustperf", "status", str(results), "--json"],
+                            capture_output=True, text=True, check=True)
+    assert json.loads(status.stdout)["counts"] == {"completed": 2, "failed": 0, "running": 0, "pending": 0}
