@@ -84,10 +84,10 @@ class Tracker:
         self._mllog = None
         self._handler = None
         self._finished = False
+        if self.wandb_mode != DISABLED:  # first: when W&B cannot start, no mllog run is left open
+            self._open_wandb(run_config, cfg, name, recipe_name)
         if self.mllog_path:
             self._open_mllog(run_config)
-        if self.wandb_mode != DISABLED:
-            self._open_wandb(run_config, cfg, name, recipe_name)
 
     # ------------------------------------------------------------------ set-up
 
@@ -126,7 +126,7 @@ class Tracker:
                                    resume="allow", config=run_config, dir=self.run_dir, mode=self.wandb_mode,
                                    settings=settings, reinit="create_new")
         except (wandb.errors.UsageError, wandb.errors.CommError) as err:
-            raise TrackingError(f"W&B ({self.wandb_mode}) could not start: {err}. Run `wandb login`, set "
+            raise TrackingError(f"W&B ({self.wandb_mode}) could not start: {str(err).rstrip('.')}. Run `wandb login`, set "
                                 f"WANDB_API_KEY, or use tracking.wandb: offline (sync later with `wandb sync`) "
                                 f"or disabled.") from None
         self._run.define_metric("epoch")

@@ -309,3 +309,33 @@ class EnergyMeter:
         return {"source": self.source, "devices": self.backend.devices if self.backend else None,
                 "tried": dict(self.tried), "sampler": sampler,
                 "windows": {name: win.to_dict() for name, win in windows.items()}}
+
+
+def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """One run's totals from its ranks' :meth:`EnergyMeter.totals`, each rank metering its own devices.
+
+    Energy adds up over ranks (unknown on any rank makes it unknown); seconds and entry counts are the longest
+    rank's, since ranks run side by side; devices add up.
+    """
+    windows: Dict[str, Dict[str, Any]] = {}
+    for totals in per_rank:
+        for name, win in totals.get("windows", {}).items():
+            into = windows.get(name)
+            if into is None:
+                windows[name] = dict(win)
+                continue
+            into["seconds"] = max(into["seconds"], win["seconds"])
+            into["count"] = max(into.get("count") or 0, win.get("count") or 0)
+            into["energy_j"] = _add(into["energy_j"], win["energy_j"])
+            into["sampler_energy_j"] = _add(into.get("sampler_energy_j"), win.get("sampler_energy_j"))
+            sources = set(into["source"].split("+")) | set(win["source"].split("+"))
+            into["source"] = "+".join(sorted(sources))
+    for win in windows.values():
+        win["mean_power_w"] = win["energy_j"] / win["seconds"] if win["energy_j"] is not None and win["seconds"] \
+            else None
+    sources = sorted({t.get("source") for t in per_rank if t.get("source")})
+    devices = [t.get("devices") for t in per_rank]
+    return {"source": "+".join(sources) or None,
+            "devices": None if any(d is None for d in devices) else sum(devices),
+            "tried": {k: v for t in per_rank for k, v in (t.get("tried") or {}).items()},
+            "sampler": [t.get("sampler") for t in per_rank], "windows": windows}

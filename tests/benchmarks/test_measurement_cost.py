@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from _fake_power import NAME, LinearPower, ManualClock, install
-from benchmarks.measurement import EnergyMeter, match_price, summarize
+from benchmarks.measurement import EnergyMeter, match_price, merge_totals, summarize
 from recipes.schema import DEFAULT_CLOUD_PRICES, MeasurementConfig
 from results.schema import TEMPLATE, new_record, validate
 
@@ -108,3 +108,20 @@ def test_fills_fields_the_record_declares(h100_node_hours):
         record[group].update(out[group])
     record["co2_kg"] = out["co2_kg"]
     assert validate(record) == []
+
+
+def test_ranks_merge_into_one_run():
+    """Two ranks, one GPU each, side by side: energy adds up, time does not, devices do."""
+    rank = [{"source": "nvml", "devices": 1, "windows": {
+        "train": {"seconds": s, "energy_j": e, "sampler_energy_j": e, "count": 1, "source": "nvml"},
+        "total": {"seconds": s, "energy_j": e, "sampler_energy_j": e, "count": 1, "source": "nvml"}}}
+        for s, e in ((100.0, 3.6e4), (101.0, 3.8e4))]
+    merged = merge_totals(rank)
+    assert merged["devices"] == 2 and merged["source"] == "nvml"
+    assert merged["windows"]["total"]["seconds"] == 101.0
+    assert merged["windows"]["total"]["energy_j"] == pytest.approx(7.4e4)
+    out = summarize(merged, MeasurementConfig(pue=1.0), "NVIDIA H100 80GB HBM3", merged["devices"])
+    assert out["energy"]["kwh"] == pytest.approx(7.4e4 / 3.6e6)
+    assert out["cost"]["device_hours"] == pytest.approx(101.0 / 3600 * 2)
+    rank[1]["windows"]["total"]["energy_j"] = None          # one rank unmeasured: the run's energy is unknown
+    assert summarize(merge_totals(rank), MeasurementConfig(), None, 2)["energy"]["kwh"] is None

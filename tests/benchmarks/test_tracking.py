@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from benchmarks.tracking import (KEY_AUTOATTACK_ACCURACY, KEY_PGD_ACCURACY, KEY_RESUME, KEY_SUSPEND, MLLOG_FILE,
-                                 Tracker)
+                                 Tracker, TrackingError)
 from recipes.schema import RunConfig
 from results.schema import new_record
 
@@ -167,3 +167,9 @@ def test_mllog_can_be_switched_off(tmp_path):
     with Tracker(config, str(tmp_path / "r3"), "r3", "n", "tiny") as tracker:
         tracker.log_epoch(1, {"train_loss": 1.0})
     assert not os.path.exists(tmp_path / "r3" / MLLOG_FILE)
+
+
+def test_online_without_a_login_says_how_to_fix_it(tmp_path, offline_only):
+    with pytest.raises(TrackingError, match="wandb login"):
+        Tracker(_config("online"), str(tmp_path / "r4"), "r4", "n", "tiny")
+    assert not os.path.exists(tmp_path / "r4" / MLLOG_FILE)   # no half-started mllog run
