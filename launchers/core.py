@@ -58,6 +58,9 @@ class TaskCommand:
 
     before: Tuple[str, ...]
     after: Tuple[str, ...] = ()
+    #: the signal to send the task to make it checkpoint and stop; None = pass on the one that arrived.
+    #: torchrun (multi-GPU runs) dies on SIGUSR1 but forwards SIGTERM to its workers, hence "TERM" there.
+    stop_signal: Optional[str] = None
 
     def argv(self, index: int) -> List[str]:
         return [*self.before, "--index", str(index), *self.after]
@@ -204,6 +207,11 @@ class ScriptExecutor(Executor):
     # -------- the shared machinery
 
     def _submit_array(self, indices: List[int]) -> List[Job]:
+        wall_s, signal_s = int(self.parameters["timeout_min"]) * 60, int(self.parameters["signal_delay_s"])
+        if signal_s >= wall_s:
+            raise LaunchError(f"the checkpoint signal ({signal_s} s before the wall-time, launch.signal_seconds) "
+                              f"must come after the job starts: make it shorter than the wall-time ({wall_s} s, "
+                              f"launch.time_min)")
         size = max(1, self.max_array_size())
         chunks = [indices[i:i + size] for i in range(0, len(indices), size)]
         jobs: List[Job] = []
@@ -263,8 +271,8 @@ class ScriptExecutor(Executor):
             "# The run checkpoints on SIGUSR1/SIGTERM. The scheduler signals this shell, so the run goes in the",
             "# background and the signal is passed on; `wait` returns early on a signal, so wait until it exits.",
             'forward() { kill -s "$1" "$child" 2>/dev/null; }',
-            "trap 'forward USR1' USR1",
-            "trap 'forward TERM' TERM",
+            f"trap 'forward {self.command.stop_signal or 'USR1'}' USR1",
+            f"trap 'forward {self.command.stop_signal or 'TERM'}' TERM",
             self.command.shell('"$INDEX"') + " &",
             "child=$!",
             'wait "$child"; status=$?',

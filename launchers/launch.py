@@ -29,14 +29,21 @@ class LaunchResult:
     results_dir: str = ""
 
 
-def task_command(recipe_path: str, results_dir: str, overrides: Sequence[str],
-                 python: Optional[str] = None) -> TaskCommand:
-    """``robustperf run`` of one matrix index, with absolute paths and the launch's ``--set`` overrides."""
+def task_command(recipe_path: str, results_dir: str, overrides: Sequence[str], python: Optional[str] = None,
+                 gpus: int = 0) -> TaskCommand:
+    """``robustperf run`` of one matrix index, with absolute paths and the launch's ``--set`` overrides.
+
+    With more than one GPU per run the run starts under torchrun (one process per GPU, one node), which
+    passes SIGTERM, not SIGUSR1, on to its workers: the scripts then send TERM for either signal.
+    """
     after: List[str] = ["--results", os.path.abspath(results_dir)]
     for item in overrides:
         after += ["--set", str(item)]
-    return TaskCommand(before=(python or sys.executable, "-m", "robustperf", "run", os.path.abspath(recipe_path)),
-                       after=tuple(after))
+    run = ("-m", "robustperf", "run", os.path.abspath(recipe_path))
+    if gpus > 1:
+        return TaskCommand(before=(python or sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                   f"--nproc_per_node={int(gpus)}", *run), after=tuple(after), stop_signal="TERM")
+    return TaskCommand(before=(python or sys.executable, *run), after=tuple(after))
 
 
 def new_launch_folder(results_dir: str, name: str) -> str:
@@ -85,9 +92,12 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
         return result
 
     folder = new_launch_folder(results_dir, recipe.name)
-    executor = executor_cls(folder, task_command(recipe.path, results_dir, overrides, python), dry_run=dry_run)
+    params = {"job_name": recipe.name, **(parameters or {})}
+    gpus = int(params.get("gpus_per_node", cfg.gpus_per_run) or 0)
+    command = task_command(recipe.path, results_dir, overrides, python, gpus=gpus)
+    executor = executor_cls(folder, command, dry_run=dry_run)
     executor.update_from_launch_config(cfg)
-    executor.update_parameters(job_name=recipe.name, **(parameters or {}))
+    executor.update_parameters(**params)
     result.folder = folder
     by_index = {run.index: run for run in plan.submit}
     ledger: Dict[str, Any] = {

@@ -22,7 +22,7 @@ FAST = ["training.epochs=2", "attack.steps=1", "evaluation.autoattack=null", "ev
 def test_runs_k_at_a_time_with_a_log_per_run(tmp_path):
     spans = tmp_path / "spans"
     spans.mkdir()
-    code = ("import os, sys, time; i = sys.argv[2]; t0 = time.time(); time.sleep(0.6); print('run', i); "
+    code = ("import os, sys, time; i = sys.argv[3]; t0 = time.time(); time.sleep(0.6); print('run', i); "
             "open(os.path.join(sys.argv[1], i), 'w').write(f'{t0} {time.time()}'); sys.exit(int(i) == 4)")
     ex = LocalExecutor(str(tmp_path / "launch"), TaskCommand(before=(sys.executable, "-c", code, str(spans))))
     ex.update_parameters(max_parallel=2)

@@ -244,3 +244,25 @@ def test_sbatch_missing_is_a_launch_error(tmp_path, monkeypatch):
         ex.map_array([0])
     assert err.value.script and err.value.script.endswith("array-000.sbatch")
     assert shutil.which("sbatch", path=str(tmp_path)) is None
+
+
+def test_multi_gpu_runs_start_under_torchrun_and_get_sigterm(tmp_path):
+    from launchers.launch import task_command
+
+    command = task_command("/recipes/demo.yaml", "/data/results", ["training.epochs=1"], python="/venv/bin/python",
+                           gpus=4)
+    ex = SlurmExecutor(str(tmp_path / "launch"), command, dry_run=True)
+    ex.update_parameters(gpus_per_node=4, cpus_per_task=16)
+    text = ex._make_submission_file_text([0, 1])
+    assert "-m torch.distributed.run --standalone --nproc_per_node=4 -m robustperf run" in text
+    assert "trap 'forward TERM' USR1" in text  # torchrun dies on USR1 but passes TERM to its workers
+    check_golden("slurm_torchrun.sbatch", text)
+    single = task_command("/recipes/demo.yaml", "/data/results", [], python="/venv/bin/python", gpus=1)
+    assert single.stop_signal is None and "torch.distributed.run" not in single.before
+
+
+@pytest.mark.parametrize("name", ["slurm", "lsf"])
+def test_signal_must_come_after_the_job_starts(name, tmp_path):
+    ex = _executor(EXECUTORS[name], tmp_path, timeout_min=2, signal_delay_s=120)
+    with pytest.raises(LaunchError, match="shorter than the wall-time"):
+        ex.map_array([0])
