@@ -182,6 +182,14 @@ def write_metrics(run_dir: str, history: List[Dict[str, Any]]) -> None:
     atomic_write_text(os.path.join(run_dir, METRICS_FILE), text)
 
 
+def _remove_stale_temp_files(run_dir: str) -> None:
+    """Temp files of atomic writes that a killed attempt left behind (never renamed, never read)."""
+    for name in os.listdir(run_dir):
+        if name.startswith(".tmp-"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(run_dir, name))
+
+
 def _logger(run_dir: str, is_main: bool, prefix: str) -> Callable[[str], None]:
     def log(message: str) -> None:
         if not is_main:
@@ -249,6 +257,7 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
         os.makedirs(run_dir, exist_ok=True)
         if record is None:
             record = new_record(spec.run_id, spec.name, spec.config, recipe=recipe_name)
+        _remove_stale_temp_files(run_dir)
         attempts = (record["job"].get("attempts") or 0) + 1
         record["job"] = {**job_info(), "attempts": attempts}
         record["status"], record["failure_reason"] = RUNNING, None
@@ -268,6 +277,10 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
     with contextlib.ExitStack() as stack:
         stop = stack.enter_context(_StopFlag())
         kill = _KillHook(os.environ.get(TEST_KILL_ENV))
+        if kill.point == "checkpoint_write":
+            from .training import checkpoint as _checkpoint
+
+            _checkpoint._before_rename = lambda tmp: kill("checkpoint_write")
         try:
             hooks = RunHooks(run_dir, dist.is_main, stop, kill, log, count_flops=count_flops)
             trainer = Trainer(cfg, dist, hooks, checkpoint_steps=checkpoint_steps,

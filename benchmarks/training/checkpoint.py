@@ -23,8 +23,8 @@ __all__ = ["LAST", "BEST", "checkpoint_path", "save_checkpoint", "load_checkpoin
 LAST = "checkpoint-last.pt"
 BEST = "checkpoint-best.pt"
 
-#: Called with the temp file's path after it is written and before the rename (a test hook; see run.py).
-_before_rename: Optional[Callable[[str], None]] = None
+#: Called with the open temp file after it is written and before the rename (a test hook; see run.py).
+_before_rename: Optional[Callable[[object], None]] = None
 
 
 def checkpoint_path(run_dir: str, which: str) -> str:
@@ -44,7 +44,7 @@ def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
         fh.write(data)
         if _before_rename is not None:
             fh.flush()
-            _before_rename(fh.name)
+            _before_rename(fh)
 
     atomic_write(path, write)
 

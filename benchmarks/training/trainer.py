@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import sys
 import time
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -180,7 +182,10 @@ class Trainer:
         self.eval_labels = test_y[:n_eval][dist.rank::dist.world_size]
         self.eval_n = n_eval
 
-        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        # Seed every global RNG (the same initial weights on every rank; python/numpy for anything that uses them).
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+        torch.manual_seed(cfg.seed)
         self.spec = model_spec(cfg.model, self.info.num_classes, self.info.in_chans, self.info.mean, self.info.std)
         self.model = create_model(self.spec, self.info.num_classes, self.info.in_chans).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters())
