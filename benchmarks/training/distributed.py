@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["DistInfo", "init_distributed", "destroy_distributed", "all_reduce_sum", "all_gather_object",
-           "broadcast_object", "barrier"]
+           "broadcast_buffers", "broadcast_object", "barrier"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,26 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, one flat broadcast per dtype.
+
+    Each rank updates its running statistics from its own shard of the batch; without this the ranks' evaluated
+    (and EMA-averaged) models would drift apart.
+    """
+    if not info.distributed:
+        return
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    groups = {}
+    for buf in module.buffers():
+        groups.setdefault(buf.dtype, []).append(buf)
+    for bufs in groups.values():
+        flat = _flatten_dense_tensors([b.data for b in bufs])
+        dist.broadcast(flat, src=0)
+        for buf, synced in zip(bufs, _unflatten_dense_tensors(flat, [b.data for b in bufs])):
+            buf.data.copy_(synced)
 
 
 def barrier(info: DistInfo) -> None:

@@ -31,7 +31,7 @@ from ..attacks import create_attack
 from ..data import DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
 from ..models import create_model, model_spec
 from .checkpoint import get_rng_state, set_rng_state
-from .distributed import DistInfo, all_gather_object, all_reduce_sum
+from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
 
 __all__ = ["Diverged", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
            "evaluate_subset", "CHECKPOINT_FORMAT"]
@@ -191,8 +191,11 @@ class Trainer:
         self.params = sum(p.numel() for p in self.model.parameters())
         self.ddp = None
         if dist.distributed:
+            # Buffers are synchronised after each step instead (broadcast_buffers), so that the attack, the EMA and
+            # the evaluation all see rank 0's BatchNorm statistics on every rank.
             self.ddp = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None)
+                self.model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None,
+                broadcast_buffers=False)
         self.ema = None
         if cfg.training.ema_decay:
             from timm.utils import ModelEmaV3
@@ -347,6 +350,7 @@ class Trainer:
         if clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
+        broadcast_buffers(self.model, self.dist)
         self.global_step += 1
         if self.ema is not None:
             self.ema.update(self.model, step=self.global_step)
