@@ -61,7 +61,7 @@ def _logs(folder):
 @pytest.fixture(scope="module")
 def four_runs(slurm_cluster, tmp_path_factory, tiny_recipe):
     """4 runs (AT, TRADES x 2 seeds) launched as one SLURM array with %2, waited for."""
-    overrides = ["repeats=2", *FAST]
+    overrides = ["repeats=2", *FAST, "training.epochs=1"]
     results = tmp_path_factory.mktemp("slurm") / "res dir; $(touch pwned) 'q"
     recipe = load_recipe(str(tiny_recipe), overrides)
     assert len(recipe.runs()) == 4
