@@ -82,10 +82,18 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
             if run.run_id not in live:
                 by_id[run.run_id].note = "its job is gone: launch again to resume"
 
+    launched: Dict[str, str] = {}  # run_id -> the job an earlier launch submitted it in
+    for ledger in read_ledgers(results_dir):
+        if not ledger.get("dry_run"):
+            for job in ledger.get("jobs", []):
+                for run_id in job.get("run_ids", []):
+                    launched[run_id] = f"submitted as {ledger.get('scheduler')} job {job.get('job_id')}"
+
     if matrix is not None:
         ordered: List[RunStatus] = []
         for spec in matrix:
-            entry = by_id.pop(spec.run_id, None) or RunStatus(spec.run_id, PENDING, name=spec.name)
+            entry = by_id.pop(spec.run_id, None) or RunStatus(spec.run_id, PENDING, name=spec.name,
+                                                              note=launched.get(spec.run_id))
             entry.index, entry.name = spec.index, entry.name or spec.name
             ordered.append(entry)
         extra = list(by_id.values())
@@ -93,14 +101,9 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
             entry.note = (entry.note + "; " if entry.note else "") + "not in this recipe's matrix"
         return Status(results_dir, ordered + extra)
 
-    for ledger in read_ledgers(results_dir):
-        if ledger.get("dry_run"):
-            continue
-        for job in ledger.get("jobs", []):
-            for run_id in job.get("run_ids", []):
-                if run_id not in by_id:
-                    by_id[run_id] = RunStatus(run_id, PENDING, note=f"submitted as {ledger.get('scheduler')} "
-                                                                      f"job {job.get('job_id')}")
+    for run_id, note in launched.items():
+        if run_id not in by_id:
+            by_id[run_id] = RunStatus(run_id, PENDING, note=note)
     return Status(results_dir, list(by_id.values()))
 
 
