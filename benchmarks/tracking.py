@@ -214,6 +214,11 @@ class Tracker:
             if record:
                 self._run.summary.update({k: v for k, v in record.items() if k != "config"})
             self._run.finish(exit_code=0 if status != "failed" else 1)
+            # finish() returns before wandb-core has written everything to the offline run's transaction log;
+            # teardown waits for it, so the summary is on disk when the run's record is.
+            import wandb
+
+            wandb.teardown()
 
     def record_fields(self) -> Dict[str, Any]:
         """The record's ``tracking`` group."""

@@ -108,7 +108,7 @@ def test_offline_wandb_and_mllog_read_back(tmp_path, offline_only):
     tracker.finish(record)
 
     wb_config, history, summary = wandb_contents(run_dir, "r0123456789a")
-    assert wb_config["seed"] == 3 and wb_config["attack"] == config["attack"]
+    assert wb_config.get("seed") == 3 and wb_config["attack"] == config["attack"], wb_config
     assert wb_config["global_batch_size"] == 512
     assert [(h["epoch"], h["train_loss"], h["pgd_subset"]) for h in history] == [(1, 2.0, 20.0), (2, 1.0, 40.0)]
     assert summary["status"] == "completed" and summary["accuracy"]["autoattack"] == 49.25
