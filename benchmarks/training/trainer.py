@@ -161,6 +161,9 @@ class Trainer:
         self.checkpoint_steps, self.checkpoint_seconds = checkpoint_steps, checkpoint_seconds
         self.progress = (sys.stderr.isatty() and dist.is_main) if progress is None else progress
         self.device = dist.device
+        if self.device.type == "cuda":
+            # Fastest conv algorithms for the fixed input shape; bit-exact resume is promised on the CPU only.
+            torch.backends.cudnn.benchmark = True
         self.autocast = autocast_factory(cfg.training.precision, self.device)
         data = cfg.data
         self.info: DatasetInfo = dataset_info(data.name)
