@@ -84,6 +84,7 @@ class Tracker:
         self._mllog = None
         self._handler = None
         self._finished = False
+        self._eval_logged = False
         if self.wandb_mode != DISABLED:  # first: when W&B cannot start, no mllog run is left open
             self._open_wandb(run_config, cfg, name, recipe_name)
         if self.mllog_path:
@@ -171,6 +172,7 @@ class Tracker:
     def log_eval(self, metrics: Mapping[str, Any], epoch: Optional[int] = None) -> None:
         """Final evaluation: ``clean``, ``pgd``, ``autoattack`` accuracies (%) and any other numbers."""
         meta = {} if epoch is None else {"epoch_num": epoch}
+        self._eval_logged = True
         if self._mllog is not None:
             mlc = self._mlc
             for key, value in metrics.items():
@@ -188,6 +190,9 @@ class Tracker:
     def finish(self, record: Optional[Dict[str, Any]] = None) -> None:
         """Close the run with its final ``record``: W&B summary = the record; mllog run_stop with its status.
 
+        A run that stops (completed or failed) logs the record's accuracies as :meth:`log_eval` does, unless
+        that was called already.
+
         A record still ``running`` (the job is being requeued) closes the log without run_stop, so the next
         attempt appends to an unfinished run.
         """
@@ -195,6 +200,10 @@ class Tracker:
             return
         self._finished = True
         status = (record or {}).get("status")
+        accuracy = {k: v for k, v in ((record or {}).get("accuracy") or {}).items()
+                    if k in ("clean", "pgd", "autoattack") and v is not None}
+        if accuracy and not self._eval_logged and status in RUN_STOP_STATUS:
+            self.log_eval(accuracy)
         if self._mllog is not None:
             mlc = self._mlc
             for field, key in RECORD_KEYS.items():

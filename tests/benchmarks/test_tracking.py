@@ -149,6 +149,9 @@ def test_resumed_run_appends_and_stops_once(tmp_path, offline_only):
     assert keys.count("run_start") == 1 and keys.count("run_stop") == 1
     assert keys.index(KEY_SUSPEND) < keys.index(KEY_RESUME) < keys.index("run_stop")
     assert [e["metadata"]["epoch_num"] for e in events if e["key"] == "epoch_stop"] == [1, 2]
+    # log_eval was never called: the final record's accuracies are logged once, by the attempt that stops.
+    assert [e["value"] for e in events if e["key"] == "eval_accuracy"] == [81.5]
+    assert [e["value"] for e in events if e["key"] == KEY_AUTOATTACK_ACCURACY] == [49.25]
     assert events[-1]["metadata"] == {**events[-1]["metadata"], "status": "aborted", "failure_reason": "diverged"}
     assert not os.path.exists(os.path.join(run_dir, "wandb"))
 
