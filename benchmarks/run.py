@@ -227,6 +227,12 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     Raises:
         UserError: a missing or malformed dataset and other user mistakes (the record says failed).
     """
+    record = load_record(results_dir, spec.run_id)
+    if record is not None and record["status"] == COMPLETED:  # before torch is even imported: "at once"
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: "
+                  f"{os.path.join(run_dir_of(results_dir, spec.run_id), 'result.json')}", flush=True)
+        return EXIT_OK
     from .training.distributed import destroy_distributed, init_distributed
 
     dist = init_distributed(device)
@@ -247,11 +253,6 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
 
     run_dir = run_dir_of(results_dir, spec.run_id)
     record = load_record(results_dir, spec.run_id)
-    if record is not None and record["status"] == COMPLETED:
-        if dist.is_main:
-            print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: "
-                  f"{os.path.join(run_dir, 'result.json')}", flush=True)
-        return EXIT_OK
     cfg = spec.run_config()
     if dist.is_main:
         os.makedirs(run_dir, exist_ok=True)

@@ -223,6 +223,7 @@ class Trainer:
         self.seconds = {"train": 0.0, "eval": 0.0}
         self.forward_flops_per_step: Optional[int] = None
         self.resumed = False
+        self._stop_agreed = False
         self._last_save = time.monotonic()
 
     # ------------------------------------------------------------------ builders

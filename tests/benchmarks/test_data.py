@@ -27,8 +27,8 @@ def _write_cifar(folder, name="cifar10", per_file=6, seed=0):
         data = rng.randint(0, 256, size=(per_file, 3072), dtype=np.uint8)
         labels = rng.randint(0, classes, size=per_file).tolist()
         with open(folder / file, "wb") as fh:
-            pickle.dump({b"batch_label": file.encode(), b"data": data, key: labels, b"filenames": [b"x.png"] * per_file},
-                        fh, protocol=2)
+            batch = {b"batch_label": file.encode(), b"data": data, key: labels, b"filenames": [b"x.png"] * per_file}
+            pickle.dump(batch, fh, protocol=2)
         written[file] = (data, labels)
     return written
 
