@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from .backends import NVIDIA_SMI, NVML, BackendUnavailable, EnergyBackend, register_energy_backend
 

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
-import os
-import threading
 import time
 
 import psutil
