@@ -20,6 +20,7 @@ import math
 import random
 import sys
 import time
+import warnings
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -245,8 +246,25 @@ class Trainer:
                       decay_milestones=sorted({max(1, t.epochs // 2), max(1, (3 * t.epochs) // 4)}))
         if per_epoch:
             kwargs["plateau_mode"] = "max"
-        scheduler, _ = create_scheduler_v2(optimizer, **kwargs)
+        with warnings.catch_warnings():
+            # timm warns that PlateauLRScheduler's metric state is not checkpointed; _scheduler_state saves it.
+            warnings.simplefilter("ignore", FutureWarning)
+            scheduler, _ = create_scheduler_v2(optimizer, **kwargs)
         return optimizer, scheduler, per_epoch
+
+    def _scheduler_state(self) -> Optional[Dict[str, Any]]:
+        if self.scheduler is None:
+            return None
+        state = {"timm": self.scheduler.state_dict()}
+        inner = getattr(self.scheduler, "lr_scheduler", None)  # plateau: torch's ReduceLROnPlateau holds the state
+        if inner is not None:
+            state["plateau"] = inner.state_dict()
+        return state
+
+    def _load_scheduler_state(self, state: Dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state["timm"])
+        if "plateau" in state:
+            self.scheduler.lr_scheduler.load_state_dict(state["plateau"])
 
     def _zero_sums(self) -> Dict[str, float]:
         return {"loss": 0.0, "correct": 0.0, "n": 0.0, "steps": 0.0, "seconds": 0.0}
@@ -271,7 +289,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "ema": self.ema.module.state_dict() if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scheduler": self._scheduler_state(),
             "progress": {"epoch": self.epoch, "step": self.step, "global_step": self.global_step},
             "data_order": {"seed": self.cfg.seed, "world_size": self.dist.world_size,
                            "batch_size": self.cfg.data.batch_size, "steps_per_epoch": len(self.batches)},
@@ -301,7 +319,7 @@ class Trainer:
             self.ema.module.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+            self._load_scheduler_state(state["scheduler"])
         progress = state["progress"]
         self.epoch, self.step, self.global_step = progress["epoch"], progress["step"], progress["global_step"]
         self.sums = dict(state["sums"])

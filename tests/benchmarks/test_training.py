@@ -204,3 +204,17 @@ def test_wrn28_10_pgd10_epoch_slice_fp32_vs_bf16(capsys):
               + ", ".join(f"{k} {v:.0f} images/s" for k, v in rates.items())
               + f", bf16 speed-up {rates['bf16'] / rates['fp32']:.2f}x")
     assert rates["bf16"] > 0 and rates["fp32"] > 0
+
+
+@pytest.mark.parametrize("overrides", [
+    ["training.scheduler=step"], ["training.scheduler=multistep"], ["training.scheduler=plateau"],
+    ["training.scheduler=none"], ["attack.norm=l2", "attack.eps=0.5", "model.activation=gelu"],
+    ["training.optimizer=adamw", "training.lr=0.001", "training.clip_grad=1.0"],
+], ids=["step", "multistep", "plateau", "none", "l2-gelu", "adamw-clip"])
+def test_recipe_variants_train(tiny_recipe, tmp_path, overrides):
+    base = ["training.epochs=2", "training.warmup_epochs=1", "data.batch_size=256", "evaluation.pgd_subset=64"]
+    code, spec, record = _run(tiny_recipe, tmp_path, 0, base + overrides)
+    assert code == EXIT_OK and record["training"]["epochs_completed"] == 2
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / spec.run_id / METRICS_FILE).read_text().splitlines()]
+    if "training.scheduler=none" in overrides:
+        assert lrs == [0.1 * 256 / 64] * 2  # lr scaled to the global batch, never scheduled
