@@ -166,7 +166,7 @@ def test_arrays_above_max_array_size_are_split(slurm_cluster, tmp_path):
         ex.update_parameters(max_array_size=max_size)
     assert ex.max_array_size() == max_size
     indices = [i * 10 for i in range(max_size + 2)]
-    ex.update_parameters(max_parallel=4, timeout_min=2)
+    ex.update_parameters(max_parallel=4, timeout_min=2, signal_delay_s=30)
     jobs = ex.map_array(indices)
     assert [len(j.indices) for j in jobs] == [max_size, 2]
     _wait_jobs([j.job_id for j in jobs], timeout=120)
