@@ -224,7 +224,7 @@ class Trainer:
         self.seconds = {"train": 0.0, "eval": 0.0}
         self.forward_flops_per_step: Optional[int] = None
         self.resumed = False
-        self._stop_agreed = False
+        self._stop_agreed = self._save_agreed = False
         self._last_save = time.monotonic()
 
     # ------------------------------------------------------------------ builders
@@ -359,10 +359,12 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss, logits = forward_backward_step(self.ddp or self.model, x, y, x_adv, loss=self.cfg.training.loss,
                                              trades_beta=self.cfg.training.trades_beta, autocast=self.autocast)
-        # One all-reduce carries the loss, the accuracy and a pending stop signal, so every rank agrees on
-        # divergence and on stopping.
+        # One all-reduce carries the loss, the accuracy, a pending stop signal and rank 0's "checkpoint is due",
+        # so every rank agrees on divergence, on stopping and on saving.
+        save_due = (self.dist.is_main and self.checkpoint_seconds > 0
+                    and time.monotonic() - self._last_save >= self.checkpoint_seconds)
         stats = torch.tensor([float(loss) * len(y), float((logits.argmax(1) == y).sum()), len(y),
-                              float(self.hooks.stop_requested() > 0)], dtype=torch.float64)
+                              float(self.hooks.stop_requested() > 0), float(save_due)], dtype=torch.float64)
         stats = all_reduce_sum(stats.to(self.device), self.dist).cpu()
         total_loss = float(stats[0])
         if not math.isfinite(total_loss):
@@ -379,6 +381,7 @@ class Trainer:
         if self.scheduler is not None and not self.schedule_per_epoch:
             self.scheduler.step_update(num_updates=self.global_step)
         self._stop_agreed = float(stats[3]) > 0
+        self._save_agreed = float(stats[4]) > 0
         return total_loss, float(stats[1]), int(stats[2])
 
     # ------------------------------------------------------------------ the loop
@@ -399,14 +402,8 @@ class Trainer:
         return 100.0 * float(counts[0]) / float(counts[2]), 100.0 * float(counts[1]) / float(counts[2])
 
     def _checkpoint_due(self) -> bool:
-        if self.checkpoint_steps and self.step % self.checkpoint_steps == 0:
-            return True
-        due = self.checkpoint_seconds and time.monotonic() - self._last_save >= self.checkpoint_seconds
-        # Under DDP every rank must agree (save() is collective): rank 0's clock decides.
-        if self.dist.distributed and self.checkpoint_seconds:
-            flag = torch.tensor([float(bool(due)) if self.dist.is_main else 0.0], device=self.device)
-            due = bool(all_reduce_sum(flag, self.dist).item() > 0)
-        return bool(due)
+        # The time-based decision is rank 0's, agreed on in train_step's all-reduce (save() is collective).
+        return bool(self.checkpoint_steps and self.step % self.checkpoint_steps == 0) or self._save_agreed
 
     def train(self) -> None:
         """Train from the current state to ``training.epochs``.

@@ -94,3 +94,14 @@ def test_sigkill_anywhere_then_rerun_is_bit_identical(tiny_recipe, tmp_path):
     assert ref_record["training"] == record["training"]
     assert record["job"]["attempts"] == len(CHAIN) and ref_record["job"]["attempts"] == 1
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".tmp-")]  # stale temp files were removed
+
+
+def test_time_based_checkpoints_inside_an_epoch(tiny_recipe, tmp_path):
+    """--checkpoint-minutes: a checkpoint whenever the time has passed (here: after every step)."""
+    args = ["run", tiny_recipe, "--index", 1, "--results", tmp_path, "--no-flops", "--no-eval",
+            "--checkpoint-minutes", "0.000001", "--set", "training.epochs=1"]
+    killed = run_cli(args, env={TEST_KILL_ENV: "checkpoint:3"})
+    assert killed.returncode == KILLED, killed.stderr
+    resumed = run_cli(args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "at epoch 1, step 3 " in resumed.stdout
