@@ -1,0 +1,50 @@
+"""``robustperf evaluate RUN_DIR``: clean, PGD and AutoAttack accuracy and inference cost of a trained run.
+
+Loads the run's record and checkpoint (EMA weights when the run used EMA), evaluates as the run's
+``evaluation`` section says and writes the results into ``RUN_DIR/result.json``. Resumable: after SIGTERM or
+SIGUSR1 (exit 128+signal) or a kill, the same command continues where the evaluation stopped, with the answer
+an uninterrupted evaluation gives. Use it on another machine or later than training, as clusters need.
+"""
+from __future__ import annotations
+
+import sys
+
+HELP = "evaluate a trained run: clean, PGD and AutoAttack accuracy and inference cost (resumable)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder (results/runs/<run_id>)")
+    parser.add_argument("--which", choices=("best", "last"), default=None,
+                        help="checkpoint to evaluate (default: the run's evaluation.which)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an evaluation.* or measurement.* key, e.g. --set evaluation.autoattack_n=1000 "
+                             "(repeatable; noted in the record's evaluation.warnings)")
+    parser.add_argument("--fresh", action="store_true", help="ignore saved evaluation state and start over")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+
+
+def main(args) -> int:
+    import logging
+    import os
+
+    from results import RECORD_FILE, read_record
+
+    from .evaluation import EvaluationError, EvaluationInterrupted, evaluate_run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    which = args.which
+    if which is None:
+        path = os.path.join(args.run_dir, RECORD_FILE)
+        if not os.path.isfile(path):
+            raise EvaluationError(f"{os.path.abspath(args.run_dir)}: no {RECORD_FILE}; expected the folder of a run "
+                                  "written by `robustperf run` (results/runs/<run_id>)")
+        which = ((read_record(path).get("config") or {}).get("evaluation") or {}).get("which", "best")
+    try:
+        record = evaluate_run(args.run_dir, which, args.overrides, fresh=args.fresh, device=args.device)
+    except EvaluationInterrupted as err:
+        print(f"robustperf evaluate: {err}", file=sys.stderr)
+        return err.exit_code
+    acc = record["accuracy"]
+    print(f"{record['run_id']} ({which}): clean {acc['clean']:.2f}%  PGD {acc['pgd']:.2f}%  AutoAttack "
+          + (f"{acc['autoattack']:.2f}%" if acc["autoattack"] is not None else "skipped"))
+    return 0

@@ -1,0 +1,18 @@
+"""The evaluation workload: clean, PGD and AutoAttack accuracy and inference cost, resumable.
+
+:func:`evaluate` measures a model and returns the record groups it fills; :func:`evaluate_run` does it for a run
+folder and writes the record (``robustperf evaluate``). AutoAttack runs through one adapter
+(:class:`AutoAttackAdapter`) keeping a batch-level state file per run and checkpoint.
+"""
+from ._signals import EvaluationInterrupted
+from .accuracy import clean_correct, pgd_correct
+from .autoattack import (CI_METHOD, NORMS, AutoAttackAdapter, AutoAttackResult, PerturbationError, run_autoattack,
+                         wilson_interval)
+from .evaluate import EvaluationError, apply_overrides, evaluate, evaluate_run, evaluation_dir
+from .inference import inference_cost
+
+__all__ = [
+    "EvaluationInterrupted", "clean_correct", "pgd_correct", "CI_METHOD", "NORMS", "AutoAttackAdapter",
+    "AutoAttackResult", "PerturbationError", "run_autoattack", "wilson_interval", "EvaluationError",
+    "apply_overrides", "evaluate", "evaluate_run", "evaluation_dir", "inference_cost",
+]

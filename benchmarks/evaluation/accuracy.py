@@ -1,0 +1,55 @@
+"""Clean and PGD robust accuracy on a whole test set.
+
+PGD is Madry et al. 2018 (https://arxiv.org/abs/1706.06083), the suite's registered ``pgd`` builder
+(:mod:`benchmarks.attacks`, the same code as the training attack) with the evaluation's steps and step size and
+a uniform random start; its random start is drawn from one generator seeded with the run seed, so a rerun gives
+the same answer. Forward passes run in float32 whatever the training precision, as AutoAttack does.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import torch
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def clean_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int,
+                  device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
+    """Per-point correctness (bool, on the CPU) of ``model`` on ``(x, y)``, in batches of ``batch_size``."""
+    device = device or _device_of(model)
+    out = torch.empty(x.shape[0], dtype=torch.bool)
+    for start in range(0, x.shape[0], batch_size):
+        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        out[start:start + batch_size] = model(xb).argmax(1).eq(yb).cpu()
+    return out
+
+
+def pgd_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps: float, steps: int,
+                step_size: float, batch_size: int, seed: int, random_start: bool = True,
+                device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
+    """Per-point robustness (bool, on the CPU) of ``model`` against PGD-``steps`` on ``(x, y)``.
+
+    A point counts as robust when the model classifies both it and its PGD example correctly: the pointwise
+    worst case over {clean, PGD}, as AutoAttack counts (it attacks only the points classified correctly), so
+    PGD accuracy never exceeds clean accuracy.
+    """
+    from benchmarks.attacks import create_attack
+
+    device = device or _device_of(model)
+    attack = create_attack("pgd", model, norm=norm, eps=eps, steps=steps, step_size=step_size,
+                           random_start=random_start)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    out = torch.empty(x.shape[0], dtype=torch.bool)
+    for start in range(0, x.shape[0], batch_size):
+        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        x_adv = attack(xb, yb, generator=generator)
+        with torch.no_grad():
+            ok = model(x_adv).argmax(1).eq(yb) & model(xb).argmax(1).eq(yb)
+        out[start:start + batch_size] = ok.cpu()
+    return out

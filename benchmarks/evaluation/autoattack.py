@@ -1,0 +1,400 @@
+"""AutoAttack behind one adapter, resumable at batch granularity.
+
+Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free
+attacks", ICML 2020 (https://arxiv.org/abs/2003.01690), through ``pyautoattack`` (the upstream fra31 code).
+
+:class:`AutoAttackAdapter` configures the attacks with pyautoattack's own ``AutoAttack`` (versions standard,
+plus, rand, or a custom list) and drives the same loop as ``AutoAttack.run_standard_evaluation``: the sanity
+checks, a clean pass, then each attack on the points still robust, in batches, in the same order and with the
+same seeds, so the robust accuracy is identical to calling pyautoattack directly. After each batch the
+adapter commits the robust flags and the batch count to an :class:`AutoAttackState`, written atomically at
+most every ``save_every_s`` seconds and after every attack, so an evaluation killed at any point continues
+where it was on the next call and ends with the uninterrupted answer.
+
+Robust accuracy is the pointwise worst case over the attacks (a point counts as robust only if no attack
+fooled the model on it). Its 95 % confidence interval is the Wilson score interval
+(``statsmodels.stats.proportion.proportion_confint(method="wilson")``), which keeps its coverage near 0 % and
+100 % accuracy where the normal approximation does not.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from ._meter import add_energy, measure
+from ._signals import EvaluationInterrupted, SignalGuard
+from ._state import AttackProgress, AutoAttackState, flags_from_text, flags_to_text
+
+logger = logging.getLogger("robustperf.evaluation")
+
+#: Recipe norm -> pyautoattack norm.
+NORMS = {"linf": "Linf", "l2": "L2"}
+VERSIONS = ("standard", "plus", "rand")
+#: Default seconds between state writes inside an attack (always written after each attack). A write costs a
+#: few ms (fsync); an attack batch on a large model costs seconds to minutes.
+SAVE_EVERY_S = 10.0
+#: Slack on the ``norm <= eps`` check: float32 rounding of the projection.
+EPS_TOLERANCE = 1e-5
+#: Test hook: ``ATTACK:BATCHES[:SIGNAL]`` (e.g. ``apgd-t:1:KILL``, ``clean:0:TERM``): once that many batches of
+#: that attack are committed, save the state and send the signal (default KILL) to this process.
+TEST_SIGNAL_ENV = "ROBUSTPERF_EVAL_TEST_SIGNAL_AT"
+CI_METHOD = "wilson"
+
+
+class PerturbationError(RuntimeError):
+    """An attack returned a point outside the eps-ball: the reported robustness would be wrong."""
+
+
+@dataclass
+class AutoAttackResult:
+    """Outcome of an AutoAttack evaluation. Accuracies are fractions in [0, 1].
+
+    Attributes:
+        n: points evaluated (the first n of the test set).
+        clean_accuracy / robust_accuracy: on those n points; robust is the pointwise worst case.
+        robust_count: points no attack fooled.
+        ci: 95 % Wilson interval of the robust accuracy.
+        per_attack: accuracy after the clean pass and after each attack, in order.
+        max_perturbation: largest norm (the recipe's) of a successful adversarial example; 0 if none.
+        warnings: pyautoattack's sanity warnings and the adapter's own.
+        seconds / energy_j: wall time and energy of the attack, summed over sessions; energy None if unmeasured.
+        version / attacks: what ran.  sessions: processes that worked on it (1 when never interrupted).
+        fresh_work: this call attacked (False when it only read a finished state).
+        robust_flags: per point, True when no attack fooled the model.
+    """
+
+    n: int
+    clean_accuracy: float
+    robust_accuracy: float
+    robust_count: int
+    ci: Tuple[float, float]
+    per_attack: Dict[str, float]
+    max_perturbation: float
+    warnings: List[str]
+    seconds: float
+    energy_j: Optional[float]
+    version: str
+    attacks: List[str]
+    sessions: int
+    fresh_work: bool
+    robust_flags: torch.Tensor = field(repr=False)
+
+
+def wilson_interval(count: int, n: int, alpha: float = 0.05) -> Tuple[float, float]:
+    """Two-sided ``1 - alpha`` Wilson score interval of ``count / n``, as fractions."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(count, n, alpha=alpha, method=CI_METHOD)
+    return float(lo), float(hi)
+
+
+def tensor_digest(tensors: Sequence[torch.Tensor]) -> str:
+    """Hash of the tensors' bytes (model weights, test points): a state made for other ones is stale."""
+    h = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        t = t.detach().contiguous().cpu()
+        h.update(str((tuple(t.shape), str(t.dtype))).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def model_digest(model: torch.nn.Module) -> str:
+    return tensor_digest(list(model.state_dict().values()))
+
+
+class _WarningCollector(logging.Handler):
+    """Collects pyautoattack's sanity warnings (logged at WARNING on the "auto-attack" logger)."""
+
+    def __init__(self, sink):
+        super().__init__(level=logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink(record.getMessage())
+
+
+class AutoAttackAdapter:
+    """pyautoattack, configured from the recipe, run resumably.
+
+    Args:
+        model: classifier in eval mode taking inputs in [0, 1] and returning logits.
+        eps: perturbation budget.
+        norm: ``linf`` or ``l2`` (the recipe's spelling).
+        version: ``standard``, ``plus``, ``rand``, or a list of attacks (run as pyautoattack's ``custom``).
+        seed: seed of every attack (pyautoattack re-seeds at each batch).
+        batch_size: attack batch size (part of the answer: batches share a random start).
+        device: where the model runs; default: the device of its first parameter.
+
+    Raises:
+        ValueError: unknown norm or version.
+    """
+
+    def __init__(self, model: torch.nn.Module, *, eps: float, norm: str = "linf",
+                 version: Union[str, Sequence[str]] = "standard", seed: int = 0, batch_size: int = 500,
+                 device: Optional[Union[str, torch.device]] = None):
+        from pyautoattack import AutoAttack
+
+        if norm not in NORMS:
+            raise ValueError(f"norm {norm!r} is not supported; expected one of {', '.join(NORMS)}")
+        if device is None:
+            first = next(model.parameters(), None)
+            device = first.device if first is not None else torch.device("cpu")
+        self.model = model
+        self.eps = float(eps)
+        self.norm = norm
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.device = device
+        if isinstance(version, str):
+            if version not in VERSIONS:
+                raise ValueError(f"AutoAttack version {version!r} is unknown; expected one of {', '.join(VERSIONS)} "
+                                 "or a list of attacks")
+            self.aa = AutoAttack(model, eps=self.eps, norm=NORMS[norm], version=version, seed=self.seed,
+                                 device=device)
+        else:
+            self.aa = AutoAttack(model, eps=self.eps, norm=NORMS[norm], version="custom", attacks=list(version),
+                                 seed=self.seed, device=device)
+        self.version = self.aa.version
+        self.attacks: List[str] = list(self.aa.attacks_to_run)
+
+    # ------------------------------------------------------------ the attacks, exactly as upstream calls them
+
+    def _configure(self, attack: str) -> None:
+        """Set the attack object up as ``run_standard_evaluation`` does before each batch (settings persist,
+        e.g. fab-t leaves FAB at one restart, so on resume they are replayed for the attacks already done)."""
+        aa = self.aa
+        if attack in ("apgd-ce", "apgd-dlr"):
+            aa.apgd.loss = "ce" if attack == "apgd-ce" else "dlr"
+            aa.apgd.seed = aa.get_seed()
+        elif attack == "fab":
+            aa.fab.targeted = False
+            aa.fab.seed = aa.get_seed()
+        elif attack == "fab-t":
+            aa.fab.targeted = True
+            aa.fab.n_restarts = 1
+            aa.fab.seed = aa.get_seed()
+        elif attack == "square":
+            aa.square.seed = aa.get_seed()
+        elif attack == "apgd-t":
+            aa.apgd_targeted.seed = aa.get_seed()
+        else:
+            raise ValueError(f"attack {attack!r} is not supported")
+
+    def _perturb(self, attack: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        aa = self.aa
+        if attack in ("apgd-ce", "apgd-dlr"):
+            return aa.apgd.perturb(x, y)
+        if attack in ("fab", "fab-t"):
+            return aa.fab.perturb(x, y)
+        if attack == "square":
+            return aa.square.perturb(x, y)
+        return aa.apgd_targeted.perturb(x, y)
+
+    def _checks(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        from pyautoattack import checks
+
+        aa, bs = self.aa, self.batch_size
+        xb, yb = x[:bs].to(self.device), y[:bs].to(self.device)
+        if self.version != "rand":
+            checks.check_randomized(aa.get_logits, xb, yb, bs=bs, logger=aa.logger)
+        n_cls = checks.check_range_output(aa.get_logits, xb, logger=aa.logger)
+        checks.check_dynamic(self.model, xb, False, logger=aa.logger)
+        checks.check_n_classes(n_cls, self.attacks, aa.apgd_targeted.n_target_classes, aa.fab.n_target_classes,
+                               logger=aa.logger)
+
+    def _norms(self, delta: torch.Tensor) -> torch.Tensor:
+        flat = delta.reshape(delta.shape[0], -1)
+        return flat.abs().max(1)[0] if self.norm == "linf" else flat.pow(2).sum(-1).sqrt()
+
+    # ------------------------------------------------------------ the resumable loop
+
+    def fingerprint(self, x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+        from pyautoattack import __version__
+
+        return {"model": model_digest(self.model), "data": tensor_digest([x, y]), "n": int(x.shape[0]),
+                "version": self.version, "attacks": self.attacks, "eps": self.eps, "norm": self.norm,
+                "seed": self.seed, "batch_size": self.batch_size, "pyautoattack": __version__}
+
+    def run(self, x: torch.Tensor, y: torch.Tensor, *, state_path: Optional[str] = None, meter: Any = None,
+            save_every_s: float = SAVE_EVERY_S, fresh: bool = False) -> AutoAttackResult:
+        """Evaluate on ``(x, y)``, continuing from ``state_path`` when it holds this evaluation's state.
+
+        Args:
+            x, y: the points (in [0, 1]) and labels, e.g. the first ``autoattack_n`` test points.
+            state_path: state file; None keeps the state in memory only (not resumable).
+            meter: energy meter with ``window(name)``; its "attack" window covers this call.
+            save_every_s: least seconds between state writes inside an attack.
+            fresh: ignore an existing state.
+
+        Raises:
+            EvaluationInterrupted: SIGTERM or SIGUSR1 arrived; the state is saved, a rerun continues.
+            PerturbationError: an adversarial example lies outside the eps-ball.
+        """
+        fingerprint = self.fingerprint(x, y)
+        state = None if (fresh or state_path is None) else AutoAttackState.load(state_path, fingerprint)
+        if state is None:
+            if state_path is not None and os.path.exists(state_path):
+                logger.info("AutoAttack state %s is for another evaluation (or --fresh): starting over", state_path)
+            state = AutoAttackState(fingerprint)
+        elif not state.finished:
+            logger.info("AutoAttack: resuming from %s (%s done)", state_path,
+                        ", ".join(d["name"] for d in state.done) or "clean pass")
+        fresh_work = not state.finished
+        if fresh_work:
+            self._run_session(state, x, y, state_path, meter, save_every_s)
+        return self._result(state, fresh_work)
+
+    def _run_session(self, state: AutoAttackState, x, y, state_path, meter, save_every_s) -> None:
+        collector = _WarningCollector(self._warn(state))
+        self.aa.logger.addHandler(collector)
+        self._last_save = time.monotonic()
+        state.sessions += 1
+        hook = _parse_hook(os.environ.get(TEST_SIGNAL_ENV))
+        try:
+            span = None
+            with SignalGuard() as guard, measure(meter, "attack") as span:
+                self._loop(state, x, y, guard, state_path, save_every_s, hook)
+        except EvaluationInterrupted as err:
+            self._close_session(state, span, state_path)
+            err.state_path = state_path
+            raise
+        except BaseException:
+            # KeyboardInterrupt, an OOM, ...: keep what is committed so a rerun loses as little as possible.
+            self._close_session(state, span, state_path)
+            raise
+        finally:
+            self.aa.logger.removeHandler(collector)
+        self._close_session(state, span, state_path)
+
+    def _close_session(self, state: AutoAttackState, span, state_path) -> None:
+        if span is not None:
+            state.seconds += span.seconds
+            state.energy_j = add_energy(state.energy_j, span.energy_j)
+        if state_path is not None:
+            state.save(state_path)
+
+    @staticmethod
+    def _warn(state: AutoAttackState):
+        def sink(message: str) -> None:
+            if message not in state.warnings:
+                logger.warning("AutoAttack: %s", message)
+            state.add_warning(message)
+        return sink
+
+    def _commit_save(self, state, state_path, save_every_s, force=False) -> None:
+        if state_path is not None and (force or time.monotonic() - self._last_save >= save_every_s):
+            state.save(state_path)
+            self._last_save = time.monotonic()
+
+    def _loop(self, state: AutoAttackState, x, y, guard: SignalGuard, state_path, save_every_s, hook) -> None:
+        bs, n = self.batch_size, x.shape[0]
+        self._checks(x, y)
+        with torch.no_grad():
+            if state.robust_flags is None:
+                flags = torch.zeros(n, dtype=torch.bool, device=x.device)
+                for start in range(0, n, bs):
+                    xb = x[start:start + bs].clone().to(self.device)
+                    yb = y[start:start + bs].clone().to(self.device)
+                    flags[start:start + bs] = yb.eq(self.aa.get_logits(xb).max(dim=1)[1]).to(flags.device)
+                with guard.critical():
+                    state.clean_flags = state.robust_flags = flags_to_text(flags)
+                    self._commit_save(state, state_path, save_every_s, force=True)
+                logger.info("AutoAttack: clean accuracy %.2f%% on %d points", 100.0 * flags.float().mean(), n)
+                _fire(hook, "clean", 0, state, state_path)
+            robust = flags_from_text(state.robust_flags).to(x.device)
+            done = {d["name"] for d in state.done}
+            for attack in self.attacks:
+                self._configure(attack)
+                if attack in done:
+                    continue
+                if state.current is None or state.current.name != attack:
+                    if not bool(robust.any()):
+                        # As upstream: with no robust point left the remaining attacks are skipped.
+                        with guard.critical():
+                            state.done.append({"name": attack, "accuracy": 0.0, "skipped": True})
+                        continue
+                    with guard.critical():
+                        state.current = AttackProgress(attack, flags_to_text(robust))
+                idx = torch.nonzero(flags_from_text(state.current.start_flags).to(x.device)).reshape(-1)
+                n_batches = -(-idx.numel() // bs)
+                for b in range(state.current.batches_done, n_batches):
+                    self._configure(attack)
+                    bidx = idx[b * bs:(b + 1) * bs]
+                    xb, yb = x[bidx].clone().to(self.device), y[bidx].clone().to(self.device)
+                    adv = self._perturb(attack, xb, yb)
+                    fooled = ~yb.eq(self.aa.get_logits(adv).max(dim=1)[1])
+                    largest = float(self._norms(adv[fooled] - xb[fooled]).max()) if bool(fooled.any()) else 0.0
+                    if not largest <= self.eps + EPS_TOLERANCE:
+                        raise PerturbationError(f"{attack} returned a {self.norm} perturbation of {largest:.6g} > "
+                                                f"eps {self.eps:.6g}")
+                    with guard.critical():
+                        robust[bidx[fooled.to(robust.device)]] = False
+                        state.robust_flags = flags_to_text(robust)
+                        state.current.batches_done = b + 1
+                        state.max_perturbation = max(state.max_perturbation, largest)
+                        self._commit_save(state, state_path, save_every_s)
+                    logger.debug("AutoAttack: %s batch %d/%d: %d of %d fooled", attack, b + 1, n_batches,
+                                 int(fooled.sum()), bidx.numel())
+                    _fire(hook, attack, b + 1, state, state_path)
+                accuracy = float(robust.float().mean())
+                with guard.critical():
+                    state.done.append({"name": attack, "accuracy": accuracy})
+                    state.current = None
+                    self._commit_save(state, state_path, save_every_s, force=True)
+                logger.info("AutoAttack: robust accuracy after %s: %.2f%%", attack, 100.0 * accuracy)
+            from pyautoattack import checks
+
+            with guard.critical():
+                checks.check_square_sr(self._accuracy_dict(state), logger=self.aa.logger)
+                state.finished = True
+
+    @staticmethod
+    def _accuracy_dict(state: AutoAttackState) -> Dict[str, float]:
+        clean = flags_from_text(state.clean_flags).float().mean().item()
+        return {"clean": clean, **{d["name"]: d["accuracy"] for d in state.done if not d.get("skipped")}}
+
+    def _result(self, state: AutoAttackState, fresh_work: bool) -> AutoAttackResult:
+        robust = flags_from_text(state.robust_flags)
+        n, count = robust.numel(), int(robust.sum())
+        per_attack = {"clean": flags_from_text(state.clean_flags).float().mean().item()}
+        per_attack.update({d["name"]: d["accuracy"] for d in state.done})
+        return AutoAttackResult(
+            n=n, clean_accuracy=per_attack["clean"], robust_accuracy=count / n, robust_count=count,
+            ci=wilson_interval(count, n), per_attack=per_attack, max_perturbation=state.max_perturbation,
+            warnings=list(state.warnings), seconds=state.seconds, energy_j=state.energy_j, version=self.version,
+            attacks=list(self.attacks), sessions=state.sessions, fresh_work=fresh_work,
+            robust_flags=robust)
+
+
+def run_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str = "linf",
+                   version: Union[str, Sequence[str]] = "standard", seed: int = 0, batch_size: int = 500,
+                   device: Optional[Union[str, torch.device]] = None, state_path: Optional[str] = None,
+                   meter: Any = None, save_every_s: float = SAVE_EVERY_S, fresh: bool = False) -> AutoAttackResult:
+    """AutoAttack robust accuracy of ``model`` on ``(x, y)``; see :class:`AutoAttackAdapter` and its ``run``."""
+    adapter = AutoAttackAdapter(model, eps=eps, norm=norm, version=version, seed=seed, batch_size=batch_size,
+                                device=device)
+    return adapter.run(x, y, state_path=state_path, meter=meter, save_every_s=save_every_s, fresh=fresh)
+
+
+def _parse_hook(text: Optional[str]):
+    if not text:
+        return None
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"{TEST_SIGNAL_ENV}={text!r}: expected ATTACK:BATCHES[:SIGNAL]")
+    signame = parts[2] if len(parts) == 3 else "KILL"
+    return parts[0], int(parts[1]), getattr(signal, "SIG" + signame.upper())
+
+
+def _fire(hook, attack: str, batches: int, state: AutoAttackState, state_path: Optional[str]) -> None:
+    if hook is not None and hook[0] == attack and hook[1] == batches:
+        if state_path is not None:
+            state.save(state_path)
+        os.kill(os.getpid(), hook[2])

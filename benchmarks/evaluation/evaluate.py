@@ -1,0 +1,326 @@
+"""The evaluation workload: clean, PGD and AutoAttack accuracy and inference cost of a trained model.
+
+:func:`evaluate` measures and returns the record groups it fills; :func:`evaluate_run` (``robustperf evaluate``)
+loads a finished run's record and checkpoint, evaluates and writes the record back. Both resume: each finished
+phase (clean, PGD, inference) is kept in ``RUN_DIR/evaluation/<which>/progress.json`` and AutoAttack keeps its
+batch-level state beside it (``autoattack-state.json``), so a job killed or signalled (SIGTERM / SIGUSR1) in the
+middle continues on the next call and ends with the uninterrupted answer. A state made for other weights, data
+or settings is ignored.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from recipes.errors import UserError
+from results import atomic_write_bytes
+
+from ._meter import add_energy, measure
+from ._signals import EvaluationInterrupted, SignalGuard
+from .accuracy import clean_correct, pgd_correct
+from .autoattack import SAVE_EVERY_S, model_digest, run_autoattack, tensor_digest
+from .inference import inference_cost
+
+logger = logging.getLogger("robustperf.evaluation")
+
+EVAL_FOLDER = "evaluation"
+PROGRESS_FILE = "progress.json"
+AUTOATTACK_STATE_FILE = "autoattack-state.json"
+J_PER_KWH = 3.6e6
+WHICH = ("best", "last")
+#: Sections ``robustperf evaluate --set`` may change: how to evaluate and measure, never what was trained.
+OVERRIDABLE = ("evaluation", "measurement")
+
+
+class EvaluationError(UserError):
+    """A run folder that cannot be evaluated (no record, no checkpoint, a bad --set)."""
+
+
+@dataclass
+class _Progress:
+    fingerprint: Dict[str, Any]
+    clean_correct: Optional[int] = None
+    pgd_correct: Optional[int] = None
+    inference: Optional[Dict[str, Any]] = None
+    seconds: float = 0.0
+    energy_j: Optional[float] = 0.0
+    warnings: List[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str, fingerprint: Dict[str, Any]) -> Optional["_Progress"]:
+        try:
+            with open(path, "rb") as fh:
+                data = json.loads(fh.read().decode("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
+            return None
+        return cls(**data)
+
+    def save(self, path: str) -> None:
+        atomic_write_bytes(path, json.dumps(asdict(self), separators=(",", ":")).encode("utf-8"))
+
+
+def evaluation_dir(run_dir: str, which: str) -> str:
+    """Folder of the evaluation state of checkpoint ``which`` of a run."""
+    return os.path.join(run_dir, EVAL_FOLDER, which)
+
+
+def _kwh(joules: Optional[float], pue: float) -> Optional[float]:
+    # As benchmarks.measurement.cost: every kWh in the record includes the facility's PUE.
+    return None if joules is None else joules / J_PER_KWH * pue
+
+
+def _pct(count: int, n: int) -> float:
+    return 100.0 * count / n
+
+
+def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = None, which: Optional[str] = None,
+             data: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, fresh: bool = False,
+             save_every_s: float = SAVE_EVERY_S, measure_inference: bool = True) -> Dict[str, Any]:
+    """Evaluate ``model`` as ``run_config.evaluation`` says and return the record groups it fills.
+
+    Clean and PGD-``evaluation.pgd_steps`` accuracy (step size ``run_config.eval_step_size``) on the whole test
+    set; AutoAttack (``evaluation.autoattack``, the run's eps and norm, its seed) on the first
+    ``evaluation.autoattack_n`` test points; inference cost. Forward passes run in float32.
+
+    Args:
+        model: the classifier (EMA weights when the run used EMA), inputs in [0, 1]; evaluated in eval mode
+            (its previous mode is restored).
+        run_config: the run's :class:`recipes.RunConfig`.
+        run_dir: the run's folder; the resumable state lives in ``run_dir/evaluation/<which>/``.
+        meter: a started ``benchmarks.measurement.EnergyMeter``; windows "eval" (all of this call), "attack"
+            (AutoAttack) and "inference" are opened on it. None: wall time only, energy null.
+        which: the checkpoint evaluated (``best`` or ``last``); default ``evaluation.which``.
+        data: ``(images, labels)`` of the test set in dataset order; default ``load_dataset(data.name, "test")``.
+        fresh: ignore any saved state and start over.
+        save_every_s: least seconds between AutoAttack state writes inside an attack.
+        measure_inference: time inference (latency, throughput, FLOPs, energy).
+
+    Returns:
+        ``{"accuracy": {...}, "timing": {...}, "energy": {...}, "evaluation": {...}}`` with the record's keys:
+        accuracies in percent (0-100) with their point counts, ``autoattack_ci`` a 95 % Wilson interval in
+        percent, ``per_attack`` the accuracy (percent) after the clean pass and after each attack,
+        ``max_perturbation`` in the norm's units; ``timing.eval_seconds`` (the whole evaluation),
+        ``attack_seconds`` (AutoAttack), ``attack_seconds_per_sample``, all summed over resumed sessions;
+        ``energy.eval_kwh`` / ``attack_kwh`` in kWh including ``measurement.pue`` (as ``measurement.cost``),
+        null when unmeasured; ``evaluation.warnings``, ``inference`` (see :func:`inference_cost`),
+        ``autoattack_version``.
+
+    Raises:
+        EvaluationInterrupted: SIGTERM / SIGUSR1 arrived; the state is saved and a rerun continues.
+    """
+    from benchmarks.attacks import eval_mode
+
+    ev, cfg = run_config.evaluation, run_config
+    which = which or ev.which
+    if data is None:
+        from benchmarks.data import load_dataset
+
+        data = load_dataset(cfg.data.name, "test", root=cfg.data.root)
+    x, y = data
+    folder = evaluation_dir(run_dir, which)
+    os.makedirs(folder, exist_ok=True)
+    progress_path = os.path.join(folder, PROGRESS_FILE)
+    aa_n = min(ev.autoattack_n, x.shape[0])
+    fingerprint = {"model": model_digest(model), "data": tensor_digest([x, y]), "seed": cfg.seed,
+                   "attack": {"norm": cfg.attack.norm, "eps": cfg.attack.eps}, "evaluation": asdict(ev),
+                   "step_size": cfg.eval_step_size}
+    progress = None if fresh else _Progress.load(progress_path, fingerprint)
+    progress = progress or _Progress(fingerprint)
+    if aa_n < ev.autoattack_n and ev.autoattack is not None:
+        _warn(progress, f"evaluation.autoattack_n is {ev.autoattack_n} but the test set has {x.shape[0]} points: "
+                        f"AutoAttack ran on all {x.shape[0]}")
+    aa = None
+    span = None
+    worked = False
+    with eval_mode(model):
+        try:
+            with SignalGuard() as guard, measure(meter, "eval") as span:
+                if progress.clean_correct is None:
+                    flags = clean_correct(model, x, y, batch_size=ev.batch_size)
+                    with guard.critical():
+                        progress.clean_correct = int(flags.sum())
+                        progress.save(progress_path)
+                    worked = True
+                if progress.pgd_correct is None:
+                    flags = pgd_correct(model, x, y, norm=cfg.attack.norm, eps=cfg.attack.eps, steps=ev.pgd_steps,
+                                        step_size=cfg.eval_step_size, batch_size=ev.batch_size, seed=cfg.seed)
+                    with guard.critical():
+                        progress.pgd_correct = int(flags.sum())
+                        progress.save(progress_path)
+                    worked = True
+                if ev.autoattack is not None:
+                    state_path = os.path.join(folder, AUTOATTACK_STATE_FILE)
+                    aa = run_autoattack(model, x[:aa_n], y[:aa_n], eps=cfg.attack.eps, norm=cfg.attack.norm,
+                                        version=ev.autoattack, seed=cfg.seed, batch_size=ev.batch_size,
+                                        state_path=state_path, meter=meter, save_every_s=save_every_s,
+                                        fresh=fresh)
+                    worked = worked or aa.fresh_work
+                if measure_inference and progress.inference is None:
+                    inference = inference_cost(model, x, batch_size=ev.batch_size, meter=meter)
+                    with guard.critical():
+                        progress.inference = inference
+                        progress.save(progress_path)
+                    worked = True
+        except EvaluationInterrupted:
+            _close(progress, span, progress_path)
+            raise
+        if worked:
+            _close(progress, span, progress_path)
+    return _partial(progress, aa, x.shape[0], which, run_config)
+
+
+def _warn(progress: _Progress, message: str) -> None:
+    if message not in progress.warnings:
+        logger.warning("evaluation: %s", message)
+        progress.warnings.append(message)
+
+
+def _close(progress: _Progress, span, path: str) -> None:
+    if span is not None:
+        progress.seconds += span.seconds
+        progress.energy_j = add_energy(progress.energy_j, span.energy_j)
+    progress.save(path)
+
+
+def _partial(progress: _Progress, aa, n: int, which: str, run_config) -> Dict[str, Any]:
+    pue = run_config.measurement.pue
+    accuracy: Dict[str, Any] = {
+        "clean": _pct(progress.clean_correct, n), "clean_n": n, "pgd": _pct(progress.pgd_correct, n), "pgd_n": n,
+        "autoattack": None, "autoattack_ci": None, "autoattack_n": None, "per_attack": None,
+        "max_perturbation": None, "which": which,
+    }
+    timing = {"eval_seconds": progress.seconds, "attack_seconds": None, "attack_seconds_per_sample": None}
+    energy = {"eval_kwh": _kwh(progress.energy_j, pue), "attack_kwh": None}
+    warnings = list(progress.warnings)
+    version = None
+    if aa is not None:
+        accuracy.update({
+            "autoattack": 100.0 * aa.robust_accuracy, "autoattack_ci": [100.0 * aa.ci[0], 100.0 * aa.ci[1]],
+            "autoattack_n": aa.n, "per_attack": {k: 100.0 * v for k, v in aa.per_attack.items()},
+            "max_perturbation": aa.max_perturbation,
+        })
+        timing.update({"attack_seconds": aa.seconds, "attack_seconds_per_sample": aa.seconds / aa.n})
+        energy["attack_kwh"] = _kwh(aa.energy_j, pue)
+        warnings += [w for w in aa.warnings if w not in warnings]
+        version = aa.version
+    return {"accuracy": accuracy, "timing": timing, "energy": energy,
+            "evaluation": {"warnings": warnings, "inference": progress.inference, "autoattack_version": version}}
+
+
+# ---------------------------------------------------------------- a run folder: robustperf evaluate
+
+def apply_overrides(config: Dict[str, Any], overrides: Sequence[str]) -> Tuple[Dict[str, Any], List[str]]:
+    """``config`` with ``KEY=VALUE`` overrides of ``evaluation.*`` / ``measurement.*`` applied.
+
+    Returns:
+        The new config dict and the normalised ``key=value`` strings applied.
+
+    Raises:
+        RecipeError: malformed item, unknown key, a key outside those sections, or a bad value.
+    """
+    from recipes.errors import RecipeError
+    from recipes.recipe import SET_SOURCE, parse_yaml
+    from recipes.schema import all_paths, validate_value
+
+    paths = all_paths()
+    allowed = [p for p in paths if p.split(".")[0] in OVERRIDABLE]
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
+    applied = []
+    for item in overrides:
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise RecipeError("expected KEY=VALUE, e.g. --set evaluation.autoattack_n=1000", file=SET_SOURCE,
+                              value=item)
+        if key not in allowed:
+            raise RecipeError("only evaluation.* and measurement.* can change after training", file=SET_SOURCE,
+                              key=key, allowed=allowed)
+        value, _ = parse_yaml(text, SET_SOURCE) if text.strip() else (None, {})
+        value = validate_value(key, value, paths[key], SET_SOURCE)
+        section, sub = key.split(".", 1)
+        out[section] = {**out.get(section, {}), sub: value}
+        applied.append(f"{key}={text.strip()}")
+    return out, applied
+
+
+def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (), *,
+                 record: Optional[Dict[str, Any]] = None, meter: Any = None, log=None, fresh: bool = False,
+                 device: Optional[str] = None, save_every_s: float = SAVE_EVERY_S) -> Dict[str, Any]:
+    """Evaluate checkpoint ``which`` of the run in ``run_dir`` and merge the results into its record.
+
+    Args:
+        run_dir: the run's folder (``results/runs/<run_id>``) holding ``result.json`` and the checkpoints.
+        which: ``best`` or ``last``.
+        overrides: ``KEY=VALUE`` changes of ``evaluation.*`` / ``measurement.*`` (noted in the warnings).
+        record: the run's record, updated in place and not written (``robustperf run`` writes it); None: read
+            ``run_dir/result.json``, update it and write it back with ``results.write_record``.
+        meter: a started energy meter; None: one is opened for this call from ``measurement``.
+        log: callable taking a line, for the run's log; default the module logger.
+        fresh: ignore any saved evaluation state.
+        device: where to evaluate; default CUDA when available, else the CPU.
+        save_every_s: least seconds between AutoAttack state writes inside an attack.
+
+    Returns:
+        The updated record.
+
+    Raises:
+        EvaluationError: no record or checkpoint in ``run_dir``; RecipeError: a bad override;
+        EvaluationInterrupted: SIGTERM / SIGUSR1 (state saved; rerun to continue).
+    """
+    import contextlib
+
+    from recipes.schema import RunConfig
+    from results import RECORD_FILE, read_record, write_record
+
+    say = log or logger.info
+    if which not in WHICH:
+        raise EvaluationError(f"--which must be one of {', '.join(WHICH)}, got {which!r}")
+    run_dir = os.path.abspath(run_dir)
+    write = record is None
+    if record is None:
+        path = os.path.join(run_dir, RECORD_FILE)
+        if not os.path.isfile(path):
+            raise EvaluationError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by "
+                                  "`robustperf run` (results/runs/<run_id>)")
+        record = read_record(path)
+        if os.path.basename(run_dir) != record["run_id"]:
+            raise EvaluationError(f"{run_dir}: the folder name differs from the record's run_id "
+                                  f"{record['run_id']!r}; rename it back so the record is written in place")
+    config, applied = apply_overrides(record["config"] or {}, overrides)
+    run_config = RunConfig.from_dict(config, file=os.path.join(run_dir, RECORD_FILE))
+    from benchmarks import load_model
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(run_dir, which, device)
+    with contextlib.ExitStack() as stack:
+        if meter is None:
+            from benchmarks.measurement import EnergyMeter
+
+            indices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+            meter = stack.enter_context(EnergyMeter(run_config.measurement, indices))
+        say(f"evaluating {which} checkpoint of {record['run_id']} on {device}"
+            + (f" with {', '.join(applied)}" if applied else ""))
+        partial = evaluate(model, run_config, run_dir, meter=meter, which=which, fresh=fresh,
+                           save_every_s=save_every_s)
+    if applied:
+        partial["evaluation"]["warnings"].append("evaluated with --set " + " ".join(applied)
+                                                 + " (differs from the run's config)")
+    for group, values in partial.items():
+        record[group].update(values)
+    acc = record["accuracy"]
+    say(f"clean {acc['clean']:.2f}%  PGD-{run_config.evaluation.pgd_steps} {acc['pgd']:.2f}%  AutoAttack "
+        + (f"{acc['autoattack']:.2f}% (95% CI {acc['autoattack_ci'][0]:.1f}-{acc['autoattack_ci'][1]:.1f}, "
+           f"n={acc['autoattack_n']})" if acc["autoattack"] is not None else "skipped"))
+    for warning in record["evaluation"]["warnings"] or []:
+        say(f"warning: {warning}")
+    if write:
+        write_record(os.path.dirname(run_dir), record)
+    return record
