@@ -28,18 +28,24 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from recipes.errors import UserError
+
 from ..attacks import create_attack
 from ..data import DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
 from ..models import create_model, model_spec
 from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
 
-__all__ = ["Diverged", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
+__all__ = ["Diverged", "ResumeError", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
            "evaluate_subset", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
 #: The training attack of each objective (registered names in benchmarks.attacks).
 TRAIN_ATTACKS = {"at": "pgd", "trades": "trades_kl"}
+
+
+class ResumeError(UserError):
+    """A checkpoint that this run cannot continue from (another world size or batch size)."""
 
 
 class Diverged(RuntimeError):
@@ -312,8 +318,8 @@ class Trainer:
         mine = {"seed": self.cfg.seed, "world_size": self.dist.world_size, "batch_size": self.cfg.data.batch_size,
                 "steps_per_epoch": len(self.batches)}
         if order != mine:
-            raise RuntimeError(f"the checkpoint was written by a run with data order {order}, this one has {mine}; "
-                               "resume with the same world size and batch size")
+            raise ResumeError(f"the checkpoint was written by a run with data order {order}, this one has {mine}; "
+                              "resume with the same number of processes (torchrun --nproc_per_node)")
         self.model.load_state_dict(state["model"])
         if self.ema is not None:
             self.ema.module.load_state_dict(state["ema"])

@@ -68,3 +68,19 @@ def test_robustperf_run_under_torchrun(tiny_recipe, tmp_path):
     assert record["status"] == "completed"
     assert record["training"]["world_size"] == 2 and record["training"]["global_batch_size"] == 64
     assert record["flops"]["steps"] == 1437 // 64
+
+
+def test_resume_with_another_world_size_is_a_user_error(tiny_recipe, tmp_path):
+    from benchmarks.training import ResumeError, Trainer
+    from benchmarks.training.distributed import DistInfo
+
+    cfg = load_recipe(str(tiny_recipe), OVERRIDES).run(0).run_config()
+    trainer = Trainer(cfg, DistInfo(), progress=False)
+    state = trainer.state_dict()
+    state["data_order"]["world_size"] = 2  # as written by rank 0 of a 2-process run
+    try:
+        trainer.load_state_dict(state)
+    except ResumeError as err:
+        assert "--nproc_per_node" in str(err)
+    else:
+        raise AssertionError("a checkpoint of another world size was accepted")
