@@ -106,7 +106,7 @@ def test_autoattack_below_pgd_below_clean(trained, digits, reference):
     assert not (pgd & ~clean).any() and not (reference.robust_flags & ~clean).any()
 
 
-def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, reference, tmp_path):
+def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, reference, tmp_path, monkeypatch):
     """Kill -9 between two batches of APGD-CE, then SIGTERM inside APGD-T; the third call finishes."""
     model, weights = trained
     x, y = digits
@@ -144,6 +144,8 @@ def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, 
     assert [d["name"] for d in saved["done"]] == ["apgd-ce"] and saved["current"]["name"] == "apgd-t"
     assert saved["sessions"] == 2 and saved["seconds"] > 0
 
+    # A resume that redid APGD-T's committed batch would trip this hook and raise EvaluationInterrupted.
+    monkeypatch.setenv(TEST_SIGNAL_ENV, "apgd-t:1:USR1")
     resumed = run_autoattack(model, x[:N], y[:N], eps=EPS, version="standard", seed=0, batch_size=BS,
                              state_path=str(state))
     assert resumed.sessions == 3
@@ -226,3 +228,82 @@ def test_evaluate_warns_when_autoattack_n_exceeds_the_test_set(trained, digits, 
     assert out["accuracy"]["autoattack_n"] == 16
     assert any("autoattack_n is 10000" in w for w in out["evaluation"]["warnings"])
     assert out["evaluation"]["inference"] is None
+
+
+def test_l2_autoattack_equals_pyautoattack(trained, digits):
+    from pyautoattack import AutoAttack
+
+    model, _ = trained
+    x, y = digits
+    ours = run_autoattack(model, x[:16], y[:16], eps=1.0, norm="l2", version=["apgd-ce", "apgd-t"], seed=0,
+                          batch_size=8)
+    direct = AutoAttack(model, eps=1.0, norm="L2", version="custom", attacks=["apgd-ce", "apgd-t"], seed=0)
+    _, y_adv = direct.run_standard_evaluation(x[:16], y[:16], batch_size=8)
+    assert torch.equal(ours.robust_flags, y_adv.eq(y[:16]))
+    assert 0.0 < ours.max_perturbation <= 1.0 + EPS_TOLERANCE
+
+
+class _Round(torch.nn.Module):
+    """Quantises the input: its gradient is zero everywhere (gradient masking)."""
+
+    def forward(self, x):
+        return torch.round(x * 4) / 4
+
+
+@pytest.mark.parametrize("wrap, attacks, expected", [
+    (lambda m: torch.nn.Sequential(torch.nn.Dropout(0.5), m).train(), ["apgd-ce"], "randomized defense"),
+    (lambda m: torch.nn.Sequential(m, torch.nn.Softmax(dim=1)), ["apgd-ce"], "probability distribution"),
+    (lambda m: torch.nn.Sequential(_Round(), m), ["apgd-t"], "zero gradient"),
+], ids=["randomised", "softmax-output", "masked-gradients"])
+def test_sanity_warnings_are_surfaced(trained, digits, wrap, attacks, expected, caplog):
+    model, _ = trained
+    x, y = digits
+    result = run_autoattack(wrap(model), x[:8], y[:8], eps=EPS, version=attacks, seed=0, batch_size=8)
+    assert any(expected in w for w in result.warnings), result.warnings
+    assert any(expected in r.getMessage() for r in caplog.records if r.name == "robustperf.evaluation")
+
+
+def test_evaluate_with_an_energy_meter_fills_kwh(trained, digits, tmp_path):
+    from _fake_power import LinearPower, install
+
+    from benchmarks.measurement import EnergyMeter
+
+    model, _ = trained
+    x, y = digits
+    cfg = _config()
+    remove = install(lambda devices, measurement, clock: LinearPower(clock, 1, 300.0))
+    try:
+        with EnergyMeter(cfg.measurement, [], source="fake") as meter:
+            out = evaluate(model, cfg, str(tmp_path), data=(x[:32], y[:32]), meter=meter)
+            windows = meter.totals()["windows"]
+    finally:
+        remove()
+    pue = cfg.measurement.pue
+    # 300 W: kWh = 300 W x the window's seconds x PUE, for the whole evaluation and for the attack (the meter
+    # reads its clock and the counter a few microseconds apart, hence rel=1e-4).
+    assert out["energy"]["eval_kwh"] == pytest.approx(300.0 * out["timing"]["eval_seconds"] / 3.6e6 * pue,
+                                                      rel=1e-4)
+    assert out["energy"]["attack_kwh"] == pytest.approx(300.0 * out["timing"]["attack_seconds"] / 3.6e6 * pue,
+                                                        rel=1e-4)
+    assert out["timing"]["eval_seconds"] == pytest.approx(windows["eval"]["seconds"])
+    assert out["timing"]["attack_seconds"] == pytest.approx(windows["attack"]["seconds"])
+    inference = out["evaluation"]["inference"]
+    images = (3 + inference["repeats_batch"]) * inference["batch_size"]  # warm-up passes are in the window
+    assert inference["energy_j_per_1000_images"] == pytest.approx(
+        300.0 * windows["inference"]["seconds"] / images * 1000.0, rel=1e-4)
+
+
+@pytest.mark.gpu
+def test_autoattack_on_cuda_equals_pyautoattack(trained, digits):
+    from pyautoattack import AutoAttack
+
+    model, _ = trained
+    x, y = digits
+    cuda = _helper().small_cnn().cuda().eval()
+    cuda.load_state_dict(model.state_dict())
+    ours = run_autoattack(cuda, x[:N], y[:N], eps=EPS, version="standard", seed=0, batch_size=BS)
+    direct = AutoAttack(cuda, eps=EPS, norm="Linf", version="standard", seed=0, device="cuda")
+    _, y_adv = direct.run_standard_evaluation(x[:N], y[:N], batch_size=BS)
+    assert torch.equal(ours.robust_flags, y_adv.cpu().eq(y[:N]))
+    cost = evaluate(cuda, _config(), "/tmp/robustperf-gpu-eval-test", data=(x[:32], y[:32]), fresh=True)
+    assert cost["evaluation"]["inference"]["device"].startswith("cuda")
