@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -108,11 +109,21 @@ def test_launching_again_submits_nothing(four_runs, capsys):
     assert status["counts"] == {"completed": 4, "failed": 0, "running": 0, "pending": 0}
 
 
-def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path, tiny_recipe):
+def _epochs_lasting(seconds: float, four_runs) -> int:
+    """Epochs of tiny training that outlast ``seconds`` on this machine now (from the 1-epoch array runs)."""
+    recipe, results, _, _, _ = four_runs
+    per_epoch = sorted(load_record(str(results), s.run_id)["timing"]["train_seconds"] for s in recipe.runs())
+    return max(2, min(16, math.ceil(seconds / max(per_epoch[len(per_epoch) // 2], 0.5)) + 1))
+
+
+def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path, tiny_recipe, four_runs):
     """The run is still training when its time limit is cut to 1 minute (as if it had been submitted with
     one): SLURM sends --signal's USR1 (and TERM at the limit), the run checkpoints and exits, and link 1 of
-    the chain resumes it to the end. The result equals that of an uninterrupted run of the same config."""
-    overrides = [*FAST, "training.epochs=4"]
+    the chain resumes it to the end. The result equals that of an uninterrupted run of the same config.
+
+    SLURM checks time limits every 30 s, so the training must outlast the first epoch by more than that
+    whatever this machine's speed: the number of epochs is sized from the array test's runs."""
+    overrides = [*FAST, f"training.epochs={_epochs_lasting(60, four_runs)}"]
     recipe = load_recipe(str(tiny_recipe), overrides)
     spec = recipe.run(0)
     reference_dir = tmp_path / "reference"
