@@ -306,7 +306,7 @@ class AutoAttackAdapter:
                 with guard.critical():
                     state.clean_flags = state.robust_flags = flags_to_text(flags)
                     self._commit_save(state, state_path, save_every_s, force=True)
-                logger.info("AutoAttack: clean accuracy %.2f%% on %d points", 100.0 * flags.float().mean(), n)
+                logger.info("AutoAttack: clean accuracy %.2f%% on %d points", 100.0 * _fraction(flags), n)
                 _fire(hook, "clean", 0, state, state_path)
             robust = flags_from_text(state.robust_flags).to(x.device)
             done = {d["name"] for d in state.done}
@@ -343,7 +343,7 @@ class AutoAttackAdapter:
                     logger.debug("AutoAttack: %s batch %d/%d: %d of %d fooled", attack, b + 1, n_batches,
                                  int(fooled.sum()), bidx.numel())
                     _fire(hook, attack, b + 1, state, state_path)
-                accuracy = float(robust.float().mean())
+                accuracy = int(robust.sum()) / n
                 with guard.critical():
                     state.done.append({"name": attack, "accuracy": accuracy})
                     state.current = None
@@ -357,13 +357,13 @@ class AutoAttackAdapter:
 
     @staticmethod
     def _accuracy_dict(state: AutoAttackState) -> Dict[str, float]:
-        clean = flags_from_text(state.clean_flags).float().mean().item()
+        clean = _fraction(flags_from_text(state.clean_flags))
         return {"clean": clean, **{d["name"]: d["accuracy"] for d in state.done if not d.get("skipped")}}
 
     def _result(self, state: AutoAttackState, fresh_work: bool) -> AutoAttackResult:
         robust = flags_from_text(state.robust_flags)
         n, count = robust.numel(), int(robust.sum())
-        per_attack = {"clean": flags_from_text(state.clean_flags).float().mean().item()}
+        per_attack = {"clean": _fraction(flags_from_text(state.clean_flags))}
         per_attack.update({d["name"]: d["accuracy"] for d in state.done})
         return AutoAttackResult(
             n=n, clean_accuracy=per_attack["clean"], robust_accuracy=count / n, robust_count=count,
@@ -381,6 +381,11 @@ def run_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, 
     adapter = AutoAttackAdapter(model, eps=eps, norm=norm, version=version, seed=seed, batch_size=batch_size,
                                 device=device)
     return adapter.run(x, y, state_path=state_path, meter=meter, save_every_s=save_every_s, fresh=fresh)
+
+
+def _fraction(flags: torch.Tensor) -> float:
+    # count / n in double precision, as upstream computes its accuracies (a float32 mean is off in digit 8).
+    return int(flags.sum()) / flags.numel()
 
 
 def _parse_hook(text: Optional[str]):
