@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from launchers import LocalExecutor, TaskCommand
 from launchers.plan import plan_launch
 from launchers.status import collect_status
@@ -43,6 +45,7 @@ def _wait(predicate, timeout, what):
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
     """The real CLI on the tiny recipe: Ctrl-C during training, every run checkpoints; launch again finishes."""
     overrides = [*FAST, "training.epochs=4"]

@@ -18,6 +18,7 @@ FAST = ["training.epochs=1", "attack.steps=1", "evaluation.autoattack=null", "ev
         "evaluation.pgd_subset=64"]
 
 
+@pytest.mark.slow
 def test_lsf_array_element_runs_its_matrix_entry(tmp_path, tiny_recipe):
     """Element 2 (1-based LSB_JOBINDEX) of an array over matrix indices 1 and 3 trains run 3, and only it.
     (Every element's mapping is checked with a recording task in test_scripts; this one is the real run.)"""

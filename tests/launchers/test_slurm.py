@@ -74,6 +74,7 @@ def four_runs(slurm_cluster, tmp_path_factory, tiny_recipe):
     return recipe, results, result, running, overrides
 
 
+@pytest.mark.slow
 def test_array_of_four_with_throttle_two_completes(four_runs):
     recipe, results, result, running, _ = four_runs
     (job,) = result.jobs
@@ -91,6 +92,7 @@ def test_array_of_four_with_throttle_two_completes(four_runs):
     assert not list(results.parent.rglob("pwned"))
 
 
+@pytest.mark.slow
 def test_launching_again_submits_nothing(four_runs, capsys):
     import robustperf
 
@@ -116,6 +118,7 @@ def _epochs_lasting(seconds: float, four_runs) -> int:
     return max(2, min(16, math.ceil(seconds / max(per_epoch[len(per_epoch) // 2], 0.5)) + 1))
 
 
+@pytest.mark.slow
 def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path, tiny_recipe, four_runs):
     """The run is still training when its time limit is cut to 1 minute (as if it had been submitted with
     one): SLURM sends --signal's USR1 (and TERM at the limit), the run checkpoints and exits, and link 1 of
