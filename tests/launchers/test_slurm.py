@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import json
-import math
 import os
+import signal
 import pathlib
 import subprocess
 import sys
@@ -111,22 +111,36 @@ def test_launching_again_submits_nothing(four_runs, capsys):
     assert status["counts"] == {"completed": 4, "failed": 0, "running": 0, "pending": 0}
 
 
-def _epochs_lasting(seconds: float, four_runs) -> int:
-    """Epochs of tiny training that outlast ``seconds`` on this machine now (from the 1-epoch array runs)."""
-    recipe, results, _, _, _ = four_runs
-    per_epoch = sorted(load_record(str(results), s.run_id)["timing"]["train_seconds"] for s in recipe.runs())
-    return max(2, min(16, math.ceil(seconds / max(per_epoch[len(per_epoch) // 2], 0.5)) + 1))
+def _pending_signals(pid: int) -> int:
+    """Bit mask of the signals pending for process ``pid`` (bit n-1 for signal n)."""
+    mask = 0
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(("SigPnd:", "ShdPnd:")):
+                mask |= int(line.split()[1], 16)
+    return mask
+
+
+def _elapsed_seconds(job_id: str) -> int:
+    text = subprocess.run(["squeue", "--noheader", "--jobs", job_id, "--format=%M"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    seconds = 0
+    for part in text.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
 
 
 @pytest.mark.slow
-def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path, tiny_recipe, four_runs):
-    """The run is still training when its time limit is cut to 1 minute (as if it had been submitted with
-    one): SLURM sends --signal's USR1 (and TERM at the limit), the run checkpoints and exits, and link 1 of
-    the chain resumes it to the end. The result equals that of an uninterrupted run of the same config.
+def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path, tiny_recipe):
+    """A run whose time limit is shorter than its training: SLURM sends --signal's USR1 before the limit, the
+    run checkpoints and exits, and link 1 of the chain resumes it to the end, with the same result as an
+    uninterrupted run of the same config.
 
-    SLURM checks time limits every 30 s, so the training must outlast the first epoch by more than that
-    whatever this machine's speed: the number of epochs is sized from the array test's runs."""
-    overrides = [*FAST, f"training.epochs={_epochs_lasting(60, four_runs)}"]
+    SLURM checks time limits every 30 s, so when the signal lands depends on this machine's speed. To make
+    it land in training whatever the speed, the run is frozen (SIGSTOP) after its first checkpoint, its time
+    limit is cut to 1-2 minutes from now (within the 90 s signal window), SLURM's signal is seen pending on
+    the frozen process, and the run is thawed (SIGCONT) to handle it: it checkpoints mid-training."""
+    overrides = [*FAST, "training.epochs=3"]
     recipe = load_recipe(str(tiny_recipe), overrides)
     spec = recipe.run(0)
     reference_dir = tmp_path / "reference"
@@ -136,19 +150,30 @@ def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     results = tmp_path / "results"
     result = launch(recipe, scheduler="slurm", results_dir=str(results), indices="0", overrides=overrides,
-                    parameters={"timeout_min": 10, "signal_delay_s": 5, "chain": 1})
+                    parameters={"timeout_min": 10, "signal_delay_s": 90, "chain": 1})
     first, second = result.jobs
     assert second.depends_on == first.job_id
+    assert "#SBATCH --signal=B:USR1@90" in pathlib.Path(first.script).read_text()
 
-    # Once the run is training (its first checkpoint written), its time limit drops to 1 minute.
     checkpoint = results / spec.run_id / "checkpoint-last.pt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists():
         assert time.monotonic() < deadline, _logs(result.folder)
         assert _squeue([first.job_id]), "link 0 ended before its first checkpoint:\n" + _logs(result.folder)
-        time.sleep(0.5)
-    task_job = load_record(str(results), spec.run_id)["job"]["job_id"]
-    subprocess.run(["scontrol", "update", f"JobId={task_job}", "TimeLimit=1"], check=True)
+        time.sleep(0.2)
+    job = load_record(str(results), spec.run_id)["job"]
+    pid, task_job = int(job["pid"]), str(job["job_id"])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # the limit ends 60-120 s from now: SLURM's next check (<= 30 s) is inside the 90 s signal window
+        limit_min = _elapsed_seconds(task_job) // 60 + 2
+        subprocess.run(["scontrol", "update", f"JobId={task_job}", f"TimeLimit={limit_min}"], check=True)
+        deadline = time.monotonic() + 90
+        while not _pending_signals(pid) & (1 << (signal.SIGUSR1 - 1)):
+            assert time.monotonic() < deadline, "SLURM sent no USR1 within 90 s"
+            time.sleep(0.2)
+    finally:
+        os.kill(pid, signal.SIGCONT)
     _wait_jobs([first.job_id, second.job_id], timeout=400)
 
     record = load_record(str(results), spec.run_id)
@@ -157,7 +182,10 @@ def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path
     assert record["job"]["attempts"] == 2, logs
     assert str(record["job"]["array_job_id"]) == second.job_id  # finished by the chained job
     first_log = next(pathlib.Path(result.folder, "logs").glob(f"{first.job_id}_0.out")).read_text()
-    assert "received signal" in first_log, first_log
+    assert "received signal 10" in first_log and "checkpoint saved" in first_log, first_log
+    assert "DUE TO TIME LIMIT" not in first_log  # it stopped itself before the limit
+    second_log = next(pathlib.Path(result.folder, "logs").glob(f"{second.job_id}_0.out")).read_text()
+    assert "resuming" in second_log, second_log
 
     out, _ = reference.communicate(timeout=600)
     assert reference.returncode == 0, out
