@@ -45,26 +45,51 @@ def _wait(predicate, timeout, what):
         time.sleep(0.2)
 
 
+def _pending(pid: int) -> int:
+    mask = 0
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(("SigPnd:", "ShdPnd:")):
+                mask |= int(line.split()[1], 16)
+    return mask
+
+
 @pytest.mark.slow
 def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
-    """The real CLI on the tiny recipe: Ctrl-C during training, every run checkpoints; launch again finishes."""
-    overrides = [*FAST, "training.epochs=4"]
+    """The real CLI on the tiny recipe: Ctrl-C during training, every run checkpoints; launch again finishes.
+
+    Each run is frozen (SIGSTOP) once its first checkpoint is written, so that Ctrl-C finds both still
+    training whatever this machine's speed; they are thawed once the launcher's SIGTERM is pending."""
+    overrides = [*FAST, "training.epochs=3"]
     sets = [a for o in overrides for a in ("--set", o)]
     results = tmp_path / "results"
     recipe = load_recipe(str(tiny_recipe), overrides)
     argv = [sys.executable, "-m", "robustperf", "launch", str(tiny_recipe), "--scheduler", "local", "--results",
             str(results), "--max-parallel", "2", *sets]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    checkpoints = [results / spec.run_id / "checkpoint-last.pt" for spec in recipe.runs()]
-    _wait(lambda: all(p.exists() for p in checkpoints) or proc.poll() is not None, 300, "first checkpoints")
-    assert proc.poll() is None, proc.communicate()
-    pids = {spec.run_id: load_record(str(results), spec.run_id)["job"]["pid"] for spec in recipe.runs()}
-    status = collect_status(str(results), recipe.runs(), {})
-    assert [r.status for r in status.runs] == ["running", "running"]
-    assert all(r.note is None for r in status.runs)  # their pids are alive
-    plan = plan_launch(recipe.runs(), str(results), {}, "local")
-    assert plan.submit == [] and len(plan.in_flight) == 2  # a second launch would not duplicate them
+    pids = {}
+    try:
+        deadline = time.monotonic() + 300
+        while len(pids) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "timed out waiting for the first checkpoints"
+            for spec in recipe.runs():
+                if spec.run_id not in pids and (results / spec.run_id / "checkpoint-last.pt").exists():
+                    pids[spec.run_id] = pid = int(load_record(str(results), spec.run_id)["job"]["pid"])
+                    os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.1)
+        status = collect_status(str(results), recipe.runs(), {})
+        assert [r.status for r in status.runs] == ["running", "running"]
+        assert all(r.note is None for r in status.runs)  # their pids are alive
+        plan = plan_launch(recipe.runs(), str(results), {}, "local")
+        assert plan.submit == [] and len(plan.in_flight) == 2  # a second launch would not duplicate them
 
+        proc.send_signal(signal.SIGINT)
+        _wait(lambda: all(_pending(pid) & (1 << (signal.SIGTERM - 1)) for pid in pids.values()), 60,
+              "the launcher's SIGTERM to every run")
+    finally:
+        for pid in pids.values():
+            os.kill(pid, signal.SIGCONT)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err
@@ -72,9 +97,12 @@ def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
     for spec in recipe.runs():
         record = load_record(str(results), spec.run_id)
         assert record["status"] == "running", record["failure_reason"]  # stopped, checkpointed, not failed
+        assert record["training"]["epochs_completed"] < 3
         assert not os.path.exists(f"/proc/{pids[spec.run_id]}")  # the children are gone, not orphaned
-    logs = sorted(p.name for p in results.glob("_launch/*/logs/*.log"))
-    assert logs == ["run-0.log", "run-1.log"]
+    logs = sorted(results.glob("_launch/*/logs/*.log"))
+    assert [p.name for p in logs] == ["run-0.log", "run-1.log"]
+    for log in logs:  # each child got SIGTERM from the launcher and checkpointed
+        assert "stopped by signal 15" in log.read_text() and "checkpoint saved" in log.read_text()
 
     again = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
@@ -82,7 +110,7 @@ def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
     for spec in recipe.runs():
         record = load_record(str(results), spec.run_id)
         assert record["status"] == "completed", record["failure_reason"]
-        assert record["job"]["attempts"] == 2 and record["training"]["epochs_completed"] == 4
+        assert record["job"]["attempts"] == 2 and record["training"]["epochs_completed"] == 3
 
     status = subprocess.run([sys.executable, "-m", "robustperf", "status", str(results), "--json"],
                             capture_output=True, text=True, check=True)
