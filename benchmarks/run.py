@@ -236,15 +236,20 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     from .training.distributed import destroy_distributed, init_distributed
 
     dist = init_distributed(device)
+    box: Dict[str, Any] = {}
     try:
-        return _execute(spec, results_dir, dist, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
+        return _execute(spec, results_dir, dist, box, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
                         checkpoint_seconds=checkpoint_seconds, progress=progress, evaluate=evaluate,
                         count_flops=count_flops)
     finally:
+        trainer = box.pop("trainer", None)
+        if trainer is not None:
+            trainer.close()  # release DDP before its process group goes (see Trainer.close)
+        del trainer
         destroy_distributed()
 
 
-def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoint_seconds, progress, evaluate,
+def _execute(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, checkpoint_seconds, progress, evaluate,
              count_flops) -> int:
     import torch
 
@@ -287,6 +292,7 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
             trainer = Trainer(cfg, dist, hooks, checkpoint_steps=checkpoint_steps,
                               checkpoint_seconds=checkpoint_seconds, progress=progress)
             hooks.trainer = trainer
+            box["trainer"] = trainer
             last = checkpoint_path(run_dir, "last")
             previous_energy = None
             if os.path.exists(last):
@@ -313,6 +319,7 @@ def _execute(spec, results_dir, dist, *, recipe_name, checkpoint_steps, checkpoi
                 tracker.log_setup(global_batch_size=trainer.global_batch_size,
                                   train_samples=len(trainer.batches) * trainer.global_batch_size)
             trainer.train()
+            trainer.close()  # training is over on every rank; rank 0 evaluates on its own
         except Diverged as err:
             log(f"diverged: {err}")
             fail(f"diverged: {err}")

@@ -57,6 +57,7 @@ def init_distributed(device: Optional[str] = None) -> DistInfo:
 
 
 def destroy_distributed() -> None:
+    """Leave the process group (after ``Trainer.close()``: see there)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 

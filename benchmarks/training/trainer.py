@@ -16,6 +16,7 @@ https://arxiv.org/abs/1901.08573); Rice et al. 2020 (early stopping on robust ac
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import random
 import sys
@@ -232,6 +233,16 @@ class Trainer:
         self.resumed = False
         self._stop_agreed = self._save_agreed = False
         self._last_save = time.monotonic()
+
+    def close(self) -> None:
+        """Drop the DDP wrapper, and with it the reducer's reference to the process group.
+
+        Call before destroying the process group: a gloo group destroyed later, from the reducer's
+        deallocation, can deadlock (its destructor joins a worker thread waiting for the GIL).
+        """
+        if self.ddp is not None:
+            self.ddp = None
+            gc.collect()
 
     # ------------------------------------------------------------------ builders
 

@@ -6,12 +6,16 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
 from recipes import load_recipe
 from results import load_record
 from tests.conftest import ROOT
+
+# A hung collective must fail the test, not the suite (gloo's own timeout is 30 minutes).
+pytestmark = pytest.mark.timeout(300)
 
 OVERRIDES = ["training.epochs=1", "data.batch_size=32", "training.ema_decay=0.9"]
 
@@ -35,6 +39,7 @@ def _worker(rank: int, world: int, port: int, recipe: str, out: str) -> None:
     torch.save({"model": trainer.model.state_dict(), "ema": trainer.ema.module.state_dict(),
                 "history": trainer.history, "steps": trainer.global_step},
                os.path.join(out, f"rank{rank}.pt"))
+    trainer.close()
     destroy_distributed()
 
 
