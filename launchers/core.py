@@ -262,6 +262,10 @@ class ScriptExecutor(Executor):
         setup = list(self.parameters["setup"])
         if setup:
             lines += ["", "# setup (from the recipe's launch.setup)", *setup]
+        procs = max(1, int(self.parameters["gpus_per_node"]))
+        threads = max(1, int(self.parameters["cpus_per_task"]) // procs)
+        lines += ["", "# Intra-op threads: this task's cores shared by its processes (a user's own setting wins).",
+                  f'export OMP_NUM_THREADS="${{OMP_NUM_THREADS:-{threads}}}"']
         lines += ["", "set -u",
                   "# Matrix index of each array task; the task's position in this list comes from the scheduler.",
                   *_bash_array("INDICES", indices),
