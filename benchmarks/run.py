@@ -427,6 +427,12 @@ def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> Non
     if meter is not None:
         devices = dist.world_size if dist.device.type == "cuda" else max(1, _cpu_cores())
         summary = summarize(meter.totals(), cfg.measurement, device_model(record["hardware"] or {}), devices)
+        # The evaluation sums its own time and energy over every session it resumed (a SIGKILL mid-attack
+        # loses the meter's window but not the evaluation's state): where it reported them, they win.
+        for group, keys in EVALUATION_OWNED.items():
+            for key in keys:
+                if record[group].get(key) is not None:
+                    summary[group].pop(key, None)
         record["energy"].update(summary["energy"])
         record["cost"].update(summary["cost"])
         record["co2_kg"] = summary["co2_kg"]
@@ -435,6 +441,10 @@ def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> Non
                 record["timing"][key] = value
     if meter is None:
         record["timing"]["train_seconds"] = trainer.seconds["train"]
+
+
+#: Record fields the evaluation fills itself, summed over its resumed sessions.
+EVALUATION_OWNED = {"timing": ("eval_seconds", "attack_seconds"), "energy": ("eval_kwh", "attack_kwh")}
 
 
 def _cpu_cores() -> int:

@@ -9,6 +9,15 @@ import tempfile
 from typing import Callable, IO
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` atomically; ``write`` receives the open binary temp file."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -18,6 +27,8 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
+            # mkstemp creates 0600; results on a cluster are shared with the group, as plain writes would be.
+            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

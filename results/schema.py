@@ -55,7 +55,7 @@ TEMPLATE: Dict[str, Any] = {
     "flops": {"forward_per_sample": None, "train_forward_per_sample": None, "train_total": None, "source": None,
               "forward_macs_per_sample": None, "train_samples": None, "steps": None},
     "timing": {"train_seconds": None, "eval_seconds": None, "attack_seconds": None,
-               "attack_seconds_per_sample": None, "wall_seconds": None},
+               "attack_seconds_per_sample": None},
     "energy": {"kwh": None, "source": None, "train_kwh": None, "eval_kwh": None, "attack_kwh": None, "pue": None,
                "mean_power_w": None, "sampler_kwh": None, "devices": None},
     "cost": {"electricity_usd": None, "cloud_usd_low": None, "cloud_usd_high": None, "device_hours": None,
