@@ -10,12 +10,13 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_OUT ?= bench.json
 
-.PHONY: install test demo bench clean help
+.PHONY: install test demo bench paper clean help
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
 	@echo "make test   - set up .venv, install with test extras, run the tests"
 	@echo "make bench  - run the benchmarks, print a table and write $(BENCH_OUT)"
+	@echo "make paper  - regenerate the reference study's scaling laws and figures from its published table"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	BENCH_OUT=$(BENCH_OUT) $(PY) -m tests.bench
+
+PAPER_OUT ?= results/paper
+paper: $(STAMP)
+	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
+		--mapping scaling/mappings/timm-adv-training.yaml -o $(PAPER_OUT)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
