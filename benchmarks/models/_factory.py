@@ -42,6 +42,7 @@ def model_spec(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional[S
                std: Optional[Sequence[float]] = None) -> Dict[str, Any]:
     """Plain-data description of the model (stored in checkpoints so a run's model can be rebuilt alone)."""
     return {"name": model_name(model_cfg), "wrn": _get(model_cfg, "arch") == "wrn",
+            "depth": int(_get(model_cfg, "depth")), "width": int(_get(model_cfg, "width")),
             "activation": _get(model_cfg, "activation"), "drop_rate": float(_get(model_cfg, "drop_rate")),
             "num_classes": int(num_classes), "in_chans": int(in_chans),
             "mean": list(mean) if mean is not None else None, "std": list(std) if std is not None else None}
@@ -70,7 +71,12 @@ def create_model(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional
         kwargs = {"activation": spec["activation"], "drop_rate": spec["drop_rate"]}
         if spec["mean"] is not None:
             kwargs.update(mean=spec["mean"], std=spec["std"])
-        return timm.create_model(spec["name"], num_classes=spec["num_classes"], in_chans=spec["in_chans"], **kwargs)
+        if timm.is_model(spec["name"]):
+            return timm.create_model(spec["name"], num_classes=spec["num_classes"], in_chans=spec["in_chans"],
+                                     **kwargs)
+        # Any 6n+4 depth and width is valid in a recipe; only the common sizes are timm entrypoints.
+        return wide_resnet.WideResNet(depth=spec["depth"], width=spec["width"], num_classes=spec["num_classes"],
+                                      in_chans=spec["in_chans"], **kwargs)
     if not timm.is_model(spec["name"]):
         close = timm.list_models(f"*{spec['name']}*")[:10]
         raise RecipeError("timm has no such model" + (f" (similar: {', '.join(close)})" if close else ""),

@@ -121,3 +121,16 @@ def test_unknown_timm_name_is_a_recipe_error():
     with pytest.raises(RecipeError, match="model.arch") as err:
         create_model(ModelConfig(arch="resnet18x"), num_classes=10, in_chans=3)
     assert "resnet18" in str(err.value)
+
+
+def test_any_valid_depth_and_width_builds_even_without_an_entrypoint():
+    """A recipe may name any 6n+4 depth and width; only common sizes are timm entrypoints."""
+    import torch
+
+    from benchmarks.models import create_model
+    from recipes import ModelConfig
+
+    model = create_model(ModelConfig(arch="wrn", depth=10, width=3, activation="gelu"), num_classes=10, in_chans=1)
+    assert model(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+    widths = [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert max(widths) == 64 * 3
