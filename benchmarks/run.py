@@ -462,7 +462,10 @@ def _energy_meter(cfg, dist, previous):
         return
     from .measurement import EnergyMeter
 
-    indices = list(range(dist.world_size)) if dist.device.type == "cuda" else []
+    # Rank 0 meters the GPUs of its own node (torchrun's LOCAL_WORLD_SIZE); on several nodes the other nodes'
+    # energy is not counted (README, known limitations) rather than asking NVML for GPUs this node lacks.
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size))
+    indices = list(range(min(local, dist.world_size))) if dist.device.type == "cuda" else []
     with EnergyMeter(cfg.measurement, indices, restore=previous) as meter:
         yield meter
 
