@@ -15,6 +15,7 @@ import time
 from typing import Any, Dict, Mapping, Optional
 
 from recipes.errors import UserError
+from results.schema import get as _get
 
 MLLOG_FILE = "mllog.txt"
 DISABLED, OFFLINE, ONLINE = "disabled", "offline", "online"
@@ -44,15 +45,6 @@ RUN_STOP_STATUS = {"completed": "success", "failed": "aborted"}
 
 class TrackingError(UserError):
     """W&B could not start (online without a login, say); the message says how to fix it."""
-
-
-def _get(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 class Tracker:

@@ -93,5 +93,6 @@ def _summary(recipe, runs_dir: str, analysis: str, seconds: float) -> None:
     if gbr.get("r2_test") is not None:
         print(f"gradient boosting     holdout R^2 {gbr['r2_test']:.3f}")
     print(f"report                {os.path.join(analysis, 'report.md')}")
-    print(f"figures               {', '.join(os.path.join(analysis, f) for f in figures if f.endswith('.png'))}")
+    key = [f for f in ("envelope.png", "gbr_importances.png", "electricity.png") if f in figures]
+    print(f"figures               {len(figures)} files in {analysis}{os.sep} ({', '.join(key)}, ...)")
     print(f"wall time             {seconds:.0f} s")

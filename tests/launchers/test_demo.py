@@ -1,0 +1,64 @@
+"""A reduced `robustperf demo`: every stage (launch, run, evaluate, collect, analyze) leaves its output.
+
+The shipped demo matrix is cut to 4 runs (WRN-10-1 x AT/TRADES x PGD-1/PGD-10, no EMA) with 2 epochs and
+AutoAttack on 20 points, through the same --set overrides a user would type.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import results
+
+REDUCED = ["--set", "model.depth=10", "--set", "training.ema_decay=null", "--set", "training.epochs=2",
+           "--set", "evaluation.autoattack_n=20", "--set", "evaluation.pgd_subset=64"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    proc = subprocess.run([sys.executable, "-m", "robustperf", "demo", "--out", str(out), *REDUCED],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, proc
+
+
+@pytest.mark.slow
+def test_every_stage_leaves_its_output(demo):
+    out, proc = demo
+    records = [r for _, r, _ in results.iter_records(str(out / "runs"))]
+    assert len(records) == 4 and all(r["status"] == "completed" for r in records)
+    for r in records:
+        assert r["flops"]["train_total"] > 0 and r["flops"]["source"] == "deepspeed"
+        assert 0 <= r["accuracy"]["autoattack"] <= r["accuracy"]["pgd"] <= r["accuracy"]["clean"] <= 100
+        assert r["accuracy"]["autoattack_n"] == 20
+        assert r["energy"]["source"] in ("rapl", "nvml", "nvidia-smi", "estimate-tdp")
+        assert os.path.exists(out / "runs" / r["run_id"] / "mllog.txt")
+    with open(out / "table.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(row["run_id"] for row in rows) == sorted(r["run_id"] for r in records)
+    report = json.loads((out / "analysis" / "report.json").read_text())
+    assert report["envelope"]["C"] > 0 and report["envelope"]["n_bins"] == 19
+    for name in ("report.md", "envelope.png", "envelope.pdf"):
+        assert (out / "analysis" / name).exists()
+    summary = proc.stdout[proc.stdout.index("== summary"):]
+    for label in ("runs", "clean accuracy", "AutoAttack accuracy", "training FLOPs", "energy source",
+                  "envelope law", "report"):
+        assert label in summary
+    assert "4 completed of 4" in summary
+
+
+@pytest.mark.slow
+def test_second_demo_reuses_finished_runs(demo):
+    out, _ = demo
+    before = {r["run_id"]: r["job"]["attempts"] for _, r, _ in results.iter_records(str(out / "runs"))}
+    proc = subprocess.run([sys.executable, "-m", "robustperf", "demo", "--out", str(out), *REDUCED],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = {r["run_id"]: r["job"]["attempts"] for _, r, _ in results.iter_records(str(out / "runs"))}
+    assert after == before  # nothing trained or evaluated again
