@@ -147,7 +147,10 @@ def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path
     reference = subprocess.Popen(
         [sys.executable, "-m", "robustperf", "run", str(tiny_recipe), "--index", "0", "--results",
          str(reference_dir), "--no-progress", *[a for o in overrides for a in ("--set", o)]],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # The array task runs with OMP_NUM_THREADS = its CPUs (launch.cpus_per_run, 1). Float reductions
+        # depend on the thread count, so the reference must use the same one to be bit-comparable.
+        env=dict(os.environ, OMP_NUM_THREADS="1"))
     results = tmp_path / "results"
     result = launch(recipe, scheduler="slurm", results_dir=str(results), indices="0", overrides=overrides,
                     parameters={"timeout_min": 10, "signal_delay_s": 90, "chain": 1})
