@@ -97,3 +97,11 @@ def test_schema_module_is_the_only_place_with_key_names():
     record = make()
     assert set(results.schema.TEMPLATE) <= set(record)
     assert json.loads(json.dumps(record))["schema_version"] == results.SCHEMA_VERSION
+
+
+def test_atomic_writes_follow_the_umask_like_plain_writes(tmp_path):
+    target = tmp_path / "shared.json"
+    results.atomic_write_text(str(target), "{}")
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    assert (target.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777)
