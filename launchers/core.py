@@ -199,10 +199,29 @@ class ScriptExecutor(Executor):
     def _get_job_id_from_submission_command(output: str) -> str:
         """The job id in the submission command's stdout; raises LaunchError when there is none."""
 
+    #: command printing the scheduler's configuration, read by :meth:`_parse_max_array_size` (None: never ask)
+    _max_array_size_query: Optional[List[str]] = None
+
+    @classmethod
+    def _parse_max_array_size(cls, text: str) -> Optional[int]:
+        """The array-size limit in the output of :attr:`_max_array_size_query`, None when absent."""
+        return None
+
     def max_array_size(self) -> int:
         """Largest array the scheduler accepts (the parameter, else the scheduler's answer, else the default)."""
         value = self.parameters.get("max_array_size")
-        return int(value) if value else self.default_max_array_size
+        if value:
+            return int(value)
+        if self._max_array_size_query:
+            try:
+                proc = subprocess.run(self._max_array_size_query, capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                proc = None
+            if proc is not None and proc.returncode == 0:
+                found = self._parse_max_array_size(proc.stdout or "")
+                if found:
+                    return found
+        return self.default_max_array_size
 
     # -------- the shared machinery
 

@@ -38,16 +38,12 @@ class LsfExecutor(ScriptExecutor):
         "signal_delay_s": "-wt",
     }
 
-    def max_array_size(self) -> int:
-        value = self.parameters.get("max_array_size")
-        if value:
-            return int(value)
-        try:
-            proc = subprocess.run(["bparams", "-a"], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return LSF_DEFAULT_MAX_ARRAY_SIZE
-        match = re.search(r"MAX_JOB_ARRAY_SIZE\s*=\s*(\d+)", proc.stdout or "")
-        return int(match.group(1)) if proc.returncode == 0 and match else LSF_DEFAULT_MAX_ARRAY_SIZE
+    _max_array_size_query = ["bparams", "-a"]
+
+    @classmethod
+    def _parse_max_array_size(cls, text: str) -> Optional[int]:
+        match = re.search(r"MAX_JOB_ARRAY_SIZE\s*=\s*(\d+)", text)
+        return int(match.group(1)) if match else None
 
     def _make_submission_file_text(self, indices: List[int]) -> str:
         p = self.parameters

@@ -38,16 +38,11 @@ class SlurmExecutor(ScriptExecutor):
         "signal_delay_s": "signal",
     }
 
-    def max_array_size(self) -> int:
-        """The parameter, else ``MaxArraySize`` from ``scontrol show config``, else 1001."""
-        value = self.parameters.get("max_array_size")
-        if value:
-            return int(value)
-        try:
-            proc = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return SLURM_DEFAULT_MAX_ARRAY_SIZE
-        return parse_max_array_size(proc.stdout) if proc.returncode == 0 else SLURM_DEFAULT_MAX_ARRAY_SIZE
+    _max_array_size_query = ["scontrol", "show", "config"]
+
+    @classmethod
+    def _parse_max_array_size(cls, text: str) -> Optional[int]:
+        return parse_max_array_size(text)
 
     def _make_submission_file_text(self, indices: List[int]) -> str:
         p = self.parameters

@@ -76,3 +76,13 @@ def recorder(tmp_path: pathlib.Path) -> pathlib.Path:
         "    fh.write(json.dumps({'argv': sys.argv[1:], 'cwd': os.getcwd()}) + '\\n')\n")
     path.chmod(0o755)
     return path
+
+
+def pending_signals(pid: int) -> int:
+    """Bit mask of the signals pending for process ``pid`` (bit n-1 for signal n), from /proc."""
+    mask = 0
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(("SigPnd:", "ShdPnd:")):
+                mask |= int(line.split()[1], 16)
+    return mask

@@ -17,6 +17,8 @@ from launchers.status import collect_status
 from recipes import load_recipe
 from results import load_record
 
+from .conftest import pending_signals
+
 FAST = ["training.epochs=2", "attack.steps=1", "evaluation.autoattack=null", "evaluation.pgd_steps=2",
         "evaluation.pgd_subset=64"]
 
@@ -43,15 +45,6 @@ def _wait(predicate, timeout, what):
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
-
-
-def _pending(pid: int) -> int:
-    mask = 0
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith(("SigPnd:", "ShdPnd:")):
-                mask |= int(line.split()[1], 16)
-    return mask
 
 
 @pytest.mark.slow
@@ -85,7 +78,7 @@ def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
         assert plan.submit == [] and len(plan.in_flight) == 2  # a second launch would not duplicate them
 
         proc.send_signal(signal.SIGINT)
-        _wait(lambda: all(_pending(pid) & (1 << (signal.SIGTERM - 1)) for pid in pids.values()), 60,
+        _wait(lambda: all(pending_signals(pid) & (1 << (signal.SIGTERM - 1)) for pid in pids.values()), 60,
               "the launcher's SIGTERM to every run")
     finally:
         for pid in pids.values():

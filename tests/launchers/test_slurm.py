@@ -26,6 +26,8 @@ from launchers.slurm import parse_max_array_size
 from recipes import load_recipe
 from results import load_record, new_record, write_record
 
+from .conftest import pending_signals
+
 pytestmark = pytest.mark.slurm
 
 #: tiny-digits made faster still: seconds of CPU per run
@@ -111,16 +113,6 @@ def test_launching_again_submits_nothing(four_runs, capsys):
     assert status["counts"] == {"completed": 4, "failed": 0, "running": 0, "pending": 0}
 
 
-def _pending_signals(pid: int) -> int:
-    """Bit mask of the signals pending for process ``pid`` (bit n-1 for signal n)."""
-    mask = 0
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith(("SigPnd:", "ShdPnd:")):
-                mask |= int(line.split()[1], 16)
-    return mask
-
-
 def _elapsed_seconds(job_id: str) -> int:
     text = subprocess.run(["squeue", "--noheader", "--jobs", job_id, "--format=%M"], capture_output=True,
                           text=True, check=True).stdout.strip()
@@ -172,7 +164,7 @@ def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path
         limit_min = _elapsed_seconds(task_job) // 60 + 2
         subprocess.run(["scontrol", "update", f"JobId={task_job}", f"TimeLimit={limit_min}"], check=True)
         deadline = time.monotonic() + 90
-        while not _pending_signals(pid) & (1 << (signal.SIGUSR1 - 1)):
+        while not pending_signals(pid) & (1 << (signal.SIGUSR1 - 1)):
             assert time.monotonic() < deadline, "SLURM sent no USR1 within 90 s"
             time.sleep(0.2)
     finally:
