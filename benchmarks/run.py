@@ -275,9 +275,10 @@ def _execute(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
             record["status"], record["failure_reason"] = FAILED, reason
             write_record(results_dir, record)
 
-    if dist.device.type == "cpu" and dist.distributed:
-        # Every rank on one host shares the cores; oversubscription slows gloo runs to a crawl.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world_size))
+    if dist.device.type == "cpu" and dist.distributed and "OMP_NUM_THREADS" not in os.environ:
+        # Every rank on one host shares the cores this process may use (its affinity, not the whole node);
+        # oversubscription slows gloo runs to a crawl. A launcher's or user's OMP_NUM_THREADS wins.
+        torch.set_num_threads(max(1, _cpu_cores() // dist.world_size))
 
     tracker = meter = None
     with contextlib.ExitStack() as stack:
