@@ -16,7 +16,7 @@ import itertools
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -75,12 +75,6 @@ class Recipe:
             raise RecipeError(f"no run with index {index}: the matrix has {len(runs)} runs (0..{len(runs) - 1})",
                               file=self.path, key="--index", value=index)
         return runs[index]
-
-    def find(self, run_id: str) -> RunSpec:
-        for spec in self.runs():
-            if spec.run_id == run_id:
-                return spec
-        raise RecipeError("no run with this id in the matrix", file=self.path, key="run_id", value=run_id)
 
 
 # ---------------------------------------------------------------- YAML with line numbers
@@ -402,13 +396,3 @@ def expand(recipe: Recipe) -> List[RunSpec]:
                                   key=err.key, value=err.value, allowed=err.allowed) from None
             runs.append(RunSpec(len(runs), run_id, run_name(run_cfg), run_cfg))
     return runs
-
-
-def iter_paths(cfg: Dict[str, Any]) -> Iterable[Tuple[str, Any]]:
-    """Flatten a resolved config to ``(dotted path, value)`` pairs."""
-    for section, value in cfg.items():
-        if isinstance(value, dict):
-            for key, sub in value.items():
-                yield f"{section}.{key}", sub
-        else:
-            yield section, value
