@@ -366,6 +366,7 @@ def expand(recipe: Recipe) -> List[RunSpec]:
     runs: List[RunSpec] = []
     seen = set()
     patch_lists = [patches for _, patches in recipe.axes]
+    post_touched = {section for section, _, _ in recipe._post}
     for combo in itertools.product(*patch_lists):
         cfg = _copy_cfg(base)
         touched = set()
@@ -373,7 +374,7 @@ def expand(recipe: Recipe) -> List[RunSpec]:
             _apply(cfg, patch)
             touched.update(section for section, _, _ in patch)
         _apply(cfg, recipe._post)
-        touched.update(section for section, _, _ in recipe._post)
+        touched |= post_touched
         seed0 = cfg["seed"]
         for repeat in range(recipe.repeats):
             run_cfg = cfg if repeat == recipe.repeats - 1 else _copy_cfg(cfg)
