@@ -3,7 +3,8 @@
 * ``digits``: scikit-learn's bundled 8x8 handwritten digits (1 channel, values 0..16), split once with a fixed
   seed into 1437 training and 360 test images.
 * ``cifar10`` / ``cifar100``: the official python pickle batches (https://www.cs.toronto.edu/~kriz/cifar.html)
-  under ``data.root``, read with pickle and numpy.
+  under ``data.root``, read with a restricted unpickler (:mod:`benchmarks.safe_pickle`: plain data and numpy
+  arrays only; a batch naming any other global, which could run code, is refused with exit 2).
 * Synthetic data: DeepMind's generated CIFAR-10 ``.npz`` (``image`` uint8 Nx32x32x3, ``label``), mixed into every
   training batch at ``data.synthetic_fraction`` as in Gowal et al. 2021 (https://arxiv.org/abs/2110.09468) and
   Wang et al. 2023 (https://arxiv.org/abs/2302.04638); an epoch keeps the length of the original training set.
@@ -23,6 +24,8 @@ import numpy as np
 import torch
 
 from recipes.errors import UserError
+
+from .safe_pickle import UnsafePickleError, safe_load
 
 __all__ = ["DATASETS", "DataError", "DatasetInfo", "TrainBatches", "augment", "dataset_info", "load_dataset",
            "load_raw", "load_synthetic", "seed_of"]
@@ -140,10 +143,18 @@ def _load_cifar(name: str, split: str, root: Optional[str]) -> Tuple[torch.Tenso
         path = os.path.join(folder, file)
         try:
             with open(path, "rb") as fh:
-                batch = pickle.load(fh, encoding="bytes")
+                batch = safe_load(fh, encoding="bytes")
+            if not isinstance(batch, dict):
+                raise TypeError(f"the file holds a {type(batch).__name__}, not a dict")
             data = np.asarray(batch[b"data"], dtype=np.uint8)
             target = np.asarray(batch[spec["labels"]], dtype=np.int64)
-        except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as err:
+        except UnsafePickleError as err:
+            raise DataError(f"{name}: {path} was refused: {err}. An official CIFAR batch holds only a dict of "
+                            f"bytes, lists and a uint8 numpy array; this file would run code or build other "
+                            f"objects when unpickled, so it was not loaded (replace it with the archive from "
+                            f"{CIFAR_URL})") from None
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, IndexError,
+                AttributeError, MemoryError, RecursionError) as err:
             raise DataError(f"{name}: {path} is not a CIFAR python batch ({type(err).__name__}: {err}); expected "
                             f"a pickled dict with b'data' (N x 3072 uint8) and {spec['labels']!r}, as in the "
                             f"archive at {CIFAR_URL}") from None
@@ -163,7 +174,7 @@ def load_synthetic(path: str, num_classes: int = 10) -> Tuple[torch.Tensor, torc
     """
     hint = "expected an .npz with 'image' (uint8, N x 32 x 32 x 3) and 'label' (N integers)"
     try:
-        with np.load(path) as npz:
+        with np.load(path, allow_pickle=False) as npz:  # never unpickle objects from a data file
             image, label = npz["image"], npz["label"]
     except FileNotFoundError:
         raise DataError(f"synthetic data {path!r} not found; {hint}") from None
