@@ -77,6 +77,9 @@ def main(args) -> int:
                       targets=tuple(args.targets), seed=args.seed, n_boot=args.bootstrap,
                       figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive)
     report = analyze(table, mapping, args.output, options, source=args.source, problems=problems)
+    for name, reason in report["skipped_sections"].items():
+        if not any(note.startswith(f"{name}: ") for note in report["notes"]):
+            print(f"skipped section {name}: {reason}")
     for note in report["notes"]:
         print(f"robustperf analyze: note: {note}", file=sys.stderr)
     for reason, rows in report["excluded"].items():

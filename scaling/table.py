@@ -73,8 +73,11 @@ class Mapping:
     records), else no repeats"""
     usd_per_kwh: Optional[float] = None
     """electricity price, used to turn forecast dollars into kWh when no kWh column is mapped"""
+    sections: Optional[Dict[str, Dict[str, Any]]] = None
+    """settings of analysis sections by section name (``sections: {name: {key: value}}``); each section
+    declares and documents its keys (``Section.option_keys``)"""
 
-    KEYS = ("flops", "acc", "cost", "co2", "kwh", "features", "facet", "group", "usd_per_kwh")
+    KEYS = ("flops", "acc", "cost", "co2", "kwh", "features", "facet", "group", "usd_per_kwh", "sections")
 
     def merged(self, other: "Mapping") -> "Mapping":
         """This mapping with every field that ``other`` sets replaced (command line over YAML)."""
@@ -107,6 +110,8 @@ def load_mapping(path: str) -> Mapping:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise TableError(f"{path}: key '{key}' must be a list of column names")
             kwargs[key] = tuple(value)
+        elif key == "sections":
+            kwargs[key] = _section_settings(path, value)
         elif key == "usd_per_kwh":
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise TableError(f"{path}: key 'usd_per_kwh' must be a positive number, got {value!r}")
@@ -116,6 +121,32 @@ def load_mapping(path: str) -> Mapping:
                 raise TableError(f"{path}: key '{key}' must be a column name or product 'a*b', got {value!r}")
             kwargs[key] = value if value is not None else NONE
     return Mapping(**kwargs)
+
+
+def _section_settings(path: str, value: Any) -> Dict[str, Dict[str, Any]]:
+    """Check ``sections:`` of a mapping file: registered section names, each with the keys it declares."""
+    from .sections import get_section, list_sections
+
+    if not isinstance(value, dict):
+        raise TableError(f"{path}: key 'sections' must map section names to their settings; sections: "
+                         + ", ".join(list_sections()))
+    out: Dict[str, Dict[str, Any]] = {}
+    for name, settings in value.items():
+        if str(name) not in list_sections():
+            raise TableError(f"{path}: sections: unknown analysis section '{name}'; registered: "
+                             + ", ".join(list_sections()))
+        section = get_section(str(name))
+        if settings is None:
+            settings = {}
+        if not isinstance(settings, dict):
+            raise TableError(f"{path}: sections.{name} must be a mapping of settings, got {settings!r}")
+        allowed = dict(section.option_keys)
+        for key in settings:
+            if key not in allowed:
+                raise TableError(f"{path}: sections.{name}: unknown key '{key}'; valid keys: "
+                                 + (", ".join(allowed) or "none"))
+        out[str(name)] = dict(settings)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- columns

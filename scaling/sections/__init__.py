@@ -1,0 +1,14 @@
+"""Analysis sections: the parts of ``robustperf analyze``, each a plug-in on one registry.
+
+Importing this package registers the built-in sections (one module each). A new analysis is one module here
+that defines a :class:`Section` and calls :func:`register_section`, plus one import line below; see README,
+"How to add an analysis section".
+"""
+from ._registry import (AnalysisContext, Section, SkipSection, get_section, list_sections, missing_columns,
+                        register_section, run_section, unregister_section)
+
+# built-in sections (importing registers them)
+from . import envelope, costs, quantile, factors, forecast, repeats  # noqa: E402,F401  isort: skip
+
+__all__ = ["AnalysisContext", "Section", "SkipSection", "get_section", "list_sections", "missing_columns",
+           "register_section", "run_section", "unregister_section"]

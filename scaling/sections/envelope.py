@@ -1,0 +1,47 @@
+"""The envelope law: best AutoAttack accuracy per FLOP bin, ``accuracy = C * FLOPs**alpha`` (required)."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ..laws import EnvelopePowerLaw
+from ..report import ci_text, num
+from ._registry import Section, register_section
+
+
+@register_section
+class EnvelopeSection(Section):
+    name = "envelope"
+    title = "Envelope scaling law"
+    order = 100
+    required = True
+
+    def fit(self, ctx):
+        o = ctx.options
+        return EnvelopePowerLaw(o.n_bins, o.bin_scale, o.collapse).fit(ctx.x, ctx.y)
+
+    def summary(self, law, ctx) -> Dict[str, Any]:
+        env = law.summary()
+        labels = ctx.labels()
+        for point in env["points"]:
+            point["label"] = str(labels.iloc[point.pop("row")])
+        return env
+
+    def figures(self, law, ctx, save) -> None:
+        from .. import plotting
+
+        save(plotting.plot_envelope(law, ctx.x, ctx.y, ctx.flops_label, ctx.acc_label), "envelope")
+
+    def markdown(self, env, report) -> List[str]:
+        lines = [f"## {self.title}", "",
+                 f"accuracy = C · FLOPs^α over the best run of each of {env['n_bins']} {env['bin_scale']}-spaced "
+                 f"FLOP bins ({env['n_points']} non-empty); {env['dropped']} runs at or below the collapse "
+                 f"threshold {env['collapse']:g} % dropped.", ""]
+        rows = [["NLS (scipy)", num(env["C"]), ci_text(env["C_ci"]), num(env["alpha"]), ci_text(env["alpha_ci"]),
+                 num(env["r2"], ".3f")]]
+        if env.get("ols"):
+            o = env["ols"]
+            rows.append(["log-log OLS (statsmodels)", num(o["C"]), ci_text(o["C_ci"]), num(o["alpha"]),
+                         ci_text(o["alpha_ci"]), num(o["r2"], ".3f")])
+        from ..report import md_table
+
+        return lines + md_table(["fit", "C", "C 95 % CI", "α", "α 95 % CI", "R²"], rows)

@@ -1,0 +1,43 @@
+"""Forecast: FLOPs (and kWh, $, CO2) to reach target accuracies by inverting the envelope law, bootstrapped."""
+from __future__ import annotations
+
+from typing import List
+
+from ..forecast import forecast
+from ..report import ci_text, md_table, num
+from ._registry import Section, register_section
+from .costs import cost_laws
+
+
+@register_section
+class ForecastSection(Section):
+    name = "forecast"
+    title = "Forecast"
+    order = 600
+    needs = ("envelope",)
+
+    def fit(self, ctx):
+        o = ctx.options
+        return forecast(ctx.fits["envelope"], o.targets, costs=cost_laws(ctx), usd_per_kwh=ctx.mapping.usd_per_kwh,
+                        n_boot=o.n_boot, random_state=o.seed, observed_max=float(ctx.x.max()))
+
+    def summary(self, rows, ctx):
+        return rows
+
+    def markdown(self, rows, report) -> List[str]:
+        lines = [f"## {self.title}", "",
+                 "FLOPs to reach a target AutoAttack accuracy by inverting the envelope law; 95 % intervals from "
+                 f"{report.get('options', {}).get('n_boot')} bootstrap resamples of the envelope points. ∞: some "
+                 "resamples never reach the target. Extrapolations beyond the largest observed FLOPs are marked.", ""]
+        costs = [k for k in ("usd", "kwh", "co2_kg") if any(k in row for row in rows)]
+        table = []
+        for row in rows:
+            cells = [f"{row['target']:g} %", num(row["flops"]), ci_text(row["flops_ci"]),
+                     "**extrapolation**" if row["extrapolation"] else "within data"]
+            cells += [f"{num(row.get(c))} {ci_text(row.get(c + '_ci'))}" for c in costs]
+            table.append(cells)
+        lines += md_table(["target", "FLOPs", "95 % CI", "range"] + costs, table)
+        if any(row.get("alpha_ci_includes_zero") for row in rows):
+            lines += ["> α's interval includes 0: the data are compatible with no gain from compute, i.e. infinite "
+                      "FLOPs for any target above C.", ""]
+        return lines
