@@ -3,7 +3,9 @@
 Loads the run's record and checkpoint (EMA weights when the run used EMA), evaluates as the run's
 ``evaluation`` section says and writes the results into ``RUN_DIR/result.json``. Resumable: after SIGTERM or
 SIGUSR1 (exit 128+signal) or a kill, the same command continues where the evaluation stopped, with the answer
-an uninterrupted evaluation gives. Use it on another machine or later than training, as clusters need.
+an uninterrupted evaluation gives. Use it on another machine or later than training, as clusters need. It takes
+the run's lock (``run.lock``): while ``robustperf run`` or another evaluation holds it, exit 75 having changed
+nothing.
 """
 from __future__ import annotations
 
@@ -28,19 +30,22 @@ def main(args) -> int:
     import os
 
     from results import RECORD_FILE, read_record
+    from results.lock import RunLock
 
     from .evaluation import EvaluationError, EvaluationInterrupted, evaluate_run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     which = args.which
+    path = os.path.join(args.run_dir, RECORD_FILE)
+    if not os.path.isfile(path):
+        raise EvaluationError(f"{os.path.abspath(args.run_dir)}: no {RECORD_FILE}; expected the folder of a run "
+                              "written by `robustperf run` (results/runs/<run_id>)")
     if which is None:
-        path = os.path.join(args.run_dir, RECORD_FILE)
-        if not os.path.isfile(path):
-            raise EvaluationError(f"{os.path.abspath(args.run_dir)}: no {RECORD_FILE}; expected the folder of a run "
-                                  "written by `robustperf run` (results/runs/<run_id>)")
         which = ((read_record(path).get("config") or {}).get("evaluation") or {}).get("which", "best")
     try:
-        record = evaluate_run(args.run_dir, which, args.overrides, fresh=args.fresh, device=args.device)
+        # the run's lock (results.lock): never evaluate while `robustperf run` (or another evaluate) writes it
+        with RunLock(args.run_dir):
+            record = evaluate_run(args.run_dir, which, args.overrides, fresh=args.fresh, device=args.device)
     except EvaluationInterrupted as err:
         print(f"robustperf evaluate: {err}", file=sys.stderr)
         return err.exit_code

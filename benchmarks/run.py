@@ -2,6 +2,8 @@
 
 Lifecycle of ``DIR/<run_id>/result.json``:
 
+0. One process per run: ``DIR/<run_id>/run.lock`` (:mod:`results.lock`) is taken first; when another live process
+   holds it, exit :data:`EXIT_IN_FLIGHT` (75) at once, having changed nothing.
 1. A ``completed`` record: nothing to do (exit 0 at once).
 2. Otherwise the record is (re)written ``running`` with the job's identity and ``job.attempts`` + 1, and training
    starts, or resumes from ``checkpoint-last.pt`` when one exists.
@@ -31,8 +33,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 from recipes.errors import UserError
 from results import COMPLETED, FAILED, RUNNING, atomic_write_text, load_record, new_record, write_record
+from results.lock import EXIT_IN_FLIGHT, RunLock
 
-__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USER", "EXIT_DIVERGED", "EXIT_PREEMPTED", "METRICS_FILE", "LOG_FILE",
+__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USER", "EXIT_DIVERGED", "EXIT_PREEMPTED", "EXIT_IN_FLIGHT", "METRICS_FILE", "LOG_FILE",
            "execute", "job_info", "preempted_exit_code", "run_dir_of", "TEST_KILL_ENV"]
 
 EXIT_OK = 0
@@ -45,6 +48,7 @@ EXIT_DIVERGED = 3
 #: stopped by SIGTERM after a checkpoint: record running; run the same command again to resume. SIGUSR1 gives
 #: 138; see :func:`preempted_exit_code`.
 EXIT_PREEMPTED = 128 + int(signal.SIGTERM)
+# EXIT_IN_FLIGHT (75, from results.lock): another live process holds the run's lock; nothing was changed.
 
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
@@ -227,12 +231,33 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     Raises:
         UserError: a missing or malformed dataset and other user mistakes (the record says failed).
     """
+    if _already_completed(spec, results_dir):  # before torch is even imported: "at once"
+        return EXIT_OK
+    if int(os.environ.get("RANK", "0")) != 0:
+        return _execute_unlocked(spec, results_dir, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
+                                 checkpoint_seconds=checkpoint_seconds, device=device, progress=progress,
+                                 evaluate=evaluate, count_flops=count_flops)
+    # One process per run: a second one raises RunLocked (exit EXIT_IN_FLIGHT) before it changes anything.
+    with RunLock(run_dir_of(results_dir, spec.run_id)):
+        if _already_completed(spec, results_dir):  # completed by the holder we waited behind
+            return EXIT_OK
+        return _execute_unlocked(spec, results_dir, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
+                                 checkpoint_seconds=checkpoint_seconds, device=device, progress=progress,
+                                 evaluate=evaluate, count_flops=count_flops)
+
+
+def _already_completed(spec, results_dir: str) -> bool:
     record = load_record(results_dir, spec.run_id)
-    if record is not None and record["status"] == COMPLETED:  # before torch is even imported: "at once"
+    if record is not None and record["status"] == COMPLETED:
         if int(os.environ.get("RANK", "0")) == 0:
             print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: "
                   f"{os.path.join(run_dir_of(results_dir, spec.run_id), 'result.json')}", flush=True)
-        return EXIT_OK
+        return True
+    return False
+
+
+def _execute_unlocked(spec, results_dir: str, *, recipe_name, checkpoint_steps, checkpoint_seconds, device, progress,
+                      evaluate, count_flops) -> int:
     from .training.distributed import destroy_distributed, init_distributed
 
     dist = init_distributed(device)
