@@ -2,6 +2,10 @@
 
 * ``pgd``: Madry et al. 2018 (https://arxiv.org/abs/1706.06083), projected gradient ascent on the cross-entropy,
   Linf (signed steps) or L2 (normalised steps), optional uniform random start in the eps-ball.
+* ``fgm``: the fast gradient method (Goodfellow et al. 2015, https://arxiv.org/abs/1412.6572; Miyato et al.'s
+  L2 form): one step of size eps along the sign (Linf) or the normalised direction (L2) of the input gradient
+  of the cross-entropy; ``steps``, ``step_size`` and ``random_start`` are ignored. The evaluation's minimal-eps
+  FGM (:func:`benchmarks.evaluation.survival.fgm_min_eps`) walks eps up along the same direction.
 * ``trades_kl``: the inner maximisation of TRADES, Zhang et al. 2019 (https://arxiv.org/abs/1901.08573): ascent
   on KL(f(x) || f(x')) from x + 0.001 N(0, I).
 
@@ -108,14 +112,20 @@ def pgd(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float
         autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
     """PGD on the cross-entropy (Madry et al.): the training attack of ``training.loss: at`` and the evaluation."""
 
-    def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None,
+               observe: Optional[Callable[[int, torch.Tensor], None]] = None) -> torch.Tensor:
+        # observe(i, logits): the logits of iterate i (0 = the start point) as the attack computes them, e.g.
+        # to record the first iterate that fools the model (the evaluation's survival data); free of cost.
         x = x.detach()
         with eval_mode(model):
             x_adv = _random_start(x, norm, eps, generator) if random_start else x.clone()
-            for _ in range(steps):
+            for i in range(steps):
                 x_adv.requires_grad_(True)
                 with autocast():
-                    loss = F.cross_entropy(model(x_adv).float(), y, reduction="sum")
+                    logits = model(x_adv).float()
+                    loss = F.cross_entropy(logits, y, reduction="sum")
+                if observe is not None:
+                    observe(i, logits.detach())
                 grad, = torch.autograd.grad(loss, [x_adv])
                 x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
         return x_adv.detach()
@@ -144,5 +154,27 @@ def trades_kl(model: nn.Module, *, norm: str, eps: float, steps: int, step_size:
                 grad, = torch.autograd.grad(loss, [x_adv])
                 x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
         return x_adv.detach()
+
+    return attack
+
+
+def fgm_direction(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
+                  autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> torch.Tensor:
+    """Unit step of the fast gradient method at x: sign of the input gradient (Linf) or its L2-normalised value."""
+    x = x.detach().clone().requires_grad_(True)
+    with eval_mode(model):
+        with autocast():
+            loss = F.cross_entropy(model(x).float(), y, reduction="sum")
+        grad, = torch.autograd.grad(loss, [x])
+    return grad.sign() if norm == "linf" else grad / _flat_norm(grad)
+
+
+@register_attack
+def fgm(model: nn.Module, *, norm: str, eps: float, steps: int = 1, step_size: float = 0.0,
+        random_start: bool = False, autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
+    """Fast gradient method: x + eps * (sign of the gradient, or its L2 direction), clipped to [0, 1]."""
+
+    def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        return (x.detach() + eps * fgm_direction(model, x, y, norm, autocast)).clamp(0.0, 1.0)
 
     return attack

@@ -97,6 +97,10 @@ class EvaluationConfig:
     autoattack_n: int = _f(10000, "AutoAttack on the first n test points (RobustBench convention)", min=1)
     batch_size: int = _f(500, "evaluation batch size", min=1)
     which: str = _f("best", "checkpoint evaluated at the end of training", choices=("best", "last"))
+    fgm_steps: int = _f(0, "minimal-eps FGM survival attack: eps levels k*fgm_eps_max/fgm_steps tried until the "
+                           "prediction flips; 0 = off", min=0)
+    fgm_eps_max: Optional[float] = _f(None, "largest eps of the minimal-eps FGM; null = attack.eps", min=0.0,
+                                      min_exclusive=True, kind="fraction")
 
 
 @dataclass(frozen=True)

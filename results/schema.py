@@ -39,6 +39,11 @@ SEED = "seed"
 PARAMS = "params"
 CO2_KG = "co2_kg"
 CREATED = "created"
+#: Pointer to the per-point survival table beside the record (benchmarks.evaluation.survival):
+#: ``survival.file`` (``survival.parquet``), ``rows``, ``configs`` (attack configurations), ``events`` per config.
+SURVIVAL = "survival"
+SURVIVAL_FILE_KEY = "file"
+SURVIVAL_TABLE = "survival.parquet"
 UPDATED = "updated"
 
 #: The record's skeleton: every fixed field, null until measured. Nested groups are dicts.
@@ -69,6 +74,7 @@ TEMPLATE: Dict[str, Any] = {
     "hardware": {"cpu": None, "gpus": None, "count": None, "host": None},
     "software": {"python": None, "torch": None, "timm": None, "deepspeed": None, "pyautoattack": None},
     "checkpoints": {"best": None, "last": None},
+    SURVIVAL: {SURVIVAL_FILE_KEY: None, "rows": None, "configs": None, "events": None},
     "job": {"scheduler": None, "job_id": None, "array_job_id": None, "array_task_id": None, "host": None,
             "pid": None, "attempts": None},
     "tracking": {"wandb_mode": None, "wandb_dir": None, "wandb_run_id": None, "mllog": None},

@@ -55,6 +55,9 @@ class AutoAttackState:
         seconds / energy_j: wall time and energy of the attack window, summed over sessions (energy None when
             unmeasured in any session).
         sessions: how many processes have worked on it; finished: all attacks done.
+        point_seconds / point_forwards / broken_by: per point, the attack time (amortised over its batch) and
+            model evaluations spent on it so far, across the attacks, and the attack that first fooled it
+            (None while robust): the survival data (``benchmarks.evaluation.survival``).
     """
 
     fingerprint: Dict[str, Any]
@@ -69,6 +72,9 @@ class AutoAttackState:
     sessions: int = 0
     finished: bool = False
     format: int = STATE_FORMAT
+    point_seconds: Optional[List[float]] = None
+    point_forwards: Optional[List[float]] = None
+    broken_by: Optional[List[Optional[str]]] = None
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode("utf-8")

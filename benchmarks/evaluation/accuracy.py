@@ -38,18 +38,7 @@ def pgd_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, nor
     worst case over {clean, PGD}, as AutoAttack counts (it attacks only the points classified correctly), so
     PGD accuracy never exceeds clean accuracy.
     """
-    from benchmarks.attacks import create_attack
+    from .survival import pgd_trace
 
-    device = device or _device_of(model)
-    attack = create_attack("pgd", model, norm=norm, eps=eps, steps=steps, step_size=step_size,
-                           random_start=random_start)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int(seed))
-    out = torch.empty(x.shape[0], dtype=torch.bool)
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-        x_adv = attack(xb, yb, generator=generator)
-        with torch.no_grad():
-            ok = model(x_adv).argmax(1).eq(yb) & model(xb).argmax(1).eq(yb)
-        out[start:start + batch_size] = ok.cpu()
-    return out
+    return pgd_trace(model, x, y, norm=norm, eps=eps, steps=steps, step_size=step_size, batch_size=batch_size,
+                     seed=seed, random_start=random_start, device=device)[0]

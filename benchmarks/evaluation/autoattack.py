@@ -68,6 +68,9 @@ class AutoAttackResult:
         version / attacks: what ran.  sessions: processes that worked on it (1 when never interrupted).
         fresh_work: this call attacked (False when it only read a finished state).
         robust_flags: per point, True when no attack fooled the model.
+        trace: per-point survival data (:class:`benchmarks.evaluation.survival.Trace`, config
+            ``autoattack-<version>``): the cumulative attack time and model evaluations until the attack that
+            first fooled the point, or over all attacks (censored).
     """
 
     n: int
@@ -85,6 +88,7 @@ class AutoAttackResult:
     sessions: int
     fresh_work: bool
     robust_flags: torch.Tensor = field(repr=False)
+    trace: Any = field(default=None, repr=False)
 
 
 def wilson_interval(count: int, n: int, alpha: float = 0.05) -> Tuple[float, float]:
@@ -305,10 +309,13 @@ class AutoAttackAdapter:
                     flags[start:start + bs] = yb.eq(self.aa.get_logits(xb).max(dim=1)[1]).to(flags.device)
                 with guard.critical():
                     state.clean_flags = state.robust_flags = flags_to_text(flags)
+                    state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
                     self._commit_save(state, state_path, save_every_s, force=True)
                 logger.info("AutoAttack: clean accuracy %.2f%% on %d points", 100.0 * _fraction(flags), n)
                 _fire(hook, "clean", 0, state, state_path)
             robust = flags_from_text(state.robust_flags).to(x.device)
+            if state.point_seconds is None:  # a state written before survival data was kept
+                state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
             done = {d["name"] for d in state.done}
             for attack in self.attacks:
                 self._configure(attack)
@@ -328,14 +335,25 @@ class AutoAttackAdapter:
                     self._configure(attack)
                     bidx = idx[b * bs:(b + 1) * bs]
                     xb, yb = x[bidx].clone().to(self.device), y[bidx].clone().to(self.device)
-                    adv = self._perturb(attack, xb, yb)
-                    fooled = ~yb.eq(self.aa.get_logits(adv).max(dim=1)[1])
+                    with _ForwardCounter(self.model) as counter:
+                        _sync(self.device)
+                        t0 = time.perf_counter()
+                        adv = self._perturb(attack, xb, yb)
+                        fooled = ~yb.eq(self.aa.get_logits(adv).max(dim=1)[1])
+                        fooled_cpu = fooled.cpu()  # synchronises the device
+                        per_point = (time.perf_counter() - t0) / bidx.numel()
+                    forwards = counter.rows / bidx.numel()
                     largest = float(self._norms(adv[fooled] - xb[fooled]).max()) if bool(fooled.any()) else 0.0
                     if not largest <= self.eps + EPS_TOLERANCE:
                         raise PerturbationError(f"{attack} returned a {self.norm} perturbation of {largest:.6g} > "
                                                 f"eps {self.eps:.6g}")
                     with guard.critical():
                         robust[bidx[fooled.to(robust.device)]] = False
+                        for j, point in enumerate(bidx.tolist()):
+                            state.point_seconds[point] += per_point
+                            state.point_forwards[point] += forwards
+                            if bool(fooled_cpu[j]):
+                                state.broken_by[point] = attack
                         state.robust_flags = flags_to_text(robust)
                         state.current.batches_done = b + 1
                         state.max_perturbation = max(state.max_perturbation, largest)
@@ -370,7 +388,26 @@ class AutoAttackAdapter:
             ci=wilson_interval(count, n), per_attack=per_attack, max_perturbation=state.max_perturbation,
             warnings=list(state.warnings), seconds=state.seconds, energy_j=state.energy_j, version=self.version,
             attacks=list(self.attacks), sessions=state.sessions, fresh_work=fresh_work,
-            robust_flags=robust)
+            robust_flags=robust, trace=self._trace(state))
+
+    def _trace(self, state: AutoAttackState):
+        from .survival import Trace, _append
+
+        trace = Trace(f"autoattack-{self.version}")
+        clean = flags_from_text(state.clean_flags).tolist()
+        seconds = state.point_seconds or [0.0] * len(clean)
+        forwards = state.point_forwards or [0.0] * len(clean)
+        broken = state.broken_by or [None] * len(clean)
+        ran = [d["name"] for d in state.done if not d.get("skipped")]
+        for i, ok in enumerate(clean):
+            if not ok:
+                _append(trace, False, True, None, 0.0, 0, 0.0, 0.0)
+            elif broken[i] is not None:
+                _append(trace, True, True, broken[i], seconds[i], ran.index(broken[i]) + 1 if broken[i] in ran
+                        else len(ran), forwards[i], self.eps)
+            else:
+                _append(trace, True, False, None, seconds[i], len(ran), forwards[i], self.eps)
+        return trace
 
 
 def run_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str = "linf",
@@ -381,6 +418,31 @@ def run_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, 
     adapter = AutoAttackAdapter(model, eps=eps, norm=norm, version=version, seed=seed, batch_size=batch_size,
                                 device=device)
     return adapter.run(x, y, state_path=state_path, meter=meter, save_every_s=save_every_s, fresh=fresh)
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class _ForwardCounter:
+    """Counts the rows passed through ``model`` while active (the model evaluations an attack spends)."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+        self.rows = 0
+        self._handle = None
+
+    def _hook(self, module, inputs, output) -> None:
+        if inputs and torch.is_tensor(inputs[0]):
+            self.rows += int(inputs[0].shape[0])
+
+    def __enter__(self) -> "_ForwardCounter":
+        self._handle = self.model.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
 
 
 def _fraction(flags: torch.Tensor) -> float:

@@ -22,9 +22,10 @@ from results import atomic_write_bytes
 
 from ._meter import add_energy, measure
 from ._signals import EvaluationInterrupted, SignalGuard
-from .accuracy import clean_correct, pgd_correct
+from .accuracy import clean_correct
 from .autoattack import SAVE_EVERY_S, model_digest, run_autoattack, tensor_digest
 from .inference import inference_cost
+from .survival import SURVIVAL_FILE, Trace, fgm_min_eps, pgd_trace, survival_frame, write_survival
 
 logger = logging.getLogger("robustperf.evaluation")
 
@@ -50,6 +51,8 @@ class _Progress:
     seconds: float = 0.0
     energy_j: Optional[float] = 0.0
     warnings: List[str] = field(default_factory=list)
+    survival: Dict[str, Any] = field(default_factory=dict)
+    fgm_correct: Optional[int] = None
 
     @classmethod
     def load(cls, path: str, fingerprint: Dict[str, Any]) -> Optional["_Progress"]:
@@ -149,10 +152,21 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                         progress.save(progress_path)
                     worked = True
                 if progress.pgd_correct is None:
-                    flags = pgd_correct(model, x, y, norm=cfg.attack.norm, eps=cfg.attack.eps, steps=ev.pgd_steps,
-                                        step_size=cfg.eval_step_size, batch_size=ev.batch_size, seed=cfg.seed)
+                    flags, trace = pgd_trace(model, x, y, norm=cfg.attack.norm, eps=cfg.attack.eps,
+                                             steps=ev.pgd_steps, step_size=cfg.eval_step_size,
+                                             batch_size=ev.batch_size, seed=cfg.seed)
                     with guard.critical():
                         progress.pgd_correct = int(flags.sum())
+                        progress.survival["pgd"] = trace.to_dict()
+                        progress.save(progress_path)
+                    worked = True
+                if ev.fgm_steps > 0 and progress.fgm_correct is None:
+                    flags, trace = fgm_min_eps(model, x, y, norm=cfg.attack.norm,
+                                               eps_max=ev.fgm_eps_max or cfg.attack.eps, steps=ev.fgm_steps,
+                                               batch_size=ev.batch_size)
+                    with guard.critical():
+                        progress.fgm_correct = int(flags.sum())
+                        progress.survival["fgm"] = trace.to_dict()
                         progress.save(progress_path)
                     worked = True
                 if ev.autoattack is not None:
@@ -173,7 +187,23 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
             raise
         if worked:
             _close(progress, span, progress_path)
-    return _partial(progress, aa, x.shape[0], which, run_config)
+    partial = _partial(progress, aa, x.shape[0], which, run_config)
+    partial["survival"] = _write_survival(run_dir, which, progress, aa)
+    return partial
+
+
+def _write_survival(run_dir: str, which: str, progress: _Progress, aa) -> Dict[str, Any]:
+    """Write ``run_dir/survival.parquet`` (one row per point and attack configuration); the record's pointer."""
+    traces = [Trace.from_dict(progress.survival[k]) for k in ("pgd", "fgm") if k in progress.survival]
+    if aa is not None and aa.trace is not None:
+        traces.append(aa.trace)
+    if not traces:
+        return {"file": None, "rows": None, "configs": None, "events": None}
+    run_id = os.path.basename(os.path.abspath(run_dir))
+    frame = survival_frame(run_id, which, traces)
+    write_survival(os.path.join(run_dir, SURVIVAL_FILE), frame)
+    return {"file": SURVIVAL_FILE, "rows": int(len(frame)), "configs": [t.config for t in traces],
+            "events": {t.config: int(sum(t.event)) for t in traces}}
 
 
 def _warn(progress: _Progress, message: str) -> None:
@@ -314,7 +344,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
         partial["evaluation"]["warnings"].append("evaluated with --set " + " ".join(applied)
                                                  + " (differs from the run's config)")
     for group, values in partial.items():
-        record[group].update(values)
+        record.setdefault(group, {}).update(values)
     acc = record["accuracy"]
     say(f"clean {acc['clean']:.2f}%  PGD-{run_config.evaluation.pgd_steps} {acc['pgd']:.2f}%  AutoAttack "
         + (f"{acc['autoattack']:.2f}% (95% CI {acc['autoattack_ci'][0]:.1f}-{acc['autoattack_ci'][1]:.1f}, "

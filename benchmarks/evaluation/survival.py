@@ -1,0 +1,227 @@
+"""Per-point survival data of the evaluation's attacks: when each point first fails, or that it never did.
+
+Meyers et al. ("A Cost-Aware Approach to Adversarial Robustness in Neural Networks") treat the attacker's
+effort until a model misclassifies a point as a time-to-failure. The paper had one attack time per run and
+assumed it uniform over the 100 points; here each point is a subject:
+
+* ``pgd-<steps>``: the evaluation's PGD. Iterate i (0 = the random start) is checked with the logits the
+  attack computes anyway; a point fails at the first iterate the model misclassifies. ``iterations`` = the
+  gradient steps taken (i), ``forward_passes`` = i + 1, ``seconds`` = the batch's wall time from the start of
+  its attack to that iterate divided by the batch's points (the attacker's amortised time per point; on CUDA
+  the device is synchronised at each iterate for this). Points PGD never fools are right-censored at the
+  whole budget.
+* ``autoattack-<version>``: AutoAttack's attacks in turn (resolution: one attack). A point's clock runs
+  across the attacks (the adapter keeps its cumulative seconds and model evaluations in the resumable state);
+  it fails at the end of the attack that first fools it (``attack`` names it) and is censored after the last.
+* ``fgm-min-eps``: the paper's minimal-eps fast gradient method (as ART's ``minimal=True``): one gradient at
+  the clean point, then eps = k * eps_max / steps for k = 1, 2, ... until the prediction flips. ``eps`` is
+  the eps at failure (the paper's "time"), censored at eps_max.
+
+Points the model misclassifies without attack fail at zero effort (``clean_correct`` false, every duration
+0); AFT models need T > 0 and drop them. One row per point and attack configuration, written beside the record
+as ``survival.parquet`` (:func:`write_survival`, atomic).
+"""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+import torch
+
+from results.schema import SURVIVAL_TABLE as SURVIVAL_FILE
+#: Columns of survival.parquet, in order.
+COLUMNS = ("run_id", "which", "config", "point", "clean_correct", "event", "attack", "seconds", "iterations",
+           "forward_passes", "eps")
+
+
+@dataclass
+class Trace:
+    """Per-point first-failure data of one attack configuration (lists, JSON-serialisable for resume state).
+
+    ``event[i]``: point i failed within the budget; otherwise the other fields hold the budget it survived.
+    """
+
+    config: str
+    event: List[bool] = field(default_factory=list)
+    attack: List[Optional[str]] = field(default_factory=list)
+    seconds: List[float] = field(default_factory=list)
+    iterations: List[int] = field(default_factory=list)
+    forward_passes: List[float] = field(default_factory=list)
+    eps: List[float] = field(default_factory=list)
+    clean_correct: List[bool] = field(default_factory=list)
+
+    def extend(self, other: "Trace") -> None:
+        for name in ("event", "attack", "seconds", "iterations", "forward_passes", "eps", "clean_correct"):
+            getattr(self, name).extend(getattr(other, name))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Trace":
+        return cls(**data)
+
+    def __len__(self) -> int:
+        return len(self.event)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def pgd_trace(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps: float, steps: int,
+              step_size: float, batch_size: int, seed: int, random_start: bool = True,
+              device: Optional[Union[str, torch.device]] = None) -> Tuple[torch.Tensor, Trace]:
+    """PGD robustness per point (as ``accuracy.pgd_correct``) and the first iterate that fooled each point.
+
+    Returns:
+        ``(robust, trace)``: robust is True where both the clean point and the final PGD iterate are classified
+        correctly (the evaluation's PGD accuracy, unchanged); trace has one entry per point, config
+        ``pgd-<steps>``.
+    """
+    from benchmarks.attacks import create_attack
+
+    device = torch.device(device) if device is not None else _device_of(model)
+    attack = create_attack("pgd", model, norm=norm, eps=eps, steps=steps, step_size=step_size,
+                           random_start=random_start)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    robust = torch.empty(x.shape[0], dtype=torch.bool)
+    trace = Trace(f"pgd-{steps}")
+    for start in range(0, x.shape[0], batch_size):
+        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        n = xb.shape[0]
+        first = torch.full((n,), -1, dtype=torch.long)
+        when = torch.zeros(n, dtype=torch.float64)
+        _sync(device)
+        t0 = time.perf_counter()
+
+        def observe(i: int, logits: torch.Tensor) -> None:
+            fooled = logits.argmax(1).ne(yb).cpu()  # synchronises the device
+            elapsed = time.perf_counter() - t0
+            new = fooled & first.eq(-1)
+            first[new] = i
+            when[new] = elapsed / n
+
+        x_adv = attack(xb, yb, generator=generator, observe=observe)
+        with torch.no_grad():
+            logits = model(x_adv)
+            observe(steps, logits)
+            total = (time.perf_counter() - t0) / n
+            clean_dev = model(xb).argmax(1).eq(yb)
+            ok = logits.argmax(1).eq(yb) & clean_dev
+            clean = clean_dev.cpu()
+        robust[start:start + n] = ok.cpu()
+        for j in range(n):
+            failed = int(first[j]) >= 0
+            if not bool(clean[j]):
+                _append(trace, False, True, None, 0.0, 0, 0.0, 0.0)
+            elif failed:
+                i = int(first[j])
+                _append(trace, True, True, "pgd", float(when[j]), i, float(i + 1), float(eps))
+            else:
+                _append(trace, True, False, None, total, steps, float(steps + 1), float(eps))
+    return robust, trace
+
+
+def _append(trace: Trace, clean_ok: bool, event: bool, attack: Optional[str], seconds: float, iterations: int,
+            forward_passes: float, eps: float) -> None:
+    trace.clean_correct.append(bool(clean_ok))
+    trace.event.append(bool(event) or not clean_ok)
+    trace.attack.append(attack if clean_ok else "clean")
+    trace.seconds.append(float(seconds))
+    trace.iterations.append(int(iterations))
+    trace.forward_passes.append(float(forward_passes))
+    trace.eps.append(float(eps))
+
+
+def fgm_min_eps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps_max: float,
+                steps: int, batch_size: int,
+                device: Optional[Union[str, torch.device]] = None) -> Tuple[torch.Tensor, Trace]:
+    """Minimal-eps FGM: the least eps = k * eps_max / steps (k = 1..steps) whose FGM step flips the prediction.
+
+    One forward-backward pass at the clean point gives the direction; each eps level costs one forward pass on
+    the points not yet broken. Returns ``(robust, trace)``: robust where no level up to eps_max flipped a
+    correctly classified point; the trace's ``eps`` is the eps at failure (or eps_max, censored).
+    """
+    from benchmarks.attacks import eval_mode, fgm_direction
+
+    device = torch.device(device) if device is not None else _device_of(model)
+    robust = torch.empty(x.shape[0], dtype=torch.bool)
+    trace = Trace("fgm-min-eps")
+    with eval_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+            n = xb.shape[0]
+            _sync(device)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                clean = model(xb).argmax(1).eq(yb)
+            direction = fgm_direction(model, xb, yb, norm)
+            level = torch.zeros(n, dtype=torch.long)  # 0: not broken
+            when = torch.zeros(n, dtype=torch.float64)
+            forwards = torch.zeros(n, dtype=torch.float64)
+            alive = clean.cpu().clone()
+            for k in range(1, steps + 1):
+                idx = torch.nonzero(alive).reshape(-1)
+                if idx.numel() == 0:
+                    break
+                eps_k = eps_max * k / steps
+                with torch.no_grad():
+                    x_k = (xb[idx.to(device)] + eps_k * direction[idx.to(device)]).clamp(0.0, 1.0)
+                    fooled = model(x_k).argmax(1).ne(yb[idx.to(device)]).cpu()
+                elapsed = time.perf_counter() - t0
+                forwards[idx] += 1
+                hit = idx[fooled]
+                level[hit] = k
+                when[hit] = elapsed / n
+                alive[hit] = False
+            total = (time.perf_counter() - t0) / n
+            clean = clean.cpu()
+            robust[start:start + n] = clean & level.eq(0)
+            for j in range(n):
+                if not bool(clean[j]):
+                    _append(trace, False, True, None, 0.0, 0, 0.0, 0.0)
+                elif int(level[j]) > 0:
+                    k = int(level[j])
+                    _append(trace, True, True, "fgm", float(when[j]), k, 2.0 + float(forwards[j]),
+                            eps_max * k / steps)
+                else:
+                    _append(trace, True, False, None, total, steps, 2.0 + float(forwards[j]), float(eps_max))
+    return robust, trace
+
+
+def survival_frame(run_id: str, which: str, traces: Iterable[Trace]):
+    """One row per point and attack configuration (columns :data:`COLUMNS`), as a pandas DataFrame."""
+    import pandas as pd
+
+    frames = []
+    for trace in traces:
+        n = len(trace)
+        frames.append(pd.DataFrame({
+            "run_id": [run_id] * n, "which": [which] * n, "config": [trace.config] * n,
+            "point": list(range(n)), "clean_correct": trace.clean_correct, "event": trace.event,
+            "attack": trace.attack, "seconds": trace.seconds, "iterations": trace.iterations,
+            "forward_passes": trace.forward_passes, "eps": trace.eps,
+        }, columns=list(COLUMNS)))
+    if not frames:
+        return pd.DataFrame({c: [] for c in COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_survival(path: str, frame) -> str:
+    """Write the survival table as Parquet, atomically (temp file + rename)."""
+    from results import atomic_write_bytes
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+    return path

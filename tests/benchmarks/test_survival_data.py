@@ -1,0 +1,142 @@
+"""Per-point survival data of the evaluation (benchmarks/evaluation/survival.py) on a small CNN trained on
+digits: failure times monotone in the attack budget, AutoAttack's cumulative clock across attacks and resumes,
+the minimal-eps FGM, and survival.parquet beside the record."""
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from benchmarks.evaluation import EvaluationInterrupted, evaluate, run_autoattack
+from benchmarks.evaluation.autoattack import TEST_SIGNAL_ENV
+from benchmarks.evaluation.survival import COLUMNS, fgm_min_eps, pgd_trace
+from recipes import RunConfig
+
+HERE = pathlib.Path(__file__).resolve().parent
+EPS = 0.1
+N = 64
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model():
+    spec = importlib.util.spec_from_file_location("_evaluation_model", HERE / "_evaluation_model.py")
+    helper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helper)
+    torch.manual_seed(0)
+    return helper.train_small_cnn()
+
+
+@pytest.fixture(scope="module")
+def data():
+    from benchmarks.data import load_dataset
+
+    x, y = load_dataset("digits", "test")
+    return x[:N], y[:N]
+
+
+def test_pgd_failure_times_are_monotone_in_the_budget(model, data):
+    x, y = data
+    runs = {steps: pgd_trace(model, x, y, norm="linf", eps=EPS, steps=steps, step_size=0.02, batch_size=32, seed=0)
+            for steps in (2, 5, 12)}
+    traces = {k: v[1] for k, v in runs.items()}
+    assert all(len(t) == N for t in traces.values())
+    short, mid, long = traces[2], traces[5], traces[12]
+    assert sum(short.event) < sum(mid.event) < sum(long.event) < N, "the model must be neither robust nor broken"
+    for a, b, budget in ((short, mid, 2), (mid, long, 5)):
+        for i in range(N):
+            # the observed time (iterations, passes) never shrinks with a bigger budget, events are only gained,
+            # and a point that failed within the small budget fails at the same iterate with the big one
+            assert b.iterations[i] >= a.iterations[i] and b.forward_passes[i] >= a.forward_passes[i]
+            assert b.event[i] or not a.event[i]
+            if a.event[i]:
+                assert b.iterations[i] == a.iterations[i]
+            else:
+                assert a.iterations[i] == budget and (not b.event[i] or b.iterations[i] >= budget)
+    # seconds: amortised per point, positive for attacked points, growing with the iterate that broke them
+    t = long
+    attacked = [i for i in range(N) if t.clean_correct[i]]
+    assert all(t.seconds[i] > 0 for i in attacked)
+    assert all(t.seconds[i] == 0 and t.event[i] for i in range(N) if not t.clean_correct[i])
+    # PGD accuracy is unchanged by the tracing: robust = clean and final iterate correct
+    robust = runs[12][0]
+    assert all(robust[i] for i in range(N) if not long.event[i])  # never fooled at any iterate: robust
+    assert not any(robust[i] for i in range(N) if not long.clean_correct[i])
+
+
+def test_fgm_min_eps_monotone_in_eps_budget(model, data):
+    x, y = data
+    small = fgm_min_eps(model, x, y, norm="linf", eps_max=0.2, steps=4, batch_size=32)[1]
+    big = fgm_min_eps(model, x, y, norm="linf", eps_max=0.4, steps=8, batch_size=32)[1]  # same 0.05 grid
+    assert 0 < sum(small.event) < sum(big.event)
+    for i in range(N):
+        assert big.eps[i] >= small.eps[i] and (big.event[i] or not small.event[i])
+        if small.event[i] and small.clean_correct[i]:
+            assert big.eps[i] == pytest.approx(small.eps[i]) and small.attack[i] == "fgm"
+        elif small.clean_correct[i]:
+            assert small.eps[i] == pytest.approx(0.2)
+
+
+def test_autoattack_clock_runs_across_attacks_and_survives_a_resume(model, data, tmp_path, monkeypatch):
+    x, y = data
+    attacks = ["apgd-ce", "apgd-t"]
+    reference = run_autoattack(model, x, y, eps=EPS, version=attacks, seed=0, batch_size=32)
+    trace = reference.trace
+    assert trace.config == "autoattack-custom" and len(trace) == N
+    fooled = [i for i in range(N) if trace.clean_correct[i] and trace.event[i]]
+    censored = [i for i in range(N) if not trace.event[i]]
+    assert fooled and censored
+    assert [not e for e in trace.event] == reference.robust_flags.tolist()
+    assert {trace.attack[i] for i in fooled} <= set(attacks)
+    # a censored point was attacked by every attack: its clock is past every point broken by the first one
+    first = [i for i in fooled if trace.attack[i] == "apgd-ce"]
+    assert min(trace.seconds[i] for i in censored) > max(trace.seconds[i] for i in first) > 0
+    assert all(trace.iterations[i] == 2 for i in censored)
+    assert all(trace.forward_passes[i] > 1 for i in censored)
+
+    state = tmp_path / "state.json"
+    monkeypatch.setenv(TEST_SIGNAL_ENV, "apgd-t:1:USR1")
+    with pytest.raises(EvaluationInterrupted):
+        run_autoattack(model, x, y, eps=EPS, version=attacks, seed=0, batch_size=32, state_path=str(state),
+                       save_every_s=0)
+    monkeypatch.delenv(TEST_SIGNAL_ENV)
+    resumed = run_autoattack(model, x, y, eps=EPS, version=attacks, seed=0, batch_size=32, state_path=str(state))
+    assert resumed.sessions == 2
+    assert resumed.trace.event == trace.event and resumed.trace.attack == trace.attack
+    assert resumed.trace.iterations == trace.iterations
+    assert all(s > 0 for s, ok in zip(resumed.trace.seconds, trace.clean_correct) if ok)
+
+
+def test_evaluate_writes_survival_parquet_beside_the_record(model, data, tmp_path):
+    x, y = data
+    cfg = RunConfig.from_dict({"seed": 0, "data": {"name": "digits"}, "model": {"depth": 10, "width": 1},
+                               "attack": {"norm": "linf", "eps": EPS},
+                               "evaluation": {"pgd_steps": 3, "autoattack": ["apgd-ce"], "autoattack_n": 16,
+                                              "batch_size": 16, "fgm_steps": 5}})
+    run_dir = tmp_path / "abc123def456"
+    out = evaluate(model, cfg, str(run_dir), data=(x[:32], y[:32]), measure_inference=False)
+    pointer = out["survival"]
+    assert pointer["file"] == "survival.parquet" and pointer["rows"] == 32 + 32 + 16
+    assert pointer["configs"] == ["pgd-3", "fgm-min-eps", "autoattack-custom"]
+    table = pd.read_parquet(run_dir / "survival.parquet")
+    assert tuple(table.columns) == COLUMNS and len(table) == pointer["rows"]
+    assert set(table["run_id"]) == {"abc123def456"} and set(table["which"]) == {"best"}
+    assert table.groupby("config")["point"].apply(lambda p: list(p) == list(range(len(p)))).all()
+    assert {c: int(v) for c, v in table.groupby("config")["event"].sum().items()} == pointer["events"]
+    fgm = table[(table["config"] == "fgm-min-eps") & table["event"] & table["clean_correct"]]
+    assert np.allclose(fgm["eps"] / (EPS / 5), np.round(fgm["eps"] / (EPS / 5)))
+    # a second call recomputes nothing and rewrites the same table
+    again = evaluate(model, cfg, str(run_dir), data=(x[:32], y[:32]), measure_inference=False)
+    assert again["survival"] == pointer
+    assert pd.read_parquet(run_dir / "survival.parquet").equals(table)
