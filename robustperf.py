@@ -18,6 +18,7 @@ COMMANDS = {
     "profile": "benchmarks.cli_profile",
     "run": "benchmarks.cli_run",
     "evaluate": "benchmarks.cli_evaluate",
+    "infer": "benchmarks.cli_infer",
     "launch": "launchers.cli_launch",
     "status": "launchers.cli_status",
     "collect": "scaling.cli_collect",

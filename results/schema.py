@@ -46,6 +46,24 @@ SURVIVAL_FILE_KEY = "file"
 SURVIVAL_TABLE = "survival.parquet"
 UPDATED = "updated"
 
+# evaluation.inference: {"setup": {...}, <precision>: {"status", "backend", "accuracy": {...},
+#   "SingleStream": {...}, "Offline": {...}}} written by `robustperf infer` (fp32 only by `robustperf evaluate`)
+EVALUATION = "evaluation"
+INFERENCE = "inference"
+INFERENCE_SETUP = "setup"
+SINGLE_STREAM = "SingleStream"
+OFFLINE = "Offline"
+SCENARIOS = (SINGLE_STREAM, OFFLINE)
+
+
+def inference_field(precision: str, part: str, name: str) -> str:
+    """Dotted field (and table column) of an inference figure: ``evaluation.inference.fp32.SingleStream.latency_ms_p50``.
+
+    ``part`` is a scenario (:data:`SCENARIOS`) or ``accuracy``.
+    """
+    return f"{EVALUATION}.{INFERENCE}.{precision}.{part}.{name}"
+
+
 #: The record's skeleton: every fixed field, null until measured. Nested groups are dicts.
 TEMPLATE: Dict[str, Any] = {
     SCHEMA_VERSION_KEY: SCHEMA_VERSION,
@@ -70,7 +88,7 @@ TEMPLATE: Dict[str, Any] = {
                  "pgd_n": None, "clean_n": None, "per_attack": None, "max_perturbation": None, "which": None},
     "training": {"epochs": None, "epochs_completed": None, "global_batch_size": None, "world_size": None,
                  "best_epoch": None, "best_pgd_subset": None, "final_train_loss": None, "precision": None},
-    "evaluation": {"warnings": None, "inference": None, "autoattack_version": None},
+    EVALUATION: {"warnings": None, INFERENCE: None, "autoattack_version": None},
     "hardware": {"cpu": None, "gpus": None, "count": None, "host": None},
     "software": {"python": None, "torch": None, "timm": None, "deepspeed": None, "pyautoattack": None},
     "checkpoints": {"best": None, "last": None},

@@ -71,6 +71,8 @@ class AutoAttackResult:
         trace: per-point survival data (:class:`benchmarks.evaluation.survival.Trace`, config
             ``autoattack-<version>``): the cumulative attack time and model evaluations until the attack that
             first fooled the point, or over all attacks (censored).
+        examples: with ``run(keep_examples=True)``, the adversarial example of each point that an attack fooled
+            the model on and the clean point elsewhere (what ``run_standard_evaluation`` returns); else None.
     """
 
     n: int
@@ -89,6 +91,7 @@ class AutoAttackResult:
     fresh_work: bool
     robust_flags: torch.Tensor = field(repr=False)
     trace: Any = field(default=None, repr=False)
+    examples: Optional[torch.Tensor] = field(default=None, repr=False)
 
 
 def wilson_interval(count: int, n: int, alpha: float = 0.05) -> Tuple[float, float]:
@@ -167,6 +170,7 @@ class AutoAttackAdapter:
                                  seed=self.seed, device=device)
         self.version = self.aa.version
         self.attacks: List[str] = list(self.aa.attacks_to_run)
+        self.examples: Optional[torch.Tensor] = None
 
     # ------------------------------------------------------------ the attacks, exactly as upstream calls them
 
@@ -227,7 +231,7 @@ class AutoAttackAdapter:
                 "seed": self.seed, "batch_size": self.batch_size, "pyautoattack": __version__}
 
     def run(self, x: torch.Tensor, y: torch.Tensor, *, state_path: Optional[str] = None, meter: Any = None,
-            save_every_s: float = SAVE_EVERY_S, fresh: bool = False) -> AutoAttackResult:
+            save_every_s: float = SAVE_EVERY_S, fresh: bool = False, keep_examples: bool = False) -> AutoAttackResult:
         """Evaluate on ``(x, y)``, continuing from ``state_path`` when it holds this evaluation's state.
 
         Args:
@@ -236,12 +240,16 @@ class AutoAttackAdapter:
             meter: energy meter with ``window(name)``; its "attack" window covers this call.
             save_every_s: least seconds between state writes inside an attack.
             fresh: ignore an existing state.
+            keep_examples: also return the adversarial examples (``AutoAttackResult.examples``, on ``x``'s
+                device); they are not part of the state, so the attack then runs from the start in this call.
 
         Raises:
             EvaluationInterrupted: SIGTERM or SIGUSR1 arrived; the state is saved, a rerun continues.
             PerturbationError: an adversarial example lies outside the eps-ball.
         """
         fingerprint = self.fingerprint(x, y)
+        fresh = fresh or keep_examples
+        self.examples = x.clone() if keep_examples else None
         state = None if (fresh or state_path is None) else AutoAttackState.load(state_path, fingerprint)
         if state is None:
             if state_path is not None and os.path.exists(state_path):
@@ -253,7 +261,9 @@ class AutoAttackAdapter:
         fresh_work = not state.finished
         if fresh_work:
             self._run_session(state, x, y, state_path, meter, save_every_s)
-        return self._result(state, fresh_work)
+        result = self._result(state, fresh_work)
+        result.examples, self.examples = self.examples, None
+        return result
 
     def _run_session(self, state: AutoAttackState, x, y, state_path, meter, save_every_s) -> None:
         collector = _WarningCollector(self._warn(state))
@@ -347,6 +357,9 @@ class AutoAttackAdapter:
                     if not largest <= self.eps + EPS_TOLERANCE:
                         raise PerturbationError(f"{attack} returned a {self.norm} perturbation of {largest:.6g} > "
                                                 f"eps {self.eps:.6g}")
+                    if self.examples is not None:
+                        self.examples[bidx[fooled.to(bidx.device)].to(self.examples.device)] = \
+                            adv[fooled].to(self.examples.device, self.examples.dtype)
                     with guard.critical():
                         robust[bidx[fooled.to(robust.device)]] = False
                         for j, point in enumerate(bidx.tolist()):
@@ -413,11 +426,13 @@ class AutoAttackAdapter:
 def run_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str = "linf",
                    version: Union[str, Sequence[str]] = "standard", seed: int = 0, batch_size: int = 500,
                    device: Optional[Union[str, torch.device]] = None, state_path: Optional[str] = None,
-                   meter: Any = None, save_every_s: float = SAVE_EVERY_S, fresh: bool = False) -> AutoAttackResult:
+                   meter: Any = None, save_every_s: float = SAVE_EVERY_S, fresh: bool = False,
+                   keep_examples: bool = False) -> AutoAttackResult:
     """AutoAttack robust accuracy of ``model`` on ``(x, y)``; see :class:`AutoAttackAdapter` and its ``run``."""
     adapter = AutoAttackAdapter(model, eps=eps, norm=norm, version=version, seed=seed, batch_size=batch_size,
                                 device=device)
-    return adapter.run(x, y, state_path=state_path, meter=meter, save_every_s=save_every_s, fresh=fresh)
+    return adapter.run(x, y, state_path=state_path, meter=meter, save_every_s=save_every_s, fresh=fresh,
+                       keep_examples=keep_examples)
 
 
 def _sync(device) -> None:

@@ -343,6 +343,9 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
     if applied:
         partial["evaluation"]["warnings"].append("evaluated with --set " + " ".join(applied)
                                                  + " (differs from the run's config)")
+    kept = (record.get("evaluation") or {}).get("inference")
+    if isinstance(kept, dict) and (kept.get("setup") or {}).get("command") == "robustperf infer":
+        partial["evaluation"]["inference"] = kept  # the full benchmark of `robustperf infer` wins over the quick one
     for group, values in partial.items():
         record.setdefault(group, {}).update(values)
     acc = record["accuracy"]

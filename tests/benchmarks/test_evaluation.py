@@ -211,8 +211,10 @@ def test_evaluate_returns_record_groups_in_record_units(trained, digits, tmp_pat
     assert out["timing"]["attack_seconds"] > 0 and out["timing"]["eval_seconds"] >= out["timing"]["attack_seconds"]
     assert out["energy"] == {"eval_kwh": None, "attack_kwh": None}
     inference = out["evaluation"]["inference"]
-    assert inference["latency_ms_p50"] > 0 and inference["latency_ms_p99"] >= inference["latency_ms_p50"]
-    assert inference["throughput_p50"] > 0 and inference["forward_flops_per_sample"] == 179200
+    stream, offline = inference["fp32"]["SingleStream"], inference["fp32"]["Offline"]
+    assert 0 < stream["latency_ms_p50"] <= stream["latency_ms_p90"] <= stream["latency_ms_p99"]
+    assert offline["images_per_s"] > 0 and offline["batch_size"] == 16
+    assert inference["setup"]["flops_per_image"] == 179200 and list(inference) == ["setup", "fp32"]
     assert out["evaluation"]["autoattack_version"] == "custom"
     assert json.loads(json.dumps(out)) == out  # JSON-ready
     # Everything is kept: a second call recomputes nothing and answers the same.
@@ -288,9 +290,14 @@ def test_evaluate_with_an_energy_meter_fills_kwh(trained, digits, tmp_path):
     assert out["timing"]["eval_seconds"] == pytest.approx(windows["eval"]["seconds"])
     assert out["timing"]["attack_seconds"] == pytest.approx(windows["attack"]["seconds"])
     inference = out["evaluation"]["inference"]
-    images = (3 + inference["repeats_batch"]) * inference["batch_size"]  # warm-up passes are in the window
-    assert inference["energy_j_per_1000_images"] == pytest.approx(
-        300.0 * windows["inference"]["seconds"] / images * 1000.0, rel=1e-4)
+    stream, offline = inference["fp32"]["SingleStream"], inference["fp32"]["Offline"]
+    # One window per scenario around its timed queries / passes (warm-up outside): 300 W x seconds / images.
+    assert stream["energy_j_per_image"] == pytest.approx(300.0 * stream["energy_seconds"] / stream["queries"],
+                                                         rel=1e-4)
+    assert offline["energy_j_per_image"] == pytest.approx(
+        300.0 * offline["energy_seconds"] / (offline["passes"] * offline["batch_size"]), rel=1e-4)
+    assert stream["energy_seconds"] + offline["energy_seconds"] == pytest.approx(windows["inference"]["seconds"])
+    assert inference["setup"]["energy_source"] == stream["energy_source"] == "fake"
 
 
 @pytest.mark.gpu
@@ -306,4 +313,4 @@ def test_autoattack_on_cuda_equals_pyautoattack(trained, digits):
     _, y_adv = direct.run_standard_evaluation(x[:N], y[:N], batch_size=BS)
     assert torch.equal(ours.robust_flags, y_adv.cpu().eq(y[:N]))
     cost = evaluate(cuda, _config(), "/tmp/robustperf-gpu-eval-test", data=(x[:32], y[:32]), fresh=True)
-    assert cost["evaluation"]["inference"]["device"].startswith("cuda")
+    assert cost["evaluation"]["inference"]["fp32"]["device"].startswith("cuda")
