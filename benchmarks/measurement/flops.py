@@ -112,6 +112,35 @@ def forward_flops_per_sample(model, input_shape: Sequence[int], *, train: bool =
             "forward_flops": flops // batch}
 
 
+def exit_forward_flops(model, input_shape: Sequence[int]) -> Dict[str, Any]:
+    """Cumulative forward FLOPs of one sample up to each exit of a multi-exit model (``model.exits(x)``).
+
+    One eval-mode forward of one sample runs under the profiler, exit by exit; after exit i the total so far is
+    c_i: the backbone up to that exit plus every IC head evaluated on the way (the heads of earlier exits too,
+    as early-exit inference computes them). The last value is the whole multi-exit network.
+
+    Returns:
+        ``{"exit_cumulative_flops": [c_1, ..., c_K], "params", "forward_flops"}`` (ints; forward = c_K).
+    """
+    import torch
+
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
+    was_training = model.training
+    model.eval()
+    cumulative = []
+    try:
+        with _Profiled(model) as profiler, torch.no_grad():
+            for _ in model.exits(x):
+                cumulative.append(int(profiler.get_total_flops()))
+    finally:
+        model.train(was_training)
+    return {"exit_cumulative_flops": cumulative, "params": sum(p.numel() for p in model.parameters()),
+            "forward_flops": cumulative[-1]}
+
+
 def train_flops(forward_flops_per_step: int, steps: int, world_size: int = 1) -> int:
     """Training FLOPs of a run: 3 x executed forward FLOPs per step x steps, summed over ``world_size`` ranks.
 

@@ -1,0 +1,62 @@
+"""SDN wrappers: exits of the paper's backbones, IC heads, cumulative FLOPs per exit."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks.measurement import exit_forward_flops, forward_flops_per_sample
+from benchmarks.models.sdn import InternalClassifier, create_sdn
+from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
+
+
+@pytest.mark.parametrize("arch, kwargs, ics", [
+    ("sdn_vgg16", {}, 14), ("sdn_resnet56", {}, 27), ("sdn_mobilenet", {}, 13),
+    ("sdn_wrn", {"depth": 16, "width": 1}, 6), ("sdn_wrn", {"depth": 10, "width": 2}, 3),
+])
+def test_exit_counts_and_logits_per_exit(arch, kwargs, ics):
+    with torch.device("meta"):
+        model = create_sdn(arch, num_classes=7, **kwargs)
+    assert model.num_ics == ics and model.num_exits == ics + 1
+    out = model(torch.zeros(2, 3, 32, 32, device="meta"))
+    assert isinstance(out, list) and len(out) == ics + 1 and all(o.shape == (2, 7) for o in out)
+
+
+def test_cumulative_flops_grow_and_end_at_the_full_forward():
+    model = create_sdn("sdn_wrn", depth=10, width=1, in_chans=1, input_size=8)
+    counted = exit_forward_flops(model, (1, 8, 8))
+    c = counted["exit_cumulative_flops"]
+    assert len(c) == model.num_exits
+    assert all(b > a for a, b in zip(c, c[1:]))
+    assert c[-1] == forward_flops_per_sample(model, (1, 8, 8))["forward_flops"]
+    # the first exit holds the stem, block 1 and the first head: a head's linear layer is part of it
+    head = model.heads[0]
+    assert c[0] > 2 * head.linear.in_features * head.linear.out_features
+
+
+def test_ic_head_mixes_pooling_and_flattens_small_maps():
+    big = InternalClassifier(8, 16, 10)
+    assert big.kernel == 4 and big.linear.in_features == 8 * 4 * 4 and 0 <= float(big.alpha) <= 1
+    h = torch.randn(3, 8, 16, 16)
+    with torch.no_grad():
+        big.alpha.fill_(1.0)
+        pooled_max = big(h)
+        big.alpha.fill_(0.0)
+        pooled_avg = big(h)
+    ref_max = big.linear(torch.nn.functional.max_pool2d(h, 4).flatten(1))
+    ref_avg = big.linear(torch.nn.functional.avg_pool2d(h, 4).flatten(1))
+    assert torch.allclose(pooled_max, ref_max, atol=1e-6) and torch.allclose(pooled_avg, ref_avg, atol=1e-6)
+    small = InternalClassifier(5, 2, 10)
+    assert small.alpha is None and small.linear.in_features == 20
+    flat = InternalClassifier(512, 0, 10)
+    assert flat(torch.randn(2, 512)).shape == (2, 10)
+
+
+def test_vgg_stops_pooling_on_tiny_inputs_and_resnet_ics_read_the_pre_relu_sum():
+    vgg = create_sdn("sdn_vgg16", in_chans=1, input_size=8)
+    assert len(vgg(torch.rand(2, 1, 8, 8))) == 15
+    resnet = create_sdn("sdn_resnet56").eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        h = resnet.blocks[0](resnet.stem(x))
+    assert (h < 0).any()   # the IC sees negative values: the sum before the ReLU
+
