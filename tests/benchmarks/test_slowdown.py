@@ -1,0 +1,187 @@
+"""Early-exit metrics, calibration, batched early exit and the slowdown attacks (DeepSloth) on a digits SDN."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.slowdown import attacks as A
+from benchmarks.slowdown import calibrate as C
+from benchmarks.slowdown import exits as E
+from benchmarks.slowdown import metrics as M
+from recipes.schema import SlowdownConfig
+from tests.benchmarks._sdn_fixture import digits_splits, train_small_sdn
+from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
+
+FLOPS = [10.0, 25.0, 45.0, 70.0, 100.0]
+
+
+# ---------------------------------------------------------------- metrics (analytic cases)
+
+def test_efficacy_when_everything_exits_first():
+    f = [1.0, 0, 0, 0, 0]
+    assert M.efficacy(f, FLOPS) == pytest.approx(1 - 0.10 / 2)
+    assert M.efficacy(f, FLOPS, "step") == pytest.approx(1 - 0.10)
+    assert M.mean_exit_flops(f, FLOPS) == 10.0
+
+
+def test_efficacy_when_nothing_exits_early():
+    f = [0, 0, 0, 0, 1.0]
+    assert M.efficacy(f, FLOPS) == pytest.approx((1 - 0.70) / 2)
+    assert M.efficacy(f, FLOPS, "step") == 0.0
+    assert M.mean_exit_flops(f, FLOPS) == 100.0
+
+
+def test_efficacy_is_the_area_under_the_eec_curve():
+    f = [0.2, 0.3, 0.1, 0.15, 0.25]
+    x, y = M.eec_curve(f, FLOPS)
+    assert x[0] == 0 and y[0] == 0 and x[-1] == 1 and y[-1] == 1
+    assert M.efficacy(f, FLOPS) == pytest.approx(float(np.trapezoid(y, x)))
+    assert M.efficacy(f, FLOPS, "step") < M.efficacy(f, FLOPS)
+
+
+def test_exit_fractions_sum_to_one_and_latency_model():
+    f = M.exit_fractions([0, 0, 2, 4, 4, 4], 5)
+    assert f.sum() == pytest.approx(1.0) and list(f) == pytest.approx([2 / 6, 0, 1 / 6, 0, 3 / 6])
+    s = M.summarize_exits([0, 0, 2, 4], [True, False, True, True], FLOPS, split_exit=1, rtt_ms=11.0)
+    assert s["p_send"] == 0.5 and s["edge_cloud_latency_ms"] == pytest.approx(5.5) and s["accuracy"] == 75.0
+    # the paper's IoT numbers: 5 % -> 96 % of samples sent, crafting 2 ms per sample
+    gain = M.edge_cloud_latency(0.96, 11.0) - M.edge_cloud_latency(0.05, 11.0)
+    assert M.amplification(gain, 2.0) == pytest.approx(5.005)
+    assert M.amplification(1.0, None) is None
+    with pytest.raises(ValueError):
+        M.exit_fractions([5], 5)
+
+
+# ---------------------------------------------------------------- losses and projections
+
+def test_ce_to_uniform_is_minimised_by_uniform_softmax():
+    k, c = 3, 10
+    uniform = [torch.zeros(4, c)] * k + [torch.randn(4, c)]
+    assert A.sloth_loss(uniform) == pytest.approx(torch.full((4,), (k) * math.log(c)))
+    logits = [torch.randn(4, c, requires_grad=True) for _ in range(k)] + [torch.randn(4, c)]
+    assert (A.sloth_loss(logits) > k * math.log(c)).all()
+    opt = torch.optim.SGD(logits[:k], lr=1.0)
+    for _ in range(300):
+        opt.zero_grad()
+        A.sloth_loss(logits).sum().backward()
+        opt.step()
+    probs = torch.softmax(logits[0], -1)
+    assert torch.allclose(probs, torch.full_like(probs, 1 / c), atol=1e-3)
+
+
+@pytest.mark.parametrize("norm, eps", [("linf", 0.05), ("l2", 0.7), ("l1", 3.0)])
+def test_projections_stay_in_the_ball_and_the_box(norm, eps):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(16, 1, 8, 8, generator=gen)
+    x[:4] = 0.0    # corners of the box
+    x[4:8] = 1.0
+    delta = torch.randn(16, 1, 8, 8, generator=gen) * 3
+    d = A.project(x, delta, norm, eps)
+    assert ((x + d) >= 0).all() and ((x + d) <= 1).all()
+    size = {"linf": d.flatten(1).abs().amax(1), "l2": d.flatten(1).norm(dim=1), "l1": d.flatten(1).abs().sum(1)}
+    assert (size[norm] <= eps * (1 + 1e-5)).all()
+    # a point already inside both is left alone
+    inside = A.project(x, d, norm, eps)
+    assert torch.allclose(inside, d, atol=1e-5)
+
+
+def test_l1_projection_is_the_closest_point():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(1, 30, generator=gen, dtype=torch.float64)
+    v = torch.randn(1, 30, generator=gen, dtype=torch.float64)
+    d = A.project(x, v, "l1", 1.0)
+    assert float(d.abs().sum()) == pytest.approx(1.0, abs=1e-9)
+    # every feasible random point is at least as far from v
+    for _ in range(200):
+        r = A.project(x, d + 0.05 * torch.randn(1, 30, generator=gen, dtype=torch.float64), "l1", 1.0)
+        assert float((r - v).norm()) >= float((d - v).norm()) - 1e-9
+
+
+# ---------------------------------------------------------------- the trained digits SDN
+
+@pytest.fixture(scope="module")
+def sdn():
+    torch.set_num_threads(1)
+    model = train_small_sdn()
+    from benchmarks.measurement import exit_forward_flops
+
+    flops = exit_forward_flops(model, (1, 8, 8))["exit_cumulative_flops"]
+    train, val, test = digits_splits()
+    logits = E.all_exit_logits(model, val[0])
+    scores = E.exit_score(logits, "confidence")
+    cal = C.calibrate(scores, logits.argmax(-1) == val[1], flops, "confidence", 0.05)
+    return model, flops, train, test, cal
+
+
+def test_calibration_meets_the_rad_on_validation(sdn):
+    model, flops, train, test, cal = sdn
+    assert cal.feasible and cal.val_accuracy >= 0.95 * cal.reference_accuracy - 1e-6
+    assert len(cal.taus) == model.num_ics
+    _, val, _ = digits_splits()
+    logits = E.all_exit_logits(model, val[0])
+    per_exit = C.calibrate(E.exit_score(logits, "confidence"), logits.argmax(-1) == val[1], flops, "confidence",
+                           0.05, per_exit=True)
+    assert per_exit.val_efficacy >= cal.val_efficacy - 1e-12 and per_exit.feasible
+
+
+@pytest.mark.parametrize("rule", ["confidence", "entropy"])
+def test_batched_exits_equal_batch_one_exits(sdn, rule):
+    model, flops, _, (x, y), cal = sdn
+    x = x[:120]
+    logits = E.all_exit_logits(model, x)
+    scores = E.exit_score(logits, rule)
+    # a threshold with samples at several exits, in the widest gap between the middle half of exit 1's scores
+    # (a threshold equal to a sample's score would compare float noise of the batch size, not the exits)
+    s = scores[0].sort().values
+    lo, hi = len(s) // 4, 3 * len(s) // 4
+    gap = int((s[lo + 1:hi + 1] - s[lo:hi]).argmax()) + lo
+    taus = float(s[gap] + s[gap + 1]) / 2
+    batched = E.early_exit_batched(model, x, rule, taus, batch_size=32)
+    single = E.early_exit_single(model, x, rule, taus)
+    assert torch.equal(batched[0], single[0]) and torch.equal(batched[1], single[1])
+    assert len(set(batched[0].tolist())) >= 2
+    assert torch.equal(batched[0], E.first_exits(scores, rule, taus))
+
+
+def _attacked(model, name, x, y, train, flops, taus, **overrides):
+    cfg = SlowdownConfig(**{"linf_eps": 0.3, "linf_step_size": 0.03, "linf_steps": 20, "universal_n": 200,
+                            "universal_linf_steps": 8, "universal_linf_step_size": 0.06, **overrides})
+    x_adv = A.get_slowdown_attack(name)(model, x, y, cfg=cfg, norm="linf", train=train,
+                                        generator=torch.Generator().manual_seed(0))
+    assert (x_adv - x).abs().max() <= cfg.linf_eps + 1e-6
+    exits, preds = E.early_exit_batched(model, x_adv, "confidence", taus)
+    return M.summarize_exits(exits, preds == y, flops)
+
+
+def test_deepsloth_per_sample_halves_efficacy_and_universal_less(sdn):
+    model, flops, train, (x, y), cal = sdn
+    x, y = x[:150], y[:150]
+    exits, preds = E.early_exit_batched(model, x, "confidence", cal.taus)
+    clean = M.summarize_exits(exits, preds == y, flops)
+    per_sample = _attacked(model, "deepsloth", x, y, train, flops, cal.taus)
+    universal = _attacked(model, "deepsloth_universal", x, y, train, flops, cal.taus)
+    assert per_sample["efficacy"] < clean["efficacy"] / 2
+    assert per_sample["mean_flops"] > clean["mean_flops"]
+    assert clean["efficacy"] - universal["efficacy"] < clean["efficacy"] - per_sample["efficacy"]
+    noise = _attacked(model, "noise", x, y, train, flops, cal.taus)
+    assert noise["efficacy"] > per_sample["efficacy"]
+
+
+def test_other_norms_and_baselines_run_within_budget(sdn):
+    model, flops, train, (x, y), cal = sdn
+    x, y = x[:24], y[:24]
+    cfg = SlowdownConfig(l2_eps=1.5, l2_steps=12, l2_decay_every=5, l1_eps=4.0, l1_steps=10, baseline_steps=4,
+                         universal_n=30, universal_l2_epochs=2, universal_l2_steps=2, universal_l1_steps=3,
+                         universal_batch_size=16)
+    counter = A.ForwardCounter(model)
+    for name in ("deepsloth", "deepsloth_universal", "deepsloth_class_universal", "pgd_final", "pgd_avg",
+                 "pgd_max", "noise"):
+        for norm, size in (("l2", lambda d: d.flatten(1).norm(dim=1)), ("l1", lambda d: d.flatten(1).abs().sum(1))):
+            x_adv = A.get_slowdown_attack(name)(counter, x, y, cfg=cfg, norm=norm, train=train,
+                                                generator=torch.Generator().manual_seed(0))
+            assert x_adv.shape == x.shape and (x_adv >= 0).all() and (x_adv <= 1).all()
+            assert (size(x_adv - x) <= A.eps_of(cfg, norm) * (1 + 1e-4)).all(), (name, norm)
+    assert counter.grad_rows > 0 and counter.flops(100.0) == 100.0 * (3 * counter.grad_rows + counter.nograd_rows)
