@@ -63,6 +63,13 @@ def inference_field(precision: str, part: str, name: str) -> str:
     """
     return f"{EVALUATION}.{INFERENCE}.{precision}.{part}.{name}"
 
+# the slowdown group (issue 15): early exits and slowdown attacks of a multi-exit model
+SLOWDOWN = "slowdown"
+SLOWDOWN_EXIT_FLOPS = "exit_cumulative_flops"
+SLOWDOWN_CLEAN = "clean"
+SLOWDOWN_ATTACKS = "attacks"
+SLOWDOWN_BY_RAD = "by_rad"
+SLOWDOWN_EXIT_FRACTION = "exit_fraction"
 
 #: The record's skeleton: every fixed field, null until measured. Nested groups are dicts.
 TEMPLATE: Dict[str, Any] = {
@@ -93,6 +100,9 @@ TEMPLATE: Dict[str, Any] = {
     "software": {"python": None, "torch": None, "timm": None, "deepspeed": None, "pyautoattack": None},
     "checkpoints": {"best": None, "last": None},
     SURVIVAL: {SURVIVAL_FILE_KEY: None, "rows": None, "configs": None, "events": None},
+    SLOWDOWN: {"num_ics": None, "num_exits": None, SLOWDOWN_EXIT_FLOPS: None, "rule": None, "rad": None,
+               "calibration": None, SLOWDOWN_CLEAN: None, SLOWDOWN_ATTACKS: None, SLOWDOWN_BY_RAD: None,
+               "source": None},
     "job": {"scheduler": None, "job_id": None, "array_job_id": None, "array_task_id": None, "host": None,
             "pid": None, "attempts": None},
     "tracking": {"wandb_mode": None, "wandb_dir": None, "wandb_run_id": None, "mllog": None},

@@ -109,8 +109,9 @@ def malformed(draw):
             recipe["name"] = draw(st.one_of(st.just(""), st.integers(), st.lists(st.text(), max_size=2),
                                             st.just("two\nlines")))
     # valid noise that must not rescue the mistake
-    if isinstance(recipe["base"], dict) and draw(st.booleans()):
-        recipe["base"].setdefault("attack", {})["steps"] = draw(st.integers(1, 10))
+    attack = recipe["base"].get("attack") if isinstance(recipe["base"], dict) else None
+    if isinstance(recipe["base"], dict) and (attack is None or "steps" not in attack) and draw(st.booleans()):
+        recipe["base"].setdefault("attack", {})["steps"] = draw(st.integers(1, 10))   # never over a mistake
     text = yaml.safe_dump(recipe, allow_unicode=True)
     if mistake == "text":
         breaker = draw(st.sampled_from(["\n  bad: [unclosed\n", "\n\t: tab\n", "\n!!python/object:os.system x\n",
