@@ -53,13 +53,22 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from recipes.recipe import load_recipe
+    from recipes.errors import RecipeError
+    from recipes.recipe import SET_SOURCE, load_recipe
 
     from .launch import launch
 
-    launch_sets = [f"launch.{key}={json.dumps(getattr(args, opt))}" for opt, key in _LAUNCH_OPTIONS.items()
-                   if getattr(args, opt, None) is not None]
-    recipe = load_recipe(args.recipe, [*args.overrides, *launch_sets])
+    flags = {key: opt for opt, key in _LAUNCH_OPTIONS.items() if getattr(args, opt, None) is not None}
+    launch_sets = [f"launch.{key}={json.dumps(getattr(args, opt))}" for key, opt in flags.items()]
+    try:
+        recipe = load_recipe(args.recipe, [*args.overrides, *launch_sets])
+    except RecipeError as err:
+        # A value given as --max-parallel etc. travels as --set launch.KEY: name the option the user typed.
+        key = (err.key or "").partition("launch.")[2]
+        if err.file == SET_SOURCE and key in flags:
+            raise RecipeError(err.message, file="--" + flags[key].replace("_", "-"), key=err.key, value=err.value,
+                              allowed=err.allowed) from None
+        raise
     if args.directives or args.setup:
         recipe.launch = dataclasses.replace(recipe.launch,
                                             directives=(*recipe.launch.directives, *args.directives),

@@ -333,7 +333,9 @@ def parse_indices(spec: str, total: int) -> List[int]:
     Raises:
         recipes.UserError (LaunchError): a malformed spec or an index outside ``0..total-1``.
     """
-    out = set()
+    from recipes.limits import limit, over_limit_message
+
+    ranges: List[Tuple[int, int]] = []
     for part in str(spec).split(","):
         part = part.strip()
         if not part:
@@ -347,8 +349,11 @@ def parse_indices(spec: str, total: int) -> List[int]:
             raise LaunchError(f"--indices: range {part!r} is reversed; expected low-high, e.g. 0-9")
         if hi >= total:
             raise LaunchError(f"--indices: index {hi} is outside the matrix of {total} runs (0..{total - 1})")
-        out.update(range(lo, hi + 1))
-    if not out:
+        ranges.append((lo, hi))
+    if not ranges:
         raise LaunchError(f"--indices: {spec!r} selects no run; expected a list like 0-9,15")
-    return sorted(out)
+    selected = sum(hi - lo + 1 for lo, hi in ranges)
+    if selected > limit("runs"):
+        raise LaunchError("--indices: " + over_limit_message("runs", "the number of runs selected", selected))
+    return sorted({i for lo, hi in ranges for i in range(lo, hi + 1)})
 

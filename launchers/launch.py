@@ -83,8 +83,10 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     scheduler = scheduler or cfg.scheduler
     executor_cls = get_executor(scheduler)
     results_dir = os.path.abspath(results_dir or cfg.results)
-    runs = recipe.runs()
-    selected = [runs[i] for i in parse_indices(indices, len(runs))] if indices else list(runs)
+    if indices is not None:  # built one by one: a part of a huge matrix never builds the rest
+        selected = [recipe.run(i) for i in parse_indices(indices, recipe.count())]
+    else:
+        selected = list(recipe.runs())
 
     plan = plan_launch(selected, results_dir, alive_checkers(), scheduler)
     result = LaunchResult(plan=plan, scheduler=scheduler, dry_run=dry_run, results_dir=results_dir)

@@ -21,11 +21,11 @@ def main(args) -> int:
     from .recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
-    runs = recipe.runs()
     out = sys.stdout
-    if args.count:
-        print(len(runs), file=out)
+    if args.count:  # counted without building the runs: any size answers at once
+        print(recipe.count(), file=out)
     elif args.format == "table":
+        runs = recipe.runs()
         width = max([len(r.name) for r in runs] + [4])
         print(f"{'index':>5}  {'run_id':12}  {'name':{width}}", file=out)
         for run in runs:
@@ -33,5 +33,6 @@ def main(args) -> int:
         print(f"{len(runs)} runs", file=out)
     else:
         encode = json.JSONEncoder(separators=(",", ":")).encode
-        out.writelines(encode(run.to_json()) + "\n" for run in runs)
+        for run in recipe.iter_runs():
+            out.write(encode(run.to_json()) + "\n")
     return 0

@@ -12,15 +12,17 @@ JSON, ``tracking`` left out) and a readable ``name``.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
+import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
 from .errors import RecipeError, nearest
+from .limits import limit, over_limit_message
+from .matrix import Matrix
 from .schema import (IDENTITY_EXCLUDED, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
                      section_fields, validate_section, validate_value)
 
@@ -61,26 +63,147 @@ class Recipe:
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     overrides: Tuple[str, ...] = ()
     _post: Patch = ()
+    _matrix: Optional[Matrix] = field(default=None, repr=False)
     _runs: Optional[List[RunSpec]] = field(default=None, repr=False)
 
+    @property
+    def matrix(self) -> Matrix:
+        """The lazy run matrix (see :mod:`recipes.matrix`)."""
+        if self._matrix is None:
+            self._matrix = Matrix(self.base, self.axes, self.repeats, self.exclude, self._post, file=self.path)
+        return self._matrix
+
+    def count(self) -> int:
+        """Number of runs in the matrix, computed without building them (any size)."""
+        return self.matrix.count()
+
     def runs(self) -> List[RunSpec]:
-        """The run matrix (computed once)."""
+        """The run matrix (built once).
+
+        Raises:
+            RecipeError: the matrix has more runs than the ``runs`` limit (:mod:`recipes.limits`).
+        """
         if self._runs is None:
-            self._runs = expand(self)
+            self._runs = list(self.iter_runs())
         return self._runs
 
+    def iter_runs(self) -> Iterator[RunSpec]:
+        """The runs one at a time, in matrix order (refused above the ``runs`` limit before the first one)."""
+        check_run_count(self.count(), self.path, what="the run matrix")
+        return expand_iter(self)
+
     def run(self, index: int) -> RunSpec:
-        runs = self.runs()
-        if not 0 <= index < len(runs):
-            raise RecipeError(f"no run with index {index}: the matrix has {len(runs)} runs (0..{len(runs) - 1})",
+        """Run ``index`` of the matrix, built alone (``robustperf run --index`` in an array task)."""
+        total = self.count()
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < total:
+            raise RecipeError(f"no run with index {index}: the matrix has {total} runs (0..{total - 1})",
                               file=self.path, key="--index", value=index)
-        return runs[index]
+        if self._runs is not None:
+            return self._runs[index]
+        return _spec(self, index, self.matrix.config(self.matrix.choice(index)), _touched(self))
+
+
+def check_run_count(count: int, file: str, what: str = "the run matrix") -> None:
+    """Refuse to build more runs at once than the ``runs`` limit allows."""
+    if count > limit("runs"):
+        raise RecipeError(over_limit_message("runs", f"the number of runs in {what}", count)
+                          + "; robustperf expand --count counts any matrix, and run --index builds one run",
+                          file=file)
 
 
 # ---------------------------------------------------------------- YAML with line numbers
 
+#: libyaml's parser when PyYAML was built with it: 10-50x faster on large recipes, and it refuses nesting deeper
+#: than 1000 levels at once (the pure-Python scanner slows down quadratically with depth, 10 s at 2000).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: nesting depth refused by the pure-Python fallback (libyaml's own limit is 1000)
+MAX_YAML_DEPTH = 200
+
+
+class RecipeLoader(_SAFE_LOADER):  # type: ignore[misc,valid-type]
+    """Safe YAML loader whose implicit float rule is YAML 1.2's: ``1e-3`` and ``5e-4`` are numbers.
+
+    YAML 1.1 (PyYAML's default) wants a dot and a signed exponent (``1.0e-3``) and reads ``1e-3`` as a string,
+    so ``lr: 1e-3`` failed the number check. Only the float resolver differs; the class keeps its own copy of
+    the resolver table, leaving ``yaml.SafeLoader`` untouched.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # the pure-Python composer only; libyaml limits depth itself
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise RecipeError(f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                  line=self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+RecipeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def _children(node: yaml.Node) -> List[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, bound: int) -> None:
+    """Refuse a node graph that expands (aliases followed) to more than ``bound`` nodes, or refers to itself.
+
+    YAML aliases let a few hundred bytes stand for billions of nodes ("billion laughs"); every walk over the
+    parsed recipe would follow them. Sizes are memoised per node, so the check itself costs one pass over the
+    distinct nodes, iteratively (no recursion limit).
+    """
+    size: Dict[int, int] = {}
+    on_path: set = set()
+    stack: List[Tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            on_path.discard(key)
+            total = 1 + sum(size[id(child)] for child in _children(node))
+            if total > bound:
+                raise RecipeError(over_limit_message("yaml_nodes", "the number of YAML nodes with aliases expanded",
+                                                     total) + "; nested aliases (&a, *a) repeat text many times",
+                                  line=node.start_mark.line + 1)
+            size[key] = total
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise RecipeError("a YAML alias refers to a node containing itself", line=node.start_mark.line + 1)
+        on_path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise RecipeError("a YAML alias refers to a node containing itself",
+                                  line=child.start_mark.line + 1)
+            if id(child) not in size:
+                stack.append((child, False))
+
+
 def _line_map(node: yaml.Node, prefix: str = "", out: Optional[Dict[str, int]] = None) -> Dict[str, int]:
-    """Map dotted key paths to 1-based lines; duplicate keys are an error (safe_load keeps the last silently)."""
+    """Map dotted key paths to 1-based lines; duplicate keys are an error (safe_load keeps the last silently).
+
+    Call after :func:`_check_expansion`: aliased nodes are walked once per path that reaches them.
+    """
     out = {} if out is None else out
     if isinstance(node, yaml.MappingNode):
         seen = set()
@@ -100,21 +223,36 @@ def _line_map(node: yaml.Node, prefix: str = "", out: Optional[Dict[str, int]] =
 
 
 def parse_yaml(text: str, file: str) -> Tuple[Any, Dict[str, int]]:
-    """Parse YAML safely; any parser failure (syntax, unsafe tag, absurd nesting) becomes a RecipeError."""
+    """Parse YAML safely; any parser failure (syntax, unsafe tag, absurd nesting, alias bombs) is a RecipeError.
+
+    Returns the data and a map of dotted key paths to their lines.
+    """
+    if len(text) > limit("recipe_bytes"):
+        raise RecipeError(over_limit_message("recipe_bytes", "the size of the YAML text in bytes", len(text)),
+                          file=file)
+    loader = RecipeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        lines = _line_map(node) if node is not None else {}
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        if "&" in text:  # without an anchor there is no alias: the graph is a tree no bigger than the text
+            _check_expansion(node, limit("yaml_nodes"))
+        lines = _line_map(node)
+        data = loader.construct_document(node)
     except RecipeError as err:
         raise err.located(file=file) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         raise RecipeError(f"not valid YAML: {err.problem or err}", file=file,
                           line=mark.line + 1 if mark else None) from None
-    # The parser is third-party code fed arbitrary user text: whatever else it raises (RecursionError on
-    # deep nesting, ValueError on impossible timestamps, ...) is still the user's file at fault.
+    except RecursionError:
+        raise RecipeError("not valid YAML: nested too deeply", file=file) from None
+    # The parser is third-party code fed arbitrary user text: whatever else it raises (ValueError on
+    # impossible timestamps, ...) is still the user's file at fault.
     except Exception as err:  # noqa: BLE001
         raise RecipeError(f"not valid YAML ({type(err).__name__}: {err})", file=file) from None
+    finally:
+        loader.dispose()
     return data, lines
 
 
@@ -141,6 +279,9 @@ def load_recipe(path: str, overrides: Sequence[str] = ()) -> Recipe:
     except UnicodeDecodeError as err:
         raise RecipeError(f"not UTF-8 text (byte {err.start})", file=file) from None
     data, lines = parse_yaml(text, file)
+    if data is None:
+        raise RecipeError("the recipe is empty; a recipe is a mapping with keys " + ", ".join(TOP_LEVEL_KEYS)
+                          + " (see recipes/tiny-digits.yaml)", file=file)
     return recipe_from_dict(data, file=file, lines=lines, overrides=overrides)
 
 
@@ -155,38 +296,68 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
                           value=_short(data))
     data = dict(data)
     top_sets, run_sets = _parse_overrides(overrides)
-    data.update(top_sets)
     for key in data:
         if not isinstance(key, str) or key not in TOP_LEVEL_KEYS:
             hint = nearest(str(key), TOP_LEVEL_KEYS)
             raise RecipeError("unknown top-level key" + (f" (did you mean '{hint}'?)" if hint else ""), file=file,
                               key=str(key), allowed=TOP_LEVEL_KEYS, line=lines.get(str(key)))
+
+    def source(key: str) -> Tuple[str, Optional[int]]:
+        """Where the value of a top-level key comes from: the --set flag, or the recipe and its line."""
+        return (SET_SOURCE, None) if key in top_sets else (file, lines.get(key))
+
     default_name = os.path.splitext(os.path.basename(file))[0] if not file.startswith("<") else "recipe"
-    name = data.get("name", default_name)
+    name = top_sets.get("name", data.get("name", default_name))
     if not isinstance(name, str) or not name.strip() or any(ord(c) < 32 for c in name):
-        raise RecipeError("name must be a non-empty string on one line", file=file, key="name", value=name,
-                          line=lines.get("name"))
+        where, line = source("name")
+        raise RecipeError("name must be a non-empty string on one line", file=where, key="name", value=name,
+                          line=line)
     base = _parse_base(data.get("base"), file, lines)
     axes = _parse_grid(data.get("grid"), file, lines)
-    repeats = data.get("repeats", 1)
+    repeats = top_sets.get("repeats", data.get("repeats", 1))
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise RecipeError("repeats must be an integer >= 1", file=file, key="repeats", value=repeats,
-                          line=lines.get("repeats"))
+        where, line = source("repeats")
+        raise RecipeError("repeats must be an integer >= 1", file=where, key="repeats", value=repeats, line=line)
     exclude_raw = data.get("exclude")
     exclude_raw = [] if exclude_raw is None else exclude_raw
     if not isinstance(exclude_raw, list):
         raise RecipeError("exclude must be a list of partial run configs", file=file, key="exclude",
                           value=_short(exclude_raw), line=lines.get("exclude"))
+    if len(exclude_raw) > limit("excludes"):
+        raise RecipeError(over_limit_message("excludes", "the number of exclude entries", len(exclude_raw)),
+                          file=file, key="exclude", line=lines.get("exclude"))
     exclude = [_parse_partial(item, "", file, lines, f"exclude[{i}]") for i, item in enumerate(exclude_raw)]
     launch_raw = data.get("launch")
     launch_raw = {} if launch_raw is None else launch_raw
-    launch = LaunchConfig(**validate_section("launch", launch_raw, file=file, lines=lines))
+    launch_values = validate_section("launch", launch_raw, file=file, lines=lines)
+    if "launch" in top_sets:  # --set launch.KEY=VALUE changes that key only, and errors name the flag
+        launch_values.update(validate_section("launch", top_sets["launch"], file=SET_SOURCE, partial=True))
+    if launch_values["chain"] > limit("chain"):
+        where = SET_SOURCE if "chain" in top_sets.get("launch", {}) else file
+        raise RecipeError(over_limit_message("chain", "launch.chain", launch_values["chain"]), file=where,
+                          key="launch.chain", line=None if where == SET_SOURCE else lines.get("launch.chain"))
+    launch = LaunchConfig(**launch_values)
     post = tuple(p for key, value in run_sets for p in _parse_assignment(key, value, SET_SOURCE, {}, key))
     recipe = Recipe(name=name, path=file, base=base, axes=axes, repeats=repeats, exclude=exclude, launch=launch,
                     overrides=tuple(overrides), _post=post)
     # Validate the base (with overrides) as a run once, so a broken default is reported as the base's fault.
-    check_run(_apply(_copy_cfg(base), post), file=file)
+    try:
+        check_run(_apply(_copy_cfg(base), post), file=file)
+    except RecipeError as err:
+        if post and _passes(base, file):  # the base alone is fine: the --set values broke it
+            raise RecipeError(err.message, file=SET_SOURCE, key=err.key, value=err.value,
+                              allowed=err.allowed) from None
+        raise
+    recipe.matrix  # noqa: B018 - sorts the axes and excludes now, so their mistakes surface at load time
     return recipe
+
+
+def _passes(cfg: Dict[str, Any], file: str) -> bool:
+    try:
+        check_run(cfg, file=file)
+    except RecipeError:
+        return False
+    return True
 
 
 def _short(value: Any) -> Any:
@@ -326,14 +497,6 @@ def _apply(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:
     return cfg
 
 
-def _matches(cfg: Dict[str, Any], patch: Patch) -> bool:
-    for section, key, value in patch:
-        have = cfg[section] if key is None else cfg[section][key]
-        if have != value:
-            return False
-    return True
-
-
 def run_name(cfg: Dict[str, Any]) -> str:
     """Readable name of a run, e.g. ``wrn-28-10_relu_at_pgd5_e100_syn0_s0`` (not unique; the run_id is)."""
     model, training = cfg["model"], cfg["training"]
@@ -354,46 +517,41 @@ def run_id_of(cfg: Dict[str, Any]) -> str:
     return hashlib.sha256(identity_json(cfg).encode("ascii")).hexdigest()[:12]
 
 
+def _touched(recipe: Recipe) -> set:
+    """Sections any axis or override patches (the others are serialised once per expansion)."""
+    touched = {section for _, patches in recipe.axes for patch in patches for section, _, _ in patch}
+    return touched | {section for section, _, _ in recipe._post} | {"seed"}
+
+
+def _spec(recipe: Recipe, index: int, cfg: Dict[str, Any], touched: set,
+          base_json: Optional[Dict[str, str]] = None) -> RunSpec:
+    keys = sorted(k for k in cfg if k not in IDENTITY_EXCLUDED)
+    parts = []
+    for k in keys:
+        cached = base_json.get(k) if (base_json is not None and k not in touched) else None
+        parts.append(f'"{k}":' + (cached if cached is not None else _JSON.encode(cfg[k])))
+    run_id = hashlib.sha256(("{" + ",".join(parts) + "}").encode("ascii")).hexdigest()[:12]
+    try:
+        check_run(cfg, file=recipe.path)
+    except RecipeError as err:
+        raise RecipeError(f"run {index} ({run_name(cfg)}): {err.message}", file=recipe.path,
+                          key=err.key, value=err.value, allowed=err.allowed) from None
+    return RunSpec(index, run_id, run_name(cfg), cfg)
+
+
+def expand_iter(recipe: Recipe) -> Iterator[RunSpec]:
+    """The runs of ``recipe`` one at a time (no size limit: the caller decides how many to take)."""
+    matrix = recipe.matrix
+    touched = _touched(recipe)
+    base_json = {k: _JSON.encode(v) for k, v in recipe.base.items() if k not in IDENTITY_EXCLUDED}
+    for index, choice in enumerate(matrix):
+        yield _spec(recipe, index, matrix.config(choice), touched, base_json)
+
+
 def expand(recipe: Recipe) -> List[RunSpec]:
     """The run matrix of ``recipe``: grid product x repeats, overrides applied, excludes and duplicates dropped.
 
-    Runs are ordered as the axes are written (first axis outermost), then by repeat.
+    Runs are ordered as the axes are written (first axis outermost), then by repeat. See :mod:`recipes.matrix`
+    for how duplicates and excludes are handled without building the product.
     """
-    base = recipe.base
-    keys = sorted(k for k in base if k not in IDENTITY_EXCLUDED)
-    # Sections untouched by a run are serialised once; only patched sections are re-encoded per run.
-    base_json = {k: _JSON.encode(base[k]) for k in keys}
-    runs: List[RunSpec] = []
-    seen = set()
-    patch_lists = [patches for _, patches in recipe.axes]
-    post_touched = {section for section, _, _ in recipe._post}
-    for combo in itertools.product(*patch_lists):
-        cfg = _copy_cfg(base)
-        touched = set()
-        for patch in combo:
-            _apply(cfg, patch)
-            touched.update(section for section, _, _ in patch)
-        _apply(cfg, recipe._post)
-        touched |= post_touched
-        seed0 = cfg["seed"]
-        for repeat in range(recipe.repeats):
-            run_cfg = cfg if repeat == recipe.repeats - 1 else _copy_cfg(cfg)
-            run_cfg["seed"] = seed0 + repeat
-            if any(_matches(run_cfg, ex) for ex in recipe.exclude):
-                continue
-            parts = []
-            for k in keys:
-                parts.append(f'"{k}":' + (_JSON.encode(run_cfg[k]) if (k in touched or k == "seed")
-                                          else base_json[k]))
-            ident = "{" + ",".join(parts) + "}"
-            run_id = hashlib.sha256(ident.encode("ascii")).hexdigest()[:12]
-            if run_id in seen:
-                continue
-            seen.add(run_id)
-            try:
-                check_run(run_cfg, file=recipe.path)
-            except RecipeError as err:
-                raise RecipeError(f"run {len(runs)} ({run_name(run_cfg)}): {err.message}", file=recipe.path,
-                                  key=err.key, value=err.value, allowed=err.allowed) from None
-            runs.append(RunSpec(len(runs), run_id, run_name(run_cfg), run_cfg))
-    return runs
+    return recipe.runs()

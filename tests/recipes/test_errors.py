@@ -102,3 +102,60 @@ def test_console_script_exit_code(tmp_path, repo_root):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "robustperf"]
     proc = subprocess.run(cmd + ["expand", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "attack.eps" in proc.stderr
+
+
+# ---------------------------------------------------------------- issue 12: values, sources, empty files
+
+def test_scientific_notation_is_a_number_in_recipes_and_set(tmp_path):
+    path = write(tmp_path, "base:\n  training: {lr: 1e-3, weight_decay: 5E-4, epochs: 1e1, warmup_epochs: 0}\n")
+    cfg = load_recipe(path, ["training.momentum=9e-1", "measurement.pue=+1.5e0"]).run(0).config
+    assert cfg["training"]["lr"] == 0.001 and cfg["training"]["weight_decay"] == 0.0005
+    assert cfg["training"]["epochs"] == 10 and isinstance(cfg["training"]["epochs"], int)
+    assert cfg["training"]["momentum"] == 0.9 and cfg["measurement"]["pue"] == 1.5
+    # strings that only look numeric stay strings, and the YAML 1.1 reading of other scalars is unchanged
+    assert load_recipe(path, ["name=1e3x", "tracking.project=e5"]).name == "1e3x"
+    import yaml
+
+    assert yaml.safe_load("a: 1e-3")["a"] == "1e-3"  # the global SafeLoader is left alone
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing but a comment\n", "---\n...\n"])
+def test_empty_recipe_file_is_refused(tmp_path, text, capsys):
+    path = write(tmp_path, text)
+    with pytest.raises(RecipeError, match="the recipe is empty"):
+        load_recipe(path)
+    assert robustperf.main(["expand", str(path)]) == 2
+    assert str(path) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, key", [
+    ("training.optimiser=sgd", "training.optimiser"),
+    ("training.loss=pgd", "training.loss"),
+    ("training.lr=fast", "training.lr"),
+    ("data.name=cifar10", "data.root"),          # a cross-field rule the override breaks
+    ("repeats=0", "repeats"),
+    ("name=", "name"),
+    ("launch.max_parallel=0", "launch.max_parallel"),
+    ("launch.chain=100000", "launch.chain"),
+])
+def test_set_mistakes_name_the_flag_not_the_recipe(tmp_path, override, key, capsys):
+    path = write(tmp_path, "base:\n  training: {epochs: 2}\n")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path, [override])
+    assert info.value.file == "<--set>" and info.value.key == key, str(info.value)
+    assert robustperf.main(["expand", str(path), "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert "<--set>" in err and str(path) not in err
+
+
+def test_launch_flags_are_named_as_typed(tmp_path, capsys):
+    path = write(tmp_path, "base:\n  training: {epochs: 2}\n")
+    assert robustperf.main(["launch", str(path), "--dry-run", "--results", str(tmp_path), "--chain", "5000"]) == 2
+    err = capsys.readouterr().err
+    assert "--chain" in err and "ROBUSTPERF_MAX_CHAIN" in err and str(path) not in err
+
+
+def test_set_on_one_launch_key_keeps_the_recipes_other_launch_keys(tmp_path):
+    path = write(tmp_path, "launch: {scheduler: slurm, max_parallel: 3, chain: 2}\n")
+    launch = load_recipe(path, ["launch.max_parallel=7"]).launch
+    assert (launch.scheduler, launch.max_parallel, launch.chain) == ("slurm", 7, 2)

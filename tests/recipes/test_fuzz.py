@@ -138,3 +138,92 @@ def test_malformed_recipes_end_in_recipe_error(text):
         assert robustperf.main(["expand", path, "--count"]) == 2
     finally:
         os.unlink(path)
+
+
+# ---------------------------------------------------------------- hostile input: bounded time and memory
+#
+# Each input below is valid YAML that asks for far more work than its size: nested aliases ("billion laughs",
+# in the recipe or in a --set value), self-referencing aliases, absurd nesting, grids of 10^9+ runs, huge
+# repeats and --indices, many exclude entries, long chains. Every one must end in exit 2 (or, for counting, an
+# answer) within seconds, and the process's peak memory must not grow by more than a bound.
+
+import resource  # noqa: E402
+import time  # noqa: E402
+
+#: growth of the peak RSS allowed for one hostile input (the unbounded versions grew by gigabytes)
+RSS_GROWTH_KB = 150 * 1024
+SECONDS = 10.0
+
+
+def alias_bomb(fanout, depth, scalar="x", top="base"):
+    lines = [f"l0: &l0 [{', '.join([scalar] * fanout)}]"]
+    for level in range(1, depth):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * fanout)}]")
+    return lines
+
+
+@st.composite
+def hostile(draw):
+    """(recipe text, --set list, a fragment the error must contain)."""
+    kind = draw(st.sampled_from(["bomb", "bomb-set", "bomb-grid", "cycle", "nest", "grid", "repeats",
+                                 "excludes", "chain", "indices"]))
+    fanout, depth = draw(st.integers(8, 12)), draw(st.integers(7, 9))  # >= 2 million nodes expanded
+    if kind == "bomb":
+        lines = alias_bomb(fanout, depth)
+        return "\n".join(lines) + "\n", [], "ROBUSTPERF_MAX_YAML_NODES"
+    if kind == "bomb-set":
+        value = "{" + ", ".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}" if i else "1"] * fanout) + "]"
+                                for i in range(depth)) + "}"
+        return "name: ok\n", [f"training.lr={value}"], "ROBUSTPERF_MAX_YAML_NODES"
+    if kind == "bomb-grid":
+        lines = alias_bomb(fanout, depth, scalar="1")
+        return ("anchors: &anchors\n" + "\n".join("  " + l for l in lines) + "\n"), [], "ROBUSTPERF_MAX_YAML_NODES"
+    if kind == "cycle":
+        return draw(st.sampled_from(["base: &a {training: *a}\n", "grid: &g {training.loss: [*g]}\n",
+                                     "exclude: &e [*e]\n"])), [], "itself"
+    if kind == "nest":
+        n = draw(st.integers(2000, 20000))
+        return "base: " + "[" * n + "]" * n + "\n", [], "not valid YAML"
+    if kind == "grid":
+        axes = draw(st.integers(4, 8))
+        values = list(range(1, draw(st.integers(60, 400))))
+        keys = ["attack.steps", "evaluation.pgd_steps", "evaluation.pgd_subset", "evaluation.batch_size",
+                "evaluation.autoattack_n", "data.batch_size", "training.lr_base_batch_size", "seed"][:axes]
+        return "grid:\n" + "".join(f"  {k}: {values}\n" for k in keys), [], "ROBUSTPERF_MAX_RUNS"
+    if kind == "repeats":
+        return f"repeats: {draw(st.integers(10**6, 10**15))}\n", [], "ROBUSTPERF_MAX_RUNS"
+    if kind == "excludes":
+        n = draw(st.integers(10001, 12000))
+        return "exclude:\n" + "".join(f"  - {{attack.steps: {i + 1}}}\n" for i in range(n)), [], \
+            "ROBUSTPERF_MAX_EXCLUDES"
+    if kind == "chain":
+        return "name: ok\n", [f"launch.chain={draw(st.integers(101, 10**12))}"], "ROBUSTPERF_MAX_CHAIN"
+    return "grid: {attack.steps: [1, 2]}\n", ["@indices"], "outside the matrix"
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
+                                 HealthCheck.function_scoped_fixture])
+@given(case=hostile())
+def test_hostile_inputs_end_fast_in_little_memory(case, tmp_path_factory, capsys):
+    text, sets, fragment = case
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "hostile.yaml"
+    path.write_text(text)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    if sets == ["@indices"]:
+        code = robustperf.main(["launch", str(path), "--dry-run", "--results", str(folder / "r"),
+                                "--indices", "0-99999999999999"])
+    else:
+        argv = ["expand", str(path)] + [a for s in sets for a in ("--set", s)]
+        code = robustperf.main(argv)
+    elapsed = time.monotonic() - start
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert fragment in err, err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err  # one clear line
+    assert elapsed < SECONDS, f"{elapsed:.1f} s"
+    assert grown < RSS_GROWTH_KB, f"peak RSS grew by {grown} kB"

@@ -1,0 +1,271 @@
+"""The run matrix of a recipe as a lazy sequence: its length and its N-th run without building the others.
+
+A recipe's matrix is the product of its grid axes (first axis outermost) times ``repeats`` (innermost), with
+``--set`` overrides applied to every run, ``exclude`` entries dropped and duplicate runs dropped. Building it
+run by run costs time and memory in proportion to the product (10^6 runs took 37 s and 2.5 GB), and every
+command, even ``robustperf run --index 0`` inside an array task, used to build all of it. Here:
+
+- Duplicates are removed per axis before anything else: grid axes set disjoint keys, so two runs are the same
+  exactly when every axis picks values with the same effect (the key values the axis leaves in the config,
+  after ``--set`` overrides, outside the identity-excluded sections). Keeping each axis's first value of every
+  effect is what dropping later duplicates in matrix order did. Seeds are the one coupled key: ``seed`` on an
+  axis plus ``repeats`` must not produce one seed twice, and such a recipe is refused.
+- Every exclude entry becomes, per dimension, the set of values it matches (a key no axis sets is a constant:
+  the entry matches every run or none). The number of kept runs below a dimension depends only on which
+  entries can still match, so it is counted once per (dimension, entries still alive) by a memoised recursion,
+  and the N-th run is found by walking the dimensions with those counts.
+
+Length and indexing are polynomial in the axis lengths and the number of exclude entries, whatever the
+product; materialising runs is what :data:`recipes.limits` bounds.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
+
+from .errors import RecipeError
+from .schema import IDENTITY_EXCLUDED
+
+Patch = Tuple[Tuple[str, Optional[str], Any], ...]
+_SEED = ("seed", None)
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+
+
+def _value(cfg: Dict[str, Any], section: str, key: Optional[str]) -> Any:
+    return cfg[section] if key is None else cfg[section][key]
+
+
+def _patch_value(patch: Patch, section: str, key: Optional[str], default: Any) -> Any:
+    found = default
+    for s, k, v in patch:
+        if s == section and k == key:
+            found = v
+    return found
+
+
+class Matrix:
+    """The lazy run matrix: ``len(matrix)``, ``matrix.choice(n)`` (one value index per axis, and the repeat).
+
+    Args:
+        base: the resolved base config (every section filled in).
+        axes: ``[(axis name, [patch per value])]`` in written order.
+        repeats: seeds per grid point.
+        exclude: partial configs; a run matching every entry of one of them is dropped.
+        post: ``--set`` overrides, applied to every run after the grid.
+        file: the recipe, for error messages.
+    """
+
+    def __init__(self, base: Dict[str, Any], axes: Sequence[Tuple[str, List[Patch]]], repeats: int,
+                 exclude: Sequence[Patch], post: Patch, file: str = "<recipe>"):
+        self.base = base
+        self.repeats = int(repeats)
+        self.post = tuple(post)
+        post_keys = {(s, k) for s, k, _ in self.post}
+        #: per axis: (name, [(original value position, patch)]) after dropping values with a repeated effect
+        self.axes: List[Tuple[str, List[Tuple[int, Patch]]]] = []
+        owner: Dict[Tuple[str, Optional[str]], int] = {}
+        for name, patches in axes:
+            keys = sorted({(s, k) for patch in patches for s, k, _ in patch if (s, k) not in post_keys},
+                          key=lambda sk: (sk[0], sk[1] or ""))
+            ident_keys = [sk for sk in keys if sk[0] not in IDENTITY_EXCLUDED]
+            kept: List[Tuple[int, Patch]] = []
+            effects = set()
+            for position, patch in enumerate(patches):
+                effect = _encode([_patch_value(patch, s, k, _value(base, s, k)) for s, k in ident_keys])
+                if effect in effects:
+                    continue
+                effects.add(effect)
+                kept.append((position, patch))
+            for sk in keys:
+                owner[sk] = len(self.axes)
+            self.axes.append((name, kept))
+        self._owner = owner
+        self._seed_axis = owner.get(_SEED)
+        self._fixed_seed: Optional[int] = _patch_value(self.post, "seed", None, None)
+        if self._fixed_seed is None and self._seed_axis is None:
+            self._fixed_seed = base["seed"]
+        if self._seed_axis is not None and self.repeats > 1:
+            seeds = sorted(_patch_value(p, "seed", None, base["seed"]) for _, p in self.axes[self._seed_axis][1])
+            for a, b in zip(seeds, seeds[1:]):
+                if b - a < self.repeats:
+                    raise RecipeError(f"seeds {a} and {b} of the grid are less than repeats={self.repeats} apart, so "
+                                      f"their repeats would share seeds; space the seeds at least {self.repeats} "
+                                      f"apart or drop repeats", file=file, key="grid.seed")
+        # Exclude entries as per-dimension predicates; entries that can never match are dropped here.
+        #: per kept entry: {axis: frozenset of kept value positions it matches}, and the seed it needs (or None)
+        self._excludes: List[Tuple[Dict[int, FrozenSet[int]], Optional[int]]] = []
+        for entry in exclude:
+            constraint = self._compile(entry, post_keys)
+            if constraint is not None:
+                self._excludes.append(constraint)
+        self._memo: Dict[Tuple[int, FrozenSet[int], Optional[int]], int] = {}
+        self._all = frozenset(range(len(self._excludes)))
+        self._len: Optional[int] = None
+
+    # ------------------------------------------------------------ exclude entries as predicates
+
+    def _compile(self, entry: Patch, post_keys) -> Optional[Tuple[Dict[int, FrozenSet[int]], Optional[int]]]:
+        per_axis: Dict[int, set] = {}
+        seed: Optional[int] = None
+        for section, key, want in entry:
+            sk = (section, key)
+            if sk == _SEED:
+                if seed is not None and seed != want:
+                    return None
+                seed = want
+                continue
+            if sk in post_keys:
+                if _patch_value(self.post, section, key, None) != want:
+                    return None
+                continue
+            axis = self._owner.get(sk)
+            if axis is None:
+                if _value(self.base, section, key) != want:
+                    return None
+                continue
+            default = _value(self.base, section, key)
+            ok = {i for i, (_, patch) in enumerate(self.axes[axis][1])
+                  if _patch_value(patch, section, key, default) == want}
+            per_axis[axis] = per_axis[axis] & ok if axis in per_axis else ok
+            if not per_axis[axis]:
+                return None
+        return {a: frozenset(v) for a, v in per_axis.items()}, seed
+
+    # ------------------------------------------------------------ counting and indexing
+
+    def _seed_of(self, choice: Sequence[int]) -> int:
+        if self._fixed_seed is not None:
+            return self._fixed_seed
+        patch = self.axes[self._seed_axis][1][choice[self._seed_axis]][1]
+        return _patch_value(patch, "seed", None, self.base["seed"])
+
+    def _step(self, dim: int, value: int, active: FrozenSet[int]) -> FrozenSet[int]:
+        """The entries still able to match after axis ``dim`` takes its ``value``-th kept value."""
+        keep = [e for e in active if dim not in self._excludes[e][0] or value in self._excludes[e][0][dim]]
+        return active if len(keep) == len(active) else frozenset(keep)
+
+    def _excluded_repeats(self, active: FrozenSet[int], seed0: Optional[int]) -> Optional[List[int]]:
+        """Sorted repeat numbers the ``active`` entries drop (None: they drop every repeat)."""
+        out = set()
+        for e in active:
+            need = self._excludes[e][1]
+            if need is None:
+                return None
+            r = need - seed0
+            if 0 <= r < self.repeats:
+                out.add(r)
+        return sorted(out)
+
+    def _state_seed(self, dim: int, active: FrozenSet[int], seed0: Optional[int]) -> Optional[int]:
+        """The seed only matters to the count while an active entry constrains it."""
+        return seed0 if any(self._excludes[e][1] is not None for e in active) else None
+
+    def _count(self, dim: int, active: FrozenSet[int], seed0: Optional[int]) -> int:
+        if dim == len(self.axes):
+            if not active:
+                return self.repeats
+            dropped = self._excluded_repeats(active, self._fixed_seed if seed0 is None else seed0)
+            return 0 if dropped is None else self.repeats - len(dropped)
+        if not active:
+            total = self.repeats
+            for _, values in self.axes[dim:]:
+                total *= len(values)
+            return total
+        memo_key = (dim, active, seed0)
+        hit = self._memo.get(memo_key)
+        if hit is not None:
+            return hit
+        total = 0
+        groups: Dict[Tuple[FrozenSet[int], Optional[int]], int] = {}
+        for value in range(len(self.axes[dim][1])):
+            nxt, s = self._next(dim, value, active, seed0)
+            groups[(nxt, s)] = groups.get((nxt, s), 0) + 1
+        for (nxt, s), n in groups.items():
+            total += n * self._count(dim + 1, nxt, s)
+        self._memo[memo_key] = total
+        return total
+
+    def _next(self, dim: int, value: int, active: FrozenSet[int], seed0: Optional[int]):
+        nxt = self._step(dim, value, active)
+        if dim == self._seed_axis:
+            patch = self.axes[dim][1][value][1]
+            seed0 = self._fixed_seed if self._fixed_seed is not None else \
+                _patch_value(patch, "seed", None, self.base["seed"])
+        return nxt, self._state_seed(dim + 1, nxt, seed0)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def count(self) -> int:
+        """Runs in the matrix (may exceed ``sys.maxsize``; ``len()`` of such a matrix raises OverflowError)."""
+        if self._len is None:
+            self._len = self._count(0, self._all, None)
+        return self._len
+
+    def choice(self, n: int) -> Tuple[Tuple[int, ...], int]:
+        """``(kept value position per axis, repeat)`` of run ``n`` (0-based, ``0 <= n < count()``)."""
+        if not 0 <= n < self.count():
+            raise IndexError(n)
+        active, seed0 = self._all, None
+        picks: List[int] = []
+        for dim, (_, values) in enumerate(self.axes):
+            for value in range(len(values)):
+                nxt, s = self._next(dim, value, active, seed0)
+                c = self._count(dim + 1, nxt, s)
+                if n < c:
+                    picks.append(value)
+                    active, seed0 = nxt, s
+                    break
+                n -= c
+        dropped = (self._excluded_repeats(active, self._seed_of(picks)) or []) if active else []
+        r = n
+        for d in dropped:  # the n-th repeat number not dropped
+            if d <= r:
+                r += 1
+        return tuple(picks), r
+
+    def __iter__(self) -> Iterator[Tuple[Tuple[int, ...], int]]:
+        """Every ``choice`` in matrix order, skipping excluded branches without visiting them."""
+        yield from self._walk(0, self._all, None, [])
+
+    def _walk(self, dim: int, active: FrozenSet[int], seed0: Optional[int], picks: List[int]):
+        if dim == len(self.axes):
+            dropped = self._excluded_repeats(active, self._seed_of(picks)) if active else []
+            if dropped is None:
+                return
+            dropped = set(dropped)
+            for r in range(self.repeats):
+                if r not in dropped:
+                    yield tuple(picks), r
+            return
+        for value in range(len(self.axes[dim][1])):
+            nxt, s = self._next(dim, value, active, seed0)
+            if self._count(dim + 1, nxt, s) == 0:
+                continue
+            picks.append(value)
+            yield from self._walk(dim + 1, nxt, s, picks)
+            picks.pop()
+
+    # ------------------------------------------------------------ configs
+
+    def config(self, choice: Tuple[Tuple[int, ...], int]) -> Dict[str, Any]:
+        """The resolved config of a ``choice`` (fresh dicts; the base is not modified)."""
+        picks, repeat = choice
+        cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.base.items()}
+        for dim, value in enumerate(picks):
+            _apply(cfg, self.axes[dim][1][value][1])
+        _apply(cfg, self.post)
+        cfg["seed"] = cfg["seed"] + repeat
+        return cfg
+
+
+def _apply(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:
+    for section, key, value in patch:
+        if key is None:
+            cfg[section] = value
+        else:
+            cfg[section][key] = value
+    return cfg
+
+
+__all__ = ["Matrix"]
