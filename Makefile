@@ -10,13 +10,15 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_OUT ?= bench.json
 
-.PHONY: install test demo bench paper clean help
+.PHONY: install test demo bench paper gpu-check clean help
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
 	@echo "make test   - set up .venv, install with test extras, run the tests"
 	@echo "make bench  - run the benchmarks, print a table and write $(BENCH_OUT)"
 	@echo "make paper  - regenerate the reference study's scaling laws and figures from its published table"
+	@echo "make gpu-check - on a GPU (< 8 min): training/inference throughput, MFU, NVML energy, AutoAttack parity;"
+	@echo "                 without CUDA a CPU smoke run; writes $(GPU_CHECK_OUT) and a Markdown table"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +38,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	BENCH_OUT=$(BENCH_OUT) $(PY) -m tests.bench
+
+GPU_CHECK_OUT ?= gpu-check.json
+gpu-check: $(STAMP)
+	$(PY) -m benchmarks.gpu_check --out $(GPU_CHECK_OUT)
 
 PAPER_OUT ?= results/paper
 paper: $(STAMP)

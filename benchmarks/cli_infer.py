@@ -10,7 +10,8 @@ or, for int8, of the fp32 model's AutoAttack examples (``transfer``); the drop a
 measured: it is the reference. A precision this device cannot run is reported ``unsupported`` with the reason.
 
 The section lands in ``RUN_DIR/result.json`` under ``evaluation.inference`` (keyed by precision and scenario);
-raw per-query and per-pass seconds in ``RUN_DIR/inference/<which>/samples.json``.
+raw per-query and per-pass seconds in ``RUN_DIR/inference/<which>/samples.json``. Holds the run's lock
+(``run.lock``) while it works: while ``robustperf run`` or ``evaluate`` holds it, exit 75 having changed nothing.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    import contextlib
     import json
     import logging
     import os
@@ -61,6 +63,7 @@ def main(args) -> int:
     import torch
 
     from results import RECORD_FILE, atomic_write_text, read_record, write_record
+    from results.lock import RunLock
     from results.schema import EVALUATION, INFERENCE, INFERENCE_SETUP
 
     from .inference import AttackSetup, InferSettings, benchmark_inference
@@ -80,30 +83,33 @@ def main(args) -> int:
     options = parse_options(args, cfg)
     which = args.which or cfg.evaluation.which
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    from benchmarks import load_dataset, load_model
+    # the run's lock (results.lock): never benchmark while `robustperf run` or `evaluate` writes the record
+    with (contextlib.nullcontext() if args.no_record else RunLock(run_dir)):
+        from benchmarks import load_dataset, load_model
 
-    model = load_model(run_dir, which, device)
-    test = load_dataset(cfg.data.name, "test", cfg.data.root)
-    calibration = load_dataset(cfg.data.name, "train", cfg.data.root)[0][:args.calibration_n]
-    settings = InferSettings(**options)
-    attack = AttackSetup(eps=cfg.attack.eps, norm=cfg.attack.norm, seed=cfg.seed) \
-        if settings.autoattack is not None else None
-    from benchmarks.measurement import EnergyMeter
+        model = load_model(run_dir, which, device)
+        test = load_dataset(cfg.data.name, "test", cfg.data.root)
+        calibration = load_dataset(cfg.data.name, "train", cfg.data.root)[0][:args.calibration_n]
+        settings = InferSettings(**options)
+        attack = AttackSetup(eps=cfg.attack.eps, norm=cfg.attack.norm, seed=cfg.seed) \
+            if settings.autoattack is not None else None
+        from benchmarks.measurement import EnergyMeter
 
-    indices = [device.index or 0] if device.type == "cuda" else []
-    with EnergyMeter(cfg.measurement, indices) as meter:
-        outcome = benchmark_inference(model, test, calibration, settings, device=device, meter=meter, attack=attack)
-    section = outcome.section
-    setup = section[INFERENCE_SETUP]
-    setup.update({"which": which, "command": "robustperf infer", "energy_tried": dict(meter.tried)})
-    if not args.no_record:
-        samples_rel = os.path.join(SAMPLES_FOLDER, which, SAMPLES_FILE)
-        atomic_write_text(os.path.join(run_dir, samples_rel),
-                          json.dumps({"unit": "seconds", "samples": outcome.samples}) + "\n")
-        setup["samples_file"] = samples_rel
-        record = read_record(path)  # re-read: another process (evaluate) may have written it meanwhile
-        record[EVALUATION][INFERENCE] = section
-        write_record(os.path.dirname(run_dir), record)
+        indices = [device.index or 0] if device.type == "cuda" else []
+        with EnergyMeter(cfg.measurement, indices) as meter:
+            outcome = benchmark_inference(model, test, calibration, settings, device=device, meter=meter,
+                                          attack=attack)
+        section = outcome.section
+        setup = section[INFERENCE_SETUP]
+        setup.update({"which": which, "command": "robustperf infer", "energy_tried": dict(meter.tried)})
+        if not args.no_record:
+            samples_rel = os.path.join(SAMPLES_FOLDER, which, SAMPLES_FILE)
+            atomic_write_text(os.path.join(run_dir, samples_rel),
+                              json.dumps({"unit": "seconds", "samples": outcome.samples}) + "\n")
+            setup["samples_file"] = samples_rel
+            record = read_record(path)  # the latest record (the lock keeps other writers out meanwhile)
+            record[EVALUATION][INFERENCE] = section
+            write_record(os.path.dirname(run_dir), record)
     if args.json:
         print(json.dumps(section, indent=2))
     else:
