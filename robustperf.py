@@ -21,6 +21,7 @@ COMMANDS = {
     "infer": "benchmarks.cli_infer",
     "launch": "launchers.cli_launch",
     "status": "launchers.cli_status",
+    "tune": "launchers.cli_tune",
     "collect": "scaling.cli_collect",
     "analyze": "scaling.cli_analyze",
     "demo": "launchers.cli_demo",

@@ -26,7 +26,7 @@ from .matrix import Matrix
 from .schema import (IDENTITY_EXCLUDED, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
                      section_fields, validate_section, validate_value)
 
-TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch")
+TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch", "search")
 SET_SOURCE = "<--set>"
 _JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
@@ -62,6 +62,7 @@ class Recipe:
     exclude: List[Patch] = field(default_factory=list)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     overrides: Tuple[str, ...] = ()
+    search: Optional[Any] = None  # recipes.search.SearchSpec: the `search:` section of `robustperf tune`
     _post: Patch = ()
     _matrix: Optional[Matrix] = field(default=None, repr=False)
     _runs: Optional[List[RunSpec]] = field(default=None, repr=False)
@@ -296,6 +297,9 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
                           value=_short(data))
     data = dict(data)
     top_sets, run_sets = _parse_overrides(overrides)
+    if "search" in top_sets:  # --set search.KEY=VALUE changes that key of the file's search section only
+        file_search = data.get("search")
+        data["search"] = {**file_search, **top_sets["search"]} if isinstance(file_search, dict) else top_sets["search"]
     for key in data:
         if not isinstance(key, str) or key not in TOP_LEVEL_KEYS:
             hint = nearest(str(key), TOP_LEVEL_KEYS)
@@ -338,8 +342,13 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
                           key="launch.chain", line=None if where == SET_SOURCE else lines.get("launch.chain"))
     launch = LaunchConfig(**launch_values)
     post = tuple(p for key, value in run_sets for p in _parse_assignment(key, value, SET_SOURCE, {}, key))
+    search = None
+    if data.get("search") is not None:
+        from .search import parse_search
+
+        search = parse_search(data["search"], file, lines)
     recipe = Recipe(name=name, path=file, base=base, axes=axes, repeats=repeats, exclude=exclude, launch=launch,
-                    overrides=tuple(overrides), _post=post)
+                    overrides=tuple(overrides), search=search, _post=post)
     # Validate the base (with overrides) as a run once, so a broken default is reported as the base's fault.
     try:
         check_run(_apply(_copy_cfg(base), post), file=file)
@@ -468,15 +477,16 @@ def _parse_overrides(overrides: Sequence[str]) -> Tuple[Dict[str, Any], List[Tup
         value, _ = parse_yaml(text, SET_SOURCE) if text.strip() else (None, {})
         if key in ("name", "repeats"):
             top[key] = value
-        elif key == "launch" or key.startswith("launch."):
-            launch = top.setdefault("launch", {})
-            sub = key[len("launch."):]
+        elif key.split(".")[0] in ("launch", "search"):
+            top_key = key.split(".")[0]
+            section = top.setdefault(top_key, {})
+            sub = key[len(top_key) + 1:]
             if sub:
-                launch[sub] = value
+                section[sub] = value
             elif isinstance(value, dict):
-                launch.update(value)
+                section.update(value)
             else:
-                raise RecipeError("launch must be set to a mapping", file=SET_SOURCE, key=key, value=value)
+                raise RecipeError(f"{top_key} must be set to a mapping", file=SET_SOURCE, key=key, value=value)
         else:
             runs.append((key, value))
     return top, runs

@@ -19,7 +19,7 @@ def _type(spec) -> str:
         return "float or fraction" + (" or null" if _optional(spec) else "")
     if kind == "autoattack":
         return "string, list or null"
-    if kind == "prices":
+    if kind in ("prices", "devices"):
         return "mapping"
     if kind == "strings":
         return "list of strings"

@@ -33,6 +33,16 @@ DEFAULT_CLOUD_PRICES = {
     "cpu": [0.02, 0.05],
 }
 
+#: Per device model: rental price ($ per device-hour) and board power (W), for the cost-aware survival
+#: analysis (TRASH in $ and energy: $/h x hours, W x s -> J). Defaults: Meyers et al., Table 1 (GCP
+#: europe-west4 on-demand prices retrieved 3 Dec 2023; Nvidia datasheet power).
+DEFAULT_DEVICE_TABLE = {
+    "V100": {"usd_per_hour": 2.55, "watts": 250.0},
+    "P100": {"usd_per_hour": 1.60, "watts": 250.0},
+    "L4": {"usd_per_hour": 0.81, "watts": 72.0},
+}
+DEVICE_KEYS = ("usd_per_hour", "watts")
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -182,6 +192,9 @@ class MeasurementConfig:
     sample_hz: float = _f(10.0, "power sampling rate of the background sampler", min=0.1, max=1000.0)
     cloud_usd_per_gpu_hour: Dict[str, Any] = _f(None, "device model -> [low, high] $ per device-hour",
                                                 kind="prices", factory=lambda: {k: list(v) for k, v in DEFAULT_CLOUD_PRICES.items()})
+    device_table: Dict[str, Any] = _f(None, "device model -> {usd_per_hour: $ per device-hour, watts: board "
+                                            "power W}: TRASH's $ and energy ratios", kind="devices",
+                                      factory=lambda: {k: dict(v) for k, v in DEFAULT_DEVICE_TABLE.items()})
 
 
 @dataclass(frozen=True)
@@ -352,6 +365,8 @@ def validate_value(path: str, value: Any, spec: Dict[str, Any], file: Optional[s
         return check_slowdown(path, value, file)
     if kind in ("floats", "choices"):
         return _check_list(path, value, spec, file)
+    if kind == "devices":
+        return _check_devices(path, value, file)
     if kind == "strings":
         if isinstance(value, str):
             value = [value]
@@ -471,6 +486,35 @@ def _check_prices(path: str, value: Any, file: Optional[str]) -> Dict[str, Any]:
     return out
 
 
+def _check_devices(path: str, value: Any, file: Optional[str]) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecipeError("expected a mapping of device model to {usd_per_hour: $/h, watts: W}", file=file,
+                          key=path, value=value)
+    out = {}
+    for model, entry in value.items():
+        where = f"{path}.{model}"
+        if not isinstance(model, str) or not model or not isinstance(entry, dict):
+            raise RecipeError("expected {usd_per_hour: $ per device-hour, watts: W}", file=file, key=where,
+                              value=entry)
+        for key in entry:
+            if key not in DEVICE_KEYS:
+                raise RecipeError("unknown key", file=file, key=f"{where}.{key}", allowed=DEVICE_KEYS)
+        checked = {}
+        for key in DEVICE_KEYS:
+            number = entry.get(key)
+            if number is None:
+                checked[key] = None
+                continue
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) \
+                    or number < 0:
+                raise RecipeError("expected a number >= 0" + (" ($ per device-hour)" if key == "usd_per_hour"
+                                                              else " (watts)"), file=file, key=f"{where}.{key}",
+                                  value=number)
+            checked[key] = float(number)
+        out[model] = checked
+    return out
+
+
 def validate_section(name: str, values: Any, *, file: Optional[str] = None, partial: bool = False,
                      lines: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
     """Validate a section mapping; return it normalised with defaults filled in (unless ``partial``)."""
@@ -495,7 +539,8 @@ def validate_section(name: str, values: Any, *, file: Optional[str] = None, part
 
 def _copy_default(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+        return {k: list(v) if isinstance(v, tuple) else (dict(v) if isinstance(v, dict) else v)
+                for k, v in value.items()}
     return value
 
 

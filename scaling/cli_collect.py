@@ -1,4 +1,7 @@
-"""``robustperf collect RESULTS_DIR [-o table.csv|table.parquet] [--strict]``: one row per run.
+"""``robustperf collect RESULTS_DIR [-o table.csv|table.parquet] [--strict] [--survival]``: one row per run.
+
+With ``--survival``: one row per attacked point and attack configuration instead, gathered from every run's
+``survival.parquet`` and joined with its run's record columns by ``run_id`` (the AFT models' input).
 
 Every readable record becomes a row, its fields flattened to dotted columns (``flops.train_total``,
 ``config.training.loss``) plus ``record_path``. Running and failed runs stay in the table with their ``status``
@@ -22,6 +25,9 @@ def add_arguments(parser) -> None:
                         help="write the table here (.csv or .parquet); default: CSV on stdout")
     parser.add_argument("--strict", action="store_true",
                         help=f"exit {STRICT_EXIT} without writing when any record is incomplete, failed or corrupt")
+    parser.add_argument("--survival", action="store_true",
+                        help="collect the per-point survival tables (survival.parquet of each run) with their "
+                             "run's columns instead, one row per point and attack configuration")
 
 
 def main(args) -> int:
@@ -38,6 +44,18 @@ def main(args) -> int:
     if problems and args.strict:
         print("robustperf collect: --strict: table not written", file=sys.stderr)
         return STRICT_EXIT
+    if args.survival:
+        from .survival import collect_survival
+
+        runs = table
+        table, missing = collect_survival(args.results_dir, table)
+        for problem in missing:
+            print(f"robustperf collect: {problem}", file=sys.stderr)
+        with_data = int(table["run_id"].nunique()) if len(table) else 0
+        print(f"robustperf collect: survival: {len(table)} rows from {with_data} of {len(runs)} runs",
+              file=sys.stderr)
+        if missing and args.strict:
+            return STRICT_EXIT
     if args.output:
         write_table(table, args.output)
         print(f"robustperf collect: wrote {args.output} ({len(table)} rows, {len(table.columns)} columns)",

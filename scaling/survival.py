@@ -619,3 +619,46 @@ def mapping_fields() -> List[Tuple[str, str, Any]]:
         if isinstance(node, ast.AnnAssign) and i + 1 < len(body) and isinstance(body[i + 1], ast.Expr):
             docs[node.target.id] = str(body[i + 1].value.value)
     return [(f.name, docs.get(f.name, ""), f.default) for f in dataclasses.fields(SurvivalMapping)]
+
+
+# ---------------------------------------------------------------- collecting the per-point tables
+
+def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None) -> Tuple[pd.DataFrame, List[str]]:
+    """Every run's ``survival.parquet`` (pointed to by its record's ``survival.file``) in one table, each row
+    joined with its run's record columns (``config.*``, ``accuracy.*``, ``timing.*``, ...) by ``run_id``.
+
+    Returns ``(table, problems)``: problems name runs whose pointer is set but whose file is missing or
+    unreadable (they are left out, never silently).
+    """
+    import os
+
+    from results.schema import SURVIVAL, SURVIVAL_FILE_KEY
+
+    from .table import PATH_COLUMN, collect
+
+    if runs is None:
+        runs, _ = collect(results_dir)
+    pointer = f"{SURVIVAL}.{SURVIVAL_FILE_KEY}"
+    parts: List[pd.DataFrame] = []
+    problems: List[str] = []
+    if pointer not in runs.columns:
+        return pd.DataFrame(), problems
+    keep = [c for c in runs.columns if c != "run_id" and not c.startswith(f"{SURVIVAL}.")]
+    for _, run in runs.iterrows():
+        name = run.get(pointer)
+        if not isinstance(name, str) or not name:
+            continue
+        path = os.path.join(os.path.dirname(str(run[PATH_COLUMN])), name)
+        try:
+            part = pd.read_parquet(path)
+        except (OSError, ValueError) as err:
+            problems.append(f"{path}: survival table unreadable: {err}")
+            continue
+        if "run_id" not in part.columns or (part["run_id"] != run["run_id"]).any():
+            problems.append(f"{path}: survival table is not the run {run['run_id']}'s (run_id column differs)")
+            continue
+        covariates = pd.DataFrame([run[keep].to_dict()] * len(part), index=part.index)
+        parts.append(pd.concat([part, covariates], axis=1))
+    if not parts:
+        return pd.DataFrame(), problems
+    return pd.concat(parts, ignore_index=True), problems

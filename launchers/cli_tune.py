@@ -1,0 +1,60 @@
+"""``robustperf tune RECIPE [--results DIR] [--trials N] [--set K=V] [--status]``: multi-objective TPE.
+
+The recipe's ``search:`` section names the trials, the objectives (record fields to maximise or minimise) and
+the space (run-config keys with log_uniform, int_log_uniform, int, uniform or choice). Each trial is a real run
+of the recipe's base with the sampled values, launched like ``robustperf launch`` (locally K at a time, or as
+SLURM/LSF arrays of K; K = launch.max_parallel) into the results directory. The study is an optuna journal
+file, ``DIR/_tune/<recipe name>/journal.log``: stop ``tune`` any way and run it again to resume; the
+Pareto front is written beside it (pareto.csv, pareto.png). Watch it in a browser with
+
+    optuna-dashboard DIR/_tune/<recipe name>/journal.log --host 127.0.0.1
+
+exit status: 0 done, 2 a mistake in the recipe or options, 130 interrupted.
+"""
+from __future__ import annotations
+
+
+
+HELP = "multi-objective TPE search over real runs (the recipe's search: section); --status reports it"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("recipe", help="recipe YAML file with a search: section")
+    parser.add_argument("--results", metavar="DIR", help="results directory (default: launch.results)")
+    parser.add_argument("--trials", type=int, metavar="N", help="trials in all (default: search.trials)")
+    parser.add_argument("--scheduler", choices=("local", "slurm", "lsf"),
+                        help="where the trials run (default: launch.scheduler)")
+    parser.add_argument("--max-parallel", type=int, metavar="K", help="trials per wave (default: "
+                                                                      "launch.max_parallel)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe key, e.g. --set training.epochs=1 or --set search.seed=1 "
+                             "(repeatable; passed to every run)")
+    parser.add_argument("--status", action="store_true", help="report the study (trials, Pareto front) and exit")
+
+
+def main(args) -> int:
+    from recipes.recipe import load_recipe
+
+    from .tune import TuneError, status_text, tune
+
+    overrides = list(args.overrides)
+    recipe = load_recipe(args.recipe, overrides)
+    if recipe.search is None:
+        raise TuneError(f"{args.recipe}: no search section; add `search:` with trials, objectives and space "
+                        "(see README, 'Tuning')")
+    if args.trials is not None and args.trials < 1:
+        raise TuneError(f"--trials must be >= 1, got {args.trials}")
+    if args.max_parallel is not None and args.max_parallel < 1:
+        raise TuneError(f"--max-parallel must be >= 1, got {args.max_parallel}")
+    if args.status:
+        print(status_text(recipe, args.results))
+        return 0
+    result = tune(recipe, results_dir=args.results, trials=args.trials, scheduler=args.scheduler,
+                  parallel=args.max_parallel)
+    print(f"tune: {result.trials} trials ({result.completed} completed, {result.failed} failed this session) in "
+          f"{result.waves} waves; study {result.folder}")
+    print(status_text(recipe, args.results))
+    return 0
+
+
+

@@ -1,0 +1,193 @@
+"""``robustperf tune``: the search section's validation, a 6-trial local TPE study on digits that survives a
+SIGKILL of its driver and resumes to exactly 6 trials, collect --survival on its runs, and optuna-dashboard
+reading the study back over HTTP (loopback only)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from recipes import RecipeError
+from recipes.recipe import load_recipe
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RECIPE = os.path.join(ROOT, "recipes", "tune-digits.yaml")
+
+
+def _write(tmp_path, search: str) -> str:
+    path = tmp_path / "r.yaml"
+    path.write_text("name: t\nbase: {data: {name: digits}, model: {depth: 10, width: 1}}\nsearch:\n" + search)
+    return str(path)
+
+
+@pytest.mark.parametrize("search,where,message", [
+    ("  trials: 3\n  objectives: {accuracy.clean: max}\n  space: {training.lrr: {uniform: [0.1, 1]}}\n",
+     "search.space.training.lrr", "did you mean 'training.lr'"),
+    ("  trials: 3\n  objectives: {accuracy.clean: up}\n  space: {training.lr: {uniform: [0.1, 1]}}\n",
+     "search.objectives.accuracy.clean", "direction must be max or min"),
+    ("  trials: 3\n  objectives: {accuracy.clean: max}\n  space: {training.lr: {log_uniform: [0, 1]}}\n",
+     "search.space.training.lr.log_uniform", "must be > 0.0 (as a value of training.lr)"),
+    ("  trials: 3\n  objectives: {accuracy.clean: max}\n  space: {training.momentum: {log_uniform: [0, 1]}}\n",
+     "search.space.training.momentum.log_uniform", "a log scale needs low > 0"),
+    ("  trials: 3\n  objectives: {accuracy.clean: max}\n  space: {data.batch_size: {int: [0, 8]}}\n",
+     "search.space.data.batch_size.int", "must be >= 1"),
+    ("  trials: 3\n  objectives: {accuracy.clean: max}\n  space: {training.loss: {choice: [at, tradez]}}\n",
+     "search.space.training.loss.choice", "did you mean 'trades'"),
+    ("  trials: 0\n  objectives: {accuracy.clean: max}\n  space: {training.lr: {uniform: [0.1, 1]}}\n",
+     "search.trials", "expected an integer"),
+    ("  trials: 3\n  objective: {accuracy.clean: max}\n", "search.objective", "did you mean 'search.objectives'"),
+])
+def test_search_section_is_validated(tmp_path, search, where, message):
+    with pytest.raises(RecipeError) as err:
+        load_recipe(_write(tmp_path, search))
+    assert where in str(err.value) and message in str(err.value) and "r.yaml" in str(err.value)
+
+
+def test_tune_cli_errors_exit_2(tmp_path):
+    from robustperf import main
+
+    bad = _write(tmp_path, "  trials: 3\n  objectives: {accuracy.clen: max}\n  space: {training.lr: "
+                           "{uniform: [0.1, 1]}}\n")
+    assert main(["tune", bad, "--results", str(tmp_path / "res")]) == 2
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("name: p\n")
+    assert main(["tune", str(plain), "--results", str(tmp_path / "res")]) == 2
+    assert main(["tune", RECIPE, "--results", str(tmp_path / "none"), "--status"]) == 2
+    recipe = load_recipe(RECIPE, ["search.trials=9", "search.seed=3"])
+    assert recipe.search.trials == 9 and recipe.search.seed == 3 and recipe.search.startup_trials == 4
+
+
+def _trials(results):
+    import optuna
+
+    from launchers.tune import storage, tune_folder
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    folder = tune_folder(str(results), "tune-digits")
+    if not os.path.exists(os.path.join(folder, "journal.log")):
+        return []
+    return optuna.load_study(study_name="tune-digits", storage=storage(folder)).get_trials(deepcopy=False)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """The 6-trial study, its driver SIGKILLed once while the second wave runs, then resumed to the end."""
+    results = tmp_path_factory.mktemp("tune") / "results"
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "robustperf", "tune", RECIPE, "--results", str(results)]
+    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 600
+    killed_with = None
+    while time.monotonic() < deadline and driver.poll() is None:
+        states = [t.state.name for t in _trials(results)]
+        if states.count("COMPLETE") >= 2 and "RUNNING" in states:
+            os.kill(driver.pid, signal.SIGKILL)  # only the driver: its runs live in their own sessions
+            killed_with = states
+            break
+        time.sleep(0.5)
+    driver.wait(timeout=60)
+    assert killed_with is not None, "the driver finished before it could be killed: " + driver.stdout.read().decode()
+    assert driver.returncode == -signal.SIGKILL
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    return results, killed_with, resumed.stdout
+
+
+@pytest.mark.slow
+def test_six_trial_tune_survives_sigkill_and_resumes_to_exactly_six(tuned):
+    from results import load_record
+
+    results, killed_with, output = tuned
+    trials = _trials(results)
+    assert [t.number for t in trials] == list(range(6))
+    assert all(t.state.name == "COMPLETE" for t in trials), [(t.number, t.state.name, t.user_attrs) for t in trials]
+    assert len(killed_with) < 6  # killed mid-study
+    run_ids = [t.user_attrs["run_id"] for t in trials]
+    for t, run_id in zip(trials, run_ids):
+        record = load_record(str(results), run_id)
+        assert record["status"] == "completed"
+        # told the record's own numbers, in the objectives' order
+        assert t.values == [record["accuracy"]["clean"], record["accuracy"]["pgd"], record["timing"]["train_seconds"]]
+        for path, value in t.params.items():
+            section, key = path.split(".")
+            assert record["config"][section][key] == value
+    # no trial lost or run twice: every run started exactly once across all launches
+    logs = [os.path.join(d, "logs", f) for d in (results / "_launch").iterdir() for f in os.listdir(d / "logs")]
+    text = "".join(open(p).read() for p in logs)
+    for run_id in set(run_ids):
+        assert text.count(f"[{run_id}] starting") == 1, run_id
+    assert "Pareto front" in output
+    assert (results / "_tune" / "tune-digits" / "pareto.csv").exists()
+    assert (results / "_tune" / "tune-digits" / "pareto.png").exists()
+    from robustperf import main
+
+    assert main(["tune", RECIPE, "--results", str(results), "--status"]) == 0
+
+
+@pytest.mark.slow
+def test_collect_survival_gathers_every_trial_run(tuned, tmp_path):
+    from robustperf import main
+
+    results, _, _ = tuned
+    out = tmp_path / "survival.parquet"
+    assert main(["collect", str(results), "--survival", "-o", str(out)]) == 0
+    table = pd.read_parquet(out)
+    runs = {t.user_attrs["run_id"] for t in _trials(results)}
+    assert set(table["run_id"]) == runs
+    # one row per test point and configuration, with the run's covariates joined by run_id
+    n_test = 360  # digits test split
+    assert (table.groupby("run_id").size() == n_test).all()
+    for run_id, rows in table.groupby("run_id"):
+        assert rows["config.training.lr"].nunique() == 1 and rows["accuracy.clean"].nunique() == 1
+    assert {"seconds", "event", "forward_passes", "config.data.batch_size", "timing.train_seconds"} <= set(table)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_optuna_dashboard_reads_the_study_over_http(tuned):
+    results, _, _ = tuned
+    journal = results / "_tune" / "tune-digits" / "journal.log"
+    port = _free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "optuna-dashboard")
+    proc = subprocess.Popen([exe, str(journal), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        studies = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(base + "/api/studies", timeout=5) as resp:
+                    studies = json.load(resp)["study_summaries"]
+                break
+            except OSError:
+                assert proc.poll() is None, "optuna-dashboard exited"
+                time.sleep(0.5)
+        assert studies is not None, "optuna-dashboard did not answer within 60 s"
+        study = next(s for s in studies if s["study_name"] == "tune-digits")
+        with urllib.request.urlopen(f"{base}/api/studies/{study['study_id']}", timeout=30) as resp:
+            detail = json.load(resp)
+        assert len(detail["trials"]) == 6
+        assert sorted(t["number"] for t in detail["trials"]) == list(range(6))
+        assert all(t["state"] == "Complete" for t in detail["trials"])
+        assert len(detail["best_trials"]) >= 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
