@@ -37,6 +37,8 @@ POLL_S = 2.0
 #: trial user attributes
 RUN_ID_ATTR = "run_id"
 REASON_ATTR = "failure_reason"
+#: launches of one run before its trial fails (a run that exits without a result twice is not retried again)
+MAX_ATTEMPTS = 2
 
 
 class TuneError(UserError):
@@ -91,12 +93,19 @@ def open_study(recipe, folder: str, *, create: bool = True):
     from optuna.samplers import TPESampler
 
     spec = recipe.search
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = storage(folder)
+    # A resumed driver must not replay the random start-up draws of the first: seed by the trials so far.
+    done = 0
+    try:
+        summaries = optuna.get_all_study_summaries(store)
+        done = next((s.n_trials for s in summaries if s.study_name == recipe.name), 0)
+    except Exception:  # noqa: BLE001 - an empty journal
+        done = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = TPESampler(n_startup_trials=spec.startup_trials, multivariate=True, constant_liar=True,
-                             seed=spec.seed)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = storage(folder)
+                             seed=(spec.seed + done) % 2**32)
     if not create:
         try:
             study = optuna.load_study(study_name=recipe.name, storage=store, sampler=sampler)
@@ -110,7 +119,9 @@ def open_study(recipe, folder: str, *, create: bool = True):
         study.set_user_attr("objectives", spec.objective_names)
         study.set_user_attr("space", {d.path: d.to_json() for d in spec.space})
         study.set_user_attr("startup_trials", spec.startup_trials)
-        study.set_metric_names(spec.objective_names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(spec.objective_names)
     elif list(names) != spec.objective_names or [d.name.lower() for d in study.directions] != spec.directions:
         raise TuneError(f"{folder}: the study's objectives {names} differ from the recipe's "
                         f"{spec.objective_names}; use another --results directory or recipe name")
@@ -260,10 +271,13 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
             todo = list({r.run_id: r for r in todo}.values())
             if not todo:
                 break
+            # a run whose lock a live process holds is in flight (e.g. started by a driver that was killed
+            # before the run wrote its record): wait for it, never start a second copy
+            todo = [r for r in todo if not _in_flight(results_dir, r.run_id)]
             plan = plan_launch(todo, results_dir, alive_checkers(), scheduler)
-            to_submit = [r for r in plan.submit if attempts.get(r.run_id, 0) < 2]
+            to_submit = [r for r in plan.submit if attempts.get(r.run_id, 0) < MAX_ATTEMPTS]
             for run in plan.submit:
-                if attempts.get(run.run_id, 0) >= 2:
+                if attempts.get(run.run_id, 0) >= MAX_ATTEMPTS:
                     for number, rid in trial_runs.items():
                         if rid == run.run_id and number not in finished:
                             finished[number] = (None, "the run stopped twice without a record or a result; see "
@@ -296,6 +310,27 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
     write_pareto(study, folder, names)
     out.driver_seconds = time.perf_counter() - started - excluded
     return out
+
+
+def _in_flight(results_dir: str, run_id: str) -> bool:
+    """Whether a live process holds the run's lock (this host: its pid lives; elsewhere: a fresh heartbeat)."""
+    import socket
+
+    from results.lock import LOCK_FILE, STALE_AFTER_SECONDS, lock_holder
+
+    holder = lock_holder(os.path.join(results_dir, run_id, LOCK_FILE))
+    if not holder:
+        return False
+    pid = holder.get("pid")
+    if holder.get("host") == socket.gethostname() and isinstance(pid, int):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, OverflowError, ValueError):
+            pass
+        return True
+    return float(holder.get("heartbeat_age", STALE_AFTER_SECONDS)) < STALE_AFTER_SECONDS
 
 
 def _load(load_record, results_dir: str, run_id: str) -> Optional[Dict[str, Any]]:

@@ -153,12 +153,28 @@ def test_trash_per_run():
     df = _simulate("weibull", 2000, seed=10)
     fit = fit_survival(df, SurvivalMapping(covariates=("x1",), families=("weibull",)), calibrate=False)
     runs = pd.DataFrame({"run_id": [f"r{i}" for i in range(20)], "timing.train_seconds": 100.0,
-                         "flops.train_samples": 1000.0, "usd_per_hour": 2.55, "watts": 250.0})
-    table = trash_table(fit, runs, usd_per_hour="usd_per_hour", watts="watts")
+                         "flops.train_samples": 2000.0, "config.training.epochs": 2,
+                         "cost.device_model": ["NVIDIA L4"] * 10 + ["Tesla V100-SXM2-16GB"] * 10,
+                         "config.measurement.device_table.V100.usd_per_hour": 2.55,
+                         "config.measurement.device_table.V100.watts": 250.0,
+                         "config.measurement.device_table.L4.usd_per_hour": 0.81,
+                         "config.measurement.device_table.L4.watts": 72.0})
+    table = trash_table(fit, runs)
     assert len(table) == 20
-    expected = fit.predict_rmst()
-    assert table["attack_seconds_per_sample"].mean() == pytest.approx(expected.mean(), rel=0.2)
+    assert table["attack_seconds_per_sample"].mean() == pytest.approx(fit.predict_rmst().mean(), rel=0.2)
+    # 100 s over 1000 distinct samples (2 epochs of 1000) = 0.1 s per training sample, epochs included
     assert np.allclose(table["trash"], 0.1 / table["attack_seconds_per_sample"])
-    assert np.allclose(table["trash_usd"], table["trash"]) and np.allclose(table["trash_energy"], table["trash"])
+    assert np.allclose(table["trash_per_epoch"], table["trash"] / 2)
     assert (table["broken"] == (table["trash"] > 1)).all()
-    assert table["train_usd_per_sample"].iloc[0] == pytest.approx(0.1 / 3600 * 2.55)
+    assert list(table["device"]) == ["L4"] * 10 + ["V100"] * 10
+    # one device: $ and energy (W x s) ratios equal the time ratio; the per-sample $ is $/h x hours
+    assert np.allclose(table["trash_usd"], table["trash"]) and np.allclose(table["trash_energy"], table["trash"])
+    assert table["train_usd_per_sample"].iloc[0] == pytest.approx(0.1 / 3600 * 0.81)
+    assert table["train_j_per_sample"].iloc[-1] == pytest.approx(0.1 * 250.0)
+    # measured energy wins over the device table: 0.01 kWh of training, attack at 100 W
+    measured = runs.assign(**{"energy.train_kwh": 0.01, "energy.attack_kwh": 100.0 * 10 / 3.6e6,
+                              "timing.attack_seconds": 10.0})
+    m = trash_table(fit, measured)
+    assert (m["energy_source"] == "measured").all()
+    assert np.allclose(m["train_j_per_sample"], 0.01 * 3.6e6 / 1000)
+    assert np.allclose(m["attack_j_per_sample"], 100.0 * m["attack_seconds_per_sample"])
