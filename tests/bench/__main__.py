@@ -21,6 +21,8 @@ TARGETS = {
     "analyze_10k_seconds": (30.0, "max"),
     "demo_wall_seconds": (360.0, "max"),
     "demo_peak_rss_mb": (2048.0, "max"),
+    "aft_fit_100k_seconds": (20.0, "max"),
+    "tune_overhead_seconds": (1.0, "max"),
 }
 
 

@@ -74,7 +74,10 @@ def _trials(results):
     folder = tune_folder(str(results), "tune-digits")
     if not os.path.exists(os.path.join(folder, "journal.log")):
         return []
-    return optuna.load_study(study_name="tune-digits", storage=storage(folder)).get_trials(deepcopy=False)
+    try:
+        return optuna.load_study(study_name="tune-digits", storage=storage(folder)).get_trials(deepcopy=False)
+    except KeyError:  # the driver has created the journal but not yet the study
+        return []
 
 
 @pytest.fixture(scope="module")
