@@ -6,6 +6,8 @@
   L2 form): one step of size eps along the sign (Linf) or the normalised direction (L2) of the input gradient
   of the cross-entropy; ``steps``, ``step_size`` and ``random_start`` are ignored. The evaluation's minimal-eps
   FGM (:func:`benchmarks.evaluation.survival.fgm_min_eps`) walks eps up along the same direction.
+* ``pgd_normal_start``: PGD on the cross-entropy from x + 0.001 N(0, I), the training attack of MART (Wang et al.
+  2020, https://openreview.net/forum?id=rklOg6EFwS).
 * ``trades_kl``: the inner maximisation of TRADES, Zhang et al. 2019 (https://arxiv.org/abs/1901.08573): ascent
   on KL(f(x) || f(x')) from x + 0.001 N(0, I).
 
@@ -24,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Attack", "create_attack", "list_attacks", "register_attack", "eval_mode"]
+__all__ = ["Attack", "create_attack", "list_attacks", "register_attack", "eval_mode", "project"]
 
 Attack = Callable[..., torch.Tensor]
 _ATTACKS: Dict[str, Callable[..., Attack]] = {}
@@ -96,6 +98,20 @@ def _ascend(x: torch.Tensor, x_adv: torch.Tensor, grad: torch.Tensor, norm: str,
     return x_adv.clamp(0.0, 1.0)
 
 
+def project(x: torch.Tensor, x_adv: torch.Tensor, grad: torch.Tensor, norm: str, eps: float,
+            step_size: float) -> torch.Tensor:
+    """One signed (linf) or normalised (l2) ascent step from ``x_adv`` along ``grad``, projected onto the eps-ball
+    around ``x`` and the image range [0, 1]."""
+    return _ascend(x, x_adv, grad, norm, eps, step_size)
+
+
+def _logits(output):
+    """The final logits (float32) of a model output; multi-exit models return one tensor per exit."""
+    from .models import final_logits
+
+    return final_logits(output).float()
+
+
 def _random_start(x: torch.Tensor, norm: str, eps: float, generator: Optional[torch.Generator]) -> torch.Tensor:
     if norm == "linf":
         delta = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * eps
@@ -122,10 +138,32 @@ def pgd(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float
             for i in range(steps):
                 x_adv.requires_grad_(True)
                 with autocast():
-                    logits = model(x_adv).float()
+                    logits = _logits(model(x_adv))
                     loss = F.cross_entropy(logits, y, reduction="sum")
                 if observe is not None:
                     observe(i, logits.detach())
+                grad, = torch.autograd.grad(loss, [x_adv])
+                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
+        return x_adv.detach()
+
+    return attack
+
+
+@register_attack
+def pgd_normal_start(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float,
+                     random_start: bool = True,
+                     autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
+    """PGD on the cross-entropy from x + 0.001 N(0, I) (MART's training attack); ``random_start`` is ignored."""
+
+    def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x = x.detach()
+        with eval_mode(model):
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x_adv = (x + 0.001 * noise).clamp(0.0, 1.0)
+            for _ in range(steps):
+                x_adv.requires_grad_(True)
+                with autocast():
+                    loss = F.cross_entropy(_logits(model(x_adv)), y, reduction="sum")
                 grad, = torch.autograd.grad(loss, [x_adv])
                 x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
         return x_adv.detach()
@@ -143,13 +181,13 @@ def trades_kl(model: nn.Module, *, norm: str, eps: float, steps: int, step_size:
         x = x.detach()
         with eval_mode(model):
             with torch.no_grad(), autocast():
-                p_natural = F.softmax(model(x).float(), dim=1)
+                p_natural = F.softmax(_logits(model(x)), dim=1)
             noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x_adv = (x + 0.001 * noise).clamp(0.0, 1.0)
             for _ in range(steps):
                 x_adv.requires_grad_(True)
                 with autocast():
-                    log_p_adv = F.log_softmax(model(x_adv).float(), dim=1)
+                    log_p_adv = F.log_softmax(_logits(model(x_adv)), dim=1)
                 loss = F.kl_div(log_p_adv, p_natural, reduction="sum")
                 grad, = torch.autograd.grad(loss, [x_adv])
                 x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
@@ -164,7 +202,7 @@ def fgm_direction(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
     x = x.detach().clone().requires_grad_(True)
     with eval_mode(model):
         with autocast():
-            loss = F.cross_entropy(model(x).float(), y, reduction="sum")
+            loss = F.cross_entropy(_logits(model(x)), y, reduction="sum")
         grad, = torch.autograd.grad(loss, [x])
     return grad.sign() if norm == "linf" else grad / _flat_norm(grad)
 

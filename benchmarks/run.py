@@ -139,20 +139,18 @@ class RunHooks:
     def __init__(self, run_dir: str, is_main: bool, stop: _StopFlag, kill: _KillHook, log: Callable[[str], None],
                  meter=None, tracker=None, count_flops: bool = True):
         self.run_dir, self.is_main, self.stop, self.kill, self.log = run_dir, is_main, stop, kill, log
-        self.meter, self.tracker, self.count_flops = meter, tracker, count_flops
+        self.meter, self.tracker, self.count_flops_enabled = meter, tracker, count_flops
 
     def window(self, name: str):
         return self.meter.window(name) if self.meter is not None else contextlib.nullcontext()
 
-    def first_step(self, model, step):
-        if not self.count_flops:
-            return step()
+    def count_flops(self, model, step):
+        if not self.count_flops_enabled:
+            step()
+            return None
         from .measurement import count_forward_flops
 
-        box: List[Any] = []
-        flops = count_forward_flops(model, lambda: box.append(step()))
-        self.trainer.forward_flops_per_step = int(flops)
-        return box[0]
+        return count_forward_flops(model, step)
 
     def checkpoint(self, trainer, which: str, state: Dict[str, Any]) -> None:
         from .training.checkpoint import checkpoint_path, save_checkpoint
@@ -437,15 +435,15 @@ def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> Non
     from .measurement import device_model, forward_flops_per_sample, summarize, train_flops
 
     flops = record["flops"]
-    per_step = trainer.forward_flops_per_step
-    samples_per_rank_step = cfg.data.batch_size
+    # Summed over step shapes, resumed sessions and ranks by the trainer (Trainer.sum_flops).
+    executed = trainer.flops_total or {"forward": None, "samples": trainer.samples_seen * dist.world_size}
     flops["steps"] = trainer.global_step
-    flops["train_samples"] = trainer.global_step * trainer.global_batch_size
-    if per_step is not None:
+    flops["train_samples"] = executed["samples"]
+    if executed["forward"] is not None and executed["samples"]:
         flops["source"] = "deepspeed"
-        flops["train_forward_per_sample"] = per_step / samples_per_rank_step
-        flops["train_total"] = train_flops(per_step, trainer.global_step, dist.world_size)
-    if flops.get("forward_per_sample") is None and per_step is not None:
+        flops["train_forward_per_sample"] = executed["forward"] / executed["samples"]
+        flops["train_total"] = train_flops(executed["forward"], 1)
+    if flops.get("forward_per_sample") is None and executed["forward"] is not None:
         info = trainer.info
         counted = forward_flops_per_sample(trainer.eval_model, (info.in_chans, info.size, info.size))
         flops["forward_per_sample"] = counted["forward_flops"]

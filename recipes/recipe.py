@@ -510,8 +510,12 @@ def _apply(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:
 def run_name(cfg: Dict[str, Any]) -> str:
     """Readable name of a run, e.g. ``wrn-28-10_relu_at_pgd5_e100_syn0_s0`` (not unique; the run_id is)."""
     model, training = cfg["model"], cfg["training"]
-    arch = f"wrn-{model['depth']}-{model['width']}" if model["arch"] == "wrn" else model["arch"]
+    # The family's name: the arch, then the values of the keys its schema fields mark as name parts (wrn-28-10).
+    parts = [str(model[k]) for k, spec in section_fields("model").items()
+             if spec.get("name_part") and (spec.get("family") is None or model["arch"] in spec["family"])]
+    arch = "-".join([model["arch"], *parts])
     ema = "_ema" if training["ema_decay"] else ""
+    ema += "_awp" if training.get("awp_gamma") else ""
     syn = int(round(cfg["data"]["synthetic_fraction"] * 100))
     return (f"{arch}_{model['activation']}_{training['loss']}_pgd{cfg['attack']['steps']}_e{training['epochs']}"
             f"{ema}_syn{syn}_s{cfg['seed']}")

@@ -18,12 +18,57 @@ from .errors import RecipeError, nearest
 
 
 def _f(default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None, min: Optional[float] = None,
-       max: Optional[float] = None, min_exclusive: bool = False, kind: Optional[str] = None, factory=None):
-    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive, "kind": kind}
+       max: Optional[float] = None, min_exclusive: bool = False, kind: Optional[str] = None, factory=None,
+       family: Optional[Tuple[str, ...]] = None, name_part: bool = False, form: Optional[Tuple[int, int]] = None):
+    """A schema field: default, one-line doc and checks. ``family``: the model families that read a ``model.*``
+    key (None = every family); ``name_part``: the value appears in run names (``wrn-28-10``); ``form``: ``(m, r)``
+    the value must be ``r`` modulo ``m`` (checked when the key's family is the run's)."""
+    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive, "kind": kind,
+            "family": family, "name_part": name_part, "form": form}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
+
+class Vocabulary:
+    """The allowed values of a key that a registry outside ``recipes`` extends (training methods, ...).
+
+    Recipes cannot import the workloads (imports flow recipes <- results <- benchmarks), so the names a recipe
+    may use are declared here, in the schema, and the registry that implements them (e.g.
+    :mod:`benchmarks.training.methods`) adds each name it registers with :meth:`add`; a parity test keeps the
+    declared names and the registry equal. Iterates, compares and prints like the tuple of its names.
+    """
+
+    def __init__(self, key: str, *names: str):
+        self.key = key
+        self._names: Dict[str, None] = dict.fromkeys(names)
+        self.builtin: Tuple[str, ...] = tuple(names)
+
+    def add(self, name: str) -> None:
+        self._names[name] = None
+
+    def discard(self, name: str) -> None:
+        if name not in self.builtin:
+            self._names.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self._names))
+
+
+#: ``training.loss``: the registered training methods (benchmarks/training/methods/, one module each).
+TRAINING_METHODS = Vocabulary("training.loss", "standard", "at", "trades", "fgsm_rs", "free", "mart")
+
+#: Methods with the ``training.awp_gamma`` option (their modules set ``supports_awp``; a test keeps both equal).
+AWP_METHODS = ("at", "trades", "mart")
 
 AUTOATTACK_VERSIONS = ("standard", "plus", "rand")
 AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-t", "fab", "fab-t", "square", "apgd-dlr")
@@ -58,18 +103,31 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = _f("wrn", "'wrn' (CIFAR WideResNet, depth/width/activation below) or any timm model name")
-    depth: int = _f(28, "WideResNet depth, 6n+4", min=10)
-    width: int = _f(10, "WideResNet widening factor", min=1)
-    activation: str = _f("relu", "activation function", choices=("relu", "gelu", "silu"))
+    arch: str = _f("wrn", "model family (benchmarks/models): wrn (CIFAR WideResNet, depth/width below), "
+                          "cifar_resnet18, preact_resnet18, vit_cifar_s, or any timm model name")
+    depth: int = _f(28, "WideResNet depth, 6n+4 (family wrn)", min=10, family=("wrn",), name_part=True, form=(6, 4))
+    width: int = _f(10, "WideResNet widening factor (family wrn)", min=1, family=("wrn",), name_part=True)
+    activation: str = _f("relu", "activation function (families wrn, cifar_resnet18, preact_resnet18)",
+                         choices=("relu", "gelu", "silu"))
     drop_rate: float = _f(0.0, "dropout before the classifier", min=0.0, max=0.99)
+    input_size: Optional[int] = _f(None, "resize inputs to this size inside the model (bilinear, differentiable; "
+                                         "ImageNet-style timm models on small images); null = as given", min=8)
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    loss: str = _f("at", "adversarial training objective: Madry PGD (at) or TRADES", choices=("at", "trades"))
-    trades_beta: float = _f(6.0, "TRADES robustness weight beta", min=0.0)
-    epochs: int = _f(100, "training epochs (warm-up included)", min=1)
+    loss: str = _f("at", "training method (benchmarks/training/methods/): standard (no attack), at (Madry PGD-AT), "
+                         "trades, fgsm_rs (Wong 2020), free (Shafahi 2019), mart (Wang 2020)",
+                   choices=TRAINING_METHODS)
+    trades_beta: float = _f(6.0, "TRADES robustness weight beta (method trades)", min=0.0)
+    mart_beta: float = _f(6.0, "MART weight of the misclassification-aware KL term (method mart)", min=0.0)
+    fgsm_alpha: float = _f(1.25, "FGSM step size as a multiple of attack.eps (method fgsm_rs)", min=0.0,
+                           min_exclusive=True)
+    awp_gamma: Optional[float] = _f(None, "adversarial weight perturbation size gamma (Wu 2020; methods at, trades, "
+                                          "mart); null = off", min=0.0, min_exclusive=True)
+    awp_warmup: int = _f(0, "epochs before the weight perturbation starts (with awp_gamma)", min=0)
+    epochs: int = _f(100, "training epochs (warm-up included); method free: passes over the data, each batch "
+                          "replayed attack.steps times", min=1)
     ema_decay: Optional[float] = _f(None, "EMA decay of the weights (e.g. 0.995); null = no EMA",
                                     min=0.0, max=1.0, min_exclusive=True)
     lr: float = _f(0.1, "learning rate at lr_base_batch_size; scaled linearly to the global batch", min=0.0,
@@ -81,7 +139,8 @@ class TrainingConfig:
     scheduler: str = _f("cosine", "timm scheduler name", choices=("cosine", "step", "multistep", "plateau",
                                                                    "tanh", "poly", "none"))
     warmup_epochs: int = _f(1, "linear warm-up epochs, counted in epochs", min=0)
-    precision: str = _f("fp32", "numeric precision of forward passes", choices=("fp32", "bf16"))
+    precision: str = _f("fp32", "numeric precision of forward passes (fp16: autocast with a gradient scaler)",
+                        choices=("fp32", "bf16", "fp16"))
     clip_grad: Optional[float] = _f(None, "gradient-norm clipping; null = none", min=0.0, min_exclusive=True)
 
 
@@ -90,7 +149,7 @@ class AttackConfig:
     norm: str = _f("linf", "threat model", choices=("linf", "l2"))
     eps: float = _f(8 / 255, "perturbation budget; accepts a fraction such as 8/255", min=0.0,
                     min_exclusive=True, kind="fraction")
-    steps: int = _f(10, "PGD steps of the training attack", min=1)
+    steps: int = _f(10, "PGD steps of the training attack; method free: replays m of each batch", min=1)
     step_size: Optional[float] = _f(None, "PGD step size; null = 1.5*eps/steps", min=0.0, min_exclusive=True,
                                     kind="fraction")
     random_start: bool = _f(True, "start PGD from a uniform random point in the eps-ball")
@@ -554,9 +613,14 @@ def check_run(cfg: Dict[str, Any], file: Optional[str] = None) -> None:
     if data["name"] in ("cifar10", "cifar100") and not data["root"]:
         raise RecipeError(f"dataset {data['name']} needs data.root (folder of the python batches)", file=file,
                           key="data.root", value=data["root"])
-    if model["arch"] == "wrn" and (model["depth"] - 4) % 6 != 0:
-        raise RecipeError("WideResNet depth must be 6n+4 (10, 16, 22, 28, 34, 40, 70, ...)", file=file,
-                          key="model.depth", value=model["depth"])
+    for key, spec in section_fields("model").items():
+        form, family = spec.get("form"), spec.get("family")
+        if form and (family is None or model["arch"] in family) and model[key] % form[0] != form[1]:
+            raise RecipeError(f"{spec['doc'].split(',')[0]} must be {form[0]}n+{form[1]}", file=file,
+                              key=f"model.{key}", value=model[key])
+    if training["awp_gamma"] is not None and training["loss"] not in AWP_METHODS:
+        raise RecipeError("adversarial weight perturbation is an option of " + ", ".join(AWP_METHODS), file=file,
+                          key="training.loss", value=training["loss"])
     if training["warmup_epochs"] >= training["epochs"] and training["warmup_epochs"] > 0:
         raise RecipeError("warm-up must be shorter than training", file=file, key="training.warmup_epochs",
                           value=training["warmup_epochs"])

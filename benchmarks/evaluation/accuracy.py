@@ -11,6 +11,8 @@ from typing import Optional, Union
 
 import torch
 
+from ..models.outputs import final_logits
+
 
 def _device_of(model: torch.nn.Module) -> torch.device:
     first = next(model.parameters(), None)
@@ -25,7 +27,7 @@ def clean_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, b
     out = torch.empty(x.shape[0], dtype=torch.bool)
     for start in range(0, x.shape[0], batch_size):
         xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-        out[start:start + batch_size] = model(xb).argmax(1).eq(yb).cpu()
+        out[start:start + batch_size] = final_logits(model(xb)).argmax(1).eq(yb).cpu()
     return out
 
 

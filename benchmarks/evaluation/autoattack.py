@@ -153,7 +153,11 @@ class AutoAttackAdapter:
         if device is None:
             first = next(model.parameters(), None)
             device = first.device if first is not None else torch.device("cpu")
+        from ..models import FinalLogits
+
         self.model = model
+        # AutoAttack sees the final logits of a multi-exit model (the digest still names the model itself).
+        model = self.attacked = FinalLogits(model)
         self.eps = float(eps)
         self.norm = norm
         self.seed = int(seed)
@@ -213,7 +217,7 @@ class AutoAttackAdapter:
         if self.version != "rand":
             checks.check_randomized(aa.get_logits, xb, yb, bs=bs, logger=aa.logger)
         n_cls = checks.check_range_output(aa.get_logits, xb, logger=aa.logger)
-        checks.check_dynamic(self.model, xb, False, logger=aa.logger)
+        checks.check_dynamic(self.attacked, xb, False, logger=aa.logger)
         checks.check_n_classes(n_cls, self.attacks, aa.apgd_targeted.n_target_classes, aa.fab.n_target_classes,
                                logger=aa.logger)
 

@@ -30,6 +30,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 
+from ..models.outputs import final_logits
+
 from results.schema import SURVIVAL_TABLE as SURVIVAL_FILE
 #: Columns of survival.parquet, in order.
 COLUMNS = ("run_id", "which", "config", "point", "clean_correct", "event", "attack", "seconds", "iterations",
@@ -113,10 +115,10 @@ def pgd_trace(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm:
 
         x_adv = attack(xb, yb, generator=generator, observe=observe)
         with torch.no_grad():
-            logits = model(x_adv)
+            logits = final_logits(model(x_adv))
             observe(steps, logits)
             total = (time.perf_counter() - t0) / n
-            clean_dev = model(xb).argmax(1).eq(yb)
+            clean_dev = final_logits(model(xb)).argmax(1).eq(yb)
             ok = logits.argmax(1).eq(yb) & clean_dev
             clean = clean_dev.cpu()
         robust[start:start + n] = ok.cpu()
@@ -164,7 +166,7 @@ def fgm_min_eps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, nor
             _sync(device)
             t0 = time.perf_counter()
             with torch.no_grad():
-                clean = model(xb).argmax(1).eq(yb)
+                clean = final_logits(model(xb)).argmax(1).eq(yb)
             direction = fgm_direction(model, xb, yb, norm)
             level = torch.zeros(n, dtype=torch.long)  # 0: not broken
             when = torch.zeros(n, dtype=torch.float64)
@@ -177,7 +179,7 @@ def fgm_min_eps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, nor
                 eps_k = eps_max * k / steps
                 with torch.no_grad():
                     x_k = (xb[idx.to(device)] + eps_k * direction[idx.to(device)]).clamp(0.0, 1.0)
-                    fooled = model(x_k).argmax(1).ne(yb[idx.to(device)]).cpu()
+                    fooled = final_logits(model(x_k)).argmax(1).ne(yb[idx.to(device)]).cpu()
                 elapsed = time.perf_counter() - t0
                 forwards[idx] += 1
                 hit = idx[fooled]

@@ -1,9 +1,16 @@
-"""Adversarial training of one run: Madry PGD-AT or TRADES, EMA, timm optimizer and schedule, resumable.
+"""Training of one run: the method ``training.loss`` names, EMA, timm optimizer and schedule, resumable.
 
-Laid out as ``torchtitan/train.py``: :meth:`Trainer.train` loops over epochs and steps, :meth:`Trainer.train_step`
-does one optimizer step, :func:`forward_backward_step` holds the math. Components come from builders picked by
-name (:func:`benchmarks.attacks.create_attack`, timm's ``create_optimizer_v2`` / ``create_scheduler_v2``,
-:func:`benchmarks.models.create_model`); every number comes from the run config.
+Laid out as ``torchtitan/train.py``: :meth:`Trainer.train` loops over epochs and batches, :meth:`Trainer.train_step`
+runs one batch through the method (:mod:`benchmarks.training.methods`: its attack, its loss, its own step with
+replays or weight perturbation), :meth:`Trainer.apply_gradients` takes each optimizer step. Components come from
+builders picked by name (the method registry, :func:`benchmarks.attacks.create_attack`, timm's
+``create_optimizer_v2`` / ``create_scheduler_v2``, :func:`benchmarks.models.create_model`); every number comes
+from the run config.
+
+FLOPs: every distinct step shape (the method's phase, such as AWP on or off, and the batch size) is profiled
+once, on the first step that has it (:meth:`TrainHooks.count_flops`); the executed steps of each shape are
+counted, and the run's forward FLOPs are the sum over shapes, over resumed sessions (both live in the
+checkpoint) and over ranks.
 
 Determinism: the batch order, augmentation, synthetic draws and attack random starts are drawn from generators
 seeded by (seed, epoch, step, rank), and the checkpoint (:meth:`Trainer.state_dict`) holds everything else that
@@ -32,17 +39,17 @@ import torch.nn.functional as F
 from recipes.errors import UserError
 
 from ..attacks import create_attack
+from ..models import final_logits
 from ..data import DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
 from ..models import create_model, model_spec
 from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
+from .methods import get_method
 
 __all__ = ["Diverged", "ResumeError", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
            "evaluate_subset", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
-#: The training attack of each objective (registered names in benchmarks.attacks).
-TRAIN_ATTACKS = {"at": "pgd", "trades": "trades_kl"}
 
 
 class ResumeError(UserError):
@@ -71,9 +78,11 @@ class TrainHooks:
         """Context around the ``train`` part and the ``eval`` part of each epoch (energy windows)."""
         return contextlib.nullcontext()
 
-    def first_step(self, model: nn.Module, step: Callable[[], Any]) -> Any:
-        """Runs the very first step of a fresh run (where FLOPs are counted); must call ``step()`` once."""
-        return step()
+    def count_flops(self, model: nn.Module, step: Callable[[], Any]) -> Optional[int]:
+        """Runs the first step of each step shape; must call ``step()`` once. Returns the forward FLOPs that
+        ``model`` executed in it, or None when FLOPs are not counted."""
+        step()
+        return None
 
     def checkpoint(self, trainer: "Trainer", which: str, state: Dict[str, Any]) -> None:
         """Persist ``state`` (called on rank 0 only); ``which`` is ``last`` or ``best``."""
@@ -90,37 +99,34 @@ class TrainHooks:
 
 
 def autocast_factory(precision: str, device: torch.device) -> Callable[[], ContextManager]:
-    """``torch.autocast`` in bf16 for ``precision == "bf16"`` (CPU autocast too), otherwise a no-op."""
-    if precision == "bf16":
-        return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    """``torch.autocast`` in bf16 / fp16 for ``precision`` ``bf16`` / ``fp16`` (CPU autocast too), else a no-op."""
+    if precision in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        return lambda: torch.autocast(device_type=device.type, dtype=dtype)
     return contextlib.nullcontext
 
 
 def forward_backward_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor, *, loss: str,
                           trades_beta: float, autocast: Callable[[], ContextManager]
                           ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The adversarial training loss on one batch, back-propagated into the parameters' ``.grad``.
-
-    ``at``: cross-entropy on the adversarial examples. ``trades``: CE(f(x), y) + beta * KL(f(x) || f(x')); clean
-    and adversarial halves go through one forward of the concatenated batch (one DDP forward per backward; the
-    BatchNorm batch statistics span both halves).
+    """The ``at`` or ``trades`` loss on one batch outside a trainer, back-propagated into ``.grad`` (benchmarks).
 
     Returns:
         ``(loss, logits)``: the detached scalar loss and the logits on the adversarial examples.
     """
+    from .methods.at import at_loss
+    from .methods.trades import trades_loss
+
     if loss == "at":
         with autocast():
-            logits = model(x_adv)
-        value = F.cross_entropy(logits.float(), y)
-        adv_logits = logits
+            adv_logits = final_logits(model(x_adv)).float()
+        value = at_loss(adv_logits, y)
     elif loss == "trades":
         with autocast():
-            logits = model(torch.cat([x, x_adv]))
-        natural, adv_logits = logits.float().chunk(2)
-        robust = F.kl_div(F.log_softmax(adv_logits, dim=1), F.softmax(natural, dim=1), reduction="batchmean")
-        value = F.cross_entropy(natural, y) + trades_beta * robust
+            natural, adv_logits = final_logits(model(torch.cat([x, x_adv]))).float().chunk(2)
+        value = trades_loss(natural, adv_logits, y, trades_beta)
     else:
-        raise ValueError(f"unknown training loss {loss!r}; valid: {', '.join(TRAIN_ATTACKS)}")
+        raise ValueError(f"forward_backward_step knows at and trades, not {loss!r}")
     value.backward()
     return value.detach(), adv_logits.detach()
 
@@ -128,7 +134,7 @@ def forward_backward_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_
 @torch.no_grad()
 def _predict(model: nn.Module, x: torch.Tensor, autocast) -> torch.Tensor:
     with autocast():
-        return model(x).argmax(1)
+        return final_logits(model(x)).argmax(1)
 
 
 def evaluate_subset(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack, batch_size: int,
@@ -207,6 +213,12 @@ class Trainer:
             self.ddp = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None,
                 broadcast_buffers=False)
+        self.scaler = None
+        if cfg.training.precision == "fp16":
+            # fp16 gradients underflow without loss scaling (Micikevicius et al. 2018); bf16 needs none.
+            self.scaler = torch.amp.GradScaler(self.device.type)
+        # The method (its attack, loss and step) is bound to the unwrapped model, as the attacks must be.
+        self.method = get_method(cfg.training.loss)(self)
         self.ema = None
         if cfg.training.ema_decay:
             from timm.utils import ModelEmaV3
@@ -216,10 +228,7 @@ class Trainer:
         self.global_batch_size = data.batch_size * dist.world_size
         self.lr = cfg.training.lr * self.global_batch_size / cfg.training.lr_base_batch_size
         self.optimizer, self.scheduler, self.schedule_per_epoch = self._build_optimizer()
-        train_attack_cfg = dict(norm=cfg.attack.norm, eps=cfg.attack.eps, steps=cfg.attack.steps,
-                                step_size=cfg.train_step_size, random_start=cfg.attack.random_start,
-                                autocast=self.autocast)
-        self.train_attack = create_attack(TRAIN_ATTACKS[cfg.training.loss], self.model, **train_attack_cfg)
+        self.train_attack = self.method.attack
 
         # progress and results; all of it is in the checkpoint
         self.epoch = 0          # epoch in progress (0-based)
@@ -229,7 +238,11 @@ class Trainer:
         self.history: List[Dict[str, Any]] = []
         self.best: Dict[str, Any] = {"epoch": None, "pgd_subset": None}
         self.seconds = {"train": 0.0, "eval": 0.0}
-        self.forward_flops_per_step: Optional[int] = None
+        # FLOPs: forward FLOPs of one step of each shape (this rank), and the steps of each shape executed.
+        self.step_flops: Dict[str, Optional[int]] = {}
+        self.step_counts: Dict[str, int] = {}
+        self.samples_seen = 0   # training samples drawn by this rank (replays count once)
+        self._batch_stats: List[float] = [0.0, 0.0, 0]
         self.resumed = False
         self._stop_agreed = self._save_agreed = False
         self._last_save = time.monotonic()
@@ -257,7 +270,7 @@ class Trainer:
             return optimizer, None, False
         per_epoch = t.scheduler == "plateau"
         kwargs = dict(sched=t.scheduler, num_epochs=t.epochs, warmup_epochs=t.warmup_epochs, min_lr=0.0,
-                      step_on_epochs=per_epoch, updates_per_epoch=len(self.batches),
+                      step_on_epochs=per_epoch, updates_per_epoch=len(self.batches) * self.method.updates_per_batch(),
                       # step: decay by 10x every third of training; multistep: at 50 % and 75 % (Madry / Rice).
                       decay_epochs=max(1, t.epochs // 3),
                       decay_milestones=sorted({max(1, t.epochs // 2), max(1, (3 * t.epochs) // 4)}))
@@ -292,6 +305,11 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.model
 
     @property
+    def forward_model(self) -> nn.Module:
+        """The module training forwards go through: the DDP wrapper when distributed, else the model."""
+        return self.ddp or self.model
+
+    @property
     def lr_now(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
@@ -314,7 +332,10 @@ class Trainer:
             "history": [dict(h) for h in self.history],
             "best": dict(self.best),
             "seconds": dict(self.seconds),
-            "forward_flops_per_step": self.forward_flops_per_step,
+            "flops": {"step_flops": dict(self.step_flops), "step_counts": dict(self.step_counts),
+                      "samples_seen": self.samples_seen},
+            "method": all_gather_object(self.method.state_dict(), self.dist),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": rng,
             "extra": self.hooks_state(),
         }
@@ -343,7 +364,21 @@ class Trainer:
         self.history = [dict(h) for h in state["history"]]
         self.best = dict(state["best"])
         self.seconds = dict(state["seconds"])
-        self.forward_flops_per_step = state["forward_flops_per_step"]
+        flops = state.get("flops")
+        if flops is None:  # written before FLOPs were counted per step shape: every step had the first one's
+            per_step = state.get("forward_flops_per_step")
+            key = f"plain|b{self.cfg.data.batch_size}"
+            flops = {"step_flops": {key: per_step} if per_step is not None else {},
+                     "step_counts": {key: self.global_step} if per_step is not None else {},
+                     "samples_seen": self.global_step * self.cfg.data.batch_size}
+        self.step_flops = dict(flops["step_flops"])
+        self.step_counts = dict(flops["step_counts"])
+        self.samples_seen = int(flops["samples_seen"])
+        method_state = state.get("method") or [{}]
+        self.method.load_state_dict(method_state[self.dist.rank] if len(method_state) == self.dist.world_size
+                                    else method_state[0])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         rng = state["rng"]
         set_rng_state(rng[self.dist.rank] if len(rng) == self.dist.world_size else rng[0])
         self.resumed = True
@@ -364,23 +399,38 @@ class Trainer:
     # ------------------------------------------------------------------ one step
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[float, float, int]:
-        """Craft the adversarial batch, take one optimizer step, update the EMA and the schedule.
+        """One training batch through the method: its attack, its loss, and its optimizer step(s).
 
         Returns:
-            This rank's ``(loss, correct on adversarial examples, batch size)``.
+            The ``(loss sum, correct predictions, samples)`` of the batch over all ranks (summed over replays).
         """
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed_of(self.cfg.seed, 4, self.epoch, self.step, self.dist.rank))
-        x_adv = self.train_attack(x, y, generator=generator)
-        self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss, logits = forward_backward_step(self.ddp or self.model, x, y, x_adv, loss=self.cfg.training.loss,
-                                             trades_beta=self.cfg.training.trades_beta, autocast=self.autocast)
-        # One all-reduce carries the loss, the accuracy, a pending stop signal and rank 0's "checkpoint is due",
-        # so every rank agrees on divergence, on stopping and on saving.
+        self._batch_stats = [0.0, 0.0, 0]
+        self._stop_agreed = self._save_agreed = False
+        self.method.step(x, y, generator)
+        self.samples_seen += len(y)
+        loss, correct, n = self._batch_stats
+        return loss, correct, n
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate a training loss (scaled by the fp16 gradient scaler when there is one)."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def apply_gradients(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor,
+                        after_step: Optional[Callable[[], None]] = None) -> None:
+        """One optimizer step on the gradients in ``.grad``, then buffers, EMA and schedule.
+
+        One all-reduce carries the loss, the accuracy, a pending stop signal and rank 0's "checkpoint is due", so
+        every rank agrees on divergence, on stopping and on saving. ``after_step`` runs right after the
+        optimizer's step (AWP removes its weight perturbation there).
+
+        Raises:
+            Diverged: the loss is NaN or infinite on some rank (before the step is taken).
+        """
         save_due = (self.dist.is_main and self.checkpoint_seconds > 0
                     and time.monotonic() - self._last_save >= self.checkpoint_seconds)
-        stats = torch.tensor([float(loss) * len(y), float((logits.argmax(1) == y).sum()), len(y),
+        stats = torch.tensor([float(loss.detach()) * len(y), float((logits.argmax(1) == y).sum()), len(y),
                               float(self.hooks.stop_requested() > 0), float(save_due)], dtype=torch.float64)
         stats = all_reduce_sum(stats.to(self.device), self.dist).cpu()
         total_loss = float(stats[0])
@@ -388,20 +438,67 @@ class Trainer:
             raise Diverged(f"non-finite training loss ({total_loss / float(stats[2])}) at epoch {self.epoch + 1}, "
                            f"step {self.step + 1} (lr {self.lr_now:g})")
         clip = self.cfg.training.clip_grad
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if after_step is not None:
+            after_step()
         broadcast_buffers(self.model, self.dist)
         self.global_step += 1
         if self.ema is not None:
             self.ema.update(self.model, step=self.global_step)
         if self.scheduler is not None and not self.schedule_per_epoch:
             self.scheduler.step_update(num_updates=self.global_step)
-        self._stop_agreed = float(stats[3]) > 0
-        self._save_agreed = float(stats[4]) > 0
-        return total_loss, float(stats[1]), int(stats[2])
+        self._stop_agreed = self._stop_agreed or float(stats[3]) > 0
+        self._save_agreed = self._save_agreed or float(stats[4]) > 0
+        self._batch_stats[0] += total_loss
+        self._batch_stats[1] += float(stats[1])
+        self._batch_stats[2] += int(stats[2])
+
+    # ------------------------------------------------------------------ FLOPs
+
+    def _counted_step(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[float, float, int]:
+        """Run one batch; profile it when its step shape is new (once per shape per run)."""
+        key = f"{self.method.shape_key()}|b{len(y)}"
+        if key in self.step_flops:
+            result = self.train_step(x, y)
+        else:
+            box: List[Any] = []
+            flops = self.hooks.count_flops(self.model, lambda: box.append(self.train_step(x, y)))
+            self.step_flops[key] = None if flops is None else int(flops)
+            result = box[0]
+        self.step_counts[key] = self.step_counts.get(key, 0) + 1
+        return result
+
+    def forward_flops_executed(self) -> Tuple[Optional[int], int]:
+        """``(forward FLOPs, training samples)`` this rank executed so far; FLOPs None when a shape was not
+        counted."""
+        total = 0
+        for key, count in self.step_counts.items():
+            flops = self.step_flops.get(key)
+            if flops is None:
+                return None, self.samples_seen
+            total += flops * count
+        return total, self.samples_seen
+
+    def sum_flops(self) -> None:
+        """Collective: sum the executed forward FLOPs and samples over ranks into :attr:`flops_total`."""
+        flops, samples = self.forward_flops_executed()
+        t = torch.tensor([float(flops or 0), float(flops is None), float(samples)], dtype=torch.float64,
+                         device=self.device)
+        t = all_reduce_sum(t, self.dist).cpu()
+        self.flops_total = {"forward": None if float(t[1]) > 0 else int(round(float(t[0]))),
+                            "samples": int(round(float(t[2])))}
 
     # ------------------------------------------------------------------ the loop
+
+    flops_total: Optional[Dict[str, Any]] = None
 
     def evaluate(self) -> Tuple[float, float]:
         """Clean and PGD accuracy (%) of :attr:`eval_model` on the first ``evaluation.pgd_subset`` test images."""
@@ -443,7 +540,9 @@ class Trainer:
             self.seconds["eval"] += eval_seconds
             self._end_epoch(clean, pgd, eval_seconds)
             if self._stop_agreed or self._stop_now():
+                self.sum_flops()
                 raise Stopped(self.hooks.stop_requested() or 15)
+        self.sum_flops()
 
     def _stop_now(self) -> bool:
         flag = torch.tensor([float(self.hooks.stop_requested() > 0)], device=self.device)
@@ -460,11 +559,7 @@ class Trainer:
             with self.hooks.window("train"):
                 t0 = time.perf_counter()
                 for step, x, y in self.batches.epoch(self.epoch, self.step, self.device):
-                    if self.global_step == 0 and self.forward_flops_per_step is None:
-                        result = self.hooks.first_step(self.model, lambda: self.train_step(x, y))
-                        loss, correct, n = result
-                    else:
-                        loss, correct, n = self.train_step(x, y)
+                    loss, correct, n = self._counted_step(x, y)
                     self.step = step + 1
                     self.sums["loss"] += loss
                     self.sums["correct"] += correct
@@ -477,6 +572,7 @@ class Trainer:
                     if self._stop_agreed:
                         t0 = self._account(t0)
                         self.save()
+                        self.sum_flops()
                         raise Stopped(self.hooks.stop_requested() or 15)
                     if self.step < steps and self._checkpoint_due():
                         t0 = self._account(t0)

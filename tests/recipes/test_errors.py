@@ -21,7 +21,7 @@ def write(tmp_path, text, name="r.yaml"):
     ("bse: {}\n", "bse", "did you mean 'base'"),
     ("grid:\n  training.lose: [at]\n", "grid.training.lose[0]", "did you mean 'training.loss'"),
     ("base:\n  modle: {depth: 28}\n", "base.modle", "did you mean 'model'"),
-    ("base:\n  training: {loss: pgd}\n", "base.training.loss", "allowed: at, trades"),
+    ("base:\n  training: {loss: pgd}\n", "base.training.loss", "allowed: standard, at, trades"),
     ("base:\n  model: {depth: 27}\n", "model.depth", "6n+4"),
     ("base:\n  attack: {eps: 8}\n", "attack.eps", "8/255"),
     ("base:\n  attack: {eps: eight}\n", "base.attack.eps", "fraction such as 8/255"),

@@ -1,0 +1,21 @@
+"""Training methods, one module each, registered under the name ``training.loss`` gives them.
+
+========  =========================================================  ==========================================
+name      paper                                                      forward passes per sample of one batch
+========  =========================================================  ==========================================
+standard  natural training (the cost baseline)                       1 train
+at        Madry et al. 2018, PGD adversarial training                k attack + 1 train
+trades    Zhang et al. 2019, TRADES                                  k + 1 attack + 2 train
+fgsm_rs   Wong, Rice & Kolter 2020, "Fast is better than free"       1 attack + 1 train
+free      Shafahi et al. 2019, "Adversarial training for free!"      m train (m replays, m optimizer steps)
+mart      Wang et al. 2020, MART                                     k attack + 2 train
+========  =========================================================  ==========================================
+
+``training.awp_gamma`` adds adversarial weight perturbation (Wu et al. 2020) to at, trades and mart: one more
+pass of the training loss per step once ``training.awp_warmup`` epochs have passed. See :mod:`.base` for the
+plug-in contract; adding a method is one module here (imported below) plus its name in the schema.
+"""
+from .base import Method, get_method, list_methods, register_method, unregister_method
+from . import at, fgsm_rs, free, mart, standard, trades  # noqa: F401,E402 - register the built-in methods
+
+__all__ = ["Method", "get_method", "list_methods", "register_method", "unregister_method"]

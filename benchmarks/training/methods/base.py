@@ -1,0 +1,203 @@
+"""The training-method plug-in: :class:`Method`, and the registry ``training.loss`` names a method from.
+
+A method declares, as class attributes, what the rest of the suite needs to know about it:
+
+* ``train_attack``: the registered attack (:mod:`benchmarks.attacks`) that crafts its training examples, or
+  None (``standard``; ``free``, whose perturbation comes from the training backward pass itself);
+* ``params``: the ``training.*`` recipe keys it reads (validated and documented by the schema like every key);
+* ``supports_awp``: whether ``training.awp_gamma`` may switch adversarial weight perturbation on;
+* :meth:`Method.loss`: its objective on one batch;
+* :meth:`Method.forward_passes`: forward passes per training sample of one batch (the FLOPs tests check the
+  profiler's count against them).
+
+The default :meth:`Method.step` is "craft the batch, take one optimizer step"; a method with extra passes or
+replays (``free``, the AWP option) overrides it and calls :meth:`Trainer.backward` /
+:meth:`Trainer.apply_gradients` as often as it needs. A method with state that changes during training
+(``free``'s carried perturbation) saves it through :meth:`Method.state_dict`.
+
+Adding a method is one module that subclasses :class:`Method` under ``@register_method("name")`` (plus its
+name in ``recipes.schema.TRAINING_METHODS`` and any new ``training.*`` parameter in the schema).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Tuple, Type
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from recipes.schema import TRAINING_METHODS
+
+from ...attacks import create_attack
+
+__all__ = ["Method", "register_method", "get_method", "list_methods", "unregister_method"]
+
+_METHODS: Dict[str, Type["Method"]] = {}
+
+
+def register_method(name: str) -> Callable[[Type["Method"]], Type["Method"]]:
+    """Class decorator: register a :class:`Method` subclass as ``training.loss: name``."""
+
+    def decorate(cls: Type["Method"]) -> Type["Method"]:
+        if not (isinstance(cls, type) and issubclass(cls, Method)):
+            raise TypeError(f"@register_method({name!r}) decorates a Method subclass, not {cls!r}")
+        if name in _METHODS and _METHODS[name] is not cls:
+            raise ValueError(f"training method {name!r} is already registered by {_METHODS[name].__module__}")
+        cls.name = name
+        _METHODS[name] = cls
+        TRAINING_METHODS.add(name)  # the schema accepts it from now on
+        return cls
+
+    return decorate
+
+
+def unregister_method(name: str) -> None:
+    """Remove a method registered at run time (tests register throw-away methods)."""
+    _METHODS.pop(name, None)
+    TRAINING_METHODS.discard(name)
+
+
+def get_method(name: str) -> Type["Method"]:
+    """The method class registered as ``name``."""
+    try:
+        return _METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown training method {name!r}; valid: {', '.join(list_methods())}") from None
+
+
+def list_methods():
+    return sorted(_METHODS)
+
+
+class Method:
+    """One training method, bound to a :class:`~benchmarks.training.Trainer` (one instance per run).
+
+    Args:
+        trainer: the trainer whose model, optimizer and config the method uses.
+    """
+
+    name: str = ""
+    #: Registered attack that crafts the training examples; None = no separate attack.
+    train_attack: Optional[str] = None
+    #: ``training.*`` keys the method reads.
+    params: Tuple[str, ...] = ()
+    #: Whether ``training.awp_gamma`` may be set with this method.
+    supports_awp: bool = False
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.cfg = trainer.cfg
+        self.attack = None
+        if self.train_attack is not None:
+            self.attack = create_attack(self.train_attack, trainer.model, autocast=trainer.autocast,
+                                        **self.attack_kwargs())
+        self.awp = None
+        if self.cfg.training.awp_gamma is not None:
+            if not self.supports_awp:
+                from recipes.errors import RecipeError
+
+                raise RecipeError(f"training method {self.name} has no weight-perturbation option",
+                                  key="training.awp_gamma", value=self.cfg.training.awp_gamma)
+            from .awp import WeightPerturbation
+
+            self.awp = WeightPerturbation(trainer, self.cfg.training.awp_gamma)
+
+    # ------------------------------------------------------------------ declarations
+
+    def attack_kwargs(self) -> Dict[str, Any]:
+        """``create_attack`` arguments of the training attack (norm, eps, steps, step size, random start)."""
+        a = self.cfg.attack
+        return dict(norm=a.norm, eps=a.eps, steps=a.steps, step_size=self.cfg.train_step_size,
+                    random_start=a.random_start)
+
+    def attack_passes(self) -> int:
+        """Eval-mode forward passes per sample of the training attack."""
+        return int(self.attack_kwargs()["steps"]) if self.attack is not None else 0
+
+    def train_passes(self) -> int:
+        """Train-mode forward passes per sample of the loss (one optimizer step)."""
+        return 1
+
+    def updates_per_batch(self) -> int:
+        """Optimizer steps per training batch (replays)."""
+        return 1
+
+    def awp_active(self, epoch: Optional[int] = None) -> bool:
+        """Whether the weight perturbation is on in ``epoch`` (default: the trainer's current one)."""
+        epoch = self.trainer.epoch if epoch is None else epoch
+        return self.awp is not None and epoch >= self.cfg.training.awp_warmup
+
+    def forward_passes(self, awp: Optional[bool] = None) -> Dict[str, int]:
+        """Forward passes per training sample of one batch: ``{"attack": eval-mode, "train": train-mode}``.
+
+        ``awp`` (default: whether it is active now) adds the perturbation's own pass of the loss.
+        """
+        awp = self.awp_active() if awp is None else awp
+        train = self.train_passes() * self.updates_per_batch() * (2 if awp else 1)
+        return {"attack": self.attack_passes(), "train": train}
+
+    def shape_key(self) -> str:
+        """What makes this step's executed work differ from another's (FLOPs are counted once per shape)."""
+        return "awp" if self.awp_active() else "plain"
+
+    # ------------------------------------------------------------------ the math
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor
+             ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The objective on one batch: ``(scalar loss, logits whose argmax is the reported training accuracy)``."""
+        raise NotImplementedError
+
+    def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The model's final logits on ``x`` in float32, the forward under the run's autocast."""
+        with self.trainer.autocast():
+            out = model(x)
+        return logits_of(out)
+
+    def craft(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The training examples of the batch (the clean batch for methods without an attack)."""
+        return self.attack(x, y, generator=generator) if self.attack is not None else x
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> None:
+        """One training batch: craft, (perturb the weights,) forward, backward, one optimizer step."""
+        trainer = self.trainer
+        x_adv = self.craft(x, y, generator)
+        trainer.model.train()
+        model = trainer.forward_model
+        restore = None
+        if self.awp_active():
+            restore = self.awp.perturb(lambda net: self.loss(net, x, y, x_adv)[0])
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss, logits = self.loss(model, x, y, x_adv)
+        trainer.backward(loss)
+        trainer.apply_gradients(loss, logits, y, after_step=restore)
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> Dict[str, Any]:
+        """State that changes during training and must survive a resume (none by default)."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        pass
+
+    def describe(self) -> Dict[str, Any]:
+        """Plain data for the result record: name, parameters, attack and passes per sample."""
+        t = self.cfg.training
+        params = {key: getattr(t, key) for key in self.params}
+        if self.awp is not None:
+            params.update(awp_gamma=t.awp_gamma, awp_warmup=t.awp_warmup)
+        return {"name": self.name, "params": params, "train_attack": self.train_attack,
+                "forward_passes_per_sample": self.forward_passes(awp=self.awp is not None)}
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """The final logits of a model output (the last one of a multi-exit model's list), in float32."""
+    from ...models import final_logits
+
+    return final_logits(output).float()
+
+
+def kl_batchmean(log_p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """KL(q || p) summed over classes and averaged over the batch (TRADES' reduction)."""
+    return F.kl_div(log_p, q, reduction="batchmean")
+

@@ -1,0 +1,69 @@
+"""``free``: free adversarial training, Shafahi et al. 2019, "Adversarial training for free!"
+(https://arxiv.org/abs/1904.12843).
+
+Every minibatch is replayed m = ``attack.steps`` times in a row. Each replay is one forward and one backward of
+the cross-entropy on x + delta (train mode) that yields both the parameter gradient (one optimizer step per
+replay) and the input gradient, from which the perturbation is updated: delta <- clip_eps(delta + eps_step *
+sign(grad_x)), eps_step = ``attack.step_size`` or, by default, eps (the paper's "FGSM step = eps"). delta starts
+at zero and is carried across replays and across minibatches (a smaller batch uses its first rows); it is part
+of the checkpoint, so a resumed run continues exactly.
+
+Epochs: ``training.epochs`` counts passes over the data, each with m replays, so a run takes epochs x m
+optimizer steps per batch. The paper trains E/m epochs to match the gradient computations of E natural epochs
+(CIFAR-10: m = 8); the methods recipe sets ``training.epochs`` accordingly. The learning-rate schedule runs
+over all epochs x steps x m updates. Forward passes per sample: m (no separate attack).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import torch
+import torch.nn.functional as F
+
+from ...attacks import project
+from .base import Method, register_method
+
+
+@register_method("free")
+class Free(Method):
+    train_attack = None
+    supports_awp = False
+
+    def __init__(self, trainer):
+        super().__init__(trainer)
+        self.delta: Optional[torch.Tensor] = None
+
+    def updates_per_batch(self) -> int:
+        return int(self.cfg.attack.steps)
+
+    def _delta(self, x: torch.Tensor) -> torch.Tensor:
+        if self.delta is None or self.delta.shape[1:] != x.shape[1:]:
+            self.delta = torch.zeros_like(x)
+        if self.delta.shape[0] < x.shape[0]:
+            pad = torch.zeros((x.shape[0] - self.delta.shape[0], *x.shape[1:]), dtype=x.dtype, device=x.device)
+            self.delta = torch.cat([self.delta, pad])
+        return self.delta[:x.shape[0]].to(x.device)
+
+    def step(self, x, y, generator):
+        trainer, a = self.trainer, self.cfg.attack
+        step_size = a.step_size or a.eps
+        model = trainer.forward_model
+        delta = self._delta(x)
+        for _ in range(self.updates_per_batch()):
+            trainer.model.train()
+            x_adv = (x + delta).clamp(0.0, 1.0).requires_grad_(True)
+            trainer.optimizer.zero_grad(set_to_none=True)
+            logits = self.forward(model, x_adv)
+            loss = F.cross_entropy(logits, y)
+            trainer.backward(loss)
+            grad = torch.nan_to_num(x_adv.grad.detach())
+            delta = project(x, x_adv.detach(), grad, a.norm, a.eps, step_size) - x
+            trainer.apply_gradients(loss, logits.detach(), y)
+        self.delta[:x.shape[0]] = delta.detach()
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"delta": None if self.delta is None else self.delta.detach().cpu().clone()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        delta = state.get("delta")
+        self.delta = None if delta is None else delta.to(self.trainer.device)

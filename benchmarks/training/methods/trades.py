@@ -1,0 +1,39 @@
+"""``trades``: Zhang et al. 2019, "Theoretically Principled Trade-off between Robustness and Accuracy"
+(https://arxiv.org/abs/1901.08573).
+
+Loss CE(f(x), y) + beta * KL(f(x) || f(x')), x' from ``attack.steps`` ascent steps on the KL (registered attack
+``trades_kl``, start x + 0.001 N(0, I)). Paper defaults (CIFAR-10): beta = 6 (``training.trades_beta``), eps
+0.031, 10 steps of 0.007. beta traces the accuracy/robustness trade-off, so recipes sweep it as a grid axis.
+The clean and adversarial halves go through one forward of the concatenated batch (one DDP forward per
+backward; BatchNorm statistics span both halves). ``training.awp_gamma`` adds adversarial weight perturbation
+(Wu et al. 2020's TRADES-AWP setting: gamma 0.005 after a 10-epoch warm-up).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import Method, kl_batchmean, register_method
+
+
+def trades_loss(natural, adv_logits, y, beta: float):
+    """CE(natural, y) + beta * KL(softmax(natural) || softmax(adv)), batch-mean (float32 logits)."""
+    robust = kl_batchmean(F.log_softmax(adv_logits, dim=1), F.softmax(natural, dim=1))
+    return F.cross_entropy(natural, y) + beta * robust
+
+
+@register_method("trades")
+class Trades(Method):
+    train_attack = "trades_kl"
+    params = ("trades_beta",)
+    supports_awp = True
+
+    def attack_passes(self) -> int:
+        return self.cfg.attack.steps + 1  # the clean forward of the KL target, then the ascent steps
+
+    def train_passes(self) -> int:
+        return 2  # clean and adversarial halves
+
+    def loss(self, model, x, y, x_adv):
+        natural, adv = self.forward(model, torch.cat([x, x_adv])).chunk(2)
+        return trades_loss(natural, adv, y, self.cfg.training.trades_beta), adv.detach()

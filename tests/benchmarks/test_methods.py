@@ -1,0 +1,214 @@
+"""Training methods as plug-ins: registry parity with the schema, FLOPs against each method's passes, a test-only
+method and a test-only (multi-exit) model family trained with no edit outside the test."""
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from benchmarks.attacks import list_attacks
+from benchmarks.measurement import count_forward_flops, forward_flops_per_sample
+from benchmarks.models import all_logits, final_logits
+from benchmarks.models.families import ModelFamily, register_family, unregister_family
+from benchmarks.training import DistInfo, Trainer
+from benchmarks.training.methods import Method, get_method, list_methods, register_method, unregister_method
+from recipes import load_recipe
+from recipes.errors import RecipeError
+from recipes.schema import AWP_METHODS, TRAINING_METHODS, RunConfig, section_fields
+from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
+
+#: training.* keys every method shares (the rest belong to the methods that declare them).
+SHARED = {"loss", "epochs", "ema_decay", "lr", "lr_base_batch_size", "optimizer", "momentum", "weight_decay",
+          "scheduler", "warmup_epochs", "precision", "clip_grad", "awp_gamma", "awp_warmup"}
+
+
+def test_registry_equals_the_schema_vocabulary():
+    assert set(list_methods()) == set(TRAINING_METHODS.builtin) == set(TRAINING_METHODS)
+    assert set(AWP_METHODS) == {m for m in list_methods() if get_method(m).supports_awp}
+    training = section_fields("training")
+    assert training["loss"]["choices"] is TRAINING_METHODS
+    claimed = set()
+    for name in list_methods():
+        cls = get_method(name)
+        assert cls.train_attack is None or cls.train_attack in list_attacks(), name
+        assert set(cls.params) <= set(training), name
+        claimed |= set(cls.params)
+        doc = importlib.import_module(cls.__module__).__doc__
+        assert re.search(r"(19|20)\d\d", doc) and ("arxiv.org" in doc or "openreview" in doc), name
+    assert claimed == set(training) - SHARED  # every method parameter belongs to a method
+
+
+def test_awp_on_a_method_without_it_is_a_recipe_error(tiny_recipe):
+    with pytest.raises(RecipeError, match="weight perturbation") as info:
+        load_recipe(str(tiny_recipe), ["training.loss=fgsm_rs", "training.awp_gamma=0.01"]).runs()
+    assert info.value.key == "training.loss"
+
+
+def _trainer(loss, **training):
+    cfg = RunConfig.from_dict({
+        "seed": 0, "data": {"name": "digits", "batch_size": 8},
+        "model": {"arch": "wrn", "depth": 10, "width": 1},
+        "training": {"loss": loss, "epochs": 2, "warmup_epochs": 0, **training},
+        "attack": {"eps": 0.1, "steps": 3}})
+    return Trainer(cfg, DistInfo(), progress=False)
+
+
+#: (method, extra training keys, expected (attack passes, train passes) per sample with attack.steps = 3)
+CASES = [("standard", {}, (0, 1)), ("at", {}, (3, 1)), ("trades", {}, (4, 2)), ("fgsm_rs", {}, (1, 1)),
+         ("free", {}, (0, 3)), ("mart", {}, (3, 2)),
+         ("at", {"awp_gamma": 0.01}, (3, 2)), ("trades", {"awp_gamma": 0.005}, (4, 4)),
+         ("mart", {"awp_gamma": 0.01}, (3, 4))]
+
+
+@pytest.mark.parametrize("loss, training, passes", CASES,
+                         ids=[f"{c[0]}{'-awp' if c[1] else ''}" for c in CASES])
+def test_each_method_executes_its_declared_passes(loss, training, passes):
+    """The profiler's count on the method's real step = batch x (attack passes x eval + train passes x train)."""
+    trainer = _trainer(loss, **training)
+    assert (trainer.method.forward_passes()["attack"], trainer.method.forward_passes()["train"]) == passes
+    x, y = trainer.batches.batch(0, 0)
+    shape = tuple(x.shape[1:])
+    per_eval = forward_flops_per_sample(trainer.model, shape)["forward_flops"]
+    per_train = forward_flops_per_sample(trainer.model, shape, train=True)["forward_flops"]
+    before = trainer.global_step
+    measured = count_forward_flops(trainer.model, lambda: trainer.train_step(x, y))
+    assert measured == len(y) * (passes[0] * per_eval + passes[1] * per_train)
+    assert trainer.global_step - before == trainer.method.updates_per_batch()
+
+
+def test_awp_restores_the_weights_and_leaves_batch_norm_statistics():
+    """With lr ~0 the optimizer step changes nothing, so AWP's perturbation must be removed exactly; its own pass
+    does not count as a BatchNorm update (only the training forward does)."""
+    trainer = _trainer("at", awp_gamma=0.01, lr=1e-12, weight_decay=0.0)
+    x, y = trainer.batches.batch(0, 0)
+    plain = _trainer("at", lr=1e-12, weight_decay=0.0)
+    trainer.train_step(x, y)
+    plain.train_step(x, y)
+    for (name, a), b in zip(trainer.model.state_dict().items(), plain.model.state_dict().values()):
+        if "running_" not in name:  # running statistics come from the forward at the perturbed weights
+            assert torch.allclose(a.float(), b.float(), atol=1e-6), name
+    tracked = [v for k, v in trainer.model.state_dict().items() if k.endswith("num_batches_tracked")]
+    assert tracked and all(int(v) == 1 for v in tracked)
+    assert not torch.equal(trainer.model.state_dict()["stages.0.0.bn1.running_mean"],
+                           plain.model.state_dict()["stages.0.0.bn1.running_mean"])
+
+
+def test_flops_sum_over_step_shapes_across_the_awp_warmup(tiny_recipe, tmp_path):
+    """AWP from epoch 2: epoch 1's steps and epoch 2's are counted once each and summed as executed."""
+    from benchmarks.run import execute
+    from results import load_record
+
+    spec = load_recipe(str(tiny_recipe), ["training.epochs=2", "training.awp_gamma=0.01", "training.awp_warmup=1",
+                                          "data.batch_size=256", "evaluation.pgd_subset=32"]).run(0)
+    assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=True) == 0
+    record = load_record(str(tmp_path), spec.run_id)
+    state = torch.load(tmp_path / spec.run_id / "checkpoint-last.pt", weights_only=False)
+    counts, flops = state["flops"]["step_counts"], state["flops"]["step_flops"]
+    assert counts == {"plain|b256": 5, "awp|b256": 5}
+    assert flops["awp|b256"] > flops["plain|b256"]
+    total = sum(flops[k] * counts[k] for k in counts)
+    assert record["flops"]["train_total"] == 3 * total
+    assert record["flops"]["train_samples"] == 10 * 256
+    assert record["flops"]["train_forward_per_sample"] == total / (10 * 256)
+
+
+def test_a_method_registered_from_a_test_trains(tiny_recipe, tmp_path):
+    """Adding a method needs its module only: here one defined in the test, trained through `robustperf run`."""
+    from benchmarks.run import execute
+    from results import load_record
+
+    calls = []
+
+    @register_method("test_clean_plus_adv")
+    class CleanPlusAdversarial(Method):
+        """Test-only: CE on the clean and the PGD batch, averaged (Goodfellow et al. 2015's mix, arxiv.org)."""
+
+        train_attack = "pgd"
+
+        def train_passes(self):
+            return 2
+
+        def loss(self, model, x, y, x_adv):
+            calls.append(len(y))
+            clean, adv = self.forward(model, torch.cat([x, x_adv])).chunk(2)
+            return 0.5 * (F.cross_entropy(clean, y) + F.cross_entropy(adv, y)), adv.detach()
+
+    try:
+        spec = load_recipe(str(tiny_recipe), ["training.loss=test_clean_plus_adv", "training.epochs=1",
+                                              "evaluation.pgd_subset=32"]).run(0)
+        assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
+        record = load_record(str(tmp_path), spec.run_id)
+        assert record["status"] == "completed" and "test_clean_plus_adv" in spec.name
+        assert len(calls) == record["flops"]["steps"] > 0
+    finally:
+        unregister_method("test_clean_plus_adv")
+    assert "test_clean_plus_adv" not in TRAINING_METHODS
+    with pytest.raises(RecipeError, match="not an allowed value"):
+        load_recipe(str(tiny_recipe), ["training.loss=test_clean_plus_adv"])
+
+
+class _TwoExitNet(nn.Module):
+    """A tiny CNN with an early exit after its first block and a final exit."""
+
+    def __init__(self, in_chans, num_classes, width):
+        super().__init__()
+        self.block1 = nn.Sequential(nn.Conv2d(in_chans, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU())
+        self.block2 = nn.Sequential(nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU())
+        self.exit1 = nn.Linear(width, num_classes)
+        self.exit2 = nn.Linear(2 * width, num_classes)
+
+    def forward(self, x):
+        h = self.block1(x)
+        early = self.exit1(h.mean((2, 3)))
+        return [early, self.exit2(self.block2(h).mean((2, 3)))]
+
+
+def test_a_multi_exit_family_registered_from_a_test_trains_and_is_evaluated(tiny_recipe, tmp_path):
+    """Adding a model family needs its module only; attacks, accuracy and AutoAttack see the final exit."""
+    from benchmarks import load_dataset, load_model
+    from benchmarks.evaluation.accuracy import clean_correct, pgd_correct
+    from benchmarks.evaluation.autoattack import run_autoattack
+    from benchmarks.run import execute
+    from results import load_record
+
+    @register_family("test_two_exit")
+    class TwoExit(ModelFamily):
+        params = ("width",)
+
+        def check(self, model):
+            if model["width"] > 64:
+                raise RecipeError("too wide for a test", key="model.width", value=model["width"])
+
+        def build(self, spec):
+            return _TwoExitNet(spec["in_chans"], spec["num_classes"], 4 * spec["width"])
+
+    try:
+        spec = load_recipe(str(tiny_recipe), ["model.arch=test_two_exit", "model.width=2", "training.epochs=2",
+                                              "data.batch_size=32", "evaluation.pgd_subset=64"]).run(0)
+        assert spec.name.startswith("test_two_exit_")
+        assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
+        record = load_record(str(tmp_path), spec.run_id)
+        assert record["status"] == "completed" and record["training"]["best_pgd_subset"] is not None
+        model = load_model(str(tmp_path / spec.run_id), "last")
+        x, y = load_dataset("digits", "test")
+        x, y = x[:64], y[:64]
+        with torch.no_grad():
+            out = model(x)
+        assert isinstance(out, list) and len(all_logits(out)) == 2
+        final = final_logits(out).argmax(1).eq(y)
+        assert torch.equal(clean_correct(model, x, y, batch_size=32), final)
+        assert final.float().mean() > 0.3  # trained well above chance (10 %)
+        robust = pgd_correct(model, x, y, norm="linf", eps=0.1, steps=3, step_size=0.05, batch_size=32, seed=0)
+        assert robust.sum() <= final.sum()
+        result = run_autoattack(model, x[:16], y[:16], eps=0.1, version=["apgd-ce"], batch_size=16)
+        assert result.clean_accuracy == pytest.approx(final[:16].float().mean().item())
+        assert result.robust_accuracy <= result.clean_accuracy
+        with pytest.raises(RecipeError, match="too wide"):
+            Trainer(load_recipe(str(tiny_recipe), ["model.arch=test_two_exit", "model.width=65"]).run(0)
+                    .run_config(), DistInfo(), progress=False)
+    finally:
+        unregister_family("test_two_exit")
