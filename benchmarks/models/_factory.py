@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from recipes.errors import RecipeError
 
 from .._compat import import_timm
-from . import wide_resnet  # noqa: F401 - registers the wrn entrypoints
+from . import resnet_cifar, vit_cifar, wide_resnet  # noqa: F401 - register the timm entrypoints
 from .families import ModelFamily, fit_channels, get_family, register_family
 
 __all__ = ["NormalizedModel", "create_model", "model_name", "model_spec"]
@@ -146,3 +146,35 @@ class TimmFamily(ModelFamily):
         mean = spec["mean"] or fit_channels(cfg.get("mean", (0.5,)), in_chans)
         std = spec["std"] or fit_channels(cfg.get("std", (0.5,)), in_chans)
         return NormalizedModel(net, mean, std, input_size=spec.get("input_size"))
+
+
+class _CifarEntrypoint(ModelFamily):
+    """A small-image network of this package registered with timm under the family's name."""
+
+    params = ("activation", "drop_rate")
+
+    def build(self, spec):
+        timm = import_timm()
+        kwargs = {"drop_rate": spec["drop_rate"]}
+        if "activation" in self.params:
+            kwargs["activation"] = spec["activation"]
+        if spec["mean"] is not None:
+            kwargs.update(mean=spec["mean"], std=spec["std"])
+        return timm.create_model(self.name, num_classes=spec["num_classes"], in_chans=spec["in_chans"], **kwargs)
+
+
+@register_family("cifar_resnet18")
+class CifarResNet18(_CifarEntrypoint):
+    """CIFAR ResNet-18 (:mod:`.resnet_cifar`)."""
+
+
+@register_family("preact_resnet18")
+class PreActResNet18(_CifarEntrypoint):
+    """PreAct ResNet-18 (:mod:`.resnet_cifar`)."""
+
+
+@register_family("vit_cifar_s")
+class VitCifarS(_CifarEntrypoint):
+    """ViT-S/4 for 32x32 images (:mod:`.vit_cifar`)."""
+
+    params = ("drop_rate",)
