@@ -27,6 +27,9 @@ COMMANDS = {
     "demo": "launchers.cli_demo",
 }
 
+#: modules registering plug-ins the recipes use while they load (name checks of models and optimizers)
+PLUGINS = ("benchmarks.names",)
+
 DESCRIPTION = """Measure what adversarial robustness costs (FLOPs, energy, $, CO2) and fit its scaling laws.
 
 pipeline: recipe --expand--> run matrix --launch/run--> result records --collect/analyze--> report and figures"""
@@ -63,6 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    for plugin in PLUGINS:
+        if importlib.util.find_spec(plugin.split(".")[0]) is not None:
+            importlib.import_module(plugin)
     try:
         return int(args._module.main(args) or 0)
     except UserError as err:
@@ -73,6 +79,37 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
     except BrokenPipeError:  # `robustperf expand ... | head`
         return 0
+    except OSError as err:
+        message = file_system_message(err)
+        if message is None:
+            raise
+        print(f"robustperf {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+#: errno -> what the user can do; a file-system refusal is the machine's state, not a bug: one line, exit 2
+_FS_HINTS = {
+    "ENOSPC": "the disk is full: free space or write elsewhere (--results / -o)",
+    "EDQUOT": "the disk quota is exhausted: free space or write elsewhere (--results / -o)",
+    "EROFS": "the file system is read-only: write elsewhere (--results / -o)",
+    "EACCES": "permission denied: write elsewhere (--results / -o) or fix the permissions",
+    "EPERM": "operation not permitted: write elsewhere (--results / -o) or fix the permissions",
+    "ENOTDIR": "a part of the path is a file, not a folder",
+    "EISDIR": "a folder is in the way of a file",
+    "ENAMETOOLONG": "the path is too long",
+    "ENOENT": "no such file or folder",
+}
+
+
+def file_system_message(err: OSError):
+    """One line for an OSError that is the file system refusing (disk full, read-only, ...), else None."""
+    import errno
+
+    name = errno.errorcode.get(err.errno or -1)
+    if name not in _FS_HINTS or (name == "ENOENT" and not err.filename):
+        return None
+    where = err.filename if err.filename is not None else "?"
+    return f"{where}: {err.strerror or name} ({_FS_HINTS[name]})"
 
 
 if __name__ == "__main__":

@@ -44,6 +44,12 @@ def main(args) -> int:
         raise RecipeError("--checkpoint-steps and --checkpoint-minutes must be >= 0", file="<command line>")
     recipe = load_recipe(args.recipe, args.overrides)
     spec = recipe.run(args.index)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RecipeError("no CUDA device is visible on this node (torch.cuda.is_available() is False); "
+                              "run on a GPU node, or use --device cpu", file="--device", value="cuda")
     results = args.results or recipe.launch.results
     return execute(spec, results, recipe_name=recipe.name, checkpoint_steps=args.checkpoint_steps,
                    checkpoint_seconds=args.checkpoint_minutes * 60.0, device=args.device, progress=args.progress,

@@ -296,7 +296,10 @@ def _execute(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
     def fail(reason: str) -> None:
         if dist.is_main:
             record["status"], record["failure_reason"] = FAILED, reason
-            write_record(results_dir, record)
+            try:
+                write_record(results_dir, record)
+            except OSError as err:  # the disk that broke the run refuses this too: report the first error
+                log(f"could not mark the record failed: {err}")
 
     if dist.device.type == "cpu" and dist.distributed and "OMP_NUM_THREADS" not in os.environ:
         # Every rank on one host shares the cores this process may use (its affinity, not the whole node);

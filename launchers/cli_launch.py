@@ -81,6 +81,8 @@ def main(args) -> int:
         return 130
     plan = result.plan
     print(f"{recipe.name}: {plan.summary()}", file=err)
+    for line in result.warnings[:10]:
+        print(f"  warning: {line}", file=err)
     for run, why in plan.in_flight[:10]:
         print(f"  in flight: {run.index} {run.run_id} ({why})", file=err)
     for run, reason in plan.unreadable[:10]:
@@ -127,10 +129,14 @@ def _local_argv(job, index):
 
 
 def _report_local(result) -> int:
+    from results.lock import EXIT_IN_FLIGHT
+
     job = result.jobs[0]
-    failed = sorted(i for i, code in job.returncodes.items() if code != 0)
-    done = len(job.returncodes) - len(failed)
-    print(f"{done} run(s) finished, {len(failed)} failed; logs in {result.folder}/logs", file=sys.stderr)
+    elsewhere = sorted(i for i, code in job.returncodes.items() if code == EXIT_IN_FLIGHT)
+    failed = sorted(i for i, code in job.returncodes.items() if code not in (0, EXIT_IN_FLIGHT))
+    done = len(job.returncodes) - len(failed) - len(elsewhere)
+    extra = f", {len(elsewhere)} in flight in another process (not started twice)" if elsewhere else ""
+    print(f"{done} run(s) finished, {len(failed)} failed{extra}; logs in {result.folder}/logs", file=sys.stderr)
     for index in failed[:20]:
         print(f"  run {index} exited {job.returncodes[index]}: see {result.folder}/logs/run-{index}.log",
               file=sys.stderr)

@@ -41,6 +41,9 @@ DEFAULT_PARAMETERS: Dict[str, Any] = {
     "max_array_size": None,       # split arrays above this many tasks; None = ask the scheduler
 }
 
+#: seconds a submission command (sbatch, bsub) may take before the launch gives up on it, like the queries
+SUBMIT_TIMEOUT_S = 60.0
+
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.+-]")
 #: Partition, queue and account names go into directives unquoted (schedulers parse them), so only plain
 #: names are accepted.
@@ -61,6 +64,9 @@ class TaskCommand:
     #: the signal to send the task to make it checkpoint and stop; None = pass on the one that arrived.
     #: torchrun (multi-GPU runs) dies on SIGUSR1 but forwards SIGTERM to its workers, hence "TERM" there.
     stop_signal: Optional[str] = None
+    #: directory the task runs in: the one the user launched from, so relative paths in the recipe
+    #: (``data.root``, ``data.synthetic``) mean the same locally, on SLURM and on LSF. None = wherever it starts.
+    workdir: Optional[str] = None
 
     def argv(self, index: int) -> List[str]:
         return [*self.before, "--index", str(index), *self.after]
@@ -257,10 +263,15 @@ class ScriptExecutor(Executor):
         try:
             if self.submit_via_stdin:
                 stdin = open(script, "rb")
-            proc = subprocess.run(command, stdin=stdin, capture_output=True, text=True, cwd=self.folder)
+            proc = subprocess.run(command, stdin=stdin, capture_output=True, text=True, cwd=self.folder,
+                                  timeout=SUBMIT_TIMEOUT_S)
         except FileNotFoundError:
             raise LaunchError(f"{command[0]} not found: is {self.name.upper()} installed and on PATH?",
                               command=command, script=script) from None
+        except subprocess.TimeoutExpired:
+            raise LaunchError(f"{command[0]} did not answer within {SUBMIT_TIMEOUT_S:.0f} s (the controller is "
+                              f"down or overloaded); the job may or may not be queued: check the queue before "
+                              f"launching again", command=command, script=script) from None
         finally:
             if stdin is not None:
                 stdin.close()
@@ -281,6 +292,17 @@ class ScriptExecutor(Executor):
         setup = list(self.parameters["setup"])
         if setup:
             lines += ["", "# setup (from the recipe's launch.setup)", *setup]
+        program = self.command.before[0] if self.command.before else ""
+        if program and os.sep not in program:  # looked up on the PATH the setup lines made
+            missing = f"robustperf: {program} is not on PATH after the setup lines; install robustperf where they point"
+            lines += ["", f"# {program} comes from the environment the setup lines activated.",
+                      f"command -v {shlex.quote(program)} >/dev/null 2>&1 || "
+                      f"{{ echo {shlex.quote(missing)} >&2; exit 127; }}"]
+        if self.command.workdir:
+            missing = f"robustperf: cannot enter the launch directory {self.command.workdir}"
+            lines += ["", "# Relative paths in the recipe (data.root, data.synthetic) resolve against the directory",
+                      "# the launch was made from, as they do locally.",
+                      f"cd -- {shlex.quote(self.command.workdir)} || {{ echo {shlex.quote(missing)} >&2; exit 2; }}"]
         procs = max(1, int(self.parameters["gpus_per_node"]))
         threads = max(1, int(self.parameters["cpus_per_task"]) // procs)
         lines += ["", "# Intra-op threads: this task's cores shared by its processes (a user's own setting wins).",

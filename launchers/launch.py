@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import alive_checkers, get_executor
 from .core import Job, TaskCommand, parse_indices
+from .errors import LaunchError
 from .plan import LAUNCH_DIR, Plan, plan_launch, write_ledger
 
 
@@ -27,23 +28,48 @@ class LaunchResult:
     scheduler: str = "local"
     dry_run: bool = False
     results_dir: str = ""
+    warnings: List[str] = field(default_factory=list)
 
 
 def task_command(recipe_path: str, results_dir: str, overrides: Sequence[str], python: Optional[str] = None,
-                 gpus: int = 0) -> TaskCommand:
+                 gpus: int = 0, setup: Sequence[str] = (), workdir: Optional[str] = None) -> TaskCommand:
     """``robustperf run`` of one matrix index, with absolute paths and the launch's ``--set`` overrides.
 
-    With more than one GPU per run the run starts under torchrun (one process per GPU, one node), which
-    passes SIGTERM, not SIGUSR1, on to its workers: the scripts then send TERM for either signal.
+    The program: ``python`` when given; else, after setup lines (``module load``, ``source venv/bin/activate``),
+    the ``robustperf`` (``torchrun`` for several GPUs) those lines put on PATH; else this interpreter. With more
+    than one GPU per run the run starts under torchrun (one process per GPU, one node), which passes SIGTERM,
+    not SIGUSR1, on to its workers: the scripts then send TERM for either signal. ``workdir`` is where the task
+    runs (the launch's working directory, against which relative data paths resolve).
     """
     after: List[str] = ["--results", os.path.abspath(results_dir)]
     for item in overrides:
         after += ["--set", str(item)]
-    run = ("-m", "robustperf", "run", os.path.abspath(recipe_path))
+    recipe = os.path.abspath(recipe_path)
+    from_path = python is None and bool(setup)
+    python = python or sys.executable
     if gpus > 1:
-        return TaskCommand(before=(python or sys.executable, "-m", "torch.distributed.run", "--standalone",
-                                   f"--nproc_per_node={int(gpus)}", *run), after=tuple(after), stop_signal="TERM")
-    return TaskCommand(before=(python or sys.executable, *run), after=tuple(after))
+        launcher = ("torchrun",) if from_path else (python, "-m", "torch.distributed.run")
+        return TaskCommand(before=(*launcher, "--standalone", f"--nproc_per_node={int(gpus)}", "-m", "robustperf",
+                                   "run", recipe), after=tuple(after), stop_signal="TERM", workdir=workdir)
+    program = ("robustperf",) if from_path else (python, "-m", "robustperf")
+    return TaskCommand(before=(*program, "run", recipe), after=tuple(after), workdir=workdir)
+
+
+def relative_data_warnings(runs: Sequence[Any], workdir: str) -> List[str]:
+    """One line per relative ``data.root`` / ``data.synthetic`` of ``runs`` that is missing under ``workdir``."""
+    seen, out = set(), []
+    for run in runs:
+        data = run.config.get("data", {})
+        for key in ("root", "synthetic"):
+            path = data.get(key)
+            if not path or os.path.isabs(path) or (key, path) in seen:
+                continue
+            seen.add((key, path))
+            full = os.path.join(workdir, path)
+            if not os.path.exists(full):
+                out.append(f"data.{key} {path!r} is relative to the launch directory and {full} does not exist "
+                           f"here; the runs will look for it there")
+    return out
 
 
 def new_launch_folder(results_dir: str, name: str) -> str:
@@ -93,10 +119,13 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     if not plan.submit:
         return result
 
-    folder = new_launch_folder(results_dir, recipe.name)
+    workdir = os.getcwd()
+    result.warnings = relative_data_warnings(plan.submit, workdir)
+    folder = _writable(results_dir, lambda: new_launch_folder(results_dir, recipe.name))
     params = {"job_name": recipe.name, **(parameters or {})}
     gpus = int(params.get("gpus_per_node", cfg.gpus_per_run) or 0)
-    command = task_command(recipe.path, results_dir, overrides, python, gpus=gpus)
+    setup = tuple(params.get("setup", cfg.setup) or ()) if scheduler != "local" else ()
+    command = task_command(recipe.path, results_dir, overrides, python, gpus=gpus, setup=setup, workdir=workdir)
     executor = executor_cls(folder, command, dry_run=dry_run)
     executor.update_from_launch_config(cfg)
     executor.update_parameters(**params)
@@ -108,12 +137,37 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
         "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in executor.parameters.items()},
         "jobs": [],
     }
+    local_id = None
+    if scheduler == "local" and not dry_run:
+        # Written before the first run starts: another launcher sees these runs as in flight meanwhile.
+        from .local import local_job_id
+
+        local_id = local_job_id()
+        ledger["jobs"] = [{"scheduler": "local", "job_id": local_id, "array": 0, "link": 0, "depends_on": None,
+                           "indices": sorted(by_index), "script": None, "command": None,
+                           "run_ids": [by_index[i].run_id for i in sorted(by_index)]}]
+        _writable(results_dir, lambda: write_ledger(folder, ledger))
     try:
-        result.jobs = executor.map_array(sorted(by_index))
+        result.jobs = _writable(results_dir, lambda: executor.map_array(sorted(by_index)))
     finally:
         # Written even when a later submission fails, so the jobs already queued are not submitted twice.
         jobs = result.jobs = list(executor.jobs)
-        ledger["jobs"] = [dict(job.to_json(), run_ids=[by_index[i].run_id for i in job.indices]) for job in jobs]
         if scheduler != "local":
-            write_ledger(folder, ledger)
+            ledger["jobs"] = [dict(job.to_json(), run_ids=[by_index[i].run_id for i in job.indices])
+                              for job in jobs]
+            _writable(results_dir, lambda: write_ledger(folder, ledger))
+        for job in jobs:
+            if local_id and job.job_id is None:
+                job.job_id = local_id
     return result
+
+
+def _writable(results_dir: str, action):
+    """Run ``action``; a file-system refusal (disk full, read-only, no permission) becomes one clear line."""
+    try:
+        return action()
+    except OSError as err:
+        where = err.filename or results_dir
+        raise LaunchError(f"cannot write under the results directory {results_dir}: {where}: "
+                          f"{err.strerror or err} (free space, permissions, or choose another with --results)"
+                          ) from None

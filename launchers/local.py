@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from .core import Executor, Job
 
@@ -38,6 +39,11 @@ class LocalExecutor(Executor):
     name = "local"
     # Only the throttle applies on a workstation; the other generic parameters are scheduler requests.
     _equivalence_dict: Dict[str, str] = {"max_parallel": "processes at once"}
+
+    @classmethod
+    def alive_jobs(cls, job_ids: Sequence[str]) -> Optional[set]:
+        """Local launchers (ledger ids) still running on this host."""
+        return local_alive(job_ids)
 
     def log_path(self, index: int) -> str:
         return os.path.join(self.folder, "logs", f"run-{index}.log")
@@ -87,7 +93,8 @@ class LocalExecutor(Executor):
             env.setdefault(var, share)
         with open(self.log_path(index), "ab") as log:
             return subprocess.Popen(self.command.argv(index), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                    cwd=self.command.workdir)
 
     def _stop(self, running: Dict[int, subprocess.Popen], job: Job) -> None:
         """SIGTERM every child (it checkpoints), wait for them, SIGKILL after the grace period or a 2nd Ctrl-C."""
@@ -149,6 +156,42 @@ def _progress(total: int, desc: str):
     except ImportError:
         return _NoBar()
     return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
+
+
+def _process_start(pid: int) -> Optional[str]:
+    """Start time of ``pid`` in clock ticks since boot (Linux /proc), telling a reused pid apart."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as fh:
+            stat = fh.read().decode("ascii", "replace")
+        return stat[stat.rindex(")") + 2:].split()[19]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def local_job_id(pid: Optional[int] = None) -> str:
+    """The ledger id of a local launcher process: ``local:<host>:<pid>:<start time>``."""
+    pid = os.getpid() if pid is None else int(pid)
+    return f"local:{socket.gethostname()}:{pid}:{_process_start(pid) or '?'}"
+
+
+def local_alive(job_ids: Sequence[str]) -> set:
+    """The local launcher ids (:func:`local_job_id`) whose process still runs on this host.
+
+    A launcher on another host cannot be asked: its queued runs are not seen (a running one is, by its lock).
+    """
+    host = socket.gethostname()
+    alive = set()
+    for job_id in job_ids:
+        parts = str(job_id).split(":")
+        if len(parts) != 4 or parts[0] != "local" or parts[1] != host or not parts[2].isdigit():
+            continue
+        pid = int(parts[2])
+        if not pid_alive(pid, marker=""):
+            continue
+        if parts[3] != "?" and _process_start(pid) not in (None, parts[3]):
+            continue  # the pid now belongs to another process
+        alive.add(job_id)
+    return alive
 
 
 def pid_alive(pid: Optional[int], marker: str = "robustperf") -> bool:

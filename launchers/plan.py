@@ -7,7 +7,10 @@
   checkpoint where it has one.
 
 Each launch writes ``<results>/_launch/<name>-<time>/launch.json`` (the ledger: job ids and the run ids they
-carry), so a second launch also sees runs that are still pending in the queue and have no record yet.
+carry), so a second launch also sees runs that are still pending in the queue and have no record yet. A local
+launch writes one too before it starts, its "job" being the launcher process (``local:<host>:<pid>:<start>``):
+while that process lives, the runs it has not finished are in flight for every other launcher. A run whose
+lock (``results.lock``) a live process holds is in flight too, whatever launched it.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from recipes.errors import UserError
 from results.io import atomic_write_text
 from results.schema import COMPLETED, FAILED, RUNNING, RecordError, load_record
 
@@ -92,18 +96,41 @@ def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str,
             plan.failed.append(run)
     done = {r.run_id for r in plan.completed}
 
-    # Runs a still-alive job of an earlier launch carries (queued, maybe without a record yet).
+    # Runs a still-alive job of an earlier launch carries (queued, maybe without a record yet), whatever
+    # scheduler it went to: a local launcher still working through its list counts like a queued array.
     queued: Dict[str, str] = {}
-    ledgers = list(read_ledgers(results_dir, scheduler))
-    ids = [job["job_id"] for ledger in ledgers for job in ledger.get("jobs", []) if job.get("job_id")]
-    alive = _ask(alive_checkers.get(scheduler), ids) if ids else set()
+    ledgers = list(read_ledgers(results_dir))
+    ids_by: Dict[str, List[str]] = {}
     for ledger in ledgers:
+        ids_by.setdefault(str(ledger.get("scheduler")), []).extend(
+            str(job["job_id"]) for job in ledger.get("jobs", []) if isinstance(job, dict) and job.get("job_id"))
+    alive_by: Dict[str, Set[str]] = {}
+    for sched, ids in ids_by.items():
+        try:
+            alive_by[sched] = _ask(alive_checkers.get(sched), ids) or set()
+        except UserError:
+            if sched == scheduler:
+                raise
+            alive_by[sched] = set()  # another scheduler's queue we cannot ask from here
+    failed_ids = {r.run_id for r in plan.failed}
+    for ledger in ledgers:
+        sched = str(ledger.get("scheduler"))
         for job in ledger.get("jobs", []):
-            if job.get("job_id") in (alive or ()):
-                for run_id in job.get("run_ids", []):
-                    queued.setdefault(run_id, f"{scheduler} job {job['job_id']} is queued or running")
+            if not isinstance(job, dict) or str(job.get("job_id")) not in alive_by.get(sched, ()):
+                continue
+            for run_id in job.get("run_ids", []):
+                if sched == "local" and run_id in failed_ids:
+                    continue  # a local launcher does not retry a run that failed: a new launch may
+                what = "launcher" if sched == "local" else "job"
+                queued.setdefault(run_id, f"{sched} {what} {job['job_id']} is queued or running")
 
     live_record = live_running(running, alive_checkers)
+    # A live process holding the run's lock (results.lock) is running it, whatever its record says.
+    for run in runs:
+        if run.run_id not in done and run.run_id not in live_record:
+            why = lock_in_flight(os.path.join(results_dir, run.run_id))
+            if why:
+                live_record[run.run_id] = why
 
     running_ids = {r.run_id for r, _ in running}
     for run in runs:
@@ -152,6 +179,16 @@ def live_running(running: Sequence[Tuple[Any, Dict[str, Any]]],
             if hit:
                 live[run.run_id] = f"{sched} job {hit} is running it"
     return live
+
+
+def lock_in_flight(run_dir: str) -> Optional[str]:
+    """Why the run in ``run_dir`` is in flight by its lock (a live, not stale holder), or None."""
+    from results.lock import LOCK_FILE, RunLock, lock_holder
+
+    holder = lock_holder(os.path.join(run_dir, LOCK_FILE))
+    if holder is None or "heartbeat_age" not in holder or RunLock(run_dir)._is_stale(holder):
+        return None
+    return f"process {holder.get('pid', '?')} on {holder.get('host', '?')} holds its run lock"
 
 
 def _ask(checker: Any, ids: Sequence[str]) -> Optional[Set[str]]:

@@ -23,6 +23,7 @@ import yaml
 from .errors import RecipeError, nearest
 from .limits import limit, over_limit_message
 from .matrix import Matrix
+from .names import check_names
 from .schema import (IDENTITY_EXCLUDED, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
                      section_fields, validate_section, validate_value)
 
@@ -357,6 +358,7 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
             raise RecipeError(err.message, file=SET_SOURCE, key=err.key, value=err.value,
                               allowed=err.allowed) from None
         raise
+    check_names(base, axes, post, file, lines, SET_SOURCE)
     recipe.matrix  # noqa: B018 - sorts the axes and excludes now, so their mistakes surface at load time
     return recipe
 

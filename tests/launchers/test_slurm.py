@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+import robustperf
 from launchers import LaunchError, SlurmExecutor, TaskCommand
 from launchers.launch import launch
 from launchers.slurm import parse_max_array_size
@@ -257,3 +258,86 @@ def test_sbatch_error_is_shown_verbatim_with_the_script(slurm_cluster, tmp_path,
         SlurmExecutor(str(tmp_path / "l"), TaskCommand(before=("true",))).update_parameters(
             partition="no-such-partition").map_array([0])
     assert info.value.command[:2] == ["sbatch", "--parsable"] and info.value.returncode != 0
+
+
+# ---------------------------------------------------------------- issue 12: setup environments, relative data
+
+def _tiny_cifar(folder: pathlib.Path, per_file: int = 16) -> None:
+    """CIFAR-10 batches in the official python format, ``per_file`` images each."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.RandomState(0)
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"batch_label": name.encode(), b"data": rng.randint(0, 256, (per_file, 3072), dtype=np.uint8),
+                 b"labels": rng.randint(0, 10, per_file).tolist(), b"filenames": [b"x.png"] * per_file}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+
+
+def _venv_with_robustperf(path: pathlib.Path) -> pathlib.Path:
+    """A real venv (``python -m venv``) that sees this checkout and its packages, with the ``robustperf``
+    console script pip would install, which also notes the interpreter that ran it."""
+    import site
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, timeout=120)
+    site_dir = next(path.glob("lib/python*/site-packages"))
+    roots = [str(pathlib.Path(__file__).resolve().parents[2]), *site.getsitepackages()]
+    (site_dir / "robustperf-checkout.pth").write_text("\n".join(roots) + "\n")
+    script = path / "bin" / "robustperf"
+    script.write_text(f"#!{path}/bin/python\nimport os, sys\n"
+                      "with open(os.path.join(sys.prefix, 'tasks.log'), 'a') as fh:\n"
+                      "    fh.write(sys.executable + '\\n')\n"
+                      "from robustperf import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def venv_relative_run(slurm_cluster, tmp_path_factory, tiny_recipe):
+    """One SLURM run launched from a project folder with a relative data.root and a venv activated by --setup."""
+    root = tmp_path_factory.mktemp("slurm-venv")
+    project = root / "project"
+    _tiny_cifar(project / "data" / "cifar-10-batches-py")
+    venv = _venv_with_robustperf(root / "venv")
+    overrides = [*FAST, "training.epochs=1", "data.name=cifar10", "data.root=data/cifar-10-batches-py",
+                 "data.batch_size=16", "training.lr_base_batch_size=16"]
+    results = root / "results"
+    before = os.getcwd()
+    os.chdir(project)
+    try:
+        code = robustperf.main(["launch", str(tiny_recipe), "--scheduler", "slurm", "--results", str(results),
+                                "--indices", "0", "--setup", f"source {venv}/bin/activate", "--time-min", "10",
+                                "--signal-seconds", "30", *[a for o in overrides for a in ("--set", o)]])
+    finally:
+        os.chdir(before)
+    assert code == 0
+    (folder,) = (results / "_launch").iterdir()
+    ledger = json.loads((folder / "launch.json").read_text())
+    _wait_jobs([j["job_id"] for j in ledger["jobs"]], timeout=600)
+    return load_recipe(str(tiny_recipe), overrides).run(0), results, folder, venv
+
+
+
+@pytest.mark.slow
+def test_relative_data_path_resolves_against_the_launch_directory(venv_relative_run):
+    spec, results, folder, _ = venv_relative_run
+    record = load_record(str(results), spec.run_id)
+    assert record is not None, _logs(folder)
+    assert record["status"] == "completed", (record["failure_reason"], _logs(folder))
+    assert record["config"]["data"]["root"] == "data/cifar-10-batches-py"  # identity unchanged: still relative
+    assert record["config"]["data"]["name"] == "cifar10"
+    script = next(folder.glob("*.sbatch")).read_text()
+    assert f"cd -- {folder.parents[2] / 'project'} ||" in script  # where the launch was made from
+
+
+@pytest.mark.slow
+def test_setup_venv_runs_its_own_robustperf(venv_relative_run):
+    spec, results, folder, venv = venv_relative_run
+    script = next(folder.glob("*.sbatch")).read_text()
+    assert sys.executable not in script
+    used = (venv / "tasks.log").read_text().split()
+    assert used == [f"{venv}/bin/python"], _logs(folder)
+    assert load_record(str(results), spec.run_id)["status"] == "completed", _logs(folder)

@@ -1,0 +1,201 @@
+"""Issue 12 on the launchers: setup environments, the launch directory, hung or refusing file systems and
+schedulers, and a second launcher seeing what a local launch (or any live run lock) has in flight."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import robustperf
+from launchers import LaunchError, SlurmExecutor, TaskCommand
+from launchers import core as launcher_core
+from launchers.launch import launch, task_command
+from launchers.plan import plan_launch
+from launchers import alive_checkers
+from recipes import load_recipe
+from results.lock import RunLock
+
+from .conftest import recorder
+
+SCRIPT_TASK = {"slurm": lambda k: {"SLURM_ARRAY_TASK_ID": str(k)}, "lsf": lambda k: {"LSB_JOBINDEX": str(k + 1)}}
+
+
+def fake_venv(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A folder with bin/activate putting bin/ first on PATH, and a bin/robustperf that records its calls."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "activate").write_text(f'export PATH="{venv}/bin:$PATH"\n')
+    shutil.copy(recorder(tmp_path), venv / "bin" / "robustperf")
+    (venv / "bin" / "robustperf").chmod(0o755)
+    return venv
+
+
+@pytest.mark.parametrize("scheduler", ["slurm", "lsf"])
+def test_setup_lines_pick_the_robustperf_they_put_on_path(scheduler, tmp_path, tiny_recipe, monkeypatch):
+    venv = fake_venv(tmp_path)
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    recipe = load_recipe(str(tiny_recipe))
+    result = launch(recipe, scheduler=scheduler, results_dir=str(tmp_path / "res"), dry_run=True,
+                    parameters={"setup": (f"source {venv}/bin/activate",)})
+    (job,) = result.jobs
+    text = pathlib.Path(job.script).read_text()
+    assert sys.executable not in text  # the launching interpreter is only the default without setup
+    log = tmp_path / "calls.jsonl"
+    for k in range(2):
+        env = dict(os.environ, RECORD_TO=str(log), **SCRIPT_TASK[scheduler](k))
+        proc = subprocess.run(["bash", job.script], cwd=result.folder, env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c["argv"][:3] for c in calls] == [["run", str(tiny_recipe), "--index"]] * 2
+    assert {c["cwd"] for c in calls} == {str(workdir)}  # the launch directory, not _launch/<name>/
+
+    # a setup that does not provide robustperf: one clear line and exit 127, not "command not found" noise
+    result = launch(recipe, scheduler=scheduler, results_dir=str(tmp_path / "res2"), dry_run=True,
+                    parameters={"setup": ("true",)})
+    env = dict(os.environ, PATH="/usr/bin:/bin", **SCRIPT_TASK[scheduler](0))
+    proc = subprocess.run(["bash", result.jobs[0].script], cwd=result.folder, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 127 and "robustperf is not on PATH after the setup lines" in proc.stderr
+
+
+def test_without_setup_the_launching_interpreter_runs_the_task(tmp_path):
+    command = task_command("/r.yaml", "/res", [])
+    assert command.before[:3] == (sys.executable, "-m", "robustperf")
+    venv = task_command("/r.yaml", "/res", [], setup=("module load x",))
+    assert venv.before[:2] == ("robustperf", "run")
+    multi = task_command("/r.yaml", "/res", [], setup=("module load x",), gpus=4)
+    assert multi.before[:3] == ("torchrun", "--standalone", "--nproc_per_node=4") and multi.stop_signal == "TERM"
+
+
+def test_relative_data_paths_resolve_against_the_launch_directory_locally(tmp_path, tiny_recipe, monkeypatch,
+                                                                           capsys):
+    workdir = tmp_path / "project"
+    (workdir / "data").mkdir(parents=True)
+    monkeypatch.chdir(workdir)
+    overrides = ["data.name=cifar10", "data.root=data/cifar-10-batches-py"]
+    recipe = load_recipe(str(tiny_recipe), overrides)
+    task = recorder(tmp_path)
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("RECORD_TO", str(log))
+    result = launch(recipe, scheduler="local", results_dir=str(tmp_path / "res"), overrides=overrides,
+                    python=str(task))
+    assert {json.loads(line)["cwd"] for line in log.read_text().splitlines()} == {str(workdir)}
+    # the folder is missing here, which the launch says before any run starts
+    assert any("data/cifar-10-batches-py" in w and "does not exist" in w for w in result.warnings)
+
+
+# ---------------------------------------------------------------- outside commands and the file system
+
+def test_a_hung_sbatch_times_out_with_one_clear_error(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\nsleep 30\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(launcher_core, "SUBMIT_TIMEOUT_S", 1.0)
+    ex = SlurmExecutor(str(tmp_path / "launch"), TaskCommand(before=("true",)))
+    ex.update_parameters(max_array_size=10)
+    start = time.monotonic()
+    with pytest.raises(LaunchError, match="did not answer within 1 s") as err:
+        ex.map_array([0])
+    assert time.monotonic() - start < 10
+    assert err.value.script and "check the queue" in str(err.value)
+
+
+@contextlib.contextmanager
+def small_file_system(path: pathlib.Path, options: str):
+    """A real tmpfs mounted at ``path`` (root only; skipped where mounting is not allowed)."""
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.mark.parametrize("state", ["full", "read-only"])
+def test_full_or_read_only_results_end_in_one_line(state, tmp_path, tiny_recipe, capsys):
+    mount = tmp_path / "mnt"
+    with small_file_system(mount, "size=64k" if state == "full" else "size=64k,ro"):
+        if state == "full":
+            with contextlib.suppress(OSError), open(mount / "filler", "wb") as fh:  # fill it
+                while True:
+                    fh.write(b"\0" * 4096)
+                    fh.flush()
+        results = mount / "results"
+        code = robustperf.main(["launch", str(tiny_recipe), "--scheduler", "slurm", "--dry-run", "--results",
+                                str(results)])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert ("No space left" if state == "full" else "Read-only file system") in err
+        code = robustperf.main(["run", str(tiny_recipe), "--index", "0", "--results", str(results), "--device",
+                                "cpu", "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2 and "Traceback" not in err, err
+        assert ("No space left" if state == "full" else "Read-only file system") in err.splitlines()[-1]
+
+
+# ---------------------------------------------------------------- what a second launcher sees
+
+def _slow_task(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "slow.py"
+    path.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_a_second_launcher_sees_a_local_launchs_runs_in_flight(tmp_path, tiny_recipe):
+    results = tmp_path / "res"
+    driver = textwrap.dedent(f"""
+        from launchers.launch import launch
+        from recipes import load_recipe
+        launch(load_recipe({str(tiny_recipe)!r}), scheduler="local", results_dir={str(results)!r},
+               python={str(_slow_task(tmp_path))!r}, parameters={{"max_parallel": 1}})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", driver], env=dict(os.environ, PYTHONPATH=os.getcwd()),
+                            start_new_session=True)
+    try:
+        recipe = load_recipe(str(tiny_recipe))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            plan = plan_launch(recipe.runs(), str(results), alive_checkers(), "slurm")
+            if plan.in_flight:
+                break
+            time.sleep(0.2)
+        # both runs: the one running and the one still waiting behind max_parallel 1, seen from another scheduler
+        assert len(plan.in_flight) == 2 and not plan.submit, plan.summary()
+        assert all("local launcher" in why for _, why in plan.in_flight)
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+    plan = plan_launch(recipe.runs(), str(results), alive_checkers(), "local")
+    assert len(plan.submit) == 2  # the launcher is gone: nothing is in flight any more
+
+
+def test_a_held_run_lock_counts_as_in_flight(tmp_path, tiny_recipe, capsys):
+    recipe = load_recipe(str(tiny_recipe))
+    run = recipe.runs()[1]
+    results = tmp_path / "res"
+    with RunLock(str(results / run.run_id)):
+        code = robustperf.main(["launch", str(tiny_recipe), "--scheduler", "slurm", "--dry-run", "--results",
+                                str(results)])
+        err = capsys.readouterr().err
+        assert code == 0 and "1 to run, 1 still queued or running" in err
+        assert f"{run.run_id} (process {os.getpid()} on" in err and "holds its run lock" in err
+    plan = plan_launch(recipe.runs(), str(results), alive_checkers(), "slurm")
+    assert len(plan.submit) == 2
