@@ -141,8 +141,18 @@ class RunHooks:
         self.run_dir, self.is_main, self.stop, self.kill, self.log = run_dir, is_main, stop, kill, log
         self.meter, self.tracker, self.count_flops_enabled = meter, tracker, count_flops
 
+    @contextlib.contextmanager
     def window(self, name: str):
-        return self.meter.window(name) if self.meter is not None else contextlib.nullcontext()
+        """The energy window of an epoch's ``train`` steps or ``eval``; the MLPerf log brackets them too."""
+        with (self.meter.window(name) if self.meter is not None else contextlib.nullcontext()):
+            trainer = getattr(self, "trainer", None)
+            tracker = self.tracker if trainer is not None else None
+            epoch = trainer.epoch + 1 if trainer is not None else 0
+            if tracker is not None:
+                tracker.epoch_start(epoch, trainer.step) if name == "train" else tracker.eval_start(epoch)
+            yield
+            if tracker is not None:  # not reached when the window ends by an exception (a stop, a divergence)
+                tracker.epoch_stop(epoch) if name == "train" else tracker.eval_stop(epoch)
 
     def count_flops(self, model, step):
         if not self.count_flops_enabled:
@@ -274,6 +284,7 @@ def _execute_unlocked(spec, results_dir: str, *, recipe_name, checkpoint_steps, 
 
 def _execute(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, checkpoint_seconds, progress, evaluate,
              count_flops) -> int:
+    init_start_ms = int(time.time() * 1000)  # the MLPerf log's init_start: set-up begins here
     import torch
 
     from .training import Diverged, Stopped, Trainer
@@ -340,11 +351,14 @@ def _execute(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
             if dist.is_main:
                 _fill_setup(record, trainer, dist)
                 write_record(results_dir, record)
-            tracker = _tracker(spec, cfg, run_dir, recipe_name, dist)
+            tracker = _tracker(spec, cfg, run_dir, recipe_name, dist, init_start_ms)
             hooks.tracker = tracker
-            if tracker is not None and not trainer.resumed:
+            if tracker is not None:  # a resumed run's tracker logged its set-up in the first attempt
                 tracker.log_setup(global_batch_size=trainer.global_batch_size,
-                                  train_samples=len(trainer.batches) * trainer.global_batch_size)
+                                  train_samples=len(trainer.batches) * trainer.global_batch_size,
+                                  eval_samples=trainer.test_n, micro_batch_size=cfg.data.batch_size,
+                                  precision=cfg.training.precision, world_size=dist.world_size,
+                                  hardware=record["hardware"] if record else None)
             trainer.train()
             trainer.close()  # training is over on every rank; rank 0 evaluates on its own
         except Diverged as err:
@@ -497,10 +511,11 @@ def _energy_meter(cfg, dist, previous):
         yield meter
 
 
-def _tracker(spec, cfg, run_dir, recipe_name, dist):
+def _tracker(spec, cfg, run_dir, recipe_name, dist, init_start_ms=None):
     from .tracking import Tracker
 
-    return Tracker(cfg.to_dict(), run_dir, spec.run_id, spec.name, recipe_name=recipe_name, rank=dist.rank)
+    return Tracker(cfg.to_dict(), run_dir, spec.run_id, spec.name, recipe_name=recipe_name, rank=dist.rank,
+                   init_start_ms=init_start_ms)
 
 
 def _finish_tracker(tracker, record) -> None:

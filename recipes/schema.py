@@ -263,6 +263,11 @@ class TrackingConfig:
     entity: Optional[str] = _f(None, "W&B entity (team or user)")
     group: Optional[str] = _f(None, "W&B group; null = the recipe name")
     mllog: bool = _f(True, "write mllog.txt (MLPerf logging format) beside the result record")
+    submission_org: str = _f("robustperf", "mllog submission_org: the organisation that ran the benchmark")
+    submission_platform: Optional[str] = _f(None, "mllog submission_platform; null = the devices, e.g. 4xNVIDIA H200")
+    submission_division: str = _f("open", "mllog submission_division", choices=("open", "closed"))
+    submission_status: str = _f("research", "mllog submission_status",
+                                choices=("onprem", "cloud", "preview", "research"))
 
 
 @dataclass(frozen=True)

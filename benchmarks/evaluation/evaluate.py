@@ -356,4 +356,8 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
         say(f"warning: {warning}")
     if write:
         write_record(os.path.dirname(run_dir), record)
+        # The MLPerf log's final section follows the record (a re-evaluation must not leave it stale).
+        from benchmarks.tracking import MLLOG_FILE, update_mllog
+
+        update_mllog(os.path.join(run_dir, MLLOG_FILE), record)
     return record

@@ -198,6 +198,7 @@ class Trainer:
         self.eval_images = test_x[:n_eval][dist.rank::dist.world_size].float().div_(test_scale)
         self.eval_labels = test_y[:n_eval][dist.rank::dist.world_size]
         self.eval_n = n_eval
+        self.test_n = len(test_y)  # the final evaluation's clean accuracy covers the whole test split
 
         # Seed every global RNG (the same initial weights on every rank; python/numpy for anything that uses them).
         random.seed(cfg.seed)
