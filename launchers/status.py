@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from results.audit import audit
 from results.schema import COMPLETED, FAILED, RUNNING, iter_records
 
 from .plan import live_running, read_ledgers
@@ -65,15 +66,21 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
     """
     by_id: Dict[str, RunStatus] = {}
     running = []
-    for path, record, reason in iter_records(results_dir):
+    entries = list(iter_records(results_dir))
+    findings = audit((path, record) for path, record, _ in entries)
+    for path, record, reason in entries:
         run_id = path.replace("\\", "/").rsplit("/", 2)[-2]
         if record is None:
             by_id[run_id] = RunStatus(run_id, UNREADABLE, note=reason)
             continue
         run_id = record.get("run_id") or run_id
-        by_id[run_id] = RunStatus(run_id, record.get("status"), name=record.get("name"),
-                                  failure_reason=record.get("failure_reason"), job=record.get("job") or {},
-                                  updated=record.get("updated"))
+        finding = findings.get(path)
+        key = run_id if run_id not in by_id else path  # a duplicate run_id is listed, not merged
+        by_id[key] = RunStatus(run_id, record.get("status"), name=record.get("name"),
+                               failure_reason=record.get("failure_reason"), job=record.get("job") or {},
+                               updated=record.get("updated"), note=str(finding) if finding else None)
+        if finding and finding.exclude:
+            continue
         if record.get("status") == RUNNING:
             running.append((_Run(run_id), record))
     if alive_checkers is not None and running:

@@ -15,6 +15,8 @@ flags override the file. A column option set to 'none' switches its section off.
 """
 from __future__ import annotations
 
+import math
+import os
 import sys
 
 HELP = "fit the scaling laws and factor models of a results table or directory; write report and figures"
@@ -65,11 +67,22 @@ def main(args) -> int:
         raise TableError(f"--targets are robust accuracies in percent, 0 < target <= 100; got {bad[0]:g}")
     if args.bootstrap < 1:
         raise TableError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    if not 0 <= args.seed < 2 ** 32:
+        raise TableError(f"--seed must be in 0 .. 2**32 - 1 (numpy's seed range), got {args.seed}")
+    if not math.isfinite(args.collapse):
+        raise TableError(f"--collapse must be a finite accuracy in percent, got {args.collapse}")
+    _check_output(args.output, TableError)
     mapping = load_mapping(args.mapping) if args.mapping else Mapping()
     mapping = mapping.merged(Mapping(
         flops=args.flops, acc=args.acc, cost=args.cost, co2=args.co2, kwh=args.kwh,
         features=tuple(args.features) if args.features else None, facet=args.facet,
         group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh))
+    price = mapping.usd_per_kwh
+    if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float))
+                              or not math.isfinite(price) or price <= 0):
+        source = "--usd-per-kwh" if args.usd_per_kwh is not None else f"{args.mapping}: key 'usd_per_kwh'"
+        raise TableError(f"{source}: an electricity price must be a positive number of $ per kWh, got {price!r} "
+                         f"(a negative or NaN price would forecast negative or NaN kWh)")
     table, problems = load_table(args.source)
     for problem in problems:
         print(f"robustperf analyze: skipped {problem}", file=sys.stderr)
@@ -92,3 +105,17 @@ def main(args) -> int:
           f"R2 {env['r2']:.3f})")
     print(f"wrote {args.output}/report.json, report.md and {len(report['figures'])} figure files")
     return 0
+
+
+def _check_output(path: str, error) -> None:
+    """The output folder must be a folder this user can create and write (checked before any fitting)."""
+    if not path or not path.strip():
+        raise error("-o/--output: an output folder is needed, got an empty path")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise error(f"-o/--output: {path} exists and is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise error(f"-o/--output: cannot create the folder {path}: {err.strerror or err}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise error(f"-o/--output: the folder {path} is not writable")

@@ -38,9 +38,12 @@ def main(args) -> int:
     table, problems = collect(args.results_dir)
     for problem in problems:
         print(f"robustperf collect: {problem}", file=sys.stderr)
-    complete = len(table) - sum(p.kind != "corrupt" for p in problems)
-    print(f"robustperf collect: {len(table) + sum(p.kind == 'corrupt' for p in problems)} records, {complete} "
-          f"completed, {len(problems)} not (incomplete, failed or corrupt)", file=sys.stderr)
+    in_table = ("incomplete", "failed")  # rows of the table with a problem; corrupt and invalid records are not
+    left_out = sum(p.kind in ("corrupt", "invalid") for p in problems)
+    complete = len(table) - sum(p.kind in in_table for p in problems)
+    print(f"robustperf collect: {len(table) + left_out} records, {complete} completed, "
+          f"{sum(p.kind in in_table for p in problems)} incomplete or failed, {left_out} left out (corrupt, "
+          f"invalid values or duplicate runs)", file=sys.stderr)
     if problems and args.strict:
         print("robustperf collect: --strict: table not written", file=sys.stderr)
         return STRICT_EXIT

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from results import COMPLETED, FAILED, FIELDS, RUNNING, atomic_write, flatten, iter_records
+from results.audit import audit
 
 from .errors import TableError
 
@@ -227,10 +229,17 @@ def collect(results_dir: str) -> Tuple[pd.DataFrame, List[Problem]]:
     """
     rows: List[Dict[str, Any]] = []
     problems: List[Problem] = []
-    for path, record, reason in iter_records(results_dir):
+    entries = list(iter_records(results_dir))
+    findings = audit((path, record) for path, record, _ in entries)
+    for path, record, reason in entries:
         if record is None:
             problems.append(Problem(path, "corrupt", reason or "unreadable"))
             continue
+        finding = findings.get(path)
+        if finding is not None:
+            problems.append(Problem(path, "invalid" if finding.exclude else "misplaced", str(finding)))
+            if finding.exclude:  # bad values or a second copy of a run: never a row of the table
+                continue
         status = record.get(STATUS_COLUMN)
         if status == RUNNING:
             problems.append(Problem(path, "incomplete", "status running (not finished, or killed)"))
@@ -272,8 +281,14 @@ def load_table(path: str) -> Tuple[pd.DataFrame, List[Problem]]:
             table = pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
         else:
             raise TableError(f"{path}: unknown table format; expected .csv, .tsv, .parquet or a results directory")
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise TableError(f"{path}: cannot read the table: {err}") from None
+    except TableError:
+        raise
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError, pd.errors.EmptyDataError,
+            ImportError, MemoryError, RecursionError) as err:
+        raise TableError(f"{path}: cannot read the table ({type(err).__name__}: {err}); is it a complete, "
+                         f"uncorrupted {os.path.basename(path).split('.', 1)[-1]} file?") from None
+    except Exception as err:  # noqa: BLE001 - pyarrow and the decompressors raise their own kinds on damage
+        raise TableError(f"{path}: cannot read the table ({type(err).__name__}: {err})") from None
     return table, []
 
 
