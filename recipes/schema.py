@@ -180,6 +180,7 @@ class SlowdownConfig:
                                 choices=SLOWDOWN_NORMS)
     n: Optional[int] = _f(None, "test samples evaluated (the first n); null = all", min=1)
     batch_size: int = _f(250, "batch size of crafting and early-exit evaluation", min=1)
+    latency_n: int = _f(32, "test samples timed one at a time (batch-1 early-exit latency)", min=1)
     rtt_ms: float = _f(11.0, "edge-to-cloud round-trip time of the latency model, ms", min=0.0)
     split_exit: int = _f(1, "exits on the edge device in the latency model (samples exiting later go to the cloud)",
                          min=1)

@@ -204,6 +204,15 @@ def final_l2_radius(cfg) -> float:
     return cfg.l2_eps * (1.0 - cfg.l2_gamma) ** decays
 
 
+def budget(cfg, attack: str, norm: str) -> float:
+    """The perturbation budget an attack ends with (L2 DeepSloth decays its radius; the others keep eps)."""
+    if norm == "l2" and attack == "deepsloth":
+        return final_l2_radius(cfg)
+    if norm == "l2" and attack in ("deepsloth_universal", "deepsloth_class_universal"):
+        return cfg.l2_eps * (1.0 - cfg.l2_gamma) ** cfg.universal_l2_epochs
+    return eps_of(cfg, norm)
+
+
 def deepsloth_universal_delta(model, xs: torch.Tensor, cfg, norm: str, generator=None) -> torch.Tensor:
     """One perturbation (shape of one sample) minimising the IC losses over the crafting set ``xs``."""
     bs = cfg.universal_batch_size

@@ -185,3 +185,54 @@ def test_other_norms_and_baselines_run_within_budget(sdn):
             assert x_adv.shape == x.shape and (x_adv >= 0).all() and (x_adv <= 1).all()
             assert (size(x_adv - x) <= A.eps_of(cfg, norm) * (1 + 1e-4)).all(), (name, norm)
     assert counter.grad_rows > 0 and counter.flops(100.0) == 100.0 * (3 * counter.grad_rows + counter.nograd_rows)
+
+
+def test_workload_fills_the_record_group_and_the_analysis_section_reports_it(sdn, tmp_path):
+    import pandas as pd
+
+    from benchmarks.slowdown.evaluate import evaluate_slowdown
+    from results import flatten
+    from results.schema import TEMPLATE
+    from scaling.sections import AnalysisContext, get_section, run_section
+
+    model, flops, train, test, _ = sdn
+    _, val, _ = digits_splits()
+    cfg = SlowdownConfig(n=40, attacks=("deepsloth", "noise"), norms=("linf",), linf_eps=0.3, linf_step_size=0.03,
+                         linf_steps=10, latency_n=4)
+    group = evaluate_slowdown(model, cfg, test=test, val=val, train=train)
+    assert set(TEMPLATE["slowdown"]) <= set(group)
+    assert group["exit_cumulative_flops"] == [int(c) for c in flops] and group["num_exits"] == model.num_exits
+    assert set(group["by_rad"]) == {"rad5", "rad15"}
+    for rk, part in group["by_rad"].items():
+        for entry in [part["clean"], *part["attacks"].values()]:
+            assert sum(entry["exit_fraction"]) == pytest.approx(1.0) and len(entry["exit_fraction"]) == 7
+        ds = part["attacks"]["deepsloth_linf"]
+        assert ds["victim_extra_flops"] > (0 if rk == "rad5" else -1) and ds["crafting_flops"] == pytest.approx(
+            3 * cfg.linf_steps * 40 * flops[-1])
+        assert ds["amplification_flops"] == pytest.approx(ds["victim_extra_flops"] / ds["crafting_flops"])
+        assert part["calibration"]["achieved_rad_test"] is not None
+    row = flatten({"name": "digits-sdn", "config": {"model": {"arch": "sdn_wrn"}, "training": {"loss": "sdn_ic_only"}},
+                   "slowdown": group})
+    table = pd.DataFrame([row, {"name": "no-slowdown"}])
+    ctx = AnalysisContext(table=table, mapping=None, options=None, columns={}, x_all=None, valid_x=None,
+                          frame=table, x=None, y=None)
+    section = get_section("slowdown")
+    assert run_section(section, ctx) is None
+    part = ctx.report["slowdown"]
+    assert part["n_runs"] == 1 and part["rads"] == ["rad5", "rad15"]
+    assert "sdn_wrn / sdn_ic_only" in part["defence_table"]
+    written = []
+
+    def save(fig, stem):
+        for ext in ("png", "pdf"):
+            path = tmp_path / f"{stem}.{ext}"
+            fig.savefig(path)
+            written.append(path.name)
+
+    section.figures(ctx.fits["slowdown"], ctx, save)
+    assert {"slowdown_eec.png", "slowdown_eec.pdf", "slowdown_efficacy.png"} <= set(written)
+    text = "\n".join(section.markdown(part, ctx.report))
+    assert "deepsloth" in text and "Defence table" in text
+    empty = AnalysisContext(table=pd.DataFrame([{"name": "x"}]), mapping=None, options=None, columns={}, x_all=None,
+                            valid_x=None, frame=None, x=None, y=None)
+    assert "no slowdown" in run_section(section, empty)
