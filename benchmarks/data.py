@@ -5,6 +5,7 @@
 * ``cifar10`` / ``cifar100``: the official python pickle batches (https://www.cs.toronto.edu/~kriz/cifar.html)
   under ``data.root``, read with a restricted unpickler (:mod:`benchmarks.safe_pickle`: plain data and numpy
   arrays only; a batch naming any other global, which could run code, is refused with exit 2).
+* ``tinyimagenet`` / ``imagefolder``: image folders streamed from disk (:mod:`benchmarks.folder_data`).
 * Synthetic data: DeepMind's generated CIFAR-10 ``.npz`` (``image`` uint8 Nx32x32x3, ``label``), mixed into every
   training batch at ``data.synthetic_fraction`` as in Gowal et al. 2021 (https://arxiv.org/abs/2110.09468) and
   Wang et al. 2023 (https://arxiv.org/abs/2302.04638); an epoch keeps the length of the original training set.
@@ -55,6 +56,9 @@ DATASETS = {
     "cifar100": DatasetInfo("cifar100", 100, 3, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
 
+#: Image-folder datasets streamed from disk (benchmarks/folder_data.py), with their default image size.
+FOLDER_DATASETS = {"tinyimagenet": 64, "imagefolder": 224}
+
 _CIFAR_FILES = {
     "cifar10": {"folder": "cifar-10-batches-py", "train": [f"data_batch_{i}" for i in range(1, 6)],
                 "test": ["test_batch"], "labels": b"labels"},
@@ -62,7 +66,12 @@ _CIFAR_FILES = {
 }
 
 
-def dataset_info(name: str) -> DatasetInfo:
+def dataset_info(name: str, root: Optional[str] = None, image_size: Optional[int] = None) -> DatasetInfo:
+    """Classes, channels, size and statistics of a dataset (folder datasets: counted under ``root``)."""
+    if name in FOLDER_DATASETS:
+        from .folder_data import folder_info
+
+        return folder_info(name, root, image_size)
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     return DATASETS[name]
@@ -76,24 +85,34 @@ def seed_of(*parts: int) -> int:
 
 # ---------------------------------------------------------------- loading
 
-def load_raw(name: str, split: str, root: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor, int]:
+def load_raw(name: str, split: str, root: Optional[str] = None, image_size: Optional[int] = None,
+             limit: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor, int]:
     """A split as stored: ``(images uint8 NxCxHxW, labels int64, scale)``; ``images / scale`` is in [0, 1].
+
+    Folder datasets (:mod:`benchmarks.folder_data`) are decoded with the evaluation transform at ``image_size``;
+    ``limit`` keeps the first images only (without decoding the rest).
 
     Raises:
         DataError: unknown dataset or split, missing or malformed files.
     """
-    info = dataset_info(name)
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; valid: train, test")
+    if name in FOLDER_DATASETS:
+        from .folder_data import load_folder
+
+        return load_folder(name, split, root, image_size, limit) + (255,)
+    info = dataset_info(name)
     if name == "digits":
-        return _load_digits(split) + (16,)
+        images, labels = _load_digits(split)
+        return images[:limit], labels[:limit], 16
     images, labels = _load_cifar(name, split, root)
     if labels.numel() and int(labels.max()) >= info.num_classes:
         raise DataError(f"{name}: labels go up to {int(labels.max())}, expected < {info.num_classes}")
-    return images, labels, 255
+    return images[:limit], labels[:limit], 255
 
 
-def load_dataset(name: str, split: str, root: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_dataset(name: str, split: str, root: Optional[str] = None, image_size: Optional[int] = None
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """A split as ``(images float32 NxCxHxW in [0, 1], labels int64)``, in dataset order.
 
     Args:
@@ -104,7 +123,7 @@ def load_dataset(name: str, split: str, root: Optional[str] = None) -> Tuple[tor
     Raises:
         DataError: unknown dataset or split, missing or malformed files.
     """
-    images, labels, scale = load_raw(name, split, root)
+    images, labels, scale = load_raw(name, split, root, image_size)
     return images.float().div_(scale), labels
 
 

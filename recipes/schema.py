@@ -91,8 +91,13 @@ DEVICE_KEYS = ("usd_per_hour", "watts")
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = _f("digits", "dataset", choices=("digits", "cifar10", "cifar100"))
-    root: Optional[str] = _f(None, "folder holding the dataset's python batches (cifar10/cifar100)")
+    name: str = _f("digits", "dataset (tinyimagenet, imagefolder: image folders streamed from disk)",
+                   choices=("digits", "cifar10", "cifar100", "tinyimagenet", "imagefolder"))
+    root: Optional[str] = _f(None, "folder holding the dataset (cifar: python batches; tinyimagenet: "
+                                   "tiny-imagenet-200; imagefolder: train/ and val/ class folders)")
+    image_size: Optional[int] = _f(None, "side of the images fed to the model (folder datasets: crops decoded to "
+                                         "this size); null = the dataset's own (64 Tiny ImageNet, 224 imagefolder)",
+                                   min=8)
     synthetic: Optional[str] = _f(None, "DeepMind generated-data .npz (image uint8 Nx32x32x3, label)")
     synthetic_fraction: float = _f(0.0, "fraction of every training batch drawn from the synthetic data",
                                    min=0.0, max=0.99)
@@ -616,9 +621,13 @@ def check_run(cfg: Dict[str, Any], file: Optional[str] = None) -> None:
     if data["synthetic_fraction"] > 0 and not data["synthetic"]:
         raise RecipeError("synthetic_fraction > 0 needs data.synthetic (path of the .npz)", file=file,
                           key="data.synthetic_fraction", value=data["synthetic_fraction"])
-    if data["name"] in ("cifar10", "cifar100") and not data["root"]:
-        raise RecipeError(f"dataset {data['name']} needs data.root (folder of the python batches)", file=file,
+    if data["name"] not in ("digits",) and not data["root"]:
+        raise RecipeError(f"dataset {data['name']} needs data.root (the folder holding it)", file=file,
                           key="data.root", value=data["root"])
+    if data["image_size"] is not None and data["name"] not in ("tinyimagenet", "imagefolder"):
+        raise RecipeError("data.image_size applies to the folder datasets (tinyimagenet, imagefolder); resize "
+                          "other inputs inside the model with model.input_size", file=file, key="data.image_size",
+                          value=data["image_size"])
     for key, spec in section_fields("model").items():
         form, family = spec.get("form"), spec.get("family")
         if form and (family is None or model["arch"] in family) and model[key] % form[0] != form[1]:

@@ -125,7 +125,7 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
     if data is None:
         from benchmarks.data import load_dataset
 
-        data = load_dataset(cfg.data.name, "test", root=cfg.data.root)
+        data = load_dataset(cfg.data.name, "test", root=cfg.data.root, image_size=cfg.data.image_size)
     x, y = data
     folder = evaluation_dir(run_dir, which)
     os.makedirs(folder, exist_ok=True)

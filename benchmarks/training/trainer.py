@@ -40,7 +40,7 @@ from recipes.errors import UserError
 
 from ..attacks import create_attack
 from ..models import final_logits
-from ..data import DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
+from ..data import FOLDER_DATASETS, DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
 from ..models import create_model, model_spec
 from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
@@ -180,19 +180,10 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         self.autocast = autocast_factory(cfg.training.precision, self.device)
         data = cfg.data
-        self.info: DatasetInfo = dataset_info(data.name)
-
-        images, labels, scale = load_raw(data.name, "train", data.root)
-        synthetic = load_synthetic(data.synthetic, self.info.num_classes) if data.synthetic_fraction > 0 else None
-        if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
-            from ..data import DataError
-
-            raise DataError(f"synthetic images are {tuple(synthetic[0].shape[1:])}, the {data.name} images "
-                            f"{tuple(images.shape[1:])}; they must match")
-        self.batches = TrainBatches(images, labels, scale, data.batch_size, cfg.seed, dist.rank, dist.world_size,
-                                    synthetic=synthetic, synthetic_fraction=data.synthetic_fraction,
-                                    augment=data.augment and self.info.size == 32)
-        test_x, test_y, test_scale = load_raw(data.name, "test", data.root)
+        self.info: DatasetInfo = dataset_info(data.name, data.root, data.image_size)
+        self.batches = self._train_batches()
+        test_x, test_y, test_scale = load_raw(data.name, "test", data.root, data.image_size,
+                                              limit=cfg.evaluation.pgd_subset)
         n_eval = min(cfg.evaluation.pgd_subset, len(test_y))
         # Each rank checks its share of the subset; the counts are summed.
         self.eval_images = test_x[:n_eval][dist.rank::dist.world_size].float().div_(test_scale)
@@ -259,6 +250,25 @@ class Trainer:
             gc.collect()
 
     # ------------------------------------------------------------------ builders
+
+    def _train_batches(self):
+        """The training batch stream: in memory (digits, CIFAR, synthetic mixing) or streamed from image folders."""
+        cfg, data, dist = self.cfg, self.cfg.data, self.dist
+        if data.name in FOLDER_DATASETS:
+            from ..folder_data import FolderBatches
+
+            return FolderBatches(data.name, data.root, data.image_size, data.batch_size, cfg.seed, dist.rank,
+                                 dist.world_size, num_workers=data.num_workers, augment=data.augment)
+        images, labels, scale = load_raw(data.name, "train", data.root)
+        synthetic = load_synthetic(data.synthetic, self.info.num_classes) if data.synthetic_fraction > 0 else None
+        if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
+            from ..data import DataError
+
+            raise DataError(f"synthetic images are {tuple(synthetic[0].shape[1:])}, the {data.name} images "
+                            f"{tuple(images.shape[1:])}; they must match")
+        return TrainBatches(images, labels, scale, data.batch_size, cfg.seed, dist.rank, dist.world_size,
+                            synthetic=synthetic, synthetic_fraction=data.synthetic_fraction,
+                            augment=data.augment and self.info.size == 32)
 
     def _build_optimizer(self):
         from timm.optim import create_optimizer_v2
