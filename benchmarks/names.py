@@ -43,14 +43,14 @@ def check_optimizer(name) -> Optional[str]:
 
 @register_name_check("model.arch")
 def check_arch(name) -> Optional[str]:
-    """``wrn``, a model family registered by ``benchmarks.models``, or a timm model name."""
+    """A model family registered in ``benchmarks.models.families`` (``wrn``, ...), or a timm model name."""
     if not isinstance(name, str) or name in SUITE_ARCHS:
         return None
-    from . import models  # registers the suite's own entrypoints (and families) with timm
+    from . import models  # noqa: F401 - registers the suite's families and timm entrypoints
     from ._compat import import_timm
+    from .models.families import FALLBACK, list_families
 
-    families = getattr(models, "list_families", None)
-    if families is not None and name in families():
+    if name in list_families() and name != FALLBACK:
         return None
     try:  # the Shallow-Deep Network backbones (sdn_vgg16, ...), until they register as a family
         from .models.sdn import is_sdn

@@ -60,13 +60,20 @@ def main(args) -> int:
     from .errors import TableError
     from .table import Mapping, load_mapping, load_table
 
+    from recipes.limits import limit, over_limit_message
+
     if args.bins < 1:
         raise TableError(f"--bins must be >= 1, got {args.bins}")
+    if args.bins > limit("bins"):
+        raise TableError("--bins: " + over_limit_message("bins", "the number of FLOP bins", args.bins))
     bad = [t for t in args.targets if not 0 < t <= 100]
     if bad:
         raise TableError(f"--targets are robust accuracies in percent, 0 < target <= 100; got {bad[0]:g}")
     if args.bootstrap < 1:
         raise TableError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    if args.bootstrap > limit("bootstrap"):
+        raise TableError("--bootstrap: " + over_limit_message("bootstrap", "the number of bootstrap resamples",
+                                                               args.bootstrap))
     if not 0 <= args.seed < 2 ** 32:
         raise TableError(f"--seed must be in 0 .. 2**32 - 1 (numpy's seed range), got {args.seed}")
     if not math.isfinite(args.collapse):

@@ -227,3 +227,19 @@ def test_hostile_inputs_end_fast_in_little_memory(case, tmp_path_factory, capsys
     assert err.count("\n") == 1, err  # one clear line
     assert elapsed < SECONDS, f"{elapsed:.1f} s"
     assert grown < RSS_GROWTH_KB, f"peak RSS grew by {grown} kB"
+
+
+@settings(max_examples=10, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(flag=st.sampled_from(["--bins", "--bootstrap"]), value=st.integers(10**5 + 1, 10**15))
+def test_huge_analysis_counts_are_refused_at_once(flag, value, tmp_path_factory, capsys):
+    folder = tmp_path_factory.mktemp("analyze")
+    table = folder / "t.csv"
+    table.write_text("flops,acc\n1,2\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    code = robustperf.main(["analyze", str(table), "-o", str(folder / "out"), flag, str(value), "--no-figures"])
+    err = capsys.readouterr().err
+    assert code == 2 and "ROBUSTPERF_MAX_" in err and flag in err, err
+    assert time.monotonic() - start < SECONDS
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < RSS_GROWTH_KB

@@ -47,8 +47,9 @@ def test_valid_names_pass_and_a_set_value_replaces_the_recipes(tmp_path):
         load_recipe(path)
     # --set fixes the key for every run: the recipe's misspelt values are never used, so they do not block
     assert load_recipe(path, ["training.optimizer=lookahead_adamw"]).count() == 1
-    ok = write(tmp_path, "grid:\n  model.arch: [wrn, resnet18]\n  training.optimizer: [sgd, nadamw]\n", "ok.yaml")
-    assert load_recipe(ok).count() == 4
+    ok = write(tmp_path, "grid:\n  model.arch: [wrn, resnet18, cifar_resnet18]\n  training.optimizer: [sgd, nadamw]\n",
+               "ok.yaml")
+    assert load_recipe(ok).count() == 6  # a suite family, a timm model, a registered optimizer
 
 
 def test_cuda_on_a_node_without_one_is_a_flag_error(tmp_path, tiny_recipe, capsys):
