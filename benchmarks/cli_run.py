@@ -27,6 +27,9 @@ def add_arguments(parser) -> None:
                         help="skip the final evaluation (accuracy.* stay null)")
     parser.add_argument("--no-flops", dest="count_flops", action="store_false",
                         help="skip counting FLOPs with DeepSpeed (flops.* stay null)")
+    parser.add_argument("--restart", action="store_true",
+                        help="move a damaged record or checkpoint aside (*.damaged-<time>) and start the run over, or "
+                             "continue from the checkpoint that is intact")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
                           help="tqdm progress bars (default: when stderr is a terminal)")
@@ -53,4 +56,4 @@ def main(args) -> int:
     results = args.results or recipe.launch.results
     return execute(spec, results, recipe_name=recipe.name, checkpoint_steps=args.checkpoint_steps,
                    checkpoint_seconds=args.checkpoint_minutes * 60.0, device=args.device, progress=args.progress,
-                   evaluate=args.evaluate, count_flops=args.count_flops)
+                   evaluate=args.evaluate, count_flops=args.count_flops, restart=args.restart)

@@ -32,7 +32,8 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from recipes.errors import UserError
-from results import COMPLETED, FAILED, RUNNING, atomic_write_text, load_record, new_record, write_record
+from results import (COMPLETED, FAILED, RUNNING, RecordError, atomic_write_text, load_record, new_record,
+                     write_record)
 from results.lock import EXIT_IN_FLIGHT, RunLock
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USER", "EXIT_DIVERGED", "EXIT_PREEMPTED", "EXIT_IN_FLIGHT", "METRICS_FILE", "LOG_FILE",
@@ -219,7 +220,7 @@ def _logger(run_dir: str, is_main: bool, prefix: str) -> Callable[[str], None]:
 
 def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkpoint_steps: int = 0,
             checkpoint_seconds: float = 600.0, device: Optional[str] = None, progress: Optional[bool] = None,
-            evaluate: bool = True, count_flops: bool = True) -> int:
+            evaluate: bool = True, count_flops: bool = True, restart: bool = False) -> int:
     """Train (or resume, or skip) one run and maintain its result record.
 
     Args:
@@ -232,6 +233,7 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
         progress: tqdm bars; None = when stderr is a terminal.
         evaluate: run the final evaluation (``benchmarks.evaluation``) after training.
         count_flops: count the executed FLOPs of the first step with DeepSpeed.
+        restart: move damaged state aside first (:func:`benchmarks.recovery.restart`).
 
     Returns:
         The exit code: :data:`EXIT_OK`, :data:`EXIT_DIVERGED` or 128 + signal (:func:`preempted_exit_code`).
@@ -239,7 +241,7 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     Raises:
         UserError: a missing or malformed dataset and other user mistakes (the record says failed).
     """
-    if _already_completed(spec, results_dir):  # before torch is even imported: "at once"
+    if not restart and _already_completed(spec, results_dir):  # before torch is even imported: "at once"
         return EXIT_OK
     if int(os.environ.get("RANK", "0")) != 0:
         return _execute_unlocked(spec, results_dir, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
@@ -247,6 +249,10 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
                                  evaluate=evaluate, count_flops=count_flops)
     # One process per run: a second one raises RunLocked (exit EXIT_IN_FLIGHT) before it changes anything.
     with RunLock(run_dir_of(results_dir, spec.run_id)):
+        if restart:
+            from .recovery import restart as _restart
+
+            _restart(run_dir_of(results_dir, spec.run_id))
         if _already_completed(spec, results_dir):  # completed by the holder we waited behind
             return EXIT_OK
         return _execute_unlocked(spec, results_dir, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
@@ -255,7 +261,12 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
 
 
 def _already_completed(spec, results_dir: str) -> bool:
-    record = load_record(results_dir, spec.run_id)
+    try:
+        record = load_record(results_dir, spec.run_id)
+    except RecordError as err:
+        raise RecordError(err.path, f"{err.reason}. The run's record is damaged: rerun the same command with "
+                                    f"--restart to keep it aside and continue from the checkpoint (or start "
+                                    f"over)") from None
     if record is not None and record["status"] == COMPLETED:
         if int(os.environ.get("RANK", "0")) == 0:
             print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: "

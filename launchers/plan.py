@@ -207,7 +207,7 @@ def read_ledgers(results_dir: str, scheduler: Optional[str] = None) -> Iterable[
         try:
             with open(path, encoding="utf-8") as fh:
                 ledger = json.load(fh)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if isinstance(ledger, dict) and (scheduler is None or ledger.get("scheduler") == scheduler):
             yield ledger

@@ -154,10 +154,33 @@ def write_record(results_dir: str, record: Dict[str, Any]) -> str:
     return path
 
 
+#: Deepest nesting a record may have (its own groups are 2-4 levels; the run config adds a few).
+MAX_DEPTH = 32
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests dicts/lists deeper than ``limit`` (iterative: no recursion on hostile input)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def validate(record: Any) -> List[str]:
     """Schema problems of a record, empty when it is valid."""
     if not isinstance(record, dict):
         return ["a record must be a JSON object"]
+    if _too_deep(record):
+        return [f"nested deeper than {MAX_DEPTH} levels (corrupt or hostile)"]
     problems = []
     if record.get(SCHEMA_VERSION_KEY) != SCHEMA_VERSION:
         problems.append(f"schema_version is {record.get(SCHEMA_VERSION_KEY)!r}, expected {SCHEMA_VERSION!r}")
@@ -189,6 +212,9 @@ def read_record(path: str) -> Dict[str, Any]:
         raise RecordError(path, f"unreadable: {err}") from None
     except json.JSONDecodeError as err:
         raise RecordError(path, f"corrupt JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+    except RecursionError:
+        raise RecordError(path, f"corrupt: JSON nested too deeply to read (a record is at most {MAX_DEPTH} levels "
+                                f"deep)") from None
     problems = validate(record)
     if problems:
         raise RecordError(path, "; ".join(problems))

@@ -90,7 +90,7 @@ class AutoAttackState:
         try:
             with open(path, "rb") as fh:
                 data = json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # atomic writes make this unlikely; a broken state only costs a restart
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT or data.get("fingerprint") != fingerprint:
             return None

@@ -59,7 +59,7 @@ class _Progress:
         try:
             with open(path, "rb") as fh:
                 data = json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
             return None

@@ -15,10 +15,11 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 import torch
 
+from recipes.errors import UserError
 from results import atomic_write
 
-__all__ = ["LAST", "BEST", "checkpoint_path", "save_checkpoint", "load_checkpoint", "get_rng_state",
-           "set_rng_state"]
+__all__ = ["LAST", "BEST", "DamagedCheckpointError", "checkpoint_path", "save_checkpoint", "load_checkpoint",
+           "get_rng_state", "set_rng_state"]
 
 LAST = "checkpoint-last.pt"
 BEST = "checkpoint-best.pt"
@@ -49,9 +50,34 @@ def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
     atomic_write(path, write)
 
 
+class DamagedCheckpointError(UserError):
+    """A checkpoint file that cannot be loaded (truncated, overwritten, not a checkpoint)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path} is damaged and cannot be loaded ({reason}). Rerun the same `robustperf run` "
+                         f"command with --restart: it moves the damaged file aside ({os.path.basename(path)}"
+                         f".damaged-<time>) and starts the run over (or resumes from the last checkpoint when only "
+                         f"the best one is damaged)")
+
+
 def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: never runs code from the file).
+
+    Raises:
+        DamagedCheckpointError: the file is truncated, corrupt or not a checkpoint (exit 2, with how to recover).
+        FileNotFoundError: there is no such file.
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, ... on damage
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DamagedCheckpointError(path, f"{type(err).__name__}: {reason[:300]}") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise DamagedCheckpointError(path, "it does not hold a robustperf checkpoint (no 'model' entry)")
+    return state
 
 
 def get_rng_state() -> Dict[str, Any]:
