@@ -18,6 +18,8 @@ from .errors import LaunchError
 LSF_DEFAULT_MAX_ARRAY_SIZE = 1000
 _SUBMITTED = re.compile(r"Job <(\d+)> is submitted")
 ALIVE_STATES = {"PEND", "RUN", "PSUSP", "USUSP", "SSUSP", "WAIT", "PROV"}
+#: what bjobs says (with a non-zero status on some LSF versions) when the user simply has no jobs
+_NO_JOBS = re.compile(r"No (?:unfinished |matching )?job(?:s)? found", re.IGNORECASE)
 
 
 class LsfExecutor(ScriptExecutor):
@@ -102,6 +104,10 @@ class LsfExecutor(ScriptExecutor):
             return None
         except subprocess.TimeoutExpired:
             raise LaunchError("bjobs did not answer within 60 s", command=command) from None
+        if proc.returncode != 0 and not _NO_JOBS.search((proc.stderr or "") + (proc.stdout or "")):
+            # A transient failure is not "nothing alive": that would submit queued runs a second time.
+            raise LaunchError("bjobs failed; cannot tell which runs are still queued", command=command,
+                              stderr=proc.stderr or proc.stdout, returncode=proc.returncode)
         alive = set()
         for line in proc.stdout.splitlines():
             parts = line.strip().split("|")

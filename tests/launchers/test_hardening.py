@@ -199,3 +199,27 @@ def test_a_held_run_lock_counts_as_in_flight(tmp_path, tiny_recipe, capsys):
         assert f"{run.run_id} (process {os.getpid()} on" in err and "holds its run lock" in err
     plan = plan_launch(recipe.runs(), str(results), alive_checkers(), "slurm")
     assert len(plan.submit) == 2
+
+
+# ---------------------------------------------------------------- issue 11 item 8: bjobs' exit status
+
+def _fake_bjobs(tmp_path, monkeypatch, body):
+    """LSF has no server here: a ``bjobs`` on PATH answering like LSF does (its output and exit status)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "bjobs").write_text("#!/bin/sh\n" + body)
+    (bin_dir / "bjobs").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_a_failing_bjobs_is_an_error_not_nothing_alive(tmp_path, monkeypatch):
+    from launchers import LsfExecutor
+
+    _fake_bjobs(tmp_path, monkeypatch, "echo 'LSF is down. Please wait ...' >&2\nexit 255\n")
+    with pytest.raises(LaunchError, match="bjobs failed") as err:
+        LsfExecutor.alive_jobs(["123"])
+    assert "LSF is down" in str(err.value) and "exit status 255" in str(err.value)
+    _fake_bjobs(tmp_path, monkeypatch, "echo 'No job found' >&2\nexit 255\n")
+    assert LsfExecutor.alive_jobs(["123"]) == set()
+    _fake_bjobs(tmp_path, monkeypatch, "echo '123|1|RUN'\necho '124|2|DONE'\n")
+    assert LsfExecutor.alive_jobs(["123", "123[1]", "124"]) == {"123", "123[1]"}
