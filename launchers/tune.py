@@ -32,6 +32,7 @@ TUNE_DIR = "_tune"
 JOURNAL = "journal.log"
 PARETO_CSV = "pareto.csv"
 PARETO_FIGURE = "pareto"
+PARETO_RECIPE = "pareto.yaml"
 #: seconds between record polls while runs of a wave are still in flight (SLURM/LSF, or a resumed driver)
 POLL_S = 2.0
 #: trial user attributes
@@ -142,18 +143,27 @@ class TuneResult:
 
 def wave_recipe(recipe, params: Sequence[Dict[str, Any]], path: str):
     """Write (atomically) and load the recipe of one wave: the recipe's base, one run per parameter set."""
-    import yaml
-
     from recipes import load_recipe
     from results import atomic_write_text
 
-    base = {k: (dict(v) if isinstance(v, dict) else v) for k, v in recipe.base.items()}
-    bundles = [{k: _plain(v) for k, v in p.items()} for p in params]
-    data = {"name": f"{recipe.name}-tune", "base": _plain(base), "grid": {"training": bundles},
-            "launch": {k: _plain(v) for k, v in _launch_dict(recipe.launch).items()}}
-    atomic_write_text(path, "# written by robustperf tune: one run per trial of this wave\n"
-                      + yaml.safe_dump(data, sort_keys=False))
+    atomic_write_text(path, recipe_text(recipe, params, f"{recipe.name}-tune",
+                                        "written by robustperf tune: one run per trial of this wave"))
     return load_recipe(path, recipe.overrides)
+
+
+def recipe_text(recipe, params: Sequence[Dict[str, Any]], name: str, comment: str) -> str:
+    """A recipe (YAML) of the recipe's base with one run per parameter set (one grid axis of bundles)."""
+    import yaml
+
+    from recipes.recipe import _apply, _copy_cfg
+
+    # the base with the recipe's --set run overrides baked in (re-applying them at load changes nothing), so
+    # the file alone reproduces the runs
+    base = _apply(_copy_cfg(recipe.base), recipe._post)
+    bundles = [{k: _plain(v) for k, v in p.items()} for p in params]
+    data = {"name": name, "base": _plain(base), "grid": {"training": bundles},
+            "launch": {k: _plain(v) for k, v in _launch_dict(recipe.launch).items()}}
+    return f"# {comment}\n" + yaml.safe_dump(data, sort_keys=False)
 
 
 def _launch_dict(launch) -> Dict[str, Any]:
@@ -307,7 +317,7 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
                 out.failed += 1
                 log(f"tune: trial {number} failed: {reason}")
     out.trials = len(study.get_trials(deepcopy=False))
-    write_pareto(study, folder, names)
+    write_pareto(study, folder, names, recipe)
     out.driver_seconds = time.perf_counter() - started - excluded
     return out
 
@@ -385,9 +395,10 @@ def pareto_rows(study, names: Sequence[str]) -> List[Dict[str, Any]]:
     return [r for r in trial_rows(study, names) if r["trial"] in front]
 
 
-def write_pareto(study, folder: str, names: Sequence[str]) -> List[str]:
-    """``pareto.csv`` (the front) and ``pareto.png``/``.pdf`` (first two objectives, every trial, front
-    marked) in the study folder; atomic writes."""
+def write_pareto(study, folder: str, names: Sequence[str], recipe=None) -> List[str]:
+    """``pareto.csv`` (the front), ``pareto.png``/``.pdf`` (first two objectives, every trial, front marked) and
+    ``pareto.yaml`` (a recipe of the front's runs: ``robustperf launch pareto.yaml --set repeats=3`` repeats
+    them with more seeds) in the study folder; atomic writes."""
     import csv
     import io
 
@@ -406,6 +417,12 @@ def write_pareto(study, folder: str, names: Sequence[str]) -> List[str]:
     written.append(path)
     if len(names) >= 2:
         written += _pareto_figure(study, folder, names, {r["trial"] for r in rows})
+    front = [t.params for t in study.get_trials(deepcopy=False) if t.number in {r["trial"] for r in rows}]
+    if recipe is not None and front:
+        path = os.path.join(folder, PARETO_RECIPE)
+        atomic_write_text(path, recipe_text(recipe, front, f"{recipe.name}-pareto",
+                                            f"the Pareto front of robustperf tune {recipe.path} ({len(front)} runs)"))
+        written.append(path)
     return written
 
 

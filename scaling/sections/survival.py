@@ -200,7 +200,7 @@ def _curves_figure(fit, data: pd.DataFrame):
             q = pd.qcut(values, 4, duplicates="drop")
             groups = {f"{design[0]} in {interval}": (q == interval).to_numpy() for interval in q.cat.categories}
         else:
-            groups = {f"{design[0]} = {v:g}": (values == v).to_numpy() for v in sorted(values.unique())}
+            groups = {f"{design[0]} = {v:.3g}": (values == v).to_numpy() for v in sorted(values.unique())}
         label = design[0]
     for i, (name, mask) in enumerate(groups.items()):
         if mask.sum() == 0:
@@ -214,7 +214,7 @@ def _curves_figure(fit, data: pd.DataFrame):
                 ls="--")
     ax.set_xlabel(f"{fit.mapping.duration} (time to failure)")
     ax.set_ylabel("S(t): fraction of points not yet broken")
-    ax.set_title(f"{fit.best} AFT (solid) and Kaplan-Meier (dashed)" + (f" by {label}" if label else ""))
+    ax.set_title(f"{fit.best} AFT (solid), Kaplan-Meier (dashed)" + (f"\nby {label}" if label else ""), fontsize=10)
     ax.legend(fontsize=7)
     return fig
 

@@ -130,6 +130,10 @@ def test_six_trial_tune_survives_sigkill_and_resumes_to_exactly_six(tuned):
     assert "Pareto front" in output
     assert (results / "_tune" / "tune-digits" / "pareto.csv").exists()
     assert (results / "_tune" / "tune-digits" / "pareto.png").exists()
+    # the front as a recipe: its runs are the front's runs (same ids), so launching it again runs nothing new
+    front = load_recipe(str(results / "_tune" / "tune-digits" / "pareto.yaml"))
+    pareto = pd.read_csv(results / "_tune" / "tune-digits" / "pareto.csv")
+    assert {r.run_id for r in front.runs()} == set(pareto["run_id"]) and set(pareto["run_id"]) <= set(run_ids)
     from robustperf import main
 
     assert main(["tune", RECIPE, "--results", str(results), "--status"]) == 0
@@ -194,3 +198,26 @@ def test_optuna_dashboard_reads_the_study_over_http(tuned):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_tune_waves_run_as_slurm_arrays(slurm_cluster, tmp_path):
+    """Two trials as one SLURM array of 2 (a wave of K=2): real jobs, told when their records complete."""
+    from launchers.tune import tune
+    from results import load_record
+
+    results = tmp_path / "results"
+    recipe = load_recipe(RECIPE, ["search.trials=2"])
+    lines = []
+    out = tune(recipe, results_dir=str(results), scheduler="slurm", parallel=2, log=lines.append,
+               parameters={"timeout_min": 10})
+    assert out.trials == 2 and out.completed == 2 and out.waves == 1, lines
+    trials = _trials(results)
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    for t in trials:
+        record = load_record(str(results), t.user_attrs["run_id"])
+        assert record["job"]["scheduler"] == "slurm" and record["status"] == "completed"
+        assert t.values[0] == record["accuracy"]["clean"]
+    ledgers = list((results / "_launch").glob("*/launch.json"))
+    assert len(ledgers) == 1 and len(json.loads(ledgers[0].read_text())["jobs"]) == 1  # one array per wave
