@@ -148,7 +148,12 @@ def wave_recipe(recipe, params: Sequence[Dict[str, Any]], path: str):
 
     atomic_write_text(path, recipe_text(recipe, params, f"{recipe.name}-tune",
                                         "written by robustperf tune: one run per trial of this wave"))
-    return load_recipe(path, recipe.overrides)
+    return load_recipe(path, run_overrides(recipe))
+
+
+def run_overrides(recipe) -> List[str]:
+    """The recipe's ``--set`` items that apply to its runs (``search.*`` items are the driver's alone)."""
+    return [o for o in recipe.overrides if str(o).partition("=")[0].strip().split(".")[0] != "search"]
 
 
 def recipe_text(recipe, params: Sequence[Dict[str, Any]], name: str, comment: str) -> str:
@@ -297,7 +302,7 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
                     attempts[run.run_id] = attempts.get(run.run_id, 0) + 1
                 out.launched += [r.run_id for r in to_submit]
                 t0 = time.perf_counter()
-                launch(wrecipe, scheduler=scheduler, results_dir=results_dir, overrides=recipe.overrides,
+                launch(wrecipe, scheduler=scheduler, results_dir=results_dir, overrides=run_overrides(recipe),
                        indices=",".join(str(r.index) for r in to_submit), python=python,
                        parameters={"max_parallel": k, **(parameters or {})})
                 excluded += time.perf_counter() - t0
