@@ -83,15 +83,23 @@ def list_precisions() -> List[str]:
     return list(_PRECISIONS)
 
 
-def final_logits(output):
-    """The last logits of a model that may return one per exit (a list or tuple), else the output itself."""
-    try:
-        from benchmarks.models import final_logits as _final  # the model-family contract, when present
-    except ImportError:
-        _final = None
-    if _final is not None:
-        return _final(output)
+def _last(output):
     return output[-1] if isinstance(output, (list, tuple)) else output
+
+
+_FINAL: List[Callable] = []
+
+
+def final_logits(output):
+    """The last logits of a model that may return one per exit (a list or tuple), else the output itself
+    (``benchmarks.models.final_logits`` where the model-family registry provides it; resolved once)."""
+    if not _FINAL:
+        try:
+            from benchmarks.models import final_logits as found
+        except ImportError:
+            found = _last
+        _FINAL.append(found)
+    return _FINAL[0](output)
 
 
 class _Logits(nn.Module):

@@ -17,6 +17,7 @@ TARGETS = {
     "expand_100k_seconds": (5.0, "max"),
     "harness_overhead_ratio": (1.02, "max"),
     "autoattack_wrapper_ratio": (1.02, "max"),
+    "infer_overhead_ratio": (1.05, "max"),
     "scripts_10k_seconds": (1.0, "max"),
     "analyze_10k_seconds": (30.0, "max"),
     "demo_wall_seconds": (360.0, "max"),
