@@ -21,6 +21,7 @@ import pandas as pd
 
 from results import COMPLETED, FAILED, FIELDS, RUNNING, atomic_write, flatten, iter_records
 from results.audit import audit
+from results.schema import EVALUATION, INFERENCE, OFFLINE, SINGLE_STREAM, inference_field
 
 from .errors import TableError
 
@@ -33,6 +34,35 @@ RECORD_COLUMNS: Dict[str, str] = {
     "kwh": "energy.kwh",
     "facet": "config.data.synthetic_fraction",
 }
+#: Inference columns of our records (``robustperf infer``), per precision: role -> (scenario or accuracy, field).
+#: ``inference_column("int8", "latency_ms_p50")`` is ``evaluation.inference.int8.SingleStream.latency_ms_p50``.
+INFERENCE_COLUMNS: Dict[str, Tuple[str, str]] = {
+    "latency_ms_p50": (SINGLE_STREAM, "latency_ms_p50"),
+    "latency_ms_p99": (SINGLE_STREAM, "latency_ms_p99"),
+    "single_stream_energy_j_per_image": (SINGLE_STREAM, "energy_j_per_image"),
+    "images_per_s": (OFFLINE, "images_per_s"),
+    "offline_batch_size": (OFFLINE, "batch_size"),
+    "energy_j_per_image": (OFFLINE, "energy_j_per_image"),
+    "clean": ("accuracy", "clean"),
+    "robust": ("accuracy", "robust"),
+    "robust_method": ("accuracy", "robust_method"),
+    "robust_drop_vs_fp32": ("accuracy", "robust_drop_vs_fp32"),
+}
+
+
+def inference_column(precision: str, role: str) -> str:
+    """Table column of an inference figure (a role of :data:`INFERENCE_COLUMNS`) at ``precision``."""
+    part, name = INFERENCE_COLUMNS[role]
+    return inference_field(precision, part, name)
+
+
+def inference_precisions(table: pd.DataFrame) -> List[str]:
+    """Precisions with an inference latency column in ``table``, in column order."""
+    prefix, suffix = f"{EVALUATION}.{INFERENCE}.", f".{SINGLE_STREAM}.latency_ms_p50"
+    return [c[len(prefix):-len(suffix)] for c in table.columns
+            if str(c).startswith(prefix) and str(c).endswith(suffix)]
+
+
 #: Default recipe factors of the gradient-boosting model (parameters, synthetic data, activation, loss, PGD
 #: steps, EMA: a null ema_decay is its own level, "no EMA").
 RECORD_FEATURES: Tuple[str, ...] = (
