@@ -93,6 +93,8 @@ _FINAL: List[Callable] = []
 def final_logits(output):
     """The last logits of a model that may return one per exit (a list or tuple), else the output itself
     (``benchmarks.models.final_logits`` where the model-family registry provides it; resolved once)."""
+    if isinstance(output, torch.fx.Proxy):  # int8's FX trace: a single-output graph's symbolic output
+        return output
     if not _FINAL:
         try:
             from benchmarks.models import final_logits as found
