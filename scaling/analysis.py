@@ -49,6 +49,8 @@ class Options:
     """draw the figures"""
     drop_nonpositive: bool = False
     """drop (and report) runs with non-positive FLOPs instead of failing"""
+    envelope_yscale: str = "linear"
+    """accuracy axis of the envelope figure: 'linear' (the law's rise shows) or 'log'"""
 
 
 def _resolve(table: pd.DataFrame, mapping: Mapping, key: str, required: bool) -> Optional[str]:

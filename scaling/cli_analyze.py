@@ -53,6 +53,8 @@ def add_arguments(parser) -> None:
     fit.add_argument("--drop-nonpositive", action="store_true",
                      help="exclude (and report) runs with non-positive FLOPs instead of failing")
     fit.add_argument("--no-figures", action="store_true", help="write the reports only")
+    fit.add_argument("--envelope-yscale", choices=("linear", "log"), default="linear",
+                     help="accuracy axis of the envelope figure (default linear: a log axis squashes the rise)")
 
 
 def main(args) -> int:
@@ -95,7 +97,8 @@ def main(args) -> int:
         print(f"robustperf analyze: skipped {problem}", file=sys.stderr)
     options = Options(n_bins=args.bins, bin_scale=args.bin_scale, collapse=args.collapse,
                       targets=tuple(args.targets), seed=args.seed, n_boot=args.bootstrap,
-                      figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive)
+                      figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive,
+                      envelope_yscale=args.envelope_yscale)
     report = analyze(table, mapping, args.output, options, source=args.source, problems=problems)
     for name, reason in report["skipped_sections"].items():
         if not any(note.startswith(f"{name}: ") for note in report["notes"]):

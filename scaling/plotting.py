@@ -60,8 +60,13 @@ def _grid(x: np.ndarray, n: int = 200) -> np.ndarray:
     return np.logspace(np.log10(np.min(x)), np.log10(np.max(x)), n)
 
 
-def plot_envelope(law, x, y, flops_label: str = "FLOPs", acc_label: str = "AutoAttack accuracy (%)") -> Figure:
-    """All runs, the dropped (collapsed) runs, the envelope points and the fitted law, log-log axes."""
+def plot_envelope(law, x, y, flops_label: str = "FLOPs", acc_label: str = "AutoAttack accuracy (%)",
+                  yscale: str = "linear") -> Figure:
+    """All runs, the dropped (collapsed) runs, the envelope points and the fitted law; log FLOPs axis.
+
+    The accuracy axis is linear by default, from 0 to just above the best run, so the law's rise shows (a log
+    axis spanning 0.01-60 % squashes it flat); ``yscale="log"`` draws it log-log.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     fig = _figure(6, 4.2)
@@ -75,7 +80,11 @@ def plot_envelope(law, x, y, flops_label: str = "FLOPs", acc_label: str = "AutoA
     for edge in law.edges_:
         ax.axvline(edge, color="0.9", linewidth=0.6, zorder=0)
     _log(ax, "x")
-    _log(ax, "y")
+    if yscale == "log":
+        _log(ax, "y")
+    else:
+        top = float(np.nanmax(np.concatenate([y[kept], law.predict(grid)]))) if kept.any() else 100.0
+        ax.set_ylim(0.0, min(100.0, top * 1.08) if top > 0 else 100.0)
     ax.set_xlabel(flops_label)
     ax.set_ylabel(acc_label)
     ax.set_title(f"Envelope power law ({law.dropped_} collapsed runs dropped)")

@@ -29,7 +29,8 @@ class EnvelopeSection(Section):
     def figures(self, law, ctx, save) -> None:
         from .. import plotting
 
-        save(plotting.plot_envelope(law, ctx.x, ctx.y, ctx.flops_label, ctx.acc_label), "envelope")
+        save(plotting.plot_envelope(law, ctx.x, ctx.y, ctx.flops_label, ctx.acc_label,
+                                    yscale=getattr(ctx.options, "envelope_yscale", "linear")), "envelope")
 
     def markdown(self, env, report) -> List[str]:
         lines = [f"## {self.title}", "",
