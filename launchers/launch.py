@@ -5,6 +5,7 @@ the same overrides as the launch, so the matrix, and its indices, are the same i
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
@@ -159,6 +160,10 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
         for job in jobs:
             if local_id and job.job_id is None:
                 job.job_id = local_id
+        if local_id:  # done (or interrupted): this process may launch again, so its pid must not count
+            ledger["finished"] = True
+            with contextlib.suppress(OSError):
+                write_ledger(folder, ledger)
     return result
 
 

@@ -99,7 +99,7 @@ def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str,
     # Runs a still-alive job of an earlier launch carries (queued, maybe without a record yet), whatever
     # scheduler it went to: a local launcher still working through its list counts like a queued array.
     queued: Dict[str, str] = {}
-    ledgers = list(read_ledgers(results_dir))
+    ledgers = [ledger for ledger in read_ledgers(results_dir) if not ledger.get("finished")]
     ids_by: Dict[str, List[str]] = {}
     for ledger in ledgers:
         ids_by.setdefault(str(ledger.get("scheduler")), []).extend(

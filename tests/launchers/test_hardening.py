@@ -223,3 +223,22 @@ def test_a_failing_bjobs_is_an_error_not_nothing_alive(tmp_path, monkeypatch):
     assert LsfExecutor.alive_jobs(["123"]) == set()
     _fake_bjobs(tmp_path, monkeypatch, "echo '123|1|RUN'\necho '124|2|DONE'\n")
     assert LsfExecutor.alive_jobs(["123", "123[1]", "124"]) == {"123", "123[1]"}
+
+
+def test_a_finished_local_launch_does_not_block_the_next_one_in_the_same_process(tmp_path, tiny_recipe):
+    recipe = load_recipe(str(tiny_recipe))
+    task = recorder(tmp_path)  # exits 0 at once and writes no record: the runs stay to do
+    results = str(tmp_path / "res")
+    os.environ["RECORD_TO"] = str(tmp_path / "calls.jsonl")
+    try:
+        first = launch(recipe, scheduler="local", results_dir=results, python=str(task))
+        second = launch(recipe, scheduler="local", results_dir=results, python=str(task))
+    finally:
+        del os.environ["RECORD_TO"]
+    assert len(first.plan.submit) == len(second.plan.submit) == 2 and not second.plan.in_flight
+
+
+def test_empty_indices_is_a_flag_error(tmp_path, tiny_recipe, capsys):
+    code = robustperf.main(["launch", str(tiny_recipe), "--dry-run", "--results", str(tmp_path), "--indices", ""])
+    err = capsys.readouterr().err
+    assert code == 2 and "--indices" in err and "selects no run" in err
