@@ -212,3 +212,21 @@ def test_a_multi_exit_family_registered_from_a_test_trains_and_is_evaluated(tiny
                     .run_config(), DistInfo(), progress=False)
     finally:
         unregister_family("test_two_exit")
+
+
+def test_methods_recipes_expand():
+    from tests.conftest import ROOT
+
+    cifar = load_recipe(str(ROOT / "recipes" / "methods-cifar10.yaml")).runs()
+    assert len(cifar) == 5 * 12 * 3
+    assert {r.config["training"]["loss"] for r in cifar} == set(TRAINING_METHODS.builtin)
+    assert {r.config["model"]["arch"] for r in cifar} == {"cifar_resnet18", "preact_resnet18", "wrn", "vit_cifar_s"}
+    free = [r for r in cifar if r.config["training"]["loss"] == "free"]
+    assert all(r.config["attack"]["steps"] == 8 and r.config["training"]["epochs"] == 13 for r in free)
+    assert {r.config["training"]["trades_beta"] for r in cifar if r.config["training"]["loss"] == "trades"} == \
+        {1.0, 3.0, 6.0}
+    imagenet = load_recipe(str(ROOT / "recipes" / "methods-imagenet.yaml")).runs()
+    assert {r.config["attack"]["eps"] for r in imagenet} == {4 / 255}
+    assert {r.config["model"]["arch"] for r in imagenet} == {"resnet50"}
+    digits = load_recipe(str(ROOT / "recipes" / "methods-digits.yaml")).runs()
+    assert {r.config["training"]["loss"] for r in digits} == set(TRAINING_METHODS.builtin)
