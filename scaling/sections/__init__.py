@@ -10,6 +10,7 @@ from ._registry import (AnalysisContext, Section, SkipSection, get_section, list
 # built-in sections (importing registers them)
 from . import envelope, costs, quantile, factors, forecast, repeats, survival, slowdown  # noqa: E402,F401  isort: skip
 from . import inference  # noqa: E402,F401  isort: skip
+from . import methods  # noqa: E402,F401  isort: skip
 
 __all__ = ["AnalysisContext", "Section", "SkipSection", "get_section", "list_sections", "missing_columns",
            "register_section", "run_section", "unregister_section"]
