@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_OUT ?= bench.json
 
-.PHONY: install test demo bench paper gpu-check clean help
+.PHONY: install test demo bench paper gpu-check trends robustbench-archs clean help
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
@@ -19,6 +19,7 @@ help:
 	@echo "make paper  - regenerate the reference study's scaling laws and figures from its published table"
 	@echo "make gpu-check - on a GPU (< 8 min): training/inference throughput, MFU, NVML energy, AutoAttack parity;"
 	@echo "                 without CUDA a CPU smoke run; writes $(GPU_CHECK_OUT) and a Markdown table"
+	@echo "make trends - the compute trend of RobustBench's CIFAR-10 models; prints the fitted doubling times"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,15 @@ PAPER_OUT ?= results/paper
 paper: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
 		--mapping scaling/mappings/timm-adv-training.yaml -o $(PAPER_OUT)
+
+TRENDS_OUT ?= results/trends
+trends: $(STAMP)
+	$(VENV)/bin/robustperf analyze tests/data/robustbench_cifar10_linf.csv \
+		--mapping scaling/mappings/robustbench.yaml -o $(TRENDS_OUT)
+
+# Rebuild the architecture lookup of `make trends` by building every model (torch; minutes on a CPU).
+robustbench-archs: $(STAMP)
+	$(PY) -m benchmarks.robustbench_archs tests/data/robustbench_cifar10_linf.csv -o scaling/mappings/robustbench_archs.csv
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

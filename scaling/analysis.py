@@ -51,6 +51,12 @@ class Options:
     """drop (and report) runs with non-positive FLOPs instead of failing"""
     envelope_yscale: str = "linear"
     """accuracy axis of the envelope figure: 'linear' (the law's rise shows) or 'log'"""
+    cuts: Tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
+    """backtest cuts: shares of the log FLOP range the candidate laws are fitted on"""
+    conformal_level: float = 0.9
+    """coverage of the split-conformal forecast intervals"""
+    quantiles: Tuple[float, ...] = (0.9, 0.1)
+    """quantiles of the quantile-regression trend (0.1: the 10 % most efficient runs)"""
 
 
 def _resolve(table: pd.DataFrame, mapping: Mapping, key: str, required: bool) -> Optional[str]:
@@ -82,6 +88,11 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
     from .sections import AnalysisContext, get_section, list_sections, run_section
 
     notes: List[str] = []
+    adapter_info = None
+    if mapping.adapter:
+        from .adapters import apply_adapter
+
+        table, adapter_info = apply_adapter(table, mapping.adapter)
     table = table.reset_index(drop=True)
     labels = row_labels(table)
     cols = {k: _resolve(table, mapping, k, k in ("flops", "acc")) for k in ("flops", "acc", "cost", "co2", "kwh",
@@ -117,6 +128,8 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
         "options": dataclasses.asdict(options),
         "forecast_n_boot": options.n_boot,
     }
+    if adapter_info is not None:
+        report["adapter"] = adapter_info
     ctx = AnalysisContext(table=table, mapping=mapping, options=options, columns=cols, x_all=x_all,
                           valid_x=valid_x, frame=frame, x=x, y=y, report=report, notes=notes)
     names = list_sections() if sections is None else [get_section(n).name for n in sections]

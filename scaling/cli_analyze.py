@@ -50,6 +50,12 @@ def add_arguments(parser) -> None:
                      help="forecast target accuracies, %% (default 60 65 70 75)")
     fit.add_argument("--seed", type=int, default=0, help="seed of splits, trees, permutations, bootstrap")
     fit.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the forecast")
+    fit.add_argument("--cuts", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8], metavar="SHARE",
+                     help="backtest cuts: shares of the log FLOP range the laws are fitted on (default 0.5 0.6 0.7 "
+                          "0.8)")
+    fit.add_argument("--conformal-level", type=float, default=0.9, metavar="P",
+                     help="coverage of the split-conformal forecast intervals (default 0.9)")
+    cols.add_argument("--time-col", dest="time", help="year/time column of the quantile-regression trend")
     fit.add_argument("--drop-nonpositive", action="store_true",
                      help="exclude (and report) runs with non-positive FLOPs instead of failing")
     fit.add_argument("--no-figures", action="store_true", help="write the reports only")
@@ -71,6 +77,11 @@ def main(args) -> int:
     bad = [t for t in args.targets if not 0 < t <= 100]
     if bad:
         raise TableError(f"--targets are robust accuracies in percent, 0 < target <= 100; got {bad[0]:g}")
+    bad = [c for c in args.cuts if not 0 < c < 1]
+    if bad:
+        raise TableError(f"--cuts are shares of the FLOP range, 0 < cut < 1; got {bad[0]:g}")
+    if not 0 < args.conformal_level < 1:
+        raise TableError(f"--conformal-level must be in (0, 1), got {args.conformal_level:g}")
     if args.bootstrap < 1:
         raise TableError(f"--bootstrap must be >= 1, got {args.bootstrap}")
     if args.bootstrap > limit("bootstrap"):
@@ -85,7 +96,7 @@ def main(args) -> int:
     mapping = mapping.merged(Mapping(
         flops=args.flops, acc=args.acc, cost=args.cost, co2=args.co2, kwh=args.kwh,
         features=tuple(args.features) if args.features else None, facet=args.facet,
-        group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh))
+        group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh, time=args.time))
     price = mapping.usd_per_kwh
     if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float))
                               or not math.isfinite(price) or price <= 0):
@@ -98,7 +109,8 @@ def main(args) -> int:
     options = Options(n_bins=args.bins, bin_scale=args.bin_scale, collapse=args.collapse,
                       targets=tuple(args.targets), seed=args.seed, n_boot=args.bootstrap,
                       figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive,
-                      envelope_yscale=args.envelope_yscale)
+                      envelope_yscale=args.envelope_yscale,
+                      cuts=tuple(sorted(args.cuts)), conformal_level=args.conformal_level)
     report = analyze(table, mapping, args.output, options, source=args.source, problems=problems)
     for name, reason in report["skipped_sections"].items():
         if not any(note.startswith(f"{name}: ") for note in report["notes"]):
@@ -109,6 +121,11 @@ def main(args) -> int:
         if rows:
             print(f"robustperf analyze: excluded {len(rows)} rows ({reason}): {', '.join(rows[:10])}"
                   + (" ..." if len(rows) > 10 else ""), file=sys.stderr)
+    from .sections import get_section
+
+    for name in report["sections"]:
+        for line in get_section(name).console(report[name]):
+            print(f"{name}: {line}")
     env = report["envelope"]
     print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
           f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "

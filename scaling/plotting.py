@@ -232,3 +232,61 @@ def plot_quantile(frontier, law, x, y, flops_label: str = "FLOPs",
     ax.set_title("Frontier estimates: quantile regression and envelope")
     ax.legend(fontsize=8, loc="lower right")
     return fig
+
+
+def plot_laws(laws, x, y, px, py, flops_label: str = "FLOPs",
+              acc_label: str = "AutoAttack accuracy (%)", reach: float = 100.0) -> Figure:
+    """Envelope points and every candidate law, extended ``reach``-fold beyond the largest FLOPs, with the
+    bounded laws' asymptotes dotted (the runs themselves are in the envelope figure)."""
+    x = np.asarray(x, dtype=float)
+    fig = _figure(6.5, 4.4)
+    ax = fig.subplots()
+    pos = x > 0
+    ax.scatter(px, py, color="k", s=20, zorder=3, label="envelope points")
+    grid = np.logspace(np.log10(np.min(px)), np.log10(np.max(px) * reach), 300)
+    for i, (name, law) in enumerate(laws.items()):
+        ax.plot(grid, law.predict(grid), color=f"C{i}", label=name)
+        if law.asymptote is not None and law.asymptote <= 100:
+            ax.axhline(law.asymptote, color=f"C{i}", linestyle=":", linewidth=0.8)
+    ax.axvline(np.max(x[pos]), color="0.5", linestyle="--", linewidth=0.8, label="largest observed")
+    _log(ax, "x")
+    ax.set_ylim(max(0.0, float(np.min(py)) - 10), min(100.0, float(np.max(py)) + 25))
+    ax.set_xlabel(flops_label)
+    ax.set_ylabel(acc_label)
+    ax.set_title(f"Candidate laws, extrapolated {reach:g}x")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_trend(year, values, fits, ylabel: str, title: str, log: bool = True) -> Figure:
+    """Values against year (log scale), with each era's fitted log-linear growth line."""
+    year = np.asarray(year, dtype=float)
+    values = np.asarray(values, dtype=float)
+    fig = _figure(6, 4.2)
+    ax = fig.subplots()
+    ax.plot(year, values, color="C0", label=f"models ({len(year)})", **dict(_MARKER, alpha=0.7, markersize=4))
+    for i, fit in enumerate(fits):
+        grid = np.linspace(fit["year_min"], fit["year_max"], 50)
+        ax.plot(grid, 10 ** (fit["intercept"] + fit["slope"] * grid), color=f"C{i + 1}",
+                label=f"{fit['era']}: doubling {fit['doubling_years']:.2g} y" if fit.get("doubling_years") else
+                fit["era"])
+    if log:
+        _log(ax, "y")
+    ax.set_xlabel("year")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def plot_accuracy_by_year(year, acc, frontier_years, frontier_acc, acc_label: str) -> Figure:
+    """Robust accuracy of each model against its year, with the best-so-far frontier."""
+    fig = _figure(6, 4.2)
+    ax = fig.subplots()
+    ax.plot(year, acc, color="C0", label=f"models ({len(year)})", **dict(_MARKER, alpha=0.7, markersize=4))
+    ax.step(frontier_years, frontier_acc, where="post", color="C3", label="best so far")
+    ax.set_xlabel("year")
+    ax.set_ylabel(acc_label)
+    ax.set_title("Robust accuracy by year")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig

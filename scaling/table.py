@@ -70,7 +70,7 @@ RECORD_FEATURES: Tuple[str, ...] = (
     "config.attack.steps", "config.training.ema_decay",
 )
 #: Columns naming a row in messages, first present wins.
-LABEL_COLUMNS = ("run_id", "name")
+LABEL_COLUMNS = ("run_id", "model_id", "name")
 #: Value of a column option that switches the column (and its section) off.
 NONE = "none"
 
@@ -109,7 +109,17 @@ class Mapping:
     """settings of analysis sections by section name (``sections: {name: {key: value}}``); each section
     declares and documents its keys (``Section.option_keys``)"""
 
-    KEYS = ("flops", "acc", "cost", "co2", "kwh", "features", "facet", "group", "usd_per_kwh", "sections")
+    units: Optional[Dict[str, Any]] = None
+    """device, utilisation, pricing and CO2-equivalent factors of the pictured forecast costs
+    (:mod:`scaling.units`)"""
+    time: Optional[str] = None
+    """a year/time column: the algorithmic-progress trend of the quantile regressions"""
+    adapter: Optional[Dict[str, Any]] = None
+    """a table adapter run before the analysis (``{name: robustbench, ...its settings}``, see
+    :mod:`scaling.adapters`); relative paths in it are relative to the mapping file"""
+
+    KEYS = ("flops", "acc", "cost", "co2", "kwh", "features", "facet", "group", "usd_per_kwh", "sections", "units",
+            "time", "adapter")
 
     def merged(self, other: "Mapping") -> "Mapping":
         """This mapping with every field that ``other`` sets replaced (command line over YAML)."""
@@ -144,6 +154,15 @@ def load_mapping(path: str) -> Mapping:
             kwargs[key] = tuple(value)
         elif key == "sections":
             kwargs[key] = _section_settings(path, value)
+        elif key == "adapter":
+            from .adapters import check_adapter
+
+            kwargs[key] = check_adapter(value, path)
+        elif key == "units":
+            from .units import settings
+
+            settings(value if isinstance(value, dict) else {"?": value}, f"{path}: units")
+            kwargs[key] = dict(value)
         elif key == "usd_per_kwh":
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise TableError(f"{path}: key 'usd_per_kwh' must be a positive number, got {value!r}")

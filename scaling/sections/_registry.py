@@ -113,6 +113,10 @@ class Section:
     def figures(self, fitted: Any, ctx: AnalysisContext, save: Callable[[Any, str], None]) -> None:
         """Draw figures; ``save(fig, stem)`` writes ``stem.png`` and ``stem.pdf`` and lists them in the report."""
 
+    def console(self, part: Any) -> List[str]:
+        """Lines ``robustperf analyze`` prints for this section (its headline numbers); default none."""
+        return []
+
     def markdown(self, part: Any, report: Dict[str, Any]) -> List[str]:
         """Lines of report.md for this section's (JSON) part; the default prints the part's scalars."""
         lines = [f"## {self.title or self.name}", ""]

@@ -17,9 +17,14 @@ class ForecastSection(Section):
     needs = ("envelope",)
 
     def fit(self, ctx):
+        from ..units import picture
+
         o = ctx.options
-        return forecast(ctx.fits["envelope"], o.targets, costs=cost_laws(ctx), usd_per_kwh=ctx.mapping.usd_per_kwh,
+        rows = forecast(ctx.fits["envelope"], o.targets, costs=cost_laws(ctx), usd_per_kwh=ctx.mapping.usd_per_kwh,
                         n_boot=o.n_boot, random_state=o.seed, observed_max=float(ctx.x.max()))
+        for row in rows:
+            row["pictured"] = picture(row["flops"], ctx.mapping.units)
+        return rows
 
     def summary(self, rows, ctx):
         return rows
@@ -37,6 +42,9 @@ class ForecastSection(Section):
             cells += [f"{num(row.get(c))} {ci_text(row.get(c + '_ci'))}" for c in costs]
             table.append(cells)
         lines += md_table(["target", "FLOPs", "95 % CI", "range"] + costs, table)
+        from ..units import markdown_rows
+
+        lines += markdown_rows(rows, (report.get("law_forecast") or {}).get("units"))
         if any(row.get("alpha_ci_includes_zero") for row in rows):
             lines += ["> α's interval includes 0: the data are compatible with no gain from compute, i.e. infinite "
                       "FLOPs for any target above C.", ""]

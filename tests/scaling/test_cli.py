@@ -23,7 +23,7 @@ def published_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("published")
     proc = subprocess.run([sys.executable, "-m", "robustperf", "analyze", str(PUBLISHED), "-o", str(out),
                            *PUBLISHED_ARGS, "--bootstrap", "300"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr
     with open(out / "report.json") as fh:
         return out, json.load(fh), proc

@@ -7,7 +7,7 @@ import sys
 from tests.conftest import ROOT
 
 MODULES = ["scaling", "scaling.errors", "scaling.table", "scaling.laws", "scaling.regression", "scaling.forecast",
-           "scaling.plotting", "scaling.report", "scaling.analysis", "scaling.sections", "scaling.cli_collect", "scaling.cli_analyze"]
+           "scaling.plotting", "scaling.report", "scaling.analysis", "scaling.sections", "scaling.accuracy_laws", "scaling.units", "scaling.adapters", "scaling.cli_collect", "scaling.cli_analyze"]
 
 
 def _loaded_after(code: str) -> set:
