@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..report import md_table, num
-from ..survival import (FAMILIES, SurvivalError, SurvivalMapping, collect_survival, fit_survival, survival_at,
-                        trash_table)
+from ..survival import (FAMILIES, SurvivalError, SurvivalMapping, collect_survival, fit_survival, mapping_fields,
+                        survival_at, trash_table)
+from ..errors import TableError
 from ._registry import Section, SkipSection, register_section
 
 POINTER = "survival.file"
@@ -32,10 +33,13 @@ class SurvivalSection(Section):
     name = "survival"
     title = "Attack survival (AFT models) and TRASH"
     order = 700
-    option_keys = {key: f"survival mapping: {key}" for key in SurvivalMapping.KEYS}
+    option_keys = {key: doc for key, doc, _ in mapping_fields()}
 
     def _mapping(self, ctx) -> SurvivalMapping:
-        return SurvivalMapping.from_dict(ctx.section_options(self.name) or None, "mapping sections.survival")
+        try:
+            return SurvivalMapping.from_dict(ctx.section_options(self.name) or None, "mapping sections.survival")
+        except SurvivalError as err:  # a bad value in the mapping file is the user's mistake: stop (exit 2)
+            raise TableError(str(err)) from None
 
     def columns(self, ctx) -> List[str]:
         m = self._mapping(ctx)

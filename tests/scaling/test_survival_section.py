@@ -69,3 +69,12 @@ def test_survival_section_skips_without_survival_data(tmp_path):
                      sections=["envelope", "survival"])
     assert "survival" in report["skipped_sections"]
     assert "no survival data" in report["skipped_sections"]["survival"]
+
+
+def test_a_bad_survival_setting_stops_the_analysis(tmp_path):
+    from scaling.errors import TableError
+
+    table = _table(runs=6, points=20)
+    with pytest.raises(TableError, match="survival.level = 'run'"):
+        analyze(table, Mapping(sections={"survival": {"level": "run"}}), str(tmp_path),
+                Options(n_bins=3, n_boot=10, figures=False), sections=["envelope", "survival"])
