@@ -137,7 +137,9 @@ class TuneResult:
     failed: int = 0
     waves: int = 0
     driver_seconds: float = 0.0
-    """time spent in the driver itself (asking, telling, planning, writing), launches and waits excluded"""
+    """wall time spent in the driver itself (asking, telling, planning, writing), launches and waits excluded"""
+    driver_cpu_seconds: float = 0.0
+    """the same in CPU time of the driver process (the runs are other processes and never counted)"""
     launched: List[str] = field(default_factory=list)
 
 
@@ -237,8 +239,8 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
     scheduler = scheduler or recipe.launch.scheduler
     k = max(1, int(parallel or recipe.launch.max_parallel))
     folder = tune_folder(results_dir, recipe.name)
-    started = time.perf_counter()
-    excluded = 0.0  # seconds inside launches and waits
+    started, started_cpu = time.perf_counter(), time.process_time()
+    excluded = excluded_cpu = 0.0  # seconds inside launches and waits
     study = open_study(recipe, folder)
     dists = distributions(spec)
     names = spec.objective_names
@@ -301,11 +303,12 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
                 for run in to_submit:
                     attempts[run.run_id] = attempts.get(run.run_id, 0) + 1
                 out.launched += [r.run_id for r in to_submit]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 launch(wrecipe, scheduler=scheduler, results_dir=results_dir, overrides=run_overrides(recipe),
                        indices=",".join(str(r.index) for r in to_submit), python=python,
                        parameters={"max_parallel": k, **(parameters or {})})
                 excluded += time.perf_counter() - t0
+                excluded_cpu += time.process_time() - c0
                 if scheduler == "local":
                     continue  # the local launch returns when its runs have exited: read their records now
             t0 = time.perf_counter()
@@ -324,6 +327,7 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
     out.trials = len(study.get_trials(deepcopy=False))
     write_pareto(study, folder, names, recipe)
     out.driver_seconds = time.perf_counter() - started - excluded
+    out.driver_cpu_seconds = time.process_time() - started_cpu - excluded_cpu
     return out
 
 
