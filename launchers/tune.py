@@ -258,6 +258,21 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
         wave = [(t.number, dict(t.params)) for t in pending] + [(t.number, dict(t.params)) for t in asked]
         if not wave:
             break
+        # a sampled combination the recipe's rules refuse (e.g. warm-up as long as training) is a failed trial,
+        # told at once, so TPE learns to avoid it and a rerun never retries it
+        valid = []
+        for number, params in wave:
+            problem = _invalid(recipe, params)
+            if problem is None:
+                valid.append((number, params))
+                continue
+            live[number].set_user_attr(REASON_ATTR, f"invalid run config: {problem}")
+            study.tell(number, state=TrialState.FAIL)
+            out.failed += 1
+            log(f"tune: trial {number} failed: invalid run config: {problem}")
+        wave = valid
+        if not wave:
+            continue
         out.waves += 1
         wave_path = os.path.join(folder, f"wave-{wave[0][0]:05d}.yaml")
         wrecipe = wave_recipe(recipe, [p for _, p in wave], wave_path)
@@ -329,6 +344,23 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
     out.driver_seconds = time.perf_counter() - started - excluded
     out.driver_cpu_seconds = time.process_time() - started_cpu - excluded_cpu
     return out
+
+
+def _invalid(recipe, params: Dict[str, Any]) -> Optional[str]:
+    """Why the recipe's base with ``params`` is not a valid run (its cross-field rules), or None."""
+    from recipes.errors import RecipeError
+    from recipes.recipe import _apply, _copy_cfg
+    from recipes.schema import check_run
+
+    cfg = _apply(_copy_cfg(recipe.base), recipe._post)
+    for path, value in params.items():
+        section, _, key = path.partition(".")
+        cfg[section] = {**cfg[section], key: value}
+    try:
+        check_run(cfg)
+    except RecipeError as err:
+        return f"{err.key}: {err.message}" if err.key else err.message
+    return None
 
 
 def _in_flight(results_dir: str, run_id: str) -> bool:

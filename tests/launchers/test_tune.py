@@ -65,6 +65,21 @@ def test_tune_cli_errors_exit_2(tmp_path):
     assert recipe.search.trials == 9 and recipe.search.seed == 3 and recipe.search.startup_trials == 4
 
 
+def test_invalid_sampled_configs_are_failed_trials_not_crashes(tmp_path):
+    """warmup_epochs 1 with epochs sampled from [1, 1] breaks the recipe's rules in every trial: each is told
+    failed with the reason, no run is launched, and the driver finishes."""
+    from launchers.tune import tune
+
+    recipe = load_recipe(_write(tmp_path, "  trials: 2\n  objectives: {accuracy.clean: max}\n"
+                                          "  space: {training.epochs: {int: [1, 2]}}\n"),
+                         ["training.warmup_epochs=2", "training.epochs=3"])
+    lines = []
+    out = tune(recipe, results_dir=str(tmp_path / "res"), log=lines.append)
+    assert out.trials == 2 and out.failed == 2 and out.completed == 0 and out.launched == []
+    assert all("warm-up must be shorter than training" in line for line in lines if "failed" in line)
+    assert not (tmp_path / "res" / "_launch").exists()
+
+
 def _trials(results):
     import optuna
 
