@@ -65,6 +65,16 @@ def settings(units: Optional[Dict[str, Any]] = None, where: str = "units") -> Di
     return out
 
 
+def mapping_units(mapping: Any) -> Dict[str, Any]:
+    """The ``units`` of a mapping, with its electricity price (``usd_per_kwh`` / ``--usd-per-kwh``) as the price
+    unless ``units`` sets its own: one price per analysis."""
+    units = dict(getattr(mapping, "units", None) or {})
+    price = getattr(mapping, "usd_per_kwh", None)
+    if price is not None and "usd_per_kwh" not in units:
+        units["usd_per_kwh"] = price
+    return units
+
+
 def _equivalents(value: Any, where: str) -> Dict[str, Dict[str, Any]]:
     if not isinstance(value, dict):
         raise TableError(f"{where}.equivalents must map names to {{kg_co2_per_unit, unit, source}}")

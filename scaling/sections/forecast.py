@@ -17,13 +17,13 @@ class ForecastSection(Section):
     needs = ("envelope",)
 
     def fit(self, ctx):
-        from ..units import picture
+        from ..units import mapping_units, picture
 
         o = ctx.options
         rows = forecast(ctx.fits["envelope"], o.targets, costs=cost_laws(ctx), usd_per_kwh=ctx.mapping.usd_per_kwh,
                         n_boot=o.n_boot, random_state=o.seed, observed_max=float(ctx.x.max()))
         for row in rows:
-            row["pictured"] = picture(row["flops"], ctx.mapping.units)
+            row["pictured"] = picture(row["flops"], mapping_units(ctx.mapping))
         return rows
 
     def summary(self, rows, ctx):

@@ -114,7 +114,7 @@ class LawForecastSection(Section):
     needs = ("backtest",)
 
     def fit(self, ctx):
-        from ..units import picture
+        from ..units import mapping_units, picture
 
         o = ctx.options
         env = ctx.fits["envelope"]
@@ -138,7 +138,7 @@ class LawForecastSection(Section):
                 asym = law.asymptote
                 row["note"] = NOT_REACHABLE + (f" (asymptote {asym:.4g} %)" if asym is not None else "")
             else:
-                row["pictured"] = picture(flops, ctx.mapping.units)
+                row["pictured"] = picture(flops, mapping_units(ctx.mapping))
             rows.append(row)
         by_law = {}
         for name, fitted in ctx.fits["laws"].items():
@@ -146,10 +146,10 @@ class LawForecastSection(Section):
                 continue
             xs = fitted.invert(np.asarray(o.targets, dtype=float))
             by_law[name] = [float(v) if np.isfinite(v) else None for v in xs]
-        from ..units import settings
+        from ..units import mapping_units, settings
 
-        return {"law": chosen, "units": settings(ctx.mapping.units), "conformal_level": b["conformal"]["level"], "conformal_q": q, "n_boot": int(o.n_boot),
-                "n_boot_ok": n_ok, "rows": rows, "by_law": by_law,
+        return {"law": chosen, "units": settings(mapping_units(ctx.mapping)),
+                "conformal_level": b["conformal"]["level"], "conformal_q": q, "n_boot": int(o.n_boot), "n_boot_ok": n_ok, "rows": rows, "by_law": by_law,
                 "how": "extrapolated: the chosen law inverted at each target; intervals from split-conformal "
                        "backtest residuals and from a bootstrap of the envelope points"}
 

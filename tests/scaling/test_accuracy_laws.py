@@ -198,3 +198,27 @@ def test_quantile_trend_recovers_a_time_trend():
                               sections=["envelope", "quantile_trend"])
     assert untimed["quantile_trend"]["time"] is None and "per_time_unit" not in untimed["quantile_trend"]["fits"][0][
         "params"]
+
+
+def test_the_mapping_price_prices_the_pictured_costs(published):
+    from scaling.units import mapping_units
+
+    mapping = Mapping(flops="train_flops*epochs", acc="aa_robust_acc", usd_per_kwh=0.3)
+    assert mapping_units(mapping) == {"usd_per_kwh": 0.3}
+    report, _ = run_analysis(published, mapping, Options(n_boot=10, targets=(58.0,)),
+                             sections=["envelope", "forecast"])
+    p = report["forecast"][0]["pictured"]
+    assert p["usd"] == pytest.approx(p["kwh"] * 0.3)
+    own = Mapping(usd_per_kwh=0.3, units={"usd_per_kwh": 0.1})
+    assert mapping_units(own)["usd_per_kwh"] == 0.1  # units' own price wins
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--cuts", "0.5", "1.2"], "--cuts are shares of the FLOP range, 0 < cut < 1; got 1.2"),
+    (["--conformal-level", "1"], "--conformal-level must be in (0, 1), got 1"),
+])
+def test_backtest_options_are_checked(tmp_path, capsys, argv, message):
+    assert robustperf.main(["analyze", str(PUBLISHED), "-o", str(tmp_path), "--flops-col", "train_flops",
+                            "--acc-col", "aa_robust_acc", "--no-figures", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
