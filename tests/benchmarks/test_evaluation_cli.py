@@ -60,7 +60,8 @@ def test_evaluate_fills_the_record_and_resumes_after_sigterm(run_dir):
     assert 0.0 < acc["max_perturbation"] <= 0.1 + 1e-5
     assert record["timing"]["attack_seconds"] > 0 and record["timing"]["eval_seconds"] > 0
     assert record["evaluation"]["autoattack_version"] == "custom"
-    assert record["evaluation"]["inference"]["forward_flops_per_sample"] > 0
+    assert record["evaluation"]["inference"]["setup"]["flops_per_image"] > 0
+    assert record["evaluation"]["inference"]["fp32"]["SingleStream"]["latency_ms_p50"] > 0
     assert any("--set evaluation.autoattack=[apgd-ce]" in w for w in record["evaluation"]["warnings"])
     assert record["training"] == before["training"] and record["config"] == before["config"]
     state = json.loads((run_dir / "evaluation" / "best" / "autoattack-state.json").read_text())
