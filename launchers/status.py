@@ -5,13 +5,15 @@ one, the runs that earlier launches into the directory submitted (their ledgers)
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from results.audit import audit
 from results.schema import COMPLETED, FAILED, RUNNING, iter_records
 
-from .plan import live_running, read_ledgers
+from .plan import live_running, lock_in_flight, read_ledgers
 
 PENDING = "pending"
 UNREADABLE = "unreadable"
@@ -87,7 +89,9 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
         live = live_running(running, alive_checkers)
         for run, _ in running:
             if run.run_id not in live:
-                by_id[run.run_id].note = "its job is gone: launch again to resume"
+                # a live process holding the run's lock is running it, whatever job the record names
+                holder = lock_in_flight(os.path.join(results_dir, run.run_id))
+                by_id[run.run_id].note = holder or "its job is gone: launch again to resume"
 
     launched: Dict[str, str] = {}  # run_id -> the job an earlier launch submitted it in
     for ledger in read_ledgers(results_dir):

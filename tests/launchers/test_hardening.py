@@ -242,3 +242,22 @@ def test_empty_indices_is_a_flag_error(tmp_path, tiny_recipe, capsys):
     code = robustperf.main(["launch", str(tiny_recipe), "--dry-run", "--results", str(tmp_path), "--indices", ""])
     err = capsys.readouterr().err
     assert code == 2 and "--indices" in err and "selects no run" in err
+
+
+def test_status_names_the_lock_holder_of_a_running_record_whose_job_is_gone(tmp_path, tiny_recipe):
+    from launchers.status import collect_status
+    from results import new_record, write_record
+
+    recipe = load_recipe(str(tiny_recipe))
+    run = recipe.runs()[0]
+    results = str(tmp_path / "res")
+    record = new_record(run.run_id, run.name, run.config)
+    record["status"] = "running"
+    record["job"].update(scheduler="slurm", job_id="999999", attempts=1)  # a job squeue no longer lists
+    write_record(results, record)
+    checkers = {"slurm": lambda ids: set()}
+    (entry,) = collect_status(results, None, checkers).runs
+    assert entry.note == "its job is gone: launch again to resume"
+    with RunLock(os.path.join(results, run.run_id)):  # e.g. a requeued copy started by hand, still alive
+        (entry,) = collect_status(results, None, checkers).runs
+        assert "holds its run lock" in entry.note and str(os.getpid()) in entry.note
