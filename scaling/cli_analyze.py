@@ -10,8 +10,11 @@ config.attack.steps, config.training.ema_decay). For other tables name them: a c
     robustperf analyze results.csv -o out --flops-col 'train_flops*epochs' --acc-col aa_robust_acc \\
         --cost-col 'train_electricity_cost*epochs' --feature at --feature at_steps --facet synthetic_data
 
-or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh) in a --mapping YAML;
-flags override the file. A column option set to 'none' switches its section off.
+or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh, time) in a --mapping
+YAML, with also `sections` (settings of analysis sections), `units` (device, utilisation and CO2 equivalents of
+the pictured forecast costs) and `adapter` (a table adapter such as robustbench); flags override the file. A
+column option set to 'none' switches its section off. Every registered analysis section runs (laws chosen by
+backtesting, conformal forecasts, trends, ...); a section whose columns are missing prints one line saying why.
 """
 from __future__ import annotations
 
