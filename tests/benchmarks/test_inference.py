@@ -165,6 +165,45 @@ def test_an_unbuildable_precision_is_reported_with_its_reason(digits):
     assert section["fp32"]["status"] == "measured"  # the reference is always measured
 
 
+class Limited(nn.Module):
+    """Refuses batches above ``limit`` the way a full GPU does (CUDA's out-of-memory error; no GPU here)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+        self.linear = nn.Linear(64, 10)
+
+    def forward(self, x):
+        if x.shape[0] > self.limit:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate a batch of {x.shape[0]}")
+        return self.linear(x.flatten(1))
+
+
+def test_offline_headline_is_the_largest_batch_that_fits(digits):
+    from benchmarks.inference import offline
+
+    (x, _), calibration = digits
+    prepared = get_precision("fp32")(Limited(48), torch.device("cpu"), calibration)
+    out, raw = offline(prepared, x, InferSettings(batch_sizes=(256, 64), warmup=1, passes=3))
+    # 256 and 64 do not fit; the smallest listed size is halved until one does
+    assert out["batch_size"] == out["largest_fitting_batch"] == 32 and out["did_not_fit"] == [256, 64]
+    assert list(raw) == ["32"] and out["images_per_s"] > 0
+    prepared = get_precision("fp32")(Limited(100), torch.device("cpu"), calibration)
+    out, _ = offline(prepared, x, InferSettings(batch_sizes=(256, 64, 16), warmup=1, passes=3))
+    assert out["batch_size"] == 64 and set(out["by_batch_size"]) == {"16", "64"} and out["did_not_fit"] == [256]
+
+
+@pytest.mark.gpu
+def test_cuda_precisions(trained, digits):
+    (x, y), calibration = digits
+    settings = InferSettings(batch_sizes=(128,), warmup=2, queries=20, passes=3, autoattack=None)
+    section = benchmark_inference(trained, (x, y), calibration, settings, device="cuda").section
+    assert section["int8"]["status"] == "unsupported" and "CPU only" in section["int8"]["reason"]
+    assert section["fp32"]["status"] == section["fp16"]["status"] == "measured"
+    assert section["fp32"]["SingleStream"]["peak_memory_kind"].startswith("torch.cuda")
+    assert abs(section["fp16"]["accuracy"]["clean_drop_vs_fp32"]) <= INT8_TOLERANCE_PP
+
+
 @pytest.mark.parametrize("option,value,words", [
     ("--precision", "fp32,fp8", ["--precision", "'fp8'", "fp32, bf16, fp16, int8"]),
     ("--precision", "fp32,,int8", ["--precision", "comma-separated"]),
