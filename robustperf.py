@@ -2,7 +2,7 @@
 
 Each subcommand lives in the room that owns its job and exposes ``HELP``, ``add_arguments(parser)`` and
 ``main(args) -> int``; those modules import nothing heavy at module level, so ``robustperf --help`` is instant.
-User mistakes (:class:`recipes.UserError` and its subclasses) are printed without a traceback and exit 2.
+User mistakes (:class:`robustperf_errors.UserError` and its subclasses) are printed without a traceback and exit 2.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _version() -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from recipes.errors import UserError
+    from robustperf_errors import UserError
 
     parser = build_parser()
     args = parser.parse_args(argv)

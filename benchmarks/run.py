@@ -488,6 +488,7 @@ def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> Non
         record["energy"].update(summary["energy"])
         record["cost"].update(summary["cost"])
         record["co2_kg"] = summary["co2_kg"]
+        record["pricing"] = summary["pricing"]
         for key, value in summary["timing"].items():
             if value is not None or record["timing"].get(key) is None:
                 record["timing"][key] = value
@@ -496,7 +497,8 @@ def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> Non
 
 
 #: Record fields the evaluation fills itself, summed over its resumed sessions.
-EVALUATION_OWNED = {"timing": ("eval_seconds", "attack_seconds"), "energy": ("eval_kwh", "attack_kwh")}
+EVALUATION_OWNED = {"timing": ("eval_seconds", "attack_seconds"),
+                    "energy": ("eval_kwh", "attack_kwh", "eval_j", "attack_j")}
 
 
 def _cpu_cores() -> int:

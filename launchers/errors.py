@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from typing import Optional, Sequence
 
-from recipes.errors import UserError
+from robustperf_errors import UserError
 
 
 class LaunchError(UserError):

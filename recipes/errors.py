@@ -1,19 +1,15 @@
-"""Exceptions for user mistakes.
+"""Exceptions for mistakes in a recipe.
 
-Every room raises a subclass of :class:`UserError` for something the user can fix (a bad recipe, a missing
-dataset, a scheduler refusing a script). The CLI prints it without a traceback and exits with
-:attr:`UserError.exit_code` (2). Programming errors stay ordinary exceptions and keep their traceback.
+:class:`UserError` (exit 2) and :func:`nearest` live in the top-level ``robustperf_errors`` module, shared by
+every room; they are re-exported here, so ``from recipes.errors import UserError`` keeps working.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any, Iterable, Optional
 
+from robustperf_errors import UserError, nearest
 
-class UserError(Exception):
-    """A mistake the user can fix; the CLI prints ``str(err)`` and exits 2."""
-
-    exit_code = 2
+__all__ = ["RecipeError", "UserError", "nearest"]
 
 
 class RecipeError(UserError):
@@ -58,9 +54,3 @@ class RecipeError(UserError):
         """Return a copy with the file and line filled in where they were unknown."""
         return RecipeError(self.message, file=self.file or file, key=self.key, value=self.value,
                            allowed=self.allowed, line=self.line if self.line is not None else line)
-
-
-def nearest(word: str, options: Iterable[str]) -> Optional[str]:
-    """The closest valid spelling of ``word`` among ``options``, or None."""
-    match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.5)
-    return match[0] if match else None

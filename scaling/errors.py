@@ -1,4 +1,4 @@
-"""Errors of the scaling analysis, all :class:`recipes.errors.UserError` subclasses (the CLI exits 2).
+"""Errors of the scaling analysis, all :class:`robustperf_errors.UserError` subclasses (the CLI exits 2).
 
 Compare ``lifelines/exceptions.py``: a fit that does not converge says what to try, as a checklist.
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence
 
-from recipes.errors import UserError, nearest
+from robustperf_errors import UserError, nearest
 
 
 class ScalingError(UserError):

@@ -19,6 +19,7 @@ import torch
 
 from recipes.errors import UserError
 from results import atomic_write_bytes
+from results.pricing import kwh as _kwh
 
 from ._meter import add_energy, measure
 from ._signals import EvaluationInterrupted, SignalGuard
@@ -32,7 +33,6 @@ logger = logging.getLogger("robustperf.evaluation")
 EVAL_FOLDER = "evaluation"
 PROGRESS_FILE = "progress.json"
 AUTOATTACK_STATE_FILE = "autoattack-state.json"
-J_PER_KWH = 3.6e6
 WHICH = ("best", "last")
 #: Sections ``robustperf evaluate --set`` may change: how to evaluate and measure, never what was trained.
 OVERRIDABLE = ("evaluation", "measurement")
@@ -72,11 +72,6 @@ class _Progress:
 def evaluation_dir(run_dir: str, which: str) -> str:
     """Folder of the evaluation state of checkpoint ``which`` of a run."""
     return os.path.join(run_dir, EVAL_FOLDER, which)
-
-
-def _kwh(joules: Optional[float], pue: float) -> Optional[float]:
-    # As benchmarks.measurement.cost: every kWh in the record includes the facility's PUE.
-    return None if joules is None else joules / J_PER_KWH * pue
 
 
 def _pct(count: int, n: int) -> float:
@@ -227,7 +222,9 @@ def _partial(progress: _Progress, aa, n: int, which: str, run_config) -> Dict[st
         "max_perturbation": None, "which": which,
     }
     timing = {"eval_seconds": progress.seconds, "attack_seconds": None, "attack_seconds_per_sample": None}
-    energy = {"eval_kwh": _kwh(progress.energy_j, pue), "attack_kwh": None}
+    # raw device joules and, as everywhere in the record, kWh including the facility's PUE (results.pricing)
+    energy = {"eval_j": progress.energy_j, "eval_kwh": _kwh(progress.energy_j, pue), "attack_j": None,
+              "attack_kwh": None}
     warnings = list(progress.warnings)
     version = None
     if aa is not None:
@@ -237,7 +234,7 @@ def _partial(progress: _Progress, aa, n: int, which: str, run_config) -> Dict[st
             "max_perturbation": aa.max_perturbation,
         })
         timing.update({"attack_seconds": aa.seconds, "attack_seconds_per_sample": aa.seconds / aa.n})
-        energy["attack_kwh"] = _kwh(aa.energy_j, pue)
+        energy["attack_j"], energy["attack_kwh"] = aa.energy_j, _kwh(aa.energy_j, pue)
         warnings += [w for w in aa.warnings if w not in warnings]
         version = aa.version
     return {"accuracy": accuracy, "timing": timing, "energy": energy,

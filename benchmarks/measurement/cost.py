@@ -1,21 +1,22 @@
 """Turn measured joules and seconds into the record's energy, money and CO2 fields.
 
-kWh = measured device energy x ``measurement.pue`` (facility overhead; 1.58 is the Uptime Institute's 2022
-average); electricity $ = kWh x ``usd_per_kwh``; CO2 kg = kWh x ``kg_co2_per_kwh``; cloud $ = device-hours x
-the low/high $/h of the device model in ``cloud_usd_per_gpu_hour`` (Strubell et al., "Energy and Policy
-Considerations for Deep Learning in NLP", ACL 2019, for the method). Every price comes from the recipe;
-anything unknown is None, never 0.
+The raw measurements (device joules before PUE per window, device-hours, device model) go into the record
+as they are; the derived kWh, $ and CO2 come from :func:`results.pricing.derive`, the one function that
+applies the pricing constants (kWh = device energy x ``measurement.pue``; electricity $ = kWh x
+``usd_per_kwh``; CO2 kg = kWh x ``kg_co2_per_kwh``; cloud $ = device-hours x the low/high $/h of the device
+model in ``cloud_usd_per_gpu_hour``; Strubell et al., "Energy and Policy Considerations for Deep Learning in
+NLP", ACL 2019, for the method), so a finished study can be re-priced without rerunning. Every price comes
+from the recipe or a re-pricing flag; anything unknown is None, never 0.
 """
 from __future__ import annotations
 
-import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
+
+from results.pricing import CPU, SECONDS_PER_HOUR, derive, match_price  # noqa: F401 - match_price re-exported
+from results.schema import J_PER_KWH  # noqa: F401
 
 from .energy import TOTAL, Window
 
-J_PER_KWH = 3.6e6
-SECONDS_PER_HOUR = 3600.0
-CPU = "cpu"
 #: Windows reported separately as energy.<name>_kwh.
 NAMED_WINDOWS = ("train", "eval", "attack")
 
@@ -36,34 +37,6 @@ def _source(windows_or_totals: Any, windows: Dict[str, Dict[str, Any]]) -> Optio
     return "+".join(sorted(sources)) or None
 
 
-def match_price(device_model: Optional[str], prices: Mapping[str, Any]) -> Optional[Tuple[float, float]]:
-    """The (low, high) $/device-hour whose key names ``device_model``; None when no key does.
-
-    Keys match as whole model tokens, case-insensitively, the longest first: ``"NVIDIA H100 80GB HBM3"`` ->
-    ``H100``, ``"NVIDIA A100-SXM4-40GB"`` -> ``A100`` (not ``A10``). ``"cpu"`` matches the ``cpu`` key only.
-    """
-    if not device_model or not prices:
-        return None
-    model = device_model.strip()
-    for key in sorted(prices, key=len, reverse=True):
-        if key.lower() == CPU:
-            hit = model.lower() == CPU
-        else:
-            hit = re.search(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![0-9])", model, re.IGNORECASE) is not None
-        if hit:
-            low, high = prices[key]
-            return float(low), float(high)
-    return None
-
-
-def _kwh(joules: Optional[float], pue: float) -> Optional[float]:
-    return None if joules is None else joules / J_PER_KWH * pue
-
-
-def _times(value: Optional[float], factor: Optional[float]) -> Optional[float]:
-    return None if value is None or factor is None else value * factor
-
-
 def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[str],
               device_count: Optional[int]) -> Dict[str, Any]:
     """Record fields from measured windows.
@@ -77,11 +50,11 @@ def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[st
         device_count: devices billed: GPUs, or CPU cores for CPU runs (the ``cpu`` price is per core-hour).
 
     Returns:
-        ``{"energy": {...}, "cost": {...}, "co2_kg": ..., "timing": {train/eval/attack_seconds}}`` with the
-        record's keys; every kWh includes PUE; ``energy.mean_power_w`` is the raw device power.
+        ``{"energy": {...}, "cost": {...}, "co2_kg": ..., "pricing": {...}, "timing": {...}}`` with the
+        record's keys; every kWh includes PUE, every ``energy.*_j`` is raw device joules (before PUE);
+        ``energy.mean_power_w`` is the raw device power; ``pricing`` the constants applied.
     """
     windows = _windows(windows_or_totals)
-    pue = float(measurement_cfg.pue)
     total = windows.get(TOTAL)
     if total is None:
         parts = [windows[n] for n in ("train", "eval") if n in windows]
@@ -91,24 +64,17 @@ def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[st
                  "sampler_energy_j": None if not parts or any(p.get("sampler_energy_j") is None for p in parts)
                  else sum(p["sampler_energy_j"] for p in parts)}
     seconds, joules = total.get("seconds"), total.get("energy_j")
-    kwh = _kwh(joules, pue)
-    energy = {
-        "kwh": kwh, "source": _source(windows_or_totals, windows), "pue": pue,
-        "mean_power_w": joules / seconds if joules is not None and seconds else None,
-        "sampler_kwh": _kwh(total.get("sampler_energy_j"), pue), "devices": device_count,
-    }
+    raw = {"device_j": joules, "sampler_j": total.get("sampler_energy_j")}
     for name in NAMED_WINDOWS:
-        energy[f"{name}_kwh"] = _kwh(windows[name]["energy_j"], pue) if name in windows else None
+        raw[f"{name}_j"] = windows[name]["energy_j"] if name in windows else None
     device_hours = None
     if seconds is not None and device_count:
         device_hours = seconds / SECONDS_PER_HOUR * device_count
-    price = match_price(device_model, getattr(measurement_cfg, "cloud_usd_per_gpu_hour", None) or {})
-    cost = {
-        "electricity_usd": _times(kwh, measurement_cfg.usd_per_kwh),
-        "cloud_usd_low": _times(device_hours, price[0] if price else None),
-        "cloud_usd_high": _times(device_hours, price[1] if price else None),
-        "device_hours": device_hours, "device_model": device_model,
-    }
+    derived = derive(raw, device_hours, device_model, measurement_cfg)
+    energy = {**raw, **derived["energy"], "source": _source(windows_or_totals, windows),
+              "mean_power_w": joules / seconds if joules is not None and seconds else None,
+              "devices": device_count}
+    cost = {**derived["cost"], "device_hours": device_hours, "device_model": device_model}
     timing = {f"{name}_seconds": windows[name]["seconds"] if name in windows else None for name in NAMED_WINDOWS}
-    return {"energy": energy, "cost": cost, "co2_kg": _times(kwh, measurement_cfg.kg_co2_per_kwh),
+    return {"energy": energy, "cost": cost, "co2_kg": derived["co2_kg"], "pricing": derived["pricing"],
             "timing": timing}

@@ -209,7 +209,7 @@ def test_evaluate_returns_record_groups_in_record_units(trained, digits, tmp_pat
     assert 50.0 < acc["clean"] <= 100.0 and acc["autoattack"] <= acc["per_attack"]["clean"]  # percent
     assert acc["autoattack_ci"][0] <= acc["autoattack"] <= acc["autoattack_ci"][1]
     assert out["timing"]["attack_seconds"] > 0 and out["timing"]["eval_seconds"] >= out["timing"]["attack_seconds"]
-    assert out["energy"] == {"eval_kwh": None, "attack_kwh": None}
+    assert out["energy"] == {"eval_j": None, "eval_kwh": None, "attack_j": None, "attack_kwh": None}
     inference = out["evaluation"]["inference"]
     stream, offline = inference["fp32"]["SingleStream"], inference["fp32"]["Offline"]
     assert 0 < stream["latency_ms_p50"] <= stream["latency_ms_p90"] <= stream["latency_ms_p99"]

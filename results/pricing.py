@@ -1,0 +1,154 @@
+"""Derived energy, money and CO2 from raw measurements: the one place the pricing constants are applied.
+
+A record keeps what was measured in raw units - device energy in joules before PUE (``energy.*_j``),
+device-hours and the device model (``cost.device_hours``, ``cost.device_model``) - and, next to them, the
+derived columns and the constants used (``pricing``):
+
+- kWh = device joules / 3.6e6 x ``pue`` (facility overhead; 1.58 is the Uptime Institute's 2022 average);
+- electricity $ = kWh x ``usd_per_kwh``; CO2 kg = kWh x ``kg_co2_per_kwh``;
+- cloud $ = device-hours x the low/high $ per device-hour of the device model in ``cloud_usd_per_gpu_hour``.
+
+:func:`derive` is used by the run that measures (``benchmarks.measurement.cost``) and by re-pricing
+(``robustperf collect/analyze --set measurement.usd_per_kwh=...``), so a finished study is re-priced in
+seconds without rerunning anything. Anything unknown stays None, never 0. Imports neither torch nor recipes.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from robustperf_errors import UserError
+
+from .schema import CO2_KG, COST, ENERGY, J_PER_KWH, PRICING, Pricing
+
+__all__ = ["PRICING_KEYS", "SECONDS_PER_HOUR", "CPU", "ENERGY_FIELDS", "PricingError", "derive", "kwh",
+           "match_price", "parse_pricing_overrides", "reprice"]
+
+SECONDS_PER_HOUR = 3600.0
+CPU = "cpu"
+#: The constants (keys of the recipe's ``measurement`` section) that pricing applies.
+PRICING_KEYS = Pricing.keys()
+#: raw device joules -> the derived kWh field beside it.
+ENERGY_FIELDS = (("device_j", "kwh"), ("train_j", "train_kwh"), ("eval_j", "eval_kwh"),
+                 ("attack_j", "attack_kwh"), ("sampler_j", "sampler_kwh"))
+
+
+class PricingError(UserError):
+    """A re-pricing constant that cannot be used."""
+
+
+def kwh(joules: Optional[float], pue: float) -> Optional[float]:
+    """Facility kWh of ``joules`` measured at the devices."""
+    return None if joules is None else joules / J_PER_KWH * pue
+
+
+def _times(value: Optional[float], factor: Optional[float]) -> Optional[float]:
+    return None if value is None or factor is None else value * factor
+
+
+def match_price(device_model: Optional[str], prices: Optional[Mapping[str, Any]]) -> Optional[Tuple[float, float]]:
+    """The (low, high) $/device-hour whose key names ``device_model``; None when no key does.
+
+    Keys match as whole model tokens, case-insensitively, the longest first: ``"NVIDIA H100 80GB HBM3"`` ->
+    ``H100``, ``"NVIDIA A100-SXM4-40GB"`` -> ``A100`` (not ``A10``). ``"cpu"`` matches the ``cpu`` key only.
+    """
+    if not device_model or not prices:
+        return None
+    model = device_model.strip()
+    for key in sorted(prices, key=len, reverse=True):
+        if key.lower() == CPU:
+            hit = model.lower() == CPU
+        else:
+            hit = re.search(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![0-9])", model, re.IGNORECASE) is not None
+        if hit:
+            low, high = prices[key]
+            return float(low), float(high)
+    return None
+
+
+def _constant(constants: Any, key: str) -> Any:
+    if isinstance(constants, Mapping):
+        return constants.get(key)
+    return getattr(constants, key, None)
+
+
+def derive(raw_energy: Mapping[str, Any], device_hours: Optional[float], device_model: Optional[str],
+           constants: Any) -> Dict[str, Any]:
+    """The derived columns from raw measurements and pricing constants.
+
+    Args:
+        raw_energy: ``{"device_j": ..., "train_j": ..., ...}`` (keys of :data:`ENERGY_FIELDS`; missing = None).
+        device_hours: device-hours billed (GPUs, or CPU cores for CPU runs).
+        device_model: GPU model name, ``"cpu"``, or None.
+        constants: the ``measurement`` section (a mapping or an object) with :data:`PRICING_KEYS`.
+
+    Returns:
+        ``{"energy": {kwh, train_kwh, ..., pue}, "cost": {electricity_usd, cloud_usd_low, cloud_usd_high},
+        "co2_kg": ..., "pricing": {the constants used}}``.
+    """
+    pue = float(_constant(constants, "pue"))
+    usd_per_kwh = _constant(constants, "usd_per_kwh")
+    co2_per_kwh = _constant(constants, "kg_co2_per_kwh")
+    prices = _constant(constants, "cloud_usd_per_gpu_hour") or {}
+    energy: Dict[str, Any] = {derived: kwh(raw_energy.get(joules), pue) for joules, derived in ENERGY_FIELDS}
+    energy["pue"] = pue
+    total = energy["kwh"]
+    price = match_price(device_model, prices)
+    cost = {"electricity_usd": _times(total, usd_per_kwh),
+            "cloud_usd_low": _times(device_hours, price[0] if price else None),
+            "cloud_usd_high": _times(device_hours, price[1] if price else None)}
+    pricing = Pricing(pue=pue, usd_per_kwh=usd_per_kwh, kg_co2_per_kwh=co2_per_kwh,
+                      cloud_usd_per_gpu_hour={k: [float(v[0]), float(v[1])] for k, v in prices.items()})
+    return {ENERGY: energy, COST: cost, CO2_KG: _times(total, co2_per_kwh), PRICING: pricing.to_dict()}
+
+
+def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """``record`` (a copy) with its derived kWh, $ and CO2 recomputed from its raw measurements.
+
+    Args:
+        record: a record of the current schema (``results.read_record`` upgrades older ones).
+        constants: pricing constants to change (a subset of :data:`PRICING_KEYS`); the others are those the
+            record was priced with (its ``pricing`` group, else its config's ``measurement``).
+    """
+    out = copy.deepcopy(record)
+    used = dict(out.get(PRICING) or {})
+    measurement = ((out.get("config") or {}).get("measurement") or {})
+    merged = {k: used.get(k) if used.get(k) is not None else measurement.get(k) for k in PRICING_KEYS}
+    merged.update(constants or {})
+    if merged.get("pue") is None:
+        return out  # never priced (no measurement): nothing to derive
+    energy = out.setdefault(ENERGY, {})
+    cost = out.setdefault(COST, {})
+    derived = derive(energy, cost.get("device_hours"), cost.get("device_model"), merged)
+    energy.update(derived[ENERGY])
+    cost.update(derived[COST])
+    out[CO2_KG] = derived[CO2_KG]
+    out[PRICING] = derived[PRICING]
+    return out
+
+
+def parse_pricing_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
+    """``["measurement.usd_per_kwh=0.24", ...]`` -> ``{"usd_per_kwh": 0.24}``; only pricing keys are allowed.
+
+    Values are checked against the recipe schema's field specs (the one vocabulary), so a bad one is reported
+    as a recipe ``--set`` would be.
+
+    Raises:
+        PricingError: a malformed item or a key that is not a pricing constant; RecipeError: a bad value.
+    """
+    from recipes.recipe import SET_SOURCE, parse_yaml
+    from recipes.schema import all_paths, validate_value
+
+    paths = all_paths()
+    allowed = [f"measurement.{k}" for k in PRICING_KEYS]
+    out: Dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or key not in allowed:
+            raise PricingError(f"{SET_SOURCE}: cannot re-price with {item!r}: expected KEY=VALUE with KEY one of "
+                               f"{', '.join(allowed)}")
+        value, _ = parse_yaml(text, SET_SOURCE) if text.strip() else (None, {})
+        out[key.split(".", 1)[1]] = validate_value(key, value, paths[key], SET_SOURCE)
+    return out
