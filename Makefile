@@ -44,7 +44,7 @@ GPU_CHECK_OUT ?= gpu-check.json
 gpu-check: $(STAMP)
 	$(PY) -m benchmarks.gpu_check --out $(GPU_CHECK_OUT)
 
-PAPER_OUT ?= results/paper
+PAPER_OUT ?= runs/paper
 paper: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
 		--mapping scaling/mappings/timm-adv-training.yaml -o $(PAPER_OUT)

@@ -14,7 +14,7 @@ def load_model(run_dir: str, which: str = "best", device: Any = "cpu"):
     """The trained network of a run, in eval mode, taking images in [0, 1].
 
     Args:
-        run_dir: the run's folder (``results/runs/<run_id>``).
+        run_dir: the run's folder (``runs/<run_id>``).
         which: ``best`` (highest per-epoch PGD accuracy on the subset) or ``last``.
         device: where to put it.
 

@@ -15,7 +15,7 @@ HELP = "evaluate a trained run: clean, PGD and AutoAttack accuracy and inference
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder (results/runs/<run_id>)")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder (runs/<run_id>)")
     parser.add_argument("--which", choices=("best", "last"), default=None,
                         help="checkpoint to evaluate (default: the run's evaluation.which)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -39,7 +39,7 @@ def main(args) -> int:
     path = os.path.join(args.run_dir, RECORD_FILE)
     if not os.path.isfile(path):
         raise EvaluationError(f"{os.path.abspath(args.run_dir)}: no {RECORD_FILE}; expected the folder of a run "
-                              "written by `robustperf run` (results/runs/<run_id>)")
+                              "written by `robustperf run` (runs/<run_id>)")
     if which is None:
         which = ((read_record(path).get("config") or {}).get("evaluation") or {}).get("which", "best")
     try:

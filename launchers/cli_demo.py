@@ -20,8 +20,8 @@ DEMO_RECIPE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", default=os.path.join("results", "demo"),
-                        help="output folder: runs/ (one folder per run), table.csv, analysis/ (default: results/demo)")
+    parser.add_argument("--out", default=os.path.join("runs", "demo"),
+                        help="output folder: runs/ (one folder per run), table.csv, analysis/ (default: runs/demo)")
     parser.add_argument("--recipe", default=DEMO_RECIPE, help="recipe to run instead of recipes/demo.yaml")
     parser.add_argument("--max-parallel", type=int, default=2, help="runs at a time (default 2)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

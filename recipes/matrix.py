@@ -7,7 +7,8 @@ command, even ``robustperf run --index 0`` inside an array task, used to build a
 
 - Duplicates are removed per axis before anything else: grid axes set disjoint keys, so two runs are the same
   exactly when every axis picks values with the same effect (the key values the axis leaves in the config,
-  after ``--set`` overrides, outside the identity-excluded sections). Keeping each axis's first value of every
+  after ``--set`` overrides, of the keys in the run identity, ``recipes.schema.is_identity_key``; values that
+  differ only outside it are refused: they would be one run). Keeping each axis's first value of every
   effect is what dropping later duplicates in matrix order did. Seeds are the one coupled key: ``seed`` on an
   axis plus ``repeats`` must not produce one seed twice, and such a recipe is refused.
 - Every exclude entry becomes, per dimension, the set of values it matches (a key no axis sets is a constant:
@@ -24,7 +25,7 @@ import json
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import RecipeError
-from .schema import IDENTITY_EXCLUDED
+from .schema import is_identity_key
 
 Patch = Tuple[Tuple[str, Optional[str], Any], ...]
 _SEED = ("seed", None)
@@ -67,14 +68,23 @@ class Matrix:
         for name, patches in axes:
             keys = sorted({(s, k) for patch in patches for s, k, _ in patch if (s, k) not in post_keys},
                           key=lambda sk: (sk[0], sk[1] or ""))
-            ident_keys = [sk for sk in keys if sk[0] not in IDENTITY_EXCLUDED]
+            ident_keys = [sk for sk in keys if is_identity_key(*sk)]
             kept: List[Tuple[int, Patch]] = []
-            effects = set()
+            effects: Dict[str, Tuple[int, str]] = {}
             for position, patch in enumerate(patches):
                 effect = _encode([_patch_value(patch, s, k, _value(base, s, k)) for s, k in ident_keys])
+                full = _encode([_patch_value(patch, s, k, _value(base, s, k)) for s, k in keys])
                 if effect in effects:
+                    first, first_full = effects[effect]
+                    if full != first_full:
+                        others = [f"{s}.{k}" if k else s for s, k in keys if not is_identity_key(s, k)]
+                        raise RecipeError(
+                            f"values {first} and {position} of this axis differ only in settings that do not change "
+                            f"the trained weights ({', '.join(others)}), so they would be one run; vary them in "
+                            "separate launches (a finished run is re-evaluated or re-priced, never retrained)",
+                            file=file, key=f"grid.{name}")
                     continue
-                effects.add(effect)
+                effects[effect] = (position, full)
                 kept.append((position, patch))
             for sk in keys:
                 owner[sk] = len(self.axes)

@@ -6,8 +6,10 @@ to drop) and ``launch`` (how to submit; never part of a run's identity). YAML is
 with ``yaml.safe_load`` semantics.
 
 Expansion is a pure function of the recipe: each run gets its matrix ``index`` (the order the axes are
-written in), a ``run_id`` (the first 12 hex digits of the SHA-256 of the canonical resolved config, sorted-key
-JSON, ``tracking`` left out) and a readable ``name``.
+written in), a ``run_id`` (the first 12 hex digits of the SHA-256 of the canonical sorted-key JSON of the run's
+identity: seed, data, model, training and attack with every default filled in, less keys that cannot change the
+weights such as ``data.num_workers``; see :func:`recipes.schema.identity_of`) and a readable ``name``. The
+final evaluation, measurement/pricing, tracking and launch settings change no id.
 """
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ from .errors import RecipeError, nearest
 from .limits import limit, over_limit_message
 from .matrix import Matrix
 from .names import check_names
-from .schema import (IDENTITY_EXCLUDED, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
-                     section_fields, validate_section, validate_value)
+from .schema import (IDENTITY_SECTIONS, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
+                     identity_keys, identity_of, section_fields, validate_section, validate_value)
 
 TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch", "search")
 SET_SOURCE = "<--set>"
@@ -524,8 +526,8 @@ def run_name(cfg: Dict[str, Any]) -> str:
 
 
 def identity_json(cfg: Dict[str, Any]) -> str:
-    """Canonical sorted-key JSON of the parts of a config that define the run."""
-    return _JSON.encode({k: v for k, v in cfg.items() if k not in IDENTITY_EXCLUDED})
+    """Canonical sorted-key JSON of the parts of a config that define the run (:func:`schema.identity_of`)."""
+    return _JSON.encode(identity_of(cfg))
 
 
 def run_id_of(cfg: Dict[str, Any]) -> str:
@@ -539,13 +541,24 @@ def _touched(recipe: Recipe) -> set:
     return touched | {section for section, _, _ in recipe._post} | {"seed"}
 
 
+#: the run id's top-level keys, in the sorted order of the canonical JSON
+_ID_TOP = tuple(sorted(("seed",) + IDENTITY_SECTIONS))
+
+
+def _identity_part(cfg: Dict[str, Any], k: str) -> str:
+    """Canonical JSON of one top-level part of the identity (as in :func:`identity_json`)."""
+    if k == "seed":
+        return _JSON.encode(cfg[k])
+    section = cfg[k]
+    return _JSON.encode({name: section[name] for name in identity_keys(k) if name in section})
+
+
 def _spec(recipe: Recipe, index: int, cfg: Dict[str, Any], touched: set,
           base_json: Optional[Dict[str, str]] = None) -> RunSpec:
-    keys = sorted(k for k in cfg if k not in IDENTITY_EXCLUDED)
     parts = []
-    for k in keys:
+    for k in _ID_TOP:
         cached = base_json.get(k) if (base_json is not None and k not in touched) else None
-        parts.append(f'"{k}":' + (cached if cached is not None else _JSON.encode(cfg[k])))
+        parts.append(f'"{k}":' + (cached if cached is not None else _identity_part(cfg, k)))
     run_id = hashlib.sha256(("{" + ",".join(parts) + "}").encode("ascii")).hexdigest()[:12]
     try:
         check_run(cfg, file=recipe.path)
@@ -559,7 +572,7 @@ def expand_iter(recipe: Recipe) -> Iterator[RunSpec]:
     """The runs of ``recipe`` one at a time (no size limit: the caller decides how many to take)."""
     matrix = recipe.matrix
     touched = _touched(recipe)
-    base_json = {k: _JSON.encode(v) for k, v in recipe.base.items() if k not in IDENTITY_EXCLUDED}
+    base_json = {k: _identity_part(recipe.base, k) for k in _ID_TOP}
     for index, choice in enumerate(matrix):
         yield _spec(recipe, index, matrix.config(choice), touched, base_json)
 

@@ -19,12 +19,15 @@ from .errors import RecipeError, nearest
 
 def _f(default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None, min: Optional[float] = None,
        max: Optional[float] = None, min_exclusive: bool = False, kind: Optional[str] = None, factory=None,
-       family: Optional[Tuple[str, ...]] = None, name_part: bool = False, form: Optional[Tuple[int, int]] = None):
+       family: Optional[Tuple[str, ...]] = None, name_part: bool = False, form: Optional[Tuple[int, int]] = None,
+       identity: bool = True):
     """A schema field: default, one-line doc and checks. ``family``: the model families that read a ``model.*``
     key (None = every family); ``name_part``: the value appears in run names (``wrn-28-10``); ``form``: ``(m, r)``
-    the value must be ``r`` modulo ``m`` (checked when the key's family is the run's)."""
+    the value must be ``r`` modulo ``m`` (checked when the key's family is the run's). ``identity=False``: the key
+    cannot change the trained weights, so it stays out of the run id even inside an identity section (see
+    :data:`IDENTITY_SECTIONS`)."""
     meta = {"doc": doc, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive, "kind": kind,
-            "family": family, "name_part": name_part, "form": form}
+            "family": family, "name_part": name_part, "form": form, "identity": identity}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -103,7 +106,7 @@ class DataConfig:
                                    min=0.0, max=0.99)
     batch_size: int = _f(128, "per-process training batch size", min=1)
     augment: bool = _f(True, "random crop (padding 4) and horizontal flip for 32x32 data")
-    num_workers: int = _f(0, "data-loader worker processes", min=0)
+    num_workers: int = _f(0, "data-loader worker processes", min=0, identity=False)
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,13 @@ class TrainingConfig:
     precision: str = _f("fp32", "numeric precision of forward passes (fp16: autocast with a gradient scaler)",
                         choices=("fp32", "bf16", "fp16"))
     clip_grad: Optional[float] = _f(None, "gradient-norm clipping; null = none", min=0.0, min_exclusive=True)
+    select_subset: int = _f(1024, "test images (first in dataset order) of the per-epoch PGD check that chooses "
+                                  "the best checkpoint", min=1)
+    select_pgd_steps: int = _f(40, "PGD steps of the per-epoch best-checkpoint check", min=1)
+    select_pgd_step_size: Optional[float] = _f(None, "PGD step size of the per-epoch check; null = "
+                                                     "2.5*eps/select_pgd_steps", min=0.0, min_exclusive=True,
+                                               kind="fraction")
+    select_batch_size: int = _f(500, "batch size of the per-epoch check", min=1)
 
 
 @dataclass(frozen=True)
@@ -228,10 +238,9 @@ class SlowdownConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    pgd_steps: int = _f(40, "PGD steps of the per-epoch and final robust evaluation", min=1)
-    pgd_step_size: Optional[float] = _f(None, "evaluation PGD step size; null = 2.5*eps/pgd_steps", min=0.0,
+    pgd_steps: int = _f(40, "PGD steps of the final robust evaluation (whole test set)", min=1)
+    pgd_step_size: Optional[float] = _f(None, "final evaluation PGD step size; null = 2.5*eps/pgd_steps", min=0.0,
                                         min_exclusive=True, kind="fraction")
-    pgd_subset: int = _f(1024, "test images (first in dataset order) for the per-epoch PGD check", min=1)
     autoattack: Any = _f("standard", "AutoAttack version (standard, plus, rand), a list of attacks, or null to "
                                      "skip", kind="autoattack")
     autoattack_n: int = _f(10000, "AutoAttack on the first n test points (RobustBench convention)", min=1)
@@ -281,7 +290,7 @@ class LaunchConfig:
     """How the matrix is submitted; never part of a run's identity."""
 
     scheduler: str = _f("local", "where runs execute", choices=("local", "slurm", "lsf"))
-    results: str = _f("results/runs", "results directory (one folder per run_id)")
+    results: str = _f("runs", "results directory (one folder per run_id)")
     max_parallel: int = _f(2, "runs executing at once (the %K of an array job)", min=1)
     time_min: int = _f(60, "wall-time limit of one job, minutes", min=1)
     partition: Optional[str] = _f(None, "SLURM partition / LSF queue")
@@ -300,8 +309,42 @@ SECTIONS: Dict[str, type] = {
     "data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "attack": AttackConfig,
     "evaluation": EvaluationConfig, "measurement": MeasurementConfig, "tracking": TrackingConfig,
 }
-#: Sections whose values do not change what a run computes, so they are left out of the run id.
-IDENTITY_EXCLUDED = ("tracking",)
+#: The run identity is what changes the trained weights: the seed and these sections, every default filled
+#: in, less the fields marked ``identity=False``. The final evaluation, measurement and pricing, tracking and
+#: launch settings change no id: a finished run is re-evaluated or re-priced, never retrained, for them.
+IDENTITY_SECTIONS = ("data", "model", "training", "attack")
+#: Sections left out of the run id (everything that is not an identity section).
+IDENTITY_EXCLUDED = tuple(s for s in SECTIONS if s not in IDENTITY_SECTIONS)
+
+
+def identity_keys(section: str) -> Tuple[str, ...]:
+    """The keys of an identity section that are part of the run id, in sorted order."""
+    cached = _IDENTITY_KEYS.get(section)
+    if cached is None:
+        cached = _IDENTITY_KEYS[section] = tuple(sorted(k for k, spec in section_fields(section).items()
+                                                        if spec.get("identity", True)))
+    return cached
+
+
+_IDENTITY_KEYS: Dict[str, Tuple[str, ...]] = {}
+
+
+def is_identity_key(section: str, key: Optional[str]) -> bool:
+    """Whether ``section.key`` (``key`` None: the whole section, or ``seed``) is part of the run identity."""
+    if section == "seed":
+        return True
+    if section not in IDENTITY_SECTIONS:
+        return False
+    return key is None or key in identity_keys(section)
+
+
+def identity_of(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The part of a resolved run config that defines the run (and its id): seed + identity sections' keys."""
+    out: Dict[str, Any] = {"seed": cfg.get("seed")}
+    for section in IDENTITY_SECTIONS:
+        values = cfg.get(section) or {}
+        out[section] = {k: values.get(k) for k in identity_keys(section) if k in values}
+    return out
 
 
 @dataclass(frozen=True)
@@ -346,6 +389,11 @@ class RunConfig:
     def train_step_size(self) -> float:
         """PGD step size of the training attack (1.5*eps/steps unless set)."""
         return self.attack.step_size or 1.5 * self.attack.eps / self.attack.steps
+
+    @property
+    def select_step_size(self) -> float:
+        """PGD step size of the per-epoch best-checkpoint check (2.5*eps/select_pgd_steps unless set)."""
+        return self.training.select_pgd_step_size or 2.5 * self.attack.eps / self.training.select_pgd_steps
 
     @property
     def eval_step_size(self) -> float:

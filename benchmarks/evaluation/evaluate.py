@@ -283,7 +283,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
     """Evaluate checkpoint ``which`` of the run in ``run_dir`` and merge the results into its record.
 
     Args:
-        run_dir: the run's folder (``results/runs/<run_id>``) holding ``result.json`` and the checkpoints.
+        run_dir: the run's folder (``runs/<run_id>``) holding ``result.json`` and the checkpoints.
         which: ``best`` or ``last``.
         overrides: ``KEY=VALUE`` changes of ``evaluation.*`` / ``measurement.*`` (noted in the warnings).
         record: the run's record, updated in place and not written (``robustperf run`` writes it); None: read
@@ -305,6 +305,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
 
     from recipes.schema import RunConfig
     from results import RECORD_FILE, read_record, write_record
+    from results.schema import evaluation_settings, store_evaluation
 
     say = log or logger.info
     if which not in WHICH:
@@ -315,7 +316,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
         path = os.path.join(run_dir, RECORD_FILE)
         if not os.path.isfile(path):
             raise EvaluationError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by "
-                                  "`robustperf run` (results/runs/<run_id>)")
+                                  "`robustperf run` (runs/<run_id>)")
         record = read_record(path)
         if os.path.basename(run_dir) != record["run_id"]:
             raise EvaluationError(f"{run_dir}: the folder name differs from the record's run_id "
@@ -345,6 +346,8 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
         partial["evaluation"]["inference"] = kept  # the full benchmark of `robustperf infer` wins over the quick one
     for group, values in partial.items():
         record.setdefault(group, {}).update(values)
+    # every evaluation is kept, keyed by its settings; the headline accuracy.* is this one
+    store_evaluation(record, evaluation_settings(asdict(run_config.evaluation), which))
     acc = record["accuracy"]
     say(f"clean {acc['clean']:.2f}%  PGD-{run_config.evaluation.pgd_steps} {acc['pgd']:.2f}%  AutoAttack "
         + (f"{acc['autoattack']:.2f}% (95% CI {acc['autoattack_ci'][0]:.1f}-{acc['autoattack_ci'][1]:.1f}, "

@@ -183,8 +183,8 @@ class Trainer:
         self.info: DatasetInfo = dataset_info(data.name, data.root, data.image_size)
         self.batches = self._train_batches()
         test_x, test_y, test_scale = load_raw(data.name, "test", data.root, data.image_size,
-                                              limit=cfg.evaluation.pgd_subset)
-        n_eval = min(cfg.evaluation.pgd_subset, len(test_y))
+                                              limit=cfg.training.select_subset)
+        n_eval = min(cfg.training.select_subset, len(test_y))
         # Each rank checks its share of the subset; the counts are summed.
         self.eval_images = test_x[:n_eval][dist.rank::dist.world_size].float().div_(test_scale)
         self.eval_labels = test_y[:n_eval][dist.rank::dist.world_size]
@@ -512,15 +512,16 @@ class Trainer:
     flops_total: Optional[Dict[str, Any]] = None
 
     def evaluate(self) -> Tuple[float, float]:
-        """Clean and PGD accuracy (%) of :attr:`eval_model` on the first ``evaluation.pgd_subset`` test images."""
-        ev = self.cfg.evaluation
+        """Clean and PGD accuracy (%) of :attr:`eval_model` on the first ``training.select_subset`` test images:
+        the per-epoch check that chooses the ``best`` checkpoint (``training.select_*``)."""
+        t = self.cfg.training
         model = self.eval_model
         attack = create_attack("pgd", model, norm=self.cfg.attack.norm, eps=self.cfg.attack.eps,
-                               steps=ev.pgd_steps, step_size=self.cfg.eval_step_size,
+                               steps=t.select_pgd_steps, step_size=self.cfg.select_step_size,
                                random_start=self.cfg.attack.random_start, autocast=self.autocast)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed_of(self.cfg.seed, 5, self.epoch, self.dist.rank))
-        clean, robust, n = evaluate_subset(model, self.eval_images, self.eval_labels, attack, ev.batch_size,
+        clean, robust, n = evaluate_subset(model, self.eval_images, self.eval_labels, attack, t.select_batch_size,
                                            self.autocast, self.device, generator)
         counts = all_reduce_sum(torch.tensor([clean, robust, n], dtype=torch.float64, device=self.device),
                                 self.dist).cpu()

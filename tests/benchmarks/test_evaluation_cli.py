@@ -32,7 +32,7 @@ def run_dir(tmp_path_factory):
     done = _robustperf("run", str(ROOT / "recipes" / "tiny-digits.yaml"), "--index", "0", "--results",
                        str(results), "--no-eval", "--no-flops", "--no-progress", "--set", "training.epochs=1",
                        "--set", "training.warmup_epochs=0", "--set", "attack.steps=1",
-                       "--set", "evaluation.pgd_subset=64")
+                       "--set", "training.select_subset=64")
     assert done.returncode == 0, done.stderr
     (folder,) = [p for p in results.iterdir() if p.is_dir()]
     return folder

@@ -107,9 +107,9 @@ base:
   data: {{name: cifar10, root: {tmp_path / 'cifar'}, synthetic: {synthetic}, synthetic_fraction: 0.5,
           batch_size: 16}}
   model: {{arch: wrn, depth: 10, width: 1}}
-  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16}}
+  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16, select_subset: 16, select_pgd_steps: 2}}
   attack: {{eps: 8/255, steps: 1}}
-  evaluation: {{pgd_steps: 2, pgd_subset: 16}}
+  evaluation: {{pgd_steps: 2}}
 """)
     code, spec, record = _run(recipe, tmp_path / "runs")
     assert code == EXIT_OK and record["status"] == "completed"
@@ -212,7 +212,7 @@ def test_wrn28_10_pgd10_epoch_slice_fp32_vs_bf16(capsys):
     ["training.optimizer=adamw", "training.lr=0.001", "training.clip_grad=1.0"],
 ], ids=["step", "multistep", "plateau", "none", "l2-gelu", "adamw-clip"])
 def test_recipe_variants_train(tiny_recipe, tmp_path, overrides):
-    base = ["training.epochs=2", "training.warmup_epochs=1", "data.batch_size=256", "evaluation.pgd_subset=64"]
+    base = ["training.epochs=2", "training.warmup_epochs=1", "data.batch_size=256", "training.select_subset=64"]
     code, spec, record = _run(tiny_recipe, tmp_path, 0, base + overrides)
     assert code == EXIT_OK and record["training"]["epochs_completed"] == 2
     lrs = [json.loads(line)["lr"] for line in (tmp_path / spec.run_id / METRICS_FILE).read_text().splitlines()]

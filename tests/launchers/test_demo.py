@@ -16,7 +16,7 @@ import pytest
 import results
 
 REDUCED = ["--set", "model.depth=10", "--set", "training.ema_decay=null", "--set", "training.epochs=2",
-           "--set", "evaluation.autoattack_n=20", "--set", "evaluation.pgd_subset=64"]
+           "--set", "evaluation.autoattack_n=20", "--set", "training.select_subset=64"]
 
 
 @pytest.fixture(scope="module")

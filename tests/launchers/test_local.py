@@ -20,7 +20,7 @@ from results import load_record
 from .conftest import pending_signals
 
 FAST = ["training.epochs=2", "attack.steps=1", "evaluation.autoattack=null", "evaluation.pgd_steps=2",
-        "evaluation.pgd_subset=64"]
+        "training.select_subset=64", "training.select_pgd_steps=2"]
 
 
 def test_runs_k_at_a_time_with_a_log_per_run(tmp_path):

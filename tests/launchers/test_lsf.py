@@ -15,7 +15,7 @@ from recipes import load_recipe
 from results import load_record
 
 FAST = ["training.epochs=1", "attack.steps=1", "evaluation.autoattack=null", "evaluation.pgd_steps=2",
-        "evaluation.pgd_subset=64"]
+        "training.select_subset=64", "training.select_pgd_steps=2"]
 
 
 @pytest.mark.slow

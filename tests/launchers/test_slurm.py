@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slurm
 
 #: tiny-digits made faster still: seconds of CPU per run
 FAST = ["training.epochs=2", "attack.steps=1", "evaluation.autoattack=null", "evaluation.pgd_steps=2",
-        "evaluation.pgd_subset=64"]
+        "training.select_subset=64", "training.select_pgd_steps=2"]
 
 
 def _squeue(job_ids):

@@ -64,11 +64,13 @@ def test_changing_one_runs_value_changes_only_that_id(tmp_path):
         assert (a.run_id == b.run_id) == (a.config["attack"]["steps"] != 5)
 
 
-def test_run_id_is_hash_of_canonical_config_without_tracking(tmp_path):
+def test_run_id_is_hash_of_what_changes_the_weights(tmp_path):
     run = load_recipe(write(tmp_path, BASIC)).runs()[3]
     assert run.run_id == run_id_of(run.config)
     assert len(run.run_id) == 12 and int(run.run_id, 16) >= 0
-    assert json.loads(identity_json(run.config)).keys() == set(run.config) - {"tracking"}
+    identity = json.loads(identity_json(run.config))
+    assert identity.keys() == {"seed", "data", "model", "training", "attack"}
+    assert "num_workers" not in identity["data"] and "select_subset" in identity["training"]
     tracked = load_recipe(write(tmp_path, BASIC), ["tracking.wandb=offline"]).runs()[3]
     assert tracked.run_id == run.run_id and tracked.config["tracking"]["wandb"] == "offline"
 
@@ -153,7 +155,7 @@ def test_every_documented_path_can_be_set(path, tmp_path):
 
 FIXED_PATHS = """seed data.name data.root data.synthetic data.synthetic_fraction data.batch_size model.arch
 model.depth model.width model.activation training.loss training.trades_beta training.epochs training.ema_decay
-attack.eps attack.steps attack.step_size evaluation.pgd_steps evaluation.pgd_subset evaluation.autoattack
+attack.eps attack.steps attack.step_size training.select_subset evaluation.pgd_steps evaluation.autoattack
 evaluation.autoattack_n measurement.pue measurement.usd_per_kwh measurement.kg_co2_per_kwh tracking.wandb""".split()
 
 
@@ -181,3 +183,53 @@ def test_shipped_recipes_load(name, repo_root):
     if not path.exists():
         pytest.fail(f"recipes/{name} is missing")
     assert load_recipe(path).runs()
+
+
+REFERENCE = "recipes/scaling-cifar10.yaml"
+
+
+@pytest.mark.parametrize("overrides", [
+    ["measurement.usd_per_kwh=0.2"], ["measurement.pue=1.1", "measurement.kg_co2_per_kwh=0.3"],
+    ["measurement.cloud_usd_per_gpu_hour={H100: [1, 2]}"], ["measurement.energy_source=none"],
+    ["evaluation.autoattack_n=1000"], ["evaluation.autoattack=plus", "evaluation.pgd_steps=100"],
+    ["evaluation.batch_size=64", "evaluation.which=last"], ["tracking.wandb=disabled", "tracking.project=x"],
+    ["launch.scheduler=lsf", "launch.results=elsewhere", "launch.max_parallel=1"], ["data.num_workers=8"],
+], ids=lambda o: "+".join(o))
+def test_evaluation_pricing_tracking_and_launch_change_no_id(repo_root, overrides):
+    before = [r.run_id for r in load_recipe(str(repo_root / REFERENCE)).runs()]
+    after = [r.run_id for r in load_recipe(str(repo_root / REFERENCE), overrides).runs()]
+    assert len(before) == 320 and after == before
+
+
+@pytest.mark.parametrize("key, value, affected", [
+    ("training.select_subset", 512, lambda c: True),
+    ("training.select_pgd_steps", 20, lambda c: True),
+    ("training.warmup_epochs", 5, lambda c: True),
+    ("training.ema_decay", 0.999, lambda c: c["training"]["ema_decay"] is not None),
+])
+def test_changing_one_training_key_changes_exactly_the_affected_ids(tmp_path, repo_root, key, value, affected):
+    """Changing a key in the base changes the runs that take it from the base, and only those."""
+    import yaml
+
+    data = yaml.safe_load((repo_root / REFERENCE).read_text())
+    section, sub = key.split(".")
+    if key == "training.ema_decay":  # set where the grid sets it: the EMA runs of the epochs axis
+        data["grid"]["training"][1]["ema_decay"] = value
+    else:
+        data["base"][section][sub] = value
+    changed_path = tmp_path / "changed.yaml"
+    changed_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = load_recipe(str(repo_root / REFERENCE)).runs()
+    after = load_recipe(str(changed_path)).runs()
+    assert len(before) == len(after) == 320
+    moved = 0
+    for a, b in zip(before, after):
+        assert (a.run_id != b.run_id) == affected(a.config), (a.name, key)
+        moved += a.run_id != b.run_id
+    assert 0 < moved <= 320
+
+
+def test_runs_differing_only_in_evaluation_are_one_run(tmp_path):
+    path = write(tmp_path, BASIC.replace("grid:\n", "grid:\n  evaluation.autoattack_n: [100, 1000]\n"), "e.yaml")
+    with pytest.raises(RecipeError, match="evaluation.autoattack_n"):
+        load_recipe(path).runs()

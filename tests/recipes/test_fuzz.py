@@ -187,8 +187,8 @@ def hostile(draw):
     if kind == "grid":
         axes = draw(st.integers(4, 8))
         values = list(range(1, draw(st.integers(60, 400))))
-        keys = ["attack.steps", "evaluation.pgd_steps", "evaluation.pgd_subset", "evaluation.batch_size",
-                "evaluation.autoattack_n", "data.batch_size", "training.lr_base_batch_size", "seed"][:axes]
+        keys = ["attack.steps", "training.select_pgd_steps", "training.select_subset", "training.select_batch_size",
+                "model.width", "data.batch_size", "training.lr_base_batch_size", "seed"][:axes]
         return "grid:\n" + "".join(f"  {k}: {values}\n" for k in keys), [], "ROBUSTPERF_MAX_RUNS"
     if kind == "repeats":
         return f"repeats: {draw(st.integers(10**6, 10**15))}\n", [], "ROBUSTPERF_MAX_RUNS"
