@@ -1,9 +1,10 @@
 """``robustperf run RECIPE --index N``: train (or resume) one run of the matrix and write its result record.
 
-Exit codes: 0 completed (or already completed), 1 unexpected error (record failed, traceback), 2 user mistake
-such as a missing dataset (record failed), 3 the training diverged (record failed), 143 / 138 stopped by
-SIGTERM / SIGUSR1 after a checkpoint (record running: run the same command again to resume), 75 another live
-process runs this run (its lock ``DIR/<run_id>/run.lock`` is held; nothing was changed: the run is in flight).
+Exit codes: 0 completed (or already completed; or re-evaluated / re-priced), 1 unexpected error (record failed,
+traceback), 2 user mistake such as a missing dataset (record failed), 3 the training diverged (record failed),
+128 + the signal number (143 for SIGTERM, 138 for SIGUSR1) stopped by that signal after a checkpoint (record
+preempted: run the same command again to resume), 75 another live process runs this run (its lock
+``DIR/<run_id>/run.lock`` is held; nothing was changed: the run is in flight).
 Under ``torchrun --nproc_per_node K robustperf run ...`` the run trains with DistributedDataParallel.
 """
 from __future__ import annotations

@@ -1,16 +1,20 @@
 """One run of the matrix, start to finish: the result record's lifecycle around training and evaluation.
 
-Lifecycle of ``DIR/<run_id>/result.json``:
+Lifecycle of ``DIR/<run_id>/result.json`` (:class:`RunLifecycle` owns every transition and the tracker):
 
 0. One process per run: ``DIR/<run_id>/run.lock`` (:mod:`results.lock`) is taken first; when another live process
    holds it, exit :data:`EXIT_IN_FLIGHT` (75) at once, having changed nothing.
-1. A ``completed`` record: nothing to do (exit 0 at once).
+1. A ``completed`` record whose evaluation has the settings asked for: nothing to do (exit 0 at once). With other
+   evaluation settings the run is *re-evaluated*, never retrained: a stored evaluation with those settings
+   becomes the headline at once, otherwise the checkpoint is evaluated again (the checkpoints are untouched);
+   every evaluation stays in the record's ``evaluations``, keyed by its settings. Other pricing constants
+   re-price the record from its raw measurements (``results.pricing``).
 2. Otherwise the record is (re)written ``running`` with the job's identity and ``job.attempts`` + 1, and training
    starts, or resumes from ``checkpoint-last.pt`` when one exists.
 3. SIGTERM / SIGUSR1 (sent by SLURM and LSF before the wall-time): checkpoint at the next step boundary (or
-   the evaluation's state), leave the record ``running`` and exit 128 + the signal number (143 for SIGTERM,
-   138 for SIGUSR1, as a shell reports a process ended by it; :func:`preempted_exit_code`), so the launcher
-   requeues; the rerun resumes.
+   save the evaluation's state), record ``preempted``, exit 128 + the signal number (143 for SIGTERM, 138 for
+   SIGUSR1, as a shell reports a process ended by it; :func:`preempted_exit_code`), so the launcher requeues;
+   the rerun resumes. Both cases raise the one :class:`benchmarks.interruption.Preempted`.
 4. A non-finite loss: record ``failed`` with the reason, exit :data:`EXIT_DIVERGED` (3).
 5. Training done: the final evaluation (``benchmarks.evaluation``) and the measured FLOPs, energy, cost and
    CO2 fill the record, which becomes ``completed``.
@@ -32,12 +36,15 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from recipes.errors import UserError
-from results import (COMPLETED, FAILED, RUNNING, RecordError, atomic_write_text, load_record, new_record,
-                     write_record)
+from results import RecordError, atomic_write_text, load_record, new_record, write_record
+from results import schema as rs
 from results.lock import EXIT_IN_FLIGHT, RunLock
+from results.pricing import PRICING_KEYS, reprice
 
-__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USER", "EXIT_DIVERGED", "EXIT_PREEMPTED", "EXIT_IN_FLIGHT", "METRICS_FILE", "LOG_FILE",
-           "execute", "job_info", "preempted_exit_code", "run_dir_of", "TEST_KILL_ENV"]
+from .interruption import Preempted, TestInterrupt, preempted_exit_code
+
+__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USER", "EXIT_DIVERGED", "EXIT_PREEMPTED", "EXIT_IN_FLIGHT", "METRICS_FILE",
+           "LOG_FILE", "execute", "job_info", "preempted_exit_code", "run_dir_of", "RunLifecycle", "TEST_KILL_ENV"]
 
 EXIT_OK = 0
 #: an unexpected error (a bug, a crashed device): record failed, traceback printed.
@@ -55,15 +62,10 @@ METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
-#: Test hook, for the kill/resume tests only: ``POINT:N[:SIGNAL]`` sends SIGNAL (default KILL) to this process
-#: at the N-th time the run passes POINT (``step``, ``checkpoint``, ``epoch_eval``, ``checkpoint_write`` -
+#: Test hook (:class:`benchmarks.interruption.TestInterrupt`), for the kill/resume tests only: ``POINT:N[:SIGNAL]``
+#: sends SIGNAL (default KILL) to this process at the N-th time the run passes POINT (``step``, ``checkpoint``, ``epoch_eval``, ``checkpoint_write`` -
 #: inside a checkpoint write, before its rename - or ``finish``, after training, before the record completes).
 TEST_KILL_ENV = "ROBUSTPERF_TEST_KILL_AT"
-
-
-def preempted_exit_code(signum: int) -> int:
-    """Exit code of a run that checkpointed and stopped on ``signum``: 128 + signum (143, 138)."""
-    return 128 + int(signum or signal.SIGTERM)
 
 
 def run_dir_of(results_dir: str, run_id: str) -> str:
@@ -112,32 +114,12 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
-class _KillHook:
-    def __init__(self, spec: Optional[str]):
-        self.point, self.count, self.sig, self.seen = None, 0, signal.SIGKILL, 0
-        if spec:
-            parts = spec.split(":")
-            self.point, self.count = parts[0], int(parts[1])
-            if len(parts) > 2:
-                self.sig = getattr(signal, "SIG" + parts[2].upper().removeprefix("SIG"))
-
-    def __call__(self, point: str, *args) -> None:
-        if point == self.point:
-            self.seen += 1
-            if self.seen == self.count:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os.kill(os.getpid(), self.sig)
-                if self.sig != signal.SIGKILL:
-                    time.sleep(0.01)  # let the handler run before the next instruction
-
-
 # ---------------------------------------------------------------- the hooks into the training loop
 
 class RunHooks:
     """Wires the training loop to this run's files, the energy meter, the FLOPs counter and the tracker."""
 
-    def __init__(self, run_dir: str, is_main: bool, stop: _StopFlag, kill: _KillHook, log: Callable[[str], None],
+    def __init__(self, run_dir: str, is_main: bool, stop: _StopFlag, kill: TestInterrupt, log: Callable[[str], None],
                  meter=None, tracker=None, count_flops: bool = True):
         self.run_dir, self.is_main, self.stop, self.kill, self.log = run_dir, is_main, stop, kill, log
         self.meter, self.tracker, self.count_flops_enabled = meter, tracker, count_flops
@@ -216,12 +198,76 @@ def _logger(run_dir: str, is_main: bool, prefix: str) -> Callable[[str], None]:
     return log
 
 
+# ---------------------------------------------------------------- the record's lifecycle
+
+class RunLifecycle:
+    """The result record of one run through its states: running -> completed / failed / preempted.
+
+    Owns every transition (each written atomically, by rank 0 only) and the tracker's shutdown, which every
+    way out of a run passes through exactly once.
+    """
+
+    def __init__(self, spec, results_dir: str, *, recipe_name: Optional[str] = None, is_main: bool = True):
+        self.spec, self.results_dir, self.is_main = spec, results_dir, is_main
+        self.run_dir = run_dir_of(results_dir, spec.run_id)
+        record = load_record(results_dir, spec.run_id)
+        self.record = record if record is not None else new_record(spec.run_id, spec.name, spec.config,
+                                                                   recipe=recipe_name)
+        self.tracker = None
+        self._tracker_done = False
+
+    def write(self, *, quiet: bool = False) -> None:
+        if not self.is_main:
+            return
+        try:
+            write_record(self.results_dir, self.record)
+        except OSError as err:
+            if not quiet:
+                raise
+            # the disk that broke the run refuses this too: report the first error, not this one
+            print(f"robustperf run: could not write the record: {err}", file=sys.stderr, flush=True)
+
+    def start(self) -> None:
+        """-> running, with this job's identity and ``job.attempts`` + 1."""
+        if self.is_main:
+            os.makedirs(self.run_dir, exist_ok=True)
+            _remove_stale_temp_files(self.run_dir)
+        attempts = (self.record[rs.JOB].get("attempts") or 0) + 1
+        self.record[rs.JOB] = rs.Job(**job_info(), attempts=attempts).to_dict()
+        self._become(rs.RUNNING)
+
+    def fail(self, reason: str) -> None:
+        """-> failed with ``reason`` (a write error here is reported, not raised over the run's own error)."""
+        self._become(rs.FAILED, reason, quiet=True)
+
+    def preempt(self) -> None:
+        """-> preempted: the state is saved; the launcher resumes the run."""
+        self._become(rs.PREEMPTED)
+
+    def complete(self) -> None:
+        """-> completed."""
+        if self.tracker is not None:
+            self.record[rs.TRACKING] = self.tracker.record_fields()
+        self._become(rs.COMPLETED)
+
+    def _become(self, status: str, reason: Optional[str] = None, quiet: bool = False) -> None:
+        self.record[rs.STATUS], self.record[rs.FAILURE_REASON] = status, reason
+        self.write(quiet=quiet)
+        if status != rs.RUNNING:
+            self.close_tracker()
+
+    def close_tracker(self) -> None:
+        if self.tracker is not None and not self._tracker_done:
+            self._tracker_done = True
+            self.tracker.finish(self.record)
+
+
 # ---------------------------------------------------------------- the run
 
 def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkpoint_steps: int = 0,
             checkpoint_seconds: float = 600.0, device: Optional[str] = None, progress: Optional[bool] = None,
             evaluate: bool = True, count_flops: bool = True, restart: bool = False) -> int:
-    """Train (or resume, or skip) one run and maintain its result record.
+    """Train (or resume, skip, re-evaluate or re-price) one run and maintain its result record.
 
     Args:
         spec: the run (:class:`recipes.RunSpec`).
@@ -241,38 +287,55 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     Raises:
         UserError: a missing or malformed dataset and other user mistakes (the record says failed).
     """
-    if not restart and _already_completed(spec, results_dir):  # before torch is even imported: "at once"
+    record = None if restart else _load_or_explain(results_dir, spec.run_id)
+    if _nothing_to_do(spec, record, evaluate):  # before torch is even imported: "at once"
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: "
+                  f"{rs.record_path(results_dir, spec.run_id)}", flush=True)
         return EXIT_OK
+    kwargs = dict(recipe_name=recipe_name, checkpoint_steps=checkpoint_steps, checkpoint_seconds=checkpoint_seconds,
+                  device=device, progress=progress, evaluate=evaluate, count_flops=count_flops)
     if int(os.environ.get("RANK", "0")) != 0:
-        return _execute_unlocked(spec, results_dir, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
-                                 checkpoint_seconds=checkpoint_seconds, device=device, progress=progress,
-                                 evaluate=evaluate, count_flops=count_flops)
+        if record is not None and record[rs.STATUS] == rs.COMPLETED:
+            return EXIT_OK  # re-evaluation and re-pricing are rank 0's
+        return _execute_unlocked(spec, results_dir, **kwargs)
     # One process per run: a second one raises RunLocked (exit EXIT_IN_FLIGHT) before it changes anything.
     with RunLock(run_dir_of(results_dir, spec.run_id)):
         if restart:
             from .recovery import restart as _restart
 
             _restart(run_dir_of(results_dir, spec.run_id))
-        if _already_completed(spec, results_dir):  # completed by the holder we waited behind
-            return EXIT_OK
-        return _execute_unlocked(spec, results_dir, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
-                                 checkpoint_seconds=checkpoint_seconds, device=device, progress=progress,
-                                 evaluate=evaluate, count_flops=count_flops)
+        record = _load_or_explain(results_dir, spec.run_id)  # as the holder we may have waited behind left it
+        if record is not None and record[rs.STATUS] == rs.COMPLETED:
+            return _completed(spec, results_dir, record, evaluate=evaluate, device=device)
+        return _execute_unlocked(spec, results_dir, **kwargs)
 
 
-def _already_completed(spec, results_dir: str) -> bool:
+def _load_or_explain(results_dir: str, run_id: str) -> Optional[Dict[str, Any]]:
     try:
-        record = load_record(results_dir, spec.run_id)
+        return load_record(results_dir, run_id)
     except RecordError as err:
         raise RecordError(err.path, f"{err.reason}. The run's record is damaged: rerun the same command with "
                                     f"--restart to keep it aside and continue from the checkpoint (or start "
                                     f"over)") from None
-    if record is not None and record["status"] == COMPLETED:
-        if int(os.environ.get("RANK", "0")) == 0:
-            print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: "
-                  f"{os.path.join(run_dir_of(results_dir, spec.run_id), 'result.json')}", flush=True)
-        return True
-    return False
+
+
+def _nothing_to_do(spec, record: Optional[Dict[str, Any]], evaluate: bool) -> bool:
+    """A completed record with the evaluation settings and pricing constants asked for."""
+    if record is None or record[rs.STATUS] != rs.COMPLETED:
+        return False
+    if evaluate and not rs.evaluation_current(record, spec.config["evaluation"]):
+        return False
+    return not _pricing_changes(spec, record)
+
+
+def _pricing_changes(spec, record: Dict[str, Any]) -> Dict[str, Any]:
+    """The pricing constants of ``spec`` that differ from those the record was priced with (none if unpriced)."""
+    used = record[rs.PRICING]
+    if used.get("pue") is None:
+        return {}
+    wanted = {k: spec.config["measurement"][k] for k in PRICING_KEYS}
+    return {k: v for k, v in wanted.items() if used.get(k) != v}
 
 
 def _execute_unlocked(spec, results_dir: str, *, recipe_name, checkpoint_steps, checkpoint_seconds, device, progress,
@@ -296,209 +359,222 @@ def _execute_unlocked(spec, results_dir: str, *, recipe_name, checkpoint_steps, 
 def _execute(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, checkpoint_seconds, progress, evaluate,
              count_flops) -> int:
     init_start_ms = int(time.time() * 1000)  # the MLPerf log's init_start: set-up begins here
-    import torch
+    from .training import Diverged
 
-    from .training import Diverged, Stopped, Trainer
-    from .training.checkpoint import checkpoint_path, load_checkpoint
-
-    run_dir = run_dir_of(results_dir, spec.run_id)
-    record = load_record(results_dir, spec.run_id)
+    life = RunLifecycle(spec, results_dir, recipe_name=recipe_name, is_main=dist.is_main)
+    life.start()
     cfg = spec.run_config()
-    if dist.is_main:
-        os.makedirs(run_dir, exist_ok=True)
-        if record is None:
-            record = new_record(spec.run_id, spec.name, spec.config, recipe=recipe_name)
-        _remove_stale_temp_files(run_dir)
-        attempts = (record["job"].get("attempts") or 0) + 1
-        record["job"] = {**job_info(), "attempts": attempts}
-        record["status"], record["failure_reason"] = RUNNING, None
-        write_record(results_dir, record)
-    log = _logger(run_dir, dist.is_main, spec.run_id)
-
-    def fail(reason: str) -> None:
-        if dist.is_main:
-            record["status"], record["failure_reason"] = FAILED, reason
-            try:
-                write_record(results_dir, record)
-            except OSError as err:  # the disk that broke the run refuses this too: report the first error
-                log(f"could not mark the record failed: {err}")
-
-    if dist.device.type == "cpu" and dist.distributed and "OMP_NUM_THREADS" not in os.environ:
-        # Every rank on one host shares the cores this process may use (its affinity, not the whole node);
-        # oversubscription slows gloo runs to a crawl. A launcher's or user's OMP_NUM_THREADS wins.
-        torch.set_num_threads(max(1, _cpu_cores() // dist.world_size))
-
-    tracker = meter = None
+    log = _logger(life.run_dir, dist.is_main, spec.run_id)
+    _size_cpu_threads(dist)
+    trainer = meter = None
+    phase = ""
     with contextlib.ExitStack() as stack:
         stop = stack.enter_context(_StopFlag())
-        kill = _KillHook(os.environ.get(TEST_KILL_ENV))
+        kill = TestInterrupt.from_env(TEST_KILL_ENV)
         if kill.point == "checkpoint_write":
             from .training import checkpoint as _checkpoint
 
             _checkpoint._before_rename = lambda tmp: kill("checkpoint_write")
         try:
-            hooks = RunHooks(run_dir, dist.is_main, stop, kill, log, count_flops=count_flops)
-            trainer = Trainer(cfg, dist, hooks, checkpoint_steps=checkpoint_steps,
-                              checkpoint_seconds=checkpoint_seconds, progress=progress)
-            hooks.trainer = trainer
-            box["trainer"] = trainer
-            last = checkpoint_path(run_dir, "last")
-            previous_energy = None
-            if os.path.exists(last):
-                state = load_checkpoint(last, map_location=dist.device)
-                trainer.load_state_dict(state)
-                previous_energy = (state.get("extra") or {}).get("energy")
-                if dist.is_main:
-                    write_metrics(run_dir, trainer.history)
-                log(f"resuming {spec.name} at epoch {trainer.epoch + 1}, step {trainer.step} "
-                    f"(attempt {record['job']['attempts'] if record else '?'})")
-            else:
-                log(f"starting {spec.name}: {trainer.spec['name']} {trainer.params:,} params, "
-                    f"{len(trainer.batches)} steps/epoch x {cfg.training.epochs} epochs, global batch "
-                    f"{trainer.global_batch_size}, lr {trainer.lr:g}, {dist.world_size} process(es) on "
-                    f"{dist.device.type}")
-            meter = stack.enter_context(_energy_meter(cfg, dist, previous_energy))
-            hooks.meter = meter
-            if dist.is_main:
-                _fill_setup(record, trainer, dist)
-                write_record(results_dir, record)
-            tracker = _tracker(spec, cfg, run_dir, recipe_name, dist, init_start_ms)
-            hooks.tracker = tracker
-            if tracker is not None:  # a resumed run's tracker logged its set-up in the first attempt
-                tracker.log_setup(global_batch_size=trainer.global_batch_size,
-                                  train_samples=len(trainer.batches) * trainer.global_batch_size,
-                                  eval_samples=trainer.test_n, micro_batch_size=cfg.data.batch_size,
-                                  precision=cfg.training.precision, world_size=dist.world_size,
-                                  hardware=record["hardware"] if record else None)
+            trainer, meter = _start(life, cfg, dist, stack, stop, kill, log, box, checkpoint_steps=checkpoint_steps,
+                                    checkpoint_seconds=checkpoint_seconds, progress=progress, count_flops=count_flops,
+                                    init_start_ms=init_start_ms)
             trainer.train()
             trainer.close()  # training is over on every rank; rank 0 evaluates on its own
+            kill("finish")
+            phase = "evaluation: "
+            if evaluate:
+                _final_evaluation(life.record, trainer, life.run_dir, cfg, dist, meter, log)
         except Diverged as err:
             log(f"diverged: {err}")
-            fail(f"diverged: {err}")
-            _finish_tracker(tracker, record)
+            life.fail(f"diverged: {err}")
             return EXIT_DIVERGED
-        except Stopped as err:
-            code = preempted_exit_code(err.signum)
-            log(f"stopped by signal {err.signum} at epoch {trainer.epoch + 1}, step {trainer.step}; checkpoint "
-                f"saved, rerun the same command to resume (exit {code})")
-            _suspend(record, trainer, meter, cfg, dist, results_dir, tracker)
-            return code
+        except Preempted as err:
+            if phase or trainer is None:  # the evaluation saved its state
+                log(f"{err} (exit {err.exit_code})")
+            else:
+                log(f"stopped by signal {err.signum} at epoch {trainer.epoch + 1}, step {trainer.step}; checkpoint "
+                    f"saved, rerun the same command to resume (exit {err.exit_code})")
+            _fill_progress(life, trainer, meter, cfg, dist)
+            life.preempt()
+            return err.exit_code
         except UserError as err:
-            fail(f"{type(err).__name__}: {err}")
-            _finish_tracker(tracker, record)
+            life.fail(f"{phase}{type(err).__name__}: {err}")
             raise
         except Exception as err:  # noqa: BLE001 - recorded, then re-raised with its traceback
-            fail(f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
-            _finish_tracker(tracker, record)
+            life.fail(f"{phase}{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
             raise
-        kill("finish")
-        try:
-            if evaluate:
-                _final_evaluation(record, trainer, run_dir, cfg, dist, meter, log)
-        except UserError as err:
-            fail(f"{type(err).__name__}: {err}")
-            _finish_tracker(tracker, record)
-            raise
-        except Exception as err:  # noqa: BLE001 - recorded, then re-raised with its traceback
-            if type(err).__name__ == "EvaluationInterrupted":  # state saved by the evaluation; resume later
-                code = preempted_exit_code(err.signum)
-                log(f"{err} (exit {code})")
-                _suspend(record, trainer, meter, cfg, dist, results_dir, tracker)
-                return code
-            fail(f"evaluation: {type(err).__name__}: {err}")
-            _finish_tracker(tracker, record)
-            raise
-    if dist.is_main:
-        _fill_training(record, trainer)
-        _fill_measurements(record, trainer, meter, cfg, dist)
-        if tracker is not None:
-            record["tracking"] = tracker.record_fields()
-        record["status"], record["failure_reason"] = COMPLETED, None
-        write_record(results_dir, record)
-        log(f"completed: best subset PGD {trainer.best['pgd_subset']:.2f}% at epoch {trainer.best['epoch']}; "
-            f"record {os.path.join(run_dir, 'result.json')}")
-    _finish_tracker(tracker, record)
+    _fill_progress(life, trainer, meter, cfg, dist)
+    life.complete()
+    log(f"completed: best subset PGD {trainer.best['pgd_subset']:.2f}% at epoch {trainer.best['epoch']}; "
+        f"record {os.path.join(life.run_dir, rs.RECORD_FILE)}")
     return EXIT_OK
+
+
+def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, checkpoint_seconds, progress,
+           count_flops, init_start_ms=None):
+    """Build the trainer (resumed from ``checkpoint-last.pt`` when there is one), the meter and the tracker."""
+    from .training import Trainer
+    from .training.checkpoint import checkpoint_path, load_checkpoint
+
+    spec, run_dir = life.spec, life.run_dir
+    hooks = RunHooks(run_dir, dist.is_main, stop, kill, log, count_flops=count_flops)
+    trainer = Trainer(cfg, dist, hooks, checkpoint_steps=checkpoint_steps, checkpoint_seconds=checkpoint_seconds,
+                      progress=progress)
+    hooks.trainer = box["trainer"] = trainer
+    last = checkpoint_path(run_dir, "last")
+    previous_energy = None
+    if os.path.exists(last):
+        state = load_checkpoint(last, map_location=dist.device)
+        trainer.load_state_dict(state)
+        previous_energy = (state.get("extra") or {}).get("energy")
+        if dist.is_main:
+            write_metrics(run_dir, trainer.history)
+        log(f"resuming {spec.name} at epoch {trainer.epoch + 1}, step {trainer.step} "
+            f"(attempt {life.record[rs.JOB]['attempts']})")
+    else:
+        log(f"starting {spec.name}: {trainer.spec['name']} {trainer.params:,} params, "
+            f"{len(trainer.batches)} steps/epoch x {cfg.training.epochs} epochs, global batch "
+            f"{trainer.global_batch_size}, lr {trainer.lr:g}, {dist.world_size} process(es) on "
+            f"{dist.device.type}")
+    meter = hooks.meter = stack.enter_context(_energy_meter(cfg, dist, previous_energy))
+    if dist.is_main:
+        _fill_setup(life.record, trainer, dist)
+        life.write()
+    life.tracker = hooks.tracker = _tracker(spec, cfg, run_dir, life.record[rs.RECIPE], dist, init_start_ms)
+    if life.tracker is not None:  # a resumed run's tracker logged its set-up in the first attempt
+        life.tracker.log_setup(global_batch_size=trainer.global_batch_size,
+                               train_samples=len(trainer.batches) * trainer.global_batch_size,
+                               eval_samples=trainer.test_n, micro_batch_size=cfg.data.batch_size,
+                               precision=cfg.training.precision, world_size=dist.world_size,
+                               hardware=life.record[rs.HARDWARE])
+    return trainer, meter
+
+
+def _size_cpu_threads(dist) -> None:
+    if dist.device.type == "cpu" and dist.distributed and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        # Every rank on one host shares the cores this process may use (its affinity, not the whole node);
+        # oversubscription slows gloo runs to a crawl. A launcher's or user's OMP_NUM_THREADS wins.
+        torch.set_num_threads(max(1, _cpu_cores() // dist.world_size))
+
+
+def _fill_progress(life, trainer, meter, cfg, dist) -> None:
+    """Training state and measurements so far into the record (rank 0)."""
+    if dist.is_main and trainer is not None:
+        _fill_training(life.record, trainer)
+        _fill_measurements(life.record, trainer, meter, cfg, dist)
+
+
+# ---------------------------------------------------------------- a completed run: re-price, re-evaluate
+
+def _completed(spec, results_dir: str, record: Dict[str, Any], *, evaluate: bool, device: Optional[str]) -> int:
+    """A completed run: re-price it for other pricing constants and re-evaluate it for other evaluation
+    settings (a stored evaluation with those settings is reused); never retrain. Rank 0 only."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return EXIT_OK
+    path = rs.record_path(results_dir, spec.run_id)
+    done: List[str] = []
+    settings = rs.evaluation_settings(spec.config["evaluation"])
+    if evaluate and not rs.evaluation_current(record, spec.config["evaluation"]):
+        key = rs.evaluation_key(settings)
+        record[rs.CONFIG] = spec.config
+        if rs.select_evaluation(record, key):
+            done.append(f"its stored evaluation {key} with these settings is the headline again")
+        else:
+            _reevaluate(spec, results_dir, record, settings, device)
+            done.append(f"re-evaluated with new settings (evaluation {key}); checkpoints untouched")
+    changes = _pricing_changes(spec, record)
+    if changes:
+        done.append("re-priced with " + ", ".join(f"measurement.{k}" for k in changes))
+    if done:
+        priced = record[rs.PRICING].get("pue") is not None
+        record = reprice(record, {k: spec.config["measurement"][k] for k in PRICING_KEYS} if priced else None)
+        record[rs.CONFIG] = spec.config
+        write_record(results_dir, record)
+        print(f"robustperf run: {spec.run_id} ({spec.name}) was completed: {'; '.join(done)}: {path}", flush=True)
+    else:
+        print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: {path}", flush=True)
+    return EXIT_OK
+
+
+def _reevaluate(spec, results_dir: str, record: Dict[str, Any], settings: Dict[str, Any],
+                device: Optional[str]) -> None:
+    from .evaluation import evaluate_run
+
+    run_dir = run_dir_of(results_dir, spec.run_id)
+    log = _logger(run_dir, True, spec.run_id)
+    log(f"re-evaluating the completed run with {json.dumps(settings, sort_keys=True)}")
+    evaluate_run(run_dir, settings["which"], record=record, log=log, device=device)
 
 
 # ---------------------------------------------------------------- record filling
 
-def _suspend(record, trainer, meter, cfg, dist, results_dir, tracker) -> None:
-    """Leave the record ``running`` with what is known so far (the launcher requeues the run)."""
-    if dist.is_main:
-        _fill_training(record, trainer)
-        _fill_measurements(record, trainer, meter, cfg, dist)
-        record["status"], record["failure_reason"] = RUNNING, None
-        write_record(results_dir, record)
-    _finish_tracker(tracker, record)
-
-
 def _fill_setup(record: Dict[str, Any], trainer, dist) -> None:
     from .measurement import hardware_info, software_info
 
-    record["params"] = trainer.params
-    record["seed"] = trainer.cfg.seed
+    record[rs.PARAMS] = trainer.params
+    record[rs.SEED] = trainer.cfg.seed
     indices = [dist.device.index or 0] if dist.device.type == "cuda" else []
-    record["hardware"] = hardware_info(indices)
+    record[rs.HARDWARE] = hardware_info(indices)
     if dist.device.type == "cuda":
-        record["hardware"]["count"] = dist.world_size
-    record["software"] = software_info()
+        record[rs.HARDWARE]["count"] = dist.world_size
+    record[rs.SOFTWARE] = software_info()
     _fill_training(record, trainer)
 
 
 def _fill_training(record: Dict[str, Any], trainer) -> None:
     cfg = trainer.cfg
     history = trainer.history
-    record["training"] = {
-        "epochs": cfg.training.epochs, "epochs_completed": trainer.epoch,
-        "global_batch_size": trainer.global_batch_size, "world_size": trainer.dist.world_size,
-        "best_epoch": trainer.best["epoch"], "best_pgd_subset": trainer.best["pgd_subset"],
-        "final_train_loss": history[-1]["train_loss"] if history else None, "precision": cfg.training.precision,
-    }
-    record["checkpoints"] = {"best": "checkpoint-best.pt" if trainer.best["epoch"] is not None else None,
-                             "last": "checkpoint-last.pt" if history or trainer.step else None}
+    record[rs.TRAINING].update(rs.Training(
+        epochs=cfg.training.epochs, epochs_completed=trainer.epoch, global_batch_size=trainer.global_batch_size,
+        world_size=trainer.dist.world_size, best_epoch=trainer.best["epoch"],
+        best_pgd_subset=trainer.best["pgd_subset"], final_train_loss=history[-1]["train_loss"] if history else None,
+        precision=cfg.training.precision).to_dict())
+    record[rs.CHECKPOINTS].update(rs.Checkpoints(
+        best="checkpoint-best.pt" if trainer.best["epoch"] is not None else None,
+        last="checkpoint-last.pt" if history or trainer.step else None).to_dict())
 
 
 def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> None:
     from .measurement import device_model, forward_flops_per_sample, summarize, train_flops
 
-    flops = record["flops"]
+    flops = record[rs.FLOPS]
     # Summed over step shapes, resumed sessions and ranks by the trainer (Trainer.sum_flops).
     executed = trainer.flops_total or {"forward": None, "samples": trainer.samples_seen * dist.world_size}
-    flops["steps"] = trainer.global_step
-    flops["train_samples"] = executed["samples"]
+    flops.update(steps=trainer.global_step, train_samples=executed["samples"])
     if executed["forward"] is not None and executed["samples"]:
-        flops["source"] = "deepspeed"
-        flops["train_forward_per_sample"] = executed["forward"] / executed["samples"]
-        flops["train_total"] = train_flops(executed["forward"], 1)
+        flops.update(source="deepspeed", train_forward_per_sample=executed["forward"] / executed["samples"],
+                     train_total=train_flops(executed["forward"], 1))
     if flops.get("forward_per_sample") is None and executed["forward"] is not None:
         info = trainer.info
         counted = forward_flops_per_sample(trainer.eval_model, (info.in_chans, info.size, info.size))
-        flops["forward_per_sample"] = counted["forward_flops"]
-        flops["forward_macs_per_sample"] = counted["forward_macs"]
-    if meter is not None:
-        devices = dist.world_size if dist.device.type == "cuda" else max(1, _cpu_cores())
-        summary = summarize(meter.totals(), cfg.measurement, device_model(record["hardware"] or {}), devices)
-        # The evaluation sums its own time and energy over every session it resumed (a SIGKILL mid-attack
-        # loses the meter's window but not the evaluation's state): where it reported them, they win.
-        for group, keys in EVALUATION_OWNED.items():
-            for key in keys:
-                if record[group].get(key) is not None:
-                    summary[group].pop(key, None)
-        record["energy"].update(summary["energy"])
-        record["cost"].update(summary["cost"])
-        record["co2_kg"] = summary["co2_kg"]
-        record["pricing"] = summary["pricing"]
-        for key, value in summary["timing"].items():
-            if value is not None or record["timing"].get(key) is None:
-                record["timing"][key] = value
+        flops.update(forward_per_sample=counted["forward_flops"], forward_macs_per_sample=counted["forward_macs"])
+    timing = record[rs.TIMING]
     if meter is None:
-        record["timing"]["train_seconds"] = trainer.seconds["train"]
+        timing["train_seconds"] = trainer.seconds["train"]
+        return
+    devices = dist.world_size if dist.device.type == "cuda" else max(1, _cpu_cores())
+    summary = summarize(meter.totals(), cfg.measurement, device_model(record[rs.HARDWARE] or {}), devices)
+    # The evaluation sums its own time and energy over every session it resumed (a SIGKILL mid-attack
+    # loses the meter's window but not the evaluation's state): where it reported them, they win.
+    for group, keys in EVALUATION_OWNED.items():
+        for key in keys:
+            if record[group].get(key) is not None:
+                summary[group].pop(key, None)
+    record[rs.ENERGY].update(summary[rs.ENERGY])
+    record[rs.COST].update(summary[rs.COST])
+    record[rs.CO2_KG] = summary[rs.CO2_KG]
+    record[rs.PRICING] = summary[rs.PRICING]
+    for key, value in summary[rs.TIMING].items():
+        if value is not None or timing.get(key) is None:
+            timing[key] = value
 
 
 #: Record fields the evaluation fills itself, summed over its resumed sessions.
-EVALUATION_OWNED = {"timing": ("eval_seconds", "attack_seconds"),
-                    "energy": ("eval_kwh", "attack_kwh", "eval_j", "attack_j")}
+EVALUATION_OWNED = {rs.TIMING: ("eval_seconds", "attack_seconds"),
+                    rs.ENERGY: ("eval_kwh", "attack_kwh", "eval_j", "attack_j")}
 
 
 def _cpu_cores() -> int:
@@ -529,11 +605,6 @@ def _tracker(spec, cfg, run_dir, recipe_name, dist, init_start_ms=None):
 
     return Tracker(cfg.to_dict(), run_dir, spec.run_id, spec.name, recipe_name=recipe_name, rank=dist.rank,
                    init_start_ms=init_start_ms)
-
-
-def _finish_tracker(tracker, record) -> None:
-    if tracker is not None:
-        tracker.finish(record)
 
 
 def _final_evaluation(record, trainer, run_dir, cfg, dist, meter, log) -> None:

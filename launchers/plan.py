@@ -1,10 +1,11 @@
 """Which runs of the matrix a launch submits: the idempotence rules, and the launch ledger.
 
-- a completed record: never submitted again;
-- a record saying running whose job is still alive (SLURM: squeue; LSF: bjobs; local: the pid on this host),
+- a completed record whose evaluation has the settings asked for: never submitted again; with other evaluation
+  settings it is submitted to be re-evaluated (``robustperf run`` never retrains a completed run);
+- a record saying running or preempted whose job is still alive (SLURM: squeue; LSF: bjobs; local: the pid on this host),
   or a run of a job that an earlier launch submitted and the scheduler still lists: not duplicated;
-- anything else (no record, failed, running but its job is gone): submitted; the run resumes from its
-  checkpoint where it has one.
+- anything else (no record, failed, preempted or running but its job is gone): submitted; the run resumes from
+  its checkpoint where it has one.
 
 Each launch writes ``<results>/_launch/<name>-<time>/launch.json`` (the ledger: job ids and the run ids they
 carry), so a second launch also sees runs that are still pending in the queue and have no record yet. A local
@@ -22,7 +23,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from recipes.errors import UserError
 from results.io import atomic_write_text
-from results.schema import COMPLETED, FAILED, RUNNING, RecordError, load_record
+from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, evaluation_current, load_record
 
 LAUNCH_DIR = "_launch"
 LEDGER = "launch.json"
@@ -37,6 +38,7 @@ class Plan:
     in_flight: List[Tuple[Any, str]] = field(default_factory=list)  # (run, why we think it is alive)
     failed: List[Any] = field(default_factory=list)                 # failed before; submitted again
     resumed: List[Any] = field(default_factory=list)                # running record, job gone; resubmitted
+    reevaluate: List[Any] = field(default_factory=list)             # completed with other evaluation settings
     unreadable: List[Tuple[Any, str]] = field(default_factory=list)  # broken record; submitted again
 
     def summary(self) -> str:
@@ -49,6 +51,8 @@ class Plan:
             parts.append(f"{len(self.failed)} failed before (retried)")
         if self.resumed:
             parts.append(f"{len(self.resumed)} interrupted (resumed)")
+        if self.reevaluate:
+            parts.append(f"{len(self.reevaluate)} completed with other evaluation settings (re-evaluated)")
         if self.unreadable:
             parts.append(f"{len(self.unreadable)} with unreadable records (rerun)")
         return ", ".join(parts)
@@ -89,8 +93,11 @@ def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str,
             continue
         status = record.get("status")
         if status == COMPLETED:
-            plan.completed.append(run)
-        elif status == RUNNING:
+            if evaluation_current(record, (run.config or {}).get("evaluation") or {}):
+                plan.completed.append(run)
+            else:
+                plan.reevaluate.append(run)
+        elif status in (RUNNING, PREEMPTED):
             running.append((run, record))
         elif status == FAILED:
             plan.failed.append(run)

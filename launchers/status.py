@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from results.audit import audit
-from results.schema import COMPLETED, FAILED, RUNNING, iter_records
+from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, iter_records
 
 from .plan import live_running, lock_in_flight, read_ledgers
 
@@ -43,11 +43,12 @@ class Status:
     runs: List[RunStatus]
 
     def counts(self) -> Dict[str, int]:
-        counts = {state: 0 for state in (*STATES, UNREADABLE)}
+        counts = {state: 0 for state in (*STATES, PREEMPTED, UNREADABLE)}
         for run in self.runs:
             counts[run.status] = counts.get(run.status, 0) + 1
-        if not counts[UNREADABLE]:
-            del counts[UNREADABLE]
+        for rare in (PREEMPTED, UNREADABLE):  # listed only when there are any
+            if not counts[rare]:
+                del counts[rare]
         return counts
 
     def to_json(self) -> Dict[str, Any]:
@@ -83,7 +84,7 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
                                updated=record.get("updated"), note=str(finding) if finding else None)
         if finding and finding.exclude:
             continue
-        if record.get("status") == RUNNING:
+        if record.get("status") in (RUNNING, PREEMPTED):
             running.append((_Run(run_id), record))
     if alive_checkers is not None and running:
         live = live_running(running, alive_checkers)

@@ -609,6 +609,13 @@ def evaluation_key(settings: Dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:12]
 
 
+def evaluation_current(record: Dict[str, Any], evaluation_config: Dict[str, Any]) -> bool:
+    """Whether the record's headline evaluation was made with the settings of ``evaluation_config`` (the run
+    config's ``evaluation`` section): a completed run with other settings is re-evaluated, never retrained."""
+    key = (record.get(EVALUATION) or {}).get("key")
+    return key is not None and key == evaluation_key(evaluation_settings(evaluation_config))
+
+
 def store_evaluation(record: Dict[str, Any], settings: Dict[str, Any]) -> str:
     """Keep the record's current headline evaluation under ``evaluations[key of settings]``; return the key."""
     key = evaluation_key(settings)

@@ -12,21 +12,22 @@ import signal
 import threading
 from typing import Iterator, Optional
 
+from ..interruption import Preempted
+
 SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
-class EvaluationInterrupted(Exception):
+class EvaluationInterrupted(Preempted):
     """The evaluation was told to stop; its state is saved and a rerun continues it.
 
     ``exit_code`` is 128 + the signal number, as a shell reports a process ended by that signal.
     """
 
     def __init__(self, signum: int, state_path: Optional[str] = None):
-        self.signum = signum
         self.state_path = state_path
-        self.exit_code = 128 + int(signum)
         where = f"; state saved in {state_path}" if state_path else ""
-        super().__init__(f"evaluation interrupted by {signal.Signals(signum).name}{where}; rerun to continue")
+        super().__init__(signum, f"evaluation interrupted by {signal.Signals(signum).name}{where}; rerun to "
+                                 "continue")
 
 
 class SignalGuard:

@@ -470,17 +470,14 @@ def _fraction(flags: torch.Tensor) -> float:
 
 
 def _parse_hook(text: Optional[str]):
-    if not text:
-        return None
-    parts = text.split(":")
-    if len(parts) not in (2, 3):
-        raise ValueError(f"{TEST_SIGNAL_ENV}={text!r}: expected ATTACK:BATCHES[:SIGNAL]")
-    signame = parts[2] if len(parts) == 3 else "KILL"
-    return parts[0], int(parts[1]), getattr(signal, "SIG" + signame.upper())
+    from ..interruption import TestInterrupt
+
+    hook = TestInterrupt(text, TEST_SIGNAL_ENV)
+    return hook if hook.point else None
 
 
 def _fire(hook, attack: str, batches: int, state: AutoAttackState, state_path: Optional[str]) -> None:
-    if hook is not None and hook[0] == attack and hook[1] == batches:
-        if state_path is not None:
-            state.save(state_path)
-        os.kill(os.getpid(), hook[2])
+    # the hook counts the batches of ``attack`` itself; ``batches`` is the attack's own count (1, 2, ...)
+    if hook is not None and hook.point == attack and batches == hook.count:
+        hook.seen = hook.count - 1
+        hook(attack, before=(lambda: state.save(state_path)) if state_path is not None else None)

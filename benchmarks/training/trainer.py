@@ -38,6 +38,8 @@ import torch.nn.functional as F
 
 from recipes.errors import UserError
 
+from ..interruption import Preempted
+
 from ..attacks import create_attack
 from ..models import final_logits
 from ..data import FOLDER_DATASETS, DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
@@ -60,12 +62,11 @@ class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-class Stopped(Exception):
+class Stopped(Preempted):
     """Training stopped at a safe point after a checkpoint (SIGTERM / SIGUSR1); the run resumes later."""
 
     def __init__(self, signum: int):
-        self.signum = signum
-        super().__init__(f"stopped by signal {signum} after a checkpoint")
+        super().__init__(signum, f"stopped by signal {signum} after a checkpoint")
 
 
 class TrainHooks:

@@ -89,7 +89,7 @@ def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
     assert "Launch again to resume" in err
     for spec in recipe.runs():
         record = load_record(str(results), spec.run_id)
-        assert record["status"] == "running", record["failure_reason"]  # stopped, checkpointed, not failed
+        assert record["status"] == "preempted", record["failure_reason"]  # stopped, checkpointed, not failed
         assert record["training"]["epochs_completed"] < 3
         assert not os.path.exists(f"/proc/{pids[spec.run_id]}")  # the children are gone, not orphaned
     logs = sorted(results.glob("_launch/*/logs/*.log"))

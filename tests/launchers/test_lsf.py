@@ -91,3 +91,36 @@ def test_bsub_error_is_shown_verbatim(fake_bsub, tmp_path, tiny_recipe, monkeypa
     assert "Bad resource requirement syntax. Job not submitted." in err
     assert "script: " + str(next((tmp_path / "r" / "_launch").glob("*/array-000.bsub"))) in err
     assert not list((tmp_path / "r").glob("*/result.json"))
+
+
+FAKE_BJOBS = """#!/bin/bash
+# stand-in for LSF's bjobs: $BJOBS_MODE says how it answers
+case "$BJOBS_MODE" in
+  list) printf '101|0|RUN\\n102|3|PEND\\n103|0|DONE\\n' ;;
+  none) echo "No job found" >&2; exit 255 ;;
+  down) echo "LSF is down. Please wait ..." >&2; exit 255 ;;
+esac
+"""
+
+
+@pytest.fixture
+def fake_bjobs(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin-bjobs"
+    bindir.mkdir()
+    (bindir / "bjobs").write_text(FAKE_BJOBS)
+    (bindir / "bjobs").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_bjobs_failure_is_loud_not_nothing_alive(fake_bjobs, monkeypatch):
+    from launchers.errors import LaunchError
+    from launchers.lsf import LsfExecutor
+
+    monkeypatch.setenv("BJOBS_MODE", "list")
+    assert LsfExecutor.alive_jobs(["101", "102[3]", "103", "104"]) == {"101", "102[3]"}
+    monkeypatch.setenv("BJOBS_MODE", "none")
+    assert LsfExecutor.alive_jobs(["101"]) == set()
+    monkeypatch.setenv("BJOBS_MODE", "down")
+    with pytest.raises(LaunchError, match="bjobs failed") as err:
+        LsfExecutor.alive_jobs(["101"])
+    assert "LSF is down" in str(err.value)
