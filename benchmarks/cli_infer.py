@@ -24,7 +24,7 @@ SAMPLES_FILE = "samples.json"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder (results/runs/<run_id>)")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder (runs/<run_id>)")
     parser.add_argument("--which", choices=("best", "last"), default=None,
                         help="checkpoint to benchmark (default: the run's evaluation.which)")
     parser.add_argument("--precision", default="fp32,bf16,fp16,int8", metavar="LIST",
@@ -75,7 +75,7 @@ def main(args) -> int:
     path = os.path.join(run_dir, RECORD_FILE)
     if not os.path.isfile(path):
         raise InferError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by `robustperf run` "
-                         "(results/runs/<run_id>)")
+                         "(runs/<run_id>)")
     record = read_record(path)
     from recipes.schema import RunConfig
 

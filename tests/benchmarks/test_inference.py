@@ -235,7 +235,7 @@ def test_robustperf_infer_writes_the_record_samples_and_table_columns(tmp_path):
     done = _robustperf("run", str(ROOT / "recipes" / "tiny-digits.yaml"), "--index", "0", "--results", str(results),
                        "--no-eval", "--no-flops", "--no-progress", "--set", "training.epochs=1",
                        "--set", "training.warmup_epochs=0", "--set", "attack.steps=1",
-                       "--set", "evaluation.pgd_subset=64")
+                       "--set", "training.select_subset=64")
     assert done.returncode == 0, done.stderr
     (run_dir,) = [p for p in results.iterdir() if p.is_dir()]
     done = _robustperf("infer", str(run_dir), "--precision", "fp32,int8", "--queries", "20", "--passes", "3",

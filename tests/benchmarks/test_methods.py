@@ -103,7 +103,7 @@ def test_flops_sum_over_step_shapes_across_the_awp_warmup(tiny_recipe, tmp_path)
     from results import load_record
 
     spec = load_recipe(str(tiny_recipe), ["training.epochs=2", "training.awp_gamma=0.01", "training.awp_warmup=1",
-                                          "data.batch_size=256", "evaluation.pgd_subset=32"]).run(0)
+                                          "data.batch_size=256", "training.select_subset=32"]).run(0)
     assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=True) == 0
     record = load_record(str(tmp_path), spec.run_id)
     state = torch.load(tmp_path / spec.run_id / "checkpoint-last.pt", weights_only=False)
@@ -139,7 +139,7 @@ def test_a_method_registered_from_a_test_trains(tiny_recipe, tmp_path):
 
     try:
         spec = load_recipe(str(tiny_recipe), ["training.loss=test_clean_plus_adv", "training.epochs=1",
-                                              "evaluation.pgd_subset=32"]).run(0)
+                                              "training.select_subset=32"]).run(0)
         assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
         record = load_record(str(tmp_path), spec.run_id)
         assert record["status"] == "completed" and "test_clean_plus_adv" in spec.name
@@ -188,7 +188,7 @@ def test_a_multi_exit_family_registered_from_a_test_trains_and_is_evaluated(tiny
 
     try:
         spec = load_recipe(str(tiny_recipe), ["model.arch=test_two_exit", "model.width=2", "training.epochs=2",
-                                              "data.batch_size=32", "evaluation.pgd_subset=64"]).run(0)
+                                              "data.batch_size=32", "training.select_subset=64"]).run(0)
         assert spec.name.startswith("test_two_exit_")
         assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
         record = load_record(str(tmp_path), spec.run_id)

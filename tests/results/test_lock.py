@@ -147,9 +147,9 @@ def test_two_robustperf_runs_at_once_train_once(tmp_path):
           seed: 0
           data: {name: digits, batch_size: 64}
           model: {arch: wrn, depth: 10, width: 1}
-          training: {loss: at, epochs: 2, warmup_epochs: 0, lr: 0.1}
+          training: {loss: at, epochs: 2, warmup_epochs: 0, lr: 0.1, select_subset: 64, select_pgd_steps: 2}
           attack: {norm: linf, eps: 0.1, steps: 1}
-          evaluation: {pgd_steps: 2, pgd_subset: 64, autoattack: null}
+          evaluation: {pgd_steps: 2, autoattack: null}
         """))
     env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "robustperf", "run", str(recipe), "--index", "0", "--results", str(tmp_path / "res"),
