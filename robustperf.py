@@ -22,6 +22,7 @@ COMMANDS = {
     "launch": "launchers.cli_launch",
     "status": "launchers.cli_status",
     "tune": "launchers.cli_tune",
+    "migrate": "results.cli_migrate",
     "collect": "scaling.cli_collect",
     "analyze": "scaling.cli_analyze",
     "demo": "launchers.cli_demo",

@@ -39,7 +39,7 @@ from recipes.errors import UserError
 from results import RecordError, atomic_write_text, load_record, new_record, write_record
 from results import schema as rs
 from results.lock import EXIT_IN_FLIGHT, RunLock
-from results.pricing import PRICING_KEYS, reprice
+from results.pricing import refresh, reprice
 
 from .interruption import Preempted, TestInterrupt, preempted_exit_code
 
@@ -324,18 +324,8 @@ def _nothing_to_do(spec, record: Optional[Dict[str, Any]], evaluate: bool) -> bo
     """A completed record with the evaluation settings and pricing constants asked for."""
     if record is None or record[rs.STATUS] != rs.COMPLETED:
         return False
-    if evaluate and not rs.evaluation_current(record, spec.config["evaluation"]):
-        return False
-    return not _pricing_changes(spec, record)
-
-
-def _pricing_changes(spec, record: Dict[str, Any]) -> Dict[str, Any]:
-    """The pricing constants of ``spec`` that differ from those the record was priced with (none if unpriced)."""
-    used = record[rs.PRICING]
-    if used.get("pue") is None:
-        return {}
-    wanted = {k: spec.config["measurement"][k] for k in PRICING_KEYS}
-    return {k: v for k, v in wanted.items() if used.get(k) != v}
+    _, changes, needs_evaluation = refresh(record, spec.config, evaluate=evaluate)
+    return not changes and not needs_evaluation
 
 
 def _execute_unlocked(spec, results_dir: str, *, recipe_name, checkpoint_steps, checkpoint_seconds, device, progress,
@@ -475,23 +465,15 @@ def _completed(spec, results_dir: str, record: Dict[str, Any], *, evaluate: bool
     if int(os.environ.get("RANK", "0")) != 0:
         return EXIT_OK
     path = rs.record_path(results_dir, spec.run_id)
-    done: List[str] = []
-    settings = rs.evaluation_settings(spec.config["evaluation"])
-    if evaluate and not rs.evaluation_current(record, spec.config["evaluation"]):
-        key = rs.evaluation_key(settings)
+    record, done, needs_evaluation = refresh(record, spec.config, evaluate=evaluate)
+    if needs_evaluation:
         record[rs.CONFIG] = spec.config
-        if rs.select_evaluation(record, key):
-            done.append(f"its stored evaluation {key} with these settings is the headline again")
-        else:
-            _reevaluate(spec, results_dir, record, settings, device)
-            done.append(f"re-evaluated with new settings (evaluation {key}); checkpoints untouched")
-    changes = _pricing_changes(spec, record)
-    if changes:
-        done.append("re-priced with " + ", ".join(f"measurement.{k}" for k in changes))
+        settings = rs.evaluation_settings(spec.config["evaluation"])
+        _reevaluate(spec, results_dir, record, settings, device)
+        record = reprice(record)  # the new evaluation's kWh with the record's constants
+        done.append(f"re-evaluated with new settings (evaluation {rs.evaluation_key(settings)}); checkpoints "
+                    "untouched")
     if done:
-        priced = record[rs.PRICING].get("pue") is not None
-        record = reprice(record, {k: spec.config["measurement"][k] for k in PRICING_KEYS} if priced else None)
-        record[rs.CONFIG] = spec.config
         write_record(results_dir, record)
         print(f"robustperf run: {spec.run_id} ({spec.name}) was completed: {'; '.join(done)}: {path}", flush=True)
     else:

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from results.schema import write_record
+
 from . import alive_checkers, get_executor
 from .core import Job, TaskCommand, parse_indices
 from .errors import LaunchError
@@ -116,6 +118,9 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
         selected = list(recipe.runs())
 
     plan = plan_launch(selected, results_dir, alive_checkers(), scheduler)
+    if not dry_run:  # completed runs that need no job: a stored evaluation or new prices, written in place
+        for _, updated, _ in plan.refreshed:
+            write_record(results_dir, updated)
     result = LaunchResult(plan=plan, scheduler=scheduler, dry_run=dry_run, results_dir=results_dir)
     if not plan.submit:
         return result

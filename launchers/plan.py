@@ -23,7 +23,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from recipes.errors import UserError
 from results.io import atomic_write_text
-from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, evaluation_current, load_record
+from results.pricing import refresh
+from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, load_record
 
 LAUNCH_DIR = "_launch"
 LEDGER = "launch.json"
@@ -39,6 +40,9 @@ class Plan:
     failed: List[Any] = field(default_factory=list)                 # failed before; submitted again
     resumed: List[Any] = field(default_factory=list)                # running record, job gone; resubmitted
     reevaluate: List[Any] = field(default_factory=list)             # completed with other evaluation settings
+    #: completed runs whose record the launch updates in place, no job: (run, updated record, what changed) -
+    #: a stored evaluation with the asked settings becomes the headline, other pricing constants re-price
+    refreshed: List[Tuple[Any, Dict[str, Any], List[str]]] = field(default_factory=list)
     unreadable: List[Tuple[Any, str]] = field(default_factory=list)  # broken record; submitted again
 
     def summary(self) -> str:
@@ -53,6 +57,8 @@ class Plan:
             parts.append(f"{len(self.resumed)} interrupted (resumed)")
         if self.reevaluate:
             parts.append(f"{len(self.reevaluate)} completed with other evaluation settings (re-evaluated)")
+        if self.refreshed:
+            parts.append(f"{len(self.refreshed)} completed, updated in place (stored evaluation or new prices)")
         if self.unreadable:
             parts.append(f"{len(self.unreadable)} with unreadable records (rerun)")
         return ", ".join(parts)
@@ -93,10 +99,13 @@ def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str,
             continue
         status = record.get("status")
         if status == COMPLETED:
-            if evaluation_current(record, (run.config or {}).get("evaluation") or {}):
-                plan.completed.append(run)
-            else:
+            updated, changes, needs_evaluation = refresh(record, run.config or {})
+            if needs_evaluation:
                 plan.reevaluate.append(run)
+            else:
+                plan.completed.append(run)
+                if changes:
+                    plan.refreshed.append((run, updated, changes))
         elif status in (RUNNING, PREEMPTED):
             running.append((run, record))
         elif status == FAILED:

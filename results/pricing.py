@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from robustperf_errors import UserError
 
 from .schema import CO2_KG, COST, ENERGY, J_PER_KWH, PRICING, Pricing
 
 __all__ = ["PRICING_KEYS", "SECONDS_PER_HOUR", "CPU", "ENERGY_FIELDS", "PricingError", "derive", "kwh",
-           "match_price", "parse_pricing_overrides", "reprice"]
+           "match_price", "parse_pricing_overrides", "refresh", "reprice"]
 
 SECONDS_PER_HOUR = 3600.0
 CPU = "cpu"
@@ -120,6 +120,10 @@ def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = Non
         return out  # never priced (no measurement): nothing to derive
     energy = out.setdefault(ENERGY, {})
     cost = out.setdefault(COST, {})
+    used_pue = used.get("pue") or energy.get("pue")
+    for joules, derived_key in ENERGY_FIELDS:  # a record written without its raw joules: recover them exactly
+        if energy.get(joules) is None and isinstance(energy.get(derived_key), (int, float)) and used_pue:
+            energy[joules] = energy[derived_key] / used_pue * J_PER_KWH
     derived = derive(energy, cost.get("device_hours"), cost.get("device_model"), merged)
     energy.update(derived[ENERGY])
     cost.update(derived[COST])
@@ -152,3 +156,37 @@ def parse_pricing_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
         value, _ = parse_yaml(text, SET_SOURCE) if text.strip() else (None, {})
         out[key.split(".", 1)[1]] = validate_value(key, value, paths[key], SET_SOURCE)
     return out
+
+
+def refresh(record: Dict[str, Any], config: Mapping[str, Any], *, evaluate: bool = True
+            ) -> Tuple[Dict[str, Any], List[str], bool]:
+    """The cheap updates a completed record needs for ``config`` (the same run: only settings outside the run
+    identity differ): a stored evaluation with the asked settings becomes the headline; other pricing
+    constants re-price it from its raw measurements.
+
+    Returns:
+        ``(record copy, what changed in words, whether an evaluation with new settings must still run)``.
+    """
+    from .schema import (CONFIG, evaluation_current, evaluation_key, evaluation_settings, select_evaluation)
+
+    out = copy.deepcopy(record)
+    changes: List[str] = []
+    needs_evaluation = False
+    evaluation = config.get("evaluation") or {}
+    if evaluate and not evaluation_current(out, evaluation):
+        key = evaluation_key(evaluation_settings(evaluation))
+        if select_evaluation(out, key):
+            changes.append(f"its stored evaluation {key} with these settings is the headline again")
+        else:
+            needs_evaluation = True
+    used = out.get(PRICING) or {}
+    measurement = config.get("measurement") or {}
+    wanted = {k: measurement[k] for k in PRICING_KEYS if k in measurement}
+    if used.get("pue") is not None:
+        differ = [k for k, v in wanted.items() if used.get(k) != v]
+        if differ:
+            changes.append("re-priced with " + ", ".join(f"measurement.{k}" for k in differ))
+    if changes:
+        out[CONFIG] = copy.deepcopy(dict(config))
+        out = reprice(out, wanted if used.get("pue") is not None else None)
+    return out, changes, needs_evaluation

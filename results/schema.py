@@ -595,9 +595,16 @@ EVALUATION_FIELDS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: The ``evaluation`` keys that define the headline ``accuracy.*`` (and so an entry of ``evaluations``). Other
+#: evaluation keys (survival data, slowdown, inference options) fill their own groups; adding one never makes a
+#: stored evaluation stale. A new key that changes ``accuracy.*`` is added here.
+EVALUATION_KEYS = ("pgd_steps", "pgd_step_size", "autoattack", "autoattack_n", "batch_size", "which")
+
+
 def evaluation_settings(evaluation_config: Dict[str, Any], which: Optional[str] = None) -> Dict[str, Any]:
-    """The settings that define one final evaluation: the ``evaluation`` section, ``which`` resolved."""
-    settings = {k: copy.deepcopy(v) for k, v in sorted(evaluation_config.items())}
+    """The settings that define one final evaluation (:data:`EVALUATION_KEYS` of the ``evaluation`` section),
+    ``which`` resolved."""
+    settings = {k: copy.deepcopy(evaluation_config[k]) for k in EVALUATION_KEYS if k in evaluation_config}
     if which is not None:
         settings["which"] = which
     return settings

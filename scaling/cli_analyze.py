@@ -44,6 +44,9 @@ def add_arguments(parser) -> None:
     cols.add_argument("--usd-per-kwh", type=float, help="electricity price, to forecast kWh from $ when no kWh "
                                                         "column is mapped")
     cols.add_argument("--mapping", metavar="YAML", help="mapping file with the keys above")
+    parser.add_argument("--set", dest="pricing", action="append", default=[], metavar="measurement.KEY=VALUE",
+                        help="results directory only: re-price every run from its raw measurements first, e.g. "
+                             "--set measurement.usd_per_kwh=0.24 (as robustperf collect --set; repeatable)")
     fit = parser.add_argument_group("fitting")
     fit.add_argument("--bins", type=int, default=19, help="FLOP bins of the envelope (default 19)")
     fit.add_argument("--bin-scale", choices=("log", "linear"), default="log", help="bin spacing (default log)")
@@ -106,7 +109,12 @@ def main(args) -> int:
         source = "--usd-per-kwh" if args.usd_per_kwh is not None else f"{args.mapping}: key 'usd_per_kwh'"
         raise TableError(f"{source}: an electricity price must be a positive number of $ per kWh, got {price!r} "
                          f"(a negative or NaN price would forecast negative or NaN kWh)")
-    table, problems = load_table(args.source)
+    from results.pricing import parse_pricing_overrides
+
+    pricing = parse_pricing_overrides(args.pricing)
+    if pricing.get("usd_per_kwh") and mapping.usd_per_kwh is None:  # forecasts of kWh from $ need a price > 0
+        mapping = mapping.merged(Mapping(usd_per_kwh=pricing["usd_per_kwh"]))
+    table, problems = load_table(args.source, pricing)
     for problem in problems:
         print(f"robustperf analyze: skipped {problem}", file=sys.stderr)
     options = Options(n_bins=args.bins, bin_scale=args.bin_scale, collapse=args.collapse,

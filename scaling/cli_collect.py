@@ -1,4 +1,9 @@
-"""``robustperf collect RESULTS_DIR [-o table.csv|table.parquet] [--strict] [--survival]``: one row per run.
+"""``robustperf collect RESULTS_DIR [-o table.csv|table.parquet] [--strict] [--survival] [--set measurement.K=V]``:
+one row per run.
+
+``--set measurement.usd_per_kwh=0.24`` (and ``pue``, ``kg_co2_per_kwh``, ``cloud_usd_per_gpu_hour``) re-prices
+every run from the raw measurements its record keeps (device joules before PUE, device-hours, device model):
+the derived kWh, $ and CO2 columns and the ``pricing.*`` columns follow; nothing is rerun, no file changes.
 
 With ``--survival``: one row per attacked point and attack configuration instead, gathered from every run's
 ``survival.parquet`` and joined with its run's record columns by ``run_id`` (the AFT models' input).
@@ -25,6 +30,10 @@ def add_arguments(parser) -> None:
                         help="write the table here (.csv or .parquet); default: CSV on stdout")
     parser.add_argument("--strict", action="store_true",
                         help=f"exit {STRICT_EXIT} without writing when any record is incomplete, failed or corrupt")
+    parser.add_argument("--set", dest="pricing", action="append", default=[], metavar="measurement.KEY=VALUE",
+                        help="re-price every run from its raw measurements (device joules, device-hours): "
+                             "measurement.usd_per_kwh, pue, kg_co2_per_kwh or cloud_usd_per_gpu_hour, e.g. "
+                             "--set measurement.usd_per_kwh=0.24 (repeatable; the records are not changed)")
     parser.add_argument("--survival", action="store_true",
                         help="collect the per-point survival tables (survival.parquet of each run) with their "
                              "run's columns instead, one row per point and attack configuration")
@@ -35,7 +44,9 @@ def main(args) -> int:
 
     if args.output and not args.output.lower().endswith((".csv", ".parquet", ".pq")):
         raise TableError(f"{args.output}: unknown table format; expected a .csv or .parquet output")
-    table, problems = collect(args.results_dir)
+    from results.pricing import parse_pricing_overrides
+
+    table, problems = collect(args.results_dir, parse_pricing_overrides(args.pricing))
     for problem in problems:
         print(f"robustperf collect: {problem}", file=sys.stderr)
     in_table = ("incomplete", "failed")  # rows of the table with a problem; corrupt and invalid records are not

@@ -21,7 +21,8 @@ import pandas as pd
 
 from results import COMPLETED, FAILED, FIELDS, RUNNING, atomic_write, flatten, iter_records
 from results.audit import audit
-from results.schema import EVALUATION, INFERENCE, OFFLINE, SINGLE_STREAM, inference_field
+from results.pricing import reprice
+from results.schema import EVALUATION, EVALUATIONS, INFERENCE, OFFLINE, PREEMPTED, SINGLE_STREAM, inference_field
 
 from .errors import TableError
 
@@ -266,8 +267,12 @@ class Problem:
         return f"{self.path}: {self.kind}: {self.reason}"
 
 
-def collect(results_dir: str) -> Tuple[pd.DataFrame, List[Problem]]:
+def collect(results_dir: str, pricing: Optional[Dict[str, Any]] = None) -> Tuple[pd.DataFrame, List[Problem]]:
     """One row per readable record under ``results_dir`` (all statuses), and the problems found.
+
+    ``pricing``: pricing constants (``results.pricing.PRICING_KEYS``) to re-price every record with, from its raw
+    measurements, before it becomes a row (``--set measurement.usd_per_kwh=...``); the files are not changed.
+    A record's stored evaluations (``evaluations``) stay in the record; its headline evaluation is the row's.
 
     Running and failed records stay in the table with their ``status`` (and ``failure_reason``) so nothing
     disappears; unreadable records cannot become rows and are only listed as problems.
@@ -292,10 +297,15 @@ def collect(results_dir: str) -> Tuple[pd.DataFrame, List[Problem]]:
         status = record.get(STATUS_COLUMN)
         if status == RUNNING:
             problems.append(Problem(path, "incomplete", "status running (not finished, or killed)"))
+        elif status == PREEMPTED:
+            problems.append(Problem(path, "incomplete", "status preempted (stopped by a signal; launch again to "
+                                                        "resume)"))
         elif status == FAILED:
             problems.append(Problem(path, "failed", str(record.get("failure_reason"))))
+        if pricing:
+            record = reprice(record, pricing)
         row = {PATH_COLUMN: path}
-        row.update(flatten(record))
+        row.update(flatten({k: v for k, v in record.items() if k != EVALUATIONS}))
         rows.append(row)
     fixed = [PATH_COLUMN] + [f for f in FIELDS if any(f in r for r in rows)]
     extra = sorted({k for r in rows for k in r} - set(fixed))
@@ -309,7 +319,7 @@ def completed(table: pd.DataFrame) -> pd.DataFrame:
     return table[table[STATUS_COLUMN] == COMPLETED].reset_index(drop=True)
 
 
-def load_table(path: str) -> Tuple[pd.DataFrame, List[Problem]]:
+def load_table(path: str, pricing: Optional[Dict[str, Any]] = None) -> Tuple[pd.DataFrame, List[Problem]]:
     """A table from a CSV or Parquet file, or collected from a results directory (completed runs only).
 
     Returns:
@@ -318,8 +328,11 @@ def load_table(path: str) -> Tuple[pd.DataFrame, List[Problem]]:
         TableError: the path does not exist, has an unknown suffix or cannot be parsed.
     """
     if os.path.isdir(path):
-        table, problems = collect(path)
+        table, problems = collect(path, pricing)
         return completed(table), problems
+    if pricing:
+        raise TableError(f"{path}: re-pricing (--set measurement.*) needs a results directory, whose records keep "
+                         "the raw measurements; collect the directory instead")
     if not os.path.exists(path):
         raise TableError(f"{path}: no such table or results directory")
     lower = path.lower()
