@@ -25,7 +25,7 @@ COMMANDS = {
     "migrate": "results.cli_migrate",
     "collect": "scaling.cli_collect",
     "analyze": "scaling.cli_analyze",
-    "demo": "launchers.cli_demo",
+    "demo": "robustperf_demo",
 }
 
 #: modules registering plug-ins the recipes use while they load (name checks of models and optimizers)

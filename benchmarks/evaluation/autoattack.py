@@ -28,6 +28,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from recipes.schema import AUTOATTACK_VERSIONS
+
 from ._meter import add_energy, measure
 from ._signals import EvaluationInterrupted, SignalGuard
 from ._state import AttackProgress, AutoAttackState, flags_from_text, flags_to_text
@@ -36,7 +38,8 @@ logger = logging.getLogger("robustperf.evaluation")
 
 #: Recipe norm -> pyautoattack norm.
 NORMS = {"linf": "Linf", "l2": "L2"}
-VERSIONS = ("standard", "plus", "rand")
+#: AutoAttack versions: the recipe schema's vocabulary (tests/test_vocabulary.py checks pyautoattack has them).
+VERSIONS = AUTOATTACK_VERSIONS
 #: Default seconds between state writes inside an attack (always written after each attack). A write costs a
 #: few ms (fsync); an attack batch on a large model costs seconds to minutes.
 SAVE_EVERY_S = 10.0

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from recipes.errors import UserError
+# pyautoattack's attack names (a custom list) and versions: the recipe schema's vocabulary, imported not copied
+from recipes.schema import AUTOATTACK_ATTACKS, AUTOATTACK_VERSIONS
 from results.schema import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
 
-#: pyautoattack's attack names (a custom list) and versions.
-AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
-AUTOATTACK_VERSIONS = ("standard", "plus", "rand")
 
 
 class InferError(UserError):

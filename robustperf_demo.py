@@ -6,7 +6,8 @@ of test points. The records are then collected into a table and analysed (envelo
 boosting, cost fits, figures). Finished runs are reused, so a second demo takes seconds.
 
 This module is the composition root of the suite: it drives the public subcommands in order, exactly as a
-user would type them, so the demo exercises the same code paths as a real study.
+user would type them, so the demo exercises the same code paths as a real study. It sits at the top level,
+beside ``robustperf.py``, because it calls the CLI: no room (launchers included) imports the CLI module.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sys
 import time
 
 HELP = "run the whole pipeline on the embedded default (digits): launch, evaluate, collect, analyze"
-DEMO_RECIPE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", "demo.yaml")
+DEMO_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes", "demo.yaml")
 
 
 def add_arguments(parser) -> None:

@@ -1,0 +1,105 @@
+"""Vocabulary lives once: every value the recipe schema allows is exactly what the part implementing it knows.
+
+The schema (recipes/schema.py) is the one list a recipe is checked against and the README's reference is
+generated from; these tests keep it equal to the registries and libraries behind it (training methods and model
+families have their own parity tests beside their registries)."""
+from __future__ import annotations
+
+import inspect
+import typing
+
+import pytest
+
+from recipes.schema import AUTOATTACK_VERSIONS, section_fields
+
+
+def _choices(section: str, key: str):
+    return set(section_fields(section)[key]["choices"])
+
+
+def test_norms():
+    from benchmarks import attacks
+    from benchmarks.evaluation import autoattack
+
+    assert _choices("attack", "norm") == set(attacks.NORMS) == set(autoattack.NORMS)
+
+
+def test_datasets():
+    from benchmarks.data import DATASETS
+
+    assert _choices("data", "name") == set(DATASETS)
+
+
+def test_activations():
+    from benchmarks.models import ACTIVATIONS
+
+    assert _choices("model", "activation") == set(ACTIVATIONS)
+
+
+def test_lr_schedulers_are_timms():
+    """Every scheduler name but 'none' builds with timm's create_scheduler_v2, and timm's names are all offered."""
+    import torch
+    from timm.scheduler import create_scheduler_v2
+    from timm.scheduler import scheduler_factory
+
+    names = _choices("training", "scheduler") - {"none"}
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    for name in sorted(names):
+        scheduler, _ = create_scheduler_v2(optimizer, sched=name, num_epochs=4, decay_epochs=1,
+                                           decay_milestones=(1, 2))
+        assert scheduler is not None, name
+    source = inspect.getsource(scheduler_factory.create_scheduler_v2)
+    timm_names = {n for n in ("cosine", "tanh", "step", "multistep", "plateau", "poly") if f"'{n}'" in source}
+    assert timm_names <= names
+
+
+def test_autoattack_versions_are_pyautoattacks():
+    from pyautoattack import AutoAttack
+
+    from benchmarks.evaluation import autoattack
+    from benchmarks.inference import cli
+
+    annotation = inspect.signature(AutoAttack).parameters["version"].annotation
+    if isinstance(annotation, str):  # postponed annotations
+        annotation = eval(annotation, vars(typing))  # noqa: S307 - pyautoattack's own Literal[...]
+    assert set(typing.get_args(annotation)) - {"custom"} == set(AUTOATTACK_VERSIONS)
+    assert autoattack.VERSIONS is AUTOATTACK_VERSIONS and cli.AUTOATTACK_VERSIONS is AUTOATTACK_VERSIONS
+
+
+def test_launch_schedulers_are_the_executors():
+    from launchers import EXECUTORS
+
+    assert _choices("launch", "scheduler") == set(EXECUTORS)
+
+
+@pytest.mark.parametrize("command", ["launch", "tune"])
+def test_cli_scheduler_choices_are_the_executors(command):
+    import argparse
+    import importlib
+
+    from launchers import EXECUTORS
+
+    module = {"launch": "launchers.cli_launch", "tune": "launchers.cli_tune"}[command]
+    parser = argparse.ArgumentParser()
+    importlib.import_module(module).add_arguments(parser)
+    actions = [a for a in parser._actions if "--scheduler" in a.option_strings]
+    if not actions:
+        pytest.skip(f"{command} has no --scheduler option")
+    assert set(actions[0].choices) == set(EXECUTORS)
+
+
+def test_no_room_imports_the_cli_module():
+    """robustperf.py imports the rooms' subcommand modules; a room importing it back would be a cycle."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    offenders = []
+    for room in ("benchmarks", "launchers", "recipes", "results", "scaling"):
+        for path in (root / room).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                if any(n in ("robustperf", "robustperf_demo") for n in names):
+                    offenders.append(str(path.relative_to(root)))
+    assert offenders == []
