@@ -224,7 +224,7 @@ class Tracker:
         self._epoch_started[epoch] = -1  # stopped
 
     def eval_start(self, epoch: int) -> None:
-        """Start of the per-epoch evaluation (on ``evaluation.pgd_subset`` test points)."""
+        """Start of the per-epoch evaluation (on ``training.select_subset`` test points)."""
         if self._mllog is not None:
             self._begin_run()
             self._mllog.start(key=self._mlc.EVAL_START, metadata={"epoch_num": epoch})

@@ -31,7 +31,7 @@ import time
 import uuid
 from typing import Any, Dict, Optional
 
-from recipes.errors import UserError
+from robustperf_errors import UserError
 
 __all__ = ["EXIT_IN_FLIGHT", "LOCK_FILE", "RunLock", "RunLocked", "lock_holder"]
 

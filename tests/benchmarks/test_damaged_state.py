@@ -17,9 +17,9 @@ base:
   seed: 0
   data: {name: digits, batch_size: 128}
   model: {arch: wrn, depth: 10, width: 1}
-  training: {loss: at, epochs: 2, warmup_epochs: 0, lr: 0.1}
+  training: {loss: at, epochs: 2, warmup_epochs: 0, lr: 0.1, select_subset: 32, select_pgd_steps: 1}
   attack: {norm: linf, eps: 0.1, steps: 1}
-  evaluation: {pgd_steps: 1, pgd_subset: 32, autoattack: null}
+  evaluation: {pgd_steps: 1, autoattack: null}
 """
 
 

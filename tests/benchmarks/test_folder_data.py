@@ -91,9 +91,9 @@ name: folder
 base:
   data: {{name: imagefolder, root: {tmp_path / 'data'}, image_size: 32, batch_size: 5, num_workers: 1}}
   model: {{arch: wrn, depth: 10, width: 1}}
-  training: {{loss: fgsm_rs, epochs: 1, warmup_epochs: 0, lr_base_batch_size: 5}}
+  training: {{loss: fgsm_rs, epochs: 1, warmup_epochs: 0, lr_base_batch_size: 5, select_subset: 4, select_pgd_steps: 2}}
   attack: {{eps: 8/255, steps: 1}}
-  evaluation: {{pgd_steps: 2, pgd_subset: 4}}
+  evaluation: {{pgd_steps: 2}}
 """)
     spec = load_recipe(str(recipe)).run(0)
     code = execute(spec, str(tmp_path / "runs"), progress=False, evaluate=False, count_flops=False)
@@ -122,9 +122,9 @@ name: tiny-cifar100
 base:
   data: {{name: cifar100, root: {tmp_path / 'cifar'}, batch_size: 16}}
   model: {{arch: wrn, depth: 10, width: 1}}
-  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16}}
+  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16, select_subset: 16, select_pgd_steps: 2}}
   attack: {{eps: 8/255, steps: 1}}
-  evaluation: {{pgd_steps: 2, pgd_subset: 16}}
+  evaluation: {{pgd_steps: 2}}
 """)
     spec = load_recipe(str(recipe)).run(0)
     assert execute(spec, str(tmp_path / "runs"), progress=False, evaluate=False, count_flops=False) == EXIT_OK
