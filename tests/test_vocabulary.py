@@ -25,9 +25,9 @@ def test_norms():
 
 
 def test_datasets():
-    from benchmarks.data import DATASETS
+    from benchmarks.data import DATASETS, FOLDER_DATASETS
 
-    assert _choices("data", "name") == set(DATASETS)
+    assert _choices("data", "name") == set(DATASETS) | set(FOLDER_DATASETS)
 
 
 def test_activations():
