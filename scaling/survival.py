@@ -553,6 +553,10 @@ def choose_best(metrics: Dict[str, Dict[str, Any]], criterion: str = "bic") -> s
 
 J_PER_KWH = 3.6e6
 DEVICE_TABLE_PREFIX = "config.measurement.device_table."
+#: Run columns TRASH reads (besides the device table).
+TRASH_COLUMNS = ("timing.train_seconds", "flops.train_samples", "training.epochs_completed", "config.training.epochs",
+                 "cost.device_model", "energy.train_kwh", "energy.attack_kwh", "timing.attack_seconds",
+                 "config.data.name")
 
 
 def match_device(device_model: Any, models: Sequence[str]) -> Optional[str]:
@@ -679,9 +683,16 @@ def mapping_fields() -> List[Tuple[str, str, Any]]:
 
 # ---------------------------------------------------------------- collecting the per-point tables
 
-def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None) -> Tuple[pd.DataFrame, List[str]]:
+def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None,
+                     columns: Optional[Sequence[str]] = None) -> Tuple[pd.DataFrame, List[str]]:
     """Every run's ``survival.parquet`` (pointed to by its record's ``survival.file``) in one table, each row
     joined with its run's record columns (``config.*``, ``accuracy.*``, ``timing.*``, ...) by ``run_id``.
+
+    Args:
+        results_dir: the results directory (read when ``runs`` is None).
+        runs: its collected run table (``scaling.table.collect``), if already read.
+        columns: the run columns to join (those present); None joins every record column. A fit needs only
+            its covariates, and 10,000 points x 200 record columns per run add up.
 
     Returns ``(table, problems)``: problems name runs whose pointer is set but whose file is missing or
     unreadable (they are left out, never silently).
@@ -699,7 +710,6 @@ def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None) -> T
     problems: List[str] = []
     if pointer not in runs.columns:
         return pd.DataFrame(), problems
-    keep = [c for c in runs.columns if c != "run_id" and not c.startswith(f"{SURVIVAL}.")]
     for _, run in runs.iterrows():
         name = run.get(pointer)
         if not isinstance(name, str) or not name:
@@ -713,8 +723,12 @@ def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None) -> T
         if "run_id" not in part.columns or (part["run_id"] != run["run_id"]).any():
             problems.append(f"{path}: survival table is not the run {run['run_id']}'s (run_id column differs)")
             continue
-        covariates = pd.DataFrame([run[keep].to_dict()] * len(part), index=part.index)
-        parts.append(pd.concat([part, covariates], axis=1))
+        parts.append(part)
     if not parts:
         return pd.DataFrame(), problems
-    return pd.concat(parts, ignore_index=True), problems
+    table = pd.concat(parts, ignore_index=True)
+    keep = [c for c in runs.columns if c != "run_id" and not c.startswith(f"{SURVIVAL}.") and c not in table.columns
+            and (columns is None or c in columns)]
+    joined = table.merge(runs.drop_duplicates("run_id")[["run_id", *keep]], on="run_id", how="left",
+                         validate="many_to_one")
+    return joined, problems

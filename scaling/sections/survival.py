@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..report import md_table, num
-from ..survival import (FAMILIES, SurvivalError, SurvivalMapping, collect_survival, fit_survival, mapping_fields,
-                        survival_at, trash_table)
+from ..survival import (DESIGN_COVARIATES, DEVICE_TABLE_PREFIX, FAMILIES, OUTCOME_COVARIATES, TRASH_COLUMNS,
+                        SurvivalError, SurvivalMapping, collect_survival, fit_survival, mapping_fields, survival_at,
+                        trash_table)
 from ..errors import TableError
 from ._registry import Section, SkipSection, register_section
 
@@ -57,7 +58,7 @@ class SurvivalSection(Section):
         if m.duration in ctx.table.columns and m.event in ctx.table.columns:
             data = ctx.table
         else:
-            data, problems = collect_survival("", ctx.table)
+            data, problems = collect_survival("", ctx.table, columns=_run_columns(m, ctx.table))
             notes += problems
             if data.empty:
                 raise SurvivalError("no readable survival.parquet in the runs")
@@ -129,6 +130,13 @@ class SurvivalSection(Section):
             lines.append(f"- note: {note}")
         lines.append("")
         return lines
+
+
+def _run_columns(m: SurvivalMapping, runs: pd.DataFrame) -> List[str]:
+    """The run columns a fit and TRASH read: covariates, TRASH inputs, the device table, the dataset."""
+    wanted = set(m.covariates or DESIGN_COVARIATES) | set(OUTCOME_COVARIATES) | set(TRASH_COLUMNS)
+    wanted |= {c for c in runs.columns if c.startswith(DEVICE_TABLE_PREFIX)}
+    return sorted(c for c in runs.columns if c in wanted)
 
 
 def _figure(width: float, height: float):
