@@ -60,16 +60,15 @@ def main(args) -> int:
     import logging
     import os
 
-    import torch
-
     from results import RECORD_FILE, atomic_write_text, read_record, write_record
     from results.lock import RunLock
     from results.schema import EVALUATION, INFERENCE, INFERENCE_SETUP
 
     from .inference import AttackSetup, InferSettings, benchmark_inference
-    from .inference.cli import InferError, parse_options, render_table
+    from .inference.cli import InferError, parse_device, parse_options, render_table
 
     parse_options(args)  # option mistakes exit 2 before any loading
+    device = parse_device(args.device)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     run_dir = os.path.abspath(args.run_dir)
     path = os.path.join(run_dir, RECORD_FILE)
@@ -82,7 +81,6 @@ def main(args) -> int:
     cfg = RunConfig.from_dict(record["config"] or {}, file=path)
     options = parse_options(args, cfg)
     which = args.which or cfg.evaluation.which
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     # the run's lock (results.lock): never benchmark while `robustperf run` or `evaluate` writes the record
     with (contextlib.nullcontext() if args.no_record else RunLock(run_dir)):
         from benchmarks import load_dataset, load_model

@@ -62,6 +62,19 @@ def _autoattack(text: Optional[str], default: Any) -> Any:
     return attacks
 
 
+def parse_device(text: Optional[str]):
+    """The torch device of ``--device`` (default: CUDA when available, else the CPU); InferError if unusable."""
+    import torch
+
+    try:
+        device = torch.device(text or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except (RuntimeError, ValueError):
+        raise InferError(f"--device: {text!r} is not a torch device (cpu, cuda, cuda:1, ...)") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise InferError(f"--device: {text!r}: no such CUDA device here ({torch.cuda.device_count()} visible)")
+    return device
+
+
 def _check(option: str, value, minimum, exclusive: bool = False):
     if value is not None and (value < minimum or (exclusive and value == minimum)):
         raise InferError(f"{option}: must be {'>' if exclusive else '>='} {minimum}, got {value!r}")

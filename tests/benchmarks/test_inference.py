@@ -210,6 +210,8 @@ def test_cuda_precisions(trained, digits):
     ("--batch-sizes", "256,0", ["--batch-sizes", "'0'"]),
     ("--autoattack", "apgd-x", ["--autoattack", "'apgd-x'"]),
     ("--queries", "-1", ["--queries", "-1"]),
+    ("--device", "cuda:99", ["--device", "'cuda:99'", "no such CUDA device"]),
+    ("--device", "gpu0", ["--device", "'gpu0'", "not a torch device"]),
 ])
 def test_bad_options_exit_2_naming_option_and_value(tmp_path, capsys, option, value, words):
     assert robustperf.main(["infer", str(tmp_path), option, value]) == 2
