@@ -216,3 +216,62 @@ def fgm(model: nn.Module, *, norm: str, eps: float, steps: int = 1, step_size: f
         return (x.detach() + eps * fgm_direction(model, x, y, norm, autocast)).clamp(0.0, 1.0)
 
     return attack
+
+
+def _exit_logits(output):
+    """Every exit's logits (float32); a single-output model has one exit."""
+    from .models import all_logits
+
+    return [o.float() for o in all_logits(output)]
+
+
+@register_attack
+def pgd_exits(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float, random_start: bool = True,
+              autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
+    """PGD on the mean cross-entropy of every exit of a multi-exit model (Hu et al. 2020; DeepSloth's PGD-avg):
+    the training attack of the ``sdn_*_pgd`` methods (PGD-10 on all exits)."""
+
+    def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x = x.detach()
+        with eval_mode(model):
+            x_adv = _random_start(x, norm, eps, generator) if random_start else x.clone()
+            for _ in range(steps):
+                x_adv.requires_grad_(True)
+                with autocast():
+                    outs = _exit_logits(model(x_adv))
+                loss = sum(F.cross_entropy(o, y, reduction="sum") for o in outs) / len(outs)
+                grad, = torch.autograd.grad(loss, [x_adv])
+                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
+        return x_adv.detach()
+
+    return attack
+
+
+@register_attack
+def deepsloth(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float, random_start: bool = True,
+              autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
+    """DeepSloth (Hong et al. 2021): descent on the cross-entropy of every internal classifier to the uniform
+    distribution, so no early exit fires; labels are not used. The crafting attack of ``sdn_ic_only_sloth``
+    (the paper's defence); the full slowdown evaluation is :mod:`benchmarks.slowdown.attacks`. The random
+    start is U(-step, step), as the paper's code."""
+
+    def attack(x: torch.Tensor, y: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        from .slowdown.attacks import sloth_loss
+
+        x = x.detach()
+        with eval_mode(model):
+            x_adv = x.clone()
+            if random_start:
+                noise = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1)
+                x_adv = (x + noise * min(step_size, eps)).clamp(0.0, 1.0)
+            for _ in range(steps):
+                x_adv.requires_grad_(True)
+                with autocast():
+                    outs = _exit_logits(model(x_adv))
+                loss = sloth_loss(outs).sum()
+                grad, = torch.autograd.grad(loss, [x_adv])
+                x_adv = _ascend(x, x_adv.detach(), -grad, norm, eps, step_size)   # descent on the sloth loss
+        return x_adv.detach()
+
+    return attack

@@ -28,7 +28,8 @@ from recipes.errors import UserError
 
 from .safe_pickle import UnsafePickleError, safe_load
 
-__all__ = ["DATASETS", "DataError", "DatasetInfo", "TrainBatches", "augment", "dataset_info", "load_dataset",
+__all__ = ["DATASETS", "DataError", "DatasetInfo", "TrainBatches", "augment", "dataset_info", "holdout_split",
+           "load_dataset",
            "load_raw", "load_synthetic", "seed_of"]
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
@@ -109,6 +110,19 @@ def load_raw(name: str, split: str, root: Optional[str] = None, image_size: Opti
     if labels.numel() and int(labels.max()) >= info.num_classes:
         raise DataError(f"{name}: labels go up to {int(labels.max())}, expected < {info.num_classes}")
     return images[:limit], labels[:limit], 255
+
+
+HOLDOUT_SEED = 0
+
+
+def holdout_split(n: int, fraction: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(kept, held_out)`` sorted indices of a training set of ``n``: a fixed seeded split (``data.holdout_fraction``).
+
+    The same for every run of a dataset (the seed is fixed), so a calibration split is never trained on.
+    """
+    k = int(round(n * float(fraction)))
+    order = torch.from_numpy(np.random.RandomState(HOLDOUT_SEED).permutation(n))
+    return order[k:].sort().values, order[:k].sort().values
 
 
 def load_dataset(name: str, split: str, root: Optional[str] = None, image_size: Optional[int] = None

@@ -68,7 +68,11 @@ class Vocabulary:
 
 
 #: ``training.loss``: the registered training methods (benchmarks/training/methods/, one module each).
-TRAINING_METHODS = Vocabulary("training.loss", "standard", "at", "trades", "fgsm_rs", "free", "mart")
+TRAINING_METHODS = Vocabulary("training.loss", "standard", "at", "trades", "fgsm_rs", "free", "mart",
+                              "sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn", "sdn_pgd")
+#: Training methods of multi-exit (sdn_*) models; they need a model.arch that returns one logits per exit.
+SDN_METHODS = ("sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn", "sdn_pgd")
+SDN_ARCHS = ("sdn_vgg16", "sdn_resnet56", "sdn_mobilenet", "sdn_wrn")
 
 #: Methods with the ``training.awp_gamma`` option (their modules set ``supports_awp``; a test keeps both equal).
 AWP_METHODS = ("at", "trades", "mart")
@@ -106,15 +110,20 @@ class DataConfig:
                                    min=0.0, max=0.99)
     batch_size: int = _f(128, "per-process training batch size", min=1)
     augment: bool = _f(True, "random crop (padding 4) and horizontal flip for 32x32 data")
+    holdout_fraction: float = _f(0.0, "fraction of the training set held out of training (seeded, fixed split) "
+                                      "for calibration, e.g. early-exit thresholds", min=0.0, max=0.5)
     num_workers: int = _f(0, "data-loader worker processes", min=0, identity=False)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = _f("wrn", "model family (benchmarks/models): wrn (CIFAR WideResNet, depth/width below), "
-                          "cifar_resnet18, preact_resnet18, vit_cifar_s, or any timm model name")
-    depth: int = _f(28, "WideResNet depth, 6n+4 (family wrn)", min=10, family=("wrn",), name_part=True, form=(6, 4))
-    width: int = _f(10, "WideResNet widening factor (family wrn)", min=1, family=("wrn",), name_part=True)
+                          "cifar_resnet18, preact_resnet18, vit_cifar_s, the multi-exit Shallow-Deep Networks "
+                          "sdn_vgg16, sdn_resnet56, sdn_mobilenet, sdn_wrn, or any timm model name")
+    depth: int = _f(28, "WideResNet depth, 6n+4 (families wrn, sdn_wrn)", min=10, family=("wrn", "sdn_wrn"),
+                    name_part=True, form=(6, 4))
+    width: int = _f(10, "WideResNet widening factor (families wrn, sdn_wrn)", min=1, family=("wrn", "sdn_wrn"),
+                    name_part=True)
     activation: str = _f("relu", "activation function (families wrn, cifar_resnet18, preact_resnet18)",
                          choices=("relu", "gelu", "silu"))
     drop_rate: float = _f(0.0, "dropout before the classifier", min=0.0, max=0.99)
@@ -134,6 +143,12 @@ class TrainingConfig:
     awp_gamma: Optional[float] = _f(None, "adversarial weight perturbation size gamma (Wu 2020; methods at, trades, "
                                           "mart); null = off", min=0.0, min_exclusive=True)
     awp_warmup: int = _f(0, "epochs before the weight perturbation starts (with awp_gamma)", min=0)
+    sdn_ic_epochs: int = _f(25, "epochs of the IC phase of the sdn_ic_only methods (Adam on the ICs, backbone "
+                                "frozen); the backbone trains for the first epochs - sdn_ic_epochs", min=1)
+    sdn_ic_lr: float = _f(0.001, "Adam learning rate of the IC phase (sdn_ic_only methods)", min=0.0,
+                          min_exclusive=True)
+    sdn_ic_milestone: int = _f(15, "IC-phase epoch at which its learning rate drops 10x (sdn_ic_only methods)",
+                               min=1)
     epochs: int = _f(100, "training epochs (warm-up included); method free: passes over the data, each batch "
                           "replayed attack.steps times", min=1)
     ema_decay: Optional[float] = _f(None, "EMA decay of the weights (e.g. 0.995); null = no EMA",
@@ -684,6 +699,16 @@ def check_run(cfg: Dict[str, Any], file: Optional[str] = None) -> None:
     if training["awp_gamma"] is not None and training["loss"] not in AWP_METHODS:
         raise RecipeError("adversarial weight perturbation is an option of " + ", ".join(AWP_METHODS), file=file,
                           key="training.loss", value=training["loss"])
+    if training["loss"] in SDN_METHODS and model["arch"] not in SDN_ARCHS:
+        raise RecipeError(f"training method {training['loss']} trains a multi-exit model; model.arch must be one "
+                          f"of {', '.join(SDN_ARCHS)}", file=file, key="model.arch", value=model["arch"])
+    if training["loss"].startswith("sdn_ic_only") and training["sdn_ic_epochs"] >= training["epochs"]:
+        raise RecipeError("the IC phase must be shorter than training (the backbone trains first for "
+                          "training.epochs - training.sdn_ic_epochs epochs)", file=file,
+                          key="training.sdn_ic_epochs", value=training["sdn_ic_epochs"])
+    if evaluation.get("slowdown") is not None and model["arch"] not in SDN_ARCHS:
+        raise RecipeError(f"evaluation.slowdown needs a multi-exit model ({', '.join(SDN_ARCHS)})", file=file,
+                          key="model.arch", value=model["arch"])
     if training["warmup_epochs"] >= training["epochs"] and training["warmup_epochs"] > 0:
         raise RecipeError("warm-up must be shorter than training", file=file, key="training.warmup_epochs",
                           value=training["warmup_epochs"])

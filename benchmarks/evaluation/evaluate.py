@@ -48,6 +48,7 @@ class _Progress:
     clean_correct: Optional[int] = None
     pgd_correct: Optional[int] = None
     inference: Optional[Dict[str, Any]] = None
+    slowdown: Optional[Dict[str, Any]] = None
     seconds: float = 0.0
     energy_j: Optional[float] = 0.0
     warnings: List[str] = field(default_factory=list)
@@ -177,6 +178,14 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                         progress.inference = inference
                         progress.save(progress_path)
                     worked = True
+                if ev.slowdown is not None and progress.slowdown is None:
+                    from benchmarks.slowdown.run import slowdown_for_run
+
+                    group = slowdown_for_run(model, cfg, test=(x, y), meter=meter, warnings=progress.warnings)
+                    with guard.critical():
+                        progress.slowdown = group
+                        progress.save(progress_path)
+                    worked = True
         except EvaluationInterrupted:
             _close(progress, span, progress_path)
             raise
@@ -184,6 +193,8 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
             _close(progress, span, progress_path)
     partial = _partial(progress, aa, x.shape[0], which, run_config)
     partial["survival"] = _write_survival(run_dir, which, progress, aa)
+    if progress.slowdown is not None:
+        partial["slowdown"] = progress.slowdown
     return partial
 
 

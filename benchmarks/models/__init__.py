@@ -6,6 +6,7 @@ Importing this package registers ``wrn{depth}_{width}`` (``wrn28_10``, ``wrn70_1
 from .outputs import FinalLogits, all_logits, final_logits
 from ._factory import NormalizedModel, create_model, model_name, model_spec
 from .wide_resnet import ACTIVATIONS, SIZES, WideResNet
+from . import sdn  # noqa: F401,E402 - registers the sdn_* families
 
 __all__ = ["ACTIVATIONS", "SIZES", "FinalLogits", "NormalizedModel", "WideResNet", "all_logits", "create_model",
            "final_logits", "model_name", "model_spec"]

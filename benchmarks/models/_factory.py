@@ -59,8 +59,11 @@ def model_name(model_cfg: Any) -> str:
 
 
 def model_spec(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional[Sequence[float]] = None,
-               std: Optional[Sequence[float]] = None) -> Dict[str, Any]:
-    """Plain-data description of the model (stored in checkpoints so a run's model can be rebuilt alone)."""
+               std: Optional[Sequence[float]] = None, image_size: Optional[int] = None) -> Dict[str, Any]:
+    """Plain-data description of the model (stored in checkpoints so a run's model can be rebuilt alone).
+
+    ``image_size`` is the side of the images the model will see (families whose layers depend on it, such as
+    the SDNs' internal classifiers, read it; None = 32)."""
     model = _model_dict(model_cfg)
     family = get_family(model["arch"])
     family.check(model)
@@ -70,11 +73,12 @@ def model_spec(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional[S
             "activation": model.get("activation", "relu"), "drop_rate": float(model.get("drop_rate", 0.0)),
             "input_size": model.get("input_size"), "params": family.spec(model),
             "num_classes": int(num_classes), "in_chans": int(in_chans),
+            "image_size": int(image_size) if image_size is not None else None,
             "mean": list(mean) if mean is not None else None, "std": list(std) if std is not None else None}
 
 
 def create_model(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None) -> nn.Module:
+                 std: Optional[Sequence[float]] = None, image_size: Optional[int] = None) -> nn.Module:
     """Create the model of a run, taking inputs in [0, 1].
 
     Args:
@@ -90,7 +94,7 @@ def create_model(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional
         RecipeError: no family builds ``model.arch`` (the message lists similar timm names).
     """
     spec = model_cfg if isinstance(model_cfg, dict) and "name" in model_cfg else \
-        model_spec(model_cfg, num_classes, in_chans, mean, std)
+        model_spec(model_cfg, num_classes, in_chans, mean, std, image_size=image_size)
     family = spec.get("family") or ("wrn" if spec.get("wrn") else "timm")  # checkpoints before families
     return get_family(family if family != "timm" else spec.get("arch", spec["name"])).build(spec)
 

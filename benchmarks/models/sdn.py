@@ -326,3 +326,55 @@ def _block_shapes(stem: nn.Module, blocks: Sequence[nn.Module], in_chans: int, s
 
 def sdn_info(model: SDN) -> Dict[str, int]:
     return {"ics": model.num_ics, "exits": model.num_exits}
+
+
+# ---------------------------------------------------------------- model families (model.arch)
+
+from .families import ModelFamily, register_family  # noqa: E402
+
+
+class _SDNFamily(ModelFamily):
+    """A Shallow-Deep Network: one logits tensor per exit (``model.arch: sdn_*``)."""
+
+    params = ("drop_rate",)
+
+    def timm_name(self, model):
+        return self.name
+
+    def build(self, spec):
+        kwargs = {k: spec[k] for k in ("depth", "width", "activation") if self.name == "sdn_wrn"}
+        return create_sdn(self.name, num_classes=spec["num_classes"], in_chans=spec["in_chans"],
+                          input_size=spec.get("image_size") or 32, mean=spec.get("mean"), std=spec.get("std"),
+                          drop_rate=spec["drop_rate"], **kwargs)
+
+
+@register_family("sdn_vgg16")
+class SDNVGG16(_SDNFamily):
+    """SDN on VGG-16-BN: 14 ICs, 15 exits."""
+
+
+@register_family("sdn_resnet56")
+class SDNResNet56(_SDNFamily):
+    """SDN on ResNet-56: 27 ICs, 28 exits."""
+
+
+@register_family("sdn_mobilenet")
+class SDNMobileNet(_SDNFamily):
+    """SDN on MobileNet: 13 ICs, 14 exits."""
+
+
+@register_family("sdn_wrn")
+class SDNWideResNet(_SDNFamily):
+    """SDN on a pre-activation WideResNet-depth-width: one IC per block."""
+
+    params = ("depth", "width", "activation", "drop_rate")
+
+    def check(self, model):
+        from recipes.errors import RecipeError
+
+        if (int(model["depth"]) - 4) % 6 != 0 or int(model["depth"]) < 10:
+            raise RecipeError("WideResNet depth must be 6n+4 (10, 16, 22, 28, 34, 40, 70, ...)", key="model.depth",
+                              value=model["depth"])
+
+    def timm_name(self, model):
+        return f"sdn_wrn{model['depth']}_{model['width']}"

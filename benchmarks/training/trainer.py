@@ -196,7 +196,8 @@ class Trainer:
         random.seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         torch.manual_seed(cfg.seed)
-        self.spec = model_spec(cfg.model, self.info.num_classes, self.info.in_chans, self.info.mean, self.info.std)
+        self.spec = model_spec(cfg.model, self.info.num_classes, self.info.in_chans, self.info.mean, self.info.std,
+                               image_size=self.info.size)
         self.model = create_model(self.spec, self.info.num_classes, self.info.in_chans).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.ddp = None
@@ -261,6 +262,11 @@ class Trainer:
             return FolderBatches(data.name, data.root, data.image_size, data.batch_size, cfg.seed, dist.rank,
                                  dist.world_size, num_workers=data.num_workers, augment=data.augment)
         images, labels, scale = load_raw(data.name, "train", data.root)
+        if data.holdout_fraction > 0:   # held out for calibration (e.g. early-exit thresholds), never trained on
+            from ..data import holdout_split
+
+            kept, _ = holdout_split(len(labels), data.holdout_fraction)
+            images, labels = images[kept], labels[kept]
         synthetic = load_synthetic(data.synthetic, self.info.num_classes) if data.synthetic_fraction > 0 else None
         if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
             from ..data import DataError

@@ -35,7 +35,7 @@ def test_cumulative_flops_grow_and_end_at_the_full_forward():
 
 def test_ic_head_mixes_pooling_and_flattens_small_maps():
     big = InternalClassifier(8, 16, 10)
-    assert big.kernel == 4 and big.linear.in_features == 8 * 4 * 4 and 0 <= float(big.alpha) <= 1
+    assert big.kernel == 4 and big.linear.in_features == 8 * 4 * 4 and 0 <= float(big.alpha.detach()) <= 1
     h = torch.randn(3, 8, 16, 16)
     with torch.no_grad():
         big.alpha.fill_(1.0)
@@ -60,3 +60,77 @@ def test_vgg_stops_pooling_on_tiny_inputs_and_resnet_ics_read_the_pre_relu_sum()
         h = resnet.blocks[0](resnet.stem(x))
     assert (h < 0).any()   # the IC sees negative values: the sum before the ReLU
 
+
+
+def test_sdn_families_build_through_the_factory_and_profile_prints_exits(capsys):
+    import json
+
+    import robustperf
+    from benchmarks.models import create_model, final_logits, model_name
+    from recipes import ModelConfig
+
+    cfg = ModelConfig(arch="sdn_wrn", depth=10, width=1)
+    model = create_model(cfg, 10, 1, image_size=8)
+    assert model_name(cfg) == "sdn_wrn10_1" and model.num_exits == 4
+    out = model(torch.rand(2, 1, 8, 8))
+    assert final_logits(out) is out[-1]
+    assert robustperf.main(["profile", "sdn_mobilenet", "--input", "3x32x32", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["ics"] == 13 and got["exits"] == 14 and len(got["exit_cumulative_flops"]) == 14
+    assert got["exit_cumulative_flops"][-1] == got["forward_flops"]
+
+
+def _sdn_trainer(loss, **training):
+    from benchmarks.training import Trainer
+    from benchmarks.training.distributed import DistInfo
+    from recipes.schema import RunConfig
+
+    cfg = RunConfig.from_dict({
+        "seed": 0, "data": {"name": "digits", "batch_size": 16},
+        "model": {"arch": "sdn_wrn", "depth": 10, "width": 1},
+        "training": {"loss": loss, "epochs": 2, "warmup_epochs": 0, "sdn_ic_epochs": 1, **training},
+        "attack": {"eps": 0.1, "steps": 2}})
+    return Trainer(cfg, DistInfo(), progress=False)
+
+
+@pytest.mark.parametrize("loss", ["sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth"])
+def test_ic_phase_trains_only_the_ics(loss):
+    trainer = _sdn_trainer(loss)
+    model = trainer.model
+    x, y = trainer.batches.batch(0, 0)
+    heads = [p.detach().clone() for p in model.ic_parameters()]
+    trainer.train_step(x, y)                      # backbone phase: the ICs get no gradient
+    assert all(torch.equal(a, b) for a, b in zip(heads, model.ic_parameters()))
+    trainer.epoch = 1                             # IC phase
+    backbone = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("heads.")}
+    trainer.train_step(x, y)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in backbone.items())   # weights and BN statistics
+    assert not all(torch.equal(a, b) for a, b in zip(heads, model.ic_parameters()))
+    assert trainer.method.shape_key() == "ic" and trainer.method.ic_lr() == trainer.cfg.training.sdn_ic_lr
+
+
+def test_end_to_end_sdn_weights_grow_to_the_ic_positions():
+    trainer = _sdn_trainer("sdn")
+    q = trainer.method.q
+    assert len(q) == trainer.model.num_ics and all(0 < a < b < 1 for a, b in zip(q, q[1:]))
+    assert trainer.method.weights(0) == pytest.approx([min(v, 0.01 + v / 2) for v in q])
+    assert trainer.method.weights(1) == pytest.approx(q)
+    x, y = trainer.batches.batch(0, 0)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.train_step(x, y)
+    assert all(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()) if a.dim() > 1)
+
+
+def test_sdn_methods_need_an_sdn_model():
+    from recipes import RecipeError
+    from recipes.schema import RunConfig
+
+    with pytest.raises(RecipeError, match="multi-exit"):
+        RunConfig.from_dict({"model": {"arch": "wrn", "depth": 10, "width": 1}, "training": {"loss": "sdn"}})
+    with pytest.raises(RecipeError, match="IC phase"):
+        RunConfig.from_dict({"model": {"arch": "sdn_vgg16"}, "training": {"loss": "sdn_ic_only", "epochs": 5,
+                                                                           "sdn_ic_epochs": 5}})
+    with pytest.raises(RecipeError, match="slowdown"):
+        RunConfig.from_dict({"evaluation": {"slowdown": {}}})
+    with pytest.raises(RecipeError, match="evaluation.slowdown.norms"):
+        RunConfig.from_dict({"model": {"arch": "sdn_vgg16"}, "evaluation": {"slowdown": {"norms": ["l3"]}}})

@@ -9,6 +9,7 @@ trades    Zhang et al. 2019, TRADES                                  k + 1 attac
 fgsm_rs   Wong, Rice & Kolter 2020, "Fast is better than free"       1 attack + 1 train
 free      Shafahi et al. 2019, "Adversarial training for free!"      m train (m replays, m optimizer steps)
 mart      Wang et al. 2020, MART                                     k attack + 2 train
+sdn_*     Kaya et al. 2019 SDN; Hong et al. 2021 DeepSloth defences  see :mod:`.sdn` (two phases for ic_only)
 ========  =========================================================  ==========================================
 
 ``training.awp_gamma`` adds adversarial weight perturbation (Wu et al. 2020) to at, trades and mart: one more
@@ -16,6 +17,6 @@ pass of the training loss per step once ``training.awp_warmup`` epochs have pass
 plug-in contract; adding a method is one module here (imported below) plus its name in the schema.
 """
 from .base import Method, get_method, list_methods, register_method, unregister_method
-from . import at, fgsm_rs, free, mart, standard, trades  # noqa: F401,E402 - register the built-in methods
+from . import at, fgsm_rs, free, mart, sdn, standard, trades  # noqa: F401,E402 - register the built-in methods
 
 __all__ = ["Method", "get_method", "list_methods", "register_method", "unregister_method"]

@@ -1,0 +1,41 @@
+"""The slowdown evaluation of a run: its splits and its ``evaluation.slowdown`` keys (called by the evaluation).
+
+Calibration uses the training samples the run held out (``data.holdout_fraction``, never trained on); without a
+holdout it carves the same fixed 10 % of the training data the model saw, and says so in the warnings (the
+thresholds are then optimistic). The attacker's universal perturbations are crafted on the rest of the training
+data. The test set is only ever used for the reported numbers.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+FALLBACK_FRACTION = 0.1
+
+
+def slowdown_for_run(model, run_config, *, test: Tuple[torch.Tensor, torch.Tensor], meter: Any = None,
+                     warnings: Optional[List[str]] = None, log=None) -> Dict[str, Any]:
+    from recipes.errors import UserError
+    from recipes.schema import slowdown_config
+
+    from ..data import holdout_split, load_dataset
+    from .evaluate import evaluate_slowdown
+
+    if not hasattr(model, "exits"):
+        raise UserError(f"evaluation.slowdown: model.arch {run_config.model.arch!r} is not a multi-exit model "
+                        "(use sdn_vgg16, sdn_resnet56, sdn_mobilenet or sdn_wrn)")
+    cfg = slowdown_config(run_config.evaluation.slowdown)
+    data = run_config.data
+    images, labels = load_dataset(data.name, "train", root=data.root, image_size=data.image_size)
+    fraction = data.holdout_fraction
+    if fraction <= 0:
+        fraction = FALLBACK_FRACTION
+        message = (f"slowdown: data.holdout_fraction is 0, so the thresholds were calibrated on {fraction:.0%} of "
+                   "the training data the model was trained on (optimistic); set data.holdout_fraction")
+        if warnings is not None and message not in warnings:
+            warnings.append(message)
+    kept, held = holdout_split(len(labels), fraction)
+    return evaluate_slowdown(model, cfg, test=test, val=(images[held], labels[held]),
+                             train=(images[kept], labels[kept]), meter=meter, pue=run_config.measurement.pue,
+                             seed=run_config.seed, warnings=warnings, log=log)

@@ -1,0 +1,66 @@
+"""The DeepSloth digits recipe end to end: sdn_ic_only training (resumable across its phase boundary) and the
+evaluation.slowdown workload filling the record's slowdown group, collected into the table."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks.run import TEST_KILL_ENV
+from recipes import load_recipe
+from tests.benchmarks._training_helpers import run_cli
+from tests.benchmarks.test_resume import _metrics, _same
+from tests.conftest import ROOT
+
+RECIPE = ROOT / "recipes" / "deepsloth-digits.yaml"
+#: 1221 training images (15 % held out) at batch 128: 9 steps per epoch; 2 backbone epochs, then 1 IC epoch.
+SHORT = ["data.batch_size=128", "training.epochs=3", "training.sdn_ic_epochs=1"]
+
+
+def _args(results, extra=()):
+    args = ["run", RECIPE, "--index", 0, "--no-eval", "--no-progress", "--checkpoint-steps", 4, "--results", results]
+    for item in [*SHORT, *extra]:
+        args += ["--set", item]
+    return args
+
+
+@pytest.mark.slow
+def test_sdn_ic_only_resumes_bit_identically_across_the_phase_boundary(tmp_path):
+    spec = load_recipe(str(RECIPE), SHORT).run(0)
+    done = run_cli(_args(tmp_path / "reference"))
+    assert done.returncode == 0, done.stderr
+    # killed at epoch 3 step 3 (resumes at the phase boundary), then 6 steps later (resumes mid IC phase)
+    for point in ["step:21", "step:6", None]:
+        result = run_cli(_args(tmp_path / "interrupted"), env={TEST_KILL_ENV: point} if point else {})
+        assert result.returncode == (0 if point is None else -9), (point, result.stderr)
+    ref_dir, run_dir = tmp_path / "reference" / spec.run_id, tmp_path / "interrupted" / spec.run_id
+    ref = torch.load(ref_dir / "checkpoint-last.pt", weights_only=True)
+    got = torch.load(run_dir / "checkpoint-last.pt", weights_only=True)
+    _same(ref, got)
+    assert {k.split("|")[0] for k in got["flops"]["step_counts"]} == {"backbone", "ic"}
+    assert got["method"][0]["ic_optimizer"]["state"]   # Adam's moments went through the checkpoint
+    assert _metrics(ref_dir) == _metrics(run_dir)
+
+
+@pytest.mark.slow
+def test_run_0_trains_an_sdn_and_deepsloth_cuts_its_efficacy(tmp_path):
+    from benchmarks.run import execute
+    from results import load_record
+    from scaling.table import collect
+
+    spec = load_recipe(str(RECIPE)).run(0)
+    assert spec.run_config().training.loss == "sdn_ic_only"
+    assert execute(spec, str(tmp_path), progress=False) == 0
+    record = load_record(str(tmp_path), spec.run_id)
+    group = record["slowdown"]
+    assert group["num_exits"] == 7 and len(group["exit_cumulative_flops"]) == 7
+    for part in group["by_rad"].values():
+        for entry in [part["clean"], *part["attacks"].values()]:
+            assert sum(entry["exit_fraction"]) == pytest.approx(1.0)
+    clean, attacked = group["clean"], group["attacks"]["deepsloth_linf"]
+    assert clean["accuracy"] > 80 and clean["efficacy"] > 0.5
+    assert attacked["efficacy"] < clean["efficacy"] / 2 and attacked["mean_flops"] > clean["mean_flops"]
+    assert group["calibration"]["feasible"] and group["source"]["val_n"] > 0
+    table, problems = collect(str(tmp_path))
+    assert not problems
+    assert "slowdown.by_rad.rad5.attacks.deepsloth_linf.efficacy" in table.columns
+    assert table["slowdown.clean.efficacy"].iloc[0] == pytest.approx(clean["efficacy"])
