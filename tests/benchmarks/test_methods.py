@@ -23,7 +23,8 @@ from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autous
 
 #: training.* keys every method shares (the rest belong to the methods that declare them).
 SHARED = {"loss", "epochs", "ema_decay", "lr", "lr_base_batch_size", "optimizer", "momentum", "weight_decay",
-          "scheduler", "warmup_epochs", "precision", "clip_grad", "awp_gamma", "awp_warmup"}
+          "scheduler", "warmup_epochs", "precision", "clip_grad", "awp_gamma", "awp_warmup", "select_subset",
+          "select_pgd_steps", "select_pgd_step_size", "select_batch_size"}
 
 
 def test_registry_equals_the_schema_vocabulary():
