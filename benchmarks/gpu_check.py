@@ -201,7 +201,8 @@ def check_training(plan: Plan, device, device_name: str, meter) -> Dict[str, Any
         energy["counter_over_sampler"] = None
         energy["note"] = (f"no NVML counter and sampler pair here (energy source {meter.source!r}); the ratio needs "
                           "a GPU with NVML")
-    return {"model": f"WRN-{plan.depth}-{plan.width}", "input": [3, plan.size, plan.size], "batch": plan.train_batch, "pgd_steps": plan.pgd_steps,
+    return {"model": f"WRN-{plan.depth}-{plan.width}", "input": [3, plan.size, plan.size], "batch": plan.train_batch,
+            "pgd_steps": plan.pgd_steps,
             "timed_steps": plan.timed_steps, "analytic_forward_flops": forward, "analytic_step_flops": step_flops,
             "cudnn_allow_tf32": tf32, "device_key": device_key(device_name), "peak_source": SOURCE, "rows": rows,
             "energy": energy}
@@ -306,7 +307,8 @@ def _fmt(value, spec: str) -> str:
 def render(report: Dict[str, Any]) -> str:
     """The Markdown table(s) of a gpu-check report."""
     s = report["sections"]
-    out = [f"# gpu-check: {report['device_name']} ({report['mode']}{', ' + report['smoke_reason'] if report.get('smoke_reason') else ''})",
+    mode = report["mode"] + (", " + report["smoke_reason"] if report.get("smoke_reason") else "")
+    out = [f"# gpu-check: {report['device_name']} ({mode})",
            "", f"torch {report['torch']}, CUDA {report.get('cuda')}, {report['seconds']:.0f} s", ""]
     train = s.get("training", {})
     if train.get("rows"):
@@ -318,7 +320,8 @@ def render(report: Dict[str, Any]) -> str:
                 out.append(f"| {r['precision']} | {r['channels_last']} | {r['status']}: {r.get('reason')} | | | | |")
                 continue
             out.append(f"| {r['precision']} | {r['channels_last']} | {r['images_per_s']:.1f} | "
-                       f"{r['step_ms_olympic_mean']:.1f} | {r['achieved_tflops']:.2f} | {_fmt(r['peak_tflops'], '.1f')} "
+                       f"{r['step_ms_olympic_mean']:.1f} | {r['achieved_tflops']:.3g} | "
+                       f"{_fmt(r['peak_tflops'], '.1f')} "
                        f"({r.get('peak_used') or r.get('mfu_note')}) | {_fmt(r['mfu'], '.1%')} |")
         e = train["energy"]
         out += ["", f"Energy ({e['source']}): counter {_fmt(e['counter_j'], '.1f')} J, sampler "
@@ -336,7 +339,8 @@ def render(report: Dict[str, Any]) -> str:
     inf = (s.get("inference") or {}).get("section")
     if inf:
         out += [f"## inference ({s['inference']['model']}, measured)", "",
-                "| precision | SingleStream p50 ms | p99 ms | Offline images/s | batch | J/image |", "|---|---:|---:|---:|---:|---:|"]
+                "| precision | SingleStream p50 ms | p99 ms | Offline images/s | batch | J/image |",
+                "|---|---:|---:|---:|---:|---:|"]
         for name, e in inf.items():
             if name == "setup":
                 continue
@@ -344,7 +348,8 @@ def render(report: Dict[str, Any]) -> str:
                 out.append(f"| {name} | {e.get('status')}: {e.get('reason')} | | | | |")
                 continue
             ss, off = e["SingleStream"], e["Offline"]
-            out.append(f"| {name} | {ss['latency_ms_p50']:.3f} | {ss['latency_ms_p99']:.3f} | {off['images_per_s']:.1f} | "
+            out.append(f"| {name} | {ss['latency_ms_p50']:.3f} | {ss['latency_ms_p99']:.3f} | "
+                       f"{off['images_per_s']:.1f} | "
                        f"{off['batch_size']} | {_fmt(off['energy_j_per_image'], '.5f')} |")
     for name, sec in s.items():
         if sec.get("status") in ("failed", "skipped"):
@@ -364,8 +369,8 @@ def run_check(smoke: Optional[bool] = None, budget: Optional[float] = None) -> D
     if smoke is None:
         smoke = not cuda
     if smoke:
-        smoke_reason = "SMOKE MODE: no CUDA device, tiny WRN-10-1 at 16x16 on the CPU; these are not GPU figures" if not cuda \
-            else "SMOKE MODE (--smoke): tiny WRN-10-1 at 16x16; these are not the GPU figures"
+        smoke_reason = ("SMOKE MODE: no CUDA device, tiny WRN-10-1 at 16x16 on the CPU; these are not GPU figures"
+                        if not cuda else "SMOKE MODE (--smoke): tiny WRN-10-1 at 16x16; these are not the GPU figures")
     plan = SMOKE if smoke else FULL
     device = torch.device("cuda" if cuda and not smoke else "cpu")
     if device.type == "cuda":

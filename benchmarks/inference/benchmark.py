@@ -195,12 +195,10 @@ def offline(prepared: Prepared, images: torch.Tensor, settings: InferSettings, m
     if not per_batch:
         raise RuntimeError(f"no Offline batch size fits on {device} (tried {did_not_fit})")
     largest = max(per_batch, key=int)
+    kept = ("images_per_s", "batch_ms_olympic_mean", "energy_j_per_image", "peak_memory_mb")
+    by_size = {k: {name: per_batch[k][name] for name in kept} for k in sorted(per_batch, key=int)}
     out = {**per_batch[largest], "status": MEASURED, "largest_fitting_batch": int(largest),
-           "did_not_fit": did_not_fit, "by_batch_size": {k: {"images_per_s": v["images_per_s"],
-                                                             "batch_ms_olympic_mean": v["batch_ms_olympic_mean"],
-                                                             "energy_j_per_image": v["energy_j_per_image"],
-                                                             "peak_memory_mb": v["peak_memory_mb"]}
-                                                         for k, v in sorted(per_batch.items(), key=lambda kv: int(kv[0]))}}
+           "did_not_fit": did_not_fit, "by_batch_size": by_size}
     return out, raw
 
 

@@ -117,20 +117,23 @@ def render_table(section: Dict[str, Any], run_id: str, which: str) -> str:
              f"{setup.get('threads')} threads], energy: {setup.get('energy_source') or 'not measured'}, "
              f"forward {_fmt(setup.get('flops_per_image'), ',')} FLOPs/image (measured)",
              f"{'precision':9}  {'p50 ms':>8}  {'p90 ms':>8}  {'p99 ms':>8}  {'img/s':>10}  {'batch':>5}  "
-             f"{'J/img':>8}  {'clean %':>7}  {'robust %':>8}  {'drop':>6}  robust by"]
+             f"{'J/img':>8}  {'clean %':>7}  {'drop':>6}  {'robust %':>8}  {'drop':>6}  robust by"]
     for name, entry in section.items():
         if name == INFERENCE_SETUP:
             continue
         if entry.get("status") != "measured":
             lines.append(f"{name:9}  {entry.get('status')}: {entry.get('reason')}")
             continue
-        ss, off, acc = entry[SINGLE_STREAM], entry[OFFLINE], entry["accuracy"]
+        ss, off, acc = entry[SINGLE_STREAM], entry[OFFLINE], entry.get("accuracy") or {}
         energy = off.get("energy_j_per_image")
         lines.append(
             f"{name:9}  {ss['latency_ms_p50']:8.3f}  {ss['latency_ms_p90']:8.3f}  {ss['latency_ms_p99']:8.3f}  "
-            f"{off['images_per_s']:10.1f}  {off['batch_size']:5d}  {_fmt(energy, '8.4f'):>8}  {acc['clean']:7.2f}  "
-            f"{_fmt(acc.get('robust'), '8.2f'):>8}  {_fmt(acc.get('robust_drop_vs_fp32'), '+6.2f'):>6}  "
+            f"{off['images_per_s']:10.1f}  {off['batch_size']:5d}  {_fmt(energy, '8.4f'):>8}  "
+            f"{_fmt(acc.get('clean'), '7.2f'):>7}  "
+            f"{_fmt(acc.get('clean_drop_vs_fp32'), '+6.2f'):>6}  {_fmt(acc.get('robust'), '8.2f'):>8}  "
+            f"{_fmt(acc.get('robust_drop_vs_fp32'), '+6.2f'):>6}  "
             f"{acc.get('robust_method') or '-'}")
-    lines.append(f"backends: " + "; ".join(f"{k}: {v.get('backend')}" for k, v in section.items()
+    lines.append("drop: percentage points below fp32; robust by: AutoAttack, or transfer of the fp32 examples (int8)")
+    lines.append("backends: " + "; ".join(f"{k}: {v.get('backend')}" for k, v in section.items()
                                            if k != INFERENCE_SETUP and v.get("backend")))
     return "\n".join(lines)

@@ -195,8 +195,9 @@ def _int8(model: nn.Module, device: torch.device, calibration: torch.Tensor) -> 
                           f"only; there is no {device.type} int8 inference path in torch {torch.__version__}")
     engine = quantized_engine()
     if engine is None:
-        raise Unsupported("this PyTorch build has no quantized engine "
-                          f"(torch.backends.quantized.supported_engines = {torch.backends.quantized.supported_engines})")
+        engines = torch.backends.quantized.supported_engines
+        raise Unsupported(f"this PyTorch build has no quantized engine (torch.backends.quantized.supported_engines = "
+                          f"{engines})")
     with warnings.catch_warnings():
         # torch.ao.quantization announces its move to torchao (not installed here); it still works in this torch.
         warnings.simplefilter("ignore", DeprecationWarning)
