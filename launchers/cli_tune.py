@@ -5,7 +5,8 @@ the space (run-config keys with log_uniform, int_log_uniform, int, uniform or ch
 of the recipe's base with the sampled values, launched like ``robustperf launch`` (locally K at a time, or as
 SLURM/LSF arrays of K; K = launch.max_parallel) into the results directory. The study is an optuna journal
 file, ``DIR/_tune/<recipe name>/journal.log``: stop ``tune`` any way and run it again to resume; the
-Pareto front is written beside it (pareto.csv, pareto.png). Watch it in a browser with
+Pareto front is written beside it (pareto.csv, pareto.png, and pareto.yaml: the front as a recipe). Watch it
+in a browser with
 
     optuna-dashboard DIR/_tune/<recipe name>/journal.log --host 127.0.0.1
 
@@ -27,8 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-parallel", type=int, metavar="K", help="trials per wave (default: "
                                                                       "launch.max_parallel)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe key, e.g. --set training.epochs=1 or --set search.seed=1 "
-                             "(repeatable; passed to every run)")
+                        help="override a recipe key, e.g. --set training.epochs=1 (repeatable; passed to every "
+                             "run) or --set search.seed=1 (search.* items stay with the driver)")
     parser.add_argument("--status", action="store_true", help="report the study (trials, Pareto front) and exit")
 
 
