@@ -86,14 +86,31 @@ def _summary(recipe, runs_dir: str, analysis: str, seconds: float) -> None:
     print("\n== summary")
     print(f"runs                  {len(done)} completed of {len(records)}")
     print(f"clean accuracy        {span('accuracy.clean', '.1f')} %")
-    print(f"AutoAttack accuracy   {span('accuracy.autoattack', '.1f')} %")
+    print(f"AutoAttack accuracy   {span('accuracy.autoattack', '.1f')} %   ({_attack_subset(done)})")
     print(f"training FLOPs        {span('flops.train_total', '.3g')}")
     print(f"energy source         {', '.join(sources) or 'n/a'}")
     if env.get("C") is not None:
-        print(f"envelope law          acc = {env['C']:.4g} * FLOPs^{env['alpha']:.4g}   (R^2 {env.get('r2', float('nan')):.3f})")
+        ci = env.get("alpha_ci") or [float("nan")] * 2
+        print(f"envelope law          acc = {env['C']:.4g} * FLOPs^{env['alpha']:.4g}   (alpha 95% CI "
+              f"[{ci[0]:.3g}, {ci[1]:.3g}], R^2 {env.get('r2', float('nan')):.3f}, {env.get('n_points')} bins)")
     if gbr.get("r2_test") is not None:
         print(f"gradient boosting     holdout R^2 {gbr['r2_test']:.3f}")
     print(f"report                {os.path.join(analysis, 'report.md')}")
     key = [f for f in ("envelope.png", "gbr_importances.png", "electricity.png") if f in figures]
     print(f"figures               {len(figures)} files in {analysis}{os.sep} ({', '.join(key)}, ...)")
     print(f"wall time             {seconds:.0f} s")
+
+
+def _attack_subset(records) -> str:
+    """Which AutoAttack ran, on how many points: 'APGD-CE (a subset of AutoAttack) on 360 test points'."""
+    import results
+
+    described = []
+    for r in records:
+        value = results.get(r, "config.evaluation.autoattack")
+        text = (", ".join(str(a).upper() for a in value) + " (a subset of AutoAttack)" if isinstance(value, list)
+                else f"AutoAttack {value}")
+        if text not in described:
+            described.append(text)
+    counts = sorted({int(n) for n in (results.get(r, "accuracy.autoattack_n") for r in records) if n})
+    return f"{'; '.join(described) or 'n/a'} on {'/'.join(map(str, counts)) or '?'} test points"

@@ -44,7 +44,6 @@ KEY_EPOCH_METRICS = "robustperf_epoch_metrics"
 KEY_PGD_ACCURACY = "robustperf_pgd_accuracy"
 KEY_AUTOATTACK_ACCURACY = "robustperf_autoattack_accuracy"
 KEY_EVAL_METRIC = "robustperf_eval_metric"
-KEY_EVAL_REWRITTEN = "robustperf_final_section_rewritten"
 #: metadata flag of the lines of the final section (rewritten from the record by update_mllog)
 FINAL_META = "robustperf_final"
 BENCHMARK = "robustperf"

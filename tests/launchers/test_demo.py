@@ -1,7 +1,7 @@
 """A reduced `robustperf demo`: every stage (launch, run, evaluate, collect, analyze) leaves its output.
 
-The shipped demo matrix is cut to 4 runs (WRN-10-1 x AT/TRADES x PGD-1/PGD-10, no EMA) with 2 epochs and
-AutoAttack on 20 points, through the same --set overrides a user would type.
+The shipped demo recipe with its grid cut to 4 runs (WRN-10-2/10-1 x 2/1 epochs) and APGD-CE on 20 points
+(`--recipe` with a copy of recipes/demo.yaml, and the same --set overrides a user would type).
 """
 from __future__ import annotations
 
@@ -15,13 +15,22 @@ import pytest
 
 import results
 
-REDUCED = ["--set", "model.depth=10", "--set", "training.ema_decay=null", "--set", "training.epochs=2",
-           "--set", "evaluation.autoattack_n=20", "--set", "training.select_subset=64"]
+REDUCED = ["--set", "evaluation.autoattack_n=20", "--set", "training.select_subset=64"]
+DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "recipes",
+                    "demo.yaml")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "out"
+    import yaml
+
+    tmp = tmp_path_factory.mktemp("demo")
+    recipe = yaml.safe_load(open(DEMO))
+    recipe["grid"] = {"training.epochs": [2, 1], "model.width": [2, 1]}
+    recipe.pop("exclude", None)
+    (tmp / "demo.yaml").write_text(yaml.safe_dump(recipe))
+    REDUCED[:0] = ["--recipe", str(tmp / "demo.yaml")]
+    out = tmp / "out"
     proc = subprocess.run([sys.executable, "-m", "robustperf", "demo", "--out", str(out), *REDUCED],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -51,6 +60,7 @@ def test_every_stage_leaves_its_output(demo):
                   "envelope law", "report"):
         assert label in summary
     assert "4 completed of 4" in summary
+    assert "APGD-CE (a subset of AutoAttack) on 20 test points" in summary
 
 
 @pytest.mark.slow
