@@ -157,6 +157,17 @@ def evaluate_subset(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     return clean, robust, len(labels)
 
 
+def _test_split_size(data) -> int:
+    """Images in the test split (folder datasets: counted from the file list, nothing decoded)."""
+    from ..data import FOLDER_DATASETS
+
+    if data.name in FOLDER_DATASETS:
+        from ..folder_data import folder_split
+
+        return len(folder_split(data.name, "test", data.root)[1])
+    return len(load_raw(data.name, "test", data.root, data.image_size)[1])
+
+
 class Trainer:
     """Everything one run trains: data stream, model (DDP-wrapped when distributed), EMA, optimizer, schedule.
 
@@ -190,7 +201,9 @@ class Trainer:
         self.eval_images = test_x[:n_eval][dist.rank::dist.world_size].float().div_(test_scale)
         self.eval_labels = test_y[:n_eval][dist.rank::dist.world_size]
         self.eval_n = n_eval
-        self.test_n = len(test_y)  # the final evaluation's clean accuracy covers the whole test split
+        # the final evaluation's clean accuracy covers the whole test split, not only the check's first images
+        # (loaded up to select_subset: fewer means that was the whole split)
+        self.test_n = len(test_y) if len(test_y) < cfg.training.select_subset else _test_split_size(data)
 
         # Seed every global RNG (the same initial weights on every rank; python/numpy for anything that uses them).
         random.seed(cfg.seed)
