@@ -133,7 +133,9 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
                         for rad in cfg.rads))
 
         attacked: Dict[str, Dict[float, Dict[str, Any]]] = {}
-        gen_device = x.device
+        param = next(model.parameters(), None)
+        gen_device = param.device if param is not None else x.device   # attacks run where the model is
+        x_dev, y_dev = x.to(gen_device), y.to(gen_device)
         for attack in cfg.attacks:
             fn = A.get_slowdown_attack(attack)
             for norm in cfg.norms:
@@ -142,7 +144,8 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
                 generator.manual_seed(seed * 1000 + len(attacked))
                 counter = A.ForwardCounter(model)
                 with _span(meter, "slowdown_craft") as span:
-                    x_adv = fn(counter, x, y, cfg=cfg, norm=norm, train=train, generator=generator)
+                    x_adv = fn(counter, x_dev, y_dev, cfg=cfg, norm=norm, train=train, generator=generator)
+                    x_adv = x_adv.cpu()
                 craft_flops = counter.flops(full)
                 craft_kwh = _kwh(span.energy_j, pue)
                 results = run_exits(x_adv, "slowdown_attacked")
