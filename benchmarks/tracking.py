@@ -9,11 +9,12 @@ Training rules) and passes the official checker's common rules (``python -m mlpe
 --usage training --ruleset 5.1.0 mllog.txt``, also 4.1.0 and 6.1.0; tests/benchmarks/test_mllog_compliance.py):
 
 * set-up: ``cache_clear``, ``init_start`` (when ``robustperf run`` started), ``submission_org/platform/division/
-  status/benchmark`` (``tracking.submission_*``), seed, hyper-parameters (global and micro batch size,
-  train/eval samples, precision, parallelism), then ``init_stop`` and ``run_start`` before the first step;
+  status`` (``tracking.submission_*``), seed, hyper-parameters (global and micro batch size, train samples,
+  precision, parallelism), then ``init_stop`` and ``run_start`` before the first step;
 * each epoch: ``epoch_start`` / ``epoch_stop`` around its training steps, ``eval_start`` / ``eval_stop`` around
   its subset evaluation, ``eval_accuracy`` (subset clean accuracy) with ``epoch_num``;
-* the final section, written from the result record by :func:`update_mllog`: ``eval_start``, ``eval_accuracy``
+* the final section, written from the result record by :func:`update_mllog`: ``eval_samples`` (the test points
+  of the final evaluation), ``eval_start``, ``eval_accuracy``
   (clean accuracy on the whole test set, with ``epoch_num`` of the evaluated checkpoint), robust accuracies,
   ``eval_stop``, FLOPs / energy / cost keys, ``run_stop`` with its status. ``robustperf evaluate`` rewrites this
   section from the updated record, so the log never disagrees with ``result.json``.
@@ -342,7 +343,7 @@ def _is_final(event: Optional[Dict[str, Any]]) -> bool:
 
 
 def render_final(record: Mapping[str, Any], *, extra: Optional[Mapping[str, Any]] = None,
-                 not_before_ms: int = 0) -> str:
+                 not_before_ms: int = 0, with_eval_samples: bool = True) -> str:
     """The final section of a run's MLPerf log, from its record: ``:::MLLOG`` lines, newline-terminated.
 
     The evaluation interval ends now and lasts ``timing.eval_seconds`` (measured by the evaluation), not earlier
@@ -375,6 +376,8 @@ def render_final(record: Mapping[str, Any], *, extra: Optional[Mapping[str, Any]
             start = max(int(not_before_ms), now - int(1000 * seconds)) if isinstance(seconds, (int, float)) \
                 and seconds == seconds and seconds >= 0 else now
             meta = {"epoch_num": epoch, "robustperf_checkpoint": which, **final}
+            if with_eval_samples and accuracy.get("clean_n"):  # the evaluation set: the whole test split
+                ml.event(key=mlc.EVAL_SAMPLES, value=accuracy["clean_n"], metadata=final, time_ms=start)
             ml.start(key=mlc.EVAL_START, metadata=meta, time_ms=start)
             if accuracy.get("clean") is not None:
                 ml.event(key=mlc.EVAL_ACCURACY, value=accuracy["clean"], time_ms=now,
@@ -419,15 +422,18 @@ def update_mllog(path: str, record: Mapping[str, Any], *, extra: Optional[Mappin
         return False
     kept: List[str] = []
     last_ms = 0
+    has_eval_samples = False
     for line in lines:
         event = _parse(line)
         if _is_final(event):
             continue
+        has_eval_samples = has_eval_samples or (event or {}).get("key") == "eval_samples"
         kept.append(line)
         if event is not None and isinstance(event.get("time_ms"), (int, float)):
             last_ms = max(last_ms, int(event["time_ms"]))
     text = "".join(line + "\n" for line in kept if line.strip())
-    atomic_write_text(path, text + render_final(record, extra=extra, not_before_ms=last_ms))
+    atomic_write_text(path, text + render_final(record, extra=extra, not_before_ms=last_ms,
+                                                with_eval_samples=not has_eval_samples))
     return True
 
 

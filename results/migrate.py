@@ -25,8 +25,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from robustperf_errors import UserError
 
 from .io import atomic_write_text
-from .schema import (CONFIG, EVALUATIONS, NAME, RECORD_FILE, RUN_ID, SCHEMA_VERSION, SCHEMA_VERSION_KEY, STATUS,
-                     UPDATED, COMPLETED, RecordError, upgrade, write_record)
+from .schema import (CONFIG, EVALUATIONS, MAX_DEPTH, NAME, RECORD_FILE, RUN_ID, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+                     STATUS, UPDATED, COMPLETED, RecordError, _too_deep, upgrade, write_record)
 
 MIGRATED_DIR = "_migrated"
 
@@ -70,6 +70,10 @@ def _read(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]
             raw = json.load(fh)
     except (OSError, ValueError) as err:
         return None, None, f"unreadable record: {err}"
+    except RecursionError:
+        return None, None, f"corrupt record: JSON nested too deeply to read (at most {MAX_DEPTH} levels)"
+    if _too_deep(raw):
+        return None, None, f"corrupt record: nested deeper than {MAX_DEPTH} levels"
     try:
         return raw, upgrade(raw), None
     except ValueError as err:

@@ -569,8 +569,8 @@ def read_record(path: str) -> Dict[str, Any]:
     except json.JSONDecodeError as err:
         raise RecordError(path, f"corrupt JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
     except RecursionError:
-        raise RecordError(path, f"corrupt: JSON nested too deeply to read (a record is at most {MAX_DEPTH} levels "
-                                f"deep)") from None
+        raise RecordError(path, f"JSON nested too deeply to read (a record is at most {MAX_DEPTH} levels deep; "
+                                f"this one is corrupt or hostile)") from None
     if _too_deep(record):
         raise RecordError(path, f"nested deeper than {MAX_DEPTH} levels (corrupt or hostile)")
     try:

@@ -86,7 +86,7 @@ def test_deeply_nested_json_record_is_reported_corrupt_by_every_command(tmp_path
         (run_dir / "result.json").write_text('{"run_id": "%s", "config": %s}' % (run_id, _deep(5000)))
     commands = [["status", tmp_path / "res", "--no-jobs"], ["collect", tmp_path / "res", "-o", tmp_path / "t.csv"],
                 ["run", tmp_path / "r.yaml", "--index", "0", "--results", tmp_path / "res", "--device", "cpu"],
-                ["evaluate", run_dir, "--device", "cpu"]]
+                ["evaluate", run_dir, "--device", "cpu"], ["migrate", tmp_path / "res", "--dry-run"]]
     for command in commands:
         proc = run_cli(command)
         out = proc.stdout + proc.stderr
