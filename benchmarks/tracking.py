@@ -9,12 +9,12 @@ Training rules) and passes the official checker's common rules (``python -m mlpe
 --usage training --ruleset 5.1.0 mllog.txt``, also 4.1.0 and 6.1.0; tests/benchmarks/test_mllog_compliance.py):
 
 * set-up: ``cache_clear``, ``init_start`` (when ``robustperf run`` started), ``submission_org/platform/division/
-  status`` (``tracking.submission_*``), seed, hyper-parameters (global and micro batch size, train samples,
-  precision, parallelism), then ``init_stop`` and ``run_start`` before the first step;
+  status`` (``tracking.submission_*``), seed, hyper-parameters (global and micro batch size, train and eval
+  samples, precision, parallelism), then ``init_stop`` and ``run_start`` before the first step;
 * each epoch: ``epoch_start`` / ``epoch_stop`` around its training steps, ``eval_start`` / ``eval_stop`` around
   its subset evaluation, ``eval_accuracy`` (subset clean accuracy) with ``epoch_num``;
-* the final section, written from the result record by :func:`update_mllog`: ``eval_samples`` (the test points
-  of the final evaluation), ``eval_start``, ``eval_accuracy``
+* the final section, written from the result record by :func:`update_mllog`: ``eval_samples`` (only when the
+  set-up did not log it), ``eval_start``, ``eval_accuracy``
   (clean accuracy on the whole test set, with ``epoch_num`` of the evaluated checkpoint), robust accuracies,
   ``eval_stop``, FLOPs / energy / cost keys, ``run_stop`` with its status. ``robustperf evaluate`` rewrites this
   section from the updated record, so the log never disagrees with ``result.json``.
