@@ -234,3 +234,16 @@ def test_methods_recipes_expand():
     assert {r.config["model"]["arch"] for r in imagenet} == {"resnet50"}
     digits = load_recipe(str(ROOT / "recipes" / "methods-digits.yaml")).runs()
     assert {r.config["training"]["loss"] for r in digits} == set(TRAINING_METHODS.builtin) - set(SDN_METHODS)
+
+
+def test_fp16_trains_with_a_checkpointed_gradient_scaler(tiny_recipe, tmp_path):
+    from benchmarks.run import execute
+    from results import load_record
+
+    spec = load_recipe(str(tiny_recipe), ["training.precision=fp16", "training.epochs=1", "data.batch_size=256",
+                                          "evaluation.pgd_subset=32"]).run(1)
+    assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
+    record = load_record(str(tmp_path), spec.run_id)
+    assert record["status"] == "completed" and record["training"]["precision"] == "fp16"
+    state = torch.load(tmp_path / spec.run_id / "checkpoint-last.pt", weights_only=True)
+    assert state["scaler"]["scale"] > 0 and state["scaler"]["_growth_tracker"] == 5  # one scaled update per step
