@@ -29,8 +29,7 @@ from recipes.errors import UserError
 from .safe_pickle import UnsafePickleError, safe_load
 
 __all__ = ["DATASETS", "DataError", "DatasetInfo", "TrainBatches", "augment", "dataset_info", "holdout_split",
-           "load_dataset",
-           "load_raw", "load_synthetic", "seed_of"]
+           "load_dataset", "load_raw", "load_synthetic", "seed_of", "split_size"]
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 DIGITS_TEST_SIZE = 360
@@ -123,6 +122,15 @@ def holdout_split(n: int, fraction: float) -> Tuple[torch.Tensor, torch.Tensor]:
     k = int(round(n * float(fraction)))
     order = torch.from_numpy(np.random.RandomState(HOLDOUT_SEED).permutation(n))
     return order[k:].sort().values, order[:k].sort().values
+
+
+def split_size(name: str, split: str, root: Optional[str] = None) -> int:
+    """Images in a split (folder datasets are counted, not decoded)."""
+    if name in FOLDER_DATASETS:
+        from .folder_data import folder_split
+
+        return len(folder_split(name, split, root)[0])
+    return len(load_raw(name, split, root)[1])
 
 
 def load_dataset(name: str, split: str, root: Optional[str] = None, image_size: Optional[int] = None

@@ -224,6 +224,22 @@ def load_folder(name: str, split: str, root: Optional[str], image_size: Optional
     return images, labels[:n].clone()
 
 
+def split_validation(n: int, val_size: int, seed: int, global_batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(kept, held-out)`` indices of a training set of ``n``: ``val_size`` held out at random (fixed by the seed;
+    both in dataset order), at least one global batch kept.
+
+    Raises:
+        DataError: ``training.val_size`` leaves less than one global batch to train on.
+    """
+    from .data import _gen, seed_of
+
+    if val_size > n - global_batch:
+        raise _error(f"training.val_size {val_size} leaves {n - val_size} of the {n} training images, less than "
+                     f"one global batch ({global_batch}); lower training.val_size or use training.select_on: test")
+    perm = torch.randperm(n, generator=_gen(seed_of(seed, 6)))
+    return perm[val_size:].sort().values, perm[:val_size].sort().values
+
+
 class FolderBatches:
     """Streamed, deterministic, resumable training batches of a folder dataset (the TrainBatches interface).
 
@@ -236,11 +252,20 @@ class FolderBatches:
     """
 
     def __init__(self, name: str, root: Optional[str], image_size: Optional[int], batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1, num_workers: int = 0, augment: bool = True):
+                 rank: int = 0, world_size: int = 1, num_workers: int = 0, augment: bool = True,
+                 held_out: int = 0):
         from .data import DataError
 
         self.name, self.size = name, image_size or FOLDER_DATASETS[name]
         self.paths, self.labels, self.classes = folder_split(name, "train", root)
+        self.held_paths: List[str] = []
+        self.held_labels = self.labels[:0]
+        if held_out:
+            keep, val = split_validation(len(self.paths), held_out, seed, batch_size * world_size)
+            self.held_paths = [self.paths[i] for i in val.tolist()]
+            self.held_labels = self.labels[val]
+            self.paths = [self.paths[i] for i in keep.tolist()]
+            self.labels = self.labels[keep]
         self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
         self.num_workers, self.augment = num_workers, augment
         self.steps_per_epoch = len(self.paths) // (batch_size * world_size)
@@ -250,6 +275,17 @@ class FolderBatches:
 
     def __len__(self) -> int:
         return self.steps_per_epoch
+
+    def held_out_images(self, limit: Optional[int] = None) -> Optional[Tuple[torch.Tensor, torch.Tensor, int]]:
+        """The held-out validation images, decoded with the evaluation transform: ``(uint8, labels, 255)``."""
+        if not self.held_paths:
+            return None
+        n = len(self.held_paths) if limit is None else min(limit, len(self.held_paths))
+        samples = _Samples(self.held_paths, self.held_labels, range(n), self.size, _crop_of(self.name), False, 0, 0)
+        images = torch.empty((n, 3, self.size, self.size), dtype=torch.uint8)
+        for i in range(n):
+            images[i] = samples[i][0]
+        return images, self.held_labels[:n].clone(), 255
 
     def _indices(self, epoch: int, start_step: int) -> List[int]:
         from .data import _gen, seed_of

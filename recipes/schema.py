@@ -165,8 +165,14 @@ class TrainingConfig:
     precision: str = _f("fp32", "numeric precision of forward passes (fp16: autocast with a gradient scaler)",
                         choices=("fp32", "bf16", "fp16"))
     clip_grad: Optional[float] = _f(None, "gradient-norm clipping; null = none", min=0.0, min_exclusive=True)
-    select_subset: int = _f(1024, "test images (first in dataset order) of the per-epoch PGD check that chooses "
-                                  "the best checkpoint", min=1)
+    select_on: str = _f("validation", "images of the per-epoch check that picks the best checkpoint: validation "
+                                      "(val_size held-out training images, never trained on) or test (the "
+                                      "first select_subset test images; the reference study's protocol)",
+                        choices=("validation", "test"))
+    val_size: int = _f(1024, "training images held out for the check when select_on is validation (chosen by "
+                             "the seed)", min=1)
+    select_subset: int = _f(1024, "images of the per-epoch PGD check that chooses the best checkpoint (the first "
+                                  "of the held-out or test images)", min=1)
     select_pgd_steps: int = _f(40, "PGD steps of the per-epoch best-checkpoint check", min=1)
     select_pgd_step_size: Optional[float] = _f(None, "PGD step size of the per-epoch check; null = "
                                                      "2.5*eps/select_pgd_steps", min=0.0, min_exclusive=True,

@@ -42,11 +42,12 @@ from ..interruption import Preempted
 
 from ..attacks import create_attack
 from ..models import final_logits
-from ..data import FOLDER_DATASETS, DatasetInfo, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
+from ..data import FOLDER_DATASETS, DatasetInfo, split_size, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
 from ..models import create_model, model_spec
 from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
 from .methods import get_method
+from ..folder_data import split_validation
 
 __all__ = ["Diverged", "ResumeError", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
            "evaluate_subset", "CHECKPOINT_FORMAT"]
@@ -157,17 +158,6 @@ def evaluate_subset(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     return clean, robust, len(labels)
 
 
-def _test_split_size(data) -> int:
-    """Images in the test split (folder datasets: counted from the file list, nothing decoded)."""
-    from ..data import FOLDER_DATASETS
-
-    if data.name in FOLDER_DATASETS:
-        from ..folder_data import folder_split
-
-        return len(folder_split(data.name, "test", data.root)[1])
-    return len(load_raw(data.name, "test", data.root, data.image_size)[1])
-
-
 class Trainer:
     """Everything one run trains: data stream, model (DDP-wrapped when distributed), EMA, optimizer, schedule.
 
@@ -193,17 +183,18 @@ class Trainer:
         self.autocast = autocast_factory(cfg.training.precision, self.device)
         data = cfg.data
         self.info: DatasetInfo = dataset_info(data.name, data.root, data.image_size)
-        self.batches = self._train_batches()
-        test_x, test_y, test_scale = load_raw(data.name, "test", data.root, data.image_size,
-                                              limit=cfg.training.select_subset)
-        n_eval = min(cfg.training.select_subset, len(test_y))
+        subset = cfg.training.select_subset
+        self.select_on = cfg.training.select_on
+        self.batches, held_out = self._train_batches()
+        if held_out is None:
+            held_out = load_raw(data.name, "test", data.root, data.image_size, limit=subset)
+        check_x, check_y, check_scale = held_out
+        n_eval = min(subset, len(check_y))
         # Each rank checks its share of the subset; the counts are summed.
-        self.eval_images = test_x[:n_eval][dist.rank::dist.world_size].float().div_(test_scale)
-        self.eval_labels = test_y[:n_eval][dist.rank::dist.world_size]
+        self.eval_images = check_x[:n_eval][dist.rank::dist.world_size].float().div_(check_scale)
+        self.eval_labels = check_y[:n_eval][dist.rank::dist.world_size]
         self.eval_n = n_eval
-        # the final evaluation's clean accuracy covers the whole test split, not only the check's first images
-        # (loaded up to select_subset: fewer means that was the whole split)
-        self.test_n = len(test_y) if len(test_y) < cfg.training.select_subset else _test_split_size(data)
+        self.test_n = split_size(data.name, "test", data.root)  # the final evaluation covers the whole test split
 
         # Seed every global RNG (the same initial weights on every rank; python/numpy for anything that uses them).
         random.seed(cfg.seed)
@@ -267,28 +258,42 @@ class Trainer:
     # ------------------------------------------------------------------ builders
 
     def _train_batches(self):
-        """The training batch stream: in memory (digits, CIFAR, synthetic mixing) or streamed from image folders."""
-        cfg, data, dist = self.cfg, self.cfg.data, self.dist
+        """The training batch stream, and the held-out validation images of the per-epoch check.
+
+        In memory (digits, CIFAR, synthetic mixing) or streamed from image folders. With
+        ``training.select_on: validation``, ``training.val_size`` training images chosen by the seed are held out:
+        never trained on, they are the check's images (``(uint8 images, labels, scale)``); with ``test`` the second
+        value is None and the check reads the first test images.
+        """
+        cfg, data, dist, t = self.cfg, self.cfg.data, self.dist, self.cfg.training
         if data.name in FOLDER_DATASETS:
             from ..folder_data import FolderBatches
 
-            return FolderBatches(data.name, data.root, data.image_size, data.batch_size, cfg.seed, dist.rank,
-                                 dist.world_size, num_workers=data.num_workers, augment=data.augment)
+            batches = FolderBatches(data.name, data.root, data.image_size, data.batch_size, cfg.seed, dist.rank,
+                                    dist.world_size, num_workers=data.num_workers, augment=data.augment,
+                                    held_out=t.val_size if t.select_on == "validation" else 0)
+            return batches, batches.held_out_images(limit=cfg.training.select_subset)
         images, labels, scale = load_raw(data.name, "train", data.root)
         if data.holdout_fraction > 0:   # held out for calibration (e.g. early-exit thresholds), never trained on
             from ..data import holdout_split
 
             kept, _ = holdout_split(len(labels), data.holdout_fraction)
             images, labels = images[kept], labels[kept]
+        held = None
+        if t.select_on == "validation":
+            keep, val = split_validation(len(labels), t.val_size, cfg.seed, data.batch_size * dist.world_size)
+            held = (images[val], labels[val], scale)
+            images, labels = images[keep], labels[keep]
         synthetic = load_synthetic(data.synthetic, self.info.num_classes) if data.synthetic_fraction > 0 else None
         if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
             from ..data import DataError
 
             raise DataError(f"synthetic images are {tuple(synthetic[0].shape[1:])}, the {data.name} images "
                             f"{tuple(images.shape[1:])}; they must match")
-        return TrainBatches(images, labels, scale, data.batch_size, cfg.seed, dist.rank, dist.world_size,
-                            synthetic=synthetic, synthetic_fraction=data.synthetic_fraction,
-                            augment=data.augment and self.info.size == 32)
+        batches = TrainBatches(images, labels, scale, data.batch_size, cfg.seed, dist.rank, dist.world_size,
+                               synthetic=synthetic, synthetic_fraction=data.synthetic_fraction,
+                               augment=data.augment and self.info.size == 32)
+        return batches, held
 
     def _build_optimizer(self):
         from timm.optim import create_optimizer_v2

@@ -123,7 +123,7 @@ def _run() -> dict:
         cfg = RunConfig.from_dict({
             "seed": 0, "data": {"name": "cifar10", "root": tmp, "batch_size": BATCH},
             "model": {"arch": "wrn", "depth": 16, "width": 1},
-            "training": {"loss": "at", "epochs": 1, "warmup_epochs": 0, "scheduler": "none"},
+            "training": {"loss": "at", "epochs": 1, "warmup_epochs": 0, "scheduler": "none", "select_on": "test"},
             "attack": {"eps": "8/255", "steps": 10},
             "tracking": {"wandb": "offline", "mllog": True}})
         trainer = Trainer(cfg, DistInfo(), progress=False)

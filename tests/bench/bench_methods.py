@@ -56,7 +56,7 @@ def _run() -> dict:
             cfg = RunConfig.from_dict({
                 "seed": 0, "data": {"name": "cifar10", "root": tmp, "batch_size": 128},
                 "model": {"arch": "wrn", "depth": 16, "width": 1},
-                "training": {"epochs": 1, "warmup_epochs": 0, "scheduler": "none", **training},
+                "training": {"epochs": 1, "warmup_epochs": 0, "scheduler": "none", "select_on": "test", **training},
                 "attack": {"eps": "8/255", "steps": steps}})
             trainer = trainers[name] = Trainer(cfg, DistInfo(), progress=False)
             x, y = batches[name] = trainer.batches.batch(0, 0)
