@@ -234,8 +234,9 @@ def split_validation(n: int, val_size: int, seed: int, global_batch: int) -> Tup
     from .data import _gen, seed_of
 
     if val_size > n - global_batch:
-        raise _error(f"training.val_size {val_size} leaves {n - val_size} of the {n} training images, less than "
-                     f"one global batch ({global_batch}); lower training.val_size or use training.select_on: test")
+        raise _error(f"training.val_size {val_size} leaves {max(0, n - val_size)} of the {n} training images, less "
+                     f"than one global batch ({global_batch}); lower training.val_size or use training.select_on: "
+                     "test")
     perm = torch.randperm(n, generator=_gen(seed_of(seed, 6)))
     return perm[val_size:].sort().values, perm[:val_size].sort().values
 

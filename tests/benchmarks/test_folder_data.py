@@ -91,14 +91,14 @@ name: folder
 base:
   data: {{name: imagefolder, root: {tmp_path / 'data'}, image_size: 32, batch_size: 5, num_workers: 1}}
   model: {{arch: wrn, depth: 10, width: 1}}
-  training: {{loss: fgsm_rs, epochs: 1, warmup_epochs: 0, lr_base_batch_size: 5, select_subset: 4, select_pgd_steps: 2}}
+  training: {{loss: fgsm_rs, epochs: 1, warmup_epochs: 0, lr_base_batch_size: 5, select_subset: 4, select_pgd_steps: 2, val_size: 5}}
   attack: {{eps: 8/255, steps: 1}}
   evaluation: {{pgd_steps: 2}}
 """)
     spec = load_recipe(str(recipe)).run(0)
     code = execute(spec, str(tmp_path / "runs"), progress=False, evaluate=False, count_flops=False)
     record = load_record(str(tmp_path / "runs"), spec.run_id)
-    assert code == EXIT_OK and record["status"] == "completed" and record["flops"]["steps"] == 4
+    assert code == EXIT_OK and record["status"] == "completed" and record["flops"]["steps"] == 3  # 15 of 20 train
 
 
 def test_bad_folders_are_user_errors(tmp_path):
@@ -122,7 +122,7 @@ name: tiny-cifar100
 base:
   data: {{name: cifar100, root: {tmp_path / 'cifar'}, batch_size: 16}}
   model: {{arch: wrn, depth: 10, width: 1}}
-  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16, select_subset: 16, select_pgd_steps: 2}}
+  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16, select_subset: 16, select_pgd_steps: 2, select_on: test}}
   attack: {{eps: 8/255, steps: 1}}
   evaluation: {{pgd_steps: 2}}
 """)
