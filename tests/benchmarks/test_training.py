@@ -107,7 +107,7 @@ base:
   data: {{name: cifar10, root: {tmp_path / 'cifar'}, synthetic: {synthetic}, synthetic_fraction: 0.5,
           batch_size: 16}}
   model: {{arch: wrn, depth: 10, width: 1}}
-  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16, select_subset: 16, select_pgd_steps: 2}}
+  training: {{epochs: 1, warmup_epochs: 0, lr_base_batch_size: 16, select_subset: 16, select_pgd_steps: 2, select_on: test}}
   attack: {{eps: 8/255, steps: 1}}
   evaluation: {{pgd_steps: 2}}
 """)
