@@ -25,7 +25,7 @@ base:
   seed: 1
   data: {name: digits, batch_size: 128}
   model: {arch: wrn, depth: 10, width: 1}
-  training: {loss: at, epochs: 2, warmup_epochs: 0, lr: 0.1, select_subset: 64, select_pgd_steps: 2}
+  training: {loss: at, epochs: 2, warmup_epochs: 0, lr: 0.1, select_subset: 64, select_pgd_steps: 2, select_on: test}
   attack: {norm: linf, eps: 0.1, steps: 1}
   evaluation: {pgd_steps: 2, autoattack: null}
   tracking: {submission_org: Test Lab, submission_division: open}
