@@ -243,7 +243,7 @@ def test_fp16_trains_with_a_checkpointed_gradient_scaler(tiny_recipe, tmp_path):
     from results import load_record
 
     spec = load_recipe(str(tiny_recipe), ["training.precision=fp16", "training.epochs=1", "data.batch_size=256",
-                                          "evaluation.pgd_subset=32"]).run(1)
+                                          "training.select_subset=32"]).run(1)
     assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
     record = load_record(str(tmp_path), spec.run_id)
     assert record["status"] == "completed" and record["training"]["precision"] == "fp16"
