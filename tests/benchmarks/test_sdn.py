@@ -134,3 +134,21 @@ def test_sdn_methods_need_an_sdn_model():
         RunConfig.from_dict({"evaluation": {"slowdown": {}}})
     with pytest.raises(RecipeError, match="evaluation.slowdown.norms"):
         RunConfig.from_dict({"model": {"arch": "sdn_vgg16"}, "evaluation": {"slowdown": {"norms": ["l3"]}}})
+
+
+def test_registered_training_attacks_on_every_exit():
+    from benchmarks.attacks import create_attack
+    from benchmarks.slowdown.attacks import sloth_loss
+
+    torch.manual_seed(0)
+    model = create_sdn("sdn_wrn", depth=10, width=1, in_chans=1, input_size=8).eval()
+    x, y = torch.rand(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    g = torch.Generator().manual_seed(0)
+    slow = create_attack("deepsloth", model, norm="linf", eps=0.2, steps=8, step_size=0.05)(x, y, generator=g)
+    ce = create_attack("pgd_exits", model, norm="linf", eps=0.2, steps=8, step_size=0.05)(x, y, generator=g)
+    with torch.no_grad():
+        assert sloth_loss(model(slow)).mean() < sloth_loss(model(x)).mean()
+        mean_ce = lambda z: sum(torch.nn.functional.cross_entropy(o, y) for o in model(z))  # noqa: E731
+        assert mean_ce(ce) > mean_ce(x)
+    for adv in (slow, ce):
+        assert (adv - x).abs().max() <= 0.2 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
