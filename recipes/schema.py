@@ -69,9 +69,10 @@ class Vocabulary:
 
 #: ``training.loss``: the registered training methods (benchmarks/training/methods/, one module each).
 TRAINING_METHODS = Vocabulary("training.loss", "standard", "at", "trades", "fgsm_rs", "free", "mart",
-                              "sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn", "sdn_pgd")
+                              "sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd", "sdn",
+                              "sdn_pgd")
 #: Training methods of multi-exit (sdn_*) models; they need a model.arch that returns one logits per exit.
-SDN_METHODS = ("sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn", "sdn_pgd")
+SDN_METHODS = ("sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd", "sdn", "sdn_pgd")
 SDN_ARCHS = ("sdn_vgg16", "sdn_resnet56", "sdn_mobilenet", "sdn_wrn")
 
 #: Methods with the ``training.awp_gamma`` option (their modules set ``supports_awp``; a test keeps both equal).

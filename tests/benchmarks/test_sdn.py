@@ -93,7 +93,7 @@ def _sdn_trainer(loss, **training):
     return Trainer(cfg, DistInfo(), progress=False)
 
 
-@pytest.mark.parametrize("loss", ["sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth"])
+@pytest.mark.parametrize("loss", ["sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd"])
 def test_ic_phase_trains_only_the_ics(loss):
     trainer = _sdn_trainer(loss)
     model = trainer.model

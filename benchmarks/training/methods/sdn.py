@@ -27,6 +27,8 @@ Adversarial variants (the defence study, DeepSloth's Table 3; eps, steps and ste
   on sum_i CE(F_i(x), y) + sum_i CE(F_i(x'), y) with x' PGD on the mean CE of all exits ("PGD-10 on all exits");
 * ``sdn_ic_only_sloth``: the same backbone; the ICs on sum_i CE(F_i(x), y) + sum_i H(p_i(x), p_i(x_sloth)),
   H(p, q) = -sum p log q, x_sloth DeepSloth's examples (the paper's "Ours", its code's ``same_logits``);
+* ``sdn_ic_only_sloth_pgd``: both (the paper's "Ours + PGD-10", its code's ``mixs``): the ICs on the clean CE
+  plus the CE on PGD (all exits) and on DeepSloth examples;
 * ``sdn_pgd``: ``sdn``'s weighted loss on the examples of PGD on all exits.
 """
 from __future__ import annotations
@@ -117,7 +119,9 @@ class _ICOnly(_SDNMethod):
         return int(self.cfg.attack.steps) if attack is not None else 0
 
     def train_passes(self) -> int:
-        return 2 if (self.attack if self.in_ic_phase() else self.backbone_pgd) is not None else 1
+        if self.in_ic_phase():
+            return 1 + (self.attack is not None) + (getattr(self, "sloth", None) is not None)
+        return 2 if self.backbone_pgd is not None else 1
 
     def _freeze(self, frozen: bool) -> None:
         for p in self.trainer.model.backbone_parameters():
@@ -141,20 +145,26 @@ class _ICOnly(_SDNMethod):
             self._apply(loss, final[-len(y):].detach(), y, lr=self.backbone_lr())
             return
         self._freeze(True)
-        x_adv = self.attack(x, y, generator=generator) if self.attack is not None else None
+        extra = self.ic_examples(x, y, generator)
         model.eval()   # the frozen backbone keeps its BatchNorm statistics; the IC heads have no BN or dropout
         self.ic_optimizer.zero_grad(set_to_none=True)
         with trainer.autocast():
-            outs = _exits(model(x if x_adv is None else torch.cat([x, x_adv])))
+            outs = _exits(model(torch.cat([x, *extra])))
         loss = self.ic_loss(outs[:-1], y)
         trainer.backward(loss)
         self._apply(loss, outs[-2][:len(y)].detach(), y, optimizer=self.ic_optimizer, lr=self.ic_lr())
 
+    def ic_examples(self, x, y, generator) -> List[torch.Tensor]:
+        """The adversarial batches the IC phase trains on besides the clean one."""
+        return [self.attack(x, y, generator=generator)] if self.attack is not None else []
+
     def ic_loss(self, ics: List[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of every IC on the clean batch and on each adversarial batch."""
         n = len(y)
-        loss = sum(F.cross_entropy(o[:n], y) for o in ics)
-        if ics[0].shape[0] > n:
-            loss = loss + sum(F.cross_entropy(o[n:], y) for o in ics)
+        loss = 0.0
+        for o in ics:
+            for start in range(0, o.shape[0], n):
+                loss = loss + F.cross_entropy(o[start:start + n], y)
         return loss
 
     def state_dict(self) -> Dict[str, Any]:
@@ -196,6 +206,24 @@ class SDNICOnlySloth(_ICOnly):
             # soft-label cross-entropy H(p(x), p(x_sloth)): the slowed-down outputs are tied to the clean ones
             loss = loss - (F.softmax(clean, -1) * F.log_softmax(sloth, -1)).sum(-1).mean()
         return loss
+
+
+@register_method("sdn_ic_only_sloth_pgd")
+class SDNICOnlySlothPGD(_ICOnly):
+    """The paper's "Ours + PGD-10" (its code's ``mixs``): clean CE + CE on PGD (all exits) + CE on DeepSloth."""
+
+    train_attack = "pgd_exits"
+    backbone_attack = "pgd"
+
+    def __init__(self, trainer):
+        super().__init__(trainer)
+        self.sloth = create_attack("deepsloth", trainer.model, autocast=trainer.autocast, **self.attack_kwargs())
+
+    def attack_passes(self) -> int:
+        return (2 if self.in_ic_phase() else 1) * int(self.cfg.attack.steps)
+
+    def ic_examples(self, x, y, generator):
+        return [self.attack(x, y, generator=generator), self.sloth(x, y, generator=generator)]
 
 
 class _EndToEnd(_SDNMethod):
