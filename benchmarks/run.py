@@ -514,6 +514,7 @@ def _fill_training(record: Dict[str, Any], trainer) -> None:
         world_size=trainer.dist.world_size, best_epoch=trainer.best["epoch"],
         best_pgd_subset=trainer.best["pgd_subset"], final_train_loss=history[-1]["train_loss"] if history else None,
         precision=cfg.training.precision).to_dict())
+    record[rs.METHOD] = rs.Method(**trainer.method.describe()).to_dict()
     record[rs.CHECKPOINTS].update(rs.Checkpoints(
         best="checkpoint-best.pt" if trainer.best["epoch"] is not None else None,
         last="checkpoint-last.pt" if history or trainer.step else None).to_dict())

@@ -92,6 +92,10 @@ def inference_field(precision: str, part: str, name: str) -> str:
     return f"{EVALUATION}.{INFERENCE}.{precision}.{part}.{name}"
 
 
+# the method group (issue 13): the training method, its own parameters, its attack and its forward passes per
+# training sample of one batch (``{"attack": eval-mode, "train": train-mode}``, AWP included when it is on)
+METHOD = "method"
+
 # the slowdown group (issue 15): early exits and slowdown attacks of a multi-exit model
 SLOWDOWN = "slowdown"
 SLOWDOWN_EXIT_FLOPS = "exit_cumulative_flops"
@@ -240,6 +244,14 @@ class Survival(_Group):
 
 
 @dataclass
+class Method(_Group):
+    name: Optional[str] = None
+    params: Any = None
+    train_attack: Optional[str] = None
+    forward_passes_per_sample: Any = None
+
+
+@dataclass
 class Slowdown(_Group):
     num_ics: Optional[int] = None
     num_exits: Optional[int] = None
@@ -276,7 +288,7 @@ class Tracking(_Group):
 GROUPS: Dict[str, type] = {
     FLOPS: Flops, TIMING: Timing, ENERGY: Energy, COST: Cost, PRICING: Pricing, ACCURACY: Accuracy,
     TRAINING: Training, EVALUATION: Evaluation, HARDWARE: Hardware, SOFTWARE: Software,
-    CHECKPOINTS: Checkpoints, SURVIVAL: Survival, SLOWDOWN: Slowdown, JOB: Job, TRACKING: Tracking,
+    CHECKPOINTS: Checkpoints, SURVIVAL: Survival, SLOWDOWN: Slowdown, METHOD: Method, JOB: Job, TRACKING: Tracking,
 }
 
 #: top-level scalar fields and their types (None: any JSON value).
@@ -470,7 +482,7 @@ def _migrate_1_0_to_1_1(record: Dict[str, Any]) -> Dict[str, Any]:
     - ``config``: the per-epoch best-checkpoint check moves to ``training.select_*``: ``evaluation.pgd_subset``
       becomes ``training.select_subset``; ``evaluation.pgd_steps`` / ``pgd_step_size`` / ``batch_size``, which
       served both it and the final evaluation, are copied to ``training.select_pgd_steps`` /
-      ``select_pgd_step_size`` / ``select_batch_size``.
+      ``select_pgd_step_size`` / ``select_batch_size``; ``training.select_on`` is ``test``, where 1.0 runs selected.
     - ``energy.*_j``: the device joules before PUE, recovered exactly from the kWh and the PUE they include.
     - ``pricing``: the constants the derived columns were computed with (the run's ``measurement``).
     - ``evaluations``: a completed record's evaluation, keyed by its settings; ``evaluation.key`` points to it.
@@ -486,6 +498,8 @@ def _migrate_1_0_to_1_1(record: Dict[str, Any]) -> Dict[str, Any]:
                                  ("pgd_step_size", "select_pgd_step_size"), ("batch_size", "select_batch_size")):
                     if old in ev:
                         training.setdefault(new, ev[old])
+                # 1.0 runs chose their best checkpoint on the first test images (training.select_on: test)
+                training.setdefault("select_on", "test")
             ev.pop("pgd_subset", None)
         record[CONFIG] = config
     energy = record.get(ENERGY)

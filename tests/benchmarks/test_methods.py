@@ -114,6 +114,8 @@ def test_flops_sum_over_step_shapes_across_the_awp_warmup(tiny_recipe, tmp_path)
     assert counts == {"plain|b256": 5, "awp|b256": 5}
     assert flops["awp|b256"] > flops["plain|b256"]
     total = sum(flops[k] * counts[k] for k in counts)
+    assert record["method"] == {"name": "at", "params": {"awp_gamma": 0.01, "awp_warmup": 1}, "train_attack": "pgd",
+                                "forward_passes_per_sample": {"attack": 2, "train": 2}}
     assert record["flops"]["train_total"] == 3 * total
     assert record["flops"]["train_samples"] == 10 * 256
     assert record["flops"]["train_forward_per_sample"] == total / (10 * 256)
