@@ -176,8 +176,9 @@ class _ICOnly(_SDNMethod):
 
     def describe(self) -> Dict[str, Any]:
         out = super().describe()
-        out.update(backbone_epochs=self.backbone_epochs, ic_epochs=self.cfg.training.sdn_ic_epochs,
-                   backbone_attack=self.backbone_attack)
+        # the record's method group holds name, params, train_attack and passes; the phases are parameters
+        out["params"].update(backbone_epochs=self.backbone_epochs, ic_epochs=self.cfg.training.sdn_ic_epochs,
+                             backbone_attack=self.backbone_attack)
         return out
 
 
@@ -254,7 +255,7 @@ class _EndToEnd(_SDNMethod):
 
     def describe(self) -> Dict[str, Any]:
         out = super().describe()
-        out["ic_position"] = self.q
+        out["params"]["ic_position"] = self.q
         return out
 
 
