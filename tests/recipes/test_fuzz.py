@@ -147,7 +147,7 @@ def test_malformed_recipes_end_in_recipe_error(text):
 # repeats and --indices, many exclude entries, long chains. Every one must end in exit 2 (or, for counting, an
 # answer) within seconds, and the process's peak memory must not grow by more than a bound.
 
-import resource  # noqa: E402
+import _rss  # noqa: E402  (tests/recipes/_rss.py)
 import time  # noqa: E402
 
 #: growth of the peak RSS allowed for one hostile input (the unbounded versions grew by gigabytes)
@@ -210,7 +210,7 @@ def test_hostile_inputs_end_fast_in_little_memory(case, tmp_path_factory, capsys
     folder = tmp_path_factory.mktemp("hostile")
     path = folder / "hostile.yaml"
     path.write_text(text)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _rss.reset_peak()
     start = time.monotonic()
     if sets == ["@indices"]:
         code = robustperf.main(["launch", str(path), "--dry-run", "--results", str(folder / "r"),
@@ -219,7 +219,7 @@ def test_hostile_inputs_end_fast_in_little_memory(case, tmp_path_factory, capsys
         argv = ["expand", str(path)] + [a for s in sets for a in ("--set", s)]
         code = robustperf.main(argv)
     elapsed = time.monotonic() - start
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    grown = _rss.peak_kb() - before
     err = capsys.readouterr().err
     assert code == 2, err
     assert fragment in err, err
@@ -236,10 +236,10 @@ def test_huge_analysis_counts_are_refused_at_once(flag, value, tmp_path_factory,
     folder = tmp_path_factory.mktemp("analyze")
     table = folder / "t.csv"
     table.write_text("flops,acc\n1,2\n")
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _rss.reset_peak()
     start = time.monotonic()
     code = robustperf.main(["analyze", str(table), "-o", str(folder / "out"), flag, str(value), "--no-figures"])
     err = capsys.readouterr().err
     assert code == 2 and "ROBUSTPERF_MAX_" in err and flag in err, err
     assert time.monotonic() - start < SECONDS
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < RSS_GROWTH_KB
+    assert _rss.peak_kb() - before < RSS_GROWTH_KB
