@@ -281,21 +281,23 @@ def test_evaluate_with_an_energy_meter_fills_kwh(trained, digits, tmp_path):
     finally:
         remove()
     pue = cfg.measurement.pue
-    # 300 W: kWh = 300 W x the window's seconds x PUE, for the whole evaluation and for the attack (the meter
-    # reads its clock and the counter a few microseconds apart, hence rel=1e-4).
-    assert out["energy"]["eval_kwh"] == pytest.approx(300.0 * out["timing"]["eval_seconds"] / 3.6e6 * pue,
-                                                      rel=1e-4)
-    assert out["energy"]["attack_kwh"] == pytest.approx(300.0 * out["timing"]["attack_seconds"] / 3.6e6 * pue,
-                                                        rel=1e-4)
+    # 300 W: energy = 300 W x the window's seconds (x PUE for kWh), for the whole evaluation, the attack and each
+    # inference scenario. The meter reads its clock and the power counter one after the other, so on a loaded
+    # machine the two can be a scheduler slice apart: the energy's implied seconds agree within 5 ms.
+    implied = lambda joules: joules / 300.0  # noqa: E731
+    slack = 5e-3
+    assert implied(out["energy"]["eval_kwh"] * 3.6e6 / pue) == pytest.approx(out["timing"]["eval_seconds"], abs=slack)
+    assert implied(out["energy"]["attack_kwh"] * 3.6e6 / pue) == pytest.approx(out["timing"]["attack_seconds"],
+                                                                              abs=slack)
     assert out["timing"]["eval_seconds"] == pytest.approx(windows["eval"]["seconds"])
     assert out["timing"]["attack_seconds"] == pytest.approx(windows["attack"]["seconds"])
     inference = out["evaluation"]["inference"]
     stream, offline = inference["fp32"]["SingleStream"], inference["fp32"]["Offline"]
     # One window per scenario around its timed queries / passes (warm-up outside): 300 W x seconds / images.
-    assert stream["energy_j_per_image"] == pytest.approx(300.0 * stream["energy_seconds"] / stream["queries"],
-                                                         rel=1e-4)
-    assert offline["energy_j_per_image"] == pytest.approx(
-        300.0 * offline["energy_seconds"] / (offline["passes"] * offline["batch_size"]), rel=1e-4)
+    assert implied(stream["energy_j_per_image"] * stream["queries"]) == pytest.approx(stream["energy_seconds"],
+                                                                                      abs=slack)
+    assert implied(offline["energy_j_per_image"] * offline["passes"] * offline["batch_size"]) == pytest.approx(
+        offline["energy_seconds"], abs=slack)
     assert stream["energy_seconds"] + offline["energy_seconds"] == pytest.approx(windows["inference"]["seconds"])
     assert inference["setup"]["energy_source"] == stream["energy_source"] == "fake"
 
