@@ -49,7 +49,7 @@ paper: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
 		--mapping scaling/mappings/timm-adv-training.yaml -o $(PAPER_OUT)
 
-TRENDS_OUT ?= results/trends
+TRENDS_OUT ?= runs/trends
 trends: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/robustbench_cifar10_linf.csv \
 		--mapping scaling/mappings/robustbench.yaml -o $(TRENDS_OUT)
