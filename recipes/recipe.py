@@ -24,7 +24,7 @@ import yaml
 
 from .errors import RecipeError, nearest
 from .limits import limit, over_limit_message
-from .matrix import Matrix
+from .matrix import Matrix, _apply
 from .names import check_names
 from .schema import (IDENTITY_SECTIONS, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
                      identity_keys, identity_of, section_fields, validate_section, validate_value)
@@ -500,15 +500,6 @@ def _parse_overrides(overrides: Sequence[str]) -> Tuple[Dict[str, Any], List[Tup
 
 def _copy_cfg(cfg: Dict[str, Any]) -> Dict[str, Any]:
     return {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
-
-
-def _apply(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:
-    for section, key, value in patch:
-        if key is None:
-            cfg[section] = value
-        else:
-            cfg[section][key] = value
-    return cfg
 
 
 def run_name(cfg: Dict[str, Any]) -> str:

@@ -99,6 +99,13 @@ def create_model(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional
     return get_family(family if family != "timm" else spec.get("arch", spec["name"])).build(spec)
 
 
+def check_wrn_depth(model) -> None:
+    """WideResNet depths are 6n+4 (the families built on a WRN backbone share this rule)."""
+    if (int(model["depth"]) - 4) % 6 != 0 or int(model["depth"]) < 10:
+        raise RecipeError("WideResNet depth must be 6n+4 (10, 16, 22, 28, 34, 40, 70, ...)", key="model.depth",
+                          value=model["depth"])
+
+
 @register_family("wrn")
 class WideResNetFamily(ModelFamily):
     """CIFAR WideResNets (:mod:`.wide_resnet`), ``wrn-{depth}-{width}``."""
@@ -106,9 +113,7 @@ class WideResNetFamily(ModelFamily):
     params = ("depth", "width", "activation", "drop_rate")
 
     def check(self, model):
-        if (int(model["depth"]) - 4) % 6 != 0 or int(model["depth"]) < 10:
-            raise RecipeError("WideResNet depth must be 6n+4 (10, 16, 22, 28, 34, 40, 70, ...)", key="model.depth",
-                              value=model["depth"])
+        check_wrn_depth(model)
 
     def timm_name(self, model):
         return f"wrn{model['depth']}_{model['width']}"

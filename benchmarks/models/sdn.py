@@ -370,11 +370,9 @@ class SDNWideResNet(_SDNFamily):
     params = ("depth", "width", "activation", "drop_rate")
 
     def check(self, model):
-        from recipes.errors import RecipeError
+        from ._factory import check_wrn_depth
 
-        if (int(model["depth"]) - 4) % 6 != 0 or int(model["depth"]) < 10:
-            raise RecipeError("WideResNet depth must be 6n+4 (10, 16, 22, 28, 34, 40, 70, ...)", key="model.depth",
-                              value=model["depth"])
+        check_wrn_depth(model)
 
     def timm_name(self, model):
         return f"sdn_wrn{model['depth']}_{model['width']}"
