@@ -544,12 +544,38 @@ def _identity_part(cfg: Dict[str, Any], k: str) -> str:
     return _JSON.encode({name: section[name] for name in identity_keys(k) if name in section})
 
 
+def _cached_identity_part(cfg: Dict[str, Any], k: str, cache: Dict[Any, str]) -> str:
+    """:func:`_identity_part`, memoised by the section's identity values (and their types: 1 == 1.0 == True)."""
+    if k == "seed":
+        return _JSON.encode(cfg[k])
+    section = cfg[k]
+    values = tuple(section.get(name, _ABSENT) for name in identity_keys(k))
+    try:
+        key = (k, values, tuple(map(type, values)))
+        part = cache.get(key)
+    except TypeError:  # an unhashable value (a list): encode it every time
+        return _identity_part(cfg, k)
+    if part is None:
+        if len(cache) >= _PART_CACHE_SIZE:  # bounded memory on matrices whose sections rarely repeat
+            cache.clear()
+        part = cache[key] = _identity_part(cfg, k)
+    return part
+
+
+_PART_CACHE_SIZE = 4096
+
+
+_ABSENT = object()
+
+
 def _spec(recipe: Recipe, index: int, cfg: Dict[str, Any], touched: set,
-          base_json: Optional[Dict[str, str]] = None) -> RunSpec:
+          base_json: Optional[Dict[str, str]] = None, cache: Optional[Dict[Any, str]] = None) -> RunSpec:
     parts = []
     for k in _ID_TOP:
         cached = base_json.get(k) if (base_json is not None and k not in touched) else None
-        parts.append(f'"{k}":' + (cached if cached is not None else _identity_part(cfg, k)))
+        if cached is None:
+            cached = _identity_part(cfg, k) if cache is None else _cached_identity_part(cfg, k, cache)
+        parts.append(f'"{k}":' + cached)
     run_id = hashlib.sha256(("{" + ",".join(parts) + "}").encode("ascii")).hexdigest()[:12]
     try:
         check_run(cfg, file=recipe.path)
@@ -564,8 +590,9 @@ def expand_iter(recipe: Recipe) -> Iterator[RunSpec]:
     matrix = recipe.matrix
     touched = _touched(recipe)
     base_json = {k: _identity_part(recipe.base, k) for k in _ID_TOP}
+    cache: Dict[Any, str] = {}  # a section's JSON by its values: axes repeat each value across many runs
     for index, choice in enumerate(matrix):
-        yield _spec(recipe, index, matrix.config(choice), touched, base_json)
+        yield _spec(recipe, index, matrix.config(choice), touched, base_json, cache)
 
 
 def expand(recipe: Recipe) -> List[RunSpec]:
