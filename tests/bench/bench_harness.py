@@ -99,15 +99,20 @@ def _energy_source(cfg) -> str:
     return ConstantPower.name
 
 
-def run() -> dict:
+def one_thread(measure) -> dict:
+    """``measure()`` with one torch intra-op thread (CPU-time ratios need it), the caller's count restored."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _run()
+        return measure()
     finally:
         torch.set_num_threads(threads)
+
+
+def run() -> dict:
+    return one_thread(_run)
 
 
 def _run() -> dict:

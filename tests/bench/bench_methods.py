@@ -17,7 +17,7 @@ import os
 import statistics
 import tempfile
 
-from tests.bench.bench_harness import _random_cifar, _timed
+from tests.bench.bench_harness import _random_cifar, _timed, one_thread
 
 ROUNDS = int(os.environ.get("BENCH_METHODS_ROUNDS", "5"))
 #: (figure name, training keys, attack steps)
@@ -34,14 +34,7 @@ METHODS = [
 
 
 def run() -> dict:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run()
-    finally:
-        torch.set_num_threads(threads)
+    return one_thread(_run)
 
 
 def _run() -> dict:
