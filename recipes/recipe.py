@@ -28,6 +28,7 @@ from .matrix import Matrix, _apply
 from .names import check_names
 from .schema import (IDENTITY_SECTIONS, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
                      identity_keys, identity_of, section_fields, validate_section, validate_value)
+from .schema import TRAINING_METHODS
 
 TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch", "search")
 SET_SOURCE = "<--set>"
@@ -503,7 +504,12 @@ def _copy_cfg(cfg: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def run_name(cfg: Dict[str, Any]) -> str:
-    """Readable name of a run, e.g. ``wrn-28-10_relu_at_pgd5_e100_syn0_s0`` (not unique; the run_id is)."""
+    """Readable name of a run, e.g. ``wrn-28-10_relu_at_pgd5_e100_syn0_s0`` (not unique; the run_id is).
+
+    The part after the method is the method's own (``schema.TRAINING_METHODS.name_part``): ``pgd{steps}`` for the
+    PGD-trained methods, ``fgsm`` for fgsm_rs, ``free-m{steps}`` for free, none for standard. Names are not part
+    of the run's identity: changing them never changes a run_id.
+    """
     model, training = cfg["model"], cfg["training"]
     # The family's name: the arch, then the values of the keys its schema fields mark as name parts (wrn-28-10).
     parts = [str(model[k]) for k, spec in section_fields("model").items()
@@ -512,7 +518,9 @@ def run_name(cfg: Dict[str, Any]) -> str:
     ema = "_ema" if training["ema_decay"] else ""
     ema += "_awp" if training.get("awp_gamma") else ""
     syn = int(round(cfg["data"]["synthetic_fraction"] * 100))
-    return (f"{arch}_{model['activation']}_{training['loss']}_pgd{cfg['attack']['steps']}_e{training['epochs']}"
+    attack = TRAINING_METHODS.name_part(training["loss"], cfg)
+    attack = f"_{attack}" if attack else ""
+    return (f"{arch}_{model['activation']}_{training['loss']}{attack}_e{training['epochs']}"
             f"{ema}_syn{syn}_s{cfg['seed']}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -42,17 +43,39 @@ class Vocabulary:
     declared names and the registry equal. Iterates, compares and prints like the tuple of its names.
     """
 
-    def __init__(self, key: str, *names: str):
+    def __init__(self, key: str, *names: str, name_parts: Optional[Dict[str, str]] = None):
         self.key = key
         self._names: Dict[str, None] = dict.fromkeys(names)
         self.builtin: Tuple[str, ...] = tuple(names)
+        self._parts: Dict[str, str] = dict(name_parts or {})
+        self._builtin_parts: Dict[str, str] = dict(self._parts)
 
-    def add(self, name: str) -> None:
+    def add(self, name: str, name_part: Optional[str] = None) -> None:
+        """Allow ``name``; ``name_part`` (a template, see :meth:`name_part`) is its part of run names.
+
+        A built-in name keeps the part declared here; giving it another one is an error (one source of truth).
+        """
+        if name_part is not None:
+            declared = self._builtin_parts.get(name)
+            if name in self.builtin and declared is not None and declared != name_part:
+                raise ValueError(f"{self.key} {name!r}: the schema declares the run-name part {declared!r}, "
+                                 f"not {name_part!r}")
+            self._parts[name] = name_part
         self._names[name] = None
 
     def discard(self, name: str) -> None:
         if name not in self.builtin:
             self._names.pop(name, None)
+            self._parts.pop(name, None)
+
+    def name_part(self, name: str, cfg: Dict[str, Any]) -> str:
+        """The part of a run name that ``name`` gives for the resolved config ``cfg``.
+
+        The declared template's ``{section.key}`` fields are filled from ``cfg`` (e.g. ``pgd{attack.steps}`` ->
+        ``pgd10``); an empty template gives no part; a name without a declared part gives ``""``.
+        """
+        template = self._parts.get(name, "")
+        return re.sub(r"\{(\w+)\.(\w+)\}", lambda m: str(cfg[m.group(1)][m.group(2)]), template)
 
     def __contains__(self, name: object) -> bool:
         return name in self._names
@@ -68,9 +91,18 @@ class Vocabulary:
 
 
 #: ``training.loss``: the registered training methods (benchmarks/training/methods/, one module each).
+#: Each method's part of run names (``recipes.recipe.run_name``): what its training attack is, with ``{section.key}``
+#: filled from the run's config; empty for a method that runs no attack. A method registered outside the
+#: built-ins gives its own (``register_method(name, name_part=...)``).
+METHOD_NAME_PARTS = {
+    "standard": "", "at": "pgd{attack.steps}", "trades": "pgd{attack.steps}", "mart": "pgd{attack.steps}",
+    "fgsm_rs": "fgsm", "free": "free-m{attack.steps}",
+    "sdn_ic_only": "", "sdn_ic_only_pgd": "pgd{attack.steps}", "sdn_ic_only_sloth": "sloth{attack.steps}",
+    "sdn_ic_only_sloth_pgd": "sloth-pgd{attack.steps}", "sdn": "", "sdn_pgd": "pgd{attack.steps}",
+}
 TRAINING_METHODS = Vocabulary("training.loss", "standard", "at", "trades", "fgsm_rs", "free", "mart",
                               "sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd", "sdn",
-                              "sdn_pgd")
+                              "sdn_pgd", name_parts=METHOD_NAME_PARTS)
 #: Training methods of multi-exit (sdn_*) models; they need a model.arch that returns one logits per exit.
 SDN_METHODS = ("sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd", "sdn", "sdn_pgd")
 SDN_ARCHS = ("sdn_vgg16", "sdn_resnet56", "sdn_mobilenet", "sdn_wrn")

@@ -45,6 +45,23 @@ def test_registry_equals_the_schema_vocabulary():
     assert claimed == {k for k in training if k not in SHARED and not k.startswith(SHARED_PREFIXES)}
 
 
+def test_run_name_parts_follow_what_each_method_runs():
+    """A method's run-name part is empty exactly when it crafts no adversarial input at all (no training attack,
+    no backbone attack, no replays); every built-in method has one declared in the schema."""
+    from recipes.schema import METHOD_NAME_PARTS
+
+    from benchmarks.training.methods.base import Method
+
+    cfg = {"attack": {"steps": 5}}
+    assert set(METHOD_NAME_PARTS) == set(list_methods())
+    for name in list_methods():
+        cls = get_method(name)
+        attack_free = (cls.train_attack is None and getattr(cls, "backbone_attack", None) is None
+                       and cls.updates_per_batch is Method.updates_per_batch)
+        assert (TRAINING_METHODS.name_part(name, cfg) == "") == attack_free, name
+    assert TRAINING_METHODS.name_part("free", cfg) == "free-m5" and TRAINING_METHODS.name_part("fgsm_rs", cfg) == "fgsm"
+
+
 def test_awp_on_a_method_without_it_is_a_recipe_error(tiny_recipe):
     with pytest.raises(RecipeError, match="weight perturbation") as info:
         load_recipe(str(tiny_recipe), ["training.loss=fgsm_rs", "training.awp_gamma=0.01"]).runs()
@@ -128,7 +145,7 @@ def test_a_method_registered_from_a_test_trains(tiny_recipe, tmp_path):
 
     calls = []
 
-    @register_method("test_clean_plus_adv")
+    @register_method("test_clean_plus_adv", name_part="mix-pgd{attack.steps}")
     class CleanPlusAdversarial(Method):
         """Test-only: CE on the clean and the PGD batch, averaged (Goodfellow et al. 2015's mix, arxiv.org)."""
 
@@ -148,6 +165,7 @@ def test_a_method_registered_from_a_test_trains(tiny_recipe, tmp_path):
         assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
         record = load_record(str(tmp_path), spec.run_id)
         assert record["status"] == "completed" and "test_clean_plus_adv" in spec.name
+        assert f"_test_clean_plus_adv_mix-pgd{spec.config['attack']['steps']}_e1_" in spec.name
         assert len(calls) == record["flops"]["steps"] > 0
     finally:
         unregister_method("test_clean_plus_adv")

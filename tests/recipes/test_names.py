@@ -1,6 +1,7 @@
 """Names other rooms define (optimizers, models) are checked when a recipe loads, naming the value's source."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -62,3 +63,44 @@ def test_cuda_on_a_node_without_one_is_a_flag_error(tmp_path, tiny_recipe, capsy
     err = capsys.readouterr().err
     assert code == 2 and "--device" in err and "no CUDA device" in err and str(tiny_recipe) not in err
     assert not os.path.exists(results)  # nothing written
+
+
+# ---------------------------------------------------------------- run names: each method's own part
+
+def test_run_names_carry_each_methods_attack_part_and_never_change_the_run_id():
+    """standard runs no attack (no part); fgsm_rs one FGSM step; free m replays; at/trades/mart PGD-k. The name is
+    not the run's identity: a config's run_id is computed without it."""
+    from recipes import load_recipe, run_id_of
+    from recipes.recipe import run_name
+    from recipes.schema import TRAINING_METHODS
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "recipes" / "methods-digits.yaml"
+    runs = load_recipe(str(path)).runs()
+    names = {(r.config["training"]["loss"], bool(r.config["training"]["awp_gamma"])): r.name for r in runs}
+    assert names[("standard", False)] == "wrn-10-1_relu_standard_e4_syn0_s0"
+    assert names[("fgsm_rs", False)] == "wrn-10-1_relu_fgsm_rs_fgsm_e4_syn0_s0"
+    assert names[("free", False)] == "wrn-10-1_relu_free_free-m3_e2_syn0_s0"
+    assert names[("at", False)] == "wrn-10-1_relu_at_pgd3_e4_syn0_s0"
+    assert names[("trades", False)] == "wrn-10-1_relu_trades_pgd3_e4_syn0_s0"
+    assert names[("mart", False)] == "wrn-10-1_relu_mart_pgd3_e4_syn0_s0"
+    assert names[("at", True)] == "wrn-10-1_relu_at_pgd3_e4_awp_syn0_s0"
+    for r in runs:
+        assert r.run_id == run_id_of(r.config)
+        assert r.name not in json.dumps(r.config)  # the name is derived, never stored in the identity
+    # the template is filled from the config: a different attack.steps changes the free and PGD parts only
+    cfg = runs[0].config
+    for loss, part in (("standard", ""), ("free", "free-m7"), ("at", "pgd7"), ("fgsm_rs", "fgsm")):
+        changed = {**cfg, "training": {**cfg["training"], "loss": loss}, "attack": {**cfg["attack"], "steps": 7}}
+        assert TRAINING_METHODS.name_part(loss, changed) == part
+        assert ("_" + part + "_" if part else "_" + loss + "_e") in run_name(changed)
+
+
+def test_a_builtin_methods_name_part_is_declared_once():
+    from recipes.schema import METHOD_NAME_PARTS, TRAINING_METHODS
+
+    assert set(METHOD_NAME_PARTS) == set(TRAINING_METHODS.builtin)
+    with pytest.raises(ValueError, match="run-name part"):
+        TRAINING_METHODS.add("at", "fgsm")
+    TRAINING_METHODS.add("at", "pgd{attack.steps}")  # the declared one is accepted
+    assert TRAINING_METHODS.name_part("at", {"attack": {"steps": 2}}) == "pgd2"

@@ -35,8 +35,14 @@ __all__ = ["Method", "register_method", "get_method", "list_methods", "unregiste
 _METHODS: Dict[str, Type["Method"]] = {}
 
 
-def register_method(name: str) -> Callable[[Type["Method"]], Type["Method"]]:
-    """Class decorator: register a :class:`Method` subclass as ``training.loss: name``."""
+def register_method(name: str, name_part: Optional[str] = None) -> Callable[[Type["Method"]], Type["Method"]]:
+    """Class decorator: register a :class:`Method` subclass as ``training.loss: name``.
+
+    ``name_part``: the method's part of run names, a template such as ``pgd{attack.steps}`` (see
+    :meth:`recipes.schema.Vocabulary.name_part`; ``""`` = none). Built-in methods declare theirs in
+    ``recipes.schema.METHOD_NAME_PARTS`` (recipes name runs without importing this package); another method
+    gives it here.
+    """
 
     def decorate(cls: Type["Method"]) -> Type["Method"]:
         if not (isinstance(cls, type) and issubclass(cls, Method)):
@@ -45,7 +51,7 @@ def register_method(name: str) -> Callable[[Type["Method"]], Type["Method"]]:
             raise ValueError(f"training method {name!r} is already registered by {_METHODS[name].__module__}")
         cls.name = name
         _METHODS[name] = cls
-        TRAINING_METHODS.add(name)  # the schema accepts it from now on
+        TRAINING_METHODS.add(name, name_part)  # the schema accepts it (and names its runs) from now on
         return cls
 
     return decorate
