@@ -11,8 +11,14 @@ command, even ``robustperf run --index 0`` inside an array task, used to build a
   differ only outside it are refused: they would be one run). Keeping each axis's first value of every
   effect is what dropping later duplicates in matrix order did. Seeds are the one coupled key: ``seed`` on an
   axis plus ``repeats`` must not produce one seed twice, and such a recipe is refused.
+- Keys read by some runs only (another method's parameter, ``recipes.schema.applies``) couple axes: whether
+  ``training.trades_beta`` is in a run's id depends on its ``training.loss``. An axis of such a key is merged
+  with the axis of the key that decides it (and the axes between them, to keep the order) into one axis of
+  their product, so de-duplication per axis stays exact. Without such an axis (the method is fixed), values
+  that differ only in keys the runs do not read are refused like values outside the identity.
 - Every exclude entry becomes, per dimension, the set of values it matches (a key no axis sets is a constant:
-  the entry matches every run or none). The number of kept runs below a dimension depends only on which
+  the entry matches every run or none). A key matches only the runs that read it, so an entry on a key that
+  some methods read constrains the axis of ``training.loss``. The number of kept runs below a dimension depends only on which
   entries can still match, so it is counted once per (dimension, entries still alive) by a memoised recursion,
   and the N-th run is found by walking the dimensions with those counts.
 
@@ -25,7 +31,8 @@ import json
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import RecipeError
-from .schema import is_identity_key
+from .limits import limit
+from .schema import applies, conditions, is_identity_key
 
 Patch = Tuple[Tuple[str, Optional[str], Any], ...]
 _SEED = ("seed", None)
@@ -59,32 +66,33 @@ class Matrix:
     def __init__(self, base: Dict[str, Any], axes: Sequence[Tuple[str, List[Patch]]], repeats: int,
                  exclude: Sequence[Patch], post: Patch, file: str = "<recipe>"):
         self.base = base
+        self._file = file
         self.repeats = int(repeats)
         self.post = tuple(post)
         post_keys = {(s, k) for s, k, _ in self.post}
         #: per axis: (name, [(original value position, patch)]) after dropping values with a repeated effect
         self.axes: List[Tuple[str, List[Tuple[int, Patch]]]] = []
         owner: Dict[Tuple[str, Optional[str]], int] = {}
-        for name, patches in axes:
+        for name, patches in _couple(axes, post_keys, file):
             keys = sorted({(s, k) for patch in patches for s, k, _ in patch if (s, k) not in post_keys},
                           key=lambda sk: (sk[0], sk[1] or ""))
-            ident_keys = [sk for sk in keys if is_identity_key(*sk)]
+            coupled = " x " in name
             kept: List[Tuple[int, Patch]] = []
-            effects: Dict[str, Tuple[int, str]] = {}
+            effects: Dict[str, Tuple[int, str, List[str]]] = {}
             for position, patch in enumerate(patches):
-                effect = _encode([_patch_value(patch, s, k, _value(base, s, k)) for s, k in ident_keys])
-                full = _encode([_patch_value(patch, s, k, _value(base, s, k)) for s, k in keys])
+                value_of = _lookup(base, self.post, patch)
+                read = [sk for sk in keys if _reads(sk, value_of)]
+                unread = [f"{s}.{k}" for s, k in keys if is_identity_key(s, k) and (s, k) not in read]
+                effect = _encode([[s, k, value_of(s, k)] for s, k in read])
+                others = [sk for sk in keys if not is_identity_key(*sk) or (not coupled and sk not in read)]
+                full = _encode([value_of(s, k) for s, k in others])
                 if effect in effects:
-                    first, first_full = effects[effect]
+                    first, first_full, _ = effects[effect]
                     if full != first_full:
-                        others = [f"{s}.{k}" if k else s for s, k in keys if not is_identity_key(s, k)]
-                        raise RecipeError(
-                            f"values {first} and {position} of this axis differ only in settings that do not change "
-                            f"the trained weights ({', '.join(others)}), so they would be one run; vary them in "
-                            "separate launches (a finished run is re-evaluated or re-priced, never retrained)",
-                            file=file, key=f"grid.{name}")
+                        raise RecipeError(_one_run_message(first, position, others, unread), file=file,
+                                          key=f"grid.{name}")
                     continue
-                effects[effect] = (position, full)
+                effects[effect] = (position, full, unread)
                 kept.append((position, patch))
             for sk in keys:
                 owner[sk] = len(self.axes)
@@ -95,7 +103,7 @@ class Matrix:
         if self._fixed_seed is None and self._seed_axis is None:
             self._fixed_seed = base["seed"]
         if self._seed_axis is not None and self.repeats > 1:
-            seeds = sorted(_patch_value(p, "seed", None, base["seed"]) for _, p in self.axes[self._seed_axis][1])
+            seeds = sorted({_patch_value(p, "seed", None, base["seed"]) for _, p in self.axes[self._seed_axis][1]})
             for a, b in zip(seeds, seeds[1:]):
                 if b - a < self.repeats:
                     raise RecipeError(f"seeds {a} and {b} of the grid are less than repeats={self.repeats} apart, so "
@@ -124,18 +132,23 @@ class Matrix:
                     return None
                 seed = want
                 continue
-            if sk in post_keys:
-                if _patch_value(self.post, section, key, None) != want:
+            # A key a run does not read (another method's parameter) never matches it: which runs read it can
+            # depend on the axis of its controlling key (training.loss), so the entry constrains that axis.
+            controls = [] if key is None else [tuple(p.split(".", 1)) for p in conditions(section, key)]
+            axes = {self._owner[c] for c in controls if c in self._owner and c not in post_keys}
+            if sk in self._owner and sk not in post_keys:
+                axes.add(self._owner[sk])
+            if len(axes) > 1:
+                raise RecipeError(f"an exclude entry on {section}.{key} cannot be matched: which runs read it depends "
+                                  "on several grid axes; set the keys that decide it on one axis", file=self._file,
+                                  key="exclude", value=dict(((f"{s}.{k}" if k else s), v) for s, k, v in entry))
+            if not axes:
+                if not _matches(section, key, want, _lookup(self.base, self.post, ())):
                     return None
                 continue
-            axis = self._owner.get(sk)
-            if axis is None:
-                if _value(self.base, section, key) != want:
-                    return None
-                continue
-            default = _value(self.base, section, key)
+            axis = axes.pop()
             ok = {i for i, (_, patch) in enumerate(self.axes[axis][1])
-                  if _patch_value(patch, section, key, default) == want}
+                  if _matches(section, key, want, _lookup(self.base, self.post, patch))}
             per_axis[axis] = per_axis[axis] & ok if axis in per_axis else ok
             if not per_axis[axis]:
                 return None
@@ -267,6 +280,93 @@ class Matrix:
         _apply(cfg, self.post)
         cfg["seed"] = cfg["seed"] + repeat
         return cfg
+
+
+def _lookup(base: Dict[str, Any], post: Patch, patch: Patch):
+    """``value_of(section, key)`` of a run that takes ``patch`` on its axis: the override, else the patch, else
+    the base (what the run holds whatever the other axes pick, for keys no other axis sets)."""
+
+    def value_of(section: str, key: Optional[str]) -> Any:
+        return _patch_value(post, section, key, _patch_value(patch, section, key, _value(base, section, key)))
+
+    return value_of
+
+
+def _matches(section: str, key: Optional[str], want: Any, value_of) -> bool:
+    """Whether an exclude entry's ``section.key: want`` matches a run: it reads the key and holds that value."""
+    if value_of(section, key) != want:
+        return False
+    return key is None or section == "seed" or not conditions(section, key) or applies(section, key, value_of)
+
+
+def _reads(sk: Tuple[str, Optional[str]], value_of) -> bool:
+    """Whether ``section.key`` is in the id of the run (an identity key the run reads; see schema.applies)."""
+    section, key = sk
+    return is_identity_key(section, key) and (key is None or section == "seed" or applies(section, key, value_of))
+
+
+def _one_run_message(first: int, position: int, others, unread: List[str]) -> str:
+    names = [f"{s}.{k}" if k else s for s, k in others]
+    unread_here = [n for n in names if n in unread]
+    if unread_here:
+        why = (f"which these runs do not read ({', '.join(unread_here)}: another training method's or model "
+               "family's parameter, or a setting its switch leaves off)")
+        fix = ("set such a parameter in the same grid entry as the method or family that reads it, e.g. "
+               "training: [{loss: trades, trades_beta: 3.0}] (see recipes/methods-cifar10.yaml)")
+    else:
+        why = "that do not change the trained weights"
+        fix = "vary them in separate launches (a finished run is re-evaluated or re-priced, never retrained)"
+    return (f"values {first} and {position} of this axis differ only in settings {why} ({', '.join(names)}), so "
+            f"they would be one run; {fix}")
+
+
+def _couple(axes: Sequence[Tuple[str, List[Patch]]], post_keys, file: str) -> List[Tuple[str, List[Patch]]]:
+    """The axes with every run of the same id in one axis: an axis whose keys are read only for some values of a
+    key that another axis sets (``training.trades_beta`` on one axis, ``training.loss`` on another) is merged
+    with it, and with the axes between them to keep the matrix order, into one axis of their product.
+
+    Per-axis de-duplication is then exact: two runs are one exactly when each (merged) axis picks values of the
+    same effect. A merged axis holds its product, so it is bounded by the ``runs`` limit.
+    """
+    owner: Dict[Tuple[str, Optional[str]], int] = {}
+    for i, (_, patches) in enumerate(axes):
+        for patch in patches:
+            for s, k, _ in patch:
+                owner.setdefault((s, k), i)
+    spans: List[Tuple[int, int]] = []
+    for i, (_, patches) in enumerate(axes):
+        for s, k in {(s, k) for patch in patches for s, k, _ in patch if (s, k) not in post_keys}:
+            if k is None or not is_identity_key(s, k):
+                continue
+            for path in conditions(s, k):
+                other = owner.get(tuple(path.split(".", 1)))  # type: ignore[arg-type]
+                if other is not None and other != i and tuple(path.split(".", 1)) not in post_keys:
+                    spans.append((min(i, other), max(i, other)))
+    groups: List[Tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if groups and lo <= groups[-1][1]:
+            groups[-1] = (groups[-1][0], max(groups[-1][1], hi))
+        else:
+            groups.append((lo, hi))
+    out: List[Tuple[str, List[Patch]]] = []
+    i = 0
+    for lo, hi in groups + [(len(axes), len(axes))]:
+        out.extend(axes[i:lo])
+        if lo == len(axes):
+            break
+        merged: List[Patch] = [()]
+        for _, patches in axes[lo:hi + 1]:
+            if len(merged) * len(patches) > limit("runs"):
+                names = ", ".join(f"grid.{name}" for name, _ in axes[lo:hi + 1])
+                raise RecipeError(
+                    f"the axes {names} are coupled (one sets a key that decides whether the other's keys are "
+                    f"read, such as training.loss and training.trades_beta), and their product exceeds the runs "
+                    f"limit ({limit('runs')}); set each method's parameters in the same grid entry as the method "
+                    "(see recipes/methods-cifar10.yaml)", file=file, key=f"grid.{axes[lo][0]}")
+            merged = [a + b for a in merged for b in patches]
+        out.append((" x ".join(name for name, _ in axes[lo:hi + 1]), merged))
+        i = hi + 1
+    return out
 
 
 def _apply(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:

@@ -18,6 +18,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
@@ -26,9 +27,9 @@ from .errors import RecipeError, nearest
 from .limits import limit, over_limit_message
 from .matrix import Matrix, _apply
 from .names import check_names
-from .schema import (IDENTITY_SECTIONS, SECTIONS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths, check_run,
-                     identity_keys, identity_of, section_fields, validate_section, validate_value)
-from .schema import TRAINING_METHODS
+from .schema import (IDENTITY_SECTIONS, SECTIONS, TRAINING_METHODS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths,
+                     check_run, controllers, identity_keys, identity_of, run_identity_keys, section_fields,
+                     validate_section, validate_value)
 
 TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch", "search")
 SET_SOURCE = "<--set>"
@@ -535,9 +536,11 @@ def run_id_of(cfg: Dict[str, Any]) -> str:
 
 
 def _touched(recipe: Recipe) -> set:
-    """Sections any axis or override patches (the others are serialised once per expansion)."""
+    """Sections any axis or override patches (the others are serialised once per expansion), and the sections
+    whose id keys depend on a patched section's values (``attack.steps`` is read by some methods only)."""
     touched = {section for _, patches in recipe.axes for patch in patches for section, _, _ in patch}
-    return touched | {section for section, _, _ in recipe._post} | {"seed"}
+    touched |= {section for section, _, _ in recipe._post} | {"seed"}
+    return touched | {k for k in IDENTITY_SECTIONS if any(s in touched for s, _ in controllers(k))}
 
 
 #: the run id's top-level keys, in the sorted order of the canonical JSON
@@ -549,19 +552,25 @@ def _identity_part(cfg: Dict[str, Any], k: str) -> str:
     if k == "seed":
         return _JSON.encode(cfg[k])
     section = cfg[k]
-    return _JSON.encode({name: section[name] for name in identity_keys(k) if name in section})
+    return _JSON.encode({name: section[name] for name in run_identity_keys(k, cfg) if name in section})
 
 
 def _cached_identity_part(cfg: Dict[str, Any], k: str, cache: Dict[Any, str]) -> str:
-    """:func:`_identity_part`, memoised by the section's identity values (and their types: 1 == 1.0 == True)."""
+    """:func:`_identity_part`, memoised by the section's identity values (and their types: 1 == 1.0 == True) and
+    the values that decide which of them the run reads (``training.loss``, ``model.arch``, ...)."""
     if k == "seed":
         return _JSON.encode(cfg[k])
     section = cfg[k]
-    values = tuple(section.get(name, _ABSENT) for name in identity_keys(k))
+    getter = _GETTERS.get(k)
+    if getter is None:
+        names = identity_keys(k)
+        getter = _GETTERS[k] = (itemgetter(*names) if len(names) > 1 else lambda d: (d[names[0]],),
+                                tuple(controllers(k)))
     try:
-        key = (k, values, tuple(map(type, values)))
+        values = getter[0](section)
+        key = (k, values, tuple(map(type, values)), tuple(cfg[s][c] for s, c in getter[1]))
         part = cache.get(key)
-    except TypeError:  # an unhashable value (a list): encode it every time
+    except (KeyError, TypeError):  # a key left out, or an unhashable value (a list): encode it every time
         return _identity_part(cfg, k)
     if part is None:
         if len(cache) >= _PART_CACHE_SIZE:  # bounded memory on matrices whose sections rarely repeat
@@ -570,6 +579,7 @@ def _cached_identity_part(cfg: Dict[str, Any], k: str, cache: Dict[Any, str]) ->
     return part
 
 
+_GETTERS: Dict[str, Any] = {}
 _PART_CACHE_SIZE = 4096
 
 

@@ -13,25 +13,39 @@ import re
 import typing
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .errors import RecipeError, nearest
 
 
 def _f(default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None, min: Optional[float] = None,
        max: Optional[float] = None, min_exclusive: bool = False, kind: Optional[str] = None, factory=None,
-       family: Optional[Tuple[str, ...]] = None, name_part: bool = False, form: Optional[Tuple[int, int]] = None,
+       family: Optional[Tuple[str, ...]] = None, methods: Optional[Tuple[str, ...]] = None,
+       when: Optional[Dict[str, Any]] = None, name_part: bool = False, form: Optional[Tuple[int, int]] = None,
        identity: bool = True):
     """A schema field: default, one-line doc and checks. ``family``: the model families that read a ``model.*``
-    key (None = every family); ``name_part``: the value appears in run names (``wrn-28-10``); ``form``: ``(m, r)``
-    the value must be ``r`` modulo ``m`` (checked when the key's family is the run's). ``identity=False``: the key
-    cannot change the trained weights, so it stays out of the run id even inside an identity section (see
+    key (None = every family); ``methods``: the training methods that read it (None = every method); ``when``:
+    other conditions on which the key is read, ``{"section.key": allowed values, or IS_SET}``. A key that is not
+    read by the run (its family, method or condition says so) stays out of the run id (see :func:`applies`).
+    ``name_part``: the value appears in run names (``wrn-28-10``); ``form``: ``(m, r)`` the value must be ``r``
+    modulo ``m`` (checked when the key's family is the run's). ``identity=False``: the key cannot change the
+    trained weights, so it stays out of the run id even inside an identity section (see
     :data:`IDENTITY_SECTIONS`)."""
+    conditions: Dict[str, Any] = dict(when or {})
+    if family is not None:
+        conditions["model.arch"] = tuple(family)
+    if methods is not None:
+        conditions["training.loss"] = tuple(methods)
     meta = {"doc": doc, "choices": choices, "min": min, "max": max, "min_exclusive": min_exclusive, "kind": kind,
-            "family": family, "name_part": name_part, "form": form, "identity": identity}
+            "family": family, "methods": methods, "when": conditions, "name_part": name_part, "form": form,
+            "identity": identity}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+#: ``when`` value: the controlling key is read when it is set (not null), e.g. ``awp_warmup`` needs ``awp_gamma``.
+IS_SET = "<set>"
 
 
 class Vocabulary:
@@ -43,15 +57,24 @@ class Vocabulary:
     declared names and the registry equal. Iterates, compares and prints like the tuple of its names.
     """
 
-    def __init__(self, key: str, *names: str, name_parts: Optional[Dict[str, str]] = None):
+    def __init__(self, key: str, *names: str, name_parts: Optional[Dict[str, str]] = None,
+                 fallback: Optional[str] = None):
         self.key = key
         self._names: Dict[str, None] = dict.fromkeys(names)
         self.builtin: Tuple[str, ...] = tuple(names)
         self._parts: Dict[str, str] = dict(name_parts or {})
         self._builtin_parts: Dict[str, str] = dict(self._parts)
+        #: the name a value no plug-in registered counts as (model.arch: any timm model is the timm family)
+        self.fallback = fallback
+        self._reads: Dict[str, frozenset] = {}
 
-    def add(self, name: str, name_part: Optional[str] = None) -> None:
-        """Allow ``name``; ``name_part`` (a template, see :meth:`name_part`) is its part of run names.
+    #: bumped whenever a plug-in's declared keys change (memoised applicability is keyed by it)
+    generation = 0
+
+    def add(self, name: str, name_part: Optional[str] = None, reads: Tuple[str, ...] = ()) -> None:
+        """Allow ``name``; ``name_part`` (a template, see :meth:`name_part`) is its part of run names; ``reads``:
+        the ``section.key`` paths a plug-in (not built-in) name reads, so that :func:`applies` keeps them in its
+        runs' ids (a built-in's are its fields' ``family``/``methods``).
 
         A built-in name keeps the part declared here; giving it another one is an error (one source of truth).
         """
@@ -62,11 +85,20 @@ class Vocabulary:
                                  f"not {name_part!r}")
             self._parts[name] = name_part
         self._names[name] = None
+        if name not in self.builtin:
+            self._reads[name] = frozenset(reads)
+            Vocabulary.generation += 1
 
     def discard(self, name: str) -> None:
         if name not in self.builtin:
             self._names.pop(name, None)
             self._parts.pop(name, None)
+            self._reads.pop(name, None)
+            Vocabulary.generation += 1
+
+    def reads(self, name: str) -> Optional[frozenset]:
+        """The paths a registered plug-in ``name`` declared (None: a built-in or unknown name)."""
+        return self._reads.get(name)
 
     def name_part(self, name: str, cfg: Dict[str, Any]) -> str:
         """The part of a run name that ``name`` gives for the resolved config ``cfg``.
@@ -107,8 +139,23 @@ TRAINING_METHODS = Vocabulary("training.loss", "standard", "at", "trades", "fgsm
 SDN_METHODS = ("sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd", "sdn", "sdn_pgd")
 SDN_ARCHS = ("sdn_vgg16", "sdn_resnet56", "sdn_mobilenet", "sdn_wrn")
 
+#: The sdn methods that train the backbone first and then the internal classifiers (``training.sdn_ic_*``).
+SDN_IC_ONLY_METHODS = ("sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd")
+#: ``model.arch``: the built-in model families (benchmarks/models/); any other name is a timm model (``timm``).
+MODEL_FAMILIES = Vocabulary("model.arch", "wrn", "cifar_resnet18", "preact_resnet18", "vit_cifar_s", *SDN_ARCHS,
+                            "timm", fallback="timm")
+
 #: Methods with the ``training.awp_gamma`` option (their modules set ``supports_awp``; a test keeps both equal).
 AWP_METHODS = ("at", "trades", "mart")
+#: Methods whose training examples read ``attack.steps`` and ``attack.step_size`` (an iterative attack, or free's
+#: replays). The others read only ``attack.norm`` and ``attack.eps``, as the per-epoch best-checkpoint check of
+#: every method does: standard and the clean sdn methods craft nothing, fgsm_rs takes one step of
+#: ``fgsm_alpha * eps``. Each method module declares the same in ``attack_keys`` (a test keeps both equal).
+ITERATIVE_METHODS = ("at", "trades", "mart", "free", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd",
+                     "sdn_pgd")
+#: Methods whose training attack starts where ``attack.random_start`` says. TRADES and MART start at
+#: x + 0.001 N(0, I), free from the perturbation it carries, fgsm_rs always from a uniform point.
+RANDOM_START_METHODS = ("at", "sdn_ic_only_pgd", "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd", "sdn_pgd")
 
 AUTOATTACK_VERSIONS = ("standard", "plus", "rand")
 AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-t", "fab", "fab-t", "square", "apgd-dlr")
@@ -157,11 +204,13 @@ class ModelConfig:
                     name_part=True, form=(6, 4))
     width: int = _f(10, "WideResNet widening factor (families wrn, sdn_wrn)", min=1, family=("wrn", "sdn_wrn"),
                     name_part=True)
-    activation: str = _f("relu", "activation function (families wrn, cifar_resnet18, preact_resnet18)",
-                         choices=("relu", "gelu", "silu"))
+    activation: str = _f("relu", "activation function (families wrn, cifar_resnet18, preact_resnet18, sdn_wrn)",
+                         choices=("relu", "gelu", "silu"),
+                         family=("wrn", "cifar_resnet18", "preact_resnet18", "sdn_wrn"))
     drop_rate: float = _f(0.0, "dropout before the classifier", min=0.0, max=0.99)
     input_size: Optional[int] = _f(None, "resize inputs to this size inside the model (bilinear, differentiable; "
-                                         "ImageNet-style timm models on small images); null = as given", min=8)
+                                         "ImageNet-style timm models on small images); null = as given", min=8,
+                               family=("timm",))
 
 
 @dataclass(frozen=True)
@@ -169,19 +218,24 @@ class TrainingConfig:
     loss: str = _f("at", "training method (benchmarks/training/methods/): standard (no attack), at (Madry PGD-AT), "
                          "trades, fgsm_rs (Wong 2020), free (Shafahi 2019), mart (Wang 2020)",
                    choices=TRAINING_METHODS)
-    trades_beta: float = _f(6.0, "TRADES robustness weight beta (method trades)", min=0.0)
-    mart_beta: float = _f(6.0, "MART weight of the misclassification-aware KL term (method mart)", min=0.0)
+    trades_beta: float = _f(6.0, "TRADES robustness weight beta (method trades)", min=0.0,
+                             methods=("trades",))
+    mart_beta: float = _f(6.0, "MART weight of the misclassification-aware KL term (method mart)", min=0.0,
+                           methods=("mart",))
     fgsm_alpha: float = _f(1.25, "FGSM step size as a multiple of attack.eps (method fgsm_rs)", min=0.0,
-                           min_exclusive=True)
+                           min_exclusive=True, methods=("fgsm_rs",))
     awp_gamma: Optional[float] = _f(None, "adversarial weight perturbation size gamma (Wu 2020; methods at, trades, "
-                                          "mart); null = off", min=0.0, min_exclusive=True)
-    awp_warmup: int = _f(0, "epochs before the weight perturbation starts (with awp_gamma)", min=0)
+                                          "mart); null = off", min=0.0, min_exclusive=True,
+                                    methods=AWP_METHODS)
+    awp_warmup: int = _f(0, "epochs before the weight perturbation starts (with awp_gamma)", min=0,
+                          when={"training.awp_gamma": IS_SET})
     sdn_ic_epochs: int = _f(25, "epochs of the IC phase of the sdn_ic_only methods (Adam on the ICs, backbone "
-                                "frozen); the backbone trains for the first epochs - sdn_ic_epochs", min=1)
+                                "frozen); the backbone trains for the first epochs - sdn_ic_epochs", min=1,
+                             methods=SDN_IC_ONLY_METHODS)
     sdn_ic_lr: float = _f(0.001, "Adam learning rate of the IC phase (sdn_ic_only methods)", min=0.0,
-                          min_exclusive=True)
+                          min_exclusive=True, methods=SDN_IC_ONLY_METHODS)
     sdn_ic_milestone: int = _f(15, "IC-phase epoch at which its learning rate drops 10x (sdn_ic_only methods)",
-                               min=1)
+                               min=1, methods=SDN_IC_ONLY_METHODS)
     epochs: int = _f(100, "training epochs (warm-up included); method free: passes over the data, each batch "
                           "replayed attack.steps times", min=1)
     ema_decay: Optional[float] = _f(None, "EMA decay of the weights (e.g. 0.995); null = no EMA",
@@ -203,7 +257,7 @@ class TrainingConfig:
                                       "first select_subset test images; the reference study's protocol)",
                         choices=("validation", "test"))
     val_size: int = _f(1024, "training images held out for the check when select_on is validation (chosen by "
-                             "the seed)", min=1)
+                             "the seed)", min=1, when={"training.select_on": ("validation",)})
     select_subset: int = _f(1024, "images of the per-epoch PGD check that chooses the best checkpoint (the first "
                                   "of the held-out or test images)", min=1)
     select_pgd_steps: int = _f(40, "PGD steps of the per-epoch best-checkpoint check", min=1)
@@ -218,10 +272,12 @@ class AttackConfig:
     norm: str = _f("linf", "threat model", choices=("linf", "l2"))
     eps: float = _f(8 / 255, "perturbation budget; accepts a fraction such as 8/255", min=0.0,
                     min_exclusive=True, kind="fraction")
-    steps: int = _f(10, "PGD steps of the training attack; method free: replays m of each batch", min=1)
-    step_size: Optional[float] = _f(None, "PGD step size; null = 1.5*eps/steps", min=0.0, min_exclusive=True,
-                                    kind="fraction")
-    random_start: bool = _f(True, "start PGD from a uniform random point in the eps-ball")
+    steps: int = _f(10, "PGD steps of the training attack; method free: replays m of each batch", min=1,
+                    methods=ITERATIVE_METHODS)
+    step_size: Optional[float] = _f(None, "PGD step size; null = 1.5*eps/steps (method free: eps)", min=0.0,
+                                    min_exclusive=True, kind="fraction", methods=ITERATIVE_METHODS)
+    random_start: bool = _f(True, "start PGD from a uniform random point in the eps-ball",
+                            methods=RANDOM_START_METHODS)
 
 
 SLOWDOWN_ATTACKS = ("deepsloth", "deepsloth_universal", "deepsloth_class_universal", "pgd_final", "pgd_avg",
@@ -364,15 +420,17 @@ SECTIONS: Dict[str, type] = {
     "evaluation": EvaluationConfig, "measurement": MeasurementConfig, "tracking": TrackingConfig,
 }
 #: The run identity is what changes the trained weights: the seed and these sections, every default filled
-#: in, less the fields marked ``identity=False``. The final evaluation, measurement and pricing, tracking and
-#: launch settings change no id: a finished run is re-evaluated or re-priced, never retrained, for them.
+#: in, less the fields marked ``identity=False`` and the keys the run does not read (another family's or method's
+#: parameters, ``awp_warmup`` without ``awp_gamma``, ...; see :func:`applies`). The final evaluation, measurement
+#: and pricing, tracking and launch settings change no id: a finished run is re-evaluated or re-priced, never
+#: retrained, for them.
 IDENTITY_SECTIONS = ("data", "model", "training", "attack")
 #: Sections left out of the run id (everything that is not an identity section).
 IDENTITY_EXCLUDED = tuple(s for s in SECTIONS if s not in IDENTITY_SECTIONS)
 
 
 def identity_keys(section: str) -> Tuple[str, ...]:
-    """The keys of an identity section that are part of the run id, in sorted order."""
+    """The keys of an identity section that may be part of the run id (those some run reads), in sorted order."""
     cached = _IDENTITY_KEYS.get(section)
     if cached is None:
         cached = _IDENTITY_KEYS[section] = tuple(sorted(k for k, spec in section_fields(section).items()
@@ -384,7 +442,8 @@ _IDENTITY_KEYS: Dict[str, Tuple[str, ...]] = {}
 
 
 def is_identity_key(section: str, key: Optional[str]) -> bool:
-    """Whether ``section.key`` (``key`` None: the whole section, or ``seed``) is part of the run identity."""
+    """Whether ``section.key`` (``key`` None: the whole section, or ``seed``) can be part of the run identity
+    (it is for the runs that read it, :func:`applies`)."""
     if section == "seed":
         return True
     if section not in IDENTITY_SECTIONS:
@@ -392,12 +451,93 @@ def is_identity_key(section: str, key: Optional[str]) -> bool:
     return key is None or key in identity_keys(section)
 
 
+#: The keys whose values decide whether another key is read (``training.loss``, ``model.arch``, ...) and the
+#: registry that plug-ins declare their own keys in, where there is one.
+_READERS: Dict[str, Vocabulary] = {TRAINING_METHODS.key: TRAINING_METHODS, MODEL_FAMILIES.key: MODEL_FAMILIES}
+
+
+def conditions(section: str, key: str) -> Dict[str, Any]:
+    """``{"section.key": allowed values or IS_SET}``: when ``section.key`` is read (empty: always)."""
+    return section_fields(section)[key].get("when") or {}
+
+
+def applies(section: str, key: str, value_of: Callable[[str, str], Any]) -> bool:
+    """Whether a run reads ``section.key``; ``value_of(section, key)`` gives the run's value of a controlling key.
+
+    A key read only by some model families (``family=``) or training methods (``methods=``) applies to the runs
+    of those, and to the runs of a plug-in family or method that declared it when it registered; an arch no
+    family is registered under counts as the ``timm`` family. ``when=`` conditions on other keys apply alike.
+    """
+    for path, allowed in conditions(section, key).items():
+        value = value_of(*path.split(".", 1))
+        if allowed == IS_SET:
+            if value is None:
+                return False
+            continue
+        try:
+            if value in allowed:
+                continue
+        except TypeError:  # an unhashable value matches nothing
+            return False
+        vocabulary = _READERS.get(path)
+        if vocabulary is None:
+            return False
+        declared = vocabulary.reads(value)
+        if declared is not None:
+            if f"{section}.{key}" not in declared:
+                return False
+        elif value in vocabulary.builtin or vocabulary.fallback not in allowed:
+            return False
+    return True
+
+
+def controllers(section: str) -> Tuple[Tuple[str, str], ...]:
+    """The ``(section, key)`` pairs whose values decide which keys of ``section`` a run reads."""
+    cached = _CONTROLLERS.get(section)
+    if cached is None:
+        paths = sorted({p for k in identity_keys(section) for p in conditions(section, k)})
+        cached = _CONTROLLERS[section] = tuple(tuple(p.split(".", 1)) for p in paths)  # type: ignore[misc]
+    return cached
+
+
+_CONTROLLERS: Dict[str, Tuple[Tuple[str, str], ...]] = {}
+
+
+def run_identity_keys(section: str, cfg: Dict[str, Any]) -> Tuple[str, ...]:
+    """The keys of ``section`` in the id of the run ``cfg`` (a resolved config dict): the identity keys it reads."""
+    ctrl = controllers(section)
+    if not ctrl:
+        return identity_keys(section)
+    values = tuple(_get(cfg, s, k) for s, k in ctrl)
+    try:
+        memo = (section, values, tuple(map(type, values)), Vocabulary.generation)
+        hit = _RUN_KEYS.get(memo)
+    except TypeError:  # an unhashable controlling value
+        memo, hit = None, None
+    if hit is None:
+        hit = tuple(k for k in identity_keys(section) if applies(section, k, lambda s, k2: _get(cfg, s, k2)))
+        if memo is not None:
+            if len(_RUN_KEYS) >= 4096:
+                _RUN_KEYS.clear()
+            _RUN_KEYS[memo] = hit
+    return hit
+
+
+def _get(cfg: Dict[str, Any], section: str, key: str) -> Any:
+    values = cfg.get(section)
+    return values.get(key) if isinstance(values, dict) else None
+
+
+_RUN_KEYS: Dict[Any, Tuple[str, ...]] = {}
+
+
 def identity_of(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """The part of a resolved run config that defines the run (and its id): seed + identity sections' keys."""
+    """The part of a resolved run config that defines the run (and its id): seed + the identity sections' keys
+    that the run reads (:func:`run_identity_keys`)."""
     out: Dict[str, Any] = {"seed": cfg.get("seed")}
     for section in IDENTITY_SECTIONS:
         values = cfg.get(section) or {}
-        out[section] = {k: values.get(k) for k in identity_keys(section) if k in values}
+        out[section] = {k: values.get(k) for k in run_identity_keys(section, cfg) if k in values}
     return out
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence, Tuple, Type
 
+from recipes.schema import MODEL_FAMILIES
+
 __all__ = ["ModelFamily", "register_family", "get_family", "list_families", "unregister_family"]
 
 _FAMILIES: Dict[str, Type["ModelFamily"]] = {}
@@ -32,6 +34,8 @@ def register_family(name: str):
             raise ValueError(f"model family {name!r} is already registered by {_FAMILIES[name].__module__}")
         cls.name = name
         _FAMILIES[name] = cls
+        # a plug-in's own keys enter its runs' ids (a built-in's are the schema's family= metadata; a test checks)
+        MODEL_FAMILIES.add(name, reads=tuple(f"model.{k}" for k in cls.params))
         return cls
 
     return decorate
@@ -39,6 +43,7 @@ def register_family(name: str):
 
 def unregister_family(name: str) -> None:
     _FAMILIES.pop(name, None)
+    MODEL_FAMILIES.discard(name)
 
 
 def list_families():

@@ -13,12 +13,13 @@ import torch.nn.functional as F
 from benchmarks.attacks import list_attacks
 from benchmarks.measurement import count_forward_flops, forward_flops_per_sample
 from benchmarks.models import all_logits, final_logits
-from benchmarks.models.families import ModelFamily, register_family, unregister_family
+from benchmarks.models.families import ModelFamily, get_family, list_families, register_family, unregister_family
 from benchmarks.training import DistInfo, Trainer
 from benchmarks.training.methods import Method, get_method, list_methods, register_method, unregister_method
 from recipes import load_recipe
 from recipes.errors import RecipeError
-from recipes.schema import AWP_METHODS, TRAINING_METHODS, RunConfig, section_fields
+from recipes.schema import (AWP_METHODS, MODEL_FAMILIES, TRAINING_METHODS, RunConfig, applies, conditions,
+                            identity_keys, section_fields)
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 #: training.* keys every method shares (the rest belong to the methods that declare them).
@@ -60,6 +61,27 @@ def test_run_name_parts_follow_what_each_method_runs():
                        and cls.updates_per_batch is Method.updates_per_batch)
         assert (TRAINING_METHODS.name_part(name, cfg) == "") == attack_free, name
     assert TRAINING_METHODS.name_part("free", cfg) == "free-m5" and TRAINING_METHODS.name_part("fgsm_rs", cfg) == "fgsm"
+
+
+def test_what_each_method_and_family_reads_is_what_the_schema_keeps_in_its_ids():
+    """A built-in method's params, attack keys and AWP switch, and a family's params, equal the schema's
+    ``methods=``/``family=`` metadata, which decides the keys of its runs' ids without importing the workloads."""
+    for name in TRAINING_METHODS.builtin:
+        reads = set(get_method(name).reads())
+        for section in ("training", "attack"):
+            for key in identity_keys(section):
+                allowed = conditions(section, key).get("training.loss")
+                if allowed is None:
+                    assert f"{section}.{key}" not in reads, (name, key, "a method's own key must name its methods")
+                else:
+                    assert (name in allowed) == (f"{section}.{key}" in reads), (name, section, key)
+    assert set(list_families()) == set(MODEL_FAMILIES.builtin)
+    for name in list_families():
+        params = set(get_family(name).params)
+        for key in identity_keys("model"):
+            if key != "arch":
+                read = applies("model", key, lambda s, k: name if (s, k) == ("model", "arch") else None)
+                assert read == (key in params), (name, key)
 
 
 def test_awp_on_a_method_without_it_is_a_recipe_error(tiny_recipe):
@@ -160,6 +182,10 @@ def test_a_method_registered_from_a_test_trains(tiny_recipe, tmp_path):
             return 0.5 * (F.cross_entropy(clean, y) + F.cross_entropy(adv, y)), adv.detach()
 
     try:
+        # its keys (the PGD attack's) enter its runs' ids; another method's do not
+        ids = {sets: load_recipe(str(tiny_recipe), ["training.loss=test_clean_plus_adv", *sets]).run(0).run_id
+               for sets in ((), ("attack.steps=7",), ("training.trades_beta=1",))}
+        assert len(set(ids.values())) == 2 and ids[()] == ids[("training.trades_beta=1",)]
         spec = load_recipe(str(tiny_recipe), ["training.loss=test_clean_plus_adv", "training.epochs=1",
                                               "training.select_subset=32"]).run(0)
         assert execute(spec, str(tmp_path), progress=False, evaluate=False, count_flops=False) == 0
@@ -210,6 +236,9 @@ def test_a_multi_exit_family_registered_from_a_test_trains_and_is_evaluated(tiny
             return _TwoExitNet(spec["in_chans"], spec["num_classes"], 4 * spec["width"])
 
     try:
+        ids = {sets: load_recipe(str(tiny_recipe), ["model.arch=test_two_exit", *sets]).run(0).run_id
+               for sets in (("model.width=2",), ("model.width=3",), ("model.width=2", "model.depth=16"))}
+        assert len(set(ids.values())) == 2 and ids[("model.width=2",)] == ids[("model.width=2", "model.depth=16")]
         spec = load_recipe(str(tiny_recipe), ["model.arch=test_two_exit", "model.width=2", "training.epochs=2",
                                               "data.batch_size=32", "training.select_subset=64"]).run(0)
         assert spec.name.startswith("test_two_exit_")

@@ -206,6 +206,14 @@ def test_evaluation_pricing_tracking_and_launch_change_no_id(repo_root, override
     ("training.select_pgd_steps", 20, lambda c: True),
     ("training.warmup_epochs", 5, lambda c: True),
     ("training.ema_decay", 0.999, lambda c: c["training"]["ema_decay"] is not None),
+    # keys only some methods read change only those methods' runs (none of this recipe's, for mart_beta)
+    ("training.trades_beta", 3.0, lambda c: c["training"]["loss"] == "trades"),
+    ("attack.random_start", False, lambda c: c["training"]["loss"] == "at"),
+    ("training.mart_beta", 3.0, lambda c: False),
+    ("training.fgsm_alpha", 1.0, lambda c: False),
+    # a setting its switch leaves off: val_size without select_on: validation, awp_warmup without awp_gamma
+    ("training.val_size", 512, lambda c: False),
+    ("training.awp_warmup", 5, lambda c: False),
 ])
 def test_changing_one_training_key_changes_exactly_the_affected_ids(tmp_path, repo_root, key, value, affected):
     """Changing a key in the base changes the runs that take it from the base, and only those."""
@@ -226,7 +234,78 @@ def test_changing_one_training_key_changes_exactly_the_affected_ids(tmp_path, re
     for a, b in zip(before, after):
         assert (a.run_id != b.run_id) == affected(a.config), (a.name, key)
         moved += a.run_id != b.run_id
-    assert 0 < moved <= 320
+    assert moved == sum(affected(r.config) for r in before) <= 320
+
+
+@pytest.mark.parametrize("key, value, loss", [("training.trades_beta", 3, "trades"),
+                                              ("attack.random_start", "false", "at")])
+def test_set_of_a_method_parameter_changes_exactly_that_methods_ids(repo_root, key, value, loss):
+    """`--set training.trades_beta=3` on the reference study moves its 160 TRADES runs and none of its AT runs."""
+    before = load_recipe(str(repo_root / REFERENCE)).runs()
+    after = load_recipe(str(repo_root / REFERENCE), [f"{key}={value}"]).runs()
+    assert len(before) == len(after) == 320
+    moved = [a.config["training"]["loss"] for a, b in zip(before, after) if a.run_id != b.run_id]
+    assert moved == [loss] * 160
+
+
+def test_another_familys_or_methods_keys_stay_out_of_the_id(tmp_path):
+    runs = {}
+    for sets in (["training.loss=standard"], ["training.loss=standard", "attack.steps=3", "training.trades_beta=1",
+                                              "attack.random_start=false", "attack.step_size=0.01"],
+                 ["model.arch=cifar_resnet18"], ["model.arch=cifar_resnet18", "model.depth=16", "model.width=4"],
+                 ["model.arch=resnet18"], ["model.arch=resnet18", "model.activation=gelu"]):
+        runs[tuple(sets)] = load_recipe(write(tmp_path, "name: one\n"), sets).run(0)
+    ids = [r.run_id for r in runs.values()]
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[4] == ids[5] and len(set(ids)) == 3
+    identity = json.loads(identity_json(runs[("training.loss=standard",)].config))
+    assert set(identity["attack"]) == {"eps", "norm"} and "trades_beta" not in identity["training"]
+    # a family that reads a key keeps it: the WRN's depth, a timm model's input_size
+    wrn = [load_recipe(write(tmp_path, "name: one\n"), [f"model.depth={d}"]).run(0).run_id for d in (10, 16)]
+    timm = [load_recipe(write(tmp_path, "name: one\n"), ["model.arch=resnet18", f"model.input_size={n}"]).run(0)
+            .run_id for n in (64, 224)]
+    assert wrn[0] != wrn[1] and timm[0] != timm[1]
+
+
+COUPLED = """
+name: coupled
+base: {training: {epochs: 2}}
+grid:
+  training.loss: [at, trades]
+  model.width: [1, 2]
+  training.trades_beta: [1.0, 3.0, 6.0]
+"""
+
+
+def test_a_method_parameter_on_its_own_axis_is_merged_with_the_method_axis(tmp_path):
+    """AT reads no trades_beta: the three betas are one AT run per width, and three TRADES runs per width."""
+    recipe = load_recipe(write(tmp_path, COUPLED))
+    runs = recipe.runs()
+    got = [(r.config["training"]["loss"], r.config["model"]["width"], r.config["training"]["trades_beta"])
+           for r in runs]
+    assert got == [("at", 1, 1.0), ("at", 2, 1.0)] + [("trades", w, b) for w in (1, 2) for b in (1.0, 3.0, 6.0)]
+    assert recipe.count() == 8 and len({r.run_id for r in runs}) == 8
+    assert [recipe_from_dict(_yaml(COUPLED)).run(n).run_id for n in range(8)] == [r.run_id for r in runs]
+    # an exclude entry on trades_beta matches the runs that read it only
+    text = COUPLED + "exclude:\n  - {training.trades_beta: 1.0}\n"
+    left = [(r.config["training"]["loss"], r.config["training"]["trades_beta"]) for r in load_recipe(
+        write(tmp_path, text, "x.yaml")).runs()]
+    assert left.count(("at", 1.0)) == 2 and ("trades", 1.0) not in left and len(left) == 6
+
+
+def _yaml(text):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def test_an_axis_of_a_parameter_no_run_reads_is_refused(tmp_path):
+    text = "name: r\ngrid:\n  training.trades_beta: [1.0, 3.0]\n"
+    with pytest.raises(RecipeError, match=r"do not read \(training\.trades_beta.*same grid entry") as info:
+        load_recipe(write(tmp_path, text)).runs()
+    assert info.value.key == "grid.training.trades_beta"
+    # with the method in the same entry it is two runs
+    text = "name: r\ngrid:\n  training: [{loss: trades, trades_beta: 1.0}, {loss: trades, trades_beta: 3.0}]\n"
+    assert len({r.run_id for r in load_recipe(write(tmp_path, text, "ok.yaml")).runs()}) == 2
 
 
 def test_runs_differing_only_in_evaluation_are_one_run(tmp_path):

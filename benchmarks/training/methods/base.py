@@ -5,6 +5,8 @@ A method declares, as class attributes, what the rest of the suite needs to know
 * ``train_attack``: the registered attack (:mod:`benchmarks.attacks`) that crafts its training examples, or
   None (``standard``; ``free``, whose perturbation comes from the training backward pass itself);
 * ``params``: the ``training.*`` recipe keys it reads (validated and documented by the schema like every key);
+* ``attack_keys``: the ``attack.*`` keys its training examples read besides ``norm`` and ``eps`` (default: all
+  of :data:`TRAINING_ATTACK_KEYS` when it has a ``train_attack``, none otherwise);
 * ``supports_awp``: whether ``training.awp_gamma`` may switch adversarial weight perturbation on;
 * :meth:`Method.loss`: its objective on one batch;
 * :meth:`Method.forward_passes`: forward passes per training sample of one batch (the FLOPs tests check the
@@ -16,7 +18,9 @@ replays (``free``, the AWP option) overrides it and calls :meth:`Trainer.backwar
 (``free``'s carried perturbation) saves it through :meth:`Method.state_dict`.
 
 Adding a method is one module that subclasses :class:`Method` under ``@register_method("name")`` (plus its
-name in ``recipes.schema.TRAINING_METHODS`` and any new ``training.*`` parameter in the schema).
+name in ``recipes.schema.TRAINING_METHODS`` and any new ``training.*`` parameter in the schema). The keys a
+method reads (:meth:`Method.reads`) are the keys that enter its runs' ids: for a built-in method the schema's
+``methods=`` metadata says the same (a test keeps both equal), a plug-in declares them when it registers.
 """
 from __future__ import annotations
 
@@ -30,7 +34,10 @@ from recipes.schema import TRAINING_METHODS
 
 from ...attacks import create_attack
 
-__all__ = ["Method", "register_method", "get_method", "list_methods", "unregister_method"]
+__all__ = ["Method", "register_method", "get_method", "list_methods", "unregister_method", "TRAINING_ATTACK_KEYS"]
+
+#: The ``attack.*`` keys of the training attack (``norm`` and ``eps`` are read by every method's per-epoch check).
+TRAINING_ATTACK_KEYS = ("steps", "step_size", "random_start")
 
 _METHODS: Dict[str, Type["Method"]] = {}
 
@@ -51,7 +58,8 @@ def register_method(name: str, name_part: Optional[str] = None) -> Callable[[Typ
             raise ValueError(f"training method {name!r} is already registered by {_METHODS[name].__module__}")
         cls.name = name
         _METHODS[name] = cls
-        TRAINING_METHODS.add(name, name_part)  # the schema accepts it (and names its runs) from now on
+        # the schema accepts it (and names its runs) from now on, and its keys enter its runs' ids
+        TRAINING_METHODS.add(name, name_part, reads=cls.reads())
         return cls
 
     return decorate
@@ -87,8 +95,19 @@ class Method:
     train_attack: Optional[str] = None
     #: ``training.*`` keys the method reads.
     params: Tuple[str, ...] = ()
+    #: ``attack.*`` keys the training examples read besides norm and eps; None = all of TRAINING_ATTACK_KEYS
+    #: with a ``train_attack``, none without.
+    attack_keys: Optional[Tuple[str, ...]] = None
     #: Whether ``training.awp_gamma`` may be set with this method.
     supports_awp: bool = False
+
+    @classmethod
+    def reads(cls) -> Tuple[str, ...]:
+        """The method's own ``section.key`` paths: its params, its attack keys and the AWP switch."""
+        attack = cls.attack_keys if cls.attack_keys is not None else \
+            (TRAINING_ATTACK_KEYS if cls.train_attack is not None else ())
+        return (tuple(f"training.{k}" for k in cls.params) + tuple(f"attack.{k}" for k in attack)
+                + (("training.awp_gamma",) if cls.supports_awp else ()))
 
     def __init__(self, trainer):
         self.trainer = trainer

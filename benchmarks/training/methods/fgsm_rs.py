@@ -18,6 +18,7 @@ from .base import Method, register_method
 class FgsmRandomStart(Method):
     train_attack = "pgd"
     params = ("fgsm_alpha",)
+    attack_keys = ()  # one step of fgsm_alpha * eps from a uniform start, whatever attack.* says
     supports_awp = False
 
     def attack_kwargs(self):

@@ -27,6 +27,7 @@ from .base import Method, register_method
 @register_method("free")
 class Free(Method):
     train_attack = None
+    attack_keys = ("steps", "step_size")  # m replays, step eps unless set; the perturbation starts at 0
     supports_awp = False
 
     def __init__(self, trainer):

@@ -33,6 +33,7 @@ def mart_loss(natural, adv_logits, y, beta: float):
 class Mart(Method):
     train_attack = "pgd_normal_start"
     params = ("mart_beta",)
+    attack_keys = ("steps", "step_size")  # starts at x + 0.001 N(0, I), not attack.random_start
     supports_awp = True
 
     def train_passes(self) -> int:

@@ -26,6 +26,7 @@ def trades_loss(natural, adv_logits, y, beta: float):
 class Trades(Method):
     train_attack = "trades_kl"
     params = ("trades_beta",)
+    attack_keys = ("steps", "step_size")  # starts at x + 0.001 N(0, I), not attack.random_start
     supports_awp = True
 
     def attack_passes(self) -> int:
