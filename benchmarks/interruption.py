@@ -17,7 +17,14 @@ import sys
 import time
 from typing import Callable, Optional
 
-__all__ = ["Preempted", "TestInterrupt", "preempted_exit_code"]
+__all__ = ["Preempted", "TestInterrupt", "TEST_INTERRUPT_ENV", "preempted_exit_code"]
+
+#: The test hook's environment variable (kill/resume tests only), ``POINT:N[:SIGNAL]``. Training points
+#: (``benchmarks.run``): ``step``, ``checkpoint``, ``epoch_eval``, ``checkpoint_write`` (inside a checkpoint
+#: write, before its rename) and ``finish`` (after training, before the record completes). Evaluation points
+#: (``benchmarks.evaluation.autoattack``): an attack's name (``apgd-ce``, ``apgd-t``, ...) or ``clean``, with N
+#: counting that attack's committed batches; the state is saved before the signal.
+TEST_INTERRUPT_ENV = "ROBUSTPERF_TEST_INTERRUPT"
 
 
 def preempted_exit_code(signum: int) -> int:
@@ -56,7 +63,7 @@ class TestInterrupt:
                 self.sig = getattr(signal, "SIG" + parts[2].upper().removeprefix("SIG"))
 
     @classmethod
-    def from_env(cls, name: str) -> "TestInterrupt":
+    def from_env(cls, name: str = TEST_INTERRUPT_ENV) -> "TestInterrupt":
         return cls(os.environ.get(name), name)
 
     def __call__(self, point: str, before: Optional[Callable[[], None]] = None) -> None:

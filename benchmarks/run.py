@@ -41,10 +41,10 @@ from results import schema as rs
 from results.lock import EXIT_IN_FLIGHT, RunLock
 from results.pricing import refresh, reprice
 
-from .interruption import Preempted, TestInterrupt, preempted_exit_code
+from .interruption import TEST_INTERRUPT_ENV, Preempted, TestInterrupt, preempted_exit_code
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USER", "EXIT_DIVERGED", "EXIT_PREEMPTED", "EXIT_IN_FLIGHT", "METRICS_FILE",
-           "LOG_FILE", "execute", "job_info", "preempted_exit_code", "run_dir_of", "RunLifecycle", "TEST_KILL_ENV"]
+           "LOG_FILE", "execute", "job_info", "preempted_exit_code", "run_dir_of", "RunLifecycle", "TEST_INTERRUPT_ENV"]
 
 EXIT_OK = 0
 #: an unexpected error (a bug, a crashed device): record failed, traceback printed.
@@ -62,10 +62,6 @@ METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
-#: Test hook (:class:`benchmarks.interruption.TestInterrupt`), for the kill/resume tests only: ``POINT:N[:SIGNAL]``
-#: sends SIGNAL (default KILL) to this process at the N-th time the run passes POINT (``step``, ``checkpoint``, ``epoch_eval``, ``checkpoint_write`` -
-#: inside a checkpoint write, before its rename - or ``finish``, after training, before the record completes).
-TEST_KILL_ENV = "ROBUSTPERF_TEST_KILL_AT"
 
 
 def run_dir_of(results_dir: str, run_id: str) -> str:
@@ -360,7 +356,7 @@ def _execute(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
     phase = ""
     with contextlib.ExitStack() as stack:
         stop = stack.enter_context(_StopFlag())
-        kill = TestInterrupt.from_env(TEST_KILL_ENV)
+        kill = TestInterrupt.from_env(TEST_INTERRUPT_ENV)
         if kill.point == "checkpoint_write":
             from .training import checkpoint as _checkpoint
 

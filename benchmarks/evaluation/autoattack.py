@@ -30,6 +30,7 @@ import torch
 
 from recipes.schema import AUTOATTACK_VERSIONS
 
+from ..interruption import TEST_INTERRUPT_ENV, TestInterrupt
 from ._meter import add_energy, measure
 from ._signals import EvaluationInterrupted, SignalGuard
 from ._state import AttackProgress, AutoAttackState, flags_from_text, flags_to_text
@@ -45,9 +46,6 @@ VERSIONS = AUTOATTACK_VERSIONS
 SAVE_EVERY_S = 10.0
 #: Slack on the ``norm <= eps`` check: float32 rounding of the projection.
 EPS_TOLERANCE = 1e-5
-#: Test hook: ``ATTACK:BATCHES[:SIGNAL]`` (e.g. ``apgd-t:1:KILL``, ``clean:0:TERM``): once that many batches of
-#: that attack are committed, save the state and send the signal (default KILL) to this process.
-TEST_SIGNAL_ENV = "ROBUSTPERF_EVAL_TEST_SIGNAL_AT"
 CI_METHOD = "wilson"
 
 
@@ -277,7 +275,7 @@ class AutoAttackAdapter:
         self.aa.logger.addHandler(collector)
         self._last_save = time.monotonic()
         state.sessions += 1
-        hook = _parse_hook(os.environ.get(TEST_SIGNAL_ENV))
+        hook = _parse_hook(os.environ.get(TEST_INTERRUPT_ENV))
         try:
             span = None
             with SignalGuard() as guard, measure(meter, "attack") as span:
@@ -473,9 +471,7 @@ def _fraction(flags: torch.Tensor) -> float:
 
 
 def _parse_hook(text: Optional[str]):
-    from ..interruption import TestInterrupt
-
-    hook = TestInterrupt(text, TEST_SIGNAL_ENV)
+    hook = TestInterrupt(text, TEST_INTERRUPT_ENV)
     return hook if hook.point else None
 
 

@@ -26,7 +26,7 @@ def run_cli(args, env=None, timeout=300) -> subprocess.CompletedProcess:
     full_env = dict(os.environ)
     full_env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
                      "WANDB_MODE": "disabled"})
-    full_env.pop("ROBUSTPERF_TEST_KILL_AT", None)
+    full_env.pop("ROBUSTPERF_TEST_INTERRUPT", None)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "robustperf", *map(str, args)], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from benchmarks.run import TEST_KILL_ENV
+from benchmarks.interruption import TEST_INTERRUPT_ENV
 from tests.benchmarks._training_helpers import run_cli
 
 RECIPE = """\
@@ -28,7 +28,7 @@ def _interrupted_run(tmp_path):
     (tmp_path / "r.yaml").write_text(RECIPE)
     args = ["run", tmp_path / "r.yaml", "--index", "0", "--results", tmp_path / "res", "--device", "cpu",
             "--no-progress", "--no-flops", "--no-eval"]
-    proc = run_cli(args, env={TEST_KILL_ENV: "checkpoint:1"})
+    proc = run_cli(args, env={TEST_INTERRUPT_ENV: "checkpoint:1"})
     assert proc.returncode == -9, proc.stdout + proc.stderr
     (run_dir,) = glob.glob(str(tmp_path / "res" / "*" / ""))
     return args, run_dir

@@ -64,7 +64,7 @@ def test_robustperf_run_under_torchrun(tiny_recipe, tmp_path):
     for item in OVERRIDES:
         args += ["--set", item]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    env.pop("ROBUSTPERF_TEST_KILL_AT", None)
+    env.pop("ROBUSTPERF_TEST_INTERRUPT", None)
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("epoch 1/1") == 1  # only rank 0 logs (and writes)

@@ -15,7 +15,8 @@ import torch
 
 from benchmarks.evaluation import (AutoAttackAdapter, EvaluationInterrupted, clean_correct, evaluate,
                                    pgd_correct, run_autoattack)
-from benchmarks.evaluation.autoattack import EPS_TOLERANCE, TEST_SIGNAL_ENV
+from benchmarks.evaluation.autoattack import EPS_TOLERANCE
+from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import RunConfig
 from results.schema import TEMPLATE
 
@@ -128,7 +129,7 @@ def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, 
     )
 
     def run(hook):
-        env = {**os.environ, TEST_SIGNAL_ENV: hook, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, TEST_INTERRUPT_ENV: hook, "PYTHONPATH": str(ROOT)}
         return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
 
     killed = run("apgd-ce:1:KILL")
@@ -145,7 +146,7 @@ def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, 
     assert saved["sessions"] == 2 and saved["seconds"] > 0
 
     # A resume that redid APGD-T's committed batch would trip this hook and raise EvaluationInterrupted.
-    monkeypatch.setenv(TEST_SIGNAL_ENV, "apgd-t:1:USR1")
+    monkeypatch.setenv(TEST_INTERRUPT_ENV, "apgd-t:1:USR1")
     resumed = run_autoattack(model, x[:N], y[:N], eps=EPS, version="standard", seed=0, batch_size=BS,
                              state_path=str(state))
     assert resumed.sessions == 3
@@ -173,7 +174,7 @@ def test_sigterm_outside_a_critical_section_raises_and_keeps_state(trained, digi
     model, _ = trained
     x, y = digits
     state = tmp_path / "state.json"
-    monkeypatch.setenv(TEST_SIGNAL_ENV, "clean:0:USR1")
+    monkeypatch.setenv(TEST_INTERRUPT_ENV, "clean:0:USR1")
     with pytest.raises(EvaluationInterrupted) as info:
         run_autoattack(model, x[:8], y[:8], eps=EPS, version=["apgd-ce"], seed=0, batch_size=8,
                        state_path=str(state))

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import robustperf
-from benchmarks.evaluation.autoattack import TEST_SIGNAL_ENV
+from benchmarks.interruption import TEST_INTERRUPT_ENV
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHEAP = ["--set", "evaluation.autoattack=[apgd-ce]", "--set", "evaluation.autoattack_n=16",
@@ -45,7 +45,7 @@ def _record(run_dir):
 def test_evaluate_fills_the_record_and_resumes_after_sigterm(run_dir):
     before = _record(run_dir)
     assert before["accuracy"]["clean"] is None
-    stopped = _robustperf("evaluate", str(run_dir), *CHEAP, env={TEST_SIGNAL_ENV: "apgd-ce:1:TERM"})
+    stopped = _robustperf("evaluate", str(run_dir), *CHEAP, env={TEST_INTERRUPT_ENV: "apgd-ce:1:TERM"})
     assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
     assert "interrupted by SIGTERM" in stopped.stderr and "rerun to continue" in stopped.stderr
     assert _record(run_dir)["accuracy"]["clean"] is None  # nothing half-written into the record

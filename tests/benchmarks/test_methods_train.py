@@ -7,7 +7,8 @@ import torch
 
 from benchmarks import load_dataset, load_model
 from benchmarks.attacks import create_attack
-from benchmarks.run import TEST_KILL_ENV, execute
+from benchmarks.interruption import TEST_INTERRUPT_ENV
+from benchmarks.run import execute
 from recipes import load_recipe
 from results import load_record
 from tests.benchmarks._training_helpers import one_thread, run_cli  # noqa: F401 - autouse fixture
@@ -79,7 +80,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, name):
     done = run_cli(_args(tmp_path / "reference", index, extra))
     assert done.returncode == 0, done.stderr
     for point in [*kills, None]:
-        result = run_cli(_args(tmp_path / "interrupted", index, extra), env={TEST_KILL_ENV: point} if point else {})
+        result = run_cli(_args(tmp_path / "interrupted", index, extra), env={TEST_INTERRUPT_ENV: point} if point else {})
         assert result.returncode == (0 if point is None else -9), (point, result.stderr)
     ref_dir, run_dir = tmp_path / "reference" / spec.run_id, tmp_path / "interrupted" / spec.run_id
     ref = torch.load(ref_dir / "checkpoint-last.pt", weights_only=True)

@@ -11,7 +11,7 @@ import json
 
 import torch
 
-from benchmarks.run import TEST_KILL_ENV
+from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import load_recipe
 from results import load_record
 from tests.benchmarks._training_helpers import run_cli
@@ -70,7 +70,7 @@ def test_sigkill_anywhere_then_rerun_is_bit_identical(tiny_recipe, tmp_path):
     interrupted = tmp_path / "interrupted"
     logs = []
     for point, expected in CHAIN:
-        env = {TEST_KILL_ENV: point} if point else {}
+        env = {TEST_INTERRUPT_ENV: point} if point else {}
         result = run_cli(_args(tiny_recipe, interrupted), env=env)
         logs.append(result.stdout)
         assert result.returncode == expected, (point, result.stdout, result.stderr)
@@ -101,7 +101,7 @@ def test_time_based_checkpoints_inside_an_epoch(tiny_recipe, tmp_path):
     """--checkpoint-minutes: a checkpoint whenever the time has passed (here: after every step)."""
     args = ["run", tiny_recipe, "--index", 1, "--results", tmp_path, "--no-flops", "--no-eval",
             "--checkpoint-minutes", "0.000001", "--set", "training.epochs=1"]
-    killed = run_cli(args, env={TEST_KILL_ENV: "checkpoint:3"})
+    killed = run_cli(args, env={TEST_INTERRUPT_ENV: "checkpoint:3"})
     assert killed.returncode == KILLED, killed.stderr
     resumed = run_cli(args)
     assert resumed.returncode == 0, resumed.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks.run import TEST_KILL_ENV
+from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import load_recipe
 from tests.benchmarks._training_helpers import run_cli
 from tests.benchmarks.test_resume import _metrics, _same
@@ -30,7 +30,7 @@ def test_sdn_ic_only_resumes_bit_identically_across_the_phase_boundary(tmp_path)
     assert done.returncode == 0, done.stderr
     # killed at epoch 3 step 3 (resumes at the phase boundary), then 6 steps later (resumes mid IC phase)
     for point in ["step:21", "step:6", None]:
-        result = run_cli(_args(tmp_path / "interrupted"), env={TEST_KILL_ENV: point} if point else {})
+        result = run_cli(_args(tmp_path / "interrupted"), env={TEST_INTERRUPT_ENV: point} if point else {})
         assert result.returncode == (0 if point is None else -9), (point, result.stderr)
     ref_dir, run_dir = tmp_path / "reference" / spec.run_id, tmp_path / "interrupted" / spec.run_id
     ref = torch.load(ref_dir / "checkpoint-last.pt", weights_only=True)

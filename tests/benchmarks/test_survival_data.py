@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmarks.evaluation import EvaluationInterrupted, evaluate, run_autoattack
-from benchmarks.evaluation.autoattack import TEST_SIGNAL_ENV
+from benchmarks.interruption import TEST_INTERRUPT_ENV
 from benchmarks.evaluation.survival import COLUMNS, fgm_min_eps, pgd_trace
 from recipes import RunConfig
 
@@ -106,11 +106,11 @@ def test_autoattack_clock_runs_across_attacks_and_survives_a_resume(model, data,
     assert all(trace.forward_passes[i] > 1 for i in censored)
 
     state = tmp_path / "state.json"
-    monkeypatch.setenv(TEST_SIGNAL_ENV, "apgd-t:1:USR1")
+    monkeypatch.setenv(TEST_INTERRUPT_ENV, "apgd-t:1:USR1")
     with pytest.raises(EvaluationInterrupted):
         run_autoattack(model, x, y, eps=EPS, version=attacks, seed=0, batch_size=32, state_path=str(state),
                        save_every_s=0)
-    monkeypatch.delenv(TEST_SIGNAL_ENV)
+    monkeypatch.delenv(TEST_INTERRUPT_ENV)
     resumed = run_autoattack(model, x, y, eps=EPS, version=attacks, seed=0, batch_size=32, state_path=str(state))
     assert resumed.sessions == 2
     assert resumed.trace.event == trace.event and resumed.trace.attack == trace.attack
