@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from results.schema import write_record
+from results.schema import RECORD_FILE, write_record
 
 from . import alive_checkers, get_executor
 from .core import Job, TaskCommand, parse_indices
@@ -90,6 +90,31 @@ def new_launch_folder(results_dir: str, name: str) -> str:
     raise RuntimeError(f"could not create a launch folder beside {base}")
 
 
+def check_migrated(results_dir: str, submit: Sequence[Any]) -> None:
+    """Refuse to train again a run that a folder of an older identity rule holds (``robustperf migrate`` first).
+
+    Raises:
+        LaunchError: some run to submit is, under today's rule, a run folder written under an older one.
+    """
+    if not submit or not os.path.isdir(results_dir):
+        return
+    wanted = {run.run_id for run in submit}
+    names = [n for n in os.listdir(results_dir) if not n.startswith(("_", ".")) and n not in wanted
+             and os.path.isfile(os.path.join(results_dir, n, RECORD_FILE))]
+    if not names:
+        return
+    from results.migrate import migrate
+
+    pending = migrate(results_dir, dry_run=True)
+    stale = [(old, new) for old, new in pending.moves if new in wanted]
+    stale += [(", ".join(olds), new) for new, olds in pending.merges if new in wanted]
+    if stale:
+        old, new = stale[0]
+        raise LaunchError(f"{results_dir} holds {len(stale)} run(s) written under an older run-identity rule (folder "
+                          f"{old} is run {new} today); launching would train them again. Run `robustperf migrate "
+                          f"{results_dir}` first (--dry-run shows the plan)")
+
+
 def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optional[str] = None,
            indices: Optional[str] = None, dry_run: bool = False, overrides: Sequence[str] = (),
            parameters: Optional[Dict[str, Any]] = None, python: Optional[str] = None) -> LaunchResult:
@@ -118,6 +143,7 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
         selected = list(recipe.runs())
 
     plan = plan_launch(selected, results_dir, alive_checkers(), scheduler)
+    check_migrated(results_dir, plan.submit)
     if not dry_run:  # completed runs that need no job: a stored evaluation or new prices, written in place
         for _, updated, _ in plan.refreshed:
             write_record(results_dir, updated)

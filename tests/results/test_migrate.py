@@ -8,6 +8,7 @@ import pytest
 
 import results
 import robustperf
+from launchers.errors import LaunchError
 from launchers.launch import launch
 from recipes import load_recipe
 from scaling.table import collect
@@ -42,7 +43,15 @@ def test_migrated_directory_launches_nothing_new(old_dir, capsys):
     recipe = load_recipe(str(ROOT / "recipes" / "tiny-digits.yaml"), SETTINGS)
     new_ids = sorted(r.run_id for r in recipe.runs())
     assert not set(new_ids) & set(_folders(old_dir))  # the old identity rule named these folders otherwise
-    assert len(launch(recipe, scheduler="local", results_dir=str(old_dir), dry_run=True).plan.submit) == 2
+    # launching before migrating would train the finished runs again: refused, exit 2, nothing written
+    before = {p: p.read_bytes() for p in old_dir.rglob("*") if p.is_file()}
+    with pytest.raises(LaunchError, match=r"older run-identity rule.*robustperf migrate"):
+        launch(recipe, scheduler="local", results_dir=str(old_dir), dry_run=True)
+    capsys.readouterr()
+    assert robustperf.main(["launch", str(ROOT / "recipes" / "tiny-digits.yaml"), "--scheduler", "local",
+                            "--results", str(old_dir), *[a for s in SETTINGS for a in ("--set", s)]]) == 2
+    assert "robustperf migrate" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in old_dir.rglob("*") if p.is_file()} == before
 
     assert robustperf.main(["migrate", str(old_dir)]) == 0
     assert _folders(old_dir) == new_ids
