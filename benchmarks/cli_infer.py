@@ -83,11 +83,14 @@ def main(args) -> int:
     which = args.which or cfg.evaluation.which
     # the run's lock (results.lock): never benchmark while `robustperf run` or `evaluate` writes the record
     with (contextlib.nullcontext() if args.no_record else RunLock(run_dir)):
-        from benchmarks import load_dataset, load_model
+        from benchmarks import load_model
+        from benchmarks.eval_data import eval_set
 
         model = load_model(run_dir, which, device)
-        test = load_dataset(cfg.data.name, "test", cfg.data.root)
-        calibration = load_dataset(cfg.data.name, "train", cfg.data.root)[0][:args.calibration_n]
+        # the run's data as it was trained (data.image_size included); folder datasets stream in batches through
+        # data.num_workers DataLoader workers, the calibration images are the first --calibration-n of train
+        test = eval_set(cfg.data, "test")
+        calibration = eval_set(cfg.data, "train", limit=args.calibration_n).tensors()[0]
         settings = InferSettings(**options)
         attack = AttackSetup(eps=cfg.attack.eps, norm=cfg.attack.norm, seed=cfg.seed) \
             if settings.autoattack is not None else None

@@ -14,7 +14,9 @@ small) and centre-crop. Training batches stream through a ``torch.utils.data.Dat
 ``data.num_workers`` worker processes, never held in memory; each sample's crop and flip are drawn from a
 generator seeded by (seed, epoch, index), and the batch order from (seed, epoch), so batches do not depend on
 the worker count and a run resumed at any step sees exactly the batches an uninterrupted run sees. Evaluation
-splits are decoded into memory (uint8), in file order.
+splits (the test split, the held-out validation images of the per-epoch check) are read as :class:`FolderSet`
+(:mod:`benchmarks.eval_data`): decoded batch by batch by DataLoader workers in file order, never held in memory
+whole. :func:`load_folder` (a split in memory) remains for small splits and tools that want tensors.
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-__all__ = ["FOLDER_DATASETS", "FolderBatches", "folder_classes", "folder_info", "folder_split", "load_folder"]
+from .eval_data import EvalSet, register_source
+
+__all__ = ["FOLDER_DATASETS", "FolderBatches", "FolderSet", "folder_classes", "folder_info", "folder_split",
+           "load_folder"]
 
 #: name -> (default image size, mean, std); ImageNet statistics for both.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -224,6 +229,63 @@ def load_folder(name: str, split: str, root: Optional[str], image_size: Optional
     return images, labels[:n].clone()
 
 
+class FolderSet(EvalSet):
+    """Evaluation points read from image files (the :class:`benchmarks.eval_data.EvalSet` of folder datasets).
+
+    Each :meth:`batches` call streams the points through a ``torch.utils.data.DataLoader`` (``num_workers``
+    worker processes, no shuffling: batches come in the order asked for), decoding and evaluation-transforming
+    each image in a worker; only the batches in flight (at most ``2 x num_workers + 1``) are in memory.
+
+    Args:
+        name: ``tinyimagenet`` or ``imagefolder`` (its evaluation crop).
+        paths, labels: the points, in order.
+        size: side of the evaluation crop.
+        num_workers: DataLoader worker processes (``data.num_workers``).
+    """
+
+    def __init__(self, name: str, paths: Sequence[str], labels: torch.Tensor, size: int, num_workers: int = 0):
+        self.name, self.paths, self.labels = name, list(paths), labels
+        self.size, self.num_workers = int(size), int(num_workers)
+        self.n = len(self.paths)
+        self.shape = (3, self.size, self.size)
+
+    def batches(self, batch_size: int, indices: Optional[Sequence[int]] = None):
+        order = range(self.n) if indices is None else [int(i) for i in torch.as_tensor(indices).reshape(-1).tolist()]
+        if len(order) == 0:
+            return
+        samples = _Samples(self.paths, self.labels, order, self.size, _crop_of(self.name), False, 0, 0)
+        loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, shuffle=False,
+                                             num_workers=self.num_workers, pin_memory=torch.cuda.is_available())
+        for x, y in loader:
+            yield x.float().div_(255), y
+
+    def subset(self, indices: Sequence[int]) -> "FolderSet":
+        idx = [int(i) for i in torch.as_tensor(indices).reshape(-1).tolist()]
+        return FolderSet(self.name, [self.paths[i] for i in idx], self.labels[idx], self.size, self.num_workers)
+
+    def digest(self) -> str:
+        """The files (path, size, modification time), labels and transform: cheap (no decoding), and a state
+        made for other files or another image size is stale."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{self.name}|{self.size}|{_crop_of(self.name)}|{self.n}".encode())
+        for path in self.paths:
+            st = os.stat(path)
+            h.update(f"{path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        h.update(self.labels.contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+
+@register_source(*FOLDER_DATASETS)
+def folder_eval_set(data, split: str, limit: Optional[int] = None) -> FolderSet:
+    """The streamed :class:`FolderSet` of a split of a folder dataset (``data``: a DataConfig)."""
+    paths, labels, _ = folder_split(data.name, split, data.root)
+    n = len(paths) if limit is None else min(limit, len(paths))
+    return FolderSet(data.name, paths[:n], labels[:n].clone(), getattr(data, "image_size", None)
+                     or FOLDER_DATASETS[data.name], getattr(data, "num_workers", 0))
+
+
 def split_validation(n: int, val_size: int, seed: int, global_batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(kept, held-out)`` indices of a training set of ``n``: ``val_size`` held out at random (fixed by the seed;
     both in dataset order), at least one global batch kept.
@@ -277,16 +339,12 @@ class FolderBatches:
     def __len__(self) -> int:
         return self.steps_per_epoch
 
-    def held_out_images(self, limit: Optional[int] = None) -> Optional[Tuple[torch.Tensor, torch.Tensor, int]]:
-        """The held-out validation images, decoded with the evaluation transform: ``(uint8, labels, 255)``."""
+    def held_out_set(self, limit: Optional[int] = None) -> Optional[FolderSet]:
+        """The held-out validation images (the first ``limit``), streamed with the evaluation transform."""
         if not self.held_paths:
             return None
         n = len(self.held_paths) if limit is None else min(limit, len(self.held_paths))
-        samples = _Samples(self.held_paths, self.held_labels, range(n), self.size, _crop_of(self.name), False, 0, 0)
-        images = torch.empty((n, 3, self.size, self.size), dtype=torch.uint8)
-        for i in range(n):
-            images[i] = samples[i][0]
-        return images, self.held_labels[:n].clone(), 255
+        return FolderSet(self.name, self.held_paths[:n], self.held_labels[:n].clone(), self.size, self.num_workers)
 
     def _indices(self, epoch: int, start_step: int) -> List[int]:
         from .data import _gen, seed_of

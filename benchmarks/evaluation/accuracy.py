@@ -1,4 +1,4 @@
-"""Clean and PGD robust accuracy on a whole test set.
+"""Clean and PGD robust accuracy on a whole test set, read in batches (:class:`benchmarks.eval_data.EvalSet`).
 
 PGD is Madry et al. 2018 (https://arxiv.org/abs/1706.06083), the suite's registered ``pgd`` builder
 (:mod:`benchmarks.attacks`, the same code as the training attack) with the evaluation's steps and step size and
@@ -20,18 +20,24 @@ def _device_of(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def clean_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int,
+def clean_correct(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, batch_size: int,
                   device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
-    """Per-point correctness (bool, on the CPU) of ``model`` on ``(x, y)``, in batches of ``batch_size``."""
+    """Per-point correctness (bool, on the CPU) of ``model`` on ``x`` (an :class:`benchmarks.eval_data.EvalSet`, or
+    images with labels ``y``), read in batches of ``batch_size``."""
+    from ..eval_data import as_eval_set
+
+    data = as_eval_set(x, y)
     device = device or _device_of(model)
-    out = torch.empty(x.shape[0], dtype=torch.bool)
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-        out[start:start + batch_size] = final_logits(model(xb)).argmax(1).eq(yb).cpu()
+    out = torch.empty(data.n, dtype=torch.bool)
+    start = 0
+    for xb, yb in data.batches(batch_size):
+        xb, yb = xb.to(device), yb.to(device)
+        out[start:start + xb.shape[0]] = final_logits(model(xb)).argmax(1).eq(yb).cpu()
+        start += xb.shape[0]
     return out
 
 
-def pgd_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps: float, steps: int,
+def pgd_correct(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, norm: str, eps: float, steps: int,
                 step_size: float, batch_size: int, seed: int, random_start: bool = True,
                 device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
     """Per-point robustness (bool, on the CPU) of ``model`` against PGD-``steps`` on ``(x, y)``.

@@ -18,7 +18,6 @@ fooled the model on it). Its 95 % confidence interval is the Wilson score interv
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -30,6 +29,7 @@ import torch
 
 from recipes.schema import AUTOATTACK_VERSIONS
 
+from ..eval_data import EvalSet, as_eval_set, tensor_digest
 from ..interruption import TEST_INTERRUPT_ENV, TestInterrupt
 from ._meter import add_energy, measure
 from ._signals import EvaluationInterrupted, SignalGuard
@@ -103,14 +103,6 @@ def wilson_interval(count: int, n: int, alpha: float = 0.05) -> Tuple[float, flo
     return float(lo), float(hi)
 
 
-def tensor_digest(tensors: Sequence[torch.Tensor]) -> str:
-    """Hash of the tensors' bytes (model weights, test points): a state made for other ones is stale."""
-    h = hashlib.blake2b(digest_size=16)
-    for t in tensors:
-        t = t.detach().contiguous().cpu()
-        h.update(str((tuple(t.shape), str(t.dtype))).encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def model_digest(model: torch.nn.Module) -> str:
@@ -210,11 +202,12 @@ class AutoAttackAdapter:
             return aa.square.perturb(x, y)
         return aa.apgd_targeted.perturb(x, y)
 
-    def _checks(self, x: torch.Tensor, y: torch.Tensor) -> None:
+    def _checks(self, data: EvalSet) -> None:
         from pyautoattack import checks
 
         aa, bs = self.aa, self.batch_size
-        xb, yb = x[:bs].to(self.device), y[:bs].to(self.device)
+        xb, yb = next(data.batches(bs, indices=range(min(bs, data.n))))
+        xb, yb = xb.to(self.device), yb.to(self.device)
         if self.version != "rand":
             checks.check_randomized(aa.get_logits, xb, yb, bs=bs, logger=aa.logger)
         n_cls = checks.check_range_output(aa.get_logits, xb, logger=aa.logger)
@@ -228,33 +221,39 @@ class AutoAttackAdapter:
 
     # ------------------------------------------------------------ the resumable loop
 
-    def fingerprint(self, x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+    def fingerprint(self, x, y: Optional[torch.Tensor] = None) -> Dict[str, Any]:
         from pyautoattack import __version__
 
-        return {"model": model_digest(self.model), "data": tensor_digest([x, y]), "n": int(x.shape[0]),
+        data = as_eval_set(x, y)
+        return {"model": model_digest(self.model), "data": data.digest(), "n": int(data.n),
                 "version": self.version, "attacks": self.attacks, "eps": self.eps, "norm": self.norm,
                 "seed": self.seed, "batch_size": self.batch_size, "pyautoattack": __version__}
 
-    def run(self, x: torch.Tensor, y: torch.Tensor, *, state_path: Optional[str] = None, meter: Any = None,
+    def run(self, x, y: Optional[torch.Tensor] = None, *, state_path: Optional[str] = None, meter: Any = None,
             save_every_s: float = SAVE_EVERY_S, fresh: bool = False, keep_examples: bool = False) -> AutoAttackResult:
-        """Evaluate on ``(x, y)``, continuing from ``state_path`` when it holds this evaluation's state.
+        """Evaluate on ``x``, continuing from ``state_path`` when it holds this evaluation's state.
 
         Args:
-            x, y: the points (in [0, 1]) and labels, e.g. the first ``autoattack_n`` test points.
+            x, y: the points, e.g. the first ``autoattack_n`` test points: an :class:`benchmarks.eval_data.EvalSet`
+                (``y`` None), read batch by batch (the clean pass in order, each attack over the points still
+                robust when it started, in index order, from its first unfinished batch), or images in [0, 1]
+                with labels ``y``. Only one attack batch (plus the set's batches in flight) is in memory at once.
             state_path: state file; None keeps the state in memory only (not resumable).
             meter: energy meter with ``window(name)``; its "attack" window covers this call.
             save_every_s: least seconds between state writes inside an attack.
             fresh: ignore an existing state.
-            keep_examples: also return the adversarial examples (``AutoAttackResult.examples``, on ``x``'s
-                device); they are not part of the state, so the attack then runs from the start in this call.
+            keep_examples: also return the adversarial examples (``AutoAttackResult.examples``, on the CPU, one
+                per point: n x C x H x W floats); they are not part of the state, so the attack then runs from
+                the start in this call.
 
         Raises:
             EvaluationInterrupted: SIGTERM or SIGUSR1 arrived; the state is saved, a rerun continues.
             PerturbationError: an adversarial example lies outside the eps-ball.
         """
-        fingerprint = self.fingerprint(x, y)
+        data = as_eval_set(x, y)
+        fingerprint = self.fingerprint(data)
         fresh = fresh or keep_examples
-        self.examples = x.clone() if keep_examples else None
+        self.examples = torch.empty((data.n, *data.shape)) if keep_examples else None  # filled by the clean pass
         state = None if (fresh or state_path is None) else AutoAttackState.load(state_path, fingerprint)
         if state is None:
             if state_path is not None and os.path.exists(state_path):
@@ -265,12 +264,12 @@ class AutoAttackAdapter:
                         ", ".join(d["name"] for d in state.done) or "clean pass")
         fresh_work = not state.finished
         if fresh_work:
-            self._run_session(state, x, y, state_path, meter, save_every_s)
+            self._run_session(state, data, state_path, meter, save_every_s)
         result = self._result(state, fresh_work)
         result.examples, self.examples = self.examples, None
         return result
 
-    def _run_session(self, state: AutoAttackState, x, y, state_path, meter, save_every_s) -> None:
+    def _run_session(self, state: AutoAttackState, data: EvalSet, state_path, meter, save_every_s) -> None:
         collector = _WarningCollector(self._warn(state))
         self.aa.logger.addHandler(collector)
         self._last_save = time.monotonic()
@@ -279,7 +278,7 @@ class AutoAttackAdapter:
         try:
             span = None
             with SignalGuard() as guard, measure(meter, "attack") as span:
-                self._loop(state, x, y, guard, state_path, save_every_s, hook)
+                self._loop(state, data, guard, state_path, save_every_s, hook)
         except EvaluationInterrupted as err:
             self._close_session(state, span, state_path)
             err.state_path = state_path
@@ -312,23 +311,27 @@ class AutoAttackAdapter:
             state.save(state_path)
             self._last_save = time.monotonic()
 
-    def _loop(self, state: AutoAttackState, x, y, guard: SignalGuard, state_path, save_every_s, hook) -> None:
-        bs, n = self.batch_size, x.shape[0]
-        self._checks(x, y)
+    def _loop(self, state: AutoAttackState, data: EvalSet, guard: SignalGuard, state_path, save_every_s,
+              hook) -> None:
+        bs, n = self.batch_size, data.n
+        self._checks(data)
         with torch.no_grad():
-            if state.robust_flags is None:
-                flags = torch.zeros(n, dtype=torch.bool, device=x.device)
-                for start in range(0, n, bs):
-                    xb = x[start:start + bs].clone().to(self.device)
-                    yb = y[start:start + bs].clone().to(self.device)
-                    flags[start:start + bs] = yb.eq(self.aa.get_logits(xb).max(dim=1)[1]).to(flags.device)
+            if state.robust_flags is None:  # always with keep_examples (a fresh start), which fills examples here
+                flags = torch.zeros(n, dtype=torch.bool)
+                start = 0
+                for xb, yb in data.batches(bs):
+                    if self.examples is not None:
+                        self.examples[start:start + xb.shape[0]] = xb.to(self.examples.dtype)
+                    xb, yb = xb.clone().to(self.device), yb.clone().to(self.device)
+                    flags[start:start + xb.shape[0]] = yb.eq(self.aa.get_logits(xb).max(dim=1)[1]).cpu()
+                    start += xb.shape[0]
                 with guard.critical():
                     state.clean_flags = state.robust_flags = flags_to_text(flags)
                     state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
                     self._commit_save(state, state_path, save_every_s, force=True)
                 logger.info("AutoAttack: clean accuracy %.2f%% on %d points", 100.0 * _fraction(flags), n)
                 _fire(hook, "clean", 0, state, state_path)
-            robust = flags_from_text(state.robust_flags).to(x.device)
+            robust = flags_from_text(state.robust_flags)
             if state.point_seconds is None:  # a state written before survival data was kept
                 state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
             done = {d["name"] for d in state.done}
@@ -344,12 +347,14 @@ class AutoAttackAdapter:
                         continue
                     with guard.critical():
                         state.current = AttackProgress(attack, flags_to_text(robust))
-                idx = torch.nonzero(flags_from_text(state.current.start_flags).to(x.device)).reshape(-1)
-                n_batches = -(-idx.numel() // bs)
-                for b in range(state.current.batches_done, n_batches):
+                idx = torch.nonzero(flags_from_text(state.current.start_flags)).reshape(-1)
+                first, n_batches = state.current.batches_done, -(-idx.numel() // bs)
+                # the attacked points, read in batches from the first unfinished one (streamed for folder data)
+                stream = data.batches(bs, indices=idx[first * bs:])
+                for b, (xb, yb) in zip(range(first, n_batches), stream):
                     self._configure(attack)
                     bidx = idx[b * bs:(b + 1) * bs]
-                    xb, yb = x[bidx].clone().to(self.device), y[bidx].clone().to(self.device)
+                    xb, yb = xb.clone().to(self.device), yb.clone().to(self.device)
                     with _ForwardCounter(self.model) as counter:
                         _sync(self.device)
                         t0 = time.perf_counter()
@@ -428,12 +433,13 @@ class AutoAttackAdapter:
         return trace
 
 
-def run_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str = "linf",
+def run_autoattack(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, eps: float, norm: str = "linf",
                    version: Union[str, Sequence[str]] = "standard", seed: int = 0, batch_size: int = 500,
                    device: Optional[Union[str, torch.device]] = None, state_path: Optional[str] = None,
                    meter: Any = None, save_every_s: float = SAVE_EVERY_S, fresh: bool = False,
                    keep_examples: bool = False) -> AutoAttackResult:
-    """AutoAttack robust accuracy of ``model`` on ``(x, y)``; see :class:`AutoAttackAdapter` and its ``run``."""
+    """AutoAttack robust accuracy of ``model`` on ``x`` (an EvalSet, or images with labels ``y``); see
+    :class:`AutoAttackAdapter` and its ``run``."""
     adapter = AutoAttackAdapter(model, eps=eps, norm=norm, version=version, seed=seed, batch_size=batch_size,
                                 device=device)
     return adapter.run(x, y, state_path=state_path, meter=meter, save_every_s=save_every_s, fresh=fresh,

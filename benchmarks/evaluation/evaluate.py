@@ -24,7 +24,7 @@ from results.pricing import kwh as _kwh
 from ._meter import add_energy, measure
 from ._signals import EvaluationInterrupted, SignalGuard
 from .accuracy import clean_correct
-from .autoattack import SAVE_EVERY_S, model_digest, run_autoattack, tensor_digest
+from .autoattack import SAVE_EVERY_S, model_digest, run_autoattack
 from .inference import inference_cost
 from .survival import SURVIVAL_FILE, Trace, fgm_min_eps, pgd_trace, survival_frame, write_survival
 
@@ -80,7 +80,7 @@ def _pct(count: int, n: int) -> float:
 
 
 def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = None, which: Optional[str] = None,
-             data: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, fresh: bool = False,
+             data: Any = None, fresh: bool = False,
              save_every_s: float = SAVE_EVERY_S, measure_inference: bool = True) -> Dict[str, Any]:
     """Evaluate ``model`` as ``run_config.evaluation`` says and return the record groups it fills.
 
@@ -96,7 +96,9 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
         meter: a started ``benchmarks.measurement.EnergyMeter``; windows "eval" (all of this call), "attack"
             (AutoAttack) and "inference" are opened on it. None: wall time only, energy null.
         which: the checkpoint evaluated (``best`` or ``last``); default ``evaluation.which``.
-        data: ``(images, labels)`` of the test set in dataset order; default ``load_dataset(data.name, "test")``.
+        data: the test set in dataset order: an :class:`benchmarks.eval_data.EvalSet` or ``(images, labels)``;
+            default ``eval_set(run_config.data, "test")`` (folder datasets stream through ``data.num_workers``
+            DataLoader workers, so no phase holds the split in memory; digits and CIFAR are small tensors).
         fresh: ignore any saved state and start over.
         save_every_s: least seconds between AutoAttack state writes inside an attack.
         measure_inference: time inference (latency, throughput, FLOPs, energy).
@@ -118,23 +120,22 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
 
     ev, cfg = run_config.evaluation, run_config
     which = which or ev.which
-    if data is None:
-        from benchmarks.data import load_dataset
+    from benchmarks.eval_data import as_eval_set, eval_set
 
-        data = load_dataset(cfg.data.name, "test", root=cfg.data.root, image_size=cfg.data.image_size)
-    x, y = data
+    data = eval_set(cfg.data, "test") if data is None else as_eval_set(data)
+    n_test = data.n
     folder = evaluation_dir(run_dir, which)
     os.makedirs(folder, exist_ok=True)
     progress_path = os.path.join(folder, PROGRESS_FILE)
-    aa_n = min(ev.autoattack_n, x.shape[0])
-    fingerprint = {"model": model_digest(model), "data": tensor_digest([x, y]), "seed": cfg.seed,
+    aa_n = min(ev.autoattack_n, n_test)
+    fingerprint = {"model": model_digest(model), "data": data.digest(), "seed": cfg.seed,
                    "attack": {"norm": cfg.attack.norm, "eps": cfg.attack.eps}, "evaluation": asdict(ev),
                    "step_size": cfg.eval_step_size}
     progress = None if fresh else _Progress.load(progress_path, fingerprint)
     progress = progress or _Progress(fingerprint)
     if aa_n < ev.autoattack_n and ev.autoattack is not None:
-        _warn(progress, f"evaluation.autoattack_n is {ev.autoattack_n} but the test set has {x.shape[0]} points: "
-                        f"AutoAttack ran on all {x.shape[0]}")
+        _warn(progress, f"evaluation.autoattack_n is {ev.autoattack_n} but the test set has {n_test} points: "
+                        f"AutoAttack ran on all {n_test}")
     aa = None
     span = None
     worked = False
@@ -142,13 +143,13 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
         try:
             with SignalGuard() as guard, measure(meter, "eval") as span:
                 if progress.clean_correct is None:
-                    flags = clean_correct(model, x, y, batch_size=ev.batch_size)
+                    flags = clean_correct(model, data, batch_size=ev.batch_size)
                     with guard.critical():
                         progress.clean_correct = int(flags.sum())
                         progress.save(progress_path)
                     worked = True
                 if progress.pgd_correct is None:
-                    flags, trace = pgd_trace(model, x, y, norm=cfg.attack.norm, eps=cfg.attack.eps,
+                    flags, trace = pgd_trace(model, data, norm=cfg.attack.norm, eps=cfg.attack.eps,
                                              steps=ev.pgd_steps, step_size=cfg.eval_step_size,
                                              batch_size=ev.batch_size, seed=cfg.seed)
                     with guard.critical():
@@ -157,7 +158,7 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                         progress.save(progress_path)
                     worked = True
                 if ev.fgm_steps > 0 and progress.fgm_correct is None:
-                    flags, trace = fgm_min_eps(model, x, y, norm=cfg.attack.norm,
+                    flags, trace = fgm_min_eps(model, data, norm=cfg.attack.norm,
                                                eps_max=ev.fgm_eps_max or cfg.attack.eps, steps=ev.fgm_steps,
                                                batch_size=ev.batch_size)
                     with guard.critical():
@@ -167,13 +168,13 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                     worked = True
                 if ev.autoattack is not None:
                     state_path = os.path.join(folder, AUTOATTACK_STATE_FILE)
-                    aa = run_autoattack(model, x[:aa_n], y[:aa_n], eps=cfg.attack.eps, norm=cfg.attack.norm,
+                    aa = run_autoattack(model, data.head(aa_n), eps=cfg.attack.eps, norm=cfg.attack.norm,
                                         version=ev.autoattack, seed=cfg.seed, batch_size=ev.batch_size,
                                         state_path=state_path, meter=meter, save_every_s=save_every_s,
                                         fresh=fresh)
                     worked = worked or aa.fresh_work
                 if measure_inference and progress.inference is None:
-                    inference = inference_cost(model, x, batch_size=ev.batch_size, meter=meter)
+                    inference = inference_cost(model, data, batch_size=ev.batch_size, meter=meter)
                     with guard.critical():
                         progress.inference = inference
                         progress.save(progress_path)
@@ -181,7 +182,9 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                 if ev.slowdown is not None and progress.slowdown is None:
                     from benchmarks.slowdown.run import slowdown_for_run
 
-                    group = slowdown_for_run(model, cfg, test=(x, y), meter=meter, warnings=progress.warnings)
+                    # the slowdown study (multi-exit CIFAR models) works on the test set in memory
+                    group = slowdown_for_run(model, cfg, test=data.tensors(), meter=meter,
+                                             warnings=progress.warnings)
                     with guard.critical():
                         progress.slowdown = group
                         progress.save(progress_path)
@@ -191,7 +194,7 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
             raise
         if worked:
             _close(progress, span, progress_path)
-    partial = _partial(progress, aa, x.shape[0], which, run_config)
+    partial = _partial(progress, aa, n_test, which, run_config)
     partial["survival"] = _write_survival(run_dir, which, progress, aa)
     if progress.slowdown is not None:
         partial["slowdown"] = progress.slowdown

@@ -21,14 +21,15 @@ MAX_SECONDS = 10.0
 COMMAND = "robustperf evaluate (fp32 only; robustperf infer measures every precision)"
 
 
-def inference_cost(model: torch.nn.Module, images: torch.Tensor, *, batch_size: int, meter: Any = None,
+def inference_cost(model: torch.nn.Module, images: Any, *, batch_size: int, meter: Any = None,
                    warmup: int = WARMUP, queries: int = QUERIES, passes: int = PASSES,
                    max_seconds: float = MAX_SECONDS, count_flops: bool = True) -> Dict[str, Any]:
     """fp32 inference cost of ``model`` on its device, timed on real test images.
 
     Args:
         model: the classifier, in eval mode.
-        images: test images (at least one): SingleStream queries and the Offline batch (repeated when fewer).
+        images: test images (at least one; an :class:`benchmarks.eval_data.EvalSet` or a tensor): SingleStream
+            queries and the Offline batch (repeated when fewer); only the first ones a scenario reads are loaded.
         batch_size: the Offline batch size (``evaluation.batch_size``).
         meter: energy meter; each scenario is one "inference" window.
         warmup / queries / passes / max_seconds: untimed calls, timed SingleStream queries, timed Offline
@@ -46,7 +47,10 @@ def inference_cost(model: torch.nn.Module, images: torch.Tensor, *, batch_size: 
     device = first.device if first is not None else torch.device("cpu")
     settings = InferSettings(precisions=("fp32",), batch_sizes=(int(batch_size),), warmup=warmup, queries=queries,
                              passes=passes, max_seconds=max_seconds, autoattack=None, accuracy_n=None)
-    outcome = benchmark_inference(model, (images, None), images[:1], settings, device=device, meter=meter,
+    from benchmarks.eval_data import as_eval_set
+
+    test = as_eval_set(images)
+    outcome = benchmark_inference(model, test, test.head(1).tensors()[0], settings, device=device, meter=meter,
                                   attack=None, count_flops=count_flops, measure_accuracy=False)
     outcome.section["setup"]["command"] = COMMAND
     return outcome.section

@@ -30,6 +30,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 
+from ..eval_data import as_eval_set
 from ..models.outputs import final_logits
 
 from results.schema import SURVIVAL_TABLE as SURVIVAL_FILE
@@ -79,7 +80,7 @@ def _device_of(model: torch.nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-def pgd_trace(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps: float, steps: int,
+def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, norm: str, eps: float, steps: int,
               step_size: float, batch_size: int, seed: int, random_start: bool = True,
               device: Optional[Union[str, torch.device]] = None) -> Tuple[torch.Tensor, Trace]:
     """PGD robustness per point (as ``accuracy.pgd_correct``) and the first iterate that fooled each point.
@@ -96,10 +97,12 @@ def pgd_trace(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm:
                            random_start=random_start)
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
-    robust = torch.empty(x.shape[0], dtype=torch.bool)
+    data = as_eval_set(x, y)
+    robust = torch.empty(data.n, dtype=torch.bool)
     trace = Trace(f"pgd-{steps}")
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+    start = 0
+    for xb, yb in data.batches(batch_size):
+        xb, yb = xb.to(device), yb.to(device)
         n = xb.shape[0]
         first = torch.full((n,), -1, dtype=torch.long)
         when = torch.zeros(n, dtype=torch.float64)
@@ -122,6 +125,7 @@ def pgd_trace(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm:
             ok = logits.argmax(1).eq(yb) & clean_dev
             clean = clean_dev.cpu()
         robust[start:start + n] = ok.cpu()
+        start += n
         for j in range(n):
             failed = int(first[j]) >= 0
             if not bool(clean[j]):
@@ -145,7 +149,7 @@ def _append(trace: Trace, clean_ok: bool, event: bool, attack: Optional[str], se
     trace.eps.append(float(eps))
 
 
-def fgm_min_eps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps_max: float,
+def fgm_min_eps(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, norm: str, eps_max: float,
                 steps: int, batch_size: int,
                 device: Optional[Union[str, torch.device]] = None) -> Tuple[torch.Tensor, Trace]:
     """Minimal-eps FGM: the least eps = k * eps_max / steps (k = 1..steps) whose FGM step flips the prediction.
@@ -157,11 +161,13 @@ def fgm_min_eps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, nor
     from benchmarks.attacks import eval_mode, fgm_direction
 
     device = torch.device(device) if device is not None else _device_of(model)
-    robust = torch.empty(x.shape[0], dtype=torch.bool)
+    data = as_eval_set(x, y)
+    robust = torch.empty(data.n, dtype=torch.bool)
     trace = Trace("fgm-min-eps")
+    start = 0
     with eval_mode(model):
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        for xb, yb in data.batches(batch_size):
+            xb, yb = xb.to(device), yb.to(device)
             n = xb.shape[0]
             _sync(device)
             t0 = time.perf_counter()
@@ -189,6 +195,7 @@ def fgm_min_eps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, nor
             total = (time.perf_counter() - t0) / n
             clean = clean.cpu()
             robust[start:start + n] = clean & level.eq(0)
+            start += n
             for j in range(n):
                 if not bool(clean[j]):
                     _append(trace, False, True, None, 0.0, 0, 0.0, 0.0)

@@ -33,6 +33,8 @@ UNSUPPORTED = "unsupported"
 FAILED = "failed"
 #: The precision every accuracy drop is measured against.
 REFERENCE = "fp32"
+#: Distinct test images SingleStream cycles through.
+SINGLE_STREAM_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def single_stream(prepared: Prepared, images: torch.Tensor, settings: InferSetti
 
     device, model = prepared.device, prepared.model
     n = images.shape[0]
-    queries = [images[i:i + 1].to(device) for i in range(min(n, 256))]
+    queries = [images[i:i + 1].to(device) for i in range(min(n, SINGLE_STREAM_IMAGES))]
     counter = [0]
 
     def query():
@@ -203,17 +205,21 @@ def offline(prepared: Prepared, images: torch.Tensor, settings: InferSettings, m
 
 
 @torch.inference_mode()
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+def accuracy(model: torch.nn.Module, x, y: Optional[torch.Tensor], device: torch.device,
              batch_size: int) -> float:
-    """Percentage of ``x`` that ``model`` classifies as ``y``."""
+    """Percentage of ``x`` (an :class:`benchmarks.eval_data.EvalSet`, or images with labels ``y``) that ``model``
+    classifies correctly, read in batches of ``batch_size``."""
+    from benchmarks.eval_data import as_eval_set
+
+    data = as_eval_set(x, y)
     correct = 0
-    for start in range(0, x.shape[0], batch_size):
-        logits = model(x[start:start + batch_size].to(device))
-        correct += int((logits.argmax(1).cpu() == y[start:start + batch_size]).sum())
-    return 100.0 * correct / x.shape[0]
+    for xb, yb in data.batches(batch_size):
+        logits = model(xb.to(device))
+        correct += int((logits.argmax(1).cpu() == yb).sum())
+    return 100.0 * correct / data.n
 
 
-def benchmark_inference(model: torch.nn.Module, test: Tuple[torch.Tensor, torch.Tensor],
+def benchmark_inference(model: torch.nn.Module, test: Any,
                         calibration: torch.Tensor, settings: InferSettings, *, device: Any = "cpu",
                         meter: Any = None, attack: Optional[AttackSetup] = None,
                         flops_per_image: Optional[int] = None, count_flops: bool = True,
@@ -222,7 +228,10 @@ def benchmark_inference(model: torch.nn.Module, test: Tuple[torch.Tensor, torch.
 
     Args:
         model: the trained classifier.
-        test: ``(images, labels)`` of the test set in dataset order (queries, batches and accuracy points).
+        test: the test set in dataset order (queries, batches and accuracy points): an
+            :class:`benchmarks.eval_data.EvalSet` (read in batches; folder datasets stream) or ``(images, labels)``
+            (labels may be None without ``measure_accuracy``). The timed scenarios use its first
+            ``max(256, largest batch size)`` images, held in memory; the accuracies stream over the set.
         calibration: training images for int8 calibration (a few hundred).
         settings: :class:`InferSettings`.
         device: where the fp32/bf16/fp16 models run (int8 runs on the CPU or is unsupported).
@@ -235,9 +244,13 @@ def benchmark_inference(model: torch.nn.Module, test: Tuple[torch.Tensor, torch.
         :class:`Outcome`: ``section`` (the record's ``evaluation.inference``) and ``samples`` (raw seconds:
         ``{precision: {"SingleStream": [...], "Offline": {batch: [...]}}}``).
     """
+    from benchmarks.eval_data import as_eval_set
+
     device = torch.device(device)
     model = model.to(device).eval()
-    x, y = test
+    test = as_eval_set(test)
+    # the timed queries and Offline batches: the first images, as many as a scenario reads
+    x = test.head(max(SINGLE_STREAM_IMAGES, *settings.batch_sizes)).tensors()[0]
     precisions = list(dict.fromkeys([REFERENCE, *settings.precisions]))
     for name in precisions:
         get_precision(name)  # unknown names fail before any work
@@ -246,14 +259,14 @@ def benchmark_inference(model: torch.nn.Module, test: Tuple[torch.Tensor, torch.
         if flops is None and count_flops:
             from benchmarks.measurement import forward_flops_per_sample
 
-            flops = int(forward_flops_per_sample(model, tuple(x.shape[1:]))["forward_flops"])
+            flops = int(forward_flops_per_sample(model, tuple(test.shape))["forward_flops"])
             flops_source = "deepspeed flops profiler on the fp32 model (the same operations run at every precision)"
         setup = _setup(device, n_threads, settings, meter, flops, flops_source if flops is not None else None,
-                       attack, x.shape[0])
+                       attack, test.n)
         section: Dict[str, Any] = {INFERENCE_SETUP: setup}
         samples: Dict[str, Any] = {}
-        acc_n = x.shape[0] if settings.accuracy_n is None else min(settings.accuracy_n, x.shape[0])
-        aa_n = min(settings.autoattack_n, x.shape[0])
+        acc_n = test.n if settings.accuracy_n is None else min(settings.accuracy_n, test.n)
+        aa_n = min(settings.autoattack_n, test.n)
         reference_examples = None
         for name in precisions:
             logger.info("inference: %s on %s (%d threads)", name, device, n_threads)
@@ -273,14 +286,14 @@ def benchmark_inference(model: torch.nn.Module, test: Tuple[torch.Tensor, torch.
                 entry["accuracy"] = None
                 section[name] = entry
                 continue
-            acc: Dict[str, Any] = {"clean": accuracy(prepared.model, x[:acc_n], y[:acc_n], prepared.device,
+            acc: Dict[str, Any] = {"clean": accuracy(prepared.model, test.head(acc_n), None, prepared.device,
                                                      settings.attack_batch_size),
                                    "clean_n": acc_n, "robust": None, "robust_n": None, "robust_method": None}
             if attack is not None and settings.autoattack is not None:
                 if prepared.robust_method == AUTOATTACK:
                     from benchmarks.evaluation import run_autoattack
 
-                    result = run_autoattack(prepared.model, x[:aa_n], y[:aa_n], eps=attack.eps, norm=attack.norm,
+                    result = run_autoattack(prepared.model, test.head(aa_n), eps=attack.eps, norm=attack.norm,
                                             version=settings.autoattack, seed=attack.seed,
                                             batch_size=settings.attack_batch_size, device=prepared.device,
                                             keep_examples=name == REFERENCE)
@@ -291,7 +304,7 @@ def benchmark_inference(model: torch.nn.Module, test: Tuple[torch.Tensor, torch.
                     if name == REFERENCE:
                         reference_examples = result.examples
                 elif prepared.robust_method == TRANSFER and reference_examples is not None:
-                    acc.update(robust=accuracy(prepared.model, reference_examples.cpu(), y[:aa_n],
+                    acc.update(robust=accuracy(prepared.model, reference_examples.cpu(), test.labels[:aa_n],
                                                prepared.device, settings.attack_batch_size),
                                robust_n=aa_n, robust_method=f"transfer of the {REFERENCE} model's AutoAttack examples")
             entry["accuracy"] = acc

@@ -48,6 +48,7 @@ from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
 from .methods import get_method
 from ..folder_data import split_validation
+from ..eval_data import TensorSet, as_eval_set, eval_set
 
 __all__ = ["Diverged", "ResumeError", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
            "evaluate_subset", "CHECKPOINT_FORMAT"]
@@ -139,23 +140,27 @@ def _predict(model: nn.Module, x: torch.Tensor, autocast) -> torch.Tensor:
         return final_logits(model(x)).argmax(1)
 
 
-def evaluate_subset(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack, batch_size: int,
+def evaluate_subset(model: nn.Module, data, labels: Optional[torch.Tensor], attack, batch_size: int,
                     autocast, device: torch.device, generator: Optional[torch.Generator] = None
                     ) -> Tuple[int, int, int]:
-    """Clean and robust correct counts of ``model`` (in eval mode) on a set: ``(clean, robust, n)``."""
+    """Clean and robust correct counts of ``model`` (in eval mode) on a set: ``(clean, robust, n)``.
+
+    ``data``: an :class:`benchmarks.eval_data.EvalSet` (read in batches of ``batch_size``; ``labels`` None) or
+    images with their ``labels``.
+    """
+    data = as_eval_set(data, labels)
     was_training = model.training
     model.eval()
     clean = robust = 0
     try:
-        for start in range(0, len(labels), batch_size):
-            x = images[start:start + batch_size].to(device)
-            y = labels[start:start + batch_size].to(device)
+        for x, y in data.batches(batch_size):
+            x, y = x.to(device), y.to(device)
             clean += int((_predict(model, x, autocast) == y).sum())
             x_adv = attack(x, y, generator=generator)
             robust += int((_predict(model, x_adv, autocast) == y).sum())
     finally:
         model.train(was_training)
-    return clean, robust, len(labels)
+    return clean, robust, data.n
 
 
 class Trainer:
@@ -187,12 +192,12 @@ class Trainer:
         self.select_on = cfg.training.select_on
         self.batches, held_out = self._train_batches()
         if held_out is None:
-            held_out = load_raw(data.name, "test", data.root, data.image_size, limit=subset)
-        check_x, check_y, check_scale = held_out
-        n_eval = min(subset, len(check_y))
-        # Each rank checks its share of the subset; the counts are summed.
-        self.eval_images = check_x[:n_eval][dist.rank::dist.world_size].float().div_(check_scale)
-        self.eval_labels = check_y[:n_eval][dist.rank::dist.world_size]
+            held_out = eval_set(data, "test", limit=subset)
+        n_eval = min(subset, held_out.n)
+        # Each rank checks its share of the subset (read in batches, as every evaluation set); the counts are summed.
+        self.check_set = held_out.head(n_eval)
+        if dist.world_size > 1:
+            self.check_set = self.check_set.subset(range(dist.rank, n_eval, dist.world_size))
         self.eval_n = n_eval
         self.test_n = split_size(data.name, "test", data.root)  # the final evaluation covers the whole test split
 
@@ -262,8 +267,8 @@ class Trainer:
 
         In memory (digits, CIFAR, synthetic mixing) or streamed from image folders. With
         ``training.select_on: validation``, ``training.val_size`` training images chosen by the seed are held out:
-        never trained on, they are the check's images (``(uint8 images, labels, scale)``); with ``test`` the second
-        value is None and the check reads the first test images.
+        never trained on, they are the check's images (an :class:`benchmarks.eval_data.EvalSet`, streamed for
+        folder datasets); with ``test`` the second value is None and the check reads the first test images.
         """
         cfg, data, dist, t = self.cfg, self.cfg.data, self.dist, self.cfg.training
         if data.name in FOLDER_DATASETS:
@@ -272,7 +277,7 @@ class Trainer:
             batches = FolderBatches(data.name, data.root, data.image_size, data.batch_size, cfg.seed, dist.rank,
                                     dist.world_size, num_workers=data.num_workers, augment=data.augment,
                                     held_out=t.val_size if t.select_on == "validation" else 0)
-            return batches, batches.held_out_images(limit=cfg.training.select_subset)
+            return batches, batches.held_out_set(limit=cfg.training.select_subset)
         images, labels, scale = load_raw(data.name, "train", data.root)
         if data.holdout_fraction > 0:   # held out for calibration (e.g. early-exit thresholds), never trained on
             from ..data import holdout_split
@@ -282,7 +287,7 @@ class Trainer:
         held = None
         if t.select_on == "validation":
             keep, val = split_validation(len(labels), t.val_size, cfg.seed, data.batch_size * dist.world_size)
-            held = (images[val], labels[val], scale)
+            held = TensorSet(images[val].float().div_(scale), labels[val])
             images, labels = images[keep], labels[keep]
         synthetic = load_synthetic(data.synthetic, self.info.num_classes) if data.synthetic_fraction > 0 else None
         if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
@@ -546,7 +551,7 @@ class Trainer:
                                random_start=self.cfg.attack.random_start, autocast=self.autocast)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed_of(self.cfg.seed, 5, self.epoch, self.dist.rank))
-        clean, robust, n = evaluate_subset(model, self.eval_images, self.eval_labels, attack, t.select_batch_size,
+        clean, robust, n = evaluate_subset(model, self.check_set, None, attack, t.select_batch_size,
                                            self.autocast, self.device, generator)
         counts = all_reduce_sum(torch.tensor([clean, robust, n], dtype=torch.float64, device=self.device),
                                 self.dist).cpu()

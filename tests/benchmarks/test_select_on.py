@@ -29,19 +29,19 @@ def test_validation_images_are_held_out_of_training_and_fixed_by_the_seed():
     test_x, _ = load_dataset("digits", "test")
     trainer = _trainer(val_size=200)
     assert trainer.select_on == "validation" and trainer.eval_n == 200
-    held = _rows(trainer.eval_images)
+    held = _rows(trainer.check_set.tensors()[0])
     trained = _rows(trainer.batches.images.float() / trainer.batches.scale)
     assert len(trainer.batches.images) == 1437 - 200 and len(trainer.batches) == (1437 - 200) // 32
     assert not held & trained  # never trained on
     assert held <= _rows(train_x) and not held & _rows(test_x)  # training images, not test images
-    assert torch.equal(_trainer(val_size=200).eval_images, trainer.eval_images)
-    assert not torch.equal(_trainer(seed=1, val_size=200).eval_images, trainer.eval_images)
+    assert torch.equal(_trainer(val_size=200).check_set.tensors()[0], trainer.check_set.tensors()[0])
+    assert not torch.equal(_trainer(seed=1, val_size=200).check_set.tensors()[0], trainer.check_set.tensors()[0])
 
 
 def test_test_selection_reads_the_first_test_images():
     test_x, test_y = load_dataset("digits", "test")
     trainer = _trainer(select_on="test")
-    assert trainer.eval_n == 360 and torch.equal(trainer.eval_images, test_x)
+    assert trainer.eval_n == 360 and torch.equal(trainer.check_set.tensors()[0], test_x)
     assert len(trainer.batches.images) == 1437
 
 
@@ -57,5 +57,8 @@ def test_folder_datasets_hold_out_files(tmp_path):
     batches = FolderBatches("imagefolder", str(tmp_path), 16, batch_size=4, seed=0, held_out=6)
     assert len(batches.held_paths) == 6 and len(batches.paths) == 14
     assert not set(batches.held_paths) & set(batches.paths)
-    images, labels, scale = batches.held_out_images()
-    assert images.shape == (6, 3, 16, 16) and scale == 255 and len(labels) == 6
+    held = batches.held_out_set()
+    assert held.n == 6 and held.shape == (3, 16, 16) and held.paths == batches.held_paths
+    images, labels = held.tensors()  # decoded batch by batch with the evaluation transform
+    assert images.shape == (6, 3, 16, 16) and images.dtype == torch.float32 and len(labels) == 6
+    assert 0 <= float(images.min()) <= float(images.max()) <= 1 and torch.equal(labels, batches.held_labels)
