@@ -73,10 +73,9 @@ class Matrix:
         #: per axis: (name, [(original value position, patch)]) after dropping values with a repeated effect
         self.axes: List[Tuple[str, List[Tuple[int, Patch]]]] = []
         owner: Dict[Tuple[str, Optional[str]], int] = {}
-        for name, patches in _couple(axes, post_keys, file):
+        for name, patches, coupled in _couple(axes, post_keys, file):
             keys = sorted({(s, k) for patch in patches for s, k, _ in patch if (s, k) not in post_keys},
                           key=lambda sk: (sk[0], sk[1] or ""))
-            coupled = " x " in name
             kept: List[Tuple[int, Patch]] = []
             effects: Dict[str, Tuple[int, str, List[str]]] = {}
             for position, patch in enumerate(patches):
@@ -320,13 +319,14 @@ def _one_run_message(first: int, position: int, others, unread: List[str]) -> st
             f"they would be one run; {fix}")
 
 
-def _couple(axes: Sequence[Tuple[str, List[Patch]]], post_keys, file: str) -> List[Tuple[str, List[Patch]]]:
+def _couple(axes: Sequence[Tuple[str, List[Patch]]], post_keys, file: str) -> List[Tuple[str, List[Patch], bool]]:
     """The axes with every run of the same id in one axis: an axis whose keys are read only for some values of a
     key that another axis sets (``training.trades_beta`` on one axis, ``training.loss`` on another) is merged
     with it, and with the axes between them to keep the matrix order, into one axis of their product.
 
     Per-axis de-duplication is then exact: two runs are one exactly when each (merged) axis picks values of the
-    same effect. A merged axis holds its product, so it is bounded by the ``runs`` limit.
+    same effect. A merged axis holds its product, so it is bounded by the ``runs`` limit. Returns
+    ``(name, patches, merged)`` per axis.
     """
     owner: Dict[Tuple[str, Optional[str]], int] = {}
     for i, (_, patches) in enumerate(axes):
@@ -348,10 +348,10 @@ def _couple(axes: Sequence[Tuple[str, List[Patch]]], post_keys, file: str) -> Li
             groups[-1] = (groups[-1][0], max(groups[-1][1], hi))
         else:
             groups.append((lo, hi))
-    out: List[Tuple[str, List[Patch]]] = []
+    out: List[Tuple[str, List[Patch], bool]] = []
     i = 0
     for lo, hi in groups + [(len(axes), len(axes))]:
-        out.extend(axes[i:lo])
+        out.extend((name, patches, False) for name, patches in axes[i:lo])
         if lo == len(axes):
             break
         merged: List[Patch] = [()]
@@ -364,7 +364,7 @@ def _couple(axes: Sequence[Tuple[str, List[Patch]]], post_keys, file: str) -> Li
                     f"limit ({limit('runs')}); set each method's parameters in the same grid entry as the method "
                     "(see recipes/methods-cifar10.yaml)", file=file, key=f"grid.{axes[lo][0]}")
             merged = [a + b for a in merged for b in patches]
-        out.append((" x ".join(name for name, _ in axes[lo:hi + 1]), merged))
+        out.append((" x ".join(name for name, _ in axes[lo:hi + 1]), merged, True))
         i = hi + 1
     return out
 
