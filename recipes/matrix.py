@@ -18,9 +18,9 @@ command, even ``robustperf run --index 0`` inside an array task, used to build a
   that differ only in keys the runs do not read are refused like values outside the identity.
 - Every exclude entry becomes, per dimension, the set of values it matches (a key no axis sets is a constant:
   the entry matches every run or none). A key matches only the runs that read it, so an entry on a key that
-  some methods read constrains the axis of ``training.loss``. The number of kept runs below a dimension depends only on which
-  entries can still match, so it is counted once per (dimension, entries still alive) by a memoised recursion,
-  and the N-th run is found by walking the dimensions with those counts.
+  some methods read constrains the axis of ``training.loss``. The number of kept runs below a dimension
+  depends only on which entries can still match, so it is counted once per (dimension, entries still alive)
+  by a memoised recursion, and the N-th run is found by walking the dimensions with those counts.
 
 Length and indexing are polynomial in the axis lengths and the number of exclude entries, whatever the
 product; materialising runs is what :data:`recipes.limits` bounds.
@@ -77,7 +77,7 @@ class Matrix:
             keys = sorted({(s, k) for patch in patches for s, k, _ in patch if (s, k) not in post_keys},
                           key=lambda sk: (sk[0], sk[1] or ""))
             kept: List[Tuple[int, Patch]] = []
-            effects: Dict[str, Tuple[int, str, List[str]]] = {}
+            effects: Dict[str, Tuple[int, str]] = {}
             for position, patch in enumerate(patches):
                 value_of = _lookup(base, self.post, patch)
                 read = [sk for sk in keys if _reads(sk, value_of)]
@@ -86,12 +86,12 @@ class Matrix:
                 others = [sk for sk in keys if not is_identity_key(*sk) or (not coupled and sk not in read)]
                 full = _encode([value_of(s, k) for s, k in others])
                 if effect in effects:
-                    first, first_full, _ = effects[effect]
+                    first, first_full = effects[effect]
                     if full != first_full:
                         raise RecipeError(_one_run_message(first, position, others, unread), file=file,
                                           key=f"grid.{name}")
                     continue
-                effects[effect] = (position, full, unread)
+                effects[effect] = (position, full)
                 kept.append((position, patch))
             for sk in keys:
                 owner[sk] = len(self.axes)
