@@ -80,7 +80,8 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, name):
     done = run_cli(_args(tmp_path / "reference", index, extra))
     assert done.returncode == 0, done.stderr
     for point in [*kills, None]:
-        result = run_cli(_args(tmp_path / "interrupted", index, extra), env={TEST_INTERRUPT_ENV: point} if point else {})
+        result = run_cli(_args(tmp_path / "interrupted", index, extra),
+                         env={TEST_INTERRUPT_ENV: point} if point else {})
         assert result.returncode == (0 if point is None else -9), (point, result.stderr)
     ref_dir, run_dir = tmp_path / "reference" / spec.run_id, tmp_path / "interrupted" / spec.run_id
     ref = torch.load(ref_dir / "checkpoint-last.pt", weights_only=True)
