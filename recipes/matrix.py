@@ -308,15 +308,14 @@ def _one_run_message(first: int, position: int, others, unread: List[str]) -> st
     names = [f"{s}.{k}" if k else s for s, k in others]
     unread_here = [n for n in names if n in unread]
     if unread_here:
-        why = (f"which these runs do not read ({', '.join(unread_here)}: another training method's or model "
-               "family's parameter, or a setting its switch leaves off)")
-        fix = ("set such a parameter in the same grid entry as the method or family that reads it, e.g. "
-               "training: [{loss: trades, trades_beta: 3.0}] (see recipes/methods-cifar10.yaml)")
-    else:
-        why = "that do not change the trained weights"
-        fix = "vary them in separate launches (a finished run is re-evaluated or re-priced, never retrained)"
-    return (f"values {first} and {position} of this axis differ only in settings {why} ({', '.join(names)}), so "
-            f"they would be one run; {fix}")
+        return (f"values {first} and {position} of this axis differ only in {', '.join(unread_here)}, which these "
+                "runs do not read (another training method's or model family's parameter, or a setting its switch "
+                "leaves off), so they would be one run; set such a parameter in the same grid entry as the method "
+                "or family that reads it, e.g. training: [{loss: trades, trades_beta: 3.0}] (see "
+                "recipes/methods-cifar10.yaml)")
+    return (f"values {first} and {position} of this axis differ only in settings that do not change the trained "
+            f"weights ({', '.join(names)}), so they would be one run; vary them in separate launches (a finished "
+            "run is re-evaluated or re-priced, never retrained)")
 
 
 def _couple(axes: Sequence[Tuple[str, List[Patch]]], post_keys, file: str) -> List[Tuple[str, List[Patch], bool]]:
