@@ -300,8 +300,8 @@ def _yaml(text):
 
 def test_an_axis_of_a_parameter_no_run_reads_is_refused(tmp_path):
     text = "name: r\ngrid:\n  training.trades_beta: [1.0, 3.0]\n"
-    with pytest.raises(RecipeError,
-                       match=r"differ only in training\.trades_beta, which these runs do not read.*same grid entry") as info:
+    unread = r"differ only in training\.trades_beta, which these runs do not read.*same grid entry"
+    with pytest.raises(RecipeError, match=unread) as info:
         load_recipe(write(tmp_path, text)).runs()
     assert info.value.key == "grid.training.trades_beta"
     # with the method in the same entry it is two runs
