@@ -46,6 +46,8 @@ def _f(default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None, min
 
 #: ``when`` value: the controlling key is read when it is set (not null), e.g. ``awp_warmup`` needs ``awp_gamma``.
 IS_SET = "<set>"
+#: ``when`` value: the controlling number is above 0, e.g. ``data.synthetic`` needs ``synthetic_fraction > 0``.
+IS_POSITIVE = "<positive>"
 
 
 class Vocabulary:
@@ -181,11 +183,14 @@ class DataConfig:
     name: str = _f("digits", "dataset (tinyimagenet, imagefolder: image folders streamed from disk)",
                    choices=("digits", "cifar10", "cifar100", "tinyimagenet", "imagefolder"))
     root: Optional[str] = _f(None, "folder holding the dataset (cifar: python batches; tinyimagenet: "
-                                   "tiny-imagenet-200; imagefolder: train/ and val/ class folders)")
+                                   "tiny-imagenet-200; imagefolder: train/ and val/ class folders); in the run id "
+                                   "for imagefolder only, whose folder is the dataset (a standard dataset is the "
+                                   "same wherever it lies)", when={"data.name": ("imagefolder",)})
     image_size: Optional[int] = _f(None, "side of the images fed to the model (folder datasets: crops decoded to "
                                          "this size); null = the dataset's own (64 Tiny ImageNet, 224 imagefolder)",
                                    min=8)
-    synthetic: Optional[str] = _f(None, "DeepMind generated-data .npz (image uint8 Nx32x32x3, label)")
+    synthetic: Optional[str] = _f(None, "DeepMind generated-data .npz (image uint8 Nx32x32x3, label)",
+                                  when={"data.synthetic_fraction": IS_POSITIVE})
     synthetic_fraction: float = _f(0.0, "fraction of every training batch drawn from the synthetic data",
                                    min=0.0, max=0.99)
     batch_size: int = _f(128, "per-process training batch size", min=1)
@@ -472,6 +477,10 @@ def applies(section: str, key: str, value_of: Callable[[str, str], Any]) -> bool
         value = value_of(*path.split(".", 1))
         if allowed == IS_SET:
             if value is None:
+                return False
+            continue
+        if allowed == IS_POSITIVE:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 return False
             continue
         try:

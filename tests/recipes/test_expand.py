@@ -194,6 +194,7 @@ REFERENCE = "recipes/scaling-cifar10.yaml"
     ["evaluation.autoattack_n=1000"], ["evaluation.autoattack=plus", "evaluation.pgd_steps=100"],
     ["evaluation.batch_size=64", "evaluation.which=last"], ["tracking.wandb=disabled", "tracking.project=x"],
     ["launch.scheduler=lsf", "launch.results=elsewhere", "launch.max_parallel=1"], ["data.num_workers=8"],
+    ["data.root=/scratch/cifar-10-batches-py"],  # CIFAR-10 is CIFAR-10 wherever it lies
 ], ids=lambda o: "+".join(o))
 def test_evaluation_pricing_tracking_and_launch_change_no_id(repo_root, overrides):
     before = [r.run_id for r in load_recipe(str(repo_root / REFERENCE)).runs()]
@@ -237,15 +238,19 @@ def test_changing_one_training_key_changes_exactly_the_affected_ids(tmp_path, re
     assert moved == sum(affected(r.config) for r in before) <= 320
 
 
-@pytest.mark.parametrize("key, value, loss", [("training.trades_beta", 3, "trades"),
-                                              ("attack.random_start", "false", "at")])
-def test_set_of_a_method_parameter_changes_exactly_that_methods_ids(repo_root, key, value, loss):
+@pytest.mark.parametrize("key, value, affected", [
+    ("training.trades_beta", 3, lambda c: c["training"]["loss"] == "trades"),
+    ("attack.random_start", "false", lambda c: c["training"]["loss"] == "at"),
+    # the generated data's file is read by the runs that mix it in only
+    ("data.synthetic", "/scratch/other.npz", lambda c: c["data"]["synthetic_fraction"] > 0),
+])
+def test_set_of_a_key_some_runs_read_changes_exactly_their_ids(repo_root, key, value, affected):
     """`--set training.trades_beta=3` on the reference study moves its 160 TRADES runs and none of its AT runs."""
     before = load_recipe(str(repo_root / REFERENCE)).runs()
     after = load_recipe(str(repo_root / REFERENCE), [f"{key}={value}"]).runs()
     assert len(before) == len(after) == 320
-    moved = [a.config["training"]["loss"] for a, b in zip(before, after) if a.run_id != b.run_id]
-    assert moved == [loss] * 160
+    moved = [a.run_id != b.run_id for a, b in zip(before, after)]
+    assert moved == [affected(a.config) for a in before] and sum(moved) == 160
 
 
 def test_another_familys_or_methods_keys_stay_out_of_the_id(tmp_path):
