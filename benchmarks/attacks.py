@@ -10,11 +10,15 @@
   2020, https://openreview.net/forum?id=rklOg6EFwS).
 * ``trades_kl``: the inner maximisation of TRADES, Zhang et al. 2019 (https://arxiv.org/abs/1901.08573): ascent
   on KL(f(x) || f(x')) from x + 0.001 N(0, I).
+* ``fgsm_rs``: the training attack of FGSM-RS (Wong, Rice & Kolter 2020, https://arxiv.org/abs/2001.03994): one
+  signed (Linf) or normalised (L2) step of ``step_size`` on the cross-entropy from a uniform point of the eps-ball,
+  projected; ``steps`` and ``random_start`` are ignored. Unlike the others it runs the model in the mode the
+  caller left it in: during training that is train mode (BatchNorm batch statistics), as the paper's code crafts.
 
 Every builder is registered under its name and shares one signature (:func:`create_attack`); the result is a
 callable ``attack(x, y, generator=None) -> x_adv``. Inputs and outputs are images in [0, 1]. While an attack
-crafts its examples the model is in eval mode, so BatchNorm running statistics are not updated (and dropout is
-off); the caller's train/eval mode is restored afterwards. Only input gradients are computed: parameter
+crafts its examples the model is in eval mode (``fgsm_rs`` excepted, see above), so BatchNorm running statistics
+are not updated (and dropout is off); the caller's train/eval mode is restored afterwards. Only input gradients are computed: parameter
 ``.grad`` fields are left untouched.
 """
 from __future__ import annotations
@@ -145,6 +149,22 @@ def pgd(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float
                 grad, = torch.autograd.grad(loss, [x_adv])
                 x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
         return x_adv.detach()
+
+    return attack
+
+
+@register_attack
+def fgsm_rs(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float, random_start: bool = True,
+            autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
+    """FGSM from a uniform random start in the model's current mode (see the module docstring)."""
+
+    def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x = x.detach()
+        x_adv = _random_start(x, norm, eps, generator).requires_grad_(True)
+        with autocast():
+            loss = F.cross_entropy(_logits(model(x_adv)), y, reduction="sum")
+        grad, = torch.autograd.grad(loss, [x_adv])
+        return _ascend(x, x_adv.detach(), grad, norm, eps, step_size).detach()
 
     return attack
 

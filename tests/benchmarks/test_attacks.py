@@ -65,9 +65,9 @@ def test_attack_random_start_is_seeded(batch):
 
 
 def test_registry_and_errors():
-    assert {"fgm", "pgd", "pgd_normal_start", "trades_kl"} <= set(list_attacks())
+    assert {"fgm", "fgsm_rs", "pgd", "pgd_normal_start", "trades_kl"} <= set(list_attacks())
     assert list_attacks() == sorted(list_attacks())
-    with pytest.raises(ValueError, match="valid: .*fgm, pgd, .*trades_kl"):
+    with pytest.raises(ValueError, match="valid: .*fgm, fgsm_rs, pgd, .*trades_kl"):
         create_attack("fgsm", _model(), norm="linf", eps=0.1, steps=1, step_size=0.1)
     with pytest.raises(ValueError, match="linf, l2"):
         create_attack("pgd", _model(), norm="l1", eps=0.1, steps=1, step_size=0.1)

@@ -109,7 +109,8 @@ CASES = [("standard", {}, (0, 1)), ("at", {}, (3, 1)), ("trades", {}, (4, 2)), (
 @pytest.mark.parametrize("loss, training, passes", CASES,
                          ids=[f"{c[0]}{'-awp' if c[1] else ''}" for c in CASES])
 def test_each_method_executes_its_declared_passes(loss, training, passes):
-    """The profiler's count on the method's real step = batch x (attack passes x eval + train passes x train)."""
+    """The profiler's count on the method's real step = batch x (attack passes x attack-mode FLOPs + train passes x
+    train FLOPs); the attack runs in eval mode, fgsm_rs's in train mode (its paper's code)."""
     trainer = _trainer(loss, **training)
     assert (trainer.method.forward_passes()["attack"], trainer.method.forward_passes()["train"]) == passes
     x, y = trainer.batches.batch(0, 0)
@@ -118,7 +119,10 @@ def test_each_method_executes_its_declared_passes(loss, training, passes):
     per_train = forward_flops_per_sample(trainer.model, shape, train=True)["forward_flops"]
     before = trainer.global_step
     measured = count_forward_flops(trainer.model, lambda: trainer.train_step(x, y))
-    assert measured == len(y) * (passes[0] * per_eval + passes[1] * per_train)
+    per_attack = per_train if loss == "fgsm_rs" else per_eval
+    assert trainer.method.attack_mode == ("train" if loss == "fgsm_rs" else "eval")
+    assert per_eval != per_train  # BatchNorm: the two modes are told apart
+    assert measured == len(y) * (passes[0] * per_attack + passes[1] * per_train)
     assert trainer.global_step - before == trainer.method.updates_per_batch()
 
 
@@ -298,3 +302,38 @@ def test_fp16_trains_with_a_checkpointed_gradient_scaler(tiny_recipe, tmp_path):
     assert record["status"] == "completed" and record["training"]["precision"] == "fp16"
     state = torch.load(tmp_path / spec.run_id / "checkpoint-last.pt", weights_only=True)
     assert state["scaler"]["scale"] > 0 and state["scaler"]["_growth_tracker"] == 5  # one scaled update per step
+
+
+def test_paper_step_sizes_of_trades_and_mart_and_fgsm_rs_crafting_in_train_mode():
+    """TRADES and MART take their code's step (0.007 at eps 0.031 over 10 steps) unless attack.step_size is set;
+    at keeps the suite's 1.5 eps / steps; fgsm_rs steps 1.25 eps and crafts with BatchNorm in train mode (its
+    forward moves the running statistics, as in locuslab/fast_adversarial)."""
+    eps, steps = 0.1, 3  # _trainer's attack
+    for loss in ("trades", "mart"):
+        kwargs = _trainer(loss).method.attack_kwargs()
+        assert kwargs["step_size"] == pytest.approx(0.007 / 0.031 * eps * 10 / steps)
+        assert kwargs["steps"] == steps
+    assert _trainer("at").method.attack_kwargs()["step_size"] == pytest.approx(1.5 * eps / steps)
+    cfg = RunConfig.from_dict({"seed": 0, "data": {"name": "digits", "batch_size": 8},
+                               "model": {"arch": "wrn", "depth": 10, "width": 1},
+                               "training": {"loss": "trades", "epochs": 1, "warmup_epochs": 0},
+                               "attack": {"eps": 0.1, "steps": 3, "step_size": 0.02}})
+    assert Trainer(cfg, DistInfo(), progress=False).method.attack_kwargs()["step_size"] == pytest.approx(0.02)
+
+    trainer = _trainer("fgsm_rs")
+    kwargs = trainer.method.attack_kwargs()
+    assert (kwargs["steps"], kwargs["step_size"], kwargs["random_start"]) == (1, pytest.approx(1.25 * eps), True)
+    x, y = trainer.batches.batch(0, 0)
+    bn = next(m for m in trainer.model.modules() if isinstance(m, nn.BatchNorm2d))
+    trainer.model.eval()  # crafting must put it in train mode itself
+    before = bn.running_mean.clone()
+    generator = torch.Generator().manual_seed(0)
+    x_adv = trainer.method.craft(x, y, generator)
+    assert trainer.model.training and not torch.equal(bn.running_mean, before)
+    assert float((x_adv - x).abs().max()) <= eps + 1e-6 and 0 <= float(x_adv.min()) <= float(x_adv.max()) <= 1
+    # the same draws and one signed step from the model's train-mode gradient
+    generator = torch.Generator().manual_seed(0)
+    start = (x + (torch.rand(x.shape, generator=generator) * 2 - 1) * eps).clamp(0, 1).requires_grad_(True)
+    grad, = torch.autograd.grad(F.cross_entropy(trainer.model(start), y, reduction="sum"), [start])
+    expected = torch.min(torch.max(start.detach() + 1.25 * eps * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    assert torch.allclose(x_adv, expected, atol=1e-6)

@@ -100,6 +100,13 @@ class Method:
     attack_keys: Optional[Tuple[str, ...]] = None
     #: Whether ``training.awp_gamma`` may be set with this method.
     supports_awp: bool = False
+    #: The paper's total ascent of the training attack, steps x step size, in units of eps: with
+    #: ``attack.step_size`` null the step is this x eps / ``attack.steps`` (the paper's own step at its step
+    #: count). None: the suite's shared default (``RunConfig.train_step_size``, 1.5 x eps / steps).
+    paper_ascent: Optional[float] = None
+    #: The mode the training attack's forwards run in: ``eval`` (the registered attacks' own) or ``train``
+    #: (``fgsm_rs``, as its paper's code); BatchNorm's FLOPs differ between the two.
+    attack_mode: str = "eval"
 
     @classmethod
     def reads(cls) -> Tuple[str, ...]:
@@ -132,11 +139,13 @@ class Method:
     def attack_kwargs(self) -> Dict[str, Any]:
         """``create_attack`` arguments of the training attack (norm, eps, steps, step size, random start)."""
         a = self.cfg.attack
-        return dict(norm=a.norm, eps=a.eps, steps=a.steps, step_size=self.cfg.train_step_size,
-                    random_start=a.random_start)
+        step_size = self.cfg.train_step_size
+        if a.step_size is None and self.paper_ascent is not None:
+            step_size = self.paper_ascent * a.eps / a.steps
+        return dict(norm=a.norm, eps=a.eps, steps=a.steps, step_size=step_size, random_start=a.random_start)
 
     def attack_passes(self) -> int:
-        """Eval-mode forward passes per sample of the training attack."""
+        """Forward passes per sample of the training attack."""
         return int(self.attack_kwargs()["steps"]) if self.attack is not None else 0
 
     def train_passes(self) -> int:
@@ -153,7 +162,8 @@ class Method:
         return self.awp is not None and epoch >= self.cfg.training.awp_warmup
 
     def forward_passes(self, awp: Optional[bool] = None) -> Dict[str, int]:
-        """Forward passes per training sample of one batch: ``{"attack": eval-mode, "train": train-mode}``.
+        """Forward passes per training sample of one batch: ``{"attack": the training attack's (in
+        :attr:`attack_mode`), "train": train-mode}``.
 
         ``awp`` (default: whether it is active now) adds the perturbation's own pass of the loss.
         """

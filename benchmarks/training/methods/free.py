@@ -12,6 +12,15 @@ Epochs: ``training.epochs`` counts passes over the data, each with m replays, so
 optimizer steps per batch. The paper trains E/m epochs to match the gradient computations of E natural epochs
 (CIFAR-10: m = 8); the methods recipe sets ``training.epochs`` accordingly. The learning-rate schedule runs
 over all epochs x steps x m updates. Forward passes per sample: m (no separate attack).
+
+Checked against the authors' code, ashafahi/free_adv_train (TensorFlow): ``free_train.py`` keeps one
+perturbation variable of batch shape, zero-initialised once and never reset (carried across replays and
+minibatches), fetches a new minibatch every ``replay_m`` steps, updates the perturbation by epsilon x the sign of
+its gradient and clips it to [-epsilon, epsilon], and takes the parameter step from the same backward;
+``free_model.py`` clips x + perturbation to the image range and runs BatchNorm in train mode; ``config.py``
+defaults replay_m 8, epsilon 8 (of 255), batch 128, 80,000 steps counting replays. Wong et al.'s PyTorch
+reimplementation (locuslab/fast_adversarial ``CIFAR10/train_free.py``, minibatch-replays 8) does the same and also
+clamps x + delta into the image range after each update, as here.
 """
 from __future__ import annotations
 

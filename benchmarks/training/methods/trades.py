@@ -2,11 +2,20 @@
 (https://arxiv.org/abs/1901.08573).
 
 Loss CE(f(x), y) + beta * KL(f(x) || f(x')), x' from ``attack.steps`` ascent steps on the KL (registered attack
-``trades_kl``, start x + 0.001 N(0, I)). Paper defaults (CIFAR-10): beta = 6 (``training.trades_beta``), eps
-0.031, 10 steps of 0.007. beta traces the accuracy/robustness trade-off, so recipes sweep it as a grid axis.
-The clean and adversarial halves go through one forward of the concatenated batch (one DDP forward per
-backward; BatchNorm statistics span both halves). ``training.awp_gamma`` adds adversarial weight perturbation
-(Wu et al. 2020's TRADES-AWP setting: gamma 0.005 after a 10-epoch warm-up).
+``trades_kl``, eval mode, start x + 0.001 N(0, I)). Paper defaults (CIFAR-10): beta = 6 (``training.trades_beta``),
+eps 0.031, 10 steps of 0.007. With ``attack.step_size`` null the step is the paper's: 0.007 / 0.031 of eps at 10
+steps, i.e. a total ascent of 2.26 eps spread over ``attack.steps`` (``paper_ascent``; the suite's shared
+1.5 eps / steps, used before, is smaller than the paper's step). beta traces the accuracy/robustness trade-off, so
+recipes sweep it as a grid axis. The clean and adversarial halves go through one forward of the concatenated
+batch (one DDP forward per backward; BatchNorm statistics span both halves, where the reference runs them as
+separate forwards). ``training.awp_gamma`` adds adversarial weight perturbation (Wu et al. 2020's TRADES-AWP
+setting: gamma 0.005 after a 10-epoch warm-up).
+
+Checked against the authors' code, yaodongyu/TRADES (commit 6e8e11b): ``train_trades_cifar10.py`` defaults
+beta 6.0, epsilon 0.031, 10 steps, step size 0.007, batch 128, SGD lr 0.1 momentum 0.9, weight decay 2e-4;
+``trades.py`` starts the ascent at x + 0.001 N(0, I), takes signed steps on the summed KL with the model in eval
+mode, clips to the eps-ball and [0, 1], then in train mode adds beta times the KL summed over classes and
+divided by the batch size (the batch mean) to the clean cross-entropy.
 """
 from __future__ import annotations
 
@@ -28,6 +37,7 @@ class Trades(Method):
     params = ("trades_beta",)
     attack_keys = ("steps", "step_size")  # starts at x + 0.001 N(0, I), not attack.random_start
     supports_awp = True
+    paper_ascent = 10 * 0.007 / 0.031  # the paper's 10 steps of 0.007 at eps 0.031
 
     def attack_passes(self) -> int:
         return self.cfg.attack.steps + 1  # the clean forward of the KL target, then the ascent steps
