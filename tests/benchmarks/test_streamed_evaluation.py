@@ -172,9 +172,10 @@ def test_the_per_epoch_check_streams_the_held_out_images(tmp_path):
         assert trainer.evaluate() == streamed  # the same per-epoch numbers as from tensors
 
 
-def test_robustperf_infer_reads_the_folder_data_at_the_runs_image_size(tmp_path, capsys):
-    """`robustperf infer` evaluates the run's data as trained: data.image_size 32 (imagefolder's default is 224),
-    streamed; its fp32 clean accuracy is the model's on the 32 px test split and its FLOPs are 32 px ones."""
+def test_a_folder_run_is_evaluated_and_inferred_at_its_image_size(tmp_path, capsys):
+    """`robustperf run`'s final evaluation and `robustperf infer` read the run's data as trained: data.image_size 32
+    (imagefolder's default is 224), streamed; their clean accuracies are the model's on the 32 px test split and
+    infer's FLOPs are 32 px ones."""
     import robustperf
     from benchmarks import load_model
     from benchmarks.evaluation import clean_correct
@@ -192,9 +193,10 @@ base:
   training: {{loss: standard, epochs: 1, warmup_epochs: 0, lr_base_batch_size: 4, select_subset: 4, val_size: 4,
              select_pgd_steps: 1}}
   attack: {{eps: 8/255, steps: 1}}
+  evaluation: {{pgd_steps: 1, autoattack: [apgd-ce], batch_size: 5}}
 """)
     spec = load_recipe(str(recipe)).run(0)
-    assert execute(spec, str(tmp_path / "runs"), progress=False, evaluate=False, count_flops=False) == EXIT_OK
+    assert execute(spec, str(tmp_path / "runs"), progress=False, count_flops=False) == EXIT_OK
     run_dir = tmp_path / "runs" / spec.run_id
     capsys.readouterr()  # the training's own lines
     assert robustperf.main(["infer", str(run_dir), "--precision", "fp32", "--queries", "3", "--passes", "3",
@@ -203,8 +205,10 @@ base:
     section = json.loads(capsys.readouterr().out)
     model = load_model(str(run_dir), "best", "cpu")
     x, y = load_dataset("imagefolder", "test", str(root), image_size=32)
+    clean = 100.0 * float(clean_correct(model, x, y, batch_size=4).float().mean())
+    accuracy = json.loads((run_dir / "result.json").read_text())["accuracy"]
+    assert accuracy["clean_n"] == accuracy["autoattack_n"] == 12 and accuracy["clean"] == pytest.approx(clean)
     assert section["setup"]["test_images"] == 12
     assert section["setup"]["flops_per_image"] == forward_flops_per_sample(model, (3, 32, 32))["forward_flops"]
-    assert section["fp32"]["accuracy"]["clean"] == pytest.approx(100.0 * float(clean_correct(model, x, y,
-                                                                                             batch_size=4).float().mean()))
+    assert section["fp32"]["accuracy"]["clean"] == pytest.approx(clean)
     assert section["fp32"]["accuracy"]["robust_n"] == 5
