@@ -279,8 +279,8 @@ class AttackConfig:
                     min_exclusive=True, kind="fraction")
     steps: int = _f(10, "PGD steps of the training attack; method free: replays m of each batch", min=1,
                     methods=ITERATIVE_METHODS)
-    step_size: Optional[float] = _f(None, "PGD step size; null = 1.5*eps/steps (trades, mart: their papers' "
-                                          "0.007 at eps 0.031 over 10 steps, 2.26*eps/steps; free: eps)", min=0.0,
+    step_size: Optional[float] = _f(None, "PGD step size; null = 1.5*eps/steps for every PGD-based method "
+                                          "(free: eps); TRADES' and MART's papers use 0.007 at eps 0.031", min=0.0,
                                     min_exclusive=True, kind="fraction", methods=ITERATIVE_METHODS)
     random_start: bool = _f(True, "start PGD from a uniform random point in the eps-ball",
                             methods=RANDOM_START_METHODS)

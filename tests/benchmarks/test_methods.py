@@ -304,21 +304,25 @@ def test_fp16_trains_with_a_checkpointed_gradient_scaler(tiny_recipe, tmp_path):
     assert state["scaler"]["scale"] > 0 and state["scaler"]["_growth_tracker"] == 5  # one scaled update per step
 
 
-def test_paper_step_sizes_of_trades_and_mart_and_fgsm_rs_crafting_in_train_mode():
-    """TRADES and MART take their code's step (0.007 at eps 0.031 over 10 steps) unless attack.step_size is set;
-    at keeps the suite's 1.5 eps / steps; fgsm_rs steps 1.25 eps and crafts with BatchNorm in train mode (its
-    forward moves the running statistics, as in locuslab/fast_adversarial)."""
+def test_step_sizes_of_trades_and_mart_and_fgsm_rs_crafting_in_train_mode():
+    """A null attack.step_size is the suite's shared 1.5 eps / steps for every PGD-based method (what runs written
+    with it trained); the methods study sets TRADES' and MART's paper step (0.007) explicitly. fgsm_rs steps
+    1.25 eps and crafts with BatchNorm in train mode (its forward moves the running statistics, as in
+    locuslab/fast_adversarial)."""
     eps, steps = 0.1, 3  # _trainer's attack
-    for loss in ("trades", "mart"):
+    for loss in ("at", "trades", "mart"):
         kwargs = _trainer(loss).method.attack_kwargs()
-        assert kwargs["step_size"] == pytest.approx(0.007 / 0.031 * eps * 10 / steps)
-        assert kwargs["steps"] == steps
-    assert _trainer("at").method.attack_kwargs()["step_size"] == pytest.approx(1.5 * eps / steps)
+        assert kwargs["step_size"] == pytest.approx(1.5 * eps / steps) and kwargs["steps"] == steps
     cfg = RunConfig.from_dict({"seed": 0, "data": {"name": "digits", "batch_size": 8},
                                "model": {"arch": "wrn", "depth": 10, "width": 1},
                                "training": {"loss": "trades", "epochs": 1, "warmup_epochs": 0},
                                "attack": {"eps": 0.1, "steps": 3, "step_size": 0.02}})
     assert Trainer(cfg, DistInfo(), progress=False).method.attack_kwargs()["step_size"] == pytest.approx(0.02)
+    from tests.conftest import ROOT
+
+    study = load_recipe(str(ROOT / "recipes" / "methods-cifar10.yaml")).runs()
+    paper = {r.config["attack"]["step_size"] for r in study if r.config["training"]["loss"] in ("trades", "mart")}
+    assert paper == {0.007}
 
     trainer = _trainer("fgsm_rs")
     kwargs = trainer.method.attack_kwargs()

@@ -100,10 +100,6 @@ class Method:
     attack_keys: Optional[Tuple[str, ...]] = None
     #: Whether ``training.awp_gamma`` may be set with this method.
     supports_awp: bool = False
-    #: The paper's total ascent of the training attack, steps x step size, in units of eps: with
-    #: ``attack.step_size`` null the step is this x eps / ``attack.steps`` (the paper's own step at its step
-    #: count). None: the suite's shared default (``RunConfig.train_step_size``, 1.5 x eps / steps).
-    paper_ascent: Optional[float] = None
     #: The mode the training attack's forwards run in: ``eval`` (the registered attacks' own) or ``train``
     #: (``fgsm_rs``, as its paper's code); BatchNorm's FLOPs differ between the two.
     attack_mode: str = "eval"
@@ -139,10 +135,8 @@ class Method:
     def attack_kwargs(self) -> Dict[str, Any]:
         """``create_attack`` arguments of the training attack (norm, eps, steps, step size, random start)."""
         a = self.cfg.attack
-        step_size = self.cfg.train_step_size
-        if a.step_size is None and self.paper_ascent is not None:
-            step_size = self.paper_ascent * a.eps / a.steps
-        return dict(norm=a.norm, eps=a.eps, steps=a.steps, step_size=step_size, random_start=a.random_start)
+        return dict(norm=a.norm, eps=a.eps, steps=a.steps, step_size=self.cfg.train_step_size,
+                    random_start=a.random_start)
 
     def attack_passes(self) -> int:
         """Forward passes per sample of the training attack."""

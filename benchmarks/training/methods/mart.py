@@ -5,11 +5,11 @@ Loss = BCE(f(x'), y) + beta * KL(f(x) || f(x')) * (1 - p_y(x)), where the booste
 CE(f(x'), y) - log(1 - max_{k != y} p_k(x')) and the KL is weighted per sample by one minus the clean
 probability of the true class. x' comes from ``attack.steps`` PGD steps on the cross-entropy from
 x + 0.001 N(0, I) (registered attack ``pgd_normal_start``). Defaults of the paper's code (CIFAR-10): beta = 6
-(``training.mart_beta``), eps 0.031, 10 steps of 0.007; with ``attack.step_size`` null the step is the paper's
-(0.007 / 0.031 of eps at 10 steps: a total ascent of 2.26 eps over ``attack.steps``), as checked in the authors'
-YisenWang/MART ``train_wideresnet.py`` (epsilon 0.031, num-steps 10, step-size 0.007, beta 6.0). Clean and
-adversarial halves go through one forward of the concatenated batch, as for TRADES. ``training.awp_gamma`` adds adversarial weight perturbation (Wu et al.
-2020 report MART-AWP).
+(``training.mart_beta``), eps 0.031, 10 steps of 0.007, as checked in the authors' YisenWang/MART
+``train_wideresnet.py`` (epsilon 0.031, num-steps 10, step-size 0.007, beta 6.0). As for TRADES, the step is
+``attack.step_size`` (null: the suite's shared 1.5 eps / steps) and ``recipes/methods-cifar10.yaml`` sets the
+paper's 0.007. Clean and adversarial halves go through one forward of the concatenated batch, as for TRADES.
+``training.awp_gamma`` adds adversarial weight perturbation (Wu et al. 2020 report MART-AWP).
 """
 from __future__ import annotations
 
@@ -37,7 +37,6 @@ class Mart(Method):
     params = ("mart_beta",)
     attack_keys = ("steps", "step_size")  # starts at x + 0.001 N(0, I), not attack.random_start
     supports_awp = True
-    paper_ascent = 10 * 0.007 / 0.031  # the paper's 10 steps of 0.007 at eps 0.031
 
     def train_passes(self) -> int:
         return 2
