@@ -525,7 +525,7 @@ def _fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> Non
     flops.update(steps=trainer.global_step, train_samples=executed["samples"])
     if executed["forward"] is not None and executed["samples"]:
         flops.update(source="deepspeed", train_forward_per_sample=executed["forward"] / executed["samples"],
-                     train_total=train_flops(executed["forward"], 1))
+                     train_total=train_flops(executed["forward"], 1), train_executed=executed.get("executed"))
     if flops.get("forward_per_sample") is None and executed["forward"] is not None:
         info = trainer.info
         counted = forward_flops_per_sample(trainer.eval_model, (info.in_chans, info.size, info.size))

@@ -18,7 +18,7 @@ __all__ = ["NUMERIC_FIELDS", "PERCENT_FIELDS", "Finding", "audit", "value_proble
 #: Record fields that, when set, are non-negative finite numbers.
 NUMERIC_FIELDS = (
     "params", "seed", "co2_kg",
-    "flops.forward_per_sample", "flops.train_forward_per_sample", "flops.train_total",
+    "flops.forward_per_sample", "flops.train_forward_per_sample", "flops.train_total", "flops.train_executed",
     "flops.forward_macs_per_sample", "flops.train_samples", "flops.steps",
     "timing.train_seconds", "timing.eval_seconds", "timing.attack_seconds", "timing.attack_seconds_per_sample",
     "energy.kwh", "energy.train_kwh", "energy.eval_kwh", "energy.attack_kwh", "energy.pue", "energy.mean_power_w",

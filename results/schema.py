@@ -118,9 +118,15 @@ class _Group:
 
 @dataclass
 class Flops(_Group):
+    """``train_total``: 3 x the executed forward FLOPs (the reference study's convention, every pass alike);
+    ``train_executed``: forward + backward FLOPs as executed, estimated from the measured forward FLOPs and each
+    pass's backward (2x with weight gradients, 1x to the input only as in attack steps, none without gradients);
+    null where not modelled (the sdn IC phases)."""
+
     forward_per_sample: Optional[float] = None
     train_forward_per_sample: Optional[float] = None
     train_total: Optional[float] = None
+    train_executed: Optional[float] = None
     source: Optional[str] = None
     forward_macs_per_sample: Optional[float] = None
     train_samples: Optional[int] = None

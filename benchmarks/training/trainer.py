@@ -244,6 +244,8 @@ class Trainer:
         # FLOPs: forward FLOPs of one step of each shape (this rank), and the steps of each shape executed.
         self.step_flops: Dict[str, Optional[int]] = {}
         self.step_counts: Dict[str, int] = {}
+        #: per shape, executed training FLOPs / forward FLOPs (Method.executed_factor; None = not modelled)
+        self.step_factors: Dict[str, Optional[float]] = {}
         self.samples_seen = 0   # training samples drawn by this rank (replays count once)
         self._batch_stats: List[float] = [0.0, 0.0, 0]
         self.resumed = False
@@ -374,7 +376,7 @@ class Trainer:
             "best": dict(self.best),
             "seconds": dict(self.seconds),
             "flops": {"step_flops": dict(self.step_flops), "step_counts": dict(self.step_counts),
-                      "samples_seen": self.samples_seen},
+                      "step_factors": dict(self.step_factors), "samples_seen": self.samples_seen},
             "method": all_gather_object(self.method.state_dict(), self.dist),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": rng,
@@ -414,6 +416,7 @@ class Trainer:
                      "samples_seen": self.global_step * self.cfg.data.batch_size}
         self.step_flops = dict(flops["step_flops"])
         self.step_counts = dict(flops["step_counts"])
+        self.step_factors = dict(flops.get("step_factors") or {})  # absent before: executed FLOPs stay unknown
         self.samples_seen = int(flops["samples_seen"])
         method_state = state.get("method") or [{}]
         self.method.load_state_dict(method_state[self.dist.rank] if len(method_state) == self.dist.world_size
@@ -511,6 +514,7 @@ class Trainer:
             result = self.train_step(x, y)
         else:
             box: List[Any] = []
+            self.step_factors[key] = self.method.executed_factor()
             flops = self.hooks.count_flops(self.model, lambda: box.append(self.train_step(x, y)))
             self.step_flops[key] = None if flops is None else int(flops)
             result = box[0]
@@ -528,14 +532,29 @@ class Trainer:
             total += flops * count
         return total, self.samples_seen
 
+    def training_flops_estimate(self) -> Optional[float]:
+        """Forward and backward FLOPs this rank executed so far, estimated per shape from its measured forward
+        FLOPs and the method's :meth:`~benchmarks.training.methods.Method.executed_factor`; None when a shape was
+        not counted or not modelled."""
+        total = 0.0
+        for key, count in self.step_counts.items():
+            flops, factor = self.step_flops.get(key), self.step_factors.get(key)
+            if flops is None or factor is None:
+                return None
+            total += flops * factor * count
+        return total
+
     def sum_flops(self) -> None:
-        """Collective: sum the executed forward FLOPs and samples over ranks into :attr:`flops_total`."""
+        """Collective: sum the executed forward FLOPs (and the executed training FLOPs estimate) and samples over
+        ranks into :attr:`flops_total`."""
         flops, samples = self.forward_flops_executed()
-        t = torch.tensor([float(flops or 0), float(flops is None), float(samples)], dtype=torch.float64,
-                         device=self.device)
+        executed = self.training_flops_estimate()
+        t = torch.tensor([float(flops or 0), float(flops is None), float(samples), float(executed or 0),
+                          float(executed is None)], dtype=torch.float64, device=self.device)
         t = all_reduce_sum(t, self.dist).cpu()
         self.flops_total = {"forward": None if float(t[1]) > 0 else int(round(float(t[0]))),
-                            "samples": int(round(float(t[2])))}
+                            "samples": int(round(float(t[2]))),
+                            "executed": None if float(t[4]) > 0 else float(t[3])}
 
     # ------------------------------------------------------------------ the loop
 

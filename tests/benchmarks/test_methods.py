@@ -143,6 +143,22 @@ def test_awp_restores_the_weights_and_leaves_batch_norm_statistics():
                            plain.model.state_dict()["stages.0.0.bn1.running_mean"])
 
 
+#: per case of CASES: backward passes per sample (with weight gradients, to the input only)
+BACKWARD = [(1, 0), (1, 3), (2, 3), (1, 1), (3, 0), (2, 3), (2, 3), (4, 3), (4, 3)]
+
+
+@pytest.mark.parametrize("case, backward", list(zip(CASES, BACKWARD)),
+                         ids=[f"{c[0]}{'-awp' if c[1] else ''}" for c in CASES])
+def test_each_methods_executed_flops_follow_its_backward_passes(case, backward):
+    """Training passes, replays and AWP back-propagate into the weights (2x their forward), attack steps to the
+    input only (1x), TRADES' KL target not at all: executed / forward FLOPs = 1 + (2 w + i) / forward passes."""
+    loss, training, (attack, train) = case
+    method = _trainer(loss, **training).method
+    assert (method.backward_passes()["weights"], method.backward_passes()["input"]) == backward
+    assert method.executed_factor() == pytest.approx(1 + (2 * backward[0] + backward[1]) / (attack + train))
+    assert (method.executed_factor() == 3.0) == (attack == 0)  # the 3x convention holds without an attack only
+
+
 def test_flops_sum_over_step_shapes_across_the_awp_warmup(tiny_recipe, tmp_path):
     """AWP from epoch 2: epoch 1's steps and epoch 2's are counted once each and summed as executed."""
     from benchmarks.run import execute
@@ -160,6 +176,11 @@ def test_flops_sum_over_step_shapes_across_the_awp_warmup(tiny_recipe, tmp_path)
     assert record["method"] == {"name": "at", "params": {"awp_gamma": 0.01, "awp_warmup": 1}, "train_attack": "pgd",
                                 "forward_passes_per_sample": {"attack": 2, "train": 2}}
     assert record["flops"]["train_total"] == 3 * total
+    # executed: plain steps 2 attack (input) + 1 train pass (weights), AWP steps one more train pass
+    assert state["flops"]["step_factors"] == {"plain|b256": pytest.approx(1 + 4 / 3), "awp|b256": 2.5}
+    assert record["flops"]["train_executed"] == pytest.approx(flops["plain|b256"] * 5 * (1 + 4 / 3)
+                                                              + flops["awp|b256"] * 5 * 2.5)
+    assert record["flops"]["train_executed"] < record["flops"]["train_total"]
     assert record["flops"]["train_samples"] == 10 * 256
     assert record["flops"]["train_forward_per_sample"] == total / (10 * 256)
 

@@ -165,6 +165,29 @@ class Method:
         train = self.train_passes() * self.updates_per_batch() * (2 if awp else 1)
         return {"attack": self.attack_passes(), "train": train}
 
+    def nograd_passes(self) -> int:
+        """Of the attack passes, those that run without gradients (TRADES' clean KL target): no backward."""
+        return 0
+
+    def backward_passes(self, awp: Optional[bool] = None) -> Optional[Dict[str, int]]:
+        """Backward passes per training sample of one batch, by what they compute: ``weights`` (weight and input
+        gradients: every training pass, replay and AWP pass) and ``input`` (input gradients only: each attack
+        step); the other forwards have none. None: not modelled (the method's :meth:`executed_factor` is None)."""
+        passes = self.forward_passes(awp)
+        return {"weights": passes["train"], "input": passes["attack"] - self.nograd_passes()}
+
+    def executed_factor(self, awp: Optional[bool] = None) -> Optional[float]:
+        """Executed training FLOPs of one step / its forward FLOPs, estimated from :meth:`backward_passes`: a
+        backward with weight gradients costs 2x its forward, one to the input only 1x (transposed convolutions
+        and matrix products without the weight products), every pass's forward taken as equal. None: not
+        modelled. The reference convention counts 3x for every pass (``flops.train_total``)."""
+        back = self.backward_passes(awp)
+        passes = self.forward_passes(awp)
+        total = passes["attack"] + passes["train"]
+        if back is None or not total:
+            return None
+        return 1.0 + (2 * back["weights"] + back["input"]) / total
+
     def shape_key(self) -> str:
         """What makes this step's executed work differ from another's (FLOPs are counted once per shape)."""
         return "awp" if self.awp_active() else "plain"

@@ -100,6 +100,9 @@ class _ICOnly(_SDNMethod):
             self.backbone_pgd = create_attack(self.backbone_attack, trainer.model, autocast=trainer.autocast,
                                               **self.attack_kwargs())
 
+    def backward_passes(self, awp=None):
+        return None  # the IC phase back-propagates through the heads only (frozen backbone): not modelled
+
     def in_ic_phase(self, epoch: Optional[int] = None) -> bool:
         return (self.trainer.epoch if epoch is None else epoch) >= self.backbone_epochs
 

@@ -42,6 +42,9 @@ class Trades(Method):
     def attack_passes(self) -> int:
         return self.cfg.attack.steps + 1  # the clean forward of the KL target, then the ascent steps
 
+    def nograd_passes(self) -> int:
+        return 1  # the KL target's clean forward runs without gradients
+
     def train_passes(self) -> int:
         return 2  # clean and adversarial halves
 
