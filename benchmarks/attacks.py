@@ -127,6 +127,25 @@ def _random_start(x: torch.Tensor, norm: str, eps: float, generator: Optional[to
     return (x + delta).clamp(0.0, 1.0)
 
 
+def _iterate(x: torch.Tensor, x_adv: torch.Tensor, steps: int, objective: Callable[[torch.Tensor, int], torch.Tensor],
+             norm: str, eps: float, step_size: float, descend: bool = False) -> torch.Tensor:
+    """``steps`` gradient steps from ``x_adv``, each projected onto the eps-ball around ``x`` and onto [0, 1]: ascent
+    on ``objective(x_adv, i)`` (descent with ``descend``), which runs the model (under the attack's autocast) and
+    returns the scalar loss of iterate ``i``. The iterative attacks below differ only in their start and objective."""
+    for i in range(steps):
+        x_adv.requires_grad_(True)
+        loss = objective(x_adv, i)
+        grad, = torch.autograd.grad(loss, [x_adv])
+        x_adv = _ascend(x, x_adv.detach(), -grad if descend else grad, norm, eps, step_size)
+    return x_adv.detach()
+
+
+def _normal_start(x: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+    """x + 0.001 N(0, I) clipped to [0, 1]: the start of TRADES' and MART's attacks (their authors' code)."""
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return (x + 0.001 * noise).clamp(0.0, 1.0)
+
+
 @register_attack
 def pgd(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float, random_start: bool = True,
         autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Attack:
@@ -136,19 +155,18 @@ def pgd(model: nn.Module, *, norm: str, eps: float, steps: int, step_size: float
                observe: Optional[Callable[[int, torch.Tensor], None]] = None) -> torch.Tensor:
         # observe(i, logits): the logits of iterate i (0 = the start point) as the attack computes them, e.g.
         # to record the first iterate that fools the model (the evaluation's survival data); free of cost.
+        def objective(x_adv, i):
+            with autocast():
+                logits = _logits(model(x_adv))
+                loss = F.cross_entropy(logits, y, reduction="sum")
+            if observe is not None:
+                observe(i, logits.detach())
+            return loss
+
         x = x.detach()
         with eval_mode(model):
             x_adv = _random_start(x, norm, eps, generator) if random_start else x.clone()
-            for i in range(steps):
-                x_adv.requires_grad_(True)
-                with autocast():
-                    logits = _logits(model(x_adv))
-                    loss = F.cross_entropy(logits, y, reduction="sum")
-                if observe is not None:
-                    observe(i, logits.detach())
-                grad, = torch.autograd.grad(loss, [x_adv])
-                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
-        return x_adv.detach()
+            return _iterate(x, x_adv, steps, objective, norm, eps, step_size)
 
     return attack
 
@@ -176,17 +194,13 @@ def pgd_normal_start(model: nn.Module, *, norm: str, eps: float, steps: int, ste
     """PGD on the cross-entropy from x + 0.001 N(0, I) (MART's training attack); ``random_start`` is ignored."""
 
     def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        def objective(x_adv, i):
+            with autocast():
+                return F.cross_entropy(_logits(model(x_adv)), y, reduction="sum")
+
         x = x.detach()
         with eval_mode(model):
-            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x_adv = (x + 0.001 * noise).clamp(0.0, 1.0)
-            for _ in range(steps):
-                x_adv.requires_grad_(True)
-                with autocast():
-                    loss = F.cross_entropy(_logits(model(x_adv)), y, reduction="sum")
-                grad, = torch.autograd.grad(loss, [x_adv])
-                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
-        return x_adv.detach()
+            return _iterate(x, _normal_start(x, generator), steps, objective, norm, eps, step_size)
 
     return attack
 
@@ -198,20 +212,16 @@ def trades_kl(model: nn.Module, *, norm: str, eps: float, steps: int, step_size:
 
     def attack(x: torch.Tensor, y: Optional[torch.Tensor] = None,
                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        def objective(x_adv, i):
+            with autocast():
+                log_p_adv = F.log_softmax(_logits(model(x_adv)), dim=1)
+            return F.kl_div(log_p_adv, p_natural, reduction="sum")
+
         x = x.detach()
         with eval_mode(model):
             with torch.no_grad(), autocast():
                 p_natural = F.softmax(_logits(model(x)), dim=1)
-            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x_adv = (x + 0.001 * noise).clamp(0.0, 1.0)
-            for _ in range(steps):
-                x_adv.requires_grad_(True)
-                with autocast():
-                    log_p_adv = F.log_softmax(_logits(model(x_adv)), dim=1)
-                loss = F.kl_div(log_p_adv, p_natural, reduction="sum")
-                grad, = torch.autograd.grad(loss, [x_adv])
-                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
-        return x_adv.detach()
+            return _iterate(x, _normal_start(x, generator), steps, objective, norm, eps, step_size)
 
     return attack
 
@@ -252,17 +262,15 @@ def pgd_exits(model: nn.Module, *, norm: str, eps: float, steps: int, step_size:
     the training attack of the ``sdn_*_pgd`` methods (PGD-10 on all exits)."""
 
     def attack(x: torch.Tensor, y: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        def objective(x_adv, i):
+            with autocast():
+                outs = _exit_logits(model(x_adv))
+            return sum(F.cross_entropy(o, y, reduction="sum") for o in outs) / len(outs)
+
         x = x.detach()
         with eval_mode(model):
             x_adv = _random_start(x, norm, eps, generator) if random_start else x.clone()
-            for _ in range(steps):
-                x_adv.requires_grad_(True)
-                with autocast():
-                    outs = _exit_logits(model(x_adv))
-                loss = sum(F.cross_entropy(o, y, reduction="sum") for o in outs) / len(outs)
-                grad, = torch.autograd.grad(loss, [x_adv])
-                x_adv = _ascend(x, x_adv.detach(), grad, norm, eps, step_size)
-        return x_adv.detach()
+            return _iterate(x, x_adv, steps, objective, norm, eps, step_size)
 
     return attack
 
@@ -279,19 +287,17 @@ def deepsloth(model: nn.Module, *, norm: str, eps: float, steps: int, step_size:
                generator: Optional[torch.Generator] = None) -> torch.Tensor:
         from .slowdown.attacks import sloth_loss
 
+        def objective(x_adv, i):
+            with autocast():
+                outs = _exit_logits(model(x_adv))
+            return sloth_loss(outs).sum()
+
         x = x.detach()
         with eval_mode(model):
             x_adv = x.clone()
             if random_start:
                 noise = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1)
                 x_adv = (x + noise * min(step_size, eps)).clamp(0.0, 1.0)
-            for _ in range(steps):
-                x_adv.requires_grad_(True)
-                with autocast():
-                    outs = _exit_logits(model(x_adv))
-                loss = sloth_loss(outs).sum()
-                grad, = torch.autograd.grad(loss, [x_adv])
-                x_adv = _ascend(x, x_adv.detach(), -grad, norm, eps, step_size)   # descent on the sloth loss
-        return x_adv.detach()
+            return _iterate(x, x_adv, steps, objective, norm, eps, step_size, descend=True)  # descent on the sloth loss
 
     return attack
