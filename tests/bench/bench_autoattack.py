@@ -15,6 +15,8 @@ import statistics
 import tempfile
 import time
 
+from tests.bench.bench_harness import one_thread
+
 N = 64
 BATCH_SIZE = 32
 EPS = 0.1
@@ -30,41 +32,40 @@ def _train():
 
 
 def run() -> dict:
+    return one_thread(_run)
+
+
+def _run() -> dict:
     import torch
     from pyautoattack import AutoAttack
 
     from benchmarks.data import load_dataset
     from benchmarks.evaluation import run_autoattack
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = _train()
-        x, y = load_dataset("digits", "test")
-        x, y = x[:N], y[:N]
+    model = _train()
+    x, y = load_dataset("digits", "test")
+    x, y = x[:N], y[:N]
 
-        def direct():
-            aa = AutoAttack(model, eps=EPS, norm="Linf", version="standard", seed=0)
-            _, y_adv = aa.run_standard_evaluation(x, y, batch_size=BATCH_SIZE)
-            return y_adv.eq(y)
+    def direct():
+        aa = AutoAttack(model, eps=EPS, norm="Linf", version="standard", seed=0)
+        _, y_adv = aa.run_standard_evaluation(x, y, batch_size=BATCH_SIZE)
+        return y_adv.eq(y)
 
-        def suite(folder):
-            state = os.path.join(folder, "autoattack-state.json")
-            return run_autoattack(model, x, y, eps=EPS, version="standard", seed=0, batch_size=BATCH_SIZE,
-                                  state_path=state).robust_flags
+    def suite(folder):
+        state = os.path.join(folder, "autoattack-state.json")
+        return run_autoattack(model, x, y, eps=EPS, version="standard", seed=0, batch_size=BATCH_SIZE,
+                              state_path=state).robust_flags
 
-        ratios, identical = [], True
-        with tempfile.TemporaryDirectory() as tmp:
-            for i in range(REPEATS):
-                times, flags = {}, {}
-                for name in (("suite", "direct") if i % 2 == 0 else ("direct", "suite")):
-                    start = time.perf_counter()
-                    flags[name] = suite(os.path.join(tmp, str(i))) if name == "suite" else direct()
-                    times[name] = time.perf_counter() - start
-                ratios.append(times["suite"] / times["direct"])
-                identical = identical and bool(torch.equal(flags["suite"], flags["direct"]))
-    finally:
-        torch.set_num_threads(threads)
+    ratios, identical = [], True
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(REPEATS):
+            times, flags = {}, {}
+            for name in (("suite", "direct") if i % 2 == 0 else ("direct", "suite")):
+                start = time.perf_counter()
+                flags[name] = suite(os.path.join(tmp, str(i))) if name == "suite" else direct()
+                times[name] = time.perf_counter() - start
+            ratios.append(times["suite"] / times["direct"])
+            identical = identical and bool(torch.equal(flags["suite"], flags["direct"]))
     return {"autoattack_wrapper_ratio": round(statistics.median(ratios), 4), "autoattack_identical": identical}
 
 

@@ -14,47 +14,48 @@ import os
 import statistics
 import time
 
+from tests.bench.bench_harness import one_thread
+
 PAIRS = int(os.environ.get("BENCH_INFER_PAIRS", "25"))
 QUERIES = 50
 WARMUP = 10
 
 
 def run() -> dict:
+    return one_thread(_run)
+
+
+def _run() -> dict:
     import torch
 
     from benchmarks.inference import InferSettings, get_precision, percentile, single_stream
     from benchmarks.models import WideResNet
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        model = WideResNet(depth=16, width=1, num_classes=10, in_chans=3).eval()
-        images = torch.rand(QUERIES, 3, 32, 32)
-        prepared = get_precision("fp32")(model, torch.device("cpu"), images)
-        settings = InferSettings(warmup=WARMUP, queries=QUERIES)
-        queries = [images[i:i + 1] for i in range(QUERIES)]
+    torch.manual_seed(0)
+    model = WideResNet(depth=16, width=1, num_classes=10, in_chans=3).eval()
+    images = torch.rand(QUERIES, 3, 32, 32)
+    prepared = get_precision("fp32")(model, torch.device("cpu"), images)
+    settings = InferSettings(warmup=WARMUP, queries=QUERIES)
+    queries = [images[i:i + 1] for i in range(QUERIES)]
 
-        def bare():
-            times = []
-            with torch.inference_mode():
-                for q in queries[:WARMUP]:
-                    model(q)
-                for q in queries:
-                    start = time.perf_counter()
-                    model(q)
-                    times.append(time.perf_counter() - start)
-            return percentile(times, 50)
+    def bare():
+        times = []
+        with torch.inference_mode():
+            for q in queries[:WARMUP]:
+                model(q)
+            for q in queries:
+                start = time.perf_counter()
+                model(q)
+                times.append(time.perf_counter() - start)
+        return percentile(times, 50)
 
-        def suite():
-            return single_stream(prepared, images, settings)[0]["latency_ms_p50"] / 1e3
+    def suite():
+        return single_stream(prepared, images, settings)[0]["latency_ms_p50"] / 1e3
 
-        ratios, p50 = [], {}
-        for i in range(PAIRS):
-            order = ("suite", "bare") if i % 2 == 0 else ("bare", "suite")
-            for name in order:
-                p50[name] = suite() if name == "suite" else bare()
-            ratios.append(p50["suite"] / p50["bare"])
-    finally:
-        torch.set_num_threads(threads)
+    ratios, p50 = [], {}
+    for i in range(PAIRS):
+        order = ("suite", "bare") if i % 2 == 0 else ("bare", "suite")
+        for name in order:
+            p50[name] = suite() if name == "suite" else bare()
+        ratios.append(p50["suite"] / p50["bare"])
     return {"infer_overhead_ratio": statistics.median(ratios), "infer_bare_p50_ms": 1e3 * p50["bare"]}
