@@ -26,6 +26,7 @@ COMMANDS = {
     "collect": "scaling.cli_collect",
     "analyze": "scaling.cli_analyze",
     "demo": "robustperf_demo",
+    "plugins": "recipes.cli_plugins",
 }
 
 #: modules registering plug-ins the recipes use while they load (name checks of models and optimizers)

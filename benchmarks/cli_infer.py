@@ -76,7 +76,7 @@ def main(args) -> int:
         raise InferError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by `robustperf run` "
                          "(runs/<run_id>)")
     record = read_record(path)
-    from recipes.schema import RunConfig
+    from recipes import RunConfig
 
     cfg = RunConfig.from_dict(record["config"] or {}, file=path)
     options = parse_options(args, cfg)

@@ -39,7 +39,7 @@ def parse_input(text: str) -> Tuple[int, ...]:
 def model_config(name: str) -> Dict[str, Any]:
     """The recipe ``model`` section MODEL stands for."""
     from recipes.errors import UserError
-    from recipes.schema import section_fields
+    from recipes import section_fields
 
     match = _WRN.match(name)
     if match is None:
@@ -57,7 +57,7 @@ def profile(name: str, input_shape: Tuple[int, ...], num_classes: int = 10) -> D
     """``{"model", "params", "forward_macs", "forward_flops", "input"}`` of MODEL ``name``."""
     import torch
 
-    from recipes.schema import ModelConfig
+    from recipes import ModelConfig
 
     from .measurement import forward_flops_per_sample
     from .models import create_model

@@ -362,7 +362,7 @@ def run_check(smoke: Optional[bool] = None, budget: Optional[float] = None) -> D
 
     from benchmarks.inference.benchmark import _device_name
     from benchmarks.measurement import EnergyMeter
-    from recipes.schema import MeasurementConfig
+    from recipes import MeasurementConfig
 
     cuda = torch.cuda.is_available()
     smoke_reason = None

@@ -9,12 +9,11 @@ from __future__ import annotations
 import difflib
 from typing import Optional
 
+from recipes import catalog
 from recipes.names import register_name_check
 
 #: optimizer names every timm version of the suite knows (a fast path; everything else asks timm)
 COMMON_OPTIMIZERS = frozenset({"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "lamb", "lars"})
-#: model.arch values built by the suite itself
-SUITE_ARCHS = frozenset({"wrn"})
 
 
 def _hint(name: str, options) -> str:
@@ -43,22 +42,14 @@ def check_optimizer(name) -> Optional[str]:
 
 @register_name_check("model.arch")
 def check_arch(name) -> Optional[str]:
-    """A model family registered in ``benchmarks.models.families`` (``wrn``, ...), or a timm model name."""
-    if not isinstance(name, str) or name in SUITE_ARCHS:
+    """A model family of the catalog (``wrn``, ...), or a timm model name (the fallback family's)."""
+    if not isinstance(name, str):
         return None
-    from . import models  # noqa: F401 - registers the suite's families and timm entrypoints
+    if name in catalog.names("models") and not catalog.get("models", name).fallback:
+        return None
     from ._compat import import_timm
-    from .models.families import FALLBACK, list_families
+    from .models import _factory  # noqa: F401 - registers the suite's timm entrypoints (wrn28_10, ...)
 
-    if name in list_families() and name != FALLBACK:
-        return None
-    try:  # the Shallow-Deep Network backbones (sdn_vgg16, ...), until they register as a family
-        from .models.sdn import is_sdn
-
-        if is_sdn(name):
-            return None
-    except ImportError:
-        pass
     timm = import_timm()
     if timm.is_model(name):
         return None

@@ -54,7 +54,7 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     from recipes.errors import RecipeError
-    from recipes.recipe import SET_SOURCE, load_recipe
+    from recipes import SET_SOURCE, load_recipe
 
     from .launch import launch
 

@@ -29,7 +29,7 @@ def main(args) -> int:
 
     matrix = None
     if args.recipe:
-        from recipes.recipe import load_recipe
+        from recipes import load_recipe
 
         matrix = load_recipe(args.recipe, args.overrides).runs()
     status = collect_status(args.results, matrix, None if args.no_jobs else alive_checkers())

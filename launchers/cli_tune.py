@@ -34,7 +34,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from recipes.recipe import load_recipe
+    from recipes import load_recipe
 
     from .tune import TuneError, status_text, tune
 

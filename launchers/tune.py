@@ -162,11 +162,9 @@ def recipe_text(recipe, params: Sequence[Dict[str, Any]], name: str, comment: st
     """A recipe (YAML) of the recipe's base with one run per parameter set (one grid axis of bundles)."""
     import yaml
 
-    from recipes.recipe import _apply, _copy_cfg
-
     # the base with the recipe's --set run overrides baked in (re-applying them at load changes nothing), so
     # the file alone reproduces the runs
-    base = _apply(_copy_cfg(recipe.base), recipe._post)
+    base = recipe.base_config()
     bundles = [{k: _plain(v) for k, v in p.items()} for p in params]
     data = {"name": name, "base": _plain(base), "grid": {"training": bundles},
             "launch": {k: _plain(v) for k, v in _launch_dict(recipe.launch).items()}}
@@ -349,10 +347,9 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
 def _invalid(recipe, params: Dict[str, Any]) -> Optional[str]:
     """Why the recipe's base with ``params`` is not a valid run (its cross-field rules), or None."""
     from recipes.errors import RecipeError
-    from recipes.recipe import _apply, _copy_cfg
-    from recipes.schema import check_run
+    from recipes import check_run
 
-    cfg = _apply(_copy_cfg(recipe.base), recipe._post)
+    cfg = recipe.base_config()
     for path, value in params.items():
         section, _, key = path.partition(".")
         cfg[section] = {**cfg[section], key: value}

@@ -7,11 +7,11 @@ command, even ``robustperf run --index 0`` inside an array task, used to build a
 
 - Duplicates are removed per axis before anything else: grid axes set disjoint keys, so two runs are the same
   exactly when every axis picks values with the same effect (the key values the axis leaves in the config,
-  after ``--set`` overrides, of the keys in the run identity, ``recipes.schema.is_identity_key``; values that
+  after ``--set`` overrides, of the keys in the run identity, ``recipes.identity.is_identity_key``; values that
   differ only outside it are refused: they would be one run). Keeping each axis's first value of every
   effect is what dropping later duplicates in matrix order did. Seeds are the one coupled key: ``seed`` on an
   axis plus ``repeats`` must not produce one seed twice, and such a recipe is refused.
-- Keys read by some runs only (another method's parameter, ``recipes.schema.applies``) couple axes: whether
+- Keys read by some runs only (another method's parameter, ``recipes.identity.applies``) couple axes: whether
   ``training.trades_beta`` is in a run's id depends on its ``training.loss``. An axis of such a key is merged
   with the axis of the key that decides it (and the axes between them, to keep the order) into one axis of
   their product, so de-duplication per axis stays exact. Without such an axis (the method is fixed), values
@@ -32,7 +32,7 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tup
 
 from .errors import RecipeError
 from .limits import limit
-from .schema import applies, conditions, is_identity_key
+from .identity import applies, conditions, is_identity_key
 
 Patch = Tuple[Tuple[str, Optional[str], Any], ...]
 _SEED = ("seed", None)
@@ -275,8 +275,8 @@ class Matrix:
         picks, repeat = choice
         cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.base.items()}
         for dim, value in enumerate(picks):
-            _apply(cfg, self.axes[dim][1][value][1])
-        _apply(cfg, self.post)
+            apply_patch(cfg, self.axes[dim][1][value][1])
+        apply_patch(cfg, self.post)
         cfg["seed"] = cfg["seed"] + repeat
         return cfg
 
@@ -368,7 +368,13 @@ def _couple(axes: Sequence[Tuple[str, List[Patch]]], post_keys, file: str) -> Li
     return out
 
 
-def _apply(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:
+def copy_config(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of a resolved config deep enough for :func:`apply_patch` (each section's mapping is copied)."""
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
+
+
+def apply_patch(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:
+    """Set each ``(section, key, value)`` of ``patch`` in ``cfg`` (``key`` None: the whole section); returns ``cfg``."""
     for section, key, value in patch:
         if key is None:
             cfg[section] = value
@@ -377,4 +383,4 @@ def _apply(cfg: Dict[str, Any], patch: Patch) -> Dict[str, Any]:
     return cfg
 
 
-__all__ = ["Matrix"]
+__all__ = ["Matrix", "Patch", "apply_patch", "copy_config"]

@@ -1,58 +1,36 @@
-"""Load a recipe file and expand it into the run matrix.
+"""Load a recipe file and validate it into a :class:`Recipe`, whose runs :mod:`recipes.expand` lists.
 
 A recipe is YAML with the top-level keys ``name``, ``base`` (defaults of every run), ``grid`` (axes whose
 Cartesian product is the matrix), ``repeats`` (seeds ``seed .. seed+repeats-1``), ``exclude`` (partial configs
-to drop) and ``launch`` (how to submit; never part of a run's identity). YAML is read in this module only,
-with ``yaml.safe_load`` semantics.
+to drop), ``launch`` (how to submit; never part of a run's identity) and ``search`` (``robustperf tune``). YAML is
+parsed by :mod:`recipes.loading` only.
 
-Expansion is a pure function of the recipe: each run gets its matrix ``index`` (the order the axes are
-written in), a ``run_id`` (the first 12 hex digits of the SHA-256 of the canonical sorted-key JSON of the run's
-identity: seed, data, model, training and attack with every default filled in, less keys that cannot change the
-weights such as ``data.num_workers``; see :func:`recipes.schema.identity_of`) and a readable ``name``. The
-final evaluation, measurement/pricing, tracking and launch settings change no id.
+Each run gets its matrix ``index`` (the order the axes are written in), a ``run_id`` (see
+:mod:`recipes.identity`) and a readable ``name`` (:mod:`recipes.naming`).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import yaml
-
 from .errors import RecipeError, nearest
+from .expand import expand_iter, run_spec, touched_sections
+from .fields import SEED_FIELD, validate_value
 from .limits import limit, over_limit_message
-from .matrix import Matrix, _apply
+from .loading import parse_yaml
+from .matrix import Matrix, Patch, apply_patch, copy_config
 from .names import check_names
-from .schema import (IDENTITY_SECTIONS, SECTIONS, TRAINING_METHODS, LaunchConfig, RunConfig, _SEED_FIELD, all_paths,
-                     check_run, controllers, identity_keys, identity_of, run_identity_keys, section_fields,
-                     validate_section, validate_value)
+from .rules import check_run
+from .schema import all_paths, section_fields, validate_section
+from .sections import SECTIONS, LaunchConfig
+from .spec import RunSpec
+
+__all__ = ["Recipe", "RunSpec", "load_recipe", "recipe_from_dict", "check_run_count", "TOP_LEVEL_KEYS",
+           "SET_SOURCE"]
 
 TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch", "search")
 SET_SOURCE = "<--set>"
-_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-Patch = Tuple[Tuple[str, Optional[str], Any], ...]  # ((section or "seed", key or None, value), ...)
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One entry of the run matrix."""
-
-    index: int
-    run_id: str
-    name: str
-    config: Dict[str, Any] = field(repr=False, compare=False)
-
-    def run_config(self) -> RunConfig:
-        """The typed, validated config of this run."""
-        return RunConfig.from_dict(self.config)
-
-    def to_json(self) -> Dict[str, Any]:
-        return {"index": self.index, "run_id": self.run_id, "name": self.name, "config": self.config}
 
 
 @dataclass
@@ -68,7 +46,7 @@ class Recipe:
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     overrides: Tuple[str, ...] = ()
     search: Optional[Any] = None  # recipes.search.SearchSpec: the `search:` section of `robustperf tune`
-    _post: Patch = ()
+    post: Patch = ()  # the --set assignments, applied to every run
     _matrix: Optional[Matrix] = field(default=None, repr=False)
     _runs: Optional[List[RunSpec]] = field(default=None, repr=False)
 
@@ -76,8 +54,12 @@ class Recipe:
     def matrix(self) -> Matrix:
         """The lazy run matrix (see :mod:`recipes.matrix`)."""
         if self._matrix is None:
-            self._matrix = Matrix(self.base, self.axes, self.repeats, self.exclude, self._post, file=self.path)
+            self._matrix = Matrix(self.base, self.axes, self.repeats, self.exclude, self.post, file=self.path)
         return self._matrix
+
+    def base_config(self) -> Dict[str, Any]:
+        """A fresh copy of the base run config with the ``--set`` overrides applied."""
+        return apply_patch(copy_config(self.base), self.post)
 
     def count(self) -> int:
         """Number of runs in the matrix, computed without building them (any size)."""
@@ -106,7 +88,7 @@ class Recipe:
                               file=self.path, key="--index", value=index)
         if self._runs is not None:
             return self._runs[index]
-        return _spec(self, index, self.matrix.config(self.matrix.choice(index)), _touched(self))
+        return run_spec(self, index, self.matrix.config(self.matrix.choice(index)), touched_sections(self))
 
 
 def check_run_count(count: int, file: str, what: str = "the run matrix") -> None:
@@ -115,151 +97,6 @@ def check_run_count(count: int, file: str, what: str = "the run matrix") -> None
         raise RecipeError(over_limit_message("runs", f"the number of runs in {what}", count)
                           + "; robustperf expand --count counts any matrix, and run --index builds one run",
                           file=file)
-
-
-# ---------------------------------------------------------------- YAML with line numbers
-
-#: libyaml's parser when PyYAML was built with it: 10-50x faster on large recipes, and it refuses nesting deeper
-#: than 1000 levels at once (the pure-Python scanner slows down quadratically with depth, 10 s at 2000).
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-#: nesting depth refused by the pure-Python fallback (libyaml's own limit is 1000)
-MAX_YAML_DEPTH = 200
-
-
-class RecipeLoader(_SAFE_LOADER):  # type: ignore[misc,valid-type]
-    """Safe YAML loader whose implicit float rule is YAML 1.2's: ``1e-3`` and ``5e-4`` are numbers.
-
-    YAML 1.1 (PyYAML's default) wants a dot and a signed exponent (``1.0e-3``) and reads ``1e-3`` as a string,
-    so ``lr: 1e-3`` failed the number check. Only the float resolver differs; the class keeps its own copy of
-    the resolver table, leaving ``yaml.SafeLoader`` untouched.
-    """
-
-    _depth = 0
-
-    def compose_node(self, parent, index):  # the pure-Python composer only; libyaml limits depth itself
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise RecipeError(f"nested deeper than {MAX_YAML_DEPTH} levels",
-                                  line=self.peek_event().start_mark.line + 1)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-RecipeLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
-                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
-                    |[-+]?\.(?:inf|Inf|INF)
-                    |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."))
-
-
-def _children(node: yaml.Node) -> List[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _check_expansion(root: yaml.Node, bound: int) -> None:
-    """Refuse a node graph that expands (aliases followed) to more than ``bound`` nodes, or refers to itself.
-
-    YAML aliases let a few hundred bytes stand for billions of nodes ("billion laughs"); every walk over the
-    parsed recipe would follow them. Sizes are memoised per node, so the check itself costs one pass over the
-    distinct nodes, iteratively (no recursion limit).
-    """
-    size: Dict[int, int] = {}
-    on_path: set = set()
-    stack: List[Tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        key = id(node)
-        if finished:
-            on_path.discard(key)
-            total = 1 + sum(size[id(child)] for child in _children(node))
-            if total > bound:
-                raise RecipeError(over_limit_message("yaml_nodes", "the number of YAML nodes with aliases expanded",
-                                                     total) + "; nested aliases (&a, *a) repeat text many times",
-                                  line=node.start_mark.line + 1)
-            size[key] = total
-            continue
-        if key in size:
-            continue
-        if key in on_path:
-            raise RecipeError("a YAML alias refers to a node containing itself", line=node.start_mark.line + 1)
-        on_path.add(key)
-        stack.append((node, True))
-        for child in _children(node):
-            if id(child) in on_path:
-                raise RecipeError("a YAML alias refers to a node containing itself",
-                                  line=child.start_mark.line + 1)
-            if id(child) not in size:
-                stack.append((child, False))
-
-
-def _line_map(node: yaml.Node, prefix: str = "", out: Optional[Dict[str, int]] = None) -> Dict[str, int]:
-    """Map dotted key paths to 1-based lines; duplicate keys are an error (safe_load keeps the last silently).
-
-    Call after :func:`_check_expansion`: aliased nodes are walked once per path that reaches them.
-    """
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        seen = set()
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
-            path = f"{prefix}.{key}" if prefix else key
-            if key in seen:
-                raise RecipeError("duplicate key", key=path, line=key_node.start_mark.line + 1)
-            seen.add(key)
-            out.setdefault(path, key_node.start_mark.line + 1)
-            _line_map(value_node, path, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out.setdefault(f"{prefix}[{i}]", item.start_mark.line + 1)
-            _line_map(item, f"{prefix}[{i}]", out)
-    return out
-
-
-def parse_yaml(text: str, file: str) -> Tuple[Any, Dict[str, int]]:
-    """Parse YAML safely; any parser failure (syntax, unsafe tag, absurd nesting, alias bombs) is a RecipeError.
-
-    Returns the data and a map of dotted key paths to their lines.
-    """
-    if len(text) > limit("recipe_bytes"):
-        raise RecipeError(over_limit_message("recipe_bytes", "the size of the YAML text in bytes", len(text)),
-                          file=file)
-    loader = RecipeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        if "&" in text:  # without an anchor there is no alias: the graph is a tree no bigger than the text
-            _check_expansion(node, limit("yaml_nodes"))
-        lines = _line_map(node)
-        data = loader.construct_document(node)
-    except RecipeError as err:
-        raise err.located(file=file) from None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        raise RecipeError(f"not valid YAML: {err.problem or err}", file=file,
-                          line=mark.line + 1 if mark else None) from None
-    except RecursionError:
-        raise RecipeError("not valid YAML: nested too deeply", file=file) from None
-    # The parser is third-party code fed arbitrary user text: whatever else it raises (ValueError on
-    # impossible timestamps, ...) is still the user's file at fault.
-    except Exception as err:  # noqa: BLE001
-        raise RecipeError(f"not valid YAML ({type(err).__name__}: {err})", file=file) from None
-    finally:
-        loader.dispose()
-    return data, lines
 
 
 # ---------------------------------------------------------------- loading
@@ -353,10 +190,10 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
 
         search = parse_search(data["search"], file, lines)
     recipe = Recipe(name=name, path=file, base=base, axes=axes, repeats=repeats, exclude=exclude, launch=launch,
-                    overrides=tuple(overrides), search=search, _post=post)
+                    overrides=tuple(overrides), search=search, post=post)
     # Validate the base (with overrides) as a run once, so a broken default is reported as the base's fault.
     try:
-        check_run(_apply(_copy_cfg(base), post), file=file)
+        check_run(apply_patch(copy_config(base), post), file=file)
     except RecipeError as err:
         if post and _passes(base, file):  # the base alone is fine: the --set values broke it
             raise RecipeError(err.message, file=SET_SOURCE, key=err.key, value=err.value,
@@ -391,7 +228,7 @@ def _parse_base(raw: Any, file: str, lines: Dict[str, int]) -> Dict[str, Any]:
             hint = nearest(str(key), ["seed", *SECTIONS])
             raise RecipeError("unknown section" + (f" (did you mean '{hint}'?)" if hint else ""), file=file,
                               key=f"base.{key}", allowed=["seed", *SECTIONS], line=lines.get(f"base.{key}"))
-    cfg: Dict[str, Any] = {"seed": validate_value("seed", raw.get("seed", 0), _SEED_FIELD, file)}
+    cfg: Dict[str, Any] = {"seed": validate_value("seed", raw.get("seed", 0), SEED_FIELD, file)}
     for name in SECTIONS:
         try:
             section = raw.get(name)
@@ -407,7 +244,7 @@ def _parse_assignment(path: str, value: Any, file: str, lines: Dict[str, int], w
     if not isinstance(path, str):
         raise RecipeError("keys must be strings", file=file, key=where, value=path)
     if path == "seed":
-        return (("seed", None, validate_value("seed", value, _SEED_FIELD, file)),)
+        return (("seed", None, validate_value("seed", value, SEED_FIELD, file)),)
     section, _, key = path.partition(".")
     if section not in SECTIONS:
         hint = nearest(path, all_paths()) or nearest(section, SECTIONS)
@@ -496,127 +333,3 @@ def _parse_overrides(overrides: Sequence[str]) -> Tuple[Dict[str, Any], List[Tup
         else:
             runs.append((key, value))
     return top, runs
-
-
-# ---------------------------------------------------------------- expansion
-
-def _copy_cfg(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
-
-
-def run_name(cfg: Dict[str, Any]) -> str:
-    """Readable name of a run, e.g. ``wrn-28-10_relu_at_pgd5_e100_syn0_s0`` (not unique; the run_id is).
-
-    The part after the method is the method's own (``schema.TRAINING_METHODS.name_part``): ``pgd{steps}`` for the
-    PGD-trained methods, ``fgsm`` for fgsm_rs, ``free-m{steps}`` for free, none for standard. Names are not part
-    of the run's identity: changing them never changes a run_id.
-    """
-    model, training = cfg["model"], cfg["training"]
-    # The family's name: the arch, then the values of the keys its schema fields mark as name parts (wrn-28-10).
-    parts = [str(model[k]) for k, spec in section_fields("model").items()
-             if spec.get("name_part") and (spec.get("family") is None or model["arch"] in spec["family"])]
-    arch = "-".join([model["arch"], *parts])
-    ema = "_ema" if training["ema_decay"] else ""
-    ema += "_awp" if training.get("awp_gamma") else ""
-    syn = int(round(cfg["data"]["synthetic_fraction"] * 100))
-    attack = TRAINING_METHODS.name_part(training["loss"], cfg)
-    attack = f"_{attack}" if attack else ""
-    return (f"{arch}_{model['activation']}_{training['loss']}{attack}_e{training['epochs']}"
-            f"{ema}_syn{syn}_s{cfg['seed']}")
-
-
-def identity_json(cfg: Dict[str, Any]) -> str:
-    """Canonical sorted-key JSON of the parts of a config that define the run (:func:`schema.identity_of`)."""
-    return _JSON.encode(identity_of(cfg))
-
-
-def run_id_of(cfg: Dict[str, Any]) -> str:
-    """Stable 12-hex-digit id of a resolved config: same config, same id, on every machine."""
-    return hashlib.sha256(identity_json(cfg).encode("ascii")).hexdigest()[:12]
-
-
-def _touched(recipe: Recipe) -> set:
-    """Sections any axis or override patches (the others are serialised once per expansion), and the sections
-    whose id keys depend on a patched section's values (``attack.steps`` is read by some methods only)."""
-    touched = {section for _, patches in recipe.axes for patch in patches for section, _, _ in patch}
-    touched |= {section for section, _, _ in recipe._post} | {"seed"}
-    return touched | {k for k in IDENTITY_SECTIONS if any(s in touched for s, _ in controllers(k))}
-
-
-#: the run id's top-level keys, in the sorted order of the canonical JSON
-_ID_TOP = tuple(sorted(("seed",) + IDENTITY_SECTIONS))
-
-
-def _identity_part(cfg: Dict[str, Any], k: str) -> str:
-    """Canonical JSON of one top-level part of the identity (as in :func:`identity_json`)."""
-    if k == "seed":
-        return _JSON.encode(cfg[k])
-    section = cfg[k]
-    return _JSON.encode({name: section[name] for name in run_identity_keys(k, cfg) if name in section})
-
-
-def _cached_identity_part(cfg: Dict[str, Any], k: str, cache: Dict[Any, str]) -> str:
-    """:func:`_identity_part`, memoised by the section's identity values (and their types: 1 == 1.0 == True) and
-    the values that decide which of them the run reads (``training.loss``, ``model.arch``, ...)."""
-    if k == "seed":
-        return _JSON.encode(cfg[k])
-    section = cfg[k]
-    getter = _GETTERS.get(k)
-    if getter is None:
-        names = identity_keys(k)
-        getter = _GETTERS[k] = (itemgetter(*names) if len(names) > 1 else lambda d: (d[names[0]],),
-                                tuple(controllers(k)))
-    try:
-        values = getter[0](section)
-        key = (k, values, tuple(map(type, values)), tuple(cfg[s][c] for s, c in getter[1]))
-        part = cache.get(key)
-    except (KeyError, TypeError):  # a key left out, or an unhashable value (a list): encode it every time
-        return _identity_part(cfg, k)
-    if part is None:
-        if len(cache) >= _PART_CACHE_SIZE:  # bounded memory on matrices whose sections rarely repeat
-            cache.clear()
-        part = cache[key] = _identity_part(cfg, k)
-    return part
-
-
-_GETTERS: Dict[str, Any] = {}
-_PART_CACHE_SIZE = 4096
-
-
-_ABSENT = object()
-
-
-def _spec(recipe: Recipe, index: int, cfg: Dict[str, Any], touched: set,
-          base_json: Optional[Dict[str, str]] = None, cache: Optional[Dict[Any, str]] = None) -> RunSpec:
-    parts = []
-    for k in _ID_TOP:
-        cached = base_json.get(k) if (base_json is not None and k not in touched) else None
-        if cached is None:
-            cached = _identity_part(cfg, k) if cache is None else _cached_identity_part(cfg, k, cache)
-        parts.append(f'"{k}":' + cached)
-    run_id = hashlib.sha256(("{" + ",".join(parts) + "}").encode("ascii")).hexdigest()[:12]
-    try:
-        check_run(cfg, file=recipe.path)
-    except RecipeError as err:
-        raise RecipeError(f"run {index} ({run_name(cfg)}): {err.message}", file=recipe.path,
-                          key=err.key, value=err.value, allowed=err.allowed) from None
-    return RunSpec(index, run_id, run_name(cfg), cfg)
-
-
-def expand_iter(recipe: Recipe) -> Iterator[RunSpec]:
-    """The runs of ``recipe`` one at a time (no size limit: the caller decides how many to take)."""
-    matrix = recipe.matrix
-    touched = _touched(recipe)
-    base_json = {k: _identity_part(recipe.base, k) for k in _ID_TOP}
-    cache: Dict[Any, str] = {}  # a section's JSON by its values: axes repeat each value across many runs
-    for index, choice in enumerate(matrix):
-        yield _spec(recipe, index, matrix.config(choice), touched, base_json, cache)
-
-
-def expand(recipe: Recipe) -> List[RunSpec]:
-    """The run matrix of ``recipe``: grid product x repeats, overrides applied, excludes and duplicates dropped.
-
-    Runs are ordered as the axes are written (first axis outermost), then by repeat. See :mod:`recipes.matrix`
-    for how duplicates and excludes are handled without building the product.
-    """
-    return recipe.runs()

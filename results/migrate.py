@@ -82,8 +82,8 @@ def _read(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]
 
 def _scan(results_dir: str) -> Tuple[Dict[str, List[Entry]], MigrationPlan]:
     from recipes.errors import RecipeError
-    from recipes.recipe import run_id_of, run_name
-    from recipes.schema import RunConfig
+    from recipes import run_id_of, run_name
+    from recipes import RunConfig
 
     if not os.path.isdir(results_dir):
         raise MigrateError(f"{results_dir}: no such results directory")

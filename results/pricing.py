@@ -141,8 +141,8 @@ def parse_pricing_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
     Raises:
         PricingError: a malformed item or a key that is not a pricing constant; RecipeError: a bad value.
     """
-    from recipes.recipe import SET_SOURCE, parse_yaml
-    from recipes.schema import all_paths, validate_value
+    from recipes import SET_SOURCE, parse_yaml
+    from recipes import all_paths, validate_value
 
     paths = all_paths()
     allowed = [f"measurement.{k}" for k in PRICING_KEYS]

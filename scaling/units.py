@@ -42,7 +42,7 @@ KEYS = ("flops_per_unit", "device", "peak_tflops", "utilisation", "device_watts"
 
 def settings(units: Optional[Dict[str, Any]] = None, where: str = "units") -> Dict[str, Any]:
     """The full settings: defaults, the recipe's pricing defaults, then ``units`` (checked; TableError)."""
-    from recipes.schema import MeasurementConfig
+    from recipes import MeasurementConfig
 
     m = MeasurementConfig()
     out: Dict[str, Any] = dict(DEFAULTS, pue=m.pue, usd_per_kwh=m.usd_per_kwh, kg_co2_per_kwh=m.kg_co2_per_kwh,

@@ -10,7 +10,7 @@ import typing
 
 import pytest
 
-from recipes.schema import AUTOATTACK_VERSIONS, section_fields
+from recipes import AUTOATTACK_VERSIONS, section_fields
 
 
 def _choices(section: str, key: str):

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from recipes.schema import AUTOATTACK_VERSIONS
+from recipes import AUTOATTACK_VERSIONS
 
 from ..eval_data import EvalSet, as_eval_set, tensor_digest
 from ..interruption import TEST_INTERRUPT_ENV, TestInterrupt

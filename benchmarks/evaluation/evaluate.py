@@ -267,8 +267,8 @@ def apply_overrides(config: Dict[str, Any], overrides: Sequence[str]) -> Tuple[D
         RecipeError: malformed item, unknown key, a key outside those sections, or a bad value.
     """
     from recipes.errors import RecipeError
-    from recipes.recipe import SET_SOURCE, parse_yaml
-    from recipes.schema import all_paths, validate_value
+    from recipes import SET_SOURCE, parse_yaml
+    from recipes import all_paths, validate_value
 
     paths = all_paths()
     allowed = [p for p in paths if p.split(".")[0] in OVERRIDABLE]
@@ -317,7 +317,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
     """
     import contextlib
 
-    from recipes.schema import RunConfig
+    from recipes import RunConfig
     from results import RECORD_FILE, read_record, write_record
     from results.schema import evaluation_settings, store_evaluation
 

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 
 from recipes.errors import UserError
 # pyautoattack's attack names (a custom list) and versions: the recipe schema's vocabulary, imported not copied
-from recipes.schema import AUTOATTACK_ATTACKS, AUTOATTACK_VERSIONS
+from recipes import AUTOATTACK_ATTACKS, AUTOATTACK_VERSIONS
 from results.schema import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
 
 

@@ -8,7 +8,9 @@ GPU meters this CI host lacks.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from recipes import catalog
 
 from recipes.errors import UserError
 
@@ -19,8 +21,15 @@ RAPL = "rapl"
 ESTIMATE_TDP = "estimate-tdp"
 UNAVAILABLE = "unavailable"
 
-#: ``energy_source: auto`` tries these, first readable wins; ``estimate-tdp`` only when ``tdp_watts`` is set.
-AUTO_ORDER = {"gpu": (NVML, NVIDIA_SMI), "cpu": (RAPL,)}
+
+
+def auto_order(devices: str) -> Tuple[str, ...]:
+    """The meters ``energy_source: auto`` tries for ``devices`` (``gpu`` or ``cpu``), first readable wins: the
+    catalog's meters of those devices by their ``auto`` rank; ``estimate-tdp`` follows only when ``tdp_watts`` is
+    set."""
+    ranked = [(e.auto, e.name) for e in catalog.entries("meters").values()
+              if e.devices == devices and e.auto is not None]
+    return tuple(name for _, name in sorted(ranked))
 
 
 class BackendUnavailable(Exception):
@@ -81,15 +90,17 @@ def unregister_energy_backend(name: str) -> None:
 
 
 def list_energy_backends() -> List[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(catalog.names("meters")))
 
 
 def get_energy_backend(name: str) -> BackendFactory:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise EnergyUnavailable(f"unknown energy backend {name!r}; registered: {', '.join(list_energy_backends())}")\
-            from None
+    """The factory of meter ``name``: one registered here (the fallbacks, tests' fakes) or a catalog meter."""
+    factory = _REGISTRY.get(name)
+    if factory is None and name in catalog.names("meters"):
+        factory = catalog.load("meters", name)
+    if factory is None:
+        raise EnergyUnavailable(f"unknown energy backend {name!r}; registered: {', '.join(list_energy_backends())}")
+    return factory
 
 
 class UnavailableBackend(EnergyBackend):

@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from . import _nvidia, _rapl  # noqa: F401 - registers the nvml, nvidia-smi and rapl backends
-from .backends import (AUTO_ORDER, ESTIMATE_TDP, UNAVAILABLE, BackendUnavailable, EnergyBackend,
+from .backends import (ESTIMATE_TDP, UNAVAILABLE, BackendUnavailable, EnergyBackend, auto_order,
                        EnergyUnavailable, get_energy_backend)
 
 #: Name of the pseudo-window covering the union of all windows (what ``energy.kwh`` reports).
@@ -190,7 +190,7 @@ class EnergyMeter:
             except BackendUnavailable as err:
                 raise EnergyUnavailable(f"measurement.energy_source is {self.requested!r} but it cannot measure "
                                         f"here: {err}") from None
-        order = AUTO_ORDER["gpu" if devices else "cpu"] if self.requested == AUTO else ()
+        order = auto_order("gpu" if devices else "cpu") if self.requested == AUTO else ()
         if getattr(self.cfg, "tdp_watts", None) is not None:
             order = (*order, ESTIMATE_TDP)
         for name in order:

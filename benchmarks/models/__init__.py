@@ -3,10 +3,11 @@
 Importing this package registers ``wrn{depth}_{width}`` (``wrn28_10``, ``wrn70_16``, ...) with timm, so
 ``timm.create_model("wrn28_10", activation="gelu", num_classes=10)`` works afterwards.
 """
-from .outputs import FinalLogits, all_logits, final_logits
-from ._factory import NormalizedModel, create_model, model_name, model_spec
-from .wide_resnet import ACTIVATIONS, SIZES, WideResNet
-from . import sdn  # noqa: F401,E402 - registers the sdn_* families
+from .._lazy import lazy
 
-__all__ = ["ACTIVATIONS", "SIZES", "FinalLogits", "NormalizedModel", "WideResNet", "all_logits", "create_model",
-           "final_logits", "model_name", "model_spec"]
+__getattr__, __all__ = lazy(__name__, {
+    "FinalLogits": ".outputs", "all_logits": ".outputs", "final_logits": ".outputs",
+    "NormalizedModel": "._factory", "create_model": "._factory", "model_name": "._factory",
+    "model_spec": "._factory",
+    "ACTIVATIONS": ".wide_resnet", "SIZES": ".wide_resnet", "WideResNet": ".wide_resnet",
+})

@@ -16,7 +16,7 @@ from recipes.errors import RecipeError
 
 from .._compat import import_timm
 from . import resnet_cifar, vit_cifar, wide_resnet  # noqa: F401 - register the timm entrypoints
-from .families import ModelFamily, fit_channels, get_family, register_family
+from .families import ModelFamily, fit_channels, get_family
 
 __all__ = ["NormalizedModel", "create_model", "model_name", "model_spec"]
 
@@ -106,11 +106,9 @@ def check_wrn_depth(model) -> None:
                           value=model["depth"])
 
 
-@register_family("wrn")
 class WideResNetFamily(ModelFamily):
     """CIFAR WideResNets (:mod:`.wide_resnet`), ``wrn-{depth}-{width}``."""
 
-    params = ("depth", "width", "activation", "drop_rate")
 
     def check(self, model):
         check_wrn_depth(model)
@@ -131,11 +129,9 @@ class WideResNetFamily(ModelFamily):
                                       in_chans=spec["in_chans"], **kwargs)
 
 
-@register_family("timm")
 class TimmFamily(ModelFamily):
     """Any timm model by name, with the normalisation (and the optional resize) inside the model."""
 
-    params = ("drop_rate", "input_size")
 
     def check(self, model):
         timm = import_timm()
@@ -160,7 +156,6 @@ class TimmFamily(ModelFamily):
 class _CifarEntrypoint(ModelFamily):
     """A small-image network of this package registered with timm under the family's name."""
 
-    params = ("activation", "drop_rate")
 
     def build(self, spec):
         timm = import_timm()
@@ -172,18 +167,14 @@ class _CifarEntrypoint(ModelFamily):
         return timm.create_model(self.name, num_classes=spec["num_classes"], in_chans=spec["in_chans"], **kwargs)
 
 
-@register_family("cifar_resnet18")
 class CifarResNet18(_CifarEntrypoint):
     """CIFAR ResNet-18 (:mod:`.resnet_cifar`)."""
 
 
-@register_family("preact_resnet18")
 class PreActResNet18(_CifarEntrypoint):
     """PreAct ResNet-18 (:mod:`.resnet_cifar`)."""
 
 
-@register_family("vit_cifar_s")
 class VitCifarS(_CifarEntrypoint):
     """ViT-S/4 for 32x32 images (:mod:`.vit_cifar`)."""
 
-    params = ("drop_rate",)

@@ -1,9 +1,9 @@
 """Model families: ``model.arch`` names one, and the family turns the recipe's ``model`` section into a network.
 
-A family is a :class:`ModelFamily` subclass registered with ``@register_family("name")``. It declares the
-``model.*`` keys it reads (``params``; the schema validates and documents them, its ``family=`` metadata says
-which family reads which key and which values make up the run name), checks them (:meth:`ModelFamily.check`)
-and builds the network (:meth:`ModelFamily.build`) taking images in [0, 1]. A network may return one logits
+A family is a :class:`ModelFamily` subclass named by its catalog entry (:class:`recipes.catalog.ModelEntry`, the
+built-ins' in :mod:`.catalog`), which declares the ``model.*`` keys it reads and which of them follow the arch in
+run names. The class checks them (:meth:`ModelFamily.check`) and builds the network (:meth:`ModelFamily.build`)
+taking images in [0, 1]. A network may return one logits
 tensor or a list/tuple of them (one per exit); :func:`benchmarks.models.final_logits` picks the final one.
 
 Built in: ``wrn`` (CIFAR WideResNets), ``cifar_resnet18`` / ``preact_resnet18`` (the RobustBench ResNet-18
@@ -15,52 +15,56 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence, Tuple, Type
 
-from recipes.schema import MODEL_FAMILIES
+from recipes import catalog
 
 __all__ = ["ModelFamily", "register_family", "get_family", "list_families", "unregister_family"]
 
-_FAMILIES: Dict[str, Type["ModelFamily"]] = {}
-#: The family used for an arch no family is registered under: any timm model name.
-FALLBACK = "timm"
 
-
-def register_family(name: str):
-    """Class decorator: register a :class:`ModelFamily` subclass as ``model.arch: name``."""
+def register_family(name: str, **facts):
+    """Class decorator registering a :class:`ModelFamily` subclass in-process as ``model.arch: name`` (tests,
+    notebooks); ``facts`` are the :class:`recipes.catalog.ModelEntry` fields (``reads``, ``name_keys``, ...)."""
 
     def decorate(cls):
         if not (isinstance(cls, type) and issubclass(cls, ModelFamily)):
             raise TypeError(f"@register_family({name!r}) decorates a ModelFamily subclass, not {cls!r}")
-        if name in _FAMILIES and _FAMILIES[name] is not cls:
-            raise ValueError(f"model family {name!r} is already registered by {_FAMILIES[name].__module__}")
-        cls.name = name
-        _FAMILIES[name] = cls
-        # a plug-in's own keys enter its runs' ids (a built-in's are the schema's family= metadata; a test checks)
-        MODEL_FAMILIES.add(name, reads=tuple(f"model.{k}" for k in cls.params))
+        catalog.register(catalog.ModelEntry(name=name, impl=cls, **facts))
         return cls
 
     return decorate
 
 
 def unregister_family(name: str) -> None:
-    _FAMILIES.pop(name, None)
-    MODEL_FAMILIES.discard(name)
+    catalog.unregister("models", name)
 
 
 def list_families():
-    return sorted(_FAMILIES)
+    return sorted(catalog.names("models"))
 
 
 def get_family(arch: str) -> "ModelFamily":
-    """The family of ``model.arch``: the one registered under that name, else the timm fallback."""
-    return _FAMILIES.get(arch, _FAMILIES[FALLBACK])()
+    """The family of ``model.arch``: its catalog entry's class, else the fallback's (any timm model name)."""
+    entry = catalog.get("models", arch)
+    cls = entry.load()
+    if not (isinstance(cls, type) and issubclass(cls, ModelFamily)):
+        raise catalog.PluginError(f"model family {entry.name!r}: {entry.impl} is not a ModelFamily subclass")
+    family = cls()
+    family.name = entry.name
+    family.entry = entry
+    return family
 
 
 class ModelFamily:
-    """One kind of network. Subclasses set ``params`` and implement :meth:`build`."""
+    """One kind of network. Subclasses implement :meth:`build`; the keys it reads are its catalog entry's."""
 
     name: str = ""
-    #: ``model.*`` keys the family reads (besides ``arch``).
-    params: Tuple[str, ...] = ("drop_rate",)
+    entry: Optional[catalog.ModelEntry] = None
+
+    @property
+    def params(self) -> Tuple[str, ...]:
+        """The ``model.*`` keys the family reads besides ``arch``: ``drop_rate`` and its entry's ``reads``."""
+        own = tuple(p.split(".", 1)[1] for p in (self.entry.all_reads() if self.entry else ())
+                    if p.startswith("model."))
+        return own + ("drop_rate",)
 
     def check(self, model: Dict[str, Any]) -> None:
         """Raise :class:`recipes.errors.RecipeError` naming the key when the family cannot build ``model``."""

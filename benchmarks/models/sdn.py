@@ -330,13 +330,12 @@ def sdn_info(model: SDN) -> Dict[str, int]:
 
 # ---------------------------------------------------------------- model families (model.arch)
 
-from .families import ModelFamily, register_family  # noqa: E402
+from .families import ModelFamily  # noqa: E402
 
 
 class _SDNFamily(ModelFamily):
     """A Shallow-Deep Network: one logits tensor per exit (``model.arch: sdn_*``)."""
 
-    params = ("drop_rate",)
 
     def timm_name(self, model):
         return self.name
@@ -348,26 +347,21 @@ class _SDNFamily(ModelFamily):
                           drop_rate=spec["drop_rate"], **kwargs)
 
 
-@register_family("sdn_vgg16")
 class SDNVGG16(_SDNFamily):
     """SDN on VGG-16-BN: 14 ICs, 15 exits."""
 
 
-@register_family("sdn_resnet56")
 class SDNResNet56(_SDNFamily):
     """SDN on ResNet-56: 27 ICs, 28 exits."""
 
 
-@register_family("sdn_mobilenet")
 class SDNMobileNet(_SDNFamily):
     """SDN on MobileNet: 13 ICs, 14 exits."""
 
 
-@register_family("sdn_wrn")
 class SDNWideResNet(_SDNFamily):
     """SDN on a pre-activation WideResNet-depth-width: one IC per block."""
 
-    params = ("depth", "width", "activation", "drop_rate")
 
     def check(self, model):
         from ._factory import check_wrn_depth

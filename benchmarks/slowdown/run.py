@@ -17,7 +17,7 @@ FALLBACK_FRACTION = 0.1
 def slowdown_for_run(model, run_config, *, test: Tuple[torch.Tensor, torch.Tensor], meter: Any = None,
                      warnings: Optional[List[str]] = None, log=None) -> Dict[str, Any]:
     from recipes.errors import UserError
-    from recipes.schema import slowdown_config
+    from recipes import slowdown_config
 
     from ..data import holdout_split, load_dataset
     from .evaluate import evaluate_slowdown

@@ -1,9 +1,11 @@
 """Adversarial training: the loop (:class:`Trainer`), its checkpoints and the process group."""
-from .checkpoint import BEST, LAST, checkpoint_path, load_checkpoint, save_checkpoint
-from .distributed import DistInfo, init_distributed
-from .trainer import (CHECKPOINT_FORMAT, Diverged, ResumeError, Stopped, Trainer, TrainHooks, autocast_factory,
-                      evaluate_subset, forward_backward_step)
+from .._lazy import lazy
 
-__all__ = ["BEST", "LAST", "CHECKPOINT_FORMAT", "DistInfo", "Diverged", "ResumeError", "Stopped", "Trainer",
-           "TrainHooks", "autocast_factory", "checkpoint_path", "evaluate_subset", "forward_backward_step",
-           "init_distributed", "load_checkpoint", "save_checkpoint"]
+__getattr__, __all__ = lazy(__name__, {
+    "BEST": ".checkpoint", "LAST": ".checkpoint", "checkpoint_path": ".checkpoint",
+    "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
+    "DistInfo": ".distributed", "init_distributed": ".distributed",
+    "CHECKPOINT_FORMAT": ".trainer", "Diverged": ".trainer", "ResumeError": ".trainer", "Stopped": ".trainer",
+    "Trainer": ".trainer", "TrainHooks": ".trainer", "autocast_factory": ".trainer", "evaluate_subset": ".trainer",
+    "forward_backward_step": ".trainer",
+})

@@ -121,7 +121,7 @@ def _run() -> dict:
     from benchmarks.measurement import EnergyMeter, count_forward_flops
     from benchmarks.tracking import Tracker
     from benchmarks.training import DistInfo, Trainer
-    from recipes.schema import RunConfig
+    from recipes import RunConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         _random_cifar(tmp)

@@ -42,7 +42,7 @@ def run() -> dict:
 def _run() -> dict:
     from benchmarks.measurement import count_forward_flops
     from benchmarks.training import DistInfo, Trainer
-    from recipes.schema import RunConfig
+    from recipes import RunConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         _random_cifar(tmp)

@@ -13,7 +13,7 @@ from benchmarks.measurement import (ESTIMATE_TDP, TOTAL, UNAVAILABLE, EnergyMete
 from benchmarks.measurement._nvidia import parse_cuda_visible_devices, parse_power_line, physical_devices
 from benchmarks.measurement._rapl import POWERCAP, RaplBackend, counter_delta, rapl_zones
 from benchmarks.measurement.backends import BackendUnavailable
-from recipes.schema import MeasurementConfig
+from recipes import MeasurementConfig
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ PASSES = {"at": lambda k: (k, 1), "trades": lambda k: (k + 1, 2)}
 def test_train_step_executes_the_implied_passes(loss, k):
     """The count on the training helper's real step equals batch x passes x per-sample FLOPs (per mode)."""
     from benchmarks.training import DistInfo, Trainer
-    from recipes.schema import RunConfig
+    from recipes import RunConfig
 
     cfg = RunConfig.from_dict({
         "seed": 0, "data": {"name": "digits", "batch_size": 8},

@@ -1,5 +1,6 @@
-"""Training methods as plug-ins: registry parity with the schema, FLOPs against each method's passes, a test-only
-method and a test-only (multi-exit) model family trained with no edit outside the test."""
+"""Training methods as plug-ins: every catalog entry loads and keeps exactly the keys it reads in its runs' ids,
+FLOPs against each method's passes, a test-only method and a test-only (multi-exit) model family trained with no
+edit outside the test."""
 from __future__ import annotations
 
 import importlib
@@ -18,8 +19,7 @@ from benchmarks.training import DistInfo, Trainer
 from benchmarks.training.methods import Method, get_method, list_methods, register_method, unregister_method
 from recipes import load_recipe
 from recipes.errors import RecipeError
-from recipes.schema import (AWP_METHODS, MODEL_FAMILIES, TRAINING_METHODS, RunConfig, applies, conditions,
-                            identity_keys, section_fields)
+from recipes import RunConfig, all_paths, catalog, method_name_part, section_fields
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 #: training.* keys every method shares (the rest belong to the methods that declare them).
@@ -30,58 +30,69 @@ SHARED = {"loss", "epochs", "ema_decay", "lr", "lr_base_batch_size", "optimizer"
 SHARED_PREFIXES = ("select_",)
 
 
-def test_registry_equals_the_schema_vocabulary():
-    assert set(list_methods()) == set(TRAINING_METHODS.builtin) == set(TRAINING_METHODS)
-    assert set(AWP_METHODS) == {m for m in list_methods() if get_method(m).supports_awp}
+@pytest.mark.parametrize("name", catalog.names("methods"))
+def test_each_method_entry_loads_and_its_facts_hold(name):
+    """The entry's implementation is a Method; its attack is a registered training attack; the keys it reads are
+    recipe keys; its module cites its paper."""
+    entry = catalog.get("methods", name)
+    cls = get_method(name)
+    assert issubclass(cls, Method)
+    assert entry.train_attack is None or "train" in catalog.get("attacks", entry.train_attack).roles
+    paths = set(all_paths())
+    assert set(entry.all_reads()) <= paths, name
+    doc = importlib.import_module(cls.__module__).__doc__
+    assert re.search(r"(19|20)\d\d", doc) and ("arxiv.org" in doc or "openreview" in doc), name
+
+
+def test_every_method_specific_key_is_read_by_some_method():
     training = section_fields("training")
-    assert training["loss"]["choices"] is TRAINING_METHODS
-    claimed = set()
-    for name in list_methods():
-        cls = get_method(name)
-        assert cls.train_attack is None or cls.train_attack in list_attacks(), name
-        assert set(cls.params) <= set(training), name
-        claimed |= set(cls.params)
-        doc = importlib.import_module(cls.__module__).__doc__
-        assert re.search(r"(19|20)\d\d", doc) and ("arxiv.org" in doc or "openreview" in doc), name
-    assert claimed == {k for k in training if k not in SHARED and not k.startswith(SHARED_PREFIXES)}
+    claimed = {p.split(".", 1)[1] for e in catalog.entries("methods").values() for p in e.all_reads()
+               if p.startswith("training.")}
+    assert claimed == {k for k, spec in training.items() if spec.get("read_by") == "training.loss"}
 
 
-def test_run_name_parts_follow_what_each_method_runs():
+@pytest.mark.parametrize("name", catalog.names("methods"))
+def test_a_method_name_part_is_empty_exactly_when_it_crafts_nothing(name):
     """A method's run-name part is empty exactly when it crafts no adversarial input at all (no training attack,
-    no backbone attack, no replays); every built-in method has one declared in the schema."""
-    from recipes.schema import METHOD_NAME_PARTS
-
-    from benchmarks.training.methods.base import Method
-
-    cfg = {"attack": {"steps": 5}}
-    assert set(METHOD_NAME_PARTS) == set(list_methods())
-    for name in list_methods():
-        cls = get_method(name)
-        attack_free = (cls.train_attack is None and getattr(cls, "backbone_attack", None) is None
-                       and cls.updates_per_batch is Method.updates_per_batch)
-        assert (TRAINING_METHODS.name_part(name, cfg) == "") == attack_free, name
-    assert TRAINING_METHODS.name_part("free", cfg) == "free-m5" and TRAINING_METHODS.name_part("fgsm_rs", cfg) == "fgsm"
+    no backbone attack, no replays)."""
+    cls = get_method(name)
+    attack_free = (catalog.get("methods", name).train_attack is None
+                   and getattr(cls, "backbone_attack", None) is None
+                   and cls.updates_per_batch is Method.updates_per_batch)
+    assert (method_name_part(name, {"attack": {"steps": 5}}) == "") == attack_free, name
 
 
-def test_what_each_method_and_family_reads_is_what_the_schema_keeps_in_its_ids():
-    """A built-in method's params, attack keys and AWP switch, and a family's params, equal the schema's
-    ``methods=``/``family=`` metadata, which decides the keys of its runs' ids without importing the workloads."""
-    for name in TRAINING_METHODS.builtin:
-        reads = set(get_method(name).reads())
-        for section in ("training", "attack"):
-            for key in identity_keys(section):
-                allowed = conditions(section, key).get("training.loss")
-                if allowed is None:
-                    assert f"{section}.{key}" not in reads, (name, key, "a method's own key must name its methods")
-                else:
-                    assert (name in allowed) == (f"{section}.{key}" in reads), (name, section, key)
-    assert set(list_families()) == set(MODEL_FAMILIES.builtin)
-    for name in list_families():
-        params = set(get_family(name).params)
-        for key in identity_keys("model"):
-            if key != "arch":
-                read = applies("model", key, lambda s, k: name if (s, k) == ("model", "arch") else None)
-                assert read == (key in params), (name, key)
+def _one_run(tiny_recipe, *sets):
+    return load_recipe(str(tiny_recipe), list(sets)).run(0)
+
+
+#: a value other than the default for each key some plug-ins read
+_CHANGED = {"training.trades_beta": 3.0, "training.mart_beta": 3.0, "training.fgsm_alpha": 1.0,
+            "training.awp_gamma": 0.01, "training.sdn_ic_epochs": 2, "training.sdn_ic_lr": 0.01,
+            "training.sdn_ic_milestone": 3, "attack.steps": 3, "attack.step_size": 0.01, "attack.random_start": False,
+            "model.depth": 16, "model.width": 2, "model.activation": "gelu", "model.input_size": 16}
+
+
+@pytest.mark.parametrize("kind,name", [("methods", n) for n in catalog.names("methods")]
+                         + [("models", n) for n in catalog.names("models")])
+def test_a_plugin_keeps_exactly_the_keys_it_reads_in_its_runs_ids(tiny_recipe, kind, name):
+    """Changing a key the chosen plug-in reads changes the run's id; another plug-in's key leaves it alone."""
+    entry = catalog.get(kind, name)
+    chooser = {"methods": "training.loss", "models": "model.arch"}[kind]
+    base = [f"{chooser}={name}", "training.epochs=30"]
+    if kind == "methods" and entry.multi_exit:
+        base.append("model.arch=sdn_vgg16")
+    if kind == "models" and entry.multi_exit:
+        base.append("training.loss=sdn")
+    if kind == "models" and entry.fallback:
+        base[0] = "model.arch=resnet18"
+    reference = _one_run(tiny_recipe, *base).run_id
+    for path, value in _CHANGED.items():
+        spec = section_fields(path.split(".")[0])[path.split(".")[1]]
+        if spec.get("read_by") != chooser or (path == "training.awp_gamma" and path not in entry.all_reads()):
+            continue  # (weight perturbation on a method without it is refused: test_awp_on_a_method_without_it)
+        changed = _one_run(tiny_recipe, *base, f"{path}={value}").run_id != reference
+        assert changed == (path in entry.all_reads()), (name, path)
 
 
 def test_awp_on_a_method_without_it_is_a_recipe_error(tiny_recipe):
@@ -192,11 +203,10 @@ def test_a_method_registered_from_a_test_trains(tiny_recipe, tmp_path):
 
     calls = []
 
-    @register_method("test_clean_plus_adv", name_part="mix-pgd{attack.steps}")
+    @register_method("test_clean_plus_adv", name_part="mix-pgd{attack.steps}", train_attack="pgd",
+                     reads=("attack.steps", "attack.step_size", "attack.random_start"))
     class CleanPlusAdversarial(Method):
         """Test-only: CE on the clean and the PGD batch, averaged (Goodfellow et al. 2015's mix, arxiv.org)."""
-
-        train_attack = "pgd"
 
         def train_passes(self):
             return 2
@@ -220,7 +230,7 @@ def test_a_method_registered_from_a_test_trains(tiny_recipe, tmp_path):
         assert len(calls) == record["flops"]["steps"] > 0
     finally:
         unregister_method("test_clean_plus_adv")
-    assert "test_clean_plus_adv" not in TRAINING_METHODS
+    assert "test_clean_plus_adv" not in catalog.names("methods")
     with pytest.raises(RecipeError, match="not an allowed value"):
         load_recipe(str(tiny_recipe), ["training.loss=test_clean_plus_adv"])
 
@@ -249,10 +259,8 @@ def test_a_multi_exit_family_registered_from_a_test_trains_and_is_evaluated(tiny
     from benchmarks.run import execute
     from results import load_record
 
-    @register_family("test_two_exit")
+    @register_family("test_two_exit", reads=("model.width",), multi_exit=True)
     class TwoExit(ModelFamily):
-        params = ("width",)
-
         def check(self, model):
             if model["width"] > 64:
                 raise RecipeError("too wide for a test", key="model.width", value=model["width"])
@@ -296,10 +304,9 @@ def test_methods_recipes_expand():
 
     cifar = load_recipe(str(ROOT / "recipes" / "methods-cifar10.yaml")).runs()
     assert len(cifar) == 5 * 12 * 3
-    from recipes.schema import SDN_METHODS
-
+    sdn_methods = {e.name for e in catalog.entries("methods").values() if e.multi_exit}
     # the multi-exit (SDN) methods are in recipes/deepsloth-cifar10.yaml (tests/benchmarks/test_slowdown_run.py)
-    assert {r.config["training"]["loss"] for r in cifar} == set(TRAINING_METHODS.builtin) - set(SDN_METHODS)
+    assert {r.config["training"]["loss"] for r in cifar} == set(catalog.names("methods")) - sdn_methods
     assert {r.config["model"]["arch"] for r in cifar} == {"cifar_resnet18", "preact_resnet18", "wrn", "vit_cifar_s"}
     free = [r for r in cifar if r.config["training"]["loss"] == "free"]
     assert all(r.config["attack"]["steps"] == 8 and r.config["training"]["epochs"] == 13 for r in free)
@@ -309,7 +316,7 @@ def test_methods_recipes_expand():
     assert {r.config["attack"]["eps"] for r in imagenet} == {4 / 255}
     assert {r.config["model"]["arch"] for r in imagenet} == {"resnet50"}
     digits = load_recipe(str(ROOT / "recipes" / "methods-digits.yaml")).runs()
-    assert {r.config["training"]["loss"] for r in digits} == set(TRAINING_METHODS.builtin) - set(SDN_METHODS)
+    assert {r.config["training"]["loss"] for r in digits} == set(catalog.names("methods")) - sdn_methods
 
 
 def test_fp16_trains_with_a_checkpointed_gradient_scaler(tiny_recipe, tmp_path):

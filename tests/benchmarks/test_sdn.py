@@ -83,7 +83,7 @@ def test_sdn_families_build_through_the_factory_and_profile_prints_exits(capsys)
 def _sdn_trainer(loss, **training):
     from benchmarks.training import Trainer
     from benchmarks.training.distributed import DistInfo
-    from recipes.schema import RunConfig
+    from recipes import RunConfig
 
     cfg = RunConfig.from_dict({
         "seed": 0, "data": {"name": "digits", "batch_size": 16},
@@ -123,7 +123,7 @@ def test_end_to_end_sdn_weights_grow_to_the_ic_positions():
 
 def test_sdn_methods_need_an_sdn_model():
     from recipes import RecipeError
-    from recipes.schema import RunConfig
+    from recipes import RunConfig
 
     with pytest.raises(RecipeError, match="multi-exit"):
         RunConfig.from_dict({"model": {"arch": "wrn", "depth": 10, "width": 1}, "training": {"loss": "sdn"}})

@@ -8,7 +8,7 @@ import torch
 from benchmarks.data import DataError, load_dataset
 from benchmarks.folder_data import FolderBatches
 from benchmarks.training import DistInfo, Trainer
-from recipes.schema import RunConfig
+from recipes import RunConfig
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 

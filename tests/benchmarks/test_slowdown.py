@@ -11,7 +11,7 @@ from benchmarks.slowdown import attacks as A
 from benchmarks.slowdown import calibrate as C
 from benchmarks.slowdown import exits as E
 from benchmarks.slowdown import metrics as M
-from recipes.schema import SlowdownConfig
+from recipes import SlowdownConfig
 from tests.benchmarks._sdn_fixture import digits_splits, train_small_sdn
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 

@@ -67,7 +67,7 @@ def test_run_0_trains_an_sdn_and_deepsloth_cuts_its_efficacy(tmp_path):
 
 
 def test_cifar10_recipe_expands_to_the_papers_sdns_and_the_defence_grid():
-    from recipes.schema import SDN_METHODS, slowdown_config
+    from recipes import SDN_METHODS, slowdown_config
 
     runs = load_recipe(str(ROOT / "recipes" / "deepsloth-cifar10.yaml")).runs()
     pairs = {(r.config["model"]["arch"], r.config["training"]["loss"]) for r in runs}

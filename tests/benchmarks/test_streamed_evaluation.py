@@ -17,7 +17,7 @@ from benchmarks.eval_data import TensorSet, eval_set
 from benchmarks.evaluation import EvaluationInterrupted, evaluate, run_autoattack
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from benchmarks.folder_data import FolderSet
-from recipes.schema import RunConfig
+from recipes import RunConfig
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 from tests.recipes._rss import peak_kb, reset_peak
 

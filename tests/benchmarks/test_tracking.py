@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.tracking import (KEY_AUTOATTACK_ACCURACY, KEY_PGD_ACCURACY, KEY_RESUME, KEY_SUSPEND, MLLOG_FILE,
                                  Tracker, TrackingError)
-from recipes.schema import RunConfig
+from recipes import RunConfig
 from results.schema import new_record
 
 _BLOCK = 32768  # the LevelDB log format W&B's .wandb files use: 32 KiB blocks, 7-byte record headers

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from recipes import RecipeError
-from recipes.recipe import load_recipe
+from recipes import load_recipe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPE = os.path.join(ROOT, "recipes", "tune-digits.yaml")

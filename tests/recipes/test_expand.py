@@ -6,7 +6,7 @@ import json
 import pytest
 
 from recipes import RecipeError, RunConfig, identity_json, load_recipe, recipe_from_dict, run_id_of
-from recipes.schema import all_paths
+from recipes import all_paths
 
 
 def write(tmp_path, text, name="r.yaml"):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import robustperf
 from recipes import RecipeError, load_recipe
-from recipes.schema import all_paths
+from recipes import all_paths
 
 PATHS = all_paths()
 TYPED = {p: s for p, s in PATHS.items() if s.get("kind") is None}

@@ -14,21 +14,20 @@ from hypothesis import strategies as st
 
 import robustperf
 from recipes import RecipeError, load_recipe, recipe_from_dict, run_id_of
-from recipes.recipe import _apply, _copy_cfg
-from recipes.schema import applies
+from recipes import applies, apply_patch, copy_config
 
 
 def product_reference(recipe):
     """The matrix by brute force: product x repeats, overrides, excludes, then duplicates (by run id) dropped."""
     out, seen = [], set()
     for combo in itertools.product(*[patches for _, patches in recipe.axes]):
-        cfg = _copy_cfg(recipe.base)
+        cfg = copy_config(recipe.base)
         for patch in combo:
-            _apply(cfg, patch)
-        _apply(cfg, recipe._post)
+            apply_patch(cfg, patch)
+        apply_patch(cfg, recipe.post)
         seed0 = cfg["seed"]
         for repeat in range(recipe.repeats):
-            run = _copy_cfg(cfg)
+            run = copy_config(cfg)
             run["seed"] = seed0 + repeat
             if any(all(_excludes(run, s, k, v) for s, k, v in ex) for ex in recipe.exclude):
                 continue

@@ -71,8 +71,7 @@ def test_run_names_carry_each_methods_attack_part_and_never_change_the_run_id():
     """standard runs no attack (no part); fgsm_rs one FGSM step; free m replays; at/trades/mart PGD-k. The name is
     not the run's identity: a config's run_id is computed without it."""
     from recipes import load_recipe, run_id_of
-    from recipes.recipe import run_name
-    from recipes.schema import TRAINING_METHODS
+    from recipes import method_name_part, run_name
     import pathlib
 
     path = pathlib.Path(__file__).resolve().parents[2] / "recipes" / "methods-digits.yaml"
@@ -92,15 +91,21 @@ def test_run_names_carry_each_methods_attack_part_and_never_change_the_run_id():
     cfg = runs[0].config
     for loss, part in (("standard", ""), ("free", "free-m7"), ("at", "pgd7"), ("fgsm_rs", "fgsm")):
         changed = {**cfg, "training": {**cfg["training"], "loss": loss}, "attack": {**cfg["attack"], "steps": 7}}
-        assert TRAINING_METHODS.name_part(loss, changed) == part
+        assert method_name_part(loss, changed) == part
         assert ("_" + part + "_" if part else "_" + loss + "_e") in run_name(changed)
 
 
-def test_a_builtin_methods_name_part_is_declared_once():
-    from recipes.schema import METHOD_NAME_PARTS, TRAINING_METHODS
+def test_a_methods_name_part_comes_from_its_catalog_entry():
+    """The name part is a fact of the method's entry: registering another entry under a taken name is refused, and
+    an in-process method names its runs with its own template."""
+    from recipes import catalog, method_name_part
 
-    assert set(METHOD_NAME_PARTS) == set(TRAINING_METHODS.builtin)
-    with pytest.raises(ValueError, match="run-name part"):
-        TRAINING_METHODS.add("at", "fgsm")
-    TRAINING_METHODS.add("at", "pgd{attack.steps}")  # the declared one is accepted
-    assert TRAINING_METHODS.name_part("at", {"attack": {"steps": 2}}) == "pgd2"
+    assert method_name_part("at", {"attack": {"steps": 2}}) == "pgd2"
+    with pytest.raises(ValueError, match="already registered"):
+        catalog.register(catalog.MethodEntry(name="at", impl="x:y", name_part="fgsm"))
+    catalog.register(catalog.MethodEntry(name="test_named", impl="x:y", name_part="mix{attack.steps}"))
+    try:
+        assert method_name_part("test_named", {"attack": {"steps": 4}}) == "mix4"
+    finally:
+        catalog.unregister("methods", "test_named")
+    assert "test_named" not in catalog.names("methods")

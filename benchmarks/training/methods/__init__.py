@@ -16,7 +16,9 @@ sdn_*     Kaya et al. 2019 SDN; Hong et al. 2021 DeepSloth defences  see :mod:`.
 pass of the training loss per step once ``training.awp_warmup`` epochs have passed. See :mod:`.base` for the
 plug-in contract; adding a method is one module here (imported below) plus its name in the schema.
 """
-from .base import Method, get_method, list_methods, register_method, unregister_method
-from . import at, fgsm_rs, free, mart, sdn, standard, trades  # noqa: F401,E402 - register the built-in methods
+from ..._lazy import lazy
 
-__all__ = ["Method", "get_method", "list_methods", "register_method", "unregister_method"]
+__getattr__, __all__ = lazy(__name__, {
+    "Method": ".base", "get_method": ".base", "list_methods": ".base", "register_method": ".base",
+    "unregister_method": ".base",
+})

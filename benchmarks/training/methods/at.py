@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from .base import Method, register_method
+from .base import Method
 
 
 def at_loss(adv_logits, y):
@@ -20,10 +20,7 @@ def at_loss(adv_logits, y):
     return F.cross_entropy(adv_logits, y)
 
 
-@register_method("at")
 class AdversarialTraining(Method):
-    train_attack = "pgd"
-    supports_awp = True
 
     def loss(self, model, x, y, x_adv):
         logits = self.forward(model, x_adv)

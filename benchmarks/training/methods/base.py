@@ -1,26 +1,21 @@
-"""The training-method plug-in: :class:`Method`, and the registry ``training.loss`` names a method from.
+"""The training-method plug-in: :class:`Method`, and how ``training.loss`` finds a method's class.
 
-A method declares, as class attributes, what the rest of the suite needs to know about it:
+A method's facts live in its catalog entry (:class:`recipes.catalog.MethodEntry`, the built-ins' in
+:mod:`.catalog`): its name, the recipe keys it reads (they enter its runs' ids), its run-name part, its training
+attack and whether it trains a multi-exit model. The class implements what the entry declares:
 
-* ``train_attack``: the registered attack (:mod:`benchmarks.attacks`) that crafts its training examples, or
-  None (``standard``; ``free``, whose perturbation comes from the training backward pass itself);
-* ``params``: the ``training.*`` recipe keys it reads (validated and documented by the schema like every key);
-* ``attack_keys``: the ``attack.*`` keys its training examples read besides ``norm`` and ``eps`` (default: all
-  of :data:`TRAINING_ATTACK_KEYS` when it has a ``train_attack``, none otherwise);
-* ``supports_awp``: whether ``training.awp_gamma`` may switch adversarial weight perturbation on;
 * :meth:`Method.loss`: its objective on one batch;
 * :meth:`Method.forward_passes`: forward passes per training sample of one batch (the FLOPs tests check the
-  profiler's count against them).
+  profiler's count against them); :meth:`Method.backward_passes` what they back-propagate to.
 
 The default :meth:`Method.step` is "craft the batch, take one optimizer step"; a method with extra passes or
 replays (``free``, the AWP option) overrides it and calls :meth:`Trainer.backward` /
 :meth:`Trainer.apply_gradients` as often as it needs. A method with state that changes during training
 (``free``'s carried perturbation) saves it through :meth:`Method.state_dict`.
 
-Adding a method is one module that subclasses :class:`Method` under ``@register_method("name")`` (plus its
-name in ``recipes.schema.TRAINING_METHODS`` and any new ``training.*`` parameter in the schema). The keys a
-method reads (:meth:`Method.reads`) are the keys that enter its runs' ids: for a built-in method the schema's
-``methods=`` metadata says the same (a test keeps both equal), a plug-in declares them when it registers.
+Adding a method is one module with a :class:`Method` subclass plus its entry, registered under the
+``robustperf.methods`` entry-point group (another package's too: see the docs' "add a method" guide), or
+in-process with :func:`register_method`.
 """
 from __future__ import annotations
 
@@ -30,57 +25,43 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from recipes.schema import TRAINING_METHODS
+from recipes import catalog
+from recipes.errors import RecipeError
 
 from ...attacks import create_attack
 
-__all__ = ["Method", "register_method", "get_method", "list_methods", "unregister_method", "TRAINING_ATTACK_KEYS"]
-
-#: The ``attack.*`` keys of the training attack (``norm`` and ``eps`` are read by every method's per-epoch check).
-TRAINING_ATTACK_KEYS = ("steps", "step_size", "random_start")
-
-_METHODS: Dict[str, Type["Method"]] = {}
+__all__ = ["Method", "register_method", "get_method", "list_methods", "unregister_method"]
 
 
-def register_method(name: str, name_part: Optional[str] = None) -> Callable[[Type["Method"]], Type["Method"]]:
-    """Class decorator: register a :class:`Method` subclass as ``training.loss: name``.
-
-    ``name_part``: the method's part of run names, a template such as ``pgd{attack.steps}`` (see
-    :meth:`recipes.schema.Vocabulary.name_part`; ``""`` = none). Built-in methods declare theirs in
-    ``recipes.schema.METHOD_NAME_PARTS`` (recipes name runs without importing this package); another method
-    gives it here.
-    """
+def register_method(name: str, **facts: Any) -> Callable[[Type["Method"]], Type["Method"]]:
+    """Class decorator registering a :class:`Method` subclass in-process as ``training.loss: name`` (tests,
+    notebooks); ``facts`` are the :class:`recipes.catalog.MethodEntry` fields (``reads``, ``name_part``, ...)."""
 
     def decorate(cls: Type["Method"]) -> Type["Method"]:
         if not (isinstance(cls, type) and issubclass(cls, Method)):
             raise TypeError(f"@register_method({name!r}) decorates a Method subclass, not {cls!r}")
-        if name in _METHODS and _METHODS[name] is not cls:
-            raise ValueError(f"training method {name!r} is already registered by {_METHODS[name].__module__}")
-        cls.name = name
-        _METHODS[name] = cls
-        # the schema accepts it (and names its runs) from now on, and its keys enter its runs' ids
-        TRAINING_METHODS.add(name, name_part, reads=cls.reads())
+        catalog.register(catalog.MethodEntry(name=name, impl=cls, **facts))
         return cls
 
     return decorate
 
 
 def unregister_method(name: str) -> None:
-    """Remove a method registered at run time (tests register throw-away methods)."""
-    _METHODS.pop(name, None)
-    TRAINING_METHODS.discard(name)
+    """Remove a method registered in-process."""
+    catalog.unregister("methods", name)
 
 
 def get_method(name: str) -> Type["Method"]:
-    """The method class registered as ``name``."""
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown training method {name!r}; valid: {', '.join(list_methods())}") from None
+    """The method class of ``training.loss: name`` (its catalog entry's implementation)."""
+    cls = catalog.load("methods", name)
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise catalog.PluginError(f"training method {name!r}: {catalog.get('methods', name).impl} is not a "
+                                  "benchmarks.training.methods.base.Method subclass")
+    return cls
 
 
 def list_methods():
-    return sorted(_METHODS)
+    return sorted(catalog.names("methods"))
 
 
 class Method:
@@ -88,33 +69,37 @@ class Method:
 
     Args:
         trainer: the trainer whose model, optimizer and config the method uses.
+
+    Attributes:
+        entry: the method's catalog entry (name, keys read, training attack, ...).
+        attack_mode: the mode the training attack's forwards run in: ``eval`` (the attacks' own) or ``train``
+            (``fgsm_rs``, as its paper's code); BatchNorm's FLOPs differ between the two.
     """
 
-    name: str = ""
-    #: Registered attack that crafts the training examples; None = no separate attack.
-    train_attack: Optional[str] = None
-    #: ``training.*`` keys the method reads.
-    params: Tuple[str, ...] = ()
-    #: ``attack.*`` keys the training examples read besides norm and eps; None = all of TRAINING_ATTACK_KEYS
-    #: with a ``train_attack``, none without.
-    attack_keys: Optional[Tuple[str, ...]] = None
-    #: Whether ``training.awp_gamma`` may be set with this method.
-    supports_awp: bool = False
-    #: The mode the training attack's forwards run in: ``eval`` (the registered attacks' own) or ``train``
-    #: (``fgsm_rs``, as its paper's code); BatchNorm's FLOPs differ between the two.
     attack_mode: str = "eval"
 
-    @classmethod
-    def reads(cls) -> Tuple[str, ...]:
-        """The method's own ``section.key`` paths: its params, its attack keys and the AWP switch."""
-        attack = cls.attack_keys if cls.attack_keys is not None else \
-            (TRAINING_ATTACK_KEYS if cls.train_attack is not None else ())
-        return (tuple(f"training.{k}" for k in cls.params) + tuple(f"attack.{k}" for k in attack)
-                + (("training.awp_gamma",) if cls.supports_awp else ()))
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def train_attack(self) -> Optional[str]:
+        return self.entry.train_attack
+
+    @property
+    def params(self) -> Tuple[str, ...]:
+        """The method's own ``training.*`` keys (its record group's parameters; AWP is recorded apart)."""
+        return tuple(p.split(".", 1)[1] for p in self.entry.all_reads()
+                     if p.startswith("training.") and p != "training.awp_gamma")
+
+    @property
+    def supports_awp(self) -> bool:
+        return "training.awp_gamma" in self.entry.all_reads()
 
     def __init__(self, trainer):
         self.trainer = trainer
         self.cfg = trainer.cfg
+        self.entry = catalog.get("methods", self.cfg.training.loss)
         self.attack = None
         if self.train_attack is not None:
             self.attack = create_attack(self.train_attack, trainer.model, autocast=trainer.autocast,
@@ -122,8 +107,6 @@ class Method:
         self.awp = None
         if self.cfg.training.awp_gamma is not None:
             if not self.supports_awp:
-                from recipes.errors import RecipeError
-
                 raise RecipeError(f"training method {self.name} has no weight-perturbation option",
                                   key="training.awp_gamma", value=self.cfg.training.awp_gamma)
             from .awp import WeightPerturbation

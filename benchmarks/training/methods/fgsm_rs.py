@@ -19,16 +19,11 @@ train mode like the reference.
 from __future__ import annotations
 
 from .at import at_loss
-from .base import Method, register_method
+from .base import Method
 
 
-@register_method("fgsm_rs")
 class FgsmRandomStart(Method):
-    train_attack = "fgsm_rs"
-    params = ("fgsm_alpha",)
-    attack_keys = ()  # one step of fgsm_alpha * eps from a uniform start, whatever attack.* says
     attack_mode = "train"
-    supports_awp = False
 
     def attack_kwargs(self):
         a = self.cfg.attack

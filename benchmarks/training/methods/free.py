@@ -30,14 +30,10 @@ import torch
 import torch.nn.functional as F
 
 from ...attacks import project
-from .base import Method, register_method
+from .base import Method
 
 
-@register_method("free")
 class Free(Method):
-    train_attack = None
-    attack_keys = ("steps", "step_size")  # m replays, step eps unless set; the perturbation starts at 0
-    supports_awp = False
 
     def __init__(self, trainer):
         super().__init__(trainer)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Method, register_method
+from .base import Method
 
 
 def mart_loss(natural, adv_logits, y, beta: float):
@@ -31,12 +31,7 @@ def mart_loss(natural, adv_logits, y, beta: float):
     return boosted + beta * (kl * (1.0000001 - true_probs)).mean()
 
 
-@register_method("mart")
 class Mart(Method):
-    train_attack = "pgd_normal_start"
-    params = ("mart_beta",)
-    attack_keys = ("steps", "step_size")  # starts at x + 0.001 N(0, I), not attack.random_start
-    supports_awp = True
 
     def train_passes(self) -> int:
         return 2

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from ...attacks import create_attack
-from .base import Method, register_method
+from .base import Method
 
 #: The backbone phase's learning-rate drops, as fractions of the phase (the SDN reference: 35, 60, 85 of 100).
 BACKBONE_MILESTONES = (0.35, 0.60, 0.85)
@@ -53,8 +53,7 @@ def _exits(output) -> List[torch.Tensor]:
 
 
 class _SDNMethod(Method):
-    params = ()
-    supports_awp = False
+    """The multi-exit methods (Shallow-Deep Networks)."""
 
     def _require_sdn(self):
         model = self.trainer.model
@@ -84,7 +83,6 @@ class _SDNMethod(Method):
 class _ICOnly(_SDNMethod):
     """Backbone first, then the ICs on the frozen backbone (see the module docstring)."""
 
-    params = ("sdn_ic_epochs", "sdn_ic_lr", "sdn_ic_milestone")
     #: the backbone phase's adversarial training (PGD on the final exit), or None (clean)
     backbone_attack: Optional[str] = None
 
@@ -185,20 +183,15 @@ class _ICOnly(_SDNMethod):
         return out
 
 
-@register_method("sdn_ic_only")
 class SDNICOnly(_ICOnly):
-    train_attack = None
+    """The clean IC-only SDN (the backbone trains without an attack)."""
 
 
-@register_method("sdn_ic_only_pgd")
 class SDNICOnlyPGD(_ICOnly):
-    train_attack = "pgd_exits"
     backbone_attack = "pgd"
 
 
-@register_method("sdn_ic_only_sloth")
 class SDNICOnlySloth(_ICOnly):
-    train_attack = "deepsloth"
     backbone_attack = "pgd"
 
     def ic_loss(self, ics, y):
@@ -212,11 +205,9 @@ class SDNICOnlySloth(_ICOnly):
         return loss
 
 
-@register_method("sdn_ic_only_sloth_pgd")
 class SDNICOnlySlothPGD(_ICOnly):
     """The paper's "Ours + PGD-10" (its code's ``mixs``): clean CE + CE on PGD (all exits) + CE on DeepSloth."""
 
-    train_attack = "pgd_exits"
     backbone_attack = "pgd"
 
     def __init__(self, trainer):
@@ -262,11 +253,9 @@ class _EndToEnd(_SDNMethod):
         return out
 
 
-@register_method("sdn")
 class SDNEndToEnd(_EndToEnd):
-    train_attack = None
+    """Every exit trained together on clean inputs."""
 
 
-@register_method("sdn_pgd")
 class SDNEndToEndPGD(_EndToEnd):
-    train_attack = "pgd_exits"
+    """Every exit trained together on PGD inputs (PGD on the summed loss of the exits)."""

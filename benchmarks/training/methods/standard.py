@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from .base import Method, register_method
+from .base import Method
 
 
-@register_method("standard")
 class Standard(Method):
-    train_attack = None
 
     def loss(self, model, x, y, x_adv):
         logits = self.forward(model, x)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Method, kl_batchmean, register_method
+from .base import Method, kl_batchmean
 
 
 def trades_loss(natural, adv_logits, y, beta: float):
@@ -32,12 +32,7 @@ def trades_loss(natural, adv_logits, y, beta: float):
     return F.cross_entropy(natural, y) + beta * robust
 
 
-@register_method("trades")
 class Trades(Method):
-    train_attack = "trades_kl"
-    params = ("trades_beta",)
-    attack_keys = ("steps", "step_size")  # starts at x + 0.001 N(0, I), not attack.random_start
-    supports_awp = True
 
     def attack_passes(self) -> int:
         return self.cfg.attack.steps + 1  # the clean forward of the KL target, then the ascent steps

@@ -111,7 +111,7 @@ def project(x: torch.Tensor, x_adv: torch.Tensor, grad: torch.Tensor, norm: str,
 
 def _logits(output):
     """The final logits (float32) of a model output; multi-exit models return one tensor per exit."""
-    from .models import final_logits
+    from ..models import final_logits
 
     return final_logits(output).float()
 
@@ -250,7 +250,7 @@ def fgm(model: nn.Module, *, norm: str, eps: float, steps: int = 1, step_size: f
 
 def _exit_logits(output):
     """Every exit's logits (float32); a single-output model has one exit."""
-    from .models import all_logits
+    from ..models import all_logits
 
     return [o.float() for o in all_logits(output)]
 
@@ -285,7 +285,7 @@ def deepsloth(model: nn.Module, *, norm: str, eps: float, steps: int, step_size:
 
     def attack(x: torch.Tensor, y: Optional[torch.Tensor] = None,
                generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        from .slowdown.attacks import sloth_loss
+        from ..slowdown.attacks import sloth_loss
 
         def objective(x_adv, i):
             with autocast():
