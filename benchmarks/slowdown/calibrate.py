@@ -7,6 +7,13 @@ best exit's validation accuracy, over the whole grid: the feasible threshold (ac
 the highest efficacy, ties broken by higher accuracy. ``per_exit`` then improves one IC's threshold at a time
 (coordinate ascent from the best global threshold, same objective and constraint). When no threshold is
 feasible, the most accurate one is kept and ``feasible`` is False.
+
+A calibration is *degenerate* when its thresholds make the network its first IC alone: the first IC's threshold
+fires for any input (confidence 1/C, entropy log C: no input, attacked or not, can pass it), or at least
+:data:`DEGENERATE_FIRST_EXIT` of the validation inputs leave at the first exit. That happens when the first IC is
+already within the RAD of the best exit (a weak final exit, or data too easy for depth to matter); no attack can
+then slow the network much, so a slowdown result measured on it says nothing of the attack or the defence.
+``degenerate`` and ``first_exit_fraction`` go into the record, and the analysis keeps such runs out of its tables.
 """
 from __future__ import annotations
 
@@ -20,7 +27,10 @@ import torch
 from .exits import RULES, first_exits
 from .metrics import efficacy, exit_fractions
 
-__all__ = ["Calibration", "calibrate", "default_grid"]
+__all__ = ["Calibration", "calibrate", "default_grid", "DEGENERATE_FIRST_EXIT"]
+
+#: a calibration whose first exit takes at least this fraction of the validation inputs is degenerate
+DEGENERATE_FIRST_EXIT = 0.99
 
 
 @dataclass
@@ -33,11 +43,15 @@ class Calibration:
     val_efficacy: float
     reference_accuracy: float      # percent, the best exit's validation accuracy
     reference_exit: int
+    first_exit_fraction: float = 0.0  # validation inputs leaving at the first exit
+    degenerate: Optional[str] = None  # why the thresholds reduce the network to its first IC, or None
 
     def as_dict(self) -> Dict[str, Any]:
         return {"rule": self.rule, "rad": self.rad, "taus": [_finite(t) for t in self.taus],
                 "feasible": self.feasible, "val_accuracy": self.val_accuracy, "val_efficacy": self.val_efficacy,
-                "reference_accuracy": self.reference_accuracy, "reference_exit": self.reference_exit}
+                "reference_accuracy": self.reference_accuracy, "reference_exit": self.reference_exit,
+                "first_exit_fraction": self.first_exit_fraction, "degenerate": self.degenerate is not None,
+                "degenerate_reason": self.degenerate}
 
 
 def _finite(t: float) -> Optional[float]:
@@ -60,6 +74,24 @@ def _evaluate(scores, correct, cum_flops, rule, taus):
     acc = 100.0 * float(correct.gather(0, idx.view(1, -1)).float().mean())
     eff = efficacy(exit_fractions(idx.numpy(), scores.shape[0]), cum_flops)
     return acc, eff
+
+
+def _always_fires(rule: str, tau: float, num_classes: int) -> bool:
+    """Whether an exit with threshold ``tau`` takes every input: max softmax >= 1/C and entropy <= log C always."""
+    if rule == "confidence":
+        return tau <= 1.0 / num_classes + 1e-12
+    return tau >= math.log(num_classes) - 1e-12
+
+
+def degenerate_reason(rule: str, taus: Sequence[float], first_fraction: float, num_classes: int) -> Optional[str]:
+    """Why thresholds ``taus`` reduce the network to its first IC (see the module docstring), or None."""
+    if taus and _always_fires(rule, taus[0], num_classes):
+        bound = f"1/C = {1.0 / num_classes:.3g}" if rule == "confidence" else f"log C = {math.log(num_classes):.3g}"
+        return f"the first exit's {rule} threshold {taus[0]:.3g} is {bound}: every input exits there"
+    if first_fraction >= DEGENERATE_FIRST_EXIT:
+        return (f"{100 * first_fraction:.1f} % of the validation inputs exit at the first exit (threshold "
+                f"{taus[0]:.3g}): the first IC is within the RAD of the best exit")
+    return None
 
 
 def calibrate(scores: torch.Tensor, correct: torch.Tensor, cum_flops: Sequence[float], rule: str, rad: float, *,
@@ -114,6 +146,8 @@ def calibrate(scores: torch.Tensor, correct: torch.Tensor, cum_flops: Sequence[f
             if not changed:
                 break
     acc, eff = best
-    return Calibration(rule=rule, rad=float(rad), taus=[float(t) for t in best_taus],
-                       feasible=acc >= target - 1e-9, val_accuracy=acc, val_efficacy=eff, reference_accuracy=ref,
-                       reference_exit=ref_exit)
+    taus = [float(t) for t in best_taus]
+    first = float((first_exits(scores, rule, taus) == 0).float().mean())
+    return Calibration(rule=rule, rad=float(rad), taus=taus, feasible=acc >= target - 1e-9, val_accuracy=acc,
+                       val_efficacy=eff, reference_accuracy=ref, reference_exit=ref_exit, first_exit_fraction=first,
+                       degenerate=degenerate_reason(rule, taus, first, num_classes))

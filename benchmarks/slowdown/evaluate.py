@@ -104,6 +104,10 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
             if not cal.feasible:
                 warnings.append(f"slowdown: no threshold meets RAD {rad:g} on the validation split; the most "
                                 "accurate one is used")
+            if cal.degenerate:
+                warnings.append(f"slowdown: the RAD {rad:g} calibration is degenerate ({cal.degenerate}); its "
+                                "slowdown results are recorded but measure no early exit (the analysis leaves them "
+                                "out)")
             cals[rad] = cal
 
         def run_exits(images: torch.Tensor, name: str):

@@ -78,7 +78,7 @@ class SlowdownSection(Section):
                       key=lambda k: float(re.sub(r"[^0-9.]", "", k.replace("_", ".")) or 0))
         attacks = sorted({(m.group(1), m.group(2)) for c in cols for m in [_ATTACK_COL.match(c)] if m})
         labels = ctx.labels(table)
-        rows, curves = [], []
+        rows, curves, degenerate = [], [], []
         for i, row in enumerate(table.to_dict("records")):
             arch = row.get("config.model.arch")
             method = row.get("config.training.loss")
@@ -87,6 +87,11 @@ class SlowdownSection(Section):
                 pre = f"slowdown.by_rad.{rk}"
                 e0 = _value(row, f"{pre}.clean.efficacy")
                 if e0 is None:
+                    continue
+                if _value(row, f"{pre}.calibration.degenerate"):
+                    # the thresholds make the network its first IC: no slowdown result to present (calibrate.py)
+                    degenerate.append({"run": str(labels.iloc[i]), "rad": rk,
+                                       "reason": row.get(f"{pre}.calibration.degenerate_reason")})
                     continue
                 a0 = _value(row, f"{pre}.clean.accuracy")
                 rows.append({"run": str(labels.iloc[i]), "arch": arch, "method": method, "rad": rk,
@@ -115,8 +120,12 @@ class SlowdownSection(Section):
                 if flops and curve["clean"]:
                     curves.append(curve)
         if not rows:
+            if degenerate:
+                raise SkipSection(f"every slowdown result ({len(degenerate)}) comes from a degenerate calibration "
+                                  f"(first: {degenerate[0]['run']} {degenerate[0]['rad']}: "
+                                  f"{degenerate[0]['reason']}); none measures an early exit")
             raise SkipSection("no run has slowdown results")
-        return {"rads": rads, "rows": rows, "curves": curves}
+        return {"rads": rads, "rows": rows, "curves": curves, "degenerate": degenerate}
 
     def summary(self, fitted, ctx) -> Dict[str, Any]:
         rows = fitted["rows"]
@@ -129,7 +138,8 @@ class SlowdownSection(Section):
             col = r["attack"] if not r["norm"] else f"{r['attack']} ({r['norm']})"
             defence.setdefault(key, {})[col] = {"efficacy": r["efficacy"], "accuracy": r["accuracy"]}
         return {"rads": fitted["rads"], "n_runs": len({r["run"] for r in rows}), "results": rows,
-                "defence_table": defence, "efficacy_definition": "trapezoidal area under the EEC curve (DeepSloth)"}
+                "defence_table": defence, "efficacy_definition": "trapezoidal area under the EEC curve (DeepSloth)",
+                "excluded_degenerate": fitted["degenerate"]}
 
     def figures(self, fitted, ctx, save) -> None:
         import matplotlib
@@ -194,6 +204,11 @@ class SlowdownSection(Section):
         lines += [f"{part['n_runs']} runs; efficacy = {part['efficacy_definition']}; each cell efficacy / accuracy "
                   "(%); amplification = the victim's extra FLOPs over the attacker's crafting FLOPs (estimated "
                   "from counted passes).", ""]
+        excluded = part.get("excluded_degenerate") or []
+        if excluded:
+            lines += [f"Left out: {len(excluded)} result(s) whose calibration is degenerate (the thresholds make the "
+                      "network its first IC, so they measure no early exit): "
+                      + "; ".join(f"{e['run']} {e['rad']}" for e in excluded[:20]), ""]
         rows = [r for r in part["results"] if r["attack"] != "clean"]
         lines += md_table(["run", "RAD", "attack", "norm", "efficacy clean → attacked", "accuracy clean → attacked",
                            "amplification (FLOPs)", "amplification (latency)"],
