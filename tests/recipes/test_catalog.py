@@ -1,0 +1,151 @@
+"""The plug-in catalog: found through entry points (the built-ins too), listed by ``robustperf plugins``, robust to
+a broken third-party package, and the one source of the schema's choices and of the keys a plug-in adds."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+
+import pytest
+
+from recipes import RecipeError, RunConfig, catalog, load_recipe, section_fields
+from tests.conftest import ROOT
+
+
+def _robustperf(*args, env=None, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "robustperf", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_plugins_json_names_the_same_set_as_the_entry_points():
+    out = _robustperf("plugins", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = {(p["kind"], p["name"]) for p in json.loads(out.stdout)["plugins"]}
+    declared = {(kind, ep.name) for kind, group in catalog.GROUPS.items() for ep in entry_points(group=group)}
+    assert listed == declared
+    assert {kind for kind, _ in listed} == set(catalog.KINDS)
+    sources = {p["source"].split()[0] for p in json.loads(out.stdout)["plugins"]}
+    assert sources == {"robustperf"}
+
+
+@pytest.mark.parametrize("kind", list(catalog.KINDS))
+def test_every_entry_of_every_kind_is_well_formed(kind):
+    entries = catalog.entries(kind)
+    assert entries, kind
+    for name, entry in entries.items():
+        assert entry.name == name and entry.kind == kind and entry.doc and entry.source
+        assert isinstance(entry.impl, str) and ":" in entry.impl
+        assert set(entry.all_reads()) <= set(_paths()), (kind, name)
+
+
+def _paths():
+    from recipes import all_paths
+
+    return list(all_paths())
+
+
+def test_plugins_lists_without_importing_torch():
+    code = "import sys, robustperf; robustperf.main(['plugins']); print('torch' in sys.modules, file=sys.stderr)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stderr.strip().endswith("False"), out.stderr
+    assert "methods" in out.stdout and "executors" in out.stdout
+
+
+def _broken_distribution(site):
+    """A real installed-distribution folder whose plug-ins are broken: a missing module, a wrong object, a name
+    taken from the built-ins."""
+    info = site / "brokenpkg-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenpkg\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+        [robustperf.methods]
+        ghost = brokenpkg_missing.catalog:GHOST
+        wrong = json:dumps
+        [robustperf.attacks]
+        pgd = brokenpkg_catalog:PGD
+        """))
+    (site / "brokenpkg_catalog.py").write_text(
+        "from recipes.catalog import AttackEntry\nPGD = AttackEntry(name='pgd', impl='brokenpkg_catalog:nothing')\n")
+
+
+def test_a_broken_third_party_plugin_is_named_in_one_line_and_the_builtins_keep_working(tmp_path):
+    _broken_distribution(tmp_path / "site")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])}
+    out = _robustperf("plugins", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    problems = data["problems"]
+    assert len(problems) == 3 and all("brokenpkg 1.0" in line for line in problems)
+    assert any("'ghost'" in p and "ModuleNotFoundError" in p for p in problems)
+    assert any("'wrong'" in p and "MethodEntry" in p for p in problems)
+    assert any("'pgd'" in p and "taken" in p for p in problems)
+    names = {(p["kind"], p["name"]) for p in data["plugins"]}
+    assert ("methods", "at") in names and ("methods", "ghost") not in names
+    pgd = next(p for p in data["plugins"] if (p["kind"], p["name"]) == ("attacks", "pgd"))
+    assert pgd["source"].startswith("robustperf ")
+    # a command that needs the catalog still works, with one warning line per broken plug-in
+    run = _robustperf("expand", str(ROOT / "recipes" / "tiny-digits.yaml"), "--count", env=env)
+    assert run.returncode == 0 and run.stdout.strip() == "2"
+    warnings = [line for line in run.stderr.splitlines() if "brokenpkg" in line]
+    assert len(warnings) == 3 and all(line.startswith("robustperf: warning:") for line in warnings)
+
+
+def test_unknown_names_are_plugin_errors_with_near_matches():
+    with pytest.raises(catalog.PluginError, match="did you mean 'trades'") as info:
+        catalog.get("methods", "trade")
+    assert info.value.exit_code == 2
+    assert catalog.find("models", "resnet50").name == "timm"   # any other arch is a timm model
+    assert catalog.find("methods", ["unhashable"]) is None
+
+
+def test_a_plugin_key_is_validated_and_enters_only_its_runs_ids(tiny_recipe):
+    """A method may add a recipe key; it is checked like the schema's own, read (and in the id) only by the runs
+    of that method, and gone once the method is."""
+    entry = catalog.MethodEntry(name="test_keyed", impl="x:y", doc="test",
+                                keys={"training.test_beta": catalog.Key(1.0, "test weight", min=0.0)})
+    catalog.register(entry)
+    try:
+        assert section_fields("training")["test_beta"]["default"] == 1.0
+        ids = {sets: load_recipe(str(tiny_recipe), list(sets)).run(0).run_id for sets in (
+            ("training.loss=test_keyed",), ("training.loss=test_keyed", "training.test_beta=2"),
+            ("training.loss=at",), ("training.loss=at", "training.test_beta=2"))}
+        assert len(set(ids.values())) == 3
+        assert ids[("training.loss=at",)] == ids[("training.loss=at", "training.test_beta=2")]
+        with pytest.raises(RecipeError, match="must be >= 0") as info:
+            load_recipe(str(tiny_recipe), ["training.test_beta=-1"])
+        assert info.value.key == "training.test_beta"
+        cfg = RunConfig.from_dict({"training": {"loss": "test_keyed", "test_beta": 3}})
+        assert cfg.training.test_beta == 3.0 and cfg.to_dict()["training"]["test_beta"] == 3.0
+    finally:
+        catalog.unregister("methods", "test_keyed")
+    assert "test_beta" not in section_fields("training")
+    with pytest.raises(RecipeError, match="unknown key"):
+        load_recipe(str(tiny_recipe), ["training.test_beta=2"])
+
+
+def test_choices_follow_the_catalog_at_once():
+    before = tuple(section_fields("attack")["norm"]["choices"])
+    catalog.register(catalog.AttackEntry(name="test_l1_check", impl="x:y", doc="test", norms=("l1",),
+                                         roles=("check",)))
+    try:
+        assert "l1" in section_fields("attack")["norm"]["choices"]
+        assert "test_l1_check" in section_fields("training")["select_attack"]["choices"]
+    finally:
+        catalog.unregister("attacks", "test_l1_check")
+    assert tuple(section_fields("attack")["norm"]["choices"]) == before
+
+
+def test_an_attack_that_does_not_support_the_threat_model_is_refused(tiny_recipe):
+    catalog.register(catalog.AttackEntry(name="test_linf_only", impl="x:y", doc="test", norms=("linf",),
+                                         roles=("evaluation",)))
+    try:
+        load_recipe(str(tiny_recipe), ["evaluation.attack=test_linf_only"]).runs()
+        with pytest.raises(RecipeError, match="supports linf") as info:
+            load_recipe(str(tiny_recipe), ["evaluation.attack=test_linf_only", "attack.norm=l2",
+                                           "attack.eps=0.5"]).runs()
+        assert info.value.key == "attack.norm"
+    finally:
+        catalog.unregister("attacks", "test_linf_only")
