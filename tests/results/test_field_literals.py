@@ -96,3 +96,25 @@ def test_no_literal_record_paths_outside_results():
 def test_the_count_of_literals_left_is_current():
     """Keeps LEFT_OUTSIDE_RESULTS honest while the mark above stays: lower it as the rooms are converted."""
     assert len(list(path_literals(source_files(ROOMS, top_level=True)))) <= LEFT_OUTSIDE_RESULTS
+
+
+def _constant_definitions(files: List[pathlib.Path], name: str) -> List[str]:
+    out = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+                if isinstance(node, ast.AnnAssign) else []
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                out.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return out
+
+
+def test_results_defines_joules_per_kwh_once():
+    found = _constant_definitions(source_files(("results",), top_level=False), "J_PER_KWH")
+    assert [where.split(":")[0] for where in found] == ["results/keys.py"]
+
+
+@pytest.mark.xfail(strict=True, reason="scaling/survival.py and benchmarks/slowdown/evaluate.py still define their "
+                                       "own J_PER_KWH; import results.J_PER_KWH there, then drop this mark")
+def test_no_other_room_defines_joules_per_kwh():
+    assert _constant_definitions(source_files(ROOMS, top_level=True), "J_PER_KWH") == []
