@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from typing import Tuple
 
 from recipes import SECTIONS, all_paths
 
@@ -43,6 +44,6 @@ def config_path(key: str) -> str:
     return f"{CONFIG}.{key}"
 
 
-def config_paths() -> tuple:
+def config_paths() -> Tuple[str, ...]:
     """The paths of every run-config key (``config.seed``, ``config.data.name``, ...), plug-ins' keys included."""
     return tuple(f"{CONFIG}.{key}" for key in all_paths())
