@@ -7,31 +7,29 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from .schema import get
+from .flatten import get
+from .groups import FIELDS, GROUPS, PERCENT, TOP_TYPES, UNIT, base_type, hints
+from .keys import RUN_ID
 
 __all__ = ["NUMERIC_FIELDS", "PERCENT_FIELDS", "Finding", "audit", "value_problems"]
 
-#: Record fields that, when set, are non-negative finite numbers.
-NUMERIC_FIELDS = (
-    "params", "seed", "co2_kg",
-    "flops.forward_per_sample", "flops.train_forward_per_sample", "flops.train_total", "flops.train_executed",
-    "flops.forward_macs_per_sample", "flops.train_samples", "flops.steps",
-    "timing.train_seconds", "timing.eval_seconds", "timing.attack_seconds", "timing.attack_seconds_per_sample",
-    "energy.kwh", "energy.train_kwh", "energy.eval_kwh", "energy.attack_kwh", "energy.pue", "energy.mean_power_w",
-    "energy.sampler_kwh", "energy.device_j", "energy.train_j", "energy.eval_j", "energy.attack_j", "energy.sampler_j",
-    "pricing.pue", "pricing.usd_per_kwh", "pricing.kg_co2_per_kwh",
-    "cost.electricity_usd", "cost.cloud_usd_low", "cost.cloud_usd_high", "cost.device_hours",
-    "accuracy.clean", "accuracy.pgd", "accuracy.autoattack", "accuracy.autoattack_n", "accuracy.pgd_n",
-    "accuracy.clean_n",
-    "training.epochs", "training.epochs_completed", "training.global_batch_size", "training.world_size",
-    "training.best_epoch", "training.best_pgd_subset", "training.final_train_loss",
-)
-#: Percentages: at most 100.
-PERCENT_FIELDS = ("accuracy.clean", "accuracy.pgd", "accuracy.autoattack", "training.best_pgd_subset")
+
+def _type(path: str) -> Any:
+    group, _, name = path.partition(".")
+    return hints(GROUPS[group])[name] if name else TOP_TYPES[path]
+
+
+#: Record fields that, when set, are non-negative finite numbers: every field typed int or float (top-level or
+#: in a group), in record order.
+NUMERIC_FIELDS: Tuple[str, ...] = tuple(path for path in FIELDS if base_type(_type(path)) in (int, float))
+#: Percentages: at most 100 (the group fields declared with ``results.groups.percent()``).
+PERCENT_FIELDS: Tuple[str, ...] = tuple(group.path(f.name) for group in GROUPS.values()
+                                        for f in dataclasses.fields(group) if f.metadata.get(UNIT) == PERCENT)
 
 
 def value_problems(record: Dict[str, Any]) -> List[str]:
@@ -78,7 +76,7 @@ def audit(entries: Iterable[Tuple[str, Optional[Dict[str, Any]]]]) -> Dict[str, 
         if record is None:
             continue
         finding = findings.setdefault(path, Finding())
-        run_id = record.get("run_id")
+        run_id = record.get(RUN_ID)
         folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
         if isinstance(run_id, str) and folder != run_id:
             finding.problems.append(f"the folder is named {folder!r} but holds run {run_id!r} (rename it to its "

@@ -1,6 +1,6 @@
 """Move run folders written under an older identity rule to their current ids, and upgrade their records.
 
-A run's id hashes what changes its trained weights (:func:`recipes.recipe.run_id_of`). When that rule changes
+A run's id hashes what changes its trained weights (:func:`recipes.run_id_of`). When that rule changes
 (schema 1.1 left evaluation, measurement and pricing out of it; a later release may add a training key with a
 default), finished runs sit in folders named by their old ids, and a launch would retrain them. ``migrate``:
 
@@ -22,11 +22,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from recipes import RecipeError, RunConfig, run_id_of, run_name
 from robustperf_errors import UserError
 
 from .io import atomic_write_text
-from .schema import (CONFIG, EVALUATIONS, MAX_DEPTH, NAME, RECORD_FILE, RUN_ID, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
-                     STATUS, UPDATED, COMPLETED, RecordError, _too_deep, upgrade, write_record)
+from .keys import (COMPLETED, CONFIG, EVALUATIONS, NAME, RECORD_FILE, RUN_ID, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+                   STATUS, UPDATED)
+from .record import RecordError, record_text, write_record
+from .validation import MAX_DEPTH, too_deep
+from .versions import upgrade
 
 MIGRATED_DIR = "_migrated"
 
@@ -72,7 +76,7 @@ def _read(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]
         return None, None, f"unreadable record: {err}"
     except RecursionError:
         return None, None, f"corrupt record: JSON nested too deeply to read (at most {MAX_DEPTH} levels)"
-    if _too_deep(raw):
+    if too_deep(raw):
         return None, None, f"corrupt record: nested deeper than {MAX_DEPTH} levels"
     try:
         return raw, upgrade(raw), None
@@ -81,10 +85,6 @@ def _read(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]
 
 
 def _scan(results_dir: str) -> Tuple[Dict[str, List[Entry]], MigrationPlan]:
-    from recipes.errors import RecipeError
-    from recipes import run_id_of, run_name
-    from recipes import RunConfig
-
     if not os.path.isdir(results_dir):
         raise MigrateError(f"{results_dir}: no such results directory")
     plan = MigrationPlan()
@@ -134,8 +134,7 @@ def _invert(text: str) -> str:
 
 
 def _write_in_place(results_dir: str, folder: str, record: Dict[str, Any]) -> None:
-    atomic_write_text(os.path.join(results_dir, folder, RECORD_FILE),
-                      json.dumps(record, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(os.path.join(results_dir, folder, RECORD_FILE), record_text(record))
 
 
 def migrate(results_dir: str, dry_run: bool = False) -> MigrationPlan:

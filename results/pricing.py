@@ -10,7 +10,8 @@ derived columns and the constants used (``pricing``):
 
 :func:`derive` is used by the run that measures (``benchmarks.measurement.cost``) and by re-pricing
 (``robustperf collect/analyze --set measurement.usd_per_kwh=...``), so a finished study is re-priced in
-seconds without rerunning anything. Anything unknown stays None, never 0. Imports neither torch nor recipes.
+seconds without rerunning anything. Anything unknown stays None, never 0. Imports no torch; re-pricing values
+are checked against the recipe schema.
 """
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ import copy
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from recipes import SET_SOURCE, all_paths, parse_yaml, validate_value
 from robustperf_errors import UserError
 
-from .schema import CO2_KG, COST, ENERGY, J_PER_KWH, PRICING, Pricing
+from .evaluations import evaluation_current, evaluation_key, evaluation_settings, select_evaluation
+from .groups import Cost, Energy, Pricing
+from .keys import CO2_KG, CONFIG, COST, ENERGY, J_PER_KWH, PRICING
 
 __all__ = ["PRICING_KEYS", "SECONDS_PER_HOUR", "CPU", "ENERGY_FIELDS", "PricingError", "derive", "kwh",
            "match_price", "parse_pricing_overrides", "refresh", "reprice"]
@@ -30,8 +34,14 @@ CPU = "cpu"
 #: The constants (keys of the recipe's ``measurement`` section) that pricing applies.
 PRICING_KEYS = Pricing.keys()
 #: raw device joules -> the derived kWh field beside it.
-ENERGY_FIELDS = (("device_j", "kwh"), ("train_j", "train_kwh"), ("eval_j", "eval_kwh"),
-                 ("attack_j", "attack_kwh"), ("sampler_j", "sampler_kwh"))
+ENERGY_FIELDS = tuple(zip(Energy.names("device_j", "train_j", "eval_j", "attack_j", "sampler_j"),
+                          Energy.names("kwh", "train_kwh", "eval_kwh", "attack_kwh", "sampler_kwh")))
+_PUE, = Energy.names("pue")
+_KWH = ENERGY_FIELDS[0][1]
+_ELECTRICITY, _CLOUD_LOW, _CLOUD_HIGH, _DEVICE_HOURS, _DEVICE_MODEL = Cost.names(
+    "electricity_usd", "cloud_usd_low", "cloud_usd_high", "device_hours", "device_model")
+#: The run config's section that holds the pricing constants (``--set measurement.usd_per_kwh=0.24``).
+MEASUREMENT = "measurement"
 
 
 class PricingError(UserError):
@@ -92,12 +102,12 @@ def derive(raw_energy: Mapping[str, Any], device_hours: Optional[float], device_
     co2_per_kwh = _constant(constants, "kg_co2_per_kwh")
     prices = _constant(constants, "cloud_usd_per_gpu_hour") or {}
     energy: Dict[str, Any] = {derived: kwh(raw_energy.get(joules), pue) for joules, derived in ENERGY_FIELDS}
-    energy["pue"] = pue
-    total = energy["kwh"]
+    energy[_PUE] = pue
+    total = energy[_KWH]
     price = match_price(device_model, prices)
-    cost = {"electricity_usd": _times(total, usd_per_kwh),
-            "cloud_usd_low": _times(device_hours, price[0] if price else None),
-            "cloud_usd_high": _times(device_hours, price[1] if price else None)}
+    cost = {_ELECTRICITY: _times(total, usd_per_kwh),
+            _CLOUD_LOW: _times(device_hours, price[0] if price else None),
+            _CLOUD_HIGH: _times(device_hours, price[1] if price else None)}
     pricing = Pricing(pue=pue, usd_per_kwh=usd_per_kwh, kg_co2_per_kwh=co2_per_kwh,
                       cloud_usd_per_gpu_hour={k: [float(v[0]), float(v[1])] for k, v in prices.items()})
     return {ENERGY: energy, COST: cost, CO2_KG: _times(total, co2_per_kwh), PRICING: pricing.to_dict()}
@@ -113,18 +123,18 @@ def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = Non
     """
     out = copy.deepcopy(record)
     used = dict(out.get(PRICING) or {})
-    measurement = ((out.get("config") or {}).get("measurement") or {})
+    measurement = ((out.get(CONFIG) or {}).get(MEASUREMENT) or {})
     merged = {k: used.get(k) if used.get(k) is not None else measurement.get(k) for k in PRICING_KEYS}
     merged.update(constants or {})
     if merged.get("pue") is None:
         return out  # never priced (no measurement): nothing to derive
     energy = out.setdefault(ENERGY, {})
     cost = out.setdefault(COST, {})
-    used_pue = used.get("pue") or energy.get("pue")
+    used_pue = used.get("pue") or energy.get(_PUE)
     for joules, derived_key in ENERGY_FIELDS:  # a record written without its raw joules: recover them exactly
         if energy.get(joules) is None and isinstance(energy.get(derived_key), (int, float)) and used_pue:
             energy[joules] = energy[derived_key] / used_pue * J_PER_KWH
-    derived = derive(energy, cost.get("device_hours"), cost.get("device_model"), merged)
+    derived = derive(energy, cost.get(_DEVICE_HOURS), cost.get(_DEVICE_MODEL), merged)
     energy.update(derived[ENERGY])
     cost.update(derived[COST])
     out[CO2_KG] = derived[CO2_KG]
@@ -141,11 +151,8 @@ def parse_pricing_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
     Raises:
         PricingError: a malformed item or a key that is not a pricing constant; RecipeError: a bad value.
     """
-    from recipes import SET_SOURCE, parse_yaml
-    from recipes import all_paths, validate_value
-
     paths = all_paths()
-    allowed = [f"measurement.{k}" for k in PRICING_KEYS]
+    allowed = [f"{MEASUREMENT}.{k}" for k in PRICING_KEYS]
     out: Dict[str, Any] = {}
     for item in overrides:
         key, sep, text = str(item).partition("=")
@@ -167,8 +174,6 @@ def refresh(record: Dict[str, Any], config: Mapping[str, Any], *, evaluate: bool
     Returns:
         ``(record copy, what changed in words, whether an evaluation with new settings must still run)``.
     """
-    from .schema import (CONFIG, evaluation_current, evaluation_key, evaluation_settings, select_evaluation)
-
     out = copy.deepcopy(record)
     changes: List[str] = []
     needs_evaluation = False
@@ -180,12 +185,12 @@ def refresh(record: Dict[str, Any], config: Mapping[str, Any], *, evaluate: bool
         else:
             needs_evaluation = True
     used = out.get(PRICING) or {}
-    measurement = config.get("measurement") or {}
+    measurement = config.get(MEASUREMENT) or {}
     wanted = {k: measurement[k] for k in PRICING_KEYS if k in measurement}
     if used.get("pue") is not None:
         differ = [k for k, v in wanted.items() if used.get(k) != v]
         if differ:
-            changes.append("re-priced with " + ", ".join(f"measurement.{k}" for k in differ))
+            changes.append("re-priced with " + ", ".join(f"{MEASUREMENT}.{k}" for k in differ))
     if changes:
         out[CONFIG] = copy.deepcopy(dict(config))
         out = reprice(out, wanted if used.get("pue") is not None else None)

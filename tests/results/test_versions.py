@@ -8,8 +8,11 @@ import os
 import pytest
 
 import results
-from results import schema
+from results.evaluations import select_evaluation, store_evaluation
+from results.groups import TEMPLATE
+from results.keys import ACCURACY
 from results.pricing import reprice
+from results.versions import upgrade
 
 
 def _v10_record(run_id="abc123def456", **extra):
@@ -97,7 +100,7 @@ def test_a_field_added_later_does_not_invalidate_an_existing_record(tmp_path, mo
     record = results.new_record("abc123def456", "n", {"seed": 0})
     path = results.write_record(str(tmp_path), record)
     # a later version of the suite adds a field to a group: the old file still reads, with it null
-    monkeypatch.setitem(schema.TEMPLATE, schema.ACCURACY, {**schema.TEMPLATE[schema.ACCURACY], "brand_new": None})
+    monkeypatch.setitem(TEMPLATE, ACCURACY, {**TEMPLATE[ACCURACY], "brand_new": None})
     back = results.read_record(path)
     assert back["accuracy"]["brand_new"] is None
 
@@ -123,18 +126,18 @@ def test_a_newer_version_says_to_upgrade(tmp_path):
 
 
 def test_going_back_to_a_stored_evaluation_is_free():
-    record = schema.upgrade(_v10_record())
+    record = upgrade(_v10_record())
     first = record["evaluation"]["key"]
     record["accuracy"]["autoattack"] = 40.0
-    second = schema.store_evaluation(record, {"autoattack_n": 1000, "which": "best"})
+    second = store_evaluation(record, {"autoattack_n": 1000, "which": "best"})
     assert second != first and record["evaluation"]["key"] == second
-    assert schema.select_evaluation(record, first)
+    assert select_evaluation(record, first)
     assert record["accuracy"]["autoattack"] == 50.0 and record["evaluation"]["key"] == first
-    assert not schema.select_evaluation(record, "000000000000")
+    assert not select_evaluation(record, "000000000000")
 
 
 def test_repricing_recomputes_derived_columns_from_raw_ones():
-    record = schema.upgrade(_v10_record())
+    record = upgrade(_v10_record())
     doubled = reprice(record, {"usd_per_kwh": 0.24})
     assert doubled["cost"]["electricity_usd"] == 2 * reprice(record)["cost"]["electricity_usd"]
     assert doubled["pricing"]["usd_per_kwh"] == 0.24 and record["pricing"]["usd_per_kwh"] == 0.12
