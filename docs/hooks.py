@@ -111,12 +111,32 @@ def _option_row(action: argparse.Action) -> str:
     if action.option_strings and action.nargs != 0 and action.default not in (None, [], (), argparse.SUPPRESS) \
             and "default" not in help_text:
         notes.append(f"default `{action.default}`")
-    if isinstance(action, argparse._AppendAction):
+    if isinstance(action, argparse._AppendAction) and "repeatable" not in help_text:
         notes.append("repeatable")
     required = "yes" if (action.required or not action.option_strings) else ""
     extra = ("; ".join(notes))
     text = cell(help_text) + (f" ({extra})" if extra else "")
     return f"| {code(names)} | {required} | {text} |"
+
+
+_CODE_SPAN = re.compile(r"(``.+?``|`[^`\n]+`)")
+
+
+def _prose(text: str) -> str:
+    """A subcommand's description (its module docstring, reST-flavoured) as Markdown: code spans kept, any other
+    ``<``, ``>`` and ``*`` escaped, so that nothing in it turns into HTML or emphasis."""
+    import textwrap
+
+    out = []
+    for block in re.split(r"\n[ \t]*\n", textwrap.dedent(text).strip("\n")):
+        if all(line.startswith("    ") for line in block.splitlines()):
+            out.append(block)  # an indented code block: Markdown shows it verbatim
+            continue
+        parts = _CODE_SPAN.split(block)
+        for i in range(0, len(parts), 2):
+            parts[i] = html.escape(parts[i], quote=False).replace("*", "\\*")
+        out.append("".join(parts))
+    return "\n\n".join(out)
 
 
 def _usage(parser: argparse.ArgumentParser) -> str:
@@ -152,7 +172,7 @@ def render_cli() -> str:
     for name, parser in commands.items():
         lines += [f"## robustperf {name}", "", "```text", _usage(parser), "```", ""]
         if parser.description:
-            lines += ["```text", parser.description.strip("\n"), "```", ""]
+            lines += [_prose(parser.description), ""]
         for group in parser._action_groups:
             actions = [a for a in group._group_actions if a.help != argparse.SUPPRESS
                        and not isinstance(a, argparse._HelpAction)]
