@@ -327,6 +327,9 @@ def render_plugins() -> str:
     if importlib.util.find_spec("recipes.catalog") is None:
         return _plugins_fallback()
     catalog = importlib.import_module("recipes.catalog")
+    if not hasattr(catalog, "all_entries"):
+        log.warning("recipes.catalog has no all_entries(): the plug-in reference cannot be generated")
+        return _plugins_fallback()
     entries = sorted(_entries(catalog.all_entries()), key=lambda ke: (ke[0], getattr(ke[1], "name", "")))
     lines = ["| kind | name | implementation | package | reads | adds keys | meaning |", "|---|---|---|---|---|---|---|"]
     for kind, entry in entries:
