@@ -10,11 +10,13 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_OUT ?= bench.json
 
-.PHONY: install test demo bench paper gpu-check trends robustbench-archs clean help
+.PHONY: install test test-all docs demo bench paper gpu-check trends robustbench-archs clean help
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
 	@echo "make test   - set up .venv, install with test extras, run the tests"
+	@echo "make test-all - every test, the slow ones (marked slow) included"
+	@echo "make docs   - build the documentation site offline into $(SITE_DIR)/ (mkdocs build --strict)"
 	@echo "make bench  - run the benchmarks, print a table and write $(BENCH_OUT)"
 	@echo "make paper  - regenerate the reference study's scaling laws and figures from its published table"
 	@echo "make gpu-check - on a GPU (< 8 min): training/inference throughput, MFU, NVML energy, AutoAttack parity;"
@@ -33,6 +35,15 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The reference pages are generated from the code at build time (docs/hooks.py); --strict turns a broken link,
+# a missing anchor or an undocumented record field into a failure. Nothing is fetched from the network.
+SITE_DIR ?= site
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(SITE_DIR)
 
 demo: $(STAMP)
 	$(VENV)/bin/robustperf demo
@@ -59,4 +70,4 @@ robustbench-archs: $(STAMP)
 	$(PY) -m benchmarks.robustbench_archs tests/data/robustbench_cifar10_linf.csv -o scaling/mappings/robustbench_archs.csv
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache $(SITE_DIR)

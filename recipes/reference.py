@@ -1,6 +1,7 @@
 """Render the recipe reference (every key, type, default, allowed values) from the schema's field metadata.
 
-``python -m recipes.reference`` prints the Markdown tables that README.md embeds; a test keeps them in sync.
+``python -m recipes.reference`` prints the Markdown tables; the docs site embeds them when it is built
+(``docs/hooks.py``, page ``docs/reference/recipe-keys.md``), so they cannot drift from the schema.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import pkgutil
 import sys
 import time
 
-#: figure -> (target, "max" when lower is better); documented in README.md.
+#: figure -> (target, "max" when lower is better); documented in docs/reference/benchmarks.md (tests/test_docs.py).
 TARGETS = {
     "expand_100k_seconds": (5.0, "max"),
     "harness_overhead_ratio": (1.02, "max"),

@@ -1,0 +1,418 @@
+"""mkdocs hooks: the reference pages are generated from the code at build time, so they cannot drift from it.
+
+A page asks for a generated part with an HTML comment alone on a line; :func:`on_page_markdown` replaces it:
+
+* ``<!-- reference: cli -->``: every ``robustperf`` subcommand, its help and options (``robustperf.build_parser()``);
+* ``<!-- reference: recipe-keys -->``: every recipe key with type, default, allowed values, whether it enters the
+  run id, and its doc (``recipes.reference.render()``, read from ``recipes.schema``);
+* ``<!-- reference: record -->``: every result-record field with its type (``results.schema``), and its unit and
+  meaning from ``docs/reference/record-fields.yml``;
+* ``<!-- reference: plugins -->``: every registered plug-in (``recipes.catalog.all_entries()`` where that module
+  exists; otherwise the names the schema accepts, and a note);
+* ``<!-- reference: recipes -->``: the recipes shipped in ``recipes/*.yaml`` (name, runs, leading comment);
+* ``<!-- reference: methods -->``: the registered training methods, one line;
+* ``<!-- reference: limits -->``: the input bounds of ``recipes.limits`` and their environment variables.
+
+A fenced block opened with ```` ```bash doctest ```` renders as an ordinary ``bash`` block; ``tests/test_docs.py``
+runs those blocks in order. A placeholder the hook does not know, a documented record field the schema lacks
+and a schema field without documentation are warnings, so ``mkdocs build --strict`` fails on them.
+
+Nothing here imports torch: the CLI parser, the recipe schema and the record schema are torch-free by design.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import importlib
+import importlib.util
+import logging
+import os
+import pathlib
+import re
+import sys
+import typing
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RECORD_DOCS = DOCS / "reference" / "record-fields.yml"
+
+log = logging.getLogger("mkdocs.hooks.robustperf")
+
+PLACEHOLDER = re.compile(r"^<!-- reference: ([a-z-]+) -->[ \t]*$", re.MULTILINE)
+#: the opening fence of a doctest block; the marker is dropped from the rendered page
+DOCTEST_FENCE = re.compile(r"^(\s*```+)\s*bash\s+doctest\s*$", re.MULTILINE)
+
+
+# ---------------------------------------------------------------------------------------------- mkdocs events
+
+def on_config(config, **kwargs):
+    """Make the project's modules importable when mkdocs runs from a checkout that is not installed."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return config
+
+
+def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
+    markdown = DOCTEST_FENCE.sub(r"\1bash", markdown)
+
+    def replace(match: "re.Match[str]") -> str:
+        name = match.group(1)
+        generator = GENERATORS.get(name)
+        if generator is None:
+            log.warning("%s: unknown reference placeholder %r (known: %s)", page.file.src_uri, name,
+                        ", ".join(sorted(GENERATORS)))
+            return match.group(0)
+        return generator()
+
+    return PLACEHOLDER.sub(replace, markdown)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+def cell(text: Any) -> str:
+    """``text`` made safe for one Markdown table cell (no HTML, no pipes, no stray emphasis, one line)."""
+    out = html.escape(" ".join(str(text).split()), quote=False)
+    return out.replace("|", "\\|").replace("*", "\\*")
+
+
+def code(text: Any) -> str:
+    """``text`` as an inline code span inside a table cell."""
+    text = str(text).replace("|", "\\|")
+    return f"``{text}``" if "`" in text else f"`{text}`"
+
+
+# ---------------------------------------------------------------------------------------------- the CLI
+
+def _option_row(action: argparse.Action) -> str:
+    if action.option_strings:
+        names = ", ".join(action.option_strings)
+        if action.nargs != 0:
+            metavar = action.metavar or (action.dest.upper() if not action.choices else None)
+            if metavar is None:
+                metavar = "{" + ",".join(map(str, action.choices)) + "}"
+            names += f" {metavar if isinstance(metavar, str) else ' '.join(metavar)}"
+    else:
+        names = action.metavar if isinstance(action.metavar, str) else action.dest
+    help_text = (action.help or "")
+    if "%(" in help_text:
+        params = {k: v for k, v in vars(action).items()}
+        params.update(prog="robustperf", default=action.default,
+                      choices=", ".join(map(str, action.choices or ())))
+        try:
+            help_text = help_text % params
+        except (KeyError, TypeError, ValueError):
+            pass
+    notes = []
+    if action.choices and not action.option_strings or (action.choices and action.nargs != 0):
+        notes.append("one of " + ", ".join(f"`{c}`" for c in action.choices))
+    if action.option_strings and action.nargs != 0 and action.default not in (None, [], (), argparse.SUPPRESS) \
+            and "default" not in help_text:
+        notes.append(f"default `{action.default}`")
+    if isinstance(action, argparse._AppendAction) and "repeatable" not in help_text:
+        notes.append("repeatable")
+    required = "yes" if (action.required or not action.option_strings) else ""
+    extra = ("; ".join(notes))
+    text = cell(help_text) + (f" ({extra})" if extra else "")
+    return f"| {code(names)} | {required} | {text} |"
+
+
+_CODE_SPAN = re.compile(r"(``.+?``|`[^`\n]+`)")
+
+
+def _prose(text: str) -> str:
+    """A subcommand's description (its module docstring, reST-flavoured) as Markdown: code spans kept, any other
+    ``<``, ``>`` and ``*`` escaped, so that nothing in it turns into HTML or emphasis."""
+    import textwrap
+
+    out = []
+    for block in re.split(r"\n[ \t]*\n", textwrap.dedent(text).strip("\n")):
+        if all(line.startswith("    ") for line in block.splitlines()):
+            out.append(block)  # an indented code block: Markdown shows it verbatim
+            continue
+        parts = _CODE_SPAN.split(block)
+        for i in range(0, len(parts), 2):
+            parts[i] = html.escape(parts[i], quote=False).replace("*", "\\*")
+        out.append("".join(parts))
+    return "\n\n".join(out)
+
+
+def _usage(parser: argparse.ArgumentParser) -> str:
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"
+    try:
+        return parser.format_usage().strip()
+    finally:
+        if old is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = old
+
+
+def subcommands() -> Dict[str, argparse.ArgumentParser]:
+    """``{name: its parser}`` of every ``robustperf`` subcommand, in the order the CLI lists them."""
+    import robustperf
+
+    parser = robustperf.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def render_cli() -> str:
+    import robustperf
+
+    commands = subcommands()
+    sub = next(a for a in robustperf.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {choice.dest: choice.help for choice in sub._choices_actions}
+    lines = ["| command | what it does |", "|---|---|"]
+    lines += [f"| [`robustperf {name}`](#robustperf-{name}) | {cell(helps.get(name, ''))} |" for name in commands]
+    lines.append("")
+    for name, parser in commands.items():
+        lines += [f"## robustperf {name}", "", "```text", _usage(parser), "```", ""]
+        if parser.description:
+            lines += [_prose(parser.description), ""]
+        for group in parser._action_groups:
+            actions = [a for a in group._group_actions if a.help != argparse.SUPPRESS
+                       and not isinstance(a, argparse._HelpAction)]
+            if not actions:
+                continue
+            title = group.title or "options"
+            lines += [f"**{cell(title)}**", "", "| argument | required | meaning |", "|---|---|---|"]
+            lines += [_option_row(a) for a in actions]
+            lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- recipe keys
+
+def render_recipe_keys() -> str:
+    """The schema's tables (``recipes.reference.render()``), one table per section under its own heading."""
+    from recipes import reference
+
+    text = reference.render()
+    text = text.replace(getattr(reference, "BEGIN", ""), "").replace(getattr(reference, "END", ""), "")
+    out: List[str] = []
+    header: List[str] = []
+    current: Optional[str] = None
+    tables = 0  # the first table (run keys) gets a heading per section
+    for line in text.strip().splitlines():
+        if line.startswith("| key |"):
+            header = [line]
+            continue
+        if line.startswith("|---"):
+            header.append(line)
+            tables += 1
+            continue
+        match = re.match(r"^\| `([a-z_]+)(?:\.([a-z_]+))?[.`]", line)
+        if match and header:
+            section = match.group(1) if match.group(1) not in ("seed",) else "seed"
+            if section == "evaluation" and line.startswith("| `evaluation.slowdown."):
+                section = "evaluation.slowdown"
+            if current is None or (tables == 1 and section != current):
+                out += ["", f"### {section}", ""] if tables == 1 else [""]
+                out += header
+            current = section
+            out.append(line)
+            continue
+        if line.strip():
+            current = None
+            title = re.match(r"^([A-Z][a-z]+ keys)\b", line)
+            out += ["", f"## {title.group(1)}"] if title else []
+            out += ["", line]
+    return "\n".join(out).strip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- record fields
+
+def _type_name(tp: Any) -> str:
+    if tp is typing.Any:
+        return "any"
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is typing.Union:
+        inner = [a for a in args if a is not type(None)]
+        name = " or ".join(_type_name(a) for a in inner)
+        return f"{name} or null" if type(None) in args else name
+    return {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object",
+            list: "list"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def record_fields() -> List[Tuple[str, str, Optional[str]]]:
+    """``(dotted field, type, group)`` of every field of a result record, in the record's order."""
+    from results import schema
+
+    tops = getattr(schema, "_TOP_TYPES", {})
+    rows = []
+    for key, value in schema.TEMPLATE.items():
+        group = schema.GROUPS.get(key)
+        if group is None:
+            rows.append((key, _type_name(tops[key]) if key in tops else "any", None))
+            continue
+        hints = typing.get_type_hints(group)
+        for sub in value:
+            rows.append((f"{key}.{sub}", _type_name(hints.get(sub, typing.Any)), key))
+    return rows
+
+
+def _group_doc(group: type) -> str:
+    doc = (group.__doc__ or "").strip()
+    if doc.startswith(f"{group.__name__}("):  # the dataclass's generated signature, not a docstring
+        return ""
+    return " ".join(doc.replace("``", "`").split())
+
+
+def render_record() -> str:
+    from results import schema
+
+    documented = yaml.safe_load(RECORD_DOCS.read_text(encoding="utf-8")) or {}
+    groups_doc = documented.pop("groups", {}) or {}
+    rows = record_fields()
+    known = {name for name, _, _ in rows}
+    for name in sorted(set(documented) - known):
+        log.warning("%s documents record field %r, which results/schema.py does not have",
+                    RECORD_DOCS.relative_to(ROOT), name)
+    for name in sorted(set(groups_doc) - set(schema.GROUPS)):
+        log.warning("%s documents record group %r, which results/schema.py does not have",
+                    RECORD_DOCS.relative_to(ROOT), name)
+    lines = [f"Schema version **{schema.SCHEMA_VERSION}**: {len(rows)} fields in {len(schema.GROUPS)} groups.", ""]
+    head = ["| field | type | unit | meaning |", "|---|---|---|---|"]
+    current: Any = ()
+    for name, type_name, group in rows:
+        if group != current:
+            current = group
+            if group is None and lines[-1].startswith("|"):
+                lines.append("")
+            if group is None:
+                if not any(line.startswith("### Top-level") for line in lines):
+                    lines += ["### Top-level fields", ""] + head
+            else:
+                lines += ["", f"### `{group}`", ""]
+                doc = " ".join(x for x in (groups_doc.get(group, ""), _group_doc(schema.GROUPS[group])) if x)
+                if doc:
+                    lines += [cell(doc).replace("\\*", "*"), ""]
+                lines += head
+        entry = documented.get(name)
+        if entry is None:
+            log.warning("record field %r (results/schema.py) is not documented: add it to %s", name,
+                        RECORD_DOCS.relative_to(ROOT))
+            entry = {}
+        if isinstance(entry, str):
+            entry = {"doc": entry}
+        lines.append(f"| {code(name)} | {type_name} | {cell(entry.get('unit', ''))} | {cell(entry.get('doc', ''))} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- plug-ins
+
+def _entry_kind(entry: Any) -> str:
+    kind = getattr(entry, "kind", None)
+    if kind:
+        return str(kind)
+    name = type(entry).__name__
+    return name[:-len("Entry")].lower() if name.endswith("Entry") else name
+
+
+def _entries(raw: Any) -> Iterable[Tuple[str, Any]]:
+    if isinstance(raw, dict):
+        for kind, entries in raw.items():
+            for entry in (entries.values() if isinstance(entries, dict) else entries):
+                yield str(kind), entry
+    else:
+        for entry in raw:
+            yield _entry_kind(entry), entry
+
+
+def render_plugins() -> str:
+    if importlib.util.find_spec("recipes.catalog") is None:
+        return _plugins_fallback()
+    catalog = importlib.import_module("recipes.catalog")
+    if not hasattr(catalog, "all_entries"):
+        log.warning("recipes.catalog has no all_entries(): the plug-in reference cannot be generated")
+        return _plugins_fallback()
+    entries = sorted(_entries(catalog.all_entries()), key=lambda ke: (ke[0], getattr(ke[1], "name", "")))
+    lines = ["| kind | name | implementation | package | reads | adds keys | meaning |", "|---|---|---|---|---|---|---|"]
+    for kind, entry in entries:
+        reads = ", ".join(code(r) for r in getattr(entry, "reads", ()) or ())
+        keys = ", ".join(code(k) for k in (getattr(entry, "keys", None) or {}))
+        package = getattr(entry, "package", None) or getattr(entry, "dist", None) or getattr(entry, "source", None) \
+            or str(getattr(entry, "impl", "")).split(".")[0]
+        lines.append(f"| {cell(kind)} | {code(getattr(entry, 'name', '?'))} | {code(getattr(entry, 'impl', ''))} | "
+                     f"{cell(package)} | {reads} | {keys} | {cell(getattr(entry, 'doc', '') or '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plugins_fallback() -> str:
+    from recipes import schema
+
+    lines = ["!!! note \"The plug-in catalog is not in this build\"",
+             "    `recipes.catalog` is not importable here, so this page lists the names the recipe schema "
+             "accepts for each pluggable key instead of the catalog's entries.", "",
+             "| kind | recipe key | registered names |", "|---|---|---|"]
+    for kind, path in (("training methods", "training.loss"), ("model families", "model.arch"),
+                       ("datasets", "data.name"), ("attack norms", "attack.norm"),
+                       ("energy meters", "measurement.energy_source"), ("launcher executors", "launch.scheduler")):
+        section, key = path.split(".")
+        spec = schema.section_fields(section)[key]
+        names = spec.get("choices") or ()
+        if key == "arch":
+            names = tuple(schema.MODEL_FAMILIES) + ("any timm model name",)
+        lines.append(f"| {kind} | {code(path)} | {', '.join(code(n) for n in names)} |")
+    try:
+        from scaling.sections import list_sections
+
+        sections = [getattr(s, "name", s) for s in list_sections()]
+        lines.append(f"| analysis sections | `mapping: sections:` | {', '.join(code(n) for n in sections)} |")
+    except ImportError:  # scaling's dependencies (pandas) not installed: leave the row out
+        pass
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- shipped recipes
+
+def _leading_comment(path: pathlib.Path) -> str:
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    return " ".join(lines)
+
+
+def render_recipes() -> str:
+    from recipes import load_recipe
+
+    lines = ["| file | name | runs | what it is |", "|---|---|---|---|"]
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        recipe = load_recipe(str(path))
+        extra = " A `search:` section for `robustperf tune`." if getattr(recipe, "search", None) else ""
+        lines.append(f"| {code('recipes/' + path.name)} | {code(recipe.name)} | {recipe.count():,} | "
+                     f"{cell(_leading_comment(path) + extra)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_methods() -> str:
+    from recipes.schema import TRAINING_METHODS
+
+    return ", ".join(f"`{name}`" for name in TRAINING_METHODS) + "\n"
+
+
+def render_limits() -> str:
+    """The bounds of ``recipes.limits.LIMITS``, each described by its row of that module's docstring table."""
+    from recipes import limits
+
+    guards = {}
+    for line in (limits.__doc__ or "").splitlines():
+        match = re.match(r"^``(\w+)``\s+\S+\s+\d+\s+(.*)$", line.strip())
+        if match:
+            guards[match.group(1)] = match.group(2).replace("``", "`")
+    lines = ["| bound | guards | variable | default |", "|---|---|---|---|"]
+    for name, (variable, default) in limits.LIMITS.items():
+        lines.append(f"| `{name}` | {cell(guards.get(name, '')).replace('&lt;', '<')} | `{variable}` | {default:,} |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATORS: Dict[str, Callable[[], str]] = {
+    "cli": render_cli, "recipe-keys": render_recipe_keys, "record": render_record, "plugins": render_plugins,
+    "recipes": render_recipes, "methods": render_methods, "limits": render_limits,
+}
