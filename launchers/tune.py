@@ -221,7 +221,7 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
 
     from results import COMPLETED, FAILED, RUNNING, load_record
 
-    from . import alive_checkers
+    from .backends import get_executor
     from .launch import launch
     from .plan import plan_launch
 
@@ -235,6 +235,8 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
         raise TuneError(f"--trials must be >= 1, got {total}")
     results_dir = os.path.abspath(results_dir or recipe.launch.results)
     scheduler = scheduler or recipe.launch.scheduler
+    # a launch that runs its runs itself returns when they have exited: their records are read at once
+    runs_here = get_executor(scheduler).runs_here
     k = max(1, int(parallel or recipe.launch.max_parallel))
     folder = tune_folder(results_dir, recipe.name)
     started, started_cpu = time.perf_counter(), time.process_time()
@@ -304,7 +306,7 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
             # a run whose lock a live process holds is in flight (e.g. started by a driver that was killed
             # before the run wrote its record): wait for it, never start a second copy
             todo = [r for r in todo if not _in_flight(results_dir, r.run_id)]
-            plan = plan_launch(todo, results_dir, alive_checkers(), scheduler)
+            plan = plan_launch(todo, results_dir, scheduler=scheduler)
             to_submit = [r for r in plan.submit if attempts.get(r.run_id, 0) < MAX_ATTEMPTS]
             for run in plan.submit:
                 if attempts.get(run.run_id, 0) >= MAX_ATTEMPTS:
@@ -322,8 +324,8 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
                        parameters={"max_parallel": k, **(parameters or {})})
                 excluded += time.perf_counter() - t0
                 excluded_cpu += time.process_time() - c0
-                if scheduler == "local":
-                    continue  # the local launch returns when its runs have exited: read their records now
+                if runs_here:
+                    continue  # the launch returned when its runs had exited: read their records now
             t0 = time.perf_counter()
             time.sleep(POLL_S)
             excluded += time.perf_counter() - t0
