@@ -1,4 +1,4 @@
-"""``robustperf launch RECIPE``: run the matrix here, or submit it as SLURM / LSF array jobs.
+"""``robustperf launch RECIPE``: run the matrix here, or submit it as array jobs of a scheduler (SLURM, LSF, ...).
 
 Every task runs ``robustperf run RECIPE --index <i> --results DIR [--set K=V ...]``. Options override the
 recipe's ``launch:`` section. Launching is idempotent: completed runs are skipped, runs whose job is still
@@ -14,6 +14,10 @@ import json
 import shlex
 import sys
 
+from recipes import SET_SOURCE, catalog, load_recipe
+from recipes.errors import RecipeError
+from results.lock import EXIT_IN_FLIGHT
+
 HELP = "run the matrix locally or submit it as SLURM/LSF array jobs (idempotent, throttled, chained)"
 
 #: command-line option -> key of the recipe's launch section
@@ -26,7 +30,7 @@ _LAUNCH_OPTIONS = {
 
 def add_arguments(parser) -> None:
     parser.add_argument("recipe", help="recipe YAML file")
-    parser.add_argument("--scheduler", choices=("local", "slurm", "lsf"),
+    parser.add_argument("--scheduler", choices=catalog.Choices("executors"),
                         help="where the runs execute (default: the recipe's launch.scheduler, else local)")
     parser.add_argument("--results", metavar="DIR", help="results directory (default: launch.results)")
     parser.add_argument("--max-parallel", type=int, metavar="K", help="runs at once (the %%K of the array)")
@@ -53,10 +57,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from recipes.errors import RecipeError
-    from recipes import SET_SOURCE, load_recipe
-
-    from .launch import launch
+    from .launch import launch  # deferred like every command's work: robustperf --help stays instant
 
     flags = {key: opt for opt, key in _LAUNCH_OPTIONS.items() if getattr(args, opt, None) is not None}
     launch_sets = [f"launch.{key}={json.dumps(getattr(args, opt))}" for key, opt in flags.items()]
@@ -93,7 +94,7 @@ def main(args) -> int:
     if result.dry_run:
         _print_dry_run(result)
         return 0
-    if result.scheduler == "local":
+    if result.executor.runs_here:
         return _report_local(result)
     for job in result.jobs:
         after = f" after job {job.depends_on}" if job.depends_on else ""
@@ -113,24 +114,11 @@ def _print_dry_run(result) -> None:
             print(f"# ---- {job.script}", file=out)
             with open(job.script, encoding="utf-8") as fh:
                 out.write(fh.read())
-        if result.scheduler == "local":
-            for index in job.indices:
-                print(shlex.join(_local_argv(job, index)), file=out)
-        else:
-            stdin = f" < {shlex.quote(job.script)}" if result.scheduler == "lsf" else ""
-            print(f"# submit: (cd {shlex.quote(result.folder)} && {shlex.join(job.command)}{stdin})", file=out)
-
-
-def _local_argv(job, index):
-    argv = list(job.command)
-    at = argv.index("--index")
-    argv[at + 1] = str(index)
-    return argv
+        for line in result.executor.planned_commands(job):
+            print(line, file=out)
 
 
 def _report_local(result) -> int:
-    from results.lock import EXIT_IN_FLIGHT
-
     job = result.jobs[0]
     elsewhere = sorted(i for i, code in job.returncodes.items() if code == EXIT_IN_FLIGHT)
     failed = sorted(i for i, code in job.returncodes.items() if code not in (0, EXIT_IN_FLIGHT))

@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 import sys
 
+from recipes import load_recipe
+
+from .backends import QUEUES
+
 HELP = "count completed / failed / running / pending runs of a results directory and list them"
 
 
@@ -24,15 +28,10 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from . import alive_checkers
-    from .status import collect_status, format_table
+    from .status import collect_status, format_table  # deferred like every command's work: --help stays instant
 
-    matrix = None
-    if args.recipe:
-        from recipes import load_recipe
-
-        matrix = load_recipe(args.recipe, args.overrides).runs()
-    status = collect_status(args.results, matrix, None if args.no_jobs else alive_checkers())
+    matrix = load_recipe(args.recipe, args.overrides).runs() if args.recipe else None
+    status = collect_status(args.results, matrix, None if args.no_jobs else QUEUES)
     if args.json:
         json.dump(status.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")

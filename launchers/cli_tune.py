@@ -3,7 +3,7 @@
 The recipe's ``search:`` section names the trials, the objectives (record fields to maximise or minimise) and
 the space (run-config keys with log_uniform, int_log_uniform, int, uniform or choice). Each trial is a real run
 of the recipe's base with the sampled values, launched like ``robustperf launch`` (locally K at a time, or as
-SLURM/LSF arrays of K; K = launch.max_parallel) into the results directory. The study is an optuna journal
+arrays of K of a scheduler such as SLURM or LSF; K = launch.max_parallel) into the results directory. The study is an optuna journal
 file, ``DIR/_tune/<recipe name>/journal.log``: stop ``tune`` any way and run it again to resume; the
 Pareto front is written beside it (pareto.csv, pareto.png, and pareto.yaml: the front as a recipe). Watch it
 in a browser with
@@ -14,7 +14,7 @@ exit status: 0 done, 2 a mistake in the recipe or options, 130 interrupted.
 """
 from __future__ import annotations
 
-
+from recipes import catalog, load_recipe
 
 HELP = "multi-objective TPE search over real runs (the recipe's search: section); --status reports it"
 
@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("recipe", help="recipe YAML file with a search: section")
     parser.add_argument("--results", metavar="DIR", help="results directory (default: launch.results)")
     parser.add_argument("--trials", type=int, metavar="N", help="trials in all (default: search.trials)")
-    parser.add_argument("--scheduler", choices=("local", "slurm", "lsf"),
+    parser.add_argument("--scheduler", choices=catalog.Choices("executors"),
                         help="where the trials run (default: launch.scheduler)")
     parser.add_argument("--max-parallel", type=int, metavar="K", help="trials per wave (default: "
                                                                       "launch.max_parallel)")
@@ -34,9 +34,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from recipes import load_recipe
-
-    from .tune import TuneError, status_text, tune
+    from .tune import TuneError, status_text, tune  # deferred like every command's work: --help stays instant
 
     overrides = list(args.overrides)
     recipe = load_recipe(args.recipe, overrides)
@@ -56,6 +54,3 @@ def main(args) -> int:
           f"{result.waves} waves; study {result.folder}")
     print(status_text(recipe, args.results))
     return 0
-
-
-

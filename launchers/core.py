@@ -5,7 +5,10 @@ and :meth:`Executor.map_array` (many); a batch-scheduler backend fills in only t
 ``_make_submission_file_text`` (the job script of one array), ``_make_submission_command`` (the argv that
 submits it, optionally after another job) and ``_get_job_id_from_submission_command`` (parse the job id
 from the scheduler's answer). Generic resource names (``timeout_min``, ``gpus_per_node``, ...) map to
-scheduler flags through each backend's ``_equivalence_dict``.
+scheduler flags through each backend's ``_equivalence_dict``. What the launcher, the idempotence checks and
+``status`` need to know of a backend is asked of its class too (:meth:`Executor.alive_jobs`,
+:meth:`Executor.record_job_ids`, :attr:`Executor.runs_here`, ...), so a backend is one module and one catalog
+entry (:mod:`launchers.catalog`, found by :mod:`launchers.backends`), with no name of it anywhere else.
 
 Every task runs the same command with ``--index <i>`` for its matrix index (``robustperf run RECIPE
 --index <i> --results DIR [--set K=V ...]``). Runs longer than the wall-time continue through a chain of
@@ -20,7 +23,9 @@ import re
 import shlex
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+from recipes.limits import limit, over_limit_message
 
 from .errors import LaunchError
 
@@ -107,13 +112,21 @@ class Executor(abc.ABC):
         folder: launch folder for job scripts and logs (created).
         command: what each task runs (the index is appended as ``--index <i>``).
         dry_run: write the scripts and return the planned jobs without submitting anything.
+        name: the scheduler name it was chosen by (its catalog entry's; default: the class's ``name``).
     """
 
     name = "base"
     #: generic parameter name -> scheduler flag (filled in by each backend).
     _equivalence_dict: Dict[str, str] = {}
+    #: The tasks run as children of the launcher, not in a queue: they inherit its environment (the recipe's
+    #: setup lines are not run), :meth:`map_array` returns once they have exited, each index runs once (a failed
+    #: run is not retried by this launch), and the launcher process itself is their job in the launch ledger.
+    runs_here: bool = False
+    #: How the scheduler spells one task of an array job, from the array's job id and the task's index.
+    array_task_format = "{array}_{task}"
 
-    def __init__(self, folder: str, command: TaskCommand, *, dry_run: bool = False):
+    def __init__(self, folder: str, command: TaskCommand, *, dry_run: bool = False, name: Optional[str] = None):
+        self.name = name or type(self).name
         self.folder = os.path.abspath(folder)
         self.command = command
         self.dry_run = dry_run
@@ -179,6 +192,38 @@ class Executor(abc.ABC):
         """The subset of ``job_ids`` still queued or running, or None when this scheduler cannot tell."""
         return None
 
+    @classmethod
+    def record_job_ids(cls, job: Mapping[str, Any]) -> List[str]:
+        """The ids naming the job of a record (its ``job`` group), in every form :meth:`alive_jobs` may answer."""
+        ids: List[str] = []
+        if job.get("job_id") not in (None, ""):
+            ids.append(str(job["job_id"]))
+        array_id, task = job.get("array_job_id"), job.get("array_task_id")
+        if array_id not in (None, "") and task not in (None, ""):
+            ids.append(cls.array_task_format.format(array=array_id, task=task))
+        return ids
+
+    @classmethod
+    def running_record_alive(cls, job: Mapping[str, Any], alive_ids: Set[str]) -> Optional[str]:
+        """Why the job of a record that says running still runs it (``alive_ids``: what :meth:`alive_jobs`
+        answered for :meth:`record_job_ids`), or None when it is gone."""
+        hit = next((i for i in cls.record_job_ids(job) if i in alive_ids), None)
+        return f"{job.get('scheduler')} job {hit} is running it" if hit else None
+
+    @classmethod
+    def job_from_environment(cls, env: Mapping[str, str]) -> Optional[Dict[str, Optional[str]]]:
+        """The record's job ids (``job_id``, ``array_job_id``, ``array_task_id``) when ``env`` is the environment
+        of a task this scheduler started, else None."""
+        return None
+
+    def launcher_job_id(self) -> Optional[str]:
+        """The ledger id of this launch when the launcher process is the job of its runs (:attr:`runs_here`)."""
+        return None
+
+    def planned_commands(self, job: Job) -> List[str]:
+        """Shell lines a dry run prints for a planned ``job``: what would be submitted or run."""
+        return [shlex.join(job.command)] if job.command else []
+
 
 class ScriptExecutor(Executor):
     """A batch scheduler: one job script per array, submitted ``chain + 1`` times, each link after the last."""
@@ -204,6 +249,16 @@ class ScriptExecutor(Executor):
     @abc.abstractmethod
     def _get_job_id_from_submission_command(output: str) -> str:
         """The job id in the submission command's stdout; raises LaunchError when there is none."""
+
+    @classmethod
+    def task_environment(cls, array_job_id: str, position: int) -> Dict[str, str]:
+        """The variables the scheduler sets in task ``position`` (0-based) of array job ``array_job_id``: what
+        the script reads to find its matrix index (run a script by hand with them, as the tests do)."""
+        raise NotImplementedError(f"{cls.__name__} does not say which variables its array tasks get")
+
+    def planned_commands(self, job: Job) -> List[str]:
+        stdin = f" < {shlex.quote(job.script)}" if self.submit_via_stdin and job.script else ""
+        return [f"# submit: (cd {shlex.quote(self.folder)} && {shlex.join(job.command or [])}{stdin})"]
 
     #: command printing the scheduler's configuration, read by :meth:`_parse_max_array_size` (None: never ask)
     _max_array_size_query: Optional[List[str]] = None
@@ -355,8 +410,6 @@ def parse_indices(spec: str, total: int) -> List[int]:
     Raises:
         recipes.UserError (LaunchError): a malformed spec or an index outside ``0..total-1``.
     """
-    from recipes.limits import limit, over_limit_message
-
     ranges: List[Tuple[int, int]] = []
     for part in str(spec).split(","):
         part = part.strip()

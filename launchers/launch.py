@@ -13,22 +13,24 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from results.migrate import migrate
 from results.schema import RECORD_FILE, write_record
 
-from . import alive_checkers, get_executor
-from .core import Job, TaskCommand, parse_indices
+from .backends import get_executor
+from .core import Executor, Job, TaskCommand, parse_indices
 from .errors import LaunchError
 from .plan import LAUNCH_DIR, Plan, plan_launch, write_ledger
 
 
 @dataclass
 class LaunchResult:
-    """What a launch did: the plan, the launch folder, and the jobs (submitted, planned or run)."""
+    """What a launch did: the plan, the launch folder, the executor and the jobs (submitted, planned or run)."""
 
     plan: Plan
+    scheduler: str
     folder: Optional[str] = None
+    executor: Optional[Executor] = None  # None when the plan left nothing to submit
     jobs: List[Job] = field(default_factory=list)
-    scheduler: str = "local"
     dry_run: bool = False
     results_dir: str = ""
     warnings: List[str] = field(default_factory=list)
@@ -103,8 +105,6 @@ def check_migrated(results_dir: str, submit: Sequence[Any]) -> None:
              and os.path.isfile(os.path.join(results_dir, n, RECORD_FILE))]
     if not names:
         return
-    from results.migrate import migrate
-
     pending = migrate(results_dir, dry_run=True)
     stale = [(old, new) for old, new in pending.moves if new in wanted]
     stale += [(", ".join(olds), new) for new, olds in pending.merges if new in wanted]
@@ -122,7 +122,7 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
 
     Args:
         recipe: a loaded :class:`recipes.Recipe`; its ``launch`` section gives the defaults.
-        scheduler: ``local``, ``slurm`` or ``lsf`` (default: the recipe's).
+        scheduler: a registered executor, ``local``, ``slurm``, ``lsf``, ... (default: the recipe's).
         results_dir: where records go (default: the recipe's ``launch.results``).
         indices: part of the matrix, e.g. ``'0-9,15'`` (default: all of it).
         dry_run: write the scripts, submit nothing.
@@ -142,7 +142,7 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     else:
         selected = list(recipe.runs())
 
-    plan = plan_launch(selected, results_dir, alive_checkers(), scheduler)
+    plan = plan_launch(selected, results_dir, scheduler=scheduler)
     check_migrated(results_dir, plan.submit)
     if not dry_run:  # completed runs that need no job: a stored evaluation or new prices, written in place
         for _, updated, _ in plan.refreshed:
@@ -156,12 +156,12 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     folder = _writable(results_dir, lambda: new_launch_folder(results_dir, recipe.name))
     params = {"job_name": recipe.name, **(parameters or {})}
     gpus = int(params.get("gpus_per_node", cfg.gpus_per_run) or 0)
-    setup = tuple(params.get("setup", cfg.setup) or ()) if scheduler != "local" else ()
+    setup = tuple(params.get("setup", cfg.setup) or ()) if not executor_cls.runs_here else ()
     command = task_command(recipe.path, results_dir, overrides, python, gpus=gpus, setup=setup, workdir=workdir)
-    executor = executor_cls(folder, command, dry_run=dry_run)
+    executor = executor_cls(folder, command, dry_run=dry_run, name=scheduler)
     executor.update_from_launch_config(cfg)
     executor.update_parameters(**params)
-    result.folder = folder
+    result.folder, result.executor = folder, executor
     by_index = {run.index: run for run in plan.submit}
     ledger: Dict[str, Any] = {
         "scheduler": scheduler, "recipe": os.path.abspath(recipe.path), "name": recipe.name,
@@ -169,13 +169,10 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
         "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in executor.parameters.items()},
         "jobs": [],
     }
-    local_id = None
-    if scheduler == "local" and not dry_run:
+    local_id = executor.launcher_job_id()
+    if local_id:
         # Written before the first run starts: another launcher sees these runs as in flight meanwhile.
-        from .local import local_job_id
-
-        local_id = local_job_id()
-        ledger["jobs"] = [{"scheduler": "local", "job_id": local_id, "array": 0, "link": 0, "depends_on": None,
+        ledger["jobs"] = [{"scheduler": scheduler, "job_id": local_id, "array": 0, "link": 0, "depends_on": None,
                            "indices": sorted(by_index), "script": None, "command": None,
                            "run_ids": [by_index[i].run_id for i in sorted(by_index)]}]
         _writable(results_dir, lambda: write_ledger(folder, ledger))
@@ -184,7 +181,7 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     finally:
         # Written even when a later submission fails, so the jobs already queued are not submitted twice.
         jobs = result.jobs = list(executor.jobs)
-        if scheduler != "local":
+        if not executor.runs_here:
             ledger["jobs"] = [dict(job.to_json(), run_ids=[by_index[i].run_id for i in job.indices])
                               for job in jobs]
             _writable(results_dir, lambda: write_ledger(folder, ledger))

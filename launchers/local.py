@@ -8,14 +8,20 @@ their own session so the terminal's Ctrl-C reaches only the launcher, which then
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
 from .core import Executor, Job
+
+try:
+    from tqdm import tqdm
+except ImportError:  # optional: the progress bar is left out
+    tqdm = None
 
 #: seconds the children get to checkpoint after SIGTERM before they are killed
 STOP_GRACE_S = 120.0
@@ -33,17 +39,36 @@ def threads_per_run(parallel: int) -> int:
         cores = os.cpu_count() or 1
     return max(1, cores // max(1, parallel))
 
+
 class LocalExecutor(Executor):
     """Runs the tasks as child processes of this one."""
 
     name = "local"
     # Only the throttle applies on a workstation; the other generic parameters are scheduler requests.
     _equivalence_dict: Dict[str, str] = {"max_parallel": "processes at once"}
+    runs_here = True
 
     @classmethod
     def alive_jobs(cls, job_ids: Sequence[str]) -> Optional[set]:
         """Local launchers (ledger ids) still running on this host."""
         return local_alive(job_ids)
+
+    @classmethod
+    def record_job_ids(cls, job: Mapping[str, Any]) -> List[str]:
+        return []  # a local run is known by its process, not by a job id
+
+    @classmethod
+    def running_record_alive(cls, job: Mapping[str, Any], alive_ids: Set[str]) -> Optional[str]:
+        """A local run is alive while its process on this host is."""
+        if job.get("host") in (None, socket.gethostname()) and pid_alive(job.get("pid")):
+            return f"pid {job.get('pid')} on this host is running it"
+        return None
+
+    def launcher_job_id(self) -> Optional[str]:
+        return None if self.dry_run else local_job_id()
+
+    def planned_commands(self, job: Job) -> List[str]:
+        return [shlex.join(self.command.argv(index)) for index in job.indices]
 
     def log_path(self, index: int) -> str:
         return os.path.join(self.folder, "logs", f"run-{index}.log")
@@ -151,9 +176,7 @@ class _NoBar:
 
 
 def _progress(total: int, desc: str):
-    try:
-        from tqdm import tqdm
-    except ImportError:
+    if tqdm is None:
         return _NoBar()
     return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
 

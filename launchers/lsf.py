@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from .core import ScriptExecutor
 from .errors import LaunchError
@@ -29,6 +29,7 @@ class LsfExecutor(ScriptExecutor):
     script_suffix = ".bsub"
     submit_via_stdin = True
     default_max_array_size = LSF_DEFAULT_MAX_ARRAY_SIZE
+    array_task_format = "{array}[{task}]"
     _equivalence_dict: Dict[str, str] = {
         "job_name": "-J",
         "timeout_min": "-W",
@@ -90,6 +91,19 @@ class LsfExecutor(ScriptExecutor):
         if not match:
             raise LaunchError(f"could not find 'Job <id> is submitted' in bsub's output {output!r}")
         return match.group(1)
+
+    @classmethod
+    def task_environment(cls, array_job_id: str, position: int) -> Dict[str, str]:
+        return {"LSB_JOBID": str(array_job_id), "LSB_JOBINDEX": str(position + 1)}
+
+    @classmethod
+    def job_from_environment(cls, env: Mapping[str, str]) -> Optional[Dict[str, Optional[str]]]:
+        """LSF sets ``LSB_JOBINDEX`` 0 outside an array; the array's job id is the task's own."""
+        if not env.get("LSB_JOBID"):
+            return None
+        job_id, task = env["LSB_JOBID"], env.get("LSB_JOBINDEX")
+        task = task if task not in (None, "", "0") else None
+        return {"job_id": job_id, "array_job_id": job_id if task is not None else None, "array_task_id": task}
 
     @classmethod
     def alive_jobs(cls, job_ids: Sequence[str]) -> Optional[set]:

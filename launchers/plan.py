@@ -2,8 +2,9 @@
 
 - a completed record whose evaluation has the settings asked for: never submitted again; with other evaluation
   settings it is submitted to be re-evaluated (``robustperf run`` never retrains a completed run);
-- a record saying running or preempted whose job is still alive (SLURM: squeue; LSF: bjobs; local: the pid on this host),
-  or a run of a job that an earlier launch submitted and the scheduler still lists: not duplicated;
+- a record saying running or preempted whose job is still alive (asked of its executor: SLURM's squeue, LSF's
+  bjobs, a local run's pid on this host), or a run of a job that an earlier launch submitted and the scheduler
+  still lists: not duplicated;
 - anything else (no record, failed, preempted or running but its job is gone): submitted; the run resumes from
   its checkpoint where it has one.
 
@@ -17,14 +18,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from recipes.errors import UserError
 from results.io import atomic_write_text
+from results.lock import LOCK_FILE, lock_holder, lock_is_stale
 from results.pricing import refresh
 from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, load_record
+
+from .backends import QUEUES, find_executor
+
+#: scheduler name -> ``alive_jobs(job_ids)``: a set of the ids still queued or running, or None when it cannot tell
+Queues = Mapping[str, Callable[[Sequence[str]], Optional[Set[str]]]]
 
 LAUNCH_DIR = "_launch"
 LEDGER = "launch.json"
@@ -64,29 +70,18 @@ class Plan:
         return ", ".join(parts)
 
 
-def record_job_ids(record: Dict[str, Any]) -> Tuple[Optional[str], List[str]]:
-    """``(scheduler, ids)`` naming the job of a record, in every form the scheduler may list it."""
-    job = record.get("job") or {}
-    scheduler = job.get("scheduler")
-    ids: List[str] = []
-    if job.get("job_id") not in (None, ""):
-        ids.append(str(job["job_id"]))
-    array_id, task = job.get("array_job_id"), job.get("array_task_id")
-    if array_id not in (None, "") and task not in (None, ""):
-        ids.append(f"{array_id}[{task}]" if scheduler == "lsf" else f"{array_id}_{task}")
-    return scheduler, ids
-
-
-def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str, Any],
-                scheduler: str) -> Plan:
+def plan_launch(runs: Sequence[Any], results_dir: str, queues: Optional[Queues] = None,
+                scheduler: Optional[str] = None) -> Plan:
     """Sort ``runs`` (RunSpecs) into a :class:`Plan`.
 
     Args:
         runs: the selected matrix entries.
         results_dir: where the records are.
-        alive_checkers: scheduler name -> ``f(job_ids) -> set of alive ids, or None when it cannot tell``.
-        scheduler: the scheduler of this launch (its earlier ledgers are checked for queued runs).
+        queues: the queues to ask which jobs are alive (default: every registered executor's ``alive_jobs``;
+            ``{}`` asks none, so only local processes and run locks count).
+        scheduler: the scheduler of this launch: a failure to ask its own queue is an error, not "nothing alive".
     """
+    queues = QUEUES if queues is None else queues
     plan = Plan()
     running: List[Tuple[Any, Dict[str, Any]]] = []
     for run in runs:
@@ -123,7 +118,7 @@ def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str,
     alive_by: Dict[str, Set[str]] = {}
     for sched, ids in ids_by.items():
         try:
-            alive_by[sched] = _ask(alive_checkers.get(sched), ids) or set()
+            alive_by[sched] = _ask(queues.get(sched), ids) or set()
         except UserError:
             if sched == scheduler:
                 raise
@@ -131,16 +126,17 @@ def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str,
     failed_ids = {r.run_id for r in plan.failed}
     for ledger in ledgers:
         sched = str(ledger.get("scheduler"))
+        runs_here = _runs_here(sched)
         for job in ledger.get("jobs", []):
             if not isinstance(job, dict) or str(job.get("job_id")) not in alive_by.get(sched, ()):
                 continue
             for run_id in job.get("run_ids", []):
-                if sched == "local" and run_id in failed_ids:
-                    continue  # a local launcher does not retry a run that failed: a new launch may
-                what = "launcher" if sched == "local" else "job"
+                if runs_here and run_id in failed_ids:
+                    continue  # a launcher running its runs itself does not retry one that failed: a new launch may
+                what = "launcher" if runs_here else "job"
                 queued.setdefault(run_id, f"{sched} {what} {job['job_id']} is queued or running")
 
-    live_record = live_running(running, alive_checkers)
+    live_record = live_running(running, queues)
     # A live process holding the run's lock (results.lock) is running it, whatever its record says.
     for run in runs:
         if run.run_id not in done and run.run_id not in live_record:
@@ -164,45 +160,41 @@ def plan_launch(runs: Sequence[Any], results_dir: str, alive_checkers: Dict[str,
     return plan
 
 
-def live_running(running: Sequence[Tuple[Any, Dict[str, Any]]],
-                 alive_checkers: Dict[str, Any]) -> Dict[str, str]:
+def _runs_here(scheduler: Optional[str]) -> bool:
+    cls = find_executor(scheduler)
+    return bool(cls and cls.runs_here)
+
+
+def live_running(running: Sequence[Tuple[Any, Dict[str, Any]]], queues: Queues) -> Dict[str, str]:
     """Of ``(run, record)`` pairs whose record says running: run_id -> why its job is alive, for the live ones.
 
-    SLURM and LSF jobs are asked of the scheduler (one query each); local runs by their pid on this host.
-    A scheduler that cannot be asked (its command missing) counts as "not alive": the run is resumed.
+    Each record's executor says (:meth:`~launchers.core.Executor.running_record_alive`): a scheduler's jobs are
+    asked of its queue in ``queues`` (one query per scheduler), a local run by its pid on this host. A scheduler
+    that cannot be asked (its command missing, or no installed package registers it) counts as "not alive": the
+    run is resumed.
     """
-    by_scheduler: Dict[Optional[str], List[str]] = {}
-    for _, record in running:
-        sched, rec_ids = record_job_ids(record)
-        by_scheduler.setdefault(sched, []).extend(rec_ids)
-    alive_by: Dict[Optional[str], Optional[Set[str]]] = {}
-    for sched, rec_ids in by_scheduler.items():
-        if sched not in (None, "local"):
-            alive_by[sched] = _ask(alive_checkers.get(sched), rec_ids)
-    host = socket.gethostname()
-    live: Dict[str, str] = {}
+    by_scheduler: Dict[Optional[str], List[Tuple[Any, Dict[str, Any]]]] = {}
     for run, record in running:
-        sched, rec_ids = record_job_ids(record)
         job = record.get("job") or {}
-        if sched in (None, "local"):
-            from .local import pid_alive
-
-            if job.get("host") in (None, host) and pid_alive(job.get("pid")):
-                live[run.run_id] = f"pid {job.get('pid')} on this host is running it"
-        else:
-            alive_ids = alive_by.get(sched) or set()
-            hit = next((i for i in rec_ids if i in alive_ids), None)
-            if hit:
-                live[run.run_id] = f"{sched} job {hit} is running it"
+        by_scheduler.setdefault(job.get("scheduler"), []).append((run, job))
+    live: Dict[str, str] = {}
+    for sched, jobs in by_scheduler.items():
+        cls = find_executor(sched)
+        if cls is None:
+            continue
+        rec_ids = [i for _, job in jobs for i in cls.record_job_ids(job)]
+        alive_ids = (_ask(queues.get(sched), rec_ids) if rec_ids else None) or set()
+        for run, job in jobs:
+            why = cls.running_record_alive(job, alive_ids)
+            if why:
+                live[run.run_id] = why
     return live
 
 
 def lock_in_flight(run_dir: str) -> Optional[str]:
     """Why the run in ``run_dir`` is in flight by its lock (a live, not stale holder), or None."""
-    from results.lock import LOCK_FILE, RunLock, lock_holder
-
     holder = lock_holder(os.path.join(run_dir, LOCK_FILE))
-    if holder is None or "heartbeat_age" not in holder or RunLock(run_dir)._is_stale(holder):
+    if holder is None or "heartbeat_age" not in holder or lock_is_stale(holder):
         return None
     return f"process {holder.get('pid', '?')} on {holder.get('host', '?')} holds its run lock"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from .core import ScriptExecutor
 from .errors import LaunchError
@@ -88,6 +88,18 @@ class SlurmExecutor(ScriptExecutor):
             if match:
                 return match.group(1)
         raise LaunchError(f"could not find a job id in sbatch's output {output!r}")
+
+    @classmethod
+    def task_environment(cls, array_job_id: str, position: int) -> Dict[str, str]:
+        return {"SLURM_JOB_ID": str(array_job_id), "SLURM_ARRAY_JOB_ID": str(array_job_id),
+                "SLURM_ARRAY_TASK_ID": str(position)}
+
+    @classmethod
+    def job_from_environment(cls, env: Mapping[str, str]) -> Optional[Dict[str, Optional[str]]]:
+        if not env.get("SLURM_JOB_ID"):
+            return None
+        return {"job_id": env["SLURM_JOB_ID"], "array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
+                "array_task_id": env.get("SLURM_ARRAY_TASK_ID")}
 
     @classmethod
     def alive_jobs(cls, job_ids: Sequence[str]) -> Optional[set]:

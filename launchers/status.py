@@ -6,14 +6,13 @@ one, the runs that earlier launches into the directory submitted (their ledgers)
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from results.audit import audit
 from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, iter_records
 
-from .plan import live_running, lock_in_flight, read_ledgers
+from .plan import Queues, live_running, lock_in_flight, read_ledgers
 
 PENDING = "pending"
 UNREADABLE = "unreadable"
@@ -62,10 +61,12 @@ class _Run:  # what live_running needs of a run
 
 
 def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
-                   alive_checkers: Optional[Dict[str, Any]] = None) -> Status:
+                   queues: Optional[Queues] = None) -> Status:
     """Status of every run on disk (and, given the ``matrix`` RunSpecs, of every matrix entry).
 
-    Runs whose record says running but whose job is gone get a note: a relaunch resumes them.
+    With ``queues`` (scheduler name -> ``alive_jobs``; :data:`launchers.QUEUES` asks every registered executor),
+    runs whose record says running but whose job is gone get a note: a relaunch resumes them. None: no job is
+    checked.
     """
     by_id: Dict[str, RunStatus] = {}
     running = []
@@ -86,8 +87,8 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
             continue
         if record.get("status") in (RUNNING, PREEMPTED):
             running.append((_Run(run_id), record))
-    if alive_checkers is not None and running:
-        live = live_running(running, alive_checkers)
+    if queues is not None and running:
+        live = live_running(running, queues)
         for run, _ in running:
             if run.run_id not in live:
                 # a live process holding the run's lock is running it, whatever job the record names

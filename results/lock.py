@@ -33,7 +33,7 @@ from typing import Any, Dict, Optional
 
 from robustperf_errors import UserError
 
-__all__ = ["EXIT_IN_FLIGHT", "LOCK_FILE", "RunLock", "RunLocked", "lock_holder"]
+__all__ = ["EXIT_IN_FLIGHT", "LOCK_FILE", "RunLock", "RunLocked", "lock_holder", "lock_is_stale"]
 
 #: Exit code of ``robustperf run`` when another process holds the run's lock (sysexits.h EX_TEMPFAIL).
 EXIT_IN_FLIGHT = 75
@@ -106,6 +106,19 @@ def lock_holder(path: str) -> Optional[Dict[str, Any]]:
         holder = {}
     holder["heartbeat_age"] = age
     return holder
+
+
+def lock_is_stale(holder: Dict[str, Any], stale_after: float = STALE_AFTER_SECONDS,
+                  host: Optional[str] = None) -> bool:
+    """Whether the lock ``holder`` (:func:`lock_holder`) was left by a process that is gone: on ``host`` (default
+    this one) its pid is dead or reused; elsewhere, or torn, no heartbeat for ``stale_after`` seconds."""
+    age = holder.get("heartbeat_age", 0.0)
+    pid, holder_host = holder.get("pid"), holder.get("host")
+    if not isinstance(pid, int) or not isinstance(holder_host, str):
+        return age > stale_after  # torn or foreign: give its writer time to finish
+    if holder_host == (socket.gethostname() if host is None else host):
+        return not _alive(pid, holder.get("start"))
+    return age > stale_after
 
 
 class RunLock:
@@ -192,13 +205,7 @@ class RunLock:
         return bool(holder) and holder.get("token") == self.token
 
     def _is_stale(self, holder: Dict[str, Any]) -> bool:
-        age = holder.get("heartbeat_age", 0.0)
-        pid, host = holder.get("pid"), holder.get("host")
-        if not isinstance(pid, int) or not isinstance(host, str):
-            return age > self.stale_after  # torn or foreign: give its writer time to finish
-        if host == self.host:
-            return not _alive(pid, holder.get("start"))
-        return age > self.stale_after
+        return lock_is_stale(holder, self.stale_after, self.host)
 
     def _break(self, seen: Dict[str, Any]) -> None:
         """Move a stale lock aside, under the break lock so that only one process does it."""

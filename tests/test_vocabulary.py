@@ -8,8 +8,6 @@ from __future__ import annotations
 import inspect
 import typing
 
-import pytest
-
 from recipes import AUTOATTACK_VERSIONS, section_fields
 
 
@@ -64,28 +62,6 @@ def test_autoattack_versions_are_pyautoattacks():
         annotation = eval(annotation, vars(typing))  # noqa: S307 - pyautoattack's own Literal[...]
     assert set(typing.get_args(annotation)) - {"custom"} == set(AUTOATTACK_VERSIONS)
     assert autoattack.VERSIONS is AUTOATTACK_VERSIONS and cli.AUTOATTACK_VERSIONS is AUTOATTACK_VERSIONS
-
-
-def test_launch_schedulers_are_the_executors():
-    from launchers import EXECUTORS
-
-    assert _choices("launch", "scheduler") == set(EXECUTORS)
-
-
-@pytest.mark.parametrize("command", ["launch", "tune"])
-def test_cli_scheduler_choices_are_the_executors(command):
-    import argparse
-    import importlib
-
-    from launchers import EXECUTORS
-
-    module = {"launch": "launchers.cli_launch", "tune": "launchers.cli_tune"}[command]
-    parser = argparse.ArgumentParser()
-    importlib.import_module(module).add_arguments(parser)
-    actions = [a for a in parser._actions if "--scheduler" in a.option_strings]
-    if not actions:
-        pytest.skip(f"{command} has no --scheduler option")
-    assert set(actions[0].choices) == set(EXECUTORS)
 
 
 def test_no_room_imports_the_cli_module():

@@ -14,6 +14,9 @@ import sys
 
 import pytest
 
+from launchers import get_executor
+from recipes import catalog
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
 
@@ -86,3 +89,18 @@ def pending_signals(pid: int) -> int:
             if line.startswith(("SigPnd:", "ShdPnd:")):
                 mask |= int(line.split()[1], 16)
     return mask
+
+
+def executor_names():
+    """Every registered executor (parametrise over it: a new backend is covered by registering it)."""
+    return list(catalog.names("executors"))
+
+
+def script_executor_names():
+    """The executors that submit job scripts to a queue (all but those that run the tasks here)."""
+    return [name for name in catalog.names("executors") if not get_executor(name).runs_here]
+
+
+def task_env(scheduler: str, position: int, job_id: str = "4242") -> dict:
+    """This environment plus what ``scheduler`` sets in task ``position`` of an array job (to run its script)."""
+    return dict(os.environ, **get_executor(scheduler).task_environment(job_id, position))

@@ -15,17 +15,16 @@ import time
 import pytest
 
 import robustperf
-from launchers import LaunchError, SlurmExecutor, TaskCommand
+from launchers import LaunchError, TaskCommand
 from launchers import core as launcher_core
 from launchers.launch import launch, task_command
+from launchers.lsf import LsfExecutor
 from launchers.plan import plan_launch
-from launchers import alive_checkers
+from launchers.slurm import SlurmExecutor
 from recipes import load_recipe
 from results.lock import RunLock
 
-from .conftest import recorder
-
-SCRIPT_TASK = {"slurm": lambda k: {"SLURM_ARRAY_TASK_ID": str(k)}, "lsf": lambda k: {"LSB_JOBINDEX": str(k + 1)}}
+from .conftest import recorder, script_executor_names, task_env
 
 
 def fake_venv(tmp_path: pathlib.Path) -> pathlib.Path:
@@ -38,7 +37,7 @@ def fake_venv(tmp_path: pathlib.Path) -> pathlib.Path:
     return venv
 
 
-@pytest.mark.parametrize("scheduler", ["slurm", "lsf"])
+@pytest.mark.parametrize("scheduler", script_executor_names())
 def test_setup_lines_pick_the_robustperf_they_put_on_path(scheduler, tmp_path, tiny_recipe, monkeypatch):
     venv = fake_venv(tmp_path)
     workdir = tmp_path / "project"
@@ -52,7 +51,7 @@ def test_setup_lines_pick_the_robustperf_they_put_on_path(scheduler, tmp_path, t
     assert sys.executable not in text  # the launching interpreter is only the default without setup
     log = tmp_path / "calls.jsonl"
     for k in range(2):
-        env = dict(os.environ, RECORD_TO=str(log), **SCRIPT_TASK[scheduler](k))
+        env = dict(task_env(scheduler, k), RECORD_TO=str(log))
         proc = subprocess.run(["bash", job.script], cwd=result.folder, env=env, capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 0, proc.stderr
@@ -63,7 +62,7 @@ def test_setup_lines_pick_the_robustperf_they_put_on_path(scheduler, tmp_path, t
     # a setup that does not provide robustperf: one clear line and exit 127, not "command not found" noise
     result = launch(recipe, scheduler=scheduler, results_dir=str(tmp_path / "res2"), dry_run=True,
                     parameters={"setup": ("true",)})
-    env = dict(os.environ, PATH="/usr/bin:/bin", **SCRIPT_TASK[scheduler](0))
+    env = dict(task_env(scheduler, 0), PATH="/usr/bin:/bin")
     proc = subprocess.run(["bash", result.jobs[0].script], cwd=result.folder, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 127 and "robustperf is not on PATH after the setup lines" in proc.stderr
@@ -173,7 +172,7 @@ def test_a_second_launcher_sees_a_local_launchs_runs_in_flight(tmp_path, tiny_re
         recipe = load_recipe(str(tiny_recipe))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            plan = plan_launch(recipe.runs(), str(results), alive_checkers(), "slurm")
+            plan = plan_launch(recipe.runs(), str(results), scheduler="slurm")
             if plan.in_flight:
                 break
             time.sleep(0.2)
@@ -183,7 +182,7 @@ def test_a_second_launcher_sees_a_local_launchs_runs_in_flight(tmp_path, tiny_re
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
-    plan = plan_launch(recipe.runs(), str(results), alive_checkers(), "local")
+    plan = plan_launch(recipe.runs(), str(results), scheduler="local")
     assert len(plan.submit) == 2  # the launcher is gone: nothing is in flight any more
 
 
@@ -197,7 +196,7 @@ def test_a_held_run_lock_counts_as_in_flight(tmp_path, tiny_recipe, capsys):
         err = capsys.readouterr().err
         assert code == 0 and "1 to run, 1 still queued or running" in err
         assert f"{run.run_id} (process {os.getpid()} on" in err and "holds its run lock" in err
-    plan = plan_launch(recipe.runs(), str(results), alive_checkers(), "slurm")
+    plan = plan_launch(recipe.runs(), str(results), scheduler="slurm")
     assert len(plan.submit) == 2
 
 
@@ -213,8 +212,6 @@ def _fake_bjobs(tmp_path, monkeypatch, body):
 
 
 def test_a_failing_bjobs_is_an_error_not_nothing_alive(tmp_path, monkeypatch):
-    from launchers import LsfExecutor
-
     _fake_bjobs(tmp_path, monkeypatch, "echo 'LSF is down. Please wait ...' >&2\nexit 255\n")
     with pytest.raises(LaunchError, match="bjobs failed") as err:
         LsfExecutor.alive_jobs(["123"])

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from launchers import LocalExecutor, TaskCommand
+from launchers import TaskCommand
+from launchers.local import LocalExecutor
 from launchers.plan import plan_launch
 from launchers.status import collect_status
 from recipes import load_recipe

@@ -1,7 +1,9 @@
 """Generated batch scripts: golden files, array splitting, quoting, signal forwarding, executed by bash.
 
-No scheduler is needed here: the scripts are plain bash, so they are run with the variables SLURM or LSF
-would set (SLURM_ARRAY_TASK_ID, LSB_JOBID/LSB_JOBINDEX) and must start the right matrix entries.
+No scheduler is needed here: the scripts are plain bash, so they are run with the variables the scheduler would
+set (each executor's ``task_environment``: SLURM_ARRAY_TASK_ID, LSB_JOBID/LSB_JOBINDEX, ...) and must start the
+right matrix entries. Tests of what every backend does are parametrised over the catalog's executors; the golden
+files are per backend.
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ import time
 
 import pytest
 
-from launchers import EXECUTORS, LaunchError, LsfExecutor, SlurmExecutor, TaskCommand, parse_indices
+from launchers import LaunchError, TaskCommand, get_executor, parse_indices
 from launchers.launch import launch
+from launchers.lsf import LsfExecutor
+from launchers.slurm import SlurmExecutor
 from recipes import load_recipe
 
-from .conftest import check_golden, recorder
+from .conftest import check_golden, executor_names, recorder, script_executor_names, task_env
 
 COMMAND = TaskCommand(before=("/venv/bin/python", "-m", "robustperf", "run", "/recipes/demo.yaml"),
                       after=("--results", "/data/results", "--set", "training.epochs=1"))
@@ -28,8 +32,6 @@ FULL = dict(job_name="demo sweep", timeout_min=90, max_parallel=3, partition="gp
             gpus_per_node=2, cpus_per_task=8, mem_gb=32, signal_delay_s=300,
             directives=("--qos=high",), setup=("module load cuda/12.4", "source /opt/venv/bin/activate"))
 LSF_FULL = dict(FULL, directives=('-R "select[mem>32000]"',))
-SCRIPT_TASK = {"slurm": lambda k: {"SLURM_ARRAY_TASK_ID": str(k), "SLURM_ARRAY_JOB_ID": "4242"},
-               "lsf": lambda k: {"LSB_JOBID": "4242", "LSB_JOBINDEX": str(k + 1)}}
 NASTY = "a b; rm -rf keep $(touch pwned) `touch pwned2` 'q\" & echo hi > pwned3"
 
 
@@ -56,9 +58,9 @@ def test_long_index_list_wraps_and_matches_golden(tmp_path):
     check_golden("slurm_wrapped.sbatch", text)
 
 
-@pytest.mark.parametrize("name", ["slurm", "lsf"])
+@pytest.mark.parametrize("name", script_executor_names())
 def test_map_array_splits_at_max_array_size_and_chains(name, tmp_path):
-    ex = _executor(EXECUTORS[name], tmp_path, max_array_size=4, chain=2)
+    ex = _executor(get_executor(name), tmp_path, max_array_size=4, chain=2)
     jobs = ex.map_array(list(range(10)))
     assert [(j.array, j.link) for j in jobs] == [(a, l) for a in range(3) for l in range(3)]
     assert [jobs[a * 3].indices for a in range(3)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
@@ -66,14 +68,20 @@ def test_map_array_splits_at_max_array_size_and_chains(name, tmp_path):
     assert len(scripts) == 3, scripts  # one script per array, submitted chain + 1 times
     for job in jobs:
         assert (job.depends_on is None) == (job.link == 0)
-    last = (tmp_path / "launch" / scripts[-1]).read_text()
-    assert "INDICES=(8 9)" in last
-    assert ("--array=0-1%2" in last) if name == "slurm" else ('[1-2]%2"' in last)
-    link2 = jobs[2].command
-    if name == "slurm":
-        assert link2[:2] == ["sbatch", "--parsable"] and link2[2].startswith("--dependency=afterany:")
-    else:
-        assert link2[:2] == ["bsub", "-w"] and link2[2].startswith("ended(")
+        assert job.scheduler == name and job.script.endswith(ex.script_suffix)
+    assert all(job.command == ex._make_submission_command(job.script, job.depends_on) for job in jobs)
+    assert "INDICES=(8 9)" in (tmp_path / "launch" / scripts[-1]).read_text()
+
+
+@pytest.mark.parametrize("cls,array,link2", [
+    (SlurmExecutor, "--array=0-1%2", lambda c: c[:2] == ["sbatch", "--parsable"]
+     and c[2].startswith("--dependency=afterany:")),
+    (LsfExecutor, '[1-2]%2"', lambda c: c[:2] == ["bsub", "-w"] and c[2].startswith("ended(")),
+])
+def test_throttle_and_chain_in_each_schedulers_syntax(cls, array, link2, tmp_path):
+    jobs = _executor(cls, tmp_path, max_array_size=4, chain=2).map_array(list(range(10)))
+    assert array in pathlib.Path(jobs[-1].script).read_text()
+    assert link2(jobs[2].command)
 
 
 def test_submission_output_parsing():
@@ -119,7 +127,7 @@ def _nasty_recipe(tmp_path: pathlib.Path, repo_root: pathlib.Path) -> pathlib.Pa
     return path
 
 
-@pytest.mark.parametrize("scheduler", ["slurm", "lsf"])
+@pytest.mark.parametrize("scheduler", script_executor_names())
 def test_metacharacters_in_names_and_paths_stay_inert(scheduler, tmp_path, repo_root):
     recipe_path = _nasty_recipe(tmp_path, repo_root)
     results = tmp_path / NASTY / "results"
@@ -133,7 +141,7 @@ def test_metacharacters_in_names_and_paths_stay_inert(scheduler, tmp_path, repo_
     (pathlib.Path(result.folder) / "keep").mkdir()  # `rm -rf keep` would remove it from the job's cwd
     log = tmp_path / "calls.jsonl"
     for k in range(3):
-        env = dict(os.environ, RECORD_TO=str(log), **SCRIPT_TASK[scheduler](k))
+        env = dict(task_env(scheduler, k), RECORD_TO=str(log))
         proc = subprocess.run(["bash", job.script], cwd=result.folder, env=env, capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 0, proc.stderr
@@ -165,13 +173,14 @@ def _signal_task(tmp_path: pathlib.Path) -> pathlib.Path:
     return path
 
 
+@pytest.mark.parametrize("name", script_executor_names())
 @pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGTERM])
-def test_script_forwards_the_checkpoint_signal_and_returns_the_runs_status(sig, tmp_path):
+def test_script_forwards_the_checkpoint_signal_and_returns_the_runs_status(sig, name, tmp_path):
     task = _signal_task(tmp_path)
-    ex = SlurmExecutor(str(tmp_path / "launch"), TaskCommand(before=(str(task),)), dry_run=True)
+    ex = get_executor(name)(str(tmp_path / "launch"), TaskCommand(before=(str(task),)), dry_run=True)
     (job,) = ex.map_array([7])
     log = tmp_path / "task.log"
-    env = dict(os.environ, RECORD_TO=str(log), SLURM_ARRAY_TASK_ID="0")
+    env = dict(task_env(name, 0), RECORD_TO=str(log))
     proc = subprocess.Popen(["bash", job.script], env=env, cwd=ex.folder)
     deadline = time.monotonic() + 30
     while not (log.exists() and "ready" in log.read_text()):
@@ -182,21 +191,23 @@ def test_script_forwards_the_checkpoint_signal_and_returns_the_runs_status(sig, 
     assert log.read_text().splitlines() == ["ready", f"signal {int(sig)}"]
 
 
-@pytest.mark.parametrize("name", sorted(EXECUTORS))
+@pytest.mark.parametrize("name", executor_names())
 def test_every_executor_runs_the_same_command_per_index(name, tmp_path):
-    """Parametrized over the registry: each backend starts `<command> --index <i>` for each index given."""
+    """Parametrized over the catalog: each backend starts `<command> --index <i>` for each index given (one that
+    runs the tasks here runs them; a scheduler's script is run as its array tasks would be)."""
     log = tmp_path / "calls.jsonl"
     command = TaskCommand(before=(str(recorder(tmp_path)), "run"), after=("--results", "R"))
-    ex = EXECUTORS[name](str(tmp_path / "launch"), command, dry_run=(name != "local"))
+    cls = get_executor(name)
+    ex = cls(str(tmp_path / "launch"), command, dry_run=not cls.runs_here)
     ex.update_parameters(max_parallel=2)
     old = os.environ.get("RECORD_TO")
     os.environ["RECORD_TO"] = str(log)
     try:
         jobs = ex.map_array([3, 5, 8])
-        if name != "local":
+        if not cls.runs_here:
             for k in range(3):
-                env = dict(os.environ, **SCRIPT_TASK[name](k))
-                subprocess.run(["bash", jobs[0].script], env=env, cwd=ex.folder, check=True, timeout=60)
+                subprocess.run(["bash", jobs[0].script], env=task_env(name, k), cwd=ex.folder, check=True,
+                               timeout=60)
     finally:
         if old is None:
             del os.environ["RECORD_TO"]
@@ -261,8 +272,8 @@ def test_multi_gpu_runs_start_under_torchrun_and_get_sigterm(tmp_path):
     assert single.stop_signal is None and "torch.distributed.run" not in single.before
 
 
-@pytest.mark.parametrize("name", ["slurm", "lsf"])
+@pytest.mark.parametrize("name", script_executor_names())
 def test_signal_must_come_after_the_job_starts(name, tmp_path):
-    ex = _executor(EXECUTORS[name], tmp_path, timeout_min=2, signal_delay_s=120)
+    ex = _executor(get_executor(name), tmp_path, timeout_min=2, signal_delay_s=120)
     with pytest.raises(LaunchError, match="shorter than the wall-time"):
         ex.map_array([0])

@@ -21,9 +21,9 @@ import time
 import pytest
 
 import robustperf
-from launchers import LaunchError, SlurmExecutor, TaskCommand
+from launchers import LaunchError, TaskCommand
 from launchers.launch import launch
-from launchers.slurm import parse_max_array_size
+from launchers.slurm import SlurmExecutor, parse_max_array_size
 from recipes import load_recipe
 from results import load_record, new_record, write_record
 
