@@ -12,7 +12,7 @@ from typing import Any
 _EXPORTS = {
     "ConvergenceError": "errors", "InsufficientDataError": "errors", "InvalidValuesError": "errors",
     "NotFittedError": "errors", "ScalingError": "errors", "TableError": "errors",
-    "Mapping": "table", "collect": "table", "load_table": "table", "load_mapping": "table",
+    "Mapping": "mapping", "load_mapping": "mapping", "collect": "table", "load_table": "table",
     "write_table": "table", "numeric_column": "table",
     "EnvelopePowerLaw": "laws", "PowerLawNLS": "laws", "PowerLawOLS": "laws", "FITTERS": "laws",
     "power_law": "laws", "invert_power_law": "laws", "bin_edges": "laws", "envelope_indices": "laws",

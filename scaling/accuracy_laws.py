@@ -27,6 +27,7 @@ import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from scipy import stats
 from sklearn.base import BaseEstimator
 
 from .errors import ConvergenceError, InsufficientDataError, NotFittedError, ScalingError
@@ -66,18 +67,18 @@ class AccuracyLaw(BaseEstimator):
     formula = ""
     _fitted_parameter_names: Tuple[str, ...] = ()
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
         if not all(hasattr(self, a) for a in self._fitted_parameter_names):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(x, y) first")
 
     def predict(self, x) -> np.ndarray:
-        self._check_fitted()
+        self.check_fitted()
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             return self._predict(np.asarray(x, dtype=float))
 
     def invert(self, y) -> np.ndarray:
         """The FLOPs at which the law reaches accuracy ``y``: ``inf`` when it never does."""
-        self._check_fitted()
+        self.check_fitted()
         y = np.asarray(y, dtype=float)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             x = np.asarray(self._invert(y), dtype=float)
@@ -88,11 +89,11 @@ class AccuracyLaw(BaseEstimator):
         return None
 
     def params(self) -> Dict[str, float]:
-        self._check_fitted()
+        self.check_fitted()
         return {a.rstrip("_"): float(getattr(self, a)) for a in self._fitted_parameter_names}
 
     def summary(self) -> dict:
-        self._check_fitted()
+        self.check_fitted()
         out = {"law": self.name, "formula": self.formula, "params": self.params(),
                "params_ci": {k: list(v) for k, v in getattr(self, "params_ci_", {}).items()},
                "asymptote": self.asymptote, "r2": self.r2_, "rmse": self.rmse_, "n": self.n_}
@@ -108,8 +109,6 @@ class AccuracyLaw(BaseEstimator):
 
 def _wald(names: Sequence[str], values: Sequence[float], pcov: Optional[np.ndarray], n: int,
           ci: Optional[float]) -> Dict[str, Tuple[float, float]]:
-    from scipy import stats
-
     if ci is None or pcov is None or not np.all(np.isfinite(pcov)) or n <= len(names):
         return {}
     se = np.sqrt(np.clip(np.diag(pcov), 0, None))
@@ -317,7 +316,7 @@ class ErrorLogLinearLaw(AccuracyLaw):
 
 
 def _ols(u: np.ndarray, v: np.ndarray, names: Tuple[str, str], ci: Optional[float]):
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # statsmodels deferred: loaded only by the fits that use it
 
     if ci is None:  # the point estimate only (bootstrap refits): plain least squares
         slope, intercept = np.polyfit(u, v, 1)

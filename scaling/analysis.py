@@ -1,11 +1,13 @@
 """The ``analyze`` pipeline: table + column mapping -> every registered analysis section -> reports and figures.
 
 This module resolves the core columns (FLOPs and accuracy: required), drops and lists the rows that cannot be
-used, and runs the sections of :mod:`scaling.sections` in order: each declares the columns it needs, fits,
-summarises into its part of report.json, draws its figures and renders its part of report.md. The envelope
+used, and runs the registered sections (:mod:`scaling.sections.registry`, the catalog's kind ``sections``) in
+order: each declares the columns it needs, fits, summarises into its part of report.json, draws its figures
+and renders its part of report.md. The envelope
 law is required: when it cannot be fitted the analysis fails (InsufficientDataError or ConvergenceError).
 Every other section is optional: when its columns are not in the table it is skipped with one line saying
-why (``report["skipped_sections"]``); when its fit fails on too few points the reason is also in ``notes``.
+why (``report["skipped_sections"]``); when its fit fails on too few points the reason is also in ``notes``; a
+section whose code cannot be imported (a broken plug-in) is skipped with the catalog's one-line reason.
 Columns named explicitly must exist (TableError otherwise).
 """
 from __future__ import annotations
@@ -18,8 +20,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from .adapters import apply_adapter
 from .errors import InsufficientDataError, InvalidValuesError, TableError
-from .table import NONE, RECORD_COLUMNS, Mapping, has_columns, numeric_column, row_labels
+from .mapping import NONE, Mapping
+from .report import write_report
+from .sections.base import AnalysisContext, run_section
+from .sections.registry import PluginError, get_section, list_sections
+from .table import RECORD_COLUMNS, has_columns, numeric_column, row_labels
 
 OPTIONS = {"flops": "--flops-col", "acc": "--acc-col", "cost": "--cost-col", "co2": "--co2-col",
            "kwh": "--kwh-col", "facet": "--facet"}
@@ -85,13 +92,9 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
         InvalidValuesError: non-positive FLOPs (unless ``options.drop_nonpositive``).
         InsufficientDataError, ConvergenceError: the envelope law cannot be fitted.
     """
-    from .sections import AnalysisContext, get_section, list_sections, run_section
-
     notes: List[str] = []
     adapter_info = None
     if mapping.adapter:
-        from .adapters import apply_adapter
-
         table, adapter_info = apply_adapter(table, mapping.adapter)
     table = table.reset_index(drop=True)
     labels = row_labels(table)
@@ -135,7 +138,13 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
     names = list_sections() if sections is None else [get_section(n).name for n in sections]
     skipped: Dict[str, str] = {}
     for name in names:
-        reason = run_section(get_section(name), ctx)
+        try:
+            section = get_section(name)
+        except PluginError as err:  # a broken plug-in is skipped, in one line; the other sections run
+            reason = str(err).splitlines()[0]
+            report[name] = {"skipped": reason}
+        else:
+            reason = run_section(section, ctx)
         if reason is not None:
             skipped[name] = reason
     report["sections"] = [n for n in names if n not in skipped]
@@ -146,8 +155,7 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
 
 def draw_figures(ctx, report: Dict[str, Any], out_dir: str) -> List[str]:
     """Draw and save every section's figures (PNG and PDF); return their paths relative to ``out_dir``."""
-    from . import plotting
-    from .sections import get_section
+    from . import plotting  # matplotlib deferred: an analysis without figures never loads it
 
     paths: List[str] = []
 
@@ -163,8 +171,6 @@ def analyze(table: pd.DataFrame, mapping: Mapping, out_dir: str, options: Option
             source: str = "", problems: Sequence[Any] = (), sections: Optional[Sequence[str]] = None
             ) -> Dict[str, Any]:
     """Fit, draw and write ``out_dir/report.json``, ``report.md`` and the figures; return the report."""
-    from .report import write_report
-
     report, ctx = run_analysis(table, mapping, options, sections)
     report["source"] = source
     report["problems"] = [str(p) for p in problems]

@@ -72,7 +72,9 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from .analysis import Options, analyze
     from .errors import TableError
-    from .table import Mapping, load_mapping, load_table
+    from .mapping import Mapping, load_mapping
+    from .sections.registry import get_section
+    from .table import load_table
 
     from recipes.limits import limit, over_limit_message
 
@@ -132,8 +134,6 @@ def main(args) -> int:
         if rows:
             print(f"robustperf analyze: excluded {len(rows)} rows ({reason}): {', '.join(rows[:10])}"
                   + (" ..." if len(rows) > 10 else ""), file=sys.stderr)
-    from .sections import get_section
-
     for name in report["sections"]:
         for line in get_section(name).console(report[name]):
             print(f"{name}: {line}")

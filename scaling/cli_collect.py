@@ -40,7 +40,8 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from .table import TableError, collect, write_table
+    from .errors import TableError
+    from .table import collect, collect_survival, write_table
 
     if args.output and not args.output.lower().endswith((".csv", ".parquet", ".pq")):
         raise TableError(f"{args.output}: unknown table format; expected a .csv or .parquet output")
@@ -59,8 +60,6 @@ def main(args) -> int:
         print("robustperf collect: --strict: table not written", file=sys.stderr)
         return STRICT_EXIT
     if args.survival:
-        from .survival import collect_survival
-
         runs = table
         table, missing = collect_survival(args.results_dir, table)
         for problem in missing:

@@ -13,6 +13,10 @@ class ScalingError(UserError):
     """Base class of every scaling-analysis error."""
 
 
+class SurvivalError(ScalingError):
+    """A survival table or mapping the AFT models cannot use."""
+
+
 class TableError(ScalingError):
     """A results table that lacks a needed column, or cannot be read.
 

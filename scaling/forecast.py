@@ -62,7 +62,7 @@ def forecast(law: EnvelopePowerLaw, targets: Sequence[float], *, costs: Optional
         One dict per target: ``target, flops, flops_ci, upper_unbounded, p_unreachable, extrapolation,
         alpha_ci_includes_zero, n_boot_ok`` and for each cost ``<name>, <name>_ci``.
     """
-    law._check_fitted()
+    law.check_fitted()
     costs = dict(costs or {})
     boot = bootstrap_law(law.points_x_, law.points_y_, n_boot=n_boot, random_state=random_state,
                          p0=(law.C_, law.alpha_))

@@ -16,6 +16,8 @@ import warnings
 from typing import Optional, Tuple
 
 import numpy as np
+from scipy import stats
+from scipy.optimize import OptimizeWarning, curve_fit
 from sklearn.base import BaseEstimator
 
 from .errors import ConvergenceError, InsufficientDataError, NotFittedError, ScalingError
@@ -109,7 +111,7 @@ def _clean_xy(x, y, fit: str, needed: int, positive_y: bool) -> Tuple[np.ndarray
 
 def fit_loglog_ols(x, y, ci: float = 0.95):
     """OLS of ``log y`` on ``log x`` (statsmodels). Returns the fitted results object (needs >= 3 points)."""
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # statsmodels deferred: loaded only by the fits that use it
 
     x, y = _clean_xy(x, y, "log-log OLS", 3, positive_y=True)
     design = sm.add_constant(np.log(x), has_constant="add")
@@ -130,8 +132,6 @@ def fit_power_law_nls(x, y, p0: Optional[Tuple[float, float]] = None) -> Tuple[f
         InsufficientDataError: fewer than 3 points or one distinct x.
         ConvergenceError: the optimiser failed or the covariance could not be estimated.
     """
-    from scipy.optimize import OptimizeWarning, curve_fit
-
     x, y = _clean_xy(x, y, "power-law NLS", 3, positive_y=False)
     if p0 is None:
         if np.all(y > 0):
@@ -159,23 +159,24 @@ class _PowerLaw(BaseEstimator):
 
     _fitted_parameter_names: Tuple[str, ...] = ("C_", "alpha_")
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless :meth:`fit` has run."""
         if not hasattr(self, "alpha_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(x, y) first")
 
     def predict(self, x) -> np.ndarray:
         """``C * x**alpha`` at ``x``."""
-        self._check_fitted()
+        self.check_fitted()
         return power_law(np.asarray(x, dtype=float), self.C_, self.alpha_)
 
     def invert(self, y) -> np.ndarray:
         """The x at which the law reaches ``y`` (``inf`` when it never does)."""
-        self._check_fitted()
+        self.check_fitted()
         return invert_power_law(y, self.C_, self.alpha_)
 
     def summary(self) -> dict:
         """The fitted values as plain floats, for report.json."""
-        self._check_fitted()
+        self.check_fitted()
         return {"C": self.C_, "alpha": self.alpha_, "C_ci": list(self.C_ci_), "alpha_ci": list(self.alpha_ci_),
                 "r2": self.r2_, "n": self.n_}
 
@@ -193,8 +194,6 @@ class PowerLawNLS(_PowerLaw):
         self.ci = ci
 
     def fit(self, x, y) -> "PowerLawNLS":
-        from scipy import stats
-
         C, alpha, pcov = fit_power_law_nls(x, y)
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
@@ -236,8 +235,8 @@ class PowerLawOLS(_PowerLaw):
 
     def predict_interval(self, x, kind: str = "mean") -> Tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)`` of the mean (``kind="mean"``) or a new observation (``"obs"``) at ``x``."""
-        self._check_fitted()
-        import statsmodels.api as sm
+        self.check_fitted()
+        import statsmodels.api as sm  # statsmodels deferred: loaded only by the fits that use it
 
         x = np.atleast_1d(np.asarray(x, dtype=float))
         frame = self.results_.get_prediction(sm.add_constant(np.log(x), has_constant="add")).summary_frame(

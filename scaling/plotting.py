@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogFormatter  # noqa: E402
 
 from results import atomic_write_bytes  # noqa: E402
 
@@ -25,21 +26,20 @@ _MARKER = dict(linestyle="", marker="o", markersize=2.8, markeredgewidth=0, alph
 MAX_LEVELS = 10
 
 
-def _log(ax, which: str = "x") -> None:
+def log_axis(ax, which: str = "x") -> None:
     """Log scale with plain ``1e+15`` labels on decades: mathtext labels cost a third of a figure's time.
 
     Minor ticks are labelled (plainly) only when the axis spans less than about a decade, where decades alone
     would leave it without a single label (robust accuracies of 24-47 %, say).
     """
-    from matplotlib.ticker import LogFormatter
-
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis.set_major_formatter(LogFormatter(labelOnlyBase=True))
     axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """An empty figure of ``width`` x ``height`` inches (Agg, not attached to pyplot)."""
     # constrained layout: one layout pass per save, instead of bbox_inches="tight"'s extra full draw
     return Figure(figsize=(width, height), layout="constrained")
 
@@ -69,7 +69,7 @@ def plot_envelope(law, x, y, flops_label: str = "FLOPs", acc_label: str = "AutoA
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    fig = _figure(6, 4.2)
+    fig = new_figure(6, 4.2)
     ax = fig.subplots()
     kept = y > law.collapse
     ax.plot(x[kept], y[kept], color="0.6", label=f"runs ({int(kept.sum())})", **_MARKER)
@@ -79,9 +79,9 @@ def plot_envelope(law, x, y, flops_label: str = "FLOPs", acc_label: str = "AutoA
             label=f"{law.C_:.4g}·x^{law.alpha_:.4g} (R²={law.r2_:.2f})")
     for edge in law.edges_:
         ax.axvline(edge, color="0.9", linewidth=0.6, zorder=0)
-    _log(ax, "x")
+    log_axis(ax, "x")
     if yscale == "log":
-        _log(ax, "y")
+        log_axis(ax, "y")
     else:
         top = float(np.nanmax(np.concatenate([y[kept], law.predict(grid)]))) if kept.any() else 100.0
         ax.set_ylim(0.0, min(100.0, top * 1.08) if top > 0 else 100.0)
@@ -96,7 +96,7 @@ def plot_cost_fit(fit, x, y, flops_label: str, cost_label: str, title: str) -> F
     """Runs, the log-log OLS line, its 95 % mean band and the prediction band."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    fig = _figure(6, 4.2)
+    fig = new_figure(6, 4.2)
     ax = fig.subplots()
     ax.plot(x, y, color="0.5", label=f"runs ({len(x)})", **_MARKER)
     grid = _grid(x)
@@ -106,8 +106,8 @@ def plot_cost_fit(fit, x, y, flops_label: str, cost_label: str, title: str) -> F
     ax.fill_between(grid, lo, hi, color="C0", alpha=0.3, linewidth=0, label="95 % mean")
     ax.plot(grid, fit.predict(grid), color="C0",
             label=f"α={fit.alpha_:.3f} [{fit.alpha_ci_[0]:.3f}, {fit.alpha_ci_[1]:.3f}], R²={fit.r2_:.2f}")
-    _log(ax, "x")
-    _log(ax, "y")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlabel(flops_label)
     ax.set_ylabel(cost_label)
     ax.set_title(title)
@@ -117,7 +117,7 @@ def plot_cost_fit(fit, x, y, flops_label: str, cost_label: str, title: str) -> F
 
 def plot_predicted_vs_true(gbr, acc_label: str = "AutoAttack accuracy (%)") -> Figure:
     """Holdout predictions of the gradient-boosting model against the truth."""
-    fig = _figure(4.5, 4.5)
+    fig = new_figure(4.5, 4.5)
     ax = fig.subplots()
     ax.plot(gbr.y_test_, gbr.y_pred_, color="C0", **_MARKER)
     lo = float(min(np.min(gbr.y_test_), np.min(gbr.y_pred_)))
@@ -136,7 +136,7 @@ def plot_importances(gbr) -> Figure:
     perm = np.array([gbr.permutation_importances_[n]["mean"] for n in names])
     perm_sd = np.array([gbr.permutation_importances_[n]["sd"] for n in names])
     order = np.argsort(imp)
-    fig = _figure(6.5, 0.45 * len(names) + 1.5)
+    fig = new_figure(6.5, 0.45 * len(names) + 1.5)
     ax = fig.subplots()
     pos = np.arange(len(names))
     ax.barh(pos - 0.2, imp[order], height=0.4, color="C0", label="impurity")
@@ -178,7 +178,7 @@ def plot_by_factor(x, y, factor: pd.Series, facet: Optional[pd.Series] = None, l
         levels = _levels(facet)
         if 1 < len(levels) <= 6:
             panels = [(lv, (labels == lv).to_numpy()) for lv in levels]
-    fig = _figure(4.6 * len(panels) + 1.2, 4.0)
+    fig = new_figure(4.6 * len(panels) + 1.2, 4.0)
     axes = fig.subplots(1, len(panels), sharex=True, sharey=True, squeeze=False)[0]
     numeric = pd.api.types.is_numeric_dtype(factor) and not pd.api.types.is_bool_dtype(factor)
     continuous = numeric and factor.nunique() > MAX_LEVELS
@@ -200,7 +200,7 @@ def plot_by_factor(x, y, factor: pd.Series, facet: Optional[pd.Series] = None, l
         if law is not None:
             grid = _grid(x[x > 0])
             ax.plot(grid, law.predict(grid), color="k", linewidth=1, label="envelope law")
-        _log(ax, "x")
+        log_axis(ax, "x")
         ax.set_xlabel(flops_label)
         if title is not None:
             ax.set_title(f"{facet.name} = {title}", fontsize=9)
@@ -218,7 +218,7 @@ def plot_quantile(frontier, law, x, y, flops_label: str = "FLOPs",
     """All runs with the q-quantile line and the envelope law: two frontier estimates."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    fig = _figure(6, 4.2)
+    fig = new_figure(6, 4.2)
     ax = fig.subplots()
     ax.plot(x, y, color="0.6", label=f"runs ({len(x)})", **_MARKER)
     grid = _grid(x)
@@ -226,7 +226,7 @@ def plot_quantile(frontier, law, x, y, flops_label: str = "FLOPs",
             label=f"q={frontier.q:g} quantile: {frontier.slope_:.2f} %/decade")
     if law is not None:
         ax.plot(grid, law.predict(grid), color="C0", linestyle="--", label="envelope law")
-    _log(ax, "x")
+    log_axis(ax, "x")
     ax.set_xlabel(flops_label)
     ax.set_ylabel(acc_label)
     ax.set_title("Frontier estimates: quantile regression and envelope")
@@ -239,7 +239,7 @@ def plot_laws(laws, x, y, px, py, flops_label: str = "FLOPs",
     """Envelope points and every candidate law, extended ``reach``-fold beyond the largest FLOPs, with the
     bounded laws' asymptotes dotted (the runs themselves are in the envelope figure)."""
     x = np.asarray(x, dtype=float)
-    fig = _figure(6.5, 4.4)
+    fig = new_figure(6.5, 4.4)
     ax = fig.subplots()
     pos = x > 0
     ax.scatter(px, py, color="k", s=20, zorder=3, label="envelope points")
@@ -249,7 +249,7 @@ def plot_laws(laws, x, y, px, py, flops_label: str = "FLOPs",
         if law.asymptote is not None and law.asymptote <= 100:
             ax.axhline(law.asymptote, color=f"C{i}", linestyle=":", linewidth=0.8)
     ax.axvline(np.max(x[pos]), color="0.5", linestyle="--", linewidth=0.8, label="largest observed")
-    _log(ax, "x")
+    log_axis(ax, "x")
     ax.set_ylim(max(0.0, float(np.min(py)) - 10), min(100.0, float(np.max(py)) + 25))
     ax.set_xlabel(flops_label)
     ax.set_ylabel(acc_label)
@@ -262,7 +262,7 @@ def plot_trend(year, values, fits, ylabel: str, title: str, log: bool = True) ->
     """Values against year (log scale), with each era's fitted log-linear growth line."""
     year = np.asarray(year, dtype=float)
     values = np.asarray(values, dtype=float)
-    fig = _figure(6, 4.2)
+    fig = new_figure(6, 4.2)
     ax = fig.subplots()
     ax.plot(year, values, color="C0", label=f"models ({len(year)})", **dict(_MARKER, alpha=0.7, markersize=4))
     for i, fit in enumerate(fits):
@@ -271,7 +271,7 @@ def plot_trend(year, values, fits, ylabel: str, title: str, log: bool = True) ->
                 label=f"{fit['era']}: doubling {fit['doubling_years']:.2g} y" if fit.get("doubling_years") else
                 fit["era"])
     if log:
-        _log(ax, "y")
+        log_axis(ax, "y")
     ax.set_xlabel("year")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -281,7 +281,7 @@ def plot_trend(year, values, fits, ylabel: str, title: str, log: bool = True) ->
 
 def plot_accuracy_by_year(year, acc, frontier_years, frontier_acc, acc_label: str) -> Figure:
     """Robust accuracy of each model against its year, with the best-so-far frontier."""
-    fig = _figure(6, 4.2)
+    fig = new_figure(6, 4.2)
     ax = fig.subplots()
     ax.plot(year, acc, color="C0", label=f"models ({len(year)})", **dict(_MARKER, alpha=0.7, markersize=4))
     ax.step(frontier_years, frontier_acc, where="post", color="C3", label="best so far")

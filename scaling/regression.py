@@ -77,7 +77,7 @@ class GradientBoostingAnalysis(BaseEstimator):
         self.random_state = random_state
 
     def _regressor(self):
-        from sklearn.ensemble import GradientBoostingRegressor
+        from sklearn.ensemble import GradientBoostingRegressor  # sklearn's estimators deferred: loaded by a fit
 
         return GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth,
                                          random_state=self.random_state)
@@ -88,6 +88,7 @@ class GradientBoostingAnalysis(BaseEstimator):
         Raises:
             InsufficientDataError: fewer than ``max(2 * cv, 10)`` rows, or no factor columns.
         """
+        # sklearn's estimators and metrics deferred: loaded by a fit only
         from sklearn.inspection import permutation_importance
         from sklearn.metrics import mean_absolute_error, r2_score
         from sklearn.model_selection import KFold, cross_val_score, train_test_split
@@ -152,6 +153,7 @@ class QuantileFrontier(BaseEstimator):
         self.ci = ci
 
     def fit(self, x, y) -> "QuantileFrontier":
+        # statsmodels deferred: loaded only by the fits that use it
         import statsmodels.api as sm
         from statsmodels.tools.sm_exceptions import ConvergenceWarning, IterationLimitWarning
 

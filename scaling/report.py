@@ -14,6 +14,9 @@ import numpy as np
 
 from results import atomic_write_text
 
+from .formatting import md_table
+from .sections.registry import get_section
+
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 
@@ -46,32 +49,6 @@ def write_report(out_dir: str, report: Dict[str, Any]) -> List[str]:
     return [json_path, md_path]
 
 
-def num(value: Any, fmt: str = ".4g") -> str:
-    """A number for report.md: ``–`` for missing, yes/no for booleans."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return format(value, fmt)
-    return str(value)
-
-
-def ci_text(pair: Any, fmt: str = ".4g") -> str:
-    """An interval ``[lo, hi]`` for report.md (``∞`` for an unbounded upper end)."""
-    if not pair:
-        return "–"
-    lo, hi = pair
-    return f"[{num(lo, fmt)}, {'∞' if hi is None else num(hi, fmt)}]"
-
-
-def md_table(header: List[str], rows: List[List[str]]) -> List[str]:
-    """Lines of a Markdown table, with a blank line after it."""
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out + [""]
-
-
 def render_markdown(r: Dict[str, Any]) -> str:
     """The human report: what was fitted, the numbers with intervals, the forecast, the figures."""
     lines = ["# robustperf scaling analysis", ""]
@@ -96,8 +73,6 @@ def render_markdown(r: Dict[str, Any]) -> str:
     skipped = r.get("skipped_sections", {})
     if skipped:
         lines += ["Skipped sections:", ""] + [f"- {name}: {why}" for name, why in skipped.items()] + [""]
-    from .sections import get_section
-
     for name in r.get("sections", []):
         if name in r:
             lines += get_section(name).markdown(r[name], r)

@@ -2,19 +2,19 @@
 
 A table is a :class:`pandas.DataFrame`. Our own records are flattened with :func:`results.flatten`, so columns
 keep the record's dotted names (``flops.train_total``, ``config.training.loss``); nothing is renamed. Anybody's
-table (the reference study's ``results.csv``) is read through a :class:`Mapping` naming which column holds the
-FLOPs, the AutoAttack accuracy, the costs and the factors; a FLOPs column may be a product of columns
-(``train_flops*epochs``).
+table (the reference study's ``results.csv``) is read through a :class:`scaling.mapping.Mapping` naming which
+column holds the FLOPs, the AutoAttack accuracy, the costs and the factors; a column may be a product of columns
+(``train_flops*epochs``). The per-point survival tables of a results directory are collected here too
+(:func:`collect_survival`).
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,8 @@ import pandas as pd
 from results import COMPLETED, FAILED, FIELDS, RUNNING, atomic_write, flatten, iter_records
 from results.audit import audit
 from results.pricing import reprice
-from results.schema import EVALUATION, EVALUATIONS, INFERENCE, OFFLINE, PREEMPTED, SINGLE_STREAM, inference_field
+from results.schema import (EVALUATION, EVALUATIONS, INFERENCE, OFFLINE, PREEMPTED, SINGLE_STREAM, SURVIVAL,
+                            SURVIVAL_FILE_KEY, inference_field)
 
 from .errors import TableError
 
@@ -72,133 +73,11 @@ RECORD_FEATURES: Tuple[str, ...] = (
 )
 #: Columns naming a row in messages, first present wins.
 LABEL_COLUMNS = ("run_id", "model_id", "name")
-#: Value of a column option that switches the column (and its section) off.
-NONE = "none"
 
 STATUS_COLUMN = "status"
 PATH_COLUMN = "record_path"
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """Which table columns the analysis reads. ``None`` means our records' default column.
-
-    Each column is a name or a product of names (``train_flops*epochs``); ``"none"`` switches an optional
-    section off.
-    """
-
-    flops: Optional[str] = None
-    """total training FLOPs (any unit; the law's C is in that unit)"""
-    acc: Optional[str] = None
-    """AutoAttack robust accuracy, percent"""
-    cost: Optional[str] = None
-    """electricity cost, $"""
-    co2: Optional[str] = None
-    """emissions, kg CO2eq"""
-    kwh: Optional[str] = None
-    """energy, kWh"""
-    features: Optional[Tuple[str, ...]] = None
-    """factors of the gradient-boosting model"""
-    facet: Optional[str] = None
-    """column splitting the accuracy-vs-FLOPs figures into panels (synthetic data)"""
-    group: Optional[Tuple[str, ...]] = None
-    """columns identifying a configuration for repeats; None = the config.* columns but the seed (our
-    records), else no repeats"""
-    usd_per_kwh: Optional[float] = None
-    """electricity price, used to turn forecast dollars into kWh when no kWh column is mapped"""
-    sections: Optional[Dict[str, Dict[str, Any]]] = None
-    """settings of analysis sections by section name (``sections: {name: {key: value}}``); each section
-    declares and documents its keys (``Section.option_keys``)"""
-
-    units: Optional[Dict[str, Any]] = None
-    """device, utilisation, pricing and CO2-equivalent factors of the pictured forecast costs
-    (:mod:`scaling.units`)"""
-    time: Optional[str] = None
-    """a year/time column: the algorithmic-progress trend of the quantile regressions"""
-    adapter: Optional[Dict[str, Any]] = None
-    """a table adapter run before the analysis (``{name: robustbench, ...its settings}``, see
-    :mod:`scaling.adapters`); relative paths in it are relative to the mapping file"""
-
-    KEYS = ("flops", "acc", "cost", "co2", "kwh", "features", "facet", "group", "usd_per_kwh", "sections", "units",
-            "time", "adapter")
-
-    def merged(self, other: "Mapping") -> "Mapping":
-        """This mapping with every field that ``other`` sets replaced (command line over YAML)."""
-        changes = {f.name: getattr(other, f.name) for f in dataclasses.fields(other)
-                   if getattr(other, f.name) is not None}
-        return dataclasses.replace(self, **changes)
-
-
-def load_mapping(path: str) -> Mapping:
-    """Read a mapping YAML (keys as :attr:`Mapping.KEYS`). Raises TableError naming an unknown key."""
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except OSError as err:
-        raise TableError(f"{path}: cannot read the mapping: {err}") from None
-    except yaml.YAMLError as err:
-        raise TableError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise TableError(f"{path}: a mapping file must be a YAML mapping of {', '.join(Mapping.KEYS)}")
-    unknown = [k for k in data if k not in Mapping.KEYS]
-    if unknown:
-        raise TableError(f"{path}: unknown key '{unknown[0]}'; valid keys: {', '.join(Mapping.KEYS)}")
-    kwargs: Dict[str, Any] = {}
-    for key, value in data.items():
-        if key in ("features", "group"):
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise TableError(f"{path}: key '{key}' must be a list of column names")
-            kwargs[key] = tuple(value)
-        elif key == "sections":
-            kwargs[key] = _section_settings(path, value)
-        elif key == "adapter":
-            from .adapters import check_adapter
-
-            kwargs[key] = check_adapter(value, path)
-        elif key == "units":
-            from .units import settings
-
-            settings(value if isinstance(value, dict) else {"?": value}, f"{path}: units")
-            kwargs[key] = dict(value)
-        elif key == "usd_per_kwh":
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise TableError(f"{path}: key 'usd_per_kwh' must be a positive number, got {value!r}")
-            kwargs[key] = float(value)
-        else:
-            if value is not None and not isinstance(value, str):
-                raise TableError(f"{path}: key '{key}' must be a column name or product 'a*b', got {value!r}")
-            kwargs[key] = value if value is not None else NONE
-    return Mapping(**kwargs)
-
-
-def _section_settings(path: str, value: Any) -> Dict[str, Dict[str, Any]]:
-    """Check ``sections:`` of a mapping file: registered section names, each with the keys it declares."""
-    from .sections import get_section, list_sections
-
-    if not isinstance(value, dict):
-        raise TableError(f"{path}: key 'sections' must map section names to their settings; sections: "
-                         + ", ".join(list_sections()))
-    out: Dict[str, Dict[str, Any]] = {}
-    for name, settings in value.items():
-        if str(name) not in list_sections():
-            raise TableError(f"{path}: sections: unknown analysis section '{name}'; registered: "
-                             + ", ".join(list_sections()))
-        section = get_section(str(name))
-        if settings is None:
-            settings = {}
-        if not isinstance(settings, dict):
-            raise TableError(f"{path}: sections.{name} must be a mapping of settings, got {settings!r}")
-        allowed = dict(section.option_keys)
-        for key in settings:
-            if key not in allowed:
-                raise TableError(f"{path}: sections.{name}: unknown key '{key}'; valid keys: "
-                                 + (", ".join(allowed) or "none"))
-        out[str(name)] = dict(settings)
-    return out
+#: The record field naming a run's per-point survival table (relative to the record).
+SURVIVAL_POINTER = f"{SURVIVAL}.{SURVIVAL_FILE_KEY}"
 
 
 # ---------------------------------------------------------------------------------------------- columns
@@ -388,3 +267,47 @@ def default_group(table: pd.DataFrame, mapping: "Mapping") -> List[str]:
     if mapping.group is not None:
         return list(mapping.group)
     return [c for c in table.columns if str(c).startswith("config.") and c != "config.seed"]
+
+
+def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None,
+                     columns: Optional[Sequence[str]] = None) -> Tuple[pd.DataFrame, List[str]]:
+    """Every run's ``survival.parquet`` (pointed to by its record's ``survival.file``) in one table, each row
+    joined with its run's record columns (``config.*``, ``accuracy.*``, ``timing.*``, ...) by ``run_id``.
+
+    Args:
+        results_dir: the results directory (read when ``runs`` is None).
+        runs: its collected run table (``scaling.table.collect``), if already read.
+        columns: the run columns to join (those present); None joins every record column. A fit needs only
+            its covariates, and 10,000 points x 200 record columns per run add up.
+
+    Returns ``(table, problems)``: problems name runs whose pointer is set but whose file is missing or
+    unreadable (they are left out, never silently).
+    """
+    if runs is None:
+        runs, _ = collect(results_dir)
+    parts: List[pd.DataFrame] = []
+    problems: List[str] = []
+    if SURVIVAL_POINTER not in runs.columns:
+        return pd.DataFrame(), problems
+    for _, run in runs.iterrows():
+        name = run.get(SURVIVAL_POINTER)
+        if not isinstance(name, str) or not name:
+            continue
+        path = os.path.join(os.path.dirname(str(run[PATH_COLUMN])), name)
+        try:
+            part = pd.read_parquet(path)
+        except (OSError, ValueError) as err:
+            problems.append(f"{path}: survival table unreadable: {err}")
+            continue
+        if "run_id" not in part.columns or (part["run_id"] != run["run_id"]).any():
+            problems.append(f"{path}: survival table is not the run {run['run_id']}'s (run_id column differs)")
+            continue
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(), problems
+    table = pd.concat(parts, ignore_index=True)
+    keep = [c for c in runs.columns if c != "run_id" and not c.startswith(f"{SURVIVAL}.") and c not in table.columns
+            and (columns is None or c in columns)]
+    joined = table.merge(runs.drop_duplicates("run_id")[["run_id", *keep]], on="run_id", how="left",
+                         validate="many_to_one")
+    return joined, problems

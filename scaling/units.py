@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from recipes import MeasurementConfig
+
 from .errors import TableError
+from .formatting import md_table, num
 
 #: The factor table of CO2 equivalents: name -> kg CO2e per unit, its unit and its source.
 EQUIVALENTS: Dict[str, Dict[str, Any]] = {
@@ -42,8 +45,6 @@ KEYS = ("flops_per_unit", "device", "peak_tflops", "utilisation", "device_watts"
 
 def settings(units: Optional[Dict[str, Any]] = None, where: str = "units") -> Dict[str, Any]:
     """The full settings: defaults, the recipe's pricing defaults, then ``units`` (checked; TableError)."""
-    from recipes import MeasurementConfig
-
     m = MeasurementConfig()
     out: Dict[str, Any] = dict(DEFAULTS, pue=m.pue, usd_per_kwh=m.usd_per_kwh, kg_co2_per_kwh=m.kg_co2_per_kwh,
                                equivalents=EQUIVALENTS)
@@ -111,8 +112,6 @@ def picture(flops: Optional[float], units: Optional[Dict[str, Any]] = None) -> O
 def markdown_rows(rows: List[Dict[str, Any]], used: Optional[Dict[str, Any]] = None) -> List[str]:
     """A report.md table of the pictured costs of forecast rows that have them, with the factors' sources
     (``used``: the settings, as :func:`settings` returns them)."""
-    from .report import md_table, num
-
     rows = [r for r in rows if r.get("pictured")]
     if not rows:
         return []

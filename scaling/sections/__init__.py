@@ -1,26 +1,28 @@
-"""Analysis sections: the parts of ``robustperf analyze``, each a plug-in on one registry.
+"""Analysis sections: the parts of ``robustperf analyze``, each a plug-in of the catalog (kind ``sections``).
 
-Importing this package registers the built-in sections (one module each). A new analysis is one module here
-that defines a :class:`Section` and calls :func:`register_section`, plus one import line below; see README,
-"How to add an analysis section".
+A section is one module defining a :class:`Section` (:mod:`scaling.sections.base`) and one
+:class:`recipes.catalog.SectionEntry` naming it: the built-ins' entries are in :mod:`scaling.sections.catalog`,
+registered as ``robustperf.sections`` entry points in the project's ``setup.cfg``; another package declares its own
+entry points the same way. :mod:`scaling.sections.registry` lists and loads them.
+
+Public names are re-exported lazily (PEP 562): the catalog imports this package to read the entries, which must
+not import numpy, pandas or the sections' code.
 """
-from ._registry import (AnalysisContext, Section, SkipSection, get_section, list_sections, missing_columns,
-                        register_section, run_section, unregister_section)
+from __future__ import annotations
 
-# built-in sections (importing registers them); one per line, so that adding one never conflicts
-from . import envelope  # noqa: E402,F401  isort: skip
-from . import laws  # noqa: E402,F401  isort: skip
-from . import costs  # noqa: E402,F401  isort: skip
-from . import quantile  # noqa: E402,F401  isort: skip
-from . import quantile_trend  # noqa: E402,F401  isort: skip
-from . import factors  # noqa: E402,F401  isort: skip
-from . import forecast  # noqa: E402,F401  isort: skip
-from . import repeats  # noqa: E402,F401  isort: skip
-from . import trends  # noqa: E402,F401  isort: skip
-from . import survival  # noqa: E402,F401  isort: skip
-from . import slowdown  # noqa: E402,F401  isort: skip
-from . import inference  # noqa: E402,F401  isort: skip
-from . import methods  # noqa: E402,F401  isort: skip
+import importlib
+from typing import Any
 
-__all__ = ["AnalysisContext", "Section", "SkipSection", "get_section", "list_sections", "missing_columns",
-           "register_section", "run_section", "unregister_section"]
+_EXPORTS = {
+    "AnalysisContext": "base", "Section": "base", "SkipSection": "base", "missing_columns": "base",
+    "run_section": "base", "get_section": "registry", "list_sections": "registry", "register_section": "registry",
+    "unregister_section": "registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'scaling.sections' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

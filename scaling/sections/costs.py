@@ -1,32 +1,33 @@
 """Costs against FLOPs (electricity $, CO2, kWh): log-log OLS over every run with positive FLOPs and cost.
 
-One :class:`CostSection` per quantity; the forecast section evaluates every fitted cost law at its FLOPs.
+One :class:`CostSection` subclass per quantity (one catalog entry each); the forecast section evaluates every
+fitted cost law at its FLOPs.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
 from ..laws import PowerLawOLS
-from ..report import ci_text, md_table, num
-from ._registry import Section, SkipSection, register_section
+from ..formatting import ci_text, md_table, num
+from .base import Section, SkipSection
+from .registry import get_section
 
 
 class CostSection(Section):
-    """``cost = C * FLOPs**alpha`` of one cost column.
+    """``cost = C * FLOPs**alpha`` of one cost column; a subclass per cost names it.
 
-    Args:
-        name: report key (``electricity``).
+    Attributes:
         key: the mapping field / column role (``cost``).
         forecast_name: the name of this cost in forecast rows (``usd``).
         label: axis label and report wording.
         option: the command-line flag that sets the column.
-        order: position in the report.
     """
 
-    def __init__(self, name: str, key: str, forecast_name: str, label: str, option: str, order: int):
-        self.name, self.key, self.forecast_name, self.label, self.option = name, key, forecast_name, label, option
-        self.title = f"{label[0].upper()}{label[1:]} against FLOPs (log-log OLS)"
-        self.order = order
+    key = forecast_name = label = option = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.label[0].upper()}{self.label[1:]} against FLOPs (log-log OLS)"
 
     def columns(self, ctx) -> List[str]:
         expr = ctx.columns.get(self.key)
@@ -50,7 +51,7 @@ class CostSection(Section):
                     missing=fit.missing_)
 
     def figures(self, fit, ctx, save) -> None:
-        from .. import plotting
+        from .. import plotting  # matplotlib deferred: loaded only when figures are drawn
 
         x, y = fit.points_
         save(plotting.plot_cost_fit(fit, x, y, ctx.flops_label, f"{self.label} ({fit.column_})",
@@ -63,16 +64,19 @@ class CostSection(Section):
               f"`{sec['column']}`"]])
 
 
+class ElectricitySection(CostSection):
+    key, forecast_name, label, option = "cost", "usd", "electricity cost ($)", "--cost-col"
+
+
+class Co2Section(CostSection):
+    key, forecast_name, label, option = "co2", "co2_kg", "emissions (kg CO2eq)", "--co2-col"
+
+
+class KwhSection(CostSection):
+    key, forecast_name, label, option = "kwh", "kwh", "energy (kWh)", "--kwh-col"
+
+
 def cost_laws(ctx) -> Dict[str, PowerLawOLS]:
     """Fitted cost laws by forecast name (``usd``, ``co2_kg``, ``kwh``), from the cost sections that ran."""
-    from ._registry import _SECTIONS
-
-    return {s.forecast_name: ctx.fits[s.name] for s in _SECTIONS.values()
-            if isinstance(s, CostSection) and s.name in ctx.fits}
-
-
-for _args in (("electricity", "cost", "usd", "electricity cost ($)", "--cost-col", 200),
-              ("co2", "co2", "co2_kg", "emissions (kg CO2eq)", "--co2-col", 210),
-              ("kwh", "kwh", "kwh", "energy (kWh)", "--kwh-col", 220)):
-    register_section(CostSection(*_args))
-del _args
+    sections = {name: get_section(name) for name in ctx.fits}
+    return {s.forecast_name: ctx.fits[name] for name, s in sections.items() if isinstance(s, CostSection)}

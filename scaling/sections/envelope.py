@@ -4,15 +4,12 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from ..laws import EnvelopePowerLaw
-from ..report import ci_text, num
-from ._registry import Section, register_section
+from ..formatting import ci_text, md_table, num
+from .base import Section
 
 
-@register_section
 class EnvelopeSection(Section):
-    name = "envelope"
     title = "Envelope scaling law"
-    order = 100
     required = True
 
     def fit(self, ctx):
@@ -27,7 +24,7 @@ class EnvelopeSection(Section):
         return env
 
     def figures(self, law, ctx, save) -> None:
-        from .. import plotting
+        from .. import plotting  # matplotlib deferred: loaded only when figures are drawn
 
         save(plotting.plot_envelope(law, ctx.x, ctx.y, ctx.flops_label, ctx.acc_label,
                                     yscale=getattr(ctx.options, "envelope_yscale", "linear")), "envelope")
@@ -43,6 +40,4 @@ class EnvelopeSection(Section):
             o = env["ols"]
             rows.append(["log-log OLS (statsmodels)", num(o["C"]), ci_text(o["C_ci"]), num(o["alpha"]),
                          ci_text(o["alpha_ci"]), num(o["r2"], ".3f")])
-        from ..report import md_table
-
         return lines + md_table(["fit", "C", "C 95 % CI", "α", "α 95 % CI", "R²"], rows)

@@ -2,13 +2,14 @@
 coloured by each factor (faceted by synthetic data), as in the reference study's section 4 and figures 1a, 2."""
 from __future__ import annotations
 
+import re
 from typing import List
 
 from ..errors import TableError
 from ..regression import GradientBoostingAnalysis
-from ..report import md_table, num
+from ..formatting import md_table, num
 from ..table import RECORD_FEATURES
-from ._registry import Section, SkipSection, register_section
+from .base import Section, SkipSection
 
 
 def factor_columns(ctx) -> List[str]:
@@ -27,11 +28,8 @@ def factor_columns(ctx) -> List[str]:
     return list(RECORD_FEATURES)
 
 
-@register_section
 class GradientBoostingSection(Section):
-    name = "gbr"
     title = "Gradient boosting: which factors matter"
-    order = 400
 
     def columns(self, ctx) -> List[str]:
         return factor_columns(ctx)
@@ -45,7 +43,7 @@ class GradientBoostingSection(Section):
         return fitted.summary()
 
     def figures(self, fitted, ctx, save) -> None:
-        from .. import plotting
+        from .. import plotting  # matplotlib deferred: loaded only when figures are drawn
 
         save(plotting.plot_predicted_vs_true(fitted, "accuracy (%)"), "gbr_predicted_vs_true")
         save(plotting.plot_importances(fitted), "gbr_importances")
@@ -62,13 +60,10 @@ class GradientBoostingSection(Section):
                                   f"{num(g['permutation_importances'][f]['sd'], '.3f')}"] for f in order])
 
 
-@register_section
 class FactorFiguresSection(Section):
     """Figures only: accuracy against FLOPs coloured by each factor, one panel per level of the facet."""
 
-    name = "factors"
     title = "Accuracy against FLOPs by factor"
-    order = 450
     needs = ("envelope",)
 
     def columns(self, ctx) -> List[str]:
@@ -82,9 +77,7 @@ class FactorFiguresSection(Section):
         return {"features": features, "facet": facet if facet in ctx.frame.columns else None}
 
     def figures(self, features, ctx, save) -> None:
-        import re
-
-        from .. import plotting
+        from .. import plotting  # matplotlib deferred: loaded only when figures are drawn
 
         facet = ctx.columns.get("facet")
         facet = ctx.frame[facet] if facet and facet in ctx.frame.columns else None

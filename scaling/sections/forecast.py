@@ -4,21 +4,17 @@ from __future__ import annotations
 from typing import List
 
 from ..forecast import forecast
-from ..report import ci_text, md_table, num
-from ._registry import Section, register_section
+from ..formatting import ci_text, md_table, num
+from ..units import mapping_units, markdown_rows, picture
+from .base import Section
 from .costs import cost_laws
 
 
-@register_section
 class ForecastSection(Section):
-    name = "forecast"
     title = "Forecast"
-    order = 600
     needs = ("envelope",)
 
     def fit(self, ctx):
-        from ..units import mapping_units, picture
-
         o = ctx.options
         rows = forecast(ctx.fits["envelope"], o.targets, costs=cost_laws(ctx), usd_per_kwh=ctx.mapping.usd_per_kwh,
                         n_boot=o.n_boot, random_state=o.seed, observed_max=float(ctx.x.max()))
@@ -42,8 +38,6 @@ class ForecastSection(Section):
             cells += [f"{num(row.get(c))} {ci_text(row.get(c + '_ci'))}" for c in costs]
             table.append(cells)
         lines += md_table(["target", "FLOPs", "95 % CI", "range"] + costs, table)
-        from ..units import markdown_rows
-
         lines += markdown_rows(rows, (report.get("law_forecast") or {}).get("units"))
         if any(row.get("alpha_ci_includes_zero") for row in rows):
             lines += ["> α's interval includes 0: the data are compatible with no gain from compute, i.e. infinite "

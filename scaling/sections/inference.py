@@ -13,9 +13,9 @@ from typing import Any, Dict, List
 import numpy as np
 import pandas as pd
 
-from ..report import md_table, num
+from ..formatting import md_table, num
 from ..table import inference_column, inference_precisions
-from ._registry import Section, SkipSection, register_section
+from .base import Section, SkipSection
 
 
 def _values(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -24,11 +24,8 @@ def _values(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(frame[column], errors="coerce").astype(float)
 
 
-@register_section
 class InferenceSection(Section):
-    name = "inference"
     title = "Inference cost against robust accuracy"
-    order = 750
 
     def columns(self, ctx) -> List[str]:
         precisions = inference_precisions(ctx.table)
@@ -102,9 +99,9 @@ def _median(values: pd.Series):
 
 
 def _scatter(points: pd.DataFrame, x: str, xlabel: str):
-    from ..plotting import _figure, _log
+    from ..plotting import log_axis, new_figure  # matplotlib deferred: loaded only when figures are drawn
 
-    fig = _figure(6.0, 4.2)
+    fig = new_figure(6.0, 4.2)
     ax = fig.add_subplot()
     with_acc = points[points["robust"].notna() & points[x].notna() & (points[x] > 0)]
     for i, (precision, group) in enumerate(with_acc.groupby("precision", sort=False)):
@@ -117,7 +114,7 @@ def _scatter(points: pd.DataFrame, x: str, xlabel: str):
             ax.scatter(group.loc[transfer, x], group.loc[transfer, "robust"], s=24, facecolors="none",
                        edgecolors=color, label=f"{precision} (transfer)")
     if len(with_acc):
-        _log(ax, "x")
+        log_axis(ax, "x")
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "no run with a robust accuracy", ha="center", va="center", transform=ax.transAxes)

@@ -9,19 +9,17 @@ import numpy as np
 from ..accuracy_laws import (LAWS, backtest, bootstrap_invert, conformal_flops_interval, conformal_quantile,
                              make_law)
 from ..errors import InsufficientDataError, ScalingError
-from ..report import ci_text, md_table, num
-from ._registry import Section, register_section
+from ..formatting import ci_text, md_table, num
+from ..units import mapping_units, markdown_rows, picture, settings
+from .base import Section
 
 NOT_REACHABLE = "not reachable under this law"
 
 
-@register_section
 class LawsSection(Section):
     """Every candidate law fitted on the envelope points (the best run of each FLOP bin)."""
 
-    name = "laws"
     title = "Candidate laws on the envelope points"
-    order = 150
     needs = ("envelope",)
 
     def fit(self, ctx):
@@ -40,7 +38,7 @@ class LawsSection(Section):
         return {law: ({"failed": str(f)} if isinstance(f, Exception) else f.summary()) for law, f in fits.items()}
 
     def figures(self, fits, ctx, save) -> None:
-        from .. import plotting
+        from .. import plotting  # matplotlib deferred: loaded only when figures are drawn
 
         env = ctx.fits["envelope"]
         ok = {k: v for k, v in fits.items() if not isinstance(v, Exception)}
@@ -62,13 +60,10 @@ class LawsSection(Section):
             ["law", "form", "parameters", "asymptote", "R²", "RMSE"], rows)
 
 
-@register_section
 class BacktestSection(Section):
     """Extrapolation loss of each law at each compute cut; the law with the smallest mean is chosen."""
 
-    name = "backtest"
     title = "Backtest: which law extrapolates"
-    order = 160
     needs = ("laws",)
 
     def fit(self, ctx):
@@ -104,18 +99,13 @@ class BacktestSection(Section):
                              f"(from {c['n_scores']} backtest residuals of `{b['chosen']}`).", ""]
 
 
-@register_section
 class LawForecastSection(Section):
     """FLOPs to reach each target under the chosen law: conformal and bootstrap intervals, pictured costs."""
 
-    name = "law_forecast"
     title = "Forecast under the chosen law"
-    order = 610
     needs = ("backtest",)
 
     def fit(self, ctx):
-        from ..units import mapping_units, picture
-
         o = ctx.options
         env = ctx.fits["envelope"]
         b = ctx.fits["backtest"]
@@ -146,8 +136,6 @@ class LawForecastSection(Section):
                 continue
             xs = fitted.invert(np.asarray(o.targets, dtype=float))
             by_law[name] = [float(v) if np.isfinite(v) else None for v in xs]
-        from ..units import mapping_units, settings
-
         return {"law": chosen, "units": settings(mapping_units(ctx.mapping)),
                 "conformal_level": b["conformal"]["level"], "conformal_q": q, "n_boot": int(o.n_boot), "n_boot_ok": n_ok, "rows": rows, "by_law": by_law,
                 "how": "extrapolated: the chosen law inverted at each target; intervals from split-conformal "
@@ -170,8 +158,6 @@ class LawForecastSection(Section):
             rows.append([f"{r['target']:g} %", num(r["flops"]), ci_text(r["conformal_ci"]),
                          ci_text(r["bootstrap_ci"]), "**extrapolation**" if r["extrapolation"] else "within data"])
         lines += md_table(["target", "FLOPs", "conformal CI", "bootstrap 95 % CI", "range"], rows)
-        from ..units import markdown_rows
-
         lines += markdown_rows([r for r in f["rows"] if r["reachable"]], f.get("units"))
         laws = list(f["by_law"])
         lines += ["Point forecasts of every candidate law (FLOPs; – = not reachable under that law):", ""]

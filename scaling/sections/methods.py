@@ -15,11 +15,12 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import ScalingError
 from ..regression import olympic_mean
-from ..report import md_table, num
-from ._registry import Section, register_section
+from ..formatting import md_table, num
+from .base import Section
 
 METHOD = "config.training.loss"
 SEED = "config.seed"
@@ -30,14 +31,14 @@ COSTS = (("flops.train_total", "flops"), ("timing.train_seconds", "train_seconds
 ACCURACIES = (("accuracy.clean", "clean"), ("accuracy.autoattack", "autoattack"))
 #: Method columns that tell variants apart (TRADES beta, PGD steps, AWP, ...); the seed never does.
 VARIANT_PREFIXES = ("config.training.", "config.attack.")
+#: Column prefixes that never tell variants apart (the per-epoch selection, the epochs).
+NOT_VARIANTS = ("config.training.select", "config.training.epochs")
 
 
 def _t_interval(values: List[float]) -> Optional[List[float]]:
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
     if v.size < 2:
         return None
-    from scipy import stats
-
     half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
     return [float(v.mean() - half), float(v.mean() + half)]
 
@@ -45,7 +46,7 @@ def _t_interval(values: List[float]) -> Optional[List[float]]:
 def _labels(frame: pd.DataFrame) -> pd.Series:
     """``at`` / ``trades (trades_beta=3)``: the method plus whatever varies among its runs in the table."""
     cols = [c for c in frame.columns if c.startswith(VARIANT_PREFIXES) and c not in (METHOD, SEED)
-            and not c.startswith(("config.training.select", "config.training.epochs"))]
+            and not c.startswith(NOT_VARIANTS)]
     out = []
     for _, row in frame.iterrows():
         same = frame[frame[METHOD] == row[METHOD]]
@@ -75,14 +76,11 @@ def pareto(points: List[Dict[str, Any]], keys_up=("clean", "autoattack"), key_do
     return flags
 
 
-@register_section
 class MethodsSection(Section):
-    name = "methods"
     title = "Cost of robustness by training method"
-    order = 850
 
     def columns(self, ctx):
-        return [METHOD, "flops.train_total"]
+        return [METHOD, COSTS[0][0]]
 
     def fit(self, ctx):
         table = ctx.table.copy()
@@ -141,7 +139,7 @@ class MethodsSection(Section):
         return fitted
 
     def figures(self, fitted, ctx, save):
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # matplotlib deferred: loaded only when figures are drawn
 
         for i, setting in enumerate(fitted["settings"]):
             rows = [r for r in setting["methods"] if r.get("flops_ratio") is not None]

@@ -4,15 +4,12 @@ from __future__ import annotations
 from typing import List
 
 from ..regression import QuantileFrontier
-from ..report import ci_text
-from ._registry import Section, register_section
+from ..formatting import ci_text
+from .base import Section
 
 
-@register_section
 class QuantileSection(Section):
-    name = "quantile"
     title = "Quantile frontier"
-    order = 300
     needs = ("envelope",)
 
     def fit(self, ctx):
@@ -23,7 +20,7 @@ class QuantileSection(Section):
         return fitted.summary()
 
     def figures(self, fitted, ctx, save) -> None:
-        from .. import plotting
+        from .. import plotting  # matplotlib deferred: loaded only when figures are drawn
 
         save(plotting.plot_quantile(fitted, ctx.fits["envelope"], ctx.x, ctx.y, ctx.flops_label, ctx.acc_label),
              "quantile")

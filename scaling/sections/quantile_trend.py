@@ -9,11 +9,12 @@ from typing import List
 import numpy as np
 
 from ..errors import ConvergenceError, InsufficientDataError
-from ..report import ci_text, md_table, num
-from ._registry import Section, register_section
+from ..formatting import ci_text, md_table, num
+from .base import Section
 
 
 def quantile_fit(design_cols, names, y, q: float, ci: float = 0.95) -> dict:
+    # statsmodels deferred: loaded only by the fits that use it
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, IterationLimitWarning
 
@@ -34,11 +35,8 @@ def quantile_fit(design_cols, names, y, q: float, ci: float = 0.95) -> dict:
             "share_below": float(np.mean(y <= pred + 1e-9))}
 
 
-@register_section
 class QuantileTrendSection(Section):
-    name = "quantile_trend"
     title = "Quantile regression with a time trend"
-    order = 310
     needs = ("envelope",)
 
     def columns(self, ctx) -> List[str]:

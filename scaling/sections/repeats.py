@@ -5,16 +5,13 @@ from typing import List
 
 from ..errors import TableError
 from ..regression import repeats_table
-from ..report import md_table, num
+from ..formatting import md_table, num
 from ..table import default_group
-from ._registry import Section, register_section
+from .base import Section
 
 
-@register_section
 class RepeatsSection(Section):
-    name = "repeats"
     title = "Repeats"
-    order = 800
 
     def fit(self, ctx):
         frame = ctx.frame

@@ -14,11 +14,16 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..report import md_table, num
-from ._registry import Section, SkipSection, register_section
+from ..formatting import md_table, num
+from .base import Section, SkipSection
 
-_ATTACK_COL = re.compile(r"^slowdown\.by_rad\.([^.]+)\.attacks\.([^.]+)\.efficacy$")
-_CLEAN_COL = re.compile(r"^slowdown\.by_rad\.([^.]+)\.clean\.efficacy$")
+#: The record fields read (flattened columns): per RAD level ``<BY_RAD>.<rad>.clean.*`` and ``...attacks.<name>.*``.
+BY_RAD = "slowdown.by_rad"
+EXIT_FLOPS = "slowdown.exit_cumulative_flops"
+ARCH = "config.model.arch"
+METHOD = "config.training.loss"
+_ATTACK_COL = re.compile(rf"^{re.escape(BY_RAD)}\.([^.]+)\.attacks\.([^.]+)\.efficacy$")
+_CLEAN_COL = re.compile(rf"^{re.escape(BY_RAD)}\.([^.]+)\.clean\.efficacy$")
 MAX_EEC_RUNS = 4
 
 
@@ -60,11 +65,8 @@ def _split_name(name: str):
     return (base, norm) if norm in ("linf", "l2", "l1") else (name, "")
 
 
-@register_section
 class SlowdownSection(Section):
-    name = "slowdown"
     title = "Slowdown attacks on early exits (DeepSloth)"
-    order = 700
 
     def columns(self, ctx):
         if not any(_CLEAN_COL.match(str(c)) for c in ctx.table.columns):
@@ -80,11 +82,11 @@ class SlowdownSection(Section):
         labels = ctx.labels(table)
         rows, curves, degenerate = [], [], []
         for i, row in enumerate(table.to_dict("records")):
-            arch = row.get("config.model.arch")
-            method = row.get("config.training.loss")
-            flops = _json_list(row, "slowdown.exit_cumulative_flops")
+            arch = row.get(ARCH)
+            method = row.get(METHOD)
+            flops = _json_list(row, EXIT_FLOPS)
             for rk in rads:
-                pre = f"slowdown.by_rad.{rk}"
+                pre = f"{BY_RAD}.{rk}"
                 e0 = _value(row, f"{pre}.clean.efficacy")
                 if e0 is None:
                     continue
@@ -142,7 +144,7 @@ class SlowdownSection(Section):
                 "excluded_degenerate": fitted["degenerate"]}
 
     def figures(self, fitted, ctx, save) -> None:
-        import matplotlib
+        import matplotlib  # matplotlib deferred: loaded only when figures are drawn
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

@@ -14,26 +14,23 @@ is used (seconds), and the choice is noted. The fitting is :mod:`scaling.surviva
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, List
 
 import numpy as np
 import pandas as pd
 
-from ..report import md_table, num
-from ..survival import (DESIGN_COVARIATES, DEVICE_TABLE_PREFIX, FAMILIES, OUTCOME_COVARIATES, TRASH_COLUMNS,
-                        SurvivalError, SurvivalMapping, collect_survival, fit_survival, mapping_fields, survival_at,
-                        trash_table)
-from ..errors import TableError
-from ._registry import Section, SkipSection, register_section
+from ..errors import SurvivalError, TableError
+from ..formatting import md_table, num
+from ..survival import FAMILIES, SurvivalMapping, fit_survival, mapping_fields, survival_at, trash_table
+from ..survival.fields import (DATASET, DESIGN_COVARIATES, DEVICE_TABLE_PREFIX, OUTCOME_COVARIATES, TRAIN_SAMPLES,
+                               TRAIN_SECONDS, TRASH_COLUMNS)
+from ..table import PATH_COLUMN, SURVIVAL_POINTER, collect_survival
+from .base import Section, SkipSection
 
-POINTER = "survival.file"
 
-
-@register_section
 class SurvivalSection(Section):
-    name = "survival"
     title = "Attack survival (AFT models) and TRASH"
-    order = 700
     option_keys = {key: doc for key, doc, _ in mapping_fields()}
 
     def _mapping(self, ctx) -> SurvivalMapping:
@@ -46,7 +43,8 @@ class SurvivalSection(Section):
         m = self._mapping(ctx)
         if m.duration in ctx.table.columns and m.event in ctx.table.columns:
             return [m.duration, m.event]
-        if POINTER in ctx.table.columns and ctx.table[POINTER].notna().any() and "record_path" in ctx.table.columns:
+        if (SURVIVAL_POINTER in ctx.table.columns and ctx.table[SURVIVAL_POINTER].notna().any()
+                and PATH_COLUMN in ctx.table.columns):
             return []
         raise SkipSection(f"no survival data: no '{m.duration}'/'{m.event}' columns (sections.survival.duration/"
                           "event) and no run with a survival.parquet (robustperf run writes it; or analyze the "
@@ -65,8 +63,6 @@ class SurvivalSection(Section):
         if m.config is None and "config" in data.columns and data["config"].nunique() > 1:
             configs = sorted(data["config"].dropna().unique())
             chosen = next((c for c in configs if str(c).startswith("pgd")), configs[0])
-            import dataclasses
-
             m = dataclasses.replace(m, config=chosen)
             notes.append(f"attack configurations {', '.join(map(str, configs))}: fitted on {chosen} "
                          "(sections.survival.config picks another)")
@@ -75,11 +71,10 @@ class SurvivalSection(Section):
         trash = None
         if m.duration == "seconds" and m.level == "sample":
             runs = data.drop_duplicates(m.run) if m.run in data.columns else None
-            if runs is not None and {"timing.train_seconds", "flops.train_samples"} <= set(runs.columns):
+            if runs is not None and {TRAIN_SECONDS, TRAIN_SAMPLES} <= set(runs.columns):
                 trash = trash_table(fit, runs)
             else:
-                fit.data.notes.append("TRASH skipped: the table has no timing.train_seconds / flops.train_samples "
-                                      "per run")
+                fit.data.notes.append(f"TRASH skipped: the table has no {TRAIN_SECONDS} / {TRAIN_SAMPLES} per run")
         return {"fit": fit, "trash": trash, "data": data}
 
     def summary(self, fitted, ctx) -> Dict[str, Any]:
@@ -140,9 +135,9 @@ def _run_columns(m: SurvivalMapping, runs: pd.DataFrame) -> List[str]:
 
 
 def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
+    from ..plotting import new_figure  # matplotlib deferred: loaded only when figures are drawn
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return new_figure(width, height)
 
 
 def _calibration_figure(fit):
@@ -186,7 +181,7 @@ def _coefficient_figure(fit):
 
 def _curves_figure(fit, data: pd.DataFrame):
     """Mean predicted survival of the best model per level (quartile) of a covariate, with Kaplan-Meier."""
-    from lifelines import KaplanMeierFitter
+    from lifelines import KaplanMeierFitter  # lifelines deferred: loaded only by a survival analysis
 
     frame = fit.data.frame
     by = fit.mapping.by
@@ -234,7 +229,7 @@ def _curves_figure(fit, data: pd.DataFrame):
 def _trash_figure(trash: pd.DataFrame, data: pd.DataFrame):
     """TRASH per run, one panel per dataset and device, log y axis, the line at 1 (broken above)."""
     runs = data.drop_duplicates("run_id").set_index("run_id")
-    dataset = runs["config.data.name"] if "config.data.name" in runs.columns else pd.Series("data", runs.index)
+    dataset = runs[DATASET] if DATASET in runs.columns else pd.Series("data", runs.index)
     t = trash.copy()
     t["dataset"] = [str(dataset.get(r, "?")) for r in t["run_id"]]
     t["device_name"] = [str(d) if d is not None else "unknown device" for d in t["device"]]

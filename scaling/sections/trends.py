@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from ..errors import InsufficientDataError, TableError
-from ..report import ci_text, md_table, num
-from ._registry import Section, SkipSection, register_section
+from ..formatting import ci_text, md_table, num
+from .base import Section, SkipSection
 
 LOG2 = math.log10(2.0)
 
@@ -18,7 +18,7 @@ LOG2 = math.log10(2.0)
 def growth_fit(year: np.ndarray, value: np.ndarray, era: str, ci: float = 0.95) -> Dict[str, Any]:
     """OLS of log10(value) on year: slope per year, doubling time ``log10(2) / slope`` years with the interval
     from the slope's (an upper end is unbounded when the slope's interval reaches 0)."""
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # statsmodels deferred: loaded only by the fits that use it
 
     ok = np.isfinite(year) & np.isfinite(value) & (value > 0)
     year, value = year[ok], value[ok]
@@ -42,11 +42,8 @@ def _eras(year: np.ndarray, split: Optional[float]):
         yield f"{split:g} on", year >= split
 
 
-@register_section
 class TrendsSection(Section):
-    name = "trends"
     title = "Compute trend of published models"
-    order = 50
     option_keys = {"params": "parameter-count column (default params)",
                    "era_split_year": "year at which a second era starts (fits before and from it)",
                    "label": "column naming a model in the frontier table (default model_id, else name)"}
@@ -95,7 +92,7 @@ class TrendsSection(Section):
         return fitted
 
     def figures(self, part, ctx, save) -> None:
-        from .. import plotting
+        from .. import plotting  # matplotlib deferred: loaded only when figures are drawn
 
         year = ctx.numeric(ctx.mapping.time, "time", "--time-col").to_numpy()
         params = ctx.numeric(part["params_column"], "parameters").to_numpy()
@@ -150,7 +147,7 @@ class TrendsSection(Section):
 
 
 def _ols(u: np.ndarray, v: np.ndarray, unit: str) -> Dict[str, Any]:
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # statsmodels deferred: loaded only by the fits that use it
 
     ok = np.isfinite(u) & np.isfinite(v)
     if ok.sum() < 3 or np.unique(u[ok]).size < 2:

@@ -13,7 +13,7 @@ from scaling.accuracy_laws import (LAWS, backtest, bootstrap_invert, conformal_f
 from scaling.analysis import Options, run_analysis
 from scaling.errors import NotFittedError, TableError
 from scaling.laws import EnvelopePowerLaw
-from scaling.table import Mapping
+from scaling.mapping import Mapping
 from scaling.units import picture, settings
 
 from .conftest import PUBLISHED

@@ -6,8 +6,10 @@ import sys
 
 from tests.conftest import ROOT
 
-MODULES = ["scaling", "scaling.errors", "scaling.table", "scaling.laws", "scaling.regression", "scaling.forecast",
-           "scaling.plotting", "scaling.report", "scaling.analysis", "scaling.sections", "scaling.accuracy_laws", "scaling.units", "scaling.adapters", "scaling.cli_collect", "scaling.cli_analyze"]
+MODULES = ["scaling", "scaling.errors", "scaling.table", "scaling.mapping", "scaling.laws", "scaling.regression",
+           "scaling.forecast", "scaling.plotting", "scaling.formatting", "scaling.report", "scaling.analysis",
+           "scaling.sections", "scaling.sections.registry", "scaling.survival", "scaling.accuracy_laws",
+           "scaling.units", "scaling.adapters", "scaling.cli_collect", "scaling.cli_analyze"]
 
 
 def _loaded_after(code: str) -> set:
@@ -26,3 +28,12 @@ def test_scaling_does_not_import_torch():
 def test_cli_modules_are_light():
     loaded = _loaded_after("import scaling.cli_collect, scaling.cli_analyze")
     assert not {"numpy", "pandas", "matplotlib", "sklearn", "scipy", "statsmodels", "torch"} & loaded
+
+
+def test_the_sections_catalog_is_light():
+    """The catalog reads every ``robustperf.sections`` entry point whenever it lists plug-ins (``robustperf run`` too):
+    the entries' module must not load the analysis stack."""
+    loaded = _loaded_after("from recipes import catalog\nimport scaling.sections.catalog\ncatalog.entries('sections')")
+    assert not {"numpy", "pandas", "matplotlib", "sklearn", "scipy", "statsmodels", "lifelines", "torch"} & loaded
+    assert not {m for m in loaded if m.startswith("scaling.") and m not in ("scaling.sections",
+                                                                            "scaling.sections.catalog")}

@@ -8,7 +8,7 @@ import pytest
 
 from scaling.analysis import Options, analyze, run_analysis
 from scaling.sections.methods import pareto
-from scaling.table import Mapping
+from scaling.mapping import Mapping
 
 #: method -> (FLOPs factor over standard, time factor, clean, AutoAttack)
 METHODS = {"standard": (1.0, 1.0, 95.0, 0.0), "fgsm_rs": (2.0, 1.7, 85.0, 40.0), "at": (11.0, 8.5, 84.0, 50.0),

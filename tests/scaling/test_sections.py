@@ -1,16 +1,21 @@
-"""Analysis sections are plug-ins: a section registered from a test runs in ``analyze`` with no other edit."""
+"""Analysis sections are catalog plug-ins: every registered section runs or is skipped with a reason, a section
+registered from a test (or by an entry) runs in ``analyze`` with no other edit, a broken one is skipped."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import robustperf
+from recipes import catalog
+from recipes.catalog import SectionEntry
 from scaling.analysis import Options, analyze, run_analysis
 from scaling.errors import InsufficientDataError
+from scaling.mapping import Mapping
+from scaling.report import render_markdown
 from scaling.sections import Section, get_section, list_sections, register_section, unregister_section
-from scaling.table import Mapping
 
 from .conftest import PUBLISHED, PUBLISHED_ARGS
 
@@ -63,6 +68,47 @@ def loss_section():
 def test_built_in_sections_are_registered_in_order():
     assert [n for n in list_sections() if n in BUILT_IN] == BUILT_IN
     assert get_section("envelope").required and not get_section("gbr").required
+
+
+def test_sections_are_the_catalogs_in_order_of_their_entries():
+    entries = catalog.entries("sections")
+    assert sorted(list_sections()) == sorted(entries)
+    assert list_sections() == sorted(entries, key=lambda n: (entries[n].order, n))
+    for name, entry in entries.items():
+        section = get_section(name)
+        assert isinstance(section, Section) and section.name == name and section.order == entry.order
+        assert entry.doc, f"section {name} has no one-line doc"
+
+
+def _needs(name: str) -> list:
+    """``name`` and every section it needs, transitively, in analysis order."""
+    wanted, todo = set(), [name]
+    while todo:
+        n = todo.pop()
+        if n not in wanted:
+            wanted.add(n)
+            todo.extend(get_section(n).needs)
+    return [n for n in list_sections() if n in wanted]
+
+
+def _bare_table(n: int = 40) -> pd.DataFrame:
+    """FLOPs and accuracy only: every optional section lacks its columns."""
+    rng = np.random.default_rng(0)
+    flops = 10 ** rng.uniform(15, 19, n)
+    return pd.DataFrame({"flops": flops, "acc": 20 * (flops / 1e15) ** 0.05 + rng.normal(0, 1, n)})
+
+
+@pytest.mark.parametrize("name", catalog.names("sections"))
+def test_each_section_runs_or_is_skipped_with_a_reason(name):
+    report, _ = run_analysis(_bare_table(), Mapping(flops="flops", acc="acc"), Options(n_boot=10),
+                             sections=_needs(name))
+    if name in report["sections"]:
+        assert name not in report["skipped_sections"] and "skipped" not in (report[name] or {})
+    else:
+        reason = report["skipped_sections"][name]
+        assert isinstance(reason, str) and reason and report[name] == {"skipped": reason}
+    report["source"], report["figures"], report["problems"] = "bare.csv", [], []
+    render_markdown(json.loads(json.dumps(report, default=float)))
 
 
 def test_a_section_registered_from_a_test_runs_with_no_other_edit(loss_section, tmp_path, capsys, published):
@@ -138,3 +184,39 @@ def test_two_sections_cannot_share_a_name():
 
     with pytest.raises(ValueError, match="'envelope' is already registered by EnvelopeSection"):
         register_section(Other)
+
+
+class Slope(LossSlope):
+    """A section declared by an entry: its name and order are the entry's."""
+
+
+def test_a_section_declared_by_one_entry_runs_with_the_entrys_name_and_order(published):
+    entry = SectionEntry(name="slope", impl=f"{__name__}:Slope", doc="loss slope", order=810)
+    catalog.register(entry)
+    try:
+        assert list_sections().index("slope") == list_sections().index("repeats") + 1
+        section = get_section("slope")
+        assert (type(section), section.name, section.order) == (Slope, "slope", 810)
+        report, _ = run_analysis(published, Mapping(flops="train_flops*epochs", acc="aa_robust_acc"),
+                                 Options(n_boot=10), sections=["envelope", "slope"])
+        assert report["slope"]["n"] > 3 and report["sections"] == ["envelope", "slope"]
+    finally:
+        catalog.unregister("sections", "slope")
+    assert "slope" not in list_sections()
+
+
+@pytest.mark.parametrize("impl, why", [("robustperf_no_such_package.sections:Broken", "cannot import"),
+                                       ("scaling.sections.base:SkipSection", "is not a scaling.sections.Section")])
+def test_a_broken_section_is_skipped_in_one_line_and_the_others_run(impl, why, tmp_path, capsys):
+    catalog.register(SectionEntry(name="broken", impl=impl, doc="broken on purpose", order=120))
+    try:
+        assert robustperf.main(["analyze", str(PUBLISHED), "-o", str(tmp_path), *PUBLISHED_ARGS, "--no-figures",
+                                "--bootstrap", "10"]) == 0
+    finally:
+        catalog.unregister("sections", "broken")
+    lines = [line for line in capsys.readouterr().out.splitlines() if "section broken" in line]
+    assert len(lines) == 1 and lines[0].startswith("skipped section broken: section 'broken' (registered "
+                                                   "in-process)") and why in lines[0], lines
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert why in report["skipped_sections"]["broken"] and "broken" not in report["sections"]
+    assert {"envelope", "laws", "forecast", "gbr"} <= set(report["sections"])

@@ -1,4 +1,4 @@
-"""AFT survival models (scaling/survival.py): parameter recovery, calibration, concordance, criteria, errors."""
+"""AFT survival models (scaling/survival/): parameter recovery, calibration, concordance, criteria, errors."""
 from __future__ import annotations
 
 import math

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scaling.analysis import Options, analyze
-from scaling.table import Mapping
+from scaling.mapping import Mapping
 
 
 def _table(seed: int = 0, runs: int = 12, points: int = 150) -> pd.DataFrame:

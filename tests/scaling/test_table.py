@@ -6,7 +6,8 @@ import pytest
 
 from scaling.analysis import Options, run_analysis
 from scaling.errors import InvalidValuesError, TableError
-from scaling.table import (Mapping, collect, completed, load_mapping, load_table, numeric_column, write_table)
+from scaling.mapping import Mapping, load_mapping
+from scaling.table import collect, completed, load_table, numeric_column, write_table
 
 PUBLISHED_MAPPING = Mapping(flops="train_flops*epochs", acc="aa_robust_acc", features=("at", "at_steps"))
 

@@ -12,7 +12,7 @@ from scaling.adapters import venue_year
 from scaling.analysis import Options, run_analysis
 from scaling.errors import TableError
 from scaling.sections.trends import growth_fit
-from scaling.table import Mapping, load_mapping
+from scaling.mapping import Mapping, load_mapping
 
 from .conftest import DATA
 

@@ -1,11 +1,10 @@
-"""The analysis-section contract and its registry.
+"""The analysis-section contract: what a section declares and does, and how one is run.
 
 A section is one part of ``robustperf analyze``: it declares the table columns it needs, fits, summarises
 into its part of ``report.json`` (``report[section.name]``), draws its figures and renders its part of
-``report.md``. ``run_analysis`` iterates :func:`list_sections` in ``order``; a section whose columns are missing
-is skipped with one line saying why (``report["skipped_sections"]``, the report's "Skipped" list and one line
-of ``robustperf analyze``'s output). Adding an analysis is one module that calls :func:`register_section`
-(imported from :mod:`scaling.sections`), like ``register_model`` in ``timm/models/_registry.py``.
+``report.md``. ``run_analysis`` runs the registered sections (:mod:`scaling.sections.registry`) in ``order``; a
+section whose columns are missing is skipped with one line saying why (``report["skipped_sections"]``, the
+report's "Skipped" list and one line of ``robustperf analyze``'s output).
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingError, TableError
-from ..table import has_columns, numeric_column, parse_expression, row_labels
+from ..table import numeric_column, parse_expression, row_labels
 
 
 class SkipSection(Exception):
@@ -76,13 +75,14 @@ class AnalysisContext:
 
 
 class Section:
-    """Base class of an analysis section. Subclasses set ``name``/``title`` and override what they need.
+    """Base class of an analysis section. Subclasses set ``title`` and override what they need.
 
     Attributes:
-        name: registry key and the key of this section's part in report.json.
+        name: registry key and the key of this section's part in report.json; set from the section's catalog
+            entry (:class:`recipes.catalog.SectionEntry`), or declared here for :func:`register_section`.
         title: heading of its part in report.md.
-        order: position in the analysis and the reports (built-ins: envelope 100, costs 200-220, quantile 300,
-            gradient boosting 400, factor figures 450, forecast 600, repeats 800).
+        order: position in the analysis and the reports, likewise from the entry (built-ins: envelope 100, costs
+            200-220, quantile 300, gradient boosting 400, factor figures 450, forecast 600, repeats 800).
         required: a failure aborts the analysis (the envelope law) instead of skipping the section.
         needs: names of sections whose fits (``ctx.fits[name]``) this one uses; skipped when one was skipped.
         option_keys: the settings a mapping file may give this section (``sections: {name: {key: value}}``),
@@ -128,44 +128,6 @@ class Section:
         return lines
 
 
-_SECTIONS: Dict[str, Section] = {}
-
-
-def register_section(section):
-    """Register a section (an instance, or a class built without arguments; usable as a class decorator).
-
-    Raises:
-        ValueError: no name, or a name already registered by another section.
-    """
-    instance = section() if isinstance(section, type) else section
-    if not isinstance(instance, Section):
-        raise TypeError(f"{section!r} is not a scaling.sections.Section")
-    name = instance.name
-    if not name:
-        raise ValueError(f"section {type(instance).__name__} has no name")
-    if name in _SECTIONS and type(_SECTIONS[name]) is not type(instance):
-        raise ValueError(f"analysis section '{name}' is already registered by {type(_SECTIONS[name]).__name__}")
-    _SECTIONS[name] = instance
-    return section
-
-
-def unregister_section(name: str) -> None:
-    """Remove a section (tests that register a temporary one)."""
-    _SECTIONS.pop(name, None)
-
-
-def get_section(name: str) -> Section:
-    try:
-        return _SECTIONS[name]
-    except KeyError:
-        raise ScalingError(f"unknown analysis section '{name}'; registered: {', '.join(list_sections())}") from None
-
-
-def list_sections() -> List[str]:
-    """Registered section names in analysis order."""
-    return [s.name for s in sorted(_SECTIONS.values(), key=lambda s: (s.order, s.name))]
-
-
 def missing_columns(table: pd.DataFrame, exprs: Sequence[str]) -> List[str]:
     """The column names of ``exprs`` absent from ``table`` (in order, once each)."""
     out: List[str] = []
@@ -202,5 +164,4 @@ def run_section(section: Section, ctx: AnalysisContext) -> Optional[str]:
     return None
 
 
-__all__ = ["AnalysisContext", "Section", "SkipSection", "register_section", "unregister_section", "get_section",
-           "list_sections", "missing_columns", "run_section", "has_columns"]
+__all__ = ["AnalysisContext", "Section", "SkipSection", "missing_columns", "run_section"]
