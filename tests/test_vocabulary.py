@@ -24,12 +24,6 @@ def test_norms():
     assert _choices("attack", "norm") == set(attacks.NORMS) == set(autoattack.NORMS)
 
 
-def test_datasets():
-    from benchmarks.data import DATASETS, FOLDER_DATASETS
-
-    assert _choices("data", "name") == set(DATASETS) | set(FOLDER_DATASETS)
-
-
 def test_activations():
     from benchmarks.models import ACTIVATIONS
 
