@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Dict, List, Optional, Sequence
 
-from .backends import NVIDIA_SMI, NVML, BackendUnavailable, EnergyBackend, register_energy_backend
+from .backends import NVIDIA_SMI, NVML, BackendUnavailable, EnergyBackend
 
 _MJ_PER_J = 1000.0
 _MW_PER_W = 1000.0
@@ -175,8 +175,8 @@ class NvmlBackend(EnergyBackend):
         self._nvml.nvmlShutdown()
 
 
-@register_energy_backend(NVML)
-def _nvml(devices, cfg, clock):
+def open_nvml(devices, cfg, clock) -> NvmlBackend:
+    """The ``nvml`` meter (:data:`benchmarks.measurement.catalog.NVML`) over ``devices``."""
     return NvmlBackend(devices)
 
 
@@ -237,6 +237,6 @@ class NvidiaSmiBackend(EnergyBackend):
             self._proc.kill()
 
 
-@register_energy_backend(NVIDIA_SMI)
-def _nvidia_smi(devices, cfg, clock):
+def open_nvidia_smi(devices, cfg, clock) -> NvidiaSmiBackend:
+    """The ``nvidia-smi`` meter (:data:`benchmarks.measurement.catalog.NVIDIA_SMI`), polled at ``sample_hz``."""
     return NvidiaSmiBackend(devices, getattr(cfg, "sample_hz", 10.0))
