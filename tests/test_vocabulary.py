@@ -18,10 +18,11 @@ def _choices(section: str, key: str):
 
 
 def test_norms():
-    from benchmarks import attacks
-    from benchmarks.evaluation import autoattack
+    from benchmarks import attacks, autoattack
+    from recipes import catalog
 
     assert _choices("attack", "norm") == set(attacks.NORMS) == set(autoattack.NORMS)
+    assert all(autoattack.NORMS[norm] == catalog.NORMS[norm] for norm in autoattack.NORMS)
 
 
 def test_activations():
@@ -50,7 +51,7 @@ def test_lr_schedulers_are_timms():
 def test_autoattack_versions_are_pyautoattacks():
     from pyautoattack import AutoAttack
 
-    from benchmarks.evaluation import autoattack
+    from benchmarks import autoattack
     from benchmarks.inference import cli
 
     annotation = inspect.signature(AutoAttack).parameters["version"].annotation
