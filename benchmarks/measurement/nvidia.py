@@ -3,6 +3,9 @@
 Only the GPUs this process uses are read: logical CUDA devices are mapped to physical ones through torch's
 device UUIDs when torch has CUDA up, else through ``CUDA_VISIBLE_DEVICES`` (indices or UUID prefixes), so a
 shared node's other GPUs are never counted.
+
+``pynvml`` is imported where it is used, inside the ``try`` that turns a missing library or driver into "no GPU"
+(and so ``benchmarks.measurement`` stays cheap to import).
 """
 from __future__ import annotations
 
