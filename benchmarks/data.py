@@ -1,8 +1,8 @@
 """Compatibility only: the datasets live in :mod:`benchmarks.datasets` (one module per concept); import from there.
 
-Kept while modules of other rooms (``benchmarks/training/trainer.py``, ``benchmarks/slowdown/run.py``,
-``benchmarks/__init__.py``) and their tests import these names from here. ``FOLDER_DATASETS`` is derived from the
-catalog (the streamed datasets and their native image size); prefer ``get_dataset(name).streamed``.
+Kept while modules of other rooms (``benchmarks/training/trainer.py``, ``benchmarks/slowdown/run.py``) and their
+tests import these names from here. ``FOLDER_DATASETS`` is derived from the catalog (the streamed datasets and
+their native image size); prefer ``get_dataset(name).streamed`` or ``get_dataset(name).train_batches(...)``.
 """
 from recipes import catalog
 
