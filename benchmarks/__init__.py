@@ -29,8 +29,9 @@ def load_model(run_dir: str, which: str = "best", device: Any = "cpu"):
     return _load_model(run_dir, which, device)
 
 
-def load_dataset(name: str, split: str, root=None):
-    """A split as ``(images float32 NxCxHxW in [0, 1], labels int64)``, in dataset order (see benchmarks.data)."""
-    from .data import load_dataset as _load_dataset
+def load_dataset(name: str, split: str, root=None, image_size=None):
+    """A split as ``(images float32 NxCxHxW in [0, 1], labels int64)``, in dataset order (see
+    :func:`benchmarks.datasets.load_dataset`)."""
+    from .datasets import load_dataset as _load_dataset
 
-    return _load_dataset(name, split, root)
+    return _load_dataset(name, split, root, image_size)

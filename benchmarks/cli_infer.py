@@ -84,7 +84,7 @@ def main(args) -> int:
     # the run's lock (results.lock): never benchmark while `robustperf run` or `evaluate` writes the record
     with (contextlib.nullcontext() if args.no_record else RunLock(run_dir)):
         from benchmarks import load_model
-        from benchmarks.eval_data import eval_set
+        from benchmarks.datasets import eval_set
 
         model = load_model(run_dir, which, device)
         # the run's data as it was trained (data.image_size included); folder datasets stream in batches through

@@ -360,7 +360,7 @@ def render(report: Dict[str, Any]) -> str:
 def run_check(smoke: Optional[bool] = None, budget: Optional[float] = None) -> Dict[str, Any]:
     import torch
 
-    from benchmarks.inference.benchmark import _device_name
+    from benchmarks.inference.benchmark import device_name
     from benchmarks.measurement import EnergyMeter
     from recipes import MeasurementConfig
 
@@ -375,7 +375,7 @@ def run_check(smoke: Optional[bool] = None, budget: Optional[float] = None) -> D
     device = torch.device("cuda" if cuda and not smoke else "cpu")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    name = _device_name(device)
+    name = device_name(device)
     started = time.perf_counter()
     budget = plan.budget_seconds if budget is None else budget
     report: Dict[str, Any] = {"mode": "smoke" if smoke else "gpu", "smoke_reason": smoke_reason, "device": str(device),

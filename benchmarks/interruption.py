@@ -1,28 +1,39 @@
-"""How a run is interrupted: the one preemption exception and the one test-interruption hook.
+"""How a run is interrupted: the one preemption exception, the evaluation's signal guard and the one
+test-interruption hook.
 
 SLURM and LSF send SIGTERM / SIGUSR1 before the wall-time. Training checkpoints at the next step boundary and
-raises :class:`benchmarks.training.Stopped`; the evaluation saves its state and raises
-:class:`benchmarks.evaluation.EvaluationInterrupted`. Both are :class:`Preempted`, the one exception the run
-lifecycle (``benchmarks.run``) handles: the record becomes ``preempted`` and the process exits 128 + the signal
-number, as a shell reports a process ended by it, so the launcher requeues and the rerun resumes.
+raises :class:`benchmarks.training.Stopped`; the evaluation (and AutoAttack) saves its state and raises
+:class:`EvaluationInterrupted`. Both are :class:`Preempted`, the one exception the run lifecycle
+(``benchmarks.run``) handles: the record becomes ``preempted`` and the process exits 128 + the signal number, as a
+shell reports a process ended by it, so the launcher requeues and the rerun resumes.
+
+:class:`SignalGuard` turns the signals into :class:`EvaluationInterrupted` at once, so a long attack batch is
+abandoned rather than finished past the wall-time; inside :meth:`SignalGuard.critical` (updating and writing a
+state) a signal is only noted and raised when the section ends, so a state is never half-updated.
 
 :class:`TestInterrupt` is the one hook the kill/resume tests use: ``POINT:N[:SIGNAL]`` sends SIGNAL (default
 KILL) to this process the N-th time the code passes POINT. No torch here.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
-__all__ = ["Preempted", "TestInterrupt", "TEST_INTERRUPT_ENV", "preempted_exit_code"]
+__all__ = ["EvaluationInterrupted", "Preempted", "SIGNALS", "SignalGuard", "TestInterrupt", "TEST_INTERRUPT_ENV",
+           "preempted_exit_code"]
+
+#: The signals a scheduler sends before the wall-time.
+SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 #: The test hook's environment variable (kill/resume tests only), ``POINT:N[:SIGNAL]``. Training points
 #: (``benchmarks.run``): ``step``, ``checkpoint``, ``epoch_eval``, ``checkpoint_write`` (inside a checkpoint
 #: write, before its rename) and ``finish`` (after training, before the record completes). Evaluation points
-#: (``benchmarks.evaluation.autoattack``): an attack's name (``apgd-ce``, ``apgd-t``, ...) or ``clean``, with N
+#: (``benchmarks.autoattack``): an attack's name (``apgd-ce``, ``apgd-t``, ...) or ``clean``, with N
 #: counting that attack's committed batches; the state is saved before the signal.
 TEST_INTERRUPT_ENV = "ROBUSTPERF_TEST_INTERRUPT"
 
@@ -78,3 +89,53 @@ class TestInterrupt:
             os.kill(os.getpid(), self.sig)
             if self.sig != signal.SIGKILL:
                 time.sleep(0.01)  # let the handler run before the next instruction
+
+
+class EvaluationInterrupted(Preempted):
+    """The evaluation was told to stop; its state is saved and a rerun continues it.
+
+    ``exit_code`` is 128 + the signal number, as a shell reports a process ended by that signal.
+    """
+
+    def __init__(self, signum: int, state_path: Optional[str] = None):
+        self.state_path = state_path
+        where = f"; state saved in {state_path}" if state_path else ""
+        super().__init__(signum, f"evaluation interrupted by {signal.Signals(signum).name}{where}; rerun to "
+                                 "continue")
+
+
+class SignalGuard:
+    """Context manager installing the handlers (main thread only; elsewhere it does nothing)."""
+
+    def __init__(self, signals=SIGNALS):
+        self.signals = tuple(signals)
+        self._previous = {}
+        self._depth = 0
+        self.pending: Optional[int] = None
+
+    def __enter__(self) -> "SignalGuard":
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.signals:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def _handle(self, signum, frame) -> None:
+        self.pending = signum
+        if self._depth == 0:
+            raise EvaluationInterrupted(signum)
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        """A section the signal must not cut in two; a signal received inside is raised at its end."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if self._depth == 0 and self.pending is not None:
+            raise EvaluationInterrupted(self.pending)

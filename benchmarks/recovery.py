@@ -22,6 +22,9 @@ from typing import Callable, List, Optional
 
 from results import COMPLETED, RECORD_FILE, RecordError, read_record
 
+from .tracking import MLLOG_FILE
+from .training.checkpoint import BEST, LAST, DamagedCheckpointError, load_checkpoint
+
 __all__ = ["restart", "set_aside"]
 
 
@@ -37,8 +40,6 @@ def set_aside(path: str, why: str = "damaged") -> str:
 
 
 def _checkpoint_problem(path: str) -> Optional[str]:
-    from .training.checkpoint import DamagedCheckpointError, load_checkpoint
-
     if not os.path.exists(path):
         return None
     try:
@@ -50,9 +51,6 @@ def _checkpoint_problem(path: str) -> Optional[str]:
 
 def restart(run_dir: str, say: Callable[[str], None] = print) -> List[str]:
     """Move the damaged files of ``run_dir`` aside as described above; return one line per file moved."""
-    from .tracking import MLLOG_FILE
-    from .training.checkpoint import BEST, LAST
-
     notes: List[str] = []
     if not os.path.isdir(run_dir):
         return notes

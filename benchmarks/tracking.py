@@ -114,6 +114,7 @@ class Tracker:
     # ------------------------------------------------------------------ set-up
 
     def _open_mllog(self, run_config: Dict[str, Any]) -> None:
+        # mlperf_logging deferred: only a run writing an MLPerf log loads it
         from mlperf_logging.mllog import constants as mlc
         from mlperf_logging.mllog.mllog import MLLogger
 
@@ -148,7 +149,7 @@ class Tracker:
 
     def _open_wandb(self, run_config, cfg, name, recipe_name) -> None:
         os.environ.setdefault("WANDB_SILENT", "true")
-        import wandb
+        import wandb  # deferred: seconds to import, and only a run tracked by wandb needs it
 
         os.makedirs(self.run_dir, exist_ok=True)
         settings = wandb.Settings(console="off", x_disable_stats=True, silent=True)
@@ -287,7 +288,7 @@ class Tracker:
             self._run.finish(exit_code=0 if status != "failed" else 1)
             # finish() returns before wandb-core has written everything to the offline run's transaction log;
             # teardown waits for it, so the summary is on disk when the run's record is.
-            import wandb
+            import wandb  # deferred, as in _open_wandb
 
             wandb.teardown()
 
@@ -349,6 +350,7 @@ def render_final(record: Mapping[str, Any], *, extra: Optional[Mapping[str, Any]
     The evaluation interval ends now and lasts ``timing.eval_seconds`` (measured by the evaluation), not earlier
     than ``not_before_ms``; its ``epoch_num`` is the evaluated checkpoint's epoch.
     """
+    # mlperf_logging deferred, as in Tracker._open_mllog
     from mlperf_logging.mllog import constants as mlc
     from mlperf_logging.mllog.mllog import MLLogger
 

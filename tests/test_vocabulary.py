@@ -16,16 +16,11 @@ def _choices(section: str, key: str):
 
 
 def test_norms():
-    from benchmarks import attacks
-    from benchmarks.evaluation import autoattack
+    from benchmarks import attacks, autoattack
+    from recipes import catalog
 
     assert _choices("attack", "norm") == set(attacks.NORMS) == set(autoattack.NORMS)
-
-
-def test_datasets():
-    from benchmarks.data import DATASETS, FOLDER_DATASETS
-
-    assert _choices("data", "name") == set(DATASETS) | set(FOLDER_DATASETS)
+    assert all(autoattack.NORMS[norm] == catalog.NORMS[norm] for norm in autoattack.NORMS)
 
 
 def test_activations():
@@ -54,7 +49,7 @@ def test_lr_schedulers_are_timms():
 def test_autoattack_versions_are_pyautoattacks():
     from pyautoattack import AutoAttack
 
-    from benchmarks.evaluation import autoattack
+    from benchmarks import autoattack
     from benchmarks.inference import cli
 
     annotation = inspect.signature(AutoAttack).parameters["version"].annotation

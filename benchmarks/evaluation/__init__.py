@@ -1,13 +1,14 @@
-"""The evaluation workload: clean, PGD and AutoAttack accuracy and inference cost, resumable.
+"""The evaluation workload: clean, robust (``evaluation.attack``, PGD by default) and AutoAttack accuracy and
+inference cost, resumable.
 
 :func:`evaluate` measures a model and returns the record groups it fills; :func:`evaluate_run` does it for a run
-folder and writes the record (``robustperf evaluate``). AutoAttack runs through one adapter
-(:class:`AutoAttackAdapter`) keeping a batch-level state file per run and checkpoint.
+folder and writes the record (``robustperf evaluate``). AutoAttack runs through :mod:`benchmarks.autoattack`
+(one adapter keeping a batch-level state file per run and checkpoint), re-exported here.
 """
-from ._signals import EvaluationInterrupted
+from ..autoattack import (CI_METHOD, NORMS, AutoAttackAdapter, AutoAttackResult, PerturbationError, run_autoattack,
+                          wilson_interval)
+from ..interruption import EvaluationInterrupted
 from .accuracy import clean_correct, pgd_correct
-from .autoattack import (CI_METHOD, NORMS, AutoAttackAdapter, AutoAttackResult, PerturbationError, run_autoattack,
-                         wilson_interval)
 from .evaluate import EvaluationError, apply_overrides, evaluate, evaluate_run, evaluation_dir
 from .inference import inference_cost
 

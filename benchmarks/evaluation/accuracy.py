@@ -1,9 +1,10 @@
-"""Clean and PGD robust accuracy on a whole test set, read in batches (:class:`benchmarks.eval_data.EvalSet`).
+"""Clean and robust accuracy on a whole test set, read in batches (:class:`benchmarks.datasets.EvalSet`).
 
-PGD is Madry et al. 2018 (https://arxiv.org/abs/1706.06083), the suite's registered ``pgd`` builder
-(:mod:`benchmarks.attacks`, the same code as the training attack) with the evaluation's steps and step size and
-a uniform random start; its random start is drawn from one generator seeded with the run seed, so a rerun gives
-the same answer. Forward passes run in float32 whatever the training precision, as AutoAttack does.
+The robust accuracy is the evaluation's attack (``evaluation.attack``): by default PGD, Madry et al. 2018
+(https://arxiv.org/abs/1706.06083), the suite's registered ``pgd`` attack (:mod:`benchmarks.attacks`, the same
+code as the training attack) with the evaluation's steps and step size and a uniform random start; its random
+start is drawn from one generator seeded with the run seed, so a rerun gives the same answer. Forward passes run
+in float32 whatever the training precision, as AutoAttack does.
 """
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import Optional, Union
 
 import torch
 
+from ..datasets.evalset import as_eval_set
 from ..models.outputs import final_logits
+from .survival import pgd_trace
+
+__all__ = ["clean_correct", "pgd_correct"]
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:
@@ -22,10 +27,8 @@ def _device_of(model: torch.nn.Module) -> torch.device:
 @torch.no_grad()
 def clean_correct(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, batch_size: int,
                   device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
-    """Per-point correctness (bool, on the CPU) of ``model`` on ``x`` (an :class:`benchmarks.eval_data.EvalSet`, or
+    """Per-point correctness (bool, on the CPU) of ``model`` on ``x`` (an :class:`benchmarks.datasets.EvalSet`, or
     images with labels ``y``), read in batches of ``batch_size``."""
-    from ..eval_data import as_eval_set
-
     data = as_eval_set(x, y)
     device = device or _device_of(model)
     out = torch.empty(data.n, dtype=torch.bool)
@@ -39,14 +42,13 @@ def clean_correct(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *
 
 def pgd_correct(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, norm: str, eps: float, steps: int,
                 step_size: float, batch_size: int, seed: int, random_start: bool = True,
-                device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
-    """Per-point robustness (bool, on the CPU) of ``model`` against PGD-``steps`` on ``(x, y)``.
+                device: Optional[Union[str, torch.device]] = None, attack: str = "pgd") -> torch.Tensor:
+    """Per-point robustness (bool, on the CPU) of ``model`` against ``attack`` (PGD-``steps`` by default) on
+    ``(x, y)``.
 
-    A point counts as robust when the model classifies both it and its PGD example correctly: the pointwise
-    worst case over {clean, PGD}, as AutoAttack counts (it attacks only the points classified correctly), so
-    PGD accuracy never exceeds clean accuracy.
+    A point counts as robust when the model classifies both it and its adversarial example correctly: the
+    pointwise worst case over {clean, attack}, as AutoAttack counts (it attacks only the points classified
+    correctly), so this accuracy never exceeds clean accuracy.
     """
-    from .survival import pgd_trace
-
     return pgd_trace(model, x, y, norm=norm, eps=eps, steps=steps, step_size=step_size, batch_size=batch_size,
-                     seed=seed, random_start=random_start, device=device)[0]
+                     seed=seed, random_start=random_start, device=device, attack=attack)[0]

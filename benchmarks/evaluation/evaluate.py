@@ -9,6 +9,7 @@ or settings is ignored.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,16 +18,28 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from recipes.errors import UserError
-from results import atomic_write_bytes
+from recipes import SET_SOURCE, RunConfig, all_paths, parse_yaml, validate_value
+from recipes.errors import RecipeError, UserError
+from results import RECORD_FILE, atomic_write_bytes, read_record, write_record
 from results.pricing import kwh as _kwh
+from results.schema import evaluation_settings, store_evaluation
 
-from ._meter import add_energy, measure
-from ._signals import EvaluationInterrupted, SignalGuard
+from .. import load_model
+from ..attacks import eval_mode
+from ..autoattack import SAVE_EVERY_S, model_digest, run_autoattack
+from ..datasets.base import eval_set
+from ..datasets.evalset import as_eval_set
+from ..interruption import EvaluationInterrupted, SignalGuard
+from ..measurement.energy import EnergyMeter
+from ..measurement.window import add_energy, measure
+from ..slowdown.run import slowdown_for_run
+from ..tracking import MLLOG_FILE, update_mllog
 from .accuracy import clean_correct
-from .autoattack import SAVE_EVERY_S, model_digest, run_autoattack
 from .inference import inference_cost
 from .survival import SURVIVAL_FILE, Trace, fgm_min_eps, pgd_trace, survival_frame, write_survival
+
+__all__ = ["AUTOATTACK_STATE_FILE", "EVAL_FOLDER", "OVERRIDABLE", "PROGRESS_FILE", "WHICH", "EvaluationError",
+           "apply_overrides", "evaluate", "evaluate_run", "evaluation_dir"]
 
 logger = logging.getLogger("robustperf.evaluation")
 
@@ -84,9 +97,10 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
              save_every_s: float = SAVE_EVERY_S, measure_inference: bool = True) -> Dict[str, Any]:
     """Evaluate ``model`` as ``run_config.evaluation`` says and return the record groups it fills.
 
-    Clean and PGD-``evaluation.pgd_steps`` accuracy (step size ``run_config.eval_step_size``) on the whole test
-    set; AutoAttack (``evaluation.autoattack``, the run's eps and norm, its seed) on the first
-    ``evaluation.autoattack_n`` test points; inference cost. Forward passes run in float32.
+    Clean and robust accuracy against ``evaluation.attack`` (PGD by default) with ``evaluation.pgd_steps`` steps of
+    ``run_config.eval_step_size`` on the whole test set (the record's ``accuracy.pgd``); AutoAttack
+    (``evaluation.autoattack``, the run's eps and norm, its seed) on the first ``evaluation.autoattack_n`` test
+    points; inference cost. Forward passes run in float32.
 
     Args:
         model: the classifier (EMA weights when the run used EMA), inputs in [0, 1]; evaluated in eval mode
@@ -96,7 +110,7 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
         meter: a started ``benchmarks.measurement.EnergyMeter``; windows "eval" (all of this call), "attack"
             (AutoAttack) and "inference" are opened on it. None: wall time only, energy null.
         which: the checkpoint evaluated (``best`` or ``last``); default ``evaluation.which``.
-        data: the test set in dataset order: an :class:`benchmarks.eval_data.EvalSet` or ``(images, labels)``;
+        data: the test set in dataset order: a :class:`benchmarks.datasets.EvalSet` or ``(images, labels)``;
             default ``eval_set(run_config.data, "test")`` (folder datasets stream through ``data.num_workers``
             DataLoader workers, so no phase holds the split in memory; digits and CIFAR are small tensors).
         fresh: ignore any saved state and start over.
@@ -116,12 +130,8 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
     Raises:
         EvaluationInterrupted: SIGTERM / SIGUSR1 arrived; the state is saved and a rerun continues.
     """
-    from benchmarks.attacks import eval_mode
-
     ev, cfg = run_config.evaluation, run_config
     which = which or ev.which
-    from benchmarks.eval_data import as_eval_set, eval_set
-
     data = eval_set(cfg.data, "test") if data is None else as_eval_set(data)
     n_test = data.n
     folder = evaluation_dir(run_dir, which)
@@ -151,7 +161,7 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                 if progress.pgd_correct is None:
                     flags, trace = pgd_trace(model, data, norm=cfg.attack.norm, eps=cfg.attack.eps,
                                              steps=ev.pgd_steps, step_size=cfg.eval_step_size,
-                                             batch_size=ev.batch_size, seed=cfg.seed)
+                                             batch_size=ev.batch_size, seed=cfg.seed, attack=ev.attack)
                     with guard.critical():
                         progress.pgd_correct = int(flags.sum())
                         progress.survival["pgd"] = trace.to_dict()
@@ -180,8 +190,6 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                         progress.save(progress_path)
                     worked = True
                 if ev.slowdown is not None and progress.slowdown is None:
-                    from benchmarks.slowdown.run import slowdown_for_run
-
                     # the slowdown study (multi-exit CIFAR models) works on the test set in memory
                     group = slowdown_for_run(model, cfg, test=data.tensors(), meter=meter,
                                              warnings=progress.warnings)
@@ -266,10 +274,6 @@ def apply_overrides(config: Dict[str, Any], overrides: Sequence[str]) -> Tuple[D
     Raises:
         RecipeError: malformed item, unknown key, a key outside those sections, or a bad value.
     """
-    from recipes.errors import RecipeError
-    from recipes import SET_SOURCE, parse_yaml
-    from recipes import all_paths, validate_value
-
     paths = all_paths()
     allowed = [p for p in paths if p.split(".")[0] in OVERRIDABLE]
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
@@ -315,12 +319,6 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
         EvaluationError: no record or checkpoint in ``run_dir``; RecipeError: a bad override;
         EvaluationInterrupted: SIGTERM / SIGUSR1 (state saved; rerun to continue).
     """
-    import contextlib
-
-    from recipes import RunConfig
-    from results import RECORD_FILE, read_record, write_record
-    from results.schema import evaluation_settings, store_evaluation
-
     say = log or logger.info
     if which not in WHICH:
         raise EvaluationError(f"--which must be one of {', '.join(WHICH)}, got {which!r}")
@@ -337,15 +335,11 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
                                   f"{record['run_id']!r}; rename it back so the record is written in place")
     config, applied = apply_overrides(record["config"] or {}, overrides)
     run_config = RunConfig.from_dict(config, file=os.path.join(run_dir, RECORD_FILE))
-    from benchmarks import load_model
-
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(run_dir, which, device)
     with contextlib.ExitStack() as stack:
         if meter is None:
-            from benchmarks.measurement import EnergyMeter
-
             indices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
             meter = stack.enter_context(EnergyMeter(run_config.measurement, indices))
         say(f"evaluating {which} checkpoint of {record['run_id']} on {device}"
@@ -371,7 +365,5 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
     if write:
         write_record(os.path.dirname(run_dir), record)
         # The MLPerf log's final section follows the record (a re-evaluation must not leave it stale).
-        from benchmarks.tracking import MLLOG_FILE, update_mllog
-
         update_mllog(os.path.join(run_dir, MLLOG_FILE), record)
     return record

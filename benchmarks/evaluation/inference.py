@@ -12,6 +12,11 @@ from typing import Any, Dict
 
 import torch
 
+from ..datasets.evalset import as_eval_set
+from ..inference import InferSettings, benchmark_inference
+
+__all__ = ["COMMAND", "inference_cost"]
+
 #: Untimed queries / passes before timing.
 WARMUP = 3
 #: SingleStream queries and Offline passes, unless ``max_seconds`` runs out first (then at least 5 / 3).
@@ -28,7 +33,7 @@ def inference_cost(model: torch.nn.Module, images: Any, *, batch_size: int, mete
 
     Args:
         model: the classifier, in eval mode.
-        images: test images (at least one; an :class:`benchmarks.eval_data.EvalSet` or a tensor): SingleStream
+        images: test images (at least one; a :class:`benchmarks.datasets.EvalSet` or a tensor): SingleStream
             queries and the Offline batch (repeated when fewer); only the first ones a scenario reads are loaded.
         batch_size: the Offline batch size (``evaluation.batch_size``).
         meter: energy meter; each scenario is one "inference" window.
@@ -41,14 +46,10 @@ def inference_cost(model: torch.nn.Module, images: Any, *, batch_size: int, mete
         ``..._p90``, ``..._p99``, ``energy_j_per_image``, ...) and ``Offline`` (``images_per_s``, ...); see
         :func:`benchmarks.inference.benchmark_inference`.
     """
-    from benchmarks.inference import InferSettings, benchmark_inference
-
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     settings = InferSettings(precisions=("fp32",), batch_sizes=(int(batch_size),), warmup=warmup, queries=queries,
                              passes=passes, max_seconds=max_seconds, autoattack=None, accuracy_n=None)
-    from benchmarks.eval_data import as_eval_set
-
     test = as_eval_set(images)
     outcome = benchmark_inference(model, test, test.head(1).tensors()[0], settings, device=device, meter=meter,
                                   attack=None, count_flops=count_flops, measure_accuracy=False)

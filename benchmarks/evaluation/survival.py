@@ -4,12 +4,13 @@ Meyers et al. ("A Cost-Aware Approach to Adversarial Robustness in Neural Networ
 effort until a model misclassifies a point as a time-to-failure. The paper had one attack time per run and
 assumed it uniform over the 100 points; here each point is a subject:
 
-* ``pgd-<steps>``: the evaluation's PGD. Iterate i (0 = the random start) is checked with the logits the
-  attack computes anyway; a point fails at the first iterate the model misclassifies. ``iterations`` = the
-  gradient steps taken (i), ``forward_passes`` = i + 1, ``seconds`` = the batch's wall time from the start of
-  its attack to that iterate divided by the batch's points (the attacker's amortised time per point; on CUDA
-  the device is synchronised at each iterate for this). Points PGD never fools are right-censored at the
-  whole budget.
+* ``pgd-<steps>``: the evaluation's attack (``evaluation.attack``, PGD unless the recipe names another attack
+  of the ``evaluation`` role; the configuration is then ``<attack>-<steps>``). Iterate i (0 = the random start)
+  is checked with the logits the attack computes anyway; a point fails at the first iterate the model
+  misclassifies. ``iterations`` = the gradient steps taken (i), ``forward_passes`` = i + 1, ``seconds`` = the
+  batch's wall time from the start of its attack to that iterate divided by the batch's points (the attacker's
+  amortised time per point; on CUDA the device is synchronised at each iterate for this). Points the attack
+  never fools are right-censored at the whole budget.
 * ``autoattack-<version>``: AutoAttack's attacks in turn (resolution: one attack). A point's clock runs
   across the attacks (the adapter keeps its cumulative seconds and model evaluations in the resumable state);
   it fails at the end of the attack that first fools it (``attack`` names it) and is censored after the last.
@@ -23,51 +24,26 @@ as ``survival.parquet`` (:func:`write_survival`, atomic).
 """
 from __future__ import annotations
 
+import inspect
 import io
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Callable, Iterable, Optional, Tuple, Union
 
 import torch
 
-from ..eval_data import as_eval_set
+from results import atomic_write_bytes
+from results.schema import SURVIVAL_TABLE as SURVIVAL_FILE
+
+from ..attacks import create_attack, eval_mode, fgm_direction
+from ..datasets.evalset import as_eval_set
+from ..measurement.trace import Trace
 from ..models.outputs import final_logits
 
-from results.schema import SURVIVAL_TABLE as SURVIVAL_FILE
+__all__ = ["COLUMNS", "SURVIVAL_FILE", "Trace", "fgm_min_eps", "pgd_trace", "survival_frame", "write_survival"]
+
 #: Columns of survival.parquet, in order.
 COLUMNS = ("run_id", "which", "config", "point", "clean_correct", "event", "attack", "seconds", "iterations",
            "forward_passes", "eps")
-
-
-@dataclass
-class Trace:
-    """Per-point first-failure data of one attack configuration (lists, JSON-serialisable for resume state).
-
-    ``event[i]``: point i failed within the budget; otherwise the other fields hold the budget it survived.
-    """
-
-    config: str
-    event: List[bool] = field(default_factory=list)
-    attack: List[Optional[str]] = field(default_factory=list)
-    seconds: List[float] = field(default_factory=list)
-    iterations: List[int] = field(default_factory=list)
-    forward_passes: List[float] = field(default_factory=list)
-    eps: List[float] = field(default_factory=list)
-    clean_correct: List[bool] = field(default_factory=list)
-
-    def extend(self, other: "Trace") -> None:
-        for name in ("event", "attack", "seconds", "iterations", "forward_passes", "eps", "clean_correct"):
-            getattr(self, name).extend(getattr(other, name))
-
-    def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "Trace":
-        return cls(**data)
-
-    def __len__(self) -> int:
-        return len(self.event)
 
 
 def _sync(device: torch.device) -> None:
@@ -80,26 +56,37 @@ def _device_of(model: torch.nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
+def _observes(attack: Callable[..., torch.Tensor]) -> bool:
+    """Whether ``attack`` reports its iterates (an ``observe(i, logits)`` argument, as PGD has)."""
+    try:
+        return "observe" in inspect.signature(attack).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, norm: str, eps: float, steps: int,
               step_size: float, batch_size: int, seed: int, random_start: bool = True,
-              device: Optional[Union[str, torch.device]] = None) -> Tuple[torch.Tensor, Trace]:
-    """PGD robustness per point (as ``accuracy.pgd_correct``) and the first iterate that fooled each point.
+              device: Optional[Union[str, torch.device]] = None, attack: str = "pgd") -> Tuple[torch.Tensor, Trace]:
+    """Robustness per point against the evaluation's attack (``evaluation.attack``, PGD by default; as
+    ``accuracy.pgd_correct``) and the first iterate that fooled each point.
+
+    An attack that does not report its iterates (no ``observe`` argument) is checked at its result only: a point
+    it fools fails at the whole budget of ``steps``.
 
     Returns:
-        ``(robust, trace)``: robust is True where both the clean point and the final PGD iterate are classified
-        correctly (the evaluation's PGD accuracy, unchanged); trace has one entry per point, config
-        ``pgd-<steps>``.
+        ``(robust, trace)``: robust is True where both the clean point and the attack's final iterate are
+        classified correctly (the evaluation's ``pgd`` accuracy); trace has one entry per point, config
+        ``<attack>-<steps>`` (``pgd-<steps>``).
     """
-    from benchmarks.attacks import create_attack
-
     device = torch.device(device) if device is not None else _device_of(model)
-    attack = create_attack("pgd", model, norm=norm, eps=eps, steps=steps, step_size=step_size,
-                           random_start=random_start)
+    craft = create_attack(attack, model, norm=norm, eps=eps, steps=steps, step_size=step_size,
+                          random_start=random_start)
+    observes = _observes(craft)
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
     data = as_eval_set(x, y)
     robust = torch.empty(data.n, dtype=torch.bool)
-    trace = Trace(f"pgd-{steps}")
+    trace = Trace(f"{attack}-{steps}")
     start = 0
     for xb, yb in data.batches(batch_size):
         xb, yb = xb.to(device), yb.to(device)
@@ -116,7 +103,10 @@ def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, no
             first[new] = i
             when[new] = elapsed / n
 
-        x_adv = attack(xb, yb, generator=generator, observe=observe)
+        if observes:
+            x_adv = craft(xb, yb, generator=generator, observe=observe)
+        else:
+            x_adv = craft(xb, yb, generator=generator)
         with torch.no_grad():
             logits = final_logits(model(x_adv))
             observe(steps, logits)
@@ -129,24 +119,13 @@ def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, no
         for j in range(n):
             failed = int(first[j]) >= 0
             if not bool(clean[j]):
-                _append(trace, False, True, None, 0.0, 0, 0.0, 0.0)
+                trace.add(False, True, None, 0.0, 0, 0.0, 0.0)
             elif failed:
                 i = int(first[j])
-                _append(trace, True, True, "pgd", float(when[j]), i, float(i + 1), float(eps))
+                trace.add(True, True, attack, float(when[j]), i, float(i + 1), float(eps))
             else:
-                _append(trace, True, False, None, total, steps, float(steps + 1), float(eps))
+                trace.add(True, False, None, total, steps, float(steps + 1), float(eps))
     return robust, trace
-
-
-def _append(trace: Trace, clean_ok: bool, event: bool, attack: Optional[str], seconds: float, iterations: int,
-            forward_passes: float, eps: float) -> None:
-    trace.clean_correct.append(bool(clean_ok))
-    trace.event.append(bool(event) or not clean_ok)
-    trace.attack.append(attack if clean_ok else "clean")
-    trace.seconds.append(float(seconds))
-    trace.iterations.append(int(iterations))
-    trace.forward_passes.append(float(forward_passes))
-    trace.eps.append(float(eps))
 
 
 def fgm_min_eps(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, norm: str, eps_max: float,
@@ -158,8 +137,6 @@ def fgm_min_eps(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, 
     the points not yet broken. Returns ``(robust, trace)``: robust where no level up to eps_max flipped a
     correctly classified point; the trace's ``eps`` is the eps at failure (or eps_max, censored).
     """
-    from benchmarks.attacks import eval_mode, fgm_direction
-
     device = torch.device(device) if device is not None else _device_of(model)
     data = as_eval_set(x, y)
     robust = torch.empty(data.n, dtype=torch.bool)
@@ -198,19 +175,19 @@ def fgm_min_eps(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, 
             start += n
             for j in range(n):
                 if not bool(clean[j]):
-                    _append(trace, False, True, None, 0.0, 0, 0.0, 0.0)
+                    trace.add(False, True, None, 0.0, 0, 0.0, 0.0)
                 elif int(level[j]) > 0:
                     k = int(level[j])
-                    _append(trace, True, True, "fgm", float(when[j]), k, 2.0 + float(forwards[j]),
+                    trace.add(True, True, "fgm", float(when[j]), k, 2.0 + float(forwards[j]),
                             eps_max * k / steps)
                 else:
-                    _append(trace, True, False, None, total, steps, 2.0 + float(forwards[j]), float(eps_max))
+                    trace.add(True, False, None, total, steps, 2.0 + float(forwards[j]), float(eps_max))
     return robust, trace
 
 
 def survival_frame(run_id: str, which: str, traces: Iterable[Trace]):
     """One row per point and attack configuration (columns :data:`COLUMNS`), as a pandas DataFrame."""
-    import pandas as pd
+    import pandas as pd  # pandas deferred: only writing the table needs it
 
     frames = []
     for trace in traces:
@@ -228,8 +205,6 @@ def survival_frame(run_id: str, which: str, traces: Iterable[Trace]):
 
 def write_survival(path: str, frame) -> str:
     """Write the survival table as Parquet, atomically (temp file + rename)."""
-    from results import atomic_write_bytes
-
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     atomic_write_bytes(path, buf.getvalue())

@@ -17,14 +17,22 @@ import logging
 import resource
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from results.schema import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
 
+from ..autoattack import run_autoattack
+from ..datasets.evalset import as_eval_set
+from ..measurement.flops import forward_flops_per_sample
+from ..measurement.hardware import cpu_model
+from ..measurement.window import measure
 from . import timing
-from .precisions import AUTOATTACK, TRANSFER, Prepared, Unsupported, get_precision, threads
+from .precisions import AUTOATTACK, TRANSFER, Prepared, Unsupported, get_precision, quantized_engine, threads
+
+__all__ = ["FAILED", "MEASURED", "REFERENCE", "UNSUPPORTED", "AttackSetup", "InferSettings", "Outcome", "accuracy",
+           "benchmark_inference", "device_name", "offline", "single_stream"]
 
 logger = logging.getLogger("robustperf.inference")
 
@@ -123,8 +131,6 @@ def _energy(span, images: int, source: Optional[str]) -> Dict[str, Any]:
 def single_stream(prepared: Prepared, images: torch.Tensor, settings: InferSettings, meter: Any = None
                   ) -> Tuple[Dict[str, Any], List[float]]:
     """SingleStream: batch-1 queries on consecutive test images, latency percentiles; returns (figures, raw s)."""
-    from benchmarks.evaluation._meter import measure
-
     device, model = prepared.device, prepared.model
     n = images.shape[0]
     queries = [images[i:i + 1].to(device) for i in range(min(n, SINGLE_STREAM_IMAGES))]
@@ -154,8 +160,6 @@ def offline(prepared: Prepared, images: torch.Tensor, settings: InferSettings, m
             ) -> Tuple[Dict[str, Any], Dict[str, List[float]]]:
     """Offline: images/s at each batch size of ``settings.batch_sizes`` that fits (OOM: halve until one does);
     the headline figures are those of the largest batch that fits. Returns (figures, raw seconds by batch)."""
-    from benchmarks.evaluation._meter import measure
-
     device, model = prepared.device, prepared.model
     sync = timing.synchronizer(device)
     per_batch: Dict[str, Dict[str, Any]] = {}
@@ -207,10 +211,8 @@ def offline(prepared: Prepared, images: torch.Tensor, settings: InferSettings, m
 @torch.inference_mode()
 def accuracy(model: torch.nn.Module, x, y: Optional[torch.Tensor], device: torch.device,
              batch_size: int) -> float:
-    """Percentage of ``x`` (an :class:`benchmarks.eval_data.EvalSet`, or images with labels ``y``) that ``model``
+    """Percentage of ``x`` (an :class:`benchmarks.datasets.EvalSet`, or images with labels ``y``) that ``model``
     classifies correctly, read in batches of ``batch_size``."""
-    from benchmarks.eval_data import as_eval_set
-
     data = as_eval_set(x, y)
     correct = 0
     for xb, yb in data.batches(batch_size):
@@ -229,7 +231,7 @@ def benchmark_inference(model: torch.nn.Module, test: Any,
     Args:
         model: the trained classifier.
         test: the test set in dataset order (queries, batches and accuracy points): an
-            :class:`benchmarks.eval_data.EvalSet` (read in batches; folder datasets stream) or ``(images, labels)``
+            :class:`benchmarks.datasets.EvalSet` (read in batches; folder datasets stream) or ``(images, labels)``
             (labels may be None without ``measure_accuracy``). The timed scenarios use its first
             ``max(256, largest batch size)`` images, held in memory; the accuracies stream over the set.
         calibration: training images for int8 calibration (a few hundred).
@@ -244,8 +246,6 @@ def benchmark_inference(model: torch.nn.Module, test: Any,
         :class:`Outcome`: ``section`` (the record's ``evaluation.inference``) and ``samples`` (raw seconds:
         ``{precision: {"SingleStream": [...], "Offline": {batch: [...]}}}``).
     """
-    from benchmarks.eval_data import as_eval_set
-
     device = torch.device(device)
     model = model.to(device).eval()
     test = as_eval_set(test)
@@ -257,8 +257,6 @@ def benchmark_inference(model: torch.nn.Module, test: Any,
     with threads(settings.threads) as n_threads:
         flops, flops_source = flops_per_image, "given"
         if flops is None and count_flops:
-            from benchmarks.measurement import forward_flops_per_sample
-
             flops = int(forward_flops_per_sample(model, tuple(test.shape))["forward_flops"])
             flops_source = "deepspeed flops profiler on the fp32 model (the same operations run at every precision)"
         setup = _setup(device, n_threads, settings, meter, flops, flops_source if flops is not None else None,
@@ -291,8 +289,6 @@ def benchmark_inference(model: torch.nn.Module, test: Any,
                                    "clean_n": acc_n, "robust": None, "robust_n": None, "robust_method": None}
             if attack is not None and settings.autoattack is not None:
                 if prepared.robust_method == AUTOATTACK:
-                    from benchmarks.evaluation import run_autoattack
-
                     result = run_autoattack(prepared.model, test.head(aa_n), eps=attack.eps, norm=attack.norm,
                                             version=settings.autoattack, seed=attack.seed,
                                             batch_size=settings.attack_batch_size, device=prepared.device,
@@ -324,18 +320,15 @@ def _drops(section: Dict[str, Any]) -> None:
                 acc.get(key) is not None else None
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
+    """The device's model name (the GPU's, or the CPU's), as the inference setup records it."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    from benchmarks.measurement.hardware import cpu_model
-
     return cpu_model() or "cpu"
 
 
 def _setup(device, n_threads, settings, meter, flops, flops_source, attack, n_test) -> Dict[str, Any]:
-    from .precisions import quantized_engine
-
-    return {"device": str(device), "device_name": _device_name(device), "threads": n_threads,
+    return {"device": str(device), "device_name": device_name(device), "threads": n_threads,
             "torch": torch.__version__, "quantized_engine": quantized_engine(),
             "energy_source": getattr(meter, "source", None), "flops_per_image": flops, "flops_source": flops_source,
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},

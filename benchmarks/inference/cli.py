@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from recipes.errors import UserError
+import torch
+
 # pyautoattack's attack names (a custom list) and versions: the recipe schema's vocabulary, imported not copied
 from recipes import AUTOATTACK_ATTACKS, AUTOATTACK_VERSIONS
+from recipes.errors import UserError
 from results.schema import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
 
+from .precisions import list_precisions
 
 
 class InferError(UserError):
@@ -24,8 +27,6 @@ def parse_list(option: str, text: str) -> List[str]:
 
 def parse_precisions(text: str) -> List[str]:
     """Precision names of ``--precision`` (unknown names: InferError naming the option, the value, the choices)."""
-    from .precisions import list_precisions
-
     known = list_precisions()
     names = parse_list("--precision", text)
     bad = [n for n in names if n not in known]
@@ -64,8 +65,6 @@ def _autoattack(text: Optional[str], default: Any) -> Any:
 
 def parse_device(text: Optional[str]):
     """The torch device of ``--device`` (default: CUDA when available, else the CPU); InferError if unusable."""
-    import torch
-
     try:
         device = torch.device(text or ("cuda" if torch.cuda.is_available() else "cpu"))
     except (RuntimeError, ValueError):

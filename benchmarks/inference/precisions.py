@@ -26,6 +26,8 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn as nn
 
+from ..models import outputs
+
 __all__ = ["Prepared", "Unsupported", "register_precision", "get_precision", "list_precisions", "final_logits",
            "AutocastModel"]
 
@@ -83,25 +85,12 @@ def list_precisions() -> List[str]:
     return list(_PRECISIONS)
 
 
-def _last(output):
-    return output[-1] if isinstance(output, (list, tuple)) else output
-
-
-_FINAL: List[Callable] = []
-
-
 def final_logits(output):
     """The last logits of a model that may return one per exit (a list or tuple), else the output itself
-    (``benchmarks.models.final_logits`` where the model-family registry provides it; resolved once)."""
+    (:func:`benchmarks.models.outputs.final_logits`)."""
     if isinstance(output, torch.fx.Proxy):  # int8's FX trace: a single-output graph's symbolic output
         return output
-    if not _FINAL:
-        try:
-            from benchmarks.models import final_logits as found
-        except ImportError:
-            found = _last
-        _FINAL.append(found)
-    return _FINAL[0](output)
+    return outputs.final_logits(output)
 
 
 class _Logits(nn.Module):

@@ -1,13 +1,15 @@
-"""Measurement: executed FLOPs (DeepSpeed), energy windows (NVML, nvidia-smi, RAPL), cost, hardware.
+"""Measurement: executed FLOPs (DeepSpeed), energy windows (the catalog's meters: NVML, nvidia-smi, RAPL), cost,
+hardware, and the per-point survival data of the attacks.
 
-Meters are context managers around the loop and return numbers; :mod:`.cost` turns them into the record's
-kWh, $ and CO2. Importing this package is cheap: torch, DeepSpeed and NVML load on first use.
+Meters are context managers around the loop and return numbers; :mod:`.window` times a named window with or
+without one; :mod:`.cost` turns them into the record's kWh, $ and CO2. Importing this package is cheap: torch,
+DeepSpeed and NVML load on first use.
 """
 from .._lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
-    "auto_order": ".backends", "ESTIMATE_TDP": ".backends", "NVIDIA_SMI": ".backends", "NVML": ".backends",
-    "RAPL": ".backends", "UNAVAILABLE": ".backends", "BackendUnavailable": ".backends",
+    "auto_order": ".backends", "ESTIMATE_TDP": ".backends", "FALLBACKS": ".backends", "NVIDIA_SMI": ".backends",
+    "NVML": ".backends", "RAPL": ".backends", "UNAVAILABLE": ".backends", "BackendUnavailable": ".backends",
     "EnergyBackend": ".backends", "EnergyUnavailable": ".backends", "get_energy_backend": ".backends",
     "list_energy_backends": ".backends", "register_energy_backend": ".backends",
     "unregister_energy_backend": ".backends",
@@ -17,4 +19,6 @@ __getattr__, __all__ = lazy(__name__, {
     "count_forward_flops": ".flops", "exit_forward_flops": ".flops", "forward_flops_per_sample": ".flops",
     "train_flops": ".flops",
     "device_model": ".hardware", "hardware_info": ".hardware", "software_info": ".hardware",
+    "Trace": ".trace",
+    "Span": ".window", "add_energy": ".window", "measure": ".window",
 })

@@ -1,18 +1,25 @@
-"""Registry of energy backends: each reads a cumulative energy counter and/or instantaneous power.
+"""Energy backends: each reads a cumulative energy counter and/or instantaneous power.
 
-A backend is built by a registered factory ``factory(devices, measurement_cfg, clock) -> EnergyBackend``, which
-raises :class:`BackendUnavailable` (with the reason) when its meter cannot be read on this host. The meter
-(:mod:`.energy`) picks one by name or, for ``energy_source: auto``, tries :data:`AUTO_ORDER` in turn; the name
-ends up in the record's ``energy.source``. Tests register a fake power source here, the one stand-in for the
-GPU meters this CI host lacks.
+A backend is opened by a factory ``factory(devices, measurement_cfg, clock) -> EnergyBackend``, which raises
+:class:`BackendUnavailable` (with the reason) when its meter cannot be read on this host. The hardware meters are
+the ``meters`` plug-ins of :mod:`recipes.catalog` (the built-ins are declared in :mod:`.catalog`: ``nvml``,
+``nvidia-smi``, ``rapl``; their factories live in :mod:`.nvidia` and :mod:`.rapl`); the meter (:mod:`.energy`)
+opens one by name or, for ``energy_source: auto``, tries :func:`auto_order` in turn, then the meter's own
+:data:`FALLBACKS` (a labelled TDP estimate when ``tdp_watts`` is set, else ``unavailable``). The name ends up in
+the record's ``energy.source``. Tests add a fake power source to the catalog, the one stand-in for the GPU
+meters this CI host lacks.
 """
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from recipes import catalog
-
 from recipes.errors import UserError
+
+__all__ = ["ESTIMATE_TDP", "FALLBACKS", "NVIDIA_SMI", "NVML", "RAPL", "UNAVAILABLE", "BackendFactory",
+           "BackendUnavailable", "EnergyBackend", "EnergyUnavailable", "TdpEstimate", "UnavailableBackend",
+           "auto_order", "get_energy_backend", "list_energy_backends", "open_tdp_estimate", "open_unavailable",
+           "register_energy_backend", "unregister_energy_backend"]
 
 #: Names of the built-in backends, as written to ``energy.source``.
 NVML = "nvml"
@@ -20,7 +27,6 @@ NVIDIA_SMI = "nvidia-smi"
 RAPL = "rapl"
 ESTIMATE_TDP = "estimate-tdp"
 UNAVAILABLE = "unavailable"
-
 
 
 def auto_order(devices: str) -> Tuple[str, ...]:
@@ -72,37 +78,6 @@ class EnergyBackend:
         """Release the meter."""
 
 
-BackendFactory = Callable[[Optional[Sequence[int]], object, Callable[[], float]], EnergyBackend]
-_REGISTRY: Dict[str, BackendFactory] = {}
-
-
-def register_energy_backend(name: str, factory: Optional[BackendFactory] = None):
-    """Register ``factory`` under ``name`` (usable as a decorator); a later registration replaces an earlier."""
-    def add(fn: BackendFactory) -> BackendFactory:
-        _REGISTRY[name] = fn
-        return fn
-
-    return add(factory) if factory is not None else add
-
-
-def unregister_energy_backend(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def list_energy_backends() -> List[str]:
-    return sorted(set(_REGISTRY) | set(catalog.names("meters")))
-
-
-def get_energy_backend(name: str) -> BackendFactory:
-    """The factory of meter ``name``: one registered here (the fallbacks, tests' fakes) or a catalog meter."""
-    factory = _REGISTRY.get(name)
-    if factory is None and name in catalog.names("meters"):
-        factory = catalog.load("meters", name)
-    if factory is None:
-        raise EnergyUnavailable(f"unknown energy backend {name!r}; registered: {', '.join(list_energy_backends())}")
-    return factory
-
-
 class UnavailableBackend(EnergyBackend):
     """No readable meter: energy stays null (unknown), never 0."""
 
@@ -125,14 +100,57 @@ class TdpEstimate(EnergyBackend):
         return self.watts * (self._clock() - self._t0)
 
 
-@register_energy_backend(ESTIMATE_TDP)
-def _tdp(devices, cfg, clock):
+def open_tdp_estimate(devices, cfg, clock) -> TdpEstimate:
+    """The ``estimate-tdp`` fallback: ``measurement.tdp_watts`` per device (unavailable when it is not set)."""
     tdp = getattr(cfg, "tdp_watts", None)
     if tdp is None:
         raise BackendUnavailable("measurement.tdp_watts is not set")
     return TdpEstimate(tdp, max(1, len(devices)) if devices is not None else 1, clock)
 
 
-@register_energy_backend(UNAVAILABLE)
-def _unavailable(devices, cfg, clock):
+def open_unavailable(devices, cfg, clock) -> UnavailableBackend:
+    """The ``unavailable`` fallback: energy stays null."""
     return UnavailableBackend()
+
+
+BackendFactory = Callable[[Optional[Sequence[int]], object, Callable[[], float]], EnergyBackend]
+
+#: The meter's own fallbacks, not plug-ins (no ``energy_source`` names them): always available.
+FALLBACKS: Dict[str, BackendFactory] = {ESTIMATE_TDP: open_tdp_estimate, UNAVAILABLE: open_unavailable}
+
+
+def register_energy_backend(name: str, factory: Optional[BackendFactory] = None, *, devices: str = "gpu",
+                            auto: Optional[int] = None):
+    """Register ``factory`` in-process as the meter ``name`` of the catalog (usable as a decorator); a later
+    registration replaces an earlier one. ``devices`` and ``auto`` are the :class:`recipes.catalog.MeterEntry`
+    facts (by default the meter runs only when named). A package adds a meter through the ``robustperf.meters``
+    entry points instead."""
+    def add(fn: BackendFactory) -> BackendFactory:
+        catalog.register(catalog.MeterEntry(name=name, impl=fn, devices=devices, auto=auto), replace=True)
+        return fn
+
+    return add(factory) if factory is not None else add
+
+
+def unregister_energy_backend(name: str) -> None:
+    """Remove a meter registered in-process."""
+    catalog.unregister("meters", name)
+
+
+def list_energy_backends() -> List[str]:
+    """Every backend name: the catalog's meters and the fallbacks."""
+    return sorted(set(FALLBACKS) | set(catalog.names("meters")))
+
+
+def get_energy_backend(name: str) -> BackendFactory:
+    """The factory of backend ``name``: a fallback or a meter of the catalog.
+
+    Raises:
+        EnergyUnavailable: no backend of that name.
+    """
+    factory = FALLBACKS.get(name)
+    if factory is None and name in catalog.names("meters"):
+        factory = catalog.load("meters", name)
+    if factory is None:
+        raise EnergyUnavailable(f"unknown energy backend {name!r}; registered: {', '.join(list_energy_backends())}")
+    return factory

@@ -10,11 +10,11 @@ from recipes.catalog import MeterEntry
 _M = "benchmarks.measurement"
 
 NVML = MeterEntry(
-    name="nvml", impl=f"{_M}._nvidia:_nvml", doc="NVIDIA GPUs: NVML's total-energy counter (Volta and later), "
+    name="nvml", impl=f"{_M}.nvidia:open_nvml", doc="NVIDIA GPUs: NVML's total-energy counter (Volta and later), "
     "else its power readings", devices="gpu", auto=0)
 NVIDIA_SMI = MeterEntry(
-    name="nvidia-smi", impl=f"{_M}._nvidia:_nvidia_smi", doc="NVIDIA GPUs: power polled from nvidia-smi",
+    name="nvidia-smi", impl=f"{_M}.nvidia:open_nvidia_smi", doc="NVIDIA GPUs: power polled from nvidia-smi",
     devices="gpu", auto=1)
 RAPL = MeterEntry(
-    name="rapl", impl=f"{_M}._rapl:_rapl", doc="CPU packages and DRAM: Intel/AMD RAPL counters in "
+    name="rapl", impl=f"{_M}.rapl:open_rapl", doc="CPU packages and DRAM: Intel/AMD RAPL counters in "
     "/sys/class/powercap", devices="cpu", auto=0)

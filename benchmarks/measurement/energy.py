@@ -1,12 +1,12 @@
 """Energy of named windows of a run (train, eval, attack), measured by a backend picked at run time.
 
 ``EnergyMeter`` is a context manager around the run, like torchtitan's ``maybe_enable_profiling``: it opens a
-backend (:mod:`.backends`: NVML, nvidia-smi, RAPL, a TDP estimate when asked, else ``unavailable``), starts a
-background power sampler at ``measurement.sample_hz`` (trapezoid integral; for NVML a cross-check of the
-hardware energy counter), and accounts each ``with meter.window(name)`` block. Windows of the same name add
-up; windows may nest (an attack inside an evaluation); the pseudo-window ``total`` covers the time at least one
-window was open, so nested windows are not counted twice. The meter returns numbers (joules, seconds): it
-never writes files and never converts to money (:mod:`.cost` does).
+backend (:mod:`.backends`: a meter of the catalog such as NVML, nvidia-smi or RAPL, a TDP estimate when asked,
+else ``unavailable``), starts a background power sampler at ``measurement.sample_hz`` (trapezoid integral; for
+NVML a cross-check of the hardware energy counter), and accounts each ``with meter.window(name)`` block.
+Windows of the same name add up; windows may nest (an attack inside an evaluation); the pseudo-window ``total``
+covers the time at least one window was open, so nested windows are not counted twice. The meter returns
+numbers (joules, seconds): it never writes files and never converts to money (:mod:`.cost` does).
 
 A run that resumes passes the previous attempt's :meth:`EnergyMeter.totals` as ``restore=``.
 """
@@ -17,9 +17,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-from . import _nvidia, _rapl  # noqa: F401 - registers the nvml, nvidia-smi and rapl backends
-from .backends import (ESTIMATE_TDP, UNAVAILABLE, BackendUnavailable, EnergyBackend, auto_order,
-                       EnergyUnavailable, get_energy_backend)
+from .backends import (ESTIMATE_TDP, UNAVAILABLE, BackendUnavailable, EnergyBackend, EnergyUnavailable,
+                       auto_order, get_energy_backend)
+from .nvidia import visible_gpu_count
 
 #: Name of the pseudo-window covering the union of all windows (what ``energy.kwh`` reports).
 TOTAL = "total"
@@ -180,7 +180,7 @@ class EnergyMeter:
     def _devices(self) -> List[int]:
         if self.device_indices is not None:
             return self.device_indices
-        return list(range(_nvidia.visible_gpu_count()))
+        return list(range(visible_gpu_count()))
 
     def _open_backend(self) -> EnergyBackend:
         devices = self._devices()

@@ -21,17 +21,17 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, Sequence
 
+import torch
+
 #: Backward costs twice the forward (the study's convention), so one training step is 3 x its forward.
 TRAIN_FLOPS_PER_FORWARD_FLOP = 3
 SOURCE = "deepspeed"
 
 
 def _flops_profiler_cls():
-    if "DS_ACCELERATOR" not in os.environ:
-        import torch
-
-        if not torch.cuda.is_available():
-            os.environ["DS_ACCELERATOR"] = "cpu"
+    if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
+        os.environ["DS_ACCELERATOR"] = "cpu"
+    # DeepSpeed deferred: seconds to import, and only the FLOP count needs it
     from deepspeed.profiling.flops_profiler import FlopsProfiler
 
     return FlopsProfiler
@@ -88,8 +88,6 @@ def forward_flops_per_sample(model, input_shape: Sequence[int], *, train: bool =
     Returns:
         ``{"params", "forward_macs", "forward_flops"}``, ints.
     """
-    import torch
-
     # A train-mode batch norm on a 1x1 feature map refuses a batch of one, so train mode counts two samples and
     # halves: every counted operation is linear in the batch size, so the halving is exact.
     batch = 2 if train else 1
@@ -122,8 +120,6 @@ def exit_forward_flops(model, input_shape: Sequence[int]) -> Dict[str, Any]:
     Returns:
         ``{"exit_cumulative_flops": [c_1, ..., c_K], "params", "forward_flops"}`` (ints; forward = c_K).
     """
-    import torch
-
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32

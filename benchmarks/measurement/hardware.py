@@ -10,7 +10,7 @@ import platform
 import socket
 from typing import Any, Dict, Optional, Sequence
 
-from . import _nvidia
+from .nvidia import gpu_names
 
 #: record key -> distribution name
 SOFTWARE = {"torch": "torch", "timm": "timm", "deepspeed": "deepspeed", "pyautoattack": "pyautoattack"}
@@ -34,7 +34,7 @@ def hardware_info(device_indices: Optional[Sequence[int]] = None) -> Dict[str, A
     Args:
         device_indices: logical CUDA devices of the run; None = all visible; ``[]`` = a CPU run.
     """
-    gpus = [] if device_indices is not None and not list(device_indices) else _nvidia.gpu_names(device_indices)
+    gpus = [] if device_indices is not None and not list(device_indices) else gpu_names(device_indices)
     return {"cpu": cpu_model(), "gpus": gpus, "count": len(gpus), "host": socket.gethostname()}
 
 

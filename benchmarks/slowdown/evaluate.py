@@ -50,7 +50,7 @@ def rad_key(rad: float) -> str:
 
 
 def _span(meter, name: str):
-    from benchmarks.evaluation._meter import measure
+    from benchmarks.measurement.window import measure
 
     return measure(meter, name)
 

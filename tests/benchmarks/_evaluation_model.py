@@ -13,7 +13,7 @@ def small_cnn() -> nn.Module:
 
 def train_small_cnn(epochs: int = 8, seed: int = 0) -> nn.Module:
     """Adam on the digits training split; about 95 % clean test accuracy after a second of CPU."""
-    from benchmarks.data import load_dataset
+    from benchmarks.datasets import load_dataset
 
     torch.manual_seed(seed)
     x, y = load_dataset("digits", "train")

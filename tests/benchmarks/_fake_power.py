@@ -1,14 +1,15 @@
 """The fake power source of the measurement tests: the one stand-in, because CI has no GPU meter.
 
 Power per device follows ``watts(t)``; its energy counter is the exact integral, so the meter's window
-bookkeeping and the sampler's trapezoid rule can be checked against closed forms. It is injected through the
-energy-backend registry under the name ``fake``.
+bookkeeping and the sampler's trapezoid rule can be checked against closed forms. It is registered in-process as
+the meter ``fake`` of the catalog (:func:`recipes.catalog.register`), as a plug-in package's meter would be.
 """
 from __future__ import annotations
 
 import math
 
-from benchmarks.measurement import EnergyBackend, register_energy_backend, unregister_energy_backend
+from benchmarks.measurement import EnergyBackend
+from recipes import catalog
 
 NAME = "fake"
 
@@ -62,6 +63,6 @@ class SinePower(LinearPower):
 
 
 def install(make):
-    """Register ``make(devices, cfg, clock)`` as the ``fake`` backend; returns the remover."""
-    register_energy_backend(NAME, make)
-    return lambda: unregister_energy_backend(NAME)
+    """Register ``make(devices, cfg, clock)`` as the ``fake`` meter; returns the remover."""
+    catalog.register(catalog.MeterEntry(name=NAME, impl=make, doc="the tests' fake power source"), replace=True)
+    return lambda: catalog.unregister("meters", NAME)

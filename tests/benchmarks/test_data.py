@@ -1,4 +1,6 @@
-"""Datasets (digits, CIFAR pickle batches, synthetic npz), augmentation and the deterministic batch stream."""
+"""Datasets: every registered dataset keeps the plug-in contract (parametrised over the catalog, on small files
+written in each one's format), digits, CIFAR pickle batches, synthetic npz, augmentation and the deterministic
+batch stream."""
 from __future__ import annotations
 
 import pickle
@@ -8,29 +10,106 @@ import pytest
 import torch
 
 from benchmarks import load_dataset
-from benchmarks.data import (CIFAR_URL, DATASETS, DataError, TrainBatches, augment, load_raw, load_synthetic,
-                             seed_of)
-from recipes import UserError
+from benchmarks.datasets import (DataError, Dataset, EvalSet, InMemoryDataset, TrainBatches, augment, dataset_info,
+                                 eval_set, get_dataset, load_raw, load_synthetic, seed_of, split_size)
+from benchmarks.datasets.cifar import CIFAR_URL
+from recipes import RunConfig, UserError, catalog
+from tests.benchmarks._dataset_fixtures import OFFLINE
+from tests.benchmarks._dataset_fixtures import write_cifar as _write_cifar  # test_training imports it from here
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 
-def _write_cifar(folder, name="cifar10", per_file=6, seed=0):
-    """CIFAR batches in the official python format (pickled dicts of bytes keys), small."""
-    rng = np.random.RandomState(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    if name == "cifar10":
-        files, key, classes = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], b"labels", 10
-    else:
-        files, key, classes = ["train", "test"], b"fine_labels", 100
-    written = {}
-    for file in files:
-        data = rng.randint(0, 256, size=(per_file, 3072), dtype=np.uint8)
-        labels = rng.randint(0, classes, size=per_file).tolist()
-        with open(folder / file, "wb") as fh:
-            batch = {b"batch_label": file.encode(), b"data": data, key: labels, b"filenames": [b"x.png"] * per_file}
-            pickle.dump(batch, fh, protocol=2)
-        written[file] = (data, labels)
-    return written
+# ---------------------------------------------------------------- the plug-in contract, for every dataset
+
+def _data(name, tmp_path, **data):
+    """A DataConfig of dataset ``name`` on its offline fixture (skipped when the dataset has none)."""
+    if name not in OFFLINE:
+        pytest.skip(f"no offline fixture for dataset {name!r} (add one to tests/benchmarks/_dataset_fixtures.py)")
+    root = OFFLINE[name](tmp_path / name)
+    entry = catalog.get("datasets", name)
+    size = {"image_size": 16} if entry.streamed else {}
+    return RunConfig.from_dict({"data": {"name": name, "root": root, **size, **data},
+                                "model": {"arch": "wrn", "depth": 10, "width": 1}}).data
+
+
+@pytest.mark.parametrize("name", catalog.names("datasets"))
+def test_every_dataset_keeps_the_contract(name, tmp_path):
+    data = _data(name, tmp_path)
+    entry, dataset = catalog.get("datasets", name), get_dataset(name)
+    assert isinstance(dataset, Dataset) and dataset.entry == entry and dataset.streamed == entry.streamed
+    info = dataset_info(name, data.root, data.image_size)
+    assert info.name == name and info.in_chans == entry.channels
+    assert info.size == (data.image_size if entry.streamed else entry.image_size)
+    assert len(info.mean) == len(info.std) == entry.channels
+    if entry.num_classes is not None and not entry.streamed:
+        assert info.num_classes == entry.num_classes
+    for split in ("train", "test"):
+        images, labels, scale = load_raw(name, split, data.root, data.image_size)
+        assert images.dtype == torch.uint8 and labels.dtype == torch.int64 and len(images) == len(labels) > 0
+        assert images.shape[1:] == (info.in_chans, info.size, info.size)
+        assert int(images.max()) <= scale and 0 <= int(labels.min()) and int(labels.max()) < info.num_classes
+        assert split_size(name, split, data.root) == len(labels)
+        head = load_raw(name, split, data.root, data.image_size, limit=3)
+        assert torch.equal(head[0], images[:3]) and torch.equal(head[1], labels[:3])
+        x, y = load_dataset(name, split, data.root, data.image_size)
+        points = eval_set(data, split)
+        assert isinstance(points, EvalSet) and points.n == len(labels) and torch.equal(points.labels, y)
+        assert torch.equal(points.tensors()[0], x) and points.digest() == eval_set(data, split).digest()
+        assert torch.equal(torch.cat([b for b, _ in points.batches(4, indices=[2, 0])]), x[[2, 0]])
+        assert eval_set(data, split, limit=3).n == 3 and points.head(2).n == 2
+    with pytest.raises(DataError, match="unknown split"):
+        load_raw(name, "validation", data.root)
+
+
+@pytest.mark.parametrize("name", catalog.names("datasets"))
+def test_every_dataset_streams_seeded_training_batches_and_holds_out_the_check(name, tmp_path):
+    data = _data(name, tmp_path, batch_size=4)
+    dataset = get_dataset(name)
+    batches, held = dataset.train_batches(data, seed=3, val_size=5, check_limit=4)
+    again, _ = dataset.train_batches(data, seed=3, val_size=5, check_limit=4)
+    assert len(batches) == batches.steps_per_epoch >= 1 and held.n == 4
+    x, y = batches.batch(1, 0)
+    assert x.shape[0] == y.shape[0] == 4 and x.dtype == torch.float32 and 0 <= float(x.min()) <= float(x.max()) <= 1
+    assert torch.equal(x, again.batch(1, 0)[0])  # a pure function of (seed, epoch, step)
+    assert [s for s, _, _ in batches.epoch(0)] == list(range(len(batches)))
+    none_held = dataset.train_batches(data, seed=3)[1]
+    assert none_held is None  # the check then reads the test split
+
+
+class _Tiny(InMemoryDataset):
+    mean, std = (0.5,), (0.25,)
+
+    def read(self, split, root, image_size, limit):
+        n = 40 if split == "train" else 10
+        g = torch.Generator().manual_seed(n)
+        return torch.randint(0, 256, (n, 1, 4, 4), generator=g, dtype=torch.uint8)[:limit], \
+            torch.arange(n)[:limit] % 3, 255
+
+
+def test_a_dataset_registered_in_process_is_a_recipe_choice_and_loads(tmp_path):
+    entry = catalog.register(catalog.DatasetEntry(name="tiny_mem", impl=_Tiny, num_classes=3, image_size=4,
+                                                  channels=1, needs_root=False))
+    try:
+        data = RunConfig.from_dict({"data": {"name": "tiny_mem", "batch_size": 8},
+                                    "model": {"arch": "wrn", "depth": 10, "width": 1}}).data
+        info = dataset_info("tiny_mem")
+        assert (info.num_classes, info.in_chans, info.size, info.mean, info.std) == (3, 1, 4, (0.5,), (0.25,))
+        assert eval_set(data, "test").n == 10 and split_size("tiny_mem", "train") == 40
+        batches, held = get_dataset("tiny_mem").train_batches(data, seed=0, val_size=8)
+        assert len(batches) == 4 and held.n == 8
+    finally:
+        catalog.unregister("datasets", entry.name)
+    with pytest.raises(DataError, match="no dataset named 'tiny_mem'"):
+        get_dataset("tiny_mem")
+
+
+def test_an_unknown_dataset_names_the_near_matches():
+    with pytest.raises(DataError, match="did you mean 'cifar10'"):
+        load_dataset("cifar", "test")
+
+
+# ---------------------------------------------------------------- the datasets themselves
+
 
 
 def test_digits_split_is_fixed_and_disjoint():
@@ -174,4 +253,4 @@ def test_augmentation_is_seeded_crop_and_flip():
 def test_seed_of_is_stable():
     assert seed_of(0, 1, 2) == seed_of(0, 1, 2) != seed_of(0, 2, 1)
     assert 0 <= seed_of(2**32 - 1, 99, 10**6) < 2**63
-    assert DATASETS["cifar100"].num_classes == 100
+    assert dataset_info("cifar100").num_classes == 100

@@ -15,7 +15,7 @@ import torch
 
 from benchmarks.evaluation import (AutoAttackAdapter, EvaluationInterrupted, clean_correct, evaluate,
                                    pgd_correct, run_autoattack)
-from benchmarks.evaluation.autoattack import EPS_TOLERANCE
+from benchmarks.autoattack import EPS_TOLERANCE
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import RunConfig
 from results.schema import TEMPLATE
@@ -46,7 +46,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def digits():
-    from benchmarks.data import load_dataset
+    from benchmarks.datasets import load_dataset
 
     return load_dataset("digits", "test")
 
@@ -117,7 +117,7 @@ def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, 
         "torch.set_num_threads(1)\n"
         f"spec = importlib.util.spec_from_file_location('m', {str(HERE / '_evaluation_model.py')!r})\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-        "from benchmarks.data import load_dataset\n"
+        "from benchmarks.datasets import load_dataset\n"
         "from benchmarks.evaluation import EvaluationInterrupted, run_autoattack\n"
         f"model = m.small_cnn(); model.load_state_dict(torch.load({str(weights)!r})); model.eval()\n"
         "x, y = load_dataset('digits', 'test')\n"

@@ -2,52 +2,16 @@
 DataLoader workers deterministically; CIFAR-100 end to end like CIFAR-10."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from benchmarks.data import DataError, dataset_info, load_dataset
-from benchmarks.folder_data import FolderBatches
+from benchmarks.datasets import DataError, FolderBatches, dataset_info, load_dataset
 from benchmarks.run import EXIT_OK, execute
 from recipes import load_recipe
 from results import load_record
+# make_imagefolder is imported from here by test_select_on too
+from tests.benchmarks._dataset_fixtures import make_imagefolder, make_tiny_imagenet, write_cifar
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
-
-
-def _image(path, size, seed, fmt):
-    rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path, format=fmt)
-
-
-def make_tiny_imagenet(root, classes=3, train=8, val=2):
-    base = root / "tiny-imagenet-200"
-    wnids = [f"n{1000 + i:08d}" for i in range(classes)]
-    lines = []
-    for c, wnid in enumerate(wnids):
-        folder = base / "train" / wnid / "images"
-        folder.mkdir(parents=True)
-        for i in range(train):
-            _image(folder / f"{wnid}_{i}.JPEG", (64, 64), 100 * c + i, "JPEG")
-        for i in range(val):
-            name = f"val_{c * val + i}.JPEG"
-            (base / "val" / "images").mkdir(parents=True, exist_ok=True)
-            _image(base / "val" / "images" / name, (64, 64), 1000 + 10 * c + i, "JPEG")
-            lines.append(f"{name}\t{wnid}\t0\t0\t63\t63")
-    (base / "val" / "val_annotations.txt").write_text("\n".join(reversed(lines)) + "\n")
-    (base / "wnids.txt").write_text("\n".join(wnids) + "\n")
-    return wnids
-
-
-def make_imagefolder(root, classes=("cat", "dog"), train=10, val=3):
-    for split, n in (("train", train), ("val", val)):
-        for c, name in enumerate(classes):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(n):  # mixed sizes, aspect ratios and formats
-                _image(folder / f"{i}.{'png' if i % 2 else 'jpg'}", (40 + 7 * i, 30 + 3 * c),
-                       hash((split, c, i)) % 2**31, "PNG" if i % 2 else "JPEG")
-    return root
 
 
 def test_tiny_imagenet_layout(tmp_path):
@@ -113,9 +77,7 @@ def test_bad_folders_are_user_errors(tmp_path):
 
 
 def test_cifar100_trains_like_cifar10(tmp_path):
-    from tests.benchmarks.test_data import _write_cifar
-
-    _write_cifar(tmp_path / "cifar", name="cifar100", per_file=32)
+    write_cifar(tmp_path / "cifar", name="cifar100", per_file=32)
     recipe = tmp_path / "c.yaml"
     recipe.write_text(f"""
 name: tiny-cifar100

@@ -33,7 +33,7 @@ def _helper():
 
 @pytest.fixture(scope="module")
 def digits():
-    from benchmarks.data import load_dataset
+    from benchmarks.datasets import load_dataset
 
     return load_dataset("digits", "test"), load_dataset("digits", "train")[0][:256]
 

@@ -8,12 +8,12 @@ import psutil
 import pytest
 
 from _fake_power import NAME, LinearPower, ManualClock, SinePower, install
-from benchmarks.measurement import (ESTIMATE_TDP, TOTAL, UNAVAILABLE, EnergyMeter, EnergyUnavailable, PowerSampler,
-                                    list_energy_backends)
-from benchmarks.measurement._nvidia import parse_cuda_visible_devices, parse_power_line, physical_devices
-from benchmarks.measurement._rapl import POWERCAP, RaplBackend, counter_delta, rapl_zones
+from benchmarks.measurement import (ESTIMATE_TDP, TOTAL, UNAVAILABLE, EnergyBackend, EnergyMeter, EnergyUnavailable,
+                                    PowerSampler, auto_order, get_energy_backend, list_energy_backends)
 from benchmarks.measurement.backends import BackendUnavailable
-from recipes import MeasurementConfig
+from benchmarks.measurement.nvidia import parse_cuda_visible_devices, parse_power_line, physical_devices
+from benchmarks.measurement.rapl import POWERCAP, RaplBackend, counter_delta, rapl_zones
+from recipes import MeasurementConfig, catalog, section_fields
 
 
 @pytest.fixture
@@ -37,6 +37,32 @@ def fake(clock):
 
 def test_builtin_backends_registered():
     assert {"nvml", "nvidia-smi", "rapl", ESTIMATE_TDP, UNAVAILABLE} <= set(list_energy_backends())
+    assert auto_order("gpu") == ("nvml", "nvidia-smi") and auto_order("cpu") == ("rapl",)
+
+
+@pytest.mark.parametrize("name", catalog.names("meters"))
+def test_every_catalog_meter_opens_or_says_why_not(name):
+    """The catalog is the one registry of meters: each entry's public factory opens its backend here or raises
+    BackendUnavailable with the reason (this host has no GPU meter)."""
+    entry = catalog.get("meters", name)
+    factory = get_energy_backend(name)
+    assert factory is entry.load() and not factory.__name__.startswith("_")
+    devices = [] if entry.devices == "cpu" else [0]
+    try:
+        backend = factory(devices, MeasurementConfig(), time.monotonic)
+    except BackendUnavailable as err:
+        assert str(err)
+        return
+    try:
+        assert isinstance(backend, EnergyBackend) and backend.name == name
+    finally:
+        backend.close()
+
+
+def test_a_meter_registered_in_process_is_an_energy_source(clock, fake):
+    assert NAME in section_fields("measurement")["energy_source"]["choices"]  # a recipe may name it
+    with EnergyMeter(MeasurementConfig(energy_source=NAME), [0], clock=clock) as meter:
+        assert meter.source == NAME
 
 
 def test_windows_nest_accumulate_and_integrate_exactly(clock, fake):

@@ -255,7 +255,7 @@ def test_a_multi_exit_family_registered_from_a_test_trains_and_is_evaluated(tiny
     """Adding a model family needs its module only; attacks, accuracy and AutoAttack see the final exit."""
     from benchmarks import load_dataset, load_model
     from benchmarks.evaluation.accuracy import clean_correct, pgd_correct
-    from benchmarks.evaluation.autoattack import run_autoattack
+    from benchmarks.autoattack import run_autoattack
     from benchmarks.run import execute
     from results import load_record
 

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from benchmarks.data import DataError, load_dataset
+from benchmarks.datasets import DataError, load_dataset
 from benchmarks.safe_pickle import UnsafePickleError, safe_loads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

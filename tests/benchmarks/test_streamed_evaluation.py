@@ -1,4 +1,4 @@
-"""Folder datasets are evaluated batch by batch through DataLoader workers (benchmarks.eval_data), never decoded
+"""Folder datasets are evaluated batch by batch through DataLoader workers (benchmarks.datasets), never decoded
 whole: the final evaluation (clean, PGD, AutoAttack, resumable), the per-epoch check and `robustperf infer` give
 the in-memory answers, and the evaluation's peak memory does not grow with the split."""
 from __future__ import annotations
@@ -11,12 +11,9 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-import benchmarks.folder_data as folder_data
-from benchmarks.data import load_dataset
-from benchmarks.eval_data import TensorSet, eval_set
+from benchmarks.datasets import FolderDataset, FolderSet, TensorSet, eval_set, load_dataset
 from benchmarks.evaluation import EvaluationInterrupted, evaluate, run_autoattack
 from benchmarks.interruption import TEST_INTERRUPT_ENV
-from benchmarks.folder_data import FolderSet
 from recipes import RunConfig
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 from tests.recipes._rss import peak_kb, reset_peak
@@ -85,7 +82,7 @@ def test_streamed_evaluation_equals_the_in_memory_one_and_never_decodes_the_spli
     def refuse(*args, **kwargs):
         raise AssertionError("the evaluation decoded a whole split into memory")
 
-    monkeypatch.setattr(folder_data, "load_folder", refuse)
+    monkeypatch.setattr(FolderDataset, "read", refuse)
     streamed = evaluate(model, cfg, str(tmp_path / "stream"), measure_inference=False)
     assert streamed["accuracy"] == in_memory["accuracy"]
     assert streamed["accuracy"]["clean_n"] == streamed["accuracy"]["autoattack_n"] == 15

@@ -14,7 +14,7 @@ import torch
 from benchmarks.evaluation import EvaluationInterrupted, evaluate, run_autoattack
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from benchmarks.evaluation.survival import COLUMNS, fgm_min_eps, pgd_trace
-from recipes import RunConfig
+from recipes import RunConfig, catalog, section_fields
 
 HERE = pathlib.Path(__file__).resolve().parent
 EPS = 0.1
@@ -40,7 +40,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def data():
-    from benchmarks.data import load_dataset
+    from benchmarks.datasets import load_dataset
 
     x, y = load_dataset("digits", "test")
     return x[:N], y[:N]
@@ -140,3 +140,34 @@ def test_evaluate_writes_survival_parquet_beside_the_record(model, data, tmp_pat
     again = evaluate(model, cfg, str(run_dir), data=(x[:32], y[:32]), measure_inference=False)
     assert again["survival"] == pointer
     assert pd.read_parquet(run_dir / "survival.parquet").equals(table)
+
+
+def test_the_evaluation_attack_is_a_recipe_choice(model, data, tmp_path):
+    """evaluation.attack picks the robust evaluation's attack from the catalog's evaluation role: the default is
+    PGD (the numbers of before), fgm gives fgm's robustness under the same record fields."""
+    from benchmarks.attacks import create_attack
+    from benchmarks.evaluation import pgd_correct
+
+    x, y = data
+    choices = set(section_fields("evaluation")["attack"]["choices"])
+    assert "pgd" in choices and choices == {n for n, e in catalog.entries("attacks").items() if "evaluation" in e.roles}
+    base = {"seed": 0, "data": {"name": "digits"}, "model": {"depth": 10, "width": 1},
+            "attack": {"norm": "linf", "eps": EPS},
+            "evaluation": {"pgd_steps": 3, "autoattack": None, "batch_size": 16}}
+    outs = {}
+    for attack in ("pgd", "fgm"):
+        cfg = RunConfig.from_dict({**base, "evaluation": {**base["evaluation"], "attack": attack}})
+        outs[attack] = evaluate(model, cfg, str(tmp_path / attack), data=(x, y), measure_inference=False)
+        assert outs[attack]["survival"]["configs"] == [f"{attack}-3"]
+    default = evaluate(model, RunConfig.from_dict(base), str(tmp_path / "default"), data=(x, y),
+                       measure_inference=False)
+    assert default["accuracy"] == outs["pgd"]["accuracy"]
+    # fgm's accuracy is the pointwise worst case over {clean, one eps step along the gradient's sign}
+    x_adv = create_attack("fgm", model, norm="linf", eps=EPS, steps=3, step_size=0.0)(x, y)
+    with torch.no_grad():
+        clean = model(x).argmax(1).eq(y)
+        fooled = model(x_adv).argmax(1)
+    expected = 100.0 * float((clean & fooled.eq(y)).float().mean())
+    assert outs["fgm"]["accuracy"]["pgd"] == pytest.approx(expected)
+    assert pgd_correct(model, x, y, norm="linf", eps=EPS, steps=3, step_size=0.0, batch_size=16, seed=0,
+                       attack="fgm").float().mean().item() * 100 == pytest.approx(expected)

@@ -1,7 +1,9 @@
-"""Time (and, with an energy meter, energy) of a named window of the evaluation.
+"""Time (and, with an energy meter, energy) of a named window, with or without a meter.
 
-With a meter from ``benchmarks.measurement`` (``meter.window(name)``, a context manager whose Window carries
-``seconds`` and ``energy_j`` once closed) both are measured; without one only wall time is, and energy is None.
+The evaluation, AutoAttack, the inference scenarios and the slowdown study time their phases with
+:func:`measure`: with a meter (:class:`benchmarks.measurement.EnergyMeter`, whose ``window(name)`` yields a Window
+carrying ``seconds`` and ``energy_j`` once closed) both are measured; without one only wall time is, and energy
+is None.
 """
 from __future__ import annotations
 
@@ -10,9 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
+__all__ = ["Span", "add_energy", "measure"]
+
 
 @dataclass
 class Span:
+    """What :func:`measure` measured: wall seconds and joules (None: unmeasured)."""
+
     seconds: float = 0.0
     energy_j: Optional[float] = None
 

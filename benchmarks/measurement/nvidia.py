@@ -3,6 +3,9 @@
 Only the GPUs this process uses are read: logical CUDA devices are mapped to physical ones through torch's
 device UUIDs when torch has CUDA up, else through ``CUDA_VISIBLE_DEVICES`` (indices or UUID prefixes), so a
 shared node's other GPUs are never counted.
+
+``pynvml`` is imported where it is used, inside the ``try`` that turns a missing library or driver into "no GPU"
+(and so ``benchmarks.measurement`` stays cheap to import).
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import sys
 import threading
 from typing import Dict, List, Optional, Sequence
 
-from .backends import NVIDIA_SMI, NVML, BackendUnavailable, EnergyBackend, register_energy_backend
+from .backends import NVIDIA_SMI, NVML, BackendUnavailable, EnergyBackend
 
 _MJ_PER_J = 1000.0
 _MW_PER_W = 1000.0
@@ -175,8 +178,8 @@ class NvmlBackend(EnergyBackend):
         self._nvml.nvmlShutdown()
 
 
-@register_energy_backend(NVML)
-def _nvml(devices, cfg, clock):
+def open_nvml(devices, cfg, clock) -> NvmlBackend:
+    """The ``nvml`` meter (:data:`benchmarks.measurement.catalog.NVML`) over ``devices``."""
     return NvmlBackend(devices)
 
 
@@ -237,6 +240,6 @@ class NvidiaSmiBackend(EnergyBackend):
             self._proc.kill()
 
 
-@register_energy_backend(NVIDIA_SMI)
-def _nvidia_smi(devices, cfg, clock):
+def open_nvidia_smi(devices, cfg, clock) -> NvidiaSmiBackend:
+    """The ``nvidia-smi`` meter (:data:`benchmarks.measurement.catalog.NVIDIA_SMI`), polled at ``sample_hz``."""
     return NvidiaSmiBackend(devices, getattr(cfg, "sample_hz", 10.0))

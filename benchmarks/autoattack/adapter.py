@@ -7,38 +7,42 @@ attacks", ICML 2020 (https://arxiv.org/abs/2003.01690), through ``pyautoattack``
 plus, rand, or a custom list) and drives the same loop as ``AutoAttack.run_standard_evaluation``: the sanity
 checks, a clean pass, then each attack on the points still robust, in batches, in the same order and with the
 same seeds, so the robust accuracy is identical to calling pyautoattack directly. After each batch the
-adapter commits the robust flags and the batch count to an :class:`AutoAttackState`, written atomically at
-most every ``save_every_s`` seconds and after every attack, so an evaluation killed at any point continues
-where it was on the next call and ends with the uninterrupted answer.
+adapter commits the robust flags and the batch count to an :class:`~.state.AutoAttackState`, written atomically
+at most every ``save_every_s`` seconds and after every attack, so an evaluation killed at any point continues
+where it was on the next call and ends with the uninterrupted answer (:class:`~.result.AutoAttackResult`).
 
-Robust accuracy is the pointwise worst case over the attacks (a point counts as robust only if no attack
-fooled the model on it). Its 95 % confidence interval is the Wilson score interval
-(``statsmodels.stats.proportion.proportion_confint(method="wilson")``), which keeps its coverage near 0 % and
-100 % accuracy where the normal approximation does not.
+Used by the final evaluation (:mod:`benchmarks.evaluation`) and the inference benchmark
+(:mod:`benchmarks.inference`), below both.
 """
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
+from pyautoattack import AutoAttack, checks
+from pyautoattack import __version__ as PYAUTOATTACK_VERSION
 
-from recipes import AUTOATTACK_VERSIONS
+from recipes import AUTOATTACK_VERSIONS, catalog
 
-from ..eval_data import EvalSet, as_eval_set, tensor_digest
-from ..interruption import TEST_INTERRUPT_ENV, TestInterrupt
-from ._meter import add_energy, measure
-from ._signals import EvaluationInterrupted, SignalGuard
-from ._state import AttackProgress, AutoAttackState, flags_from_text, flags_to_text
+from ..datasets.evalset import EvalSet, as_eval_set, tensor_digest
+from ..interruption import EvaluationInterrupted, SignalGuard
+from ..measurement.trace import Trace
+from ..measurement.window import add_energy, measure
+from ..models.outputs import FinalLogits
+from .probes import ForwardCounter, WarningCollector, fire, interrupt_hook, sync
+from .result import AutoAttackResult, PerturbationError, wilson_interval
+from .state import AttackProgress, AutoAttackState, flags_from_text, flags_to_text
+
+__all__ = ["EPS_TOLERANCE", "NORMS", "SAVE_EVERY_S", "VERSIONS", "AutoAttackAdapter", "model_digest",
+           "run_autoattack"]
 
 logger = logging.getLogger("robustperf.evaluation")
 
-#: Recipe norm -> pyautoattack norm.
-NORMS = {"linf": "Linf", "l2": "L2"}
+#: The threat models the adapter runs, with AutoAttack's name of each (:data:`recipes.catalog.NORMS`).
+NORMS = {norm: catalog.NORMS[norm] for norm in ("linf", "l2")}
 #: AutoAttack versions: the recipe schema's vocabulary (tests/test_vocabulary.py checks pyautoattack has them).
 VERSIONS = AUTOATTACK_VERSIONS
 #: Default seconds between state writes inside an attack (always written after each attack). A write costs a
@@ -46,78 +50,16 @@ VERSIONS = AUTOATTACK_VERSIONS
 SAVE_EVERY_S = 10.0
 #: Slack on the ``norm <= eps`` check: float32 rounding of the projection.
 EPS_TOLERANCE = 1e-5
-CI_METHOD = "wilson"
-
-
-class PerturbationError(RuntimeError):
-    """An attack returned a point outside the eps-ball: the reported robustness would be wrong."""
-
-
-@dataclass
-class AutoAttackResult:
-    """Outcome of an AutoAttack evaluation. Accuracies are fractions in [0, 1].
-
-    Attributes:
-        n: points evaluated (the first n of the test set).
-        clean_accuracy / robust_accuracy: on those n points; robust is the pointwise worst case.
-        robust_count: points no attack fooled.
-        ci: 95 % Wilson interval of the robust accuracy.
-        per_attack: accuracy after the clean pass and after each attack, in order.
-        max_perturbation: largest norm (the recipe's) of a successful adversarial example; 0 if none.
-        warnings: pyautoattack's sanity warnings and the adapter's own.
-        seconds / energy_j: wall time and energy of the attack, summed over sessions; energy None if unmeasured.
-        version / attacks: what ran.  sessions: processes that worked on it (1 when never interrupted).
-        fresh_work: this call attacked (False when it only read a finished state).
-        robust_flags: per point, True when no attack fooled the model.
-        trace: per-point survival data (:class:`benchmarks.evaluation.survival.Trace`, config
-            ``autoattack-<version>``): the cumulative attack time and model evaluations until the attack that
-            first fooled the point, or over all attacks (censored).
-        examples: with ``run(keep_examples=True)``, the adversarial example of each point that an attack fooled
-            the model on and the clean point elsewhere (what ``run_standard_evaluation`` returns); else None.
-    """
-
-    n: int
-    clean_accuracy: float
-    robust_accuracy: float
-    robust_count: int
-    ci: Tuple[float, float]
-    per_attack: Dict[str, float]
-    max_perturbation: float
-    warnings: List[str]
-    seconds: float
-    energy_j: Optional[float]
-    version: str
-    attacks: List[str]
-    sessions: int
-    fresh_work: bool
-    robust_flags: torch.Tensor = field(repr=False)
-    trace: Any = field(default=None, repr=False)
-    examples: Optional[torch.Tensor] = field(default=None, repr=False)
-
-
-def wilson_interval(count: int, n: int, alpha: float = 0.05) -> Tuple[float, float]:
-    """Two-sided ``1 - alpha`` Wilson score interval of ``count / n``, as fractions."""
-    from statsmodels.stats.proportion import proportion_confint
-
-    lo, hi = proportion_confint(count, n, alpha=alpha, method=CI_METHOD)
-    return float(lo), float(hi)
-
-
 
 
 def model_digest(model: torch.nn.Module) -> str:
+    """Hash of the model's weights and buffers: a state made for other weights is stale."""
     return tensor_digest(list(model.state_dict().values()))
 
 
-class _WarningCollector(logging.Handler):
-    """Collects pyautoattack's sanity warnings (logged at WARNING on the "auto-attack" logger)."""
-
-    def __init__(self, sink):
-        super().__init__(level=logging.WARNING)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink(record.getMessage())
+def _fraction(flags: torch.Tensor) -> float:
+    # count / n in double precision, as upstream computes its accuracies (a float32 mean is off in digit 8).
+    return int(flags.sum()) / flags.numel()
 
 
 class AutoAttackAdapter:
@@ -139,15 +81,11 @@ class AutoAttackAdapter:
     def __init__(self, model: torch.nn.Module, *, eps: float, norm: str = "linf",
                  version: Union[str, Sequence[str]] = "standard", seed: int = 0, batch_size: int = 500,
                  device: Optional[Union[str, torch.device]] = None):
-        from pyautoattack import AutoAttack
-
         if norm not in NORMS:
             raise ValueError(f"norm {norm!r} is not supported; expected one of {', '.join(NORMS)}")
         if device is None:
             first = next(model.parameters(), None)
             device = first.device if first is not None else torch.device("cpu")
-        from ..models import FinalLogits
-
         self.model = model
         # AutoAttack sees the final logits of a multi-exit model (the digest still names the model itself).
         model = self.attacked = FinalLogits(model)
@@ -203,8 +141,6 @@ class AutoAttackAdapter:
         return aa.apgd_targeted.perturb(x, y)
 
     def _checks(self, data: EvalSet) -> None:
-        from pyautoattack import checks
-
         aa, bs = self.aa, self.batch_size
         xb, yb = next(data.batches(bs, indices=range(min(bs, data.n))))
         xb, yb = xb.to(self.device), yb.to(self.device)
@@ -222,19 +158,17 @@ class AutoAttackAdapter:
     # ------------------------------------------------------------ the resumable loop
 
     def fingerprint(self, x, y: Optional[torch.Tensor] = None) -> Dict[str, Any]:
-        from pyautoattack import __version__
-
         data = as_eval_set(x, y)
         return {"model": model_digest(self.model), "data": data.digest(), "n": int(data.n),
                 "version": self.version, "attacks": self.attacks, "eps": self.eps, "norm": self.norm,
-                "seed": self.seed, "batch_size": self.batch_size, "pyautoattack": __version__}
+                "seed": self.seed, "batch_size": self.batch_size, "pyautoattack": PYAUTOATTACK_VERSION}
 
     def run(self, x, y: Optional[torch.Tensor] = None, *, state_path: Optional[str] = None, meter: Any = None,
             save_every_s: float = SAVE_EVERY_S, fresh: bool = False, keep_examples: bool = False) -> AutoAttackResult:
         """Evaluate on ``x``, continuing from ``state_path`` when it holds this evaluation's state.
 
         Args:
-            x, y: the points, e.g. the first ``autoattack_n`` test points: an :class:`benchmarks.eval_data.EvalSet`
+            x, y: the points, e.g. the first ``autoattack_n`` test points: an :class:`benchmarks.datasets.EvalSet`
                 (``y`` None), read batch by batch (the clean pass in order, each attack over the points still
                 robust when it started, in index order, from its first unfinished batch), or images in [0, 1]
                 with labels ``y``. Only one attack batch (plus the set's batches in flight) is in memory at once.
@@ -270,11 +204,11 @@ class AutoAttackAdapter:
         return result
 
     def _run_session(self, state: AutoAttackState, data: EvalSet, state_path, meter, save_every_s) -> None:
-        collector = _WarningCollector(self._warn(state))
+        collector = WarningCollector(self._warn(state))
         self.aa.logger.addHandler(collector)
         self._last_save = time.monotonic()
         state.sessions += 1
-        hook = _parse_hook(os.environ.get(TEST_INTERRUPT_ENV))
+        hook = interrupt_hook()
         try:
             span = None
             with SignalGuard() as guard, measure(meter, "attack") as span:
@@ -297,6 +231,10 @@ class AutoAttackAdapter:
             state.energy_j = add_energy(state.energy_j, span.energy_j)
         if state_path is not None:
             state.save(state_path)
+
+    @staticmethod
+    def _saver(state: AutoAttackState, state_path: Optional[str]):
+        return (lambda: state.save(state_path)) if state_path is not None else None
 
     @staticmethod
     def _warn(state: AutoAttackState):
@@ -330,7 +268,7 @@ class AutoAttackAdapter:
                     state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
                     self._commit_save(state, state_path, save_every_s, force=True)
                 logger.info("AutoAttack: clean accuracy %.2f%% on %d points", 100.0 * _fraction(flags), n)
-                _fire(hook, "clean", 0, state, state_path)
+                fire(hook, "clean", 0, self._saver(state, state_path))
             robust = flags_from_text(state.robust_flags)
             if state.point_seconds is None:  # a state written before survival data was kept
                 state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
@@ -355,8 +293,8 @@ class AutoAttackAdapter:
                     self._configure(attack)
                     bidx = idx[b * bs:(b + 1) * bs]
                     xb, yb = xb.clone().to(self.device), yb.clone().to(self.device)
-                    with _ForwardCounter(self.model) as counter:
-                        _sync(self.device)
+                    with ForwardCounter(self.model) as counter:
+                        sync(self.device)
                         t0 = time.perf_counter()
                         adv = self._perturb(attack, xb, yb)
                         fooled = ~yb.eq(self.aa.get_logits(adv).max(dim=1)[1])
@@ -383,15 +321,13 @@ class AutoAttackAdapter:
                         self._commit_save(state, state_path, save_every_s)
                     logger.debug("AutoAttack: %s batch %d/%d: %d of %d fooled", attack, b + 1, n_batches,
                                  int(fooled.sum()), bidx.numel())
-                    _fire(hook, attack, b + 1, state, state_path)
+                    fire(hook, attack, b + 1, self._saver(state, state_path))
                 accuracy = int(robust.sum()) / n
                 with guard.critical():
                     state.done.append({"name": attack, "accuracy": accuracy})
                     state.current = None
                     self._commit_save(state, state_path, save_every_s, force=True)
                 logger.info("AutoAttack: robust accuracy after %s: %.2f%%", attack, 100.0 * accuracy)
-            from pyautoattack import checks
-
             with guard.critical():
                 checks.check_square_sr(self._accuracy_dict(state), logger=self.aa.logger)
                 state.finished = True
@@ -413,9 +349,7 @@ class AutoAttackAdapter:
             attacks=list(self.attacks), sessions=state.sessions, fresh_work=fresh_work,
             robust_flags=robust, trace=self._trace(state))
 
-    def _trace(self, state: AutoAttackState):
-        from .survival import Trace, _append
-
+    def _trace(self, state: AutoAttackState) -> Trace:
         trace = Trace(f"autoattack-{self.version}")
         clean = flags_from_text(state.clean_flags).tolist()
         seconds = state.point_seconds or [0.0] * len(clean)
@@ -424,12 +358,12 @@ class AutoAttackAdapter:
         ran = [d["name"] for d in state.done if not d.get("skipped")]
         for i, ok in enumerate(clean):
             if not ok:
-                _append(trace, False, True, None, 0.0, 0, 0.0, 0.0)
+                trace.add(False, True, None, 0.0, 0, 0.0, 0.0)
             elif broken[i] is not None:
-                _append(trace, True, True, broken[i], seconds[i], ran.index(broken[i]) + 1 if broken[i] in ran
+                trace.add(True, True, broken[i], seconds[i], ran.index(broken[i]) + 1 if broken[i] in ran
                         else len(ran), forwards[i], self.eps)
             else:
-                _append(trace, True, False, None, seconds[i], len(ran), forwards[i], self.eps)
+                trace.add(True, False, None, seconds[i], len(ran), forwards[i], self.eps)
         return trace
 
 
@@ -444,45 +378,3 @@ def run_autoattack(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, 
                                 device=device)
     return adapter.run(x, y, state_path=state_path, meter=meter, save_every_s=save_every_s, fresh=fresh,
                        keep_examples=keep_examples)
-
-
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class _ForwardCounter:
-    """Counts the rows passed through ``model`` while active (the model evaluations an attack spends)."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.model = model
-        self.rows = 0
-        self._handle = None
-
-    def _hook(self, module, inputs, output) -> None:
-        if inputs and torch.is_tensor(inputs[0]):
-            self.rows += int(inputs[0].shape[0])
-
-    def __enter__(self) -> "_ForwardCounter":
-        self._handle = self.model.register_forward_hook(self._hook)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._handle.remove()
-
-
-def _fraction(flags: torch.Tensor) -> float:
-    # count / n in double precision, as upstream computes its accuracies (a float32 mean is off in digit 8).
-    return int(flags.sum()) / flags.numel()
-
-
-def _parse_hook(text: Optional[str]):
-    hook = TestInterrupt(text, TEST_INTERRUPT_ENV)
-    return hook if hook.point else None
-
-
-def _fire(hook, attack: str, batches: int, state: AutoAttackState, state_path: Optional[str]) -> None:
-    # the hook counts the batches of ``attack`` itself; ``batches`` is the attack's own count (1, 2, ...)
-    if hook is not None and hook.point == attack and batches == hook.count:
-        hook.seen = hook.count - 1
-        hook(attack, before=(lambda: state.save(state_path)) if state_path is not None else None)

@@ -13,7 +13,7 @@ import os
 import threading
 from typing import List, Tuple
 
-from .backends import RAPL, BackendUnavailable, EnergyBackend, register_energy_backend
+from .backends import RAPL, BackendUnavailable, EnergyBackend
 
 POWERCAP = "/sys/class/powercap"
 _UJ_PER_J = 1e6
@@ -95,6 +95,6 @@ class RaplBackend(EnergyBackend):
         return self._uj / _UJ_PER_J
 
 
-@register_energy_backend(RAPL)
-def _rapl(devices, cfg, clock):
+def open_rapl(devices, cfg, clock) -> RaplBackend:
+    """The ``rapl`` meter (:data:`benchmarks.measurement.catalog.RAPL`): every package and DRAM zone."""
     return RaplBackend()
