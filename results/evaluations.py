@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any, Dict, Optional, Tuple
 
+from recipes import section_fields
+
 from .groups import Accuracy, Energy, Evaluation, Timing
 from .keys import ACCURACY, CREATED, ENERGY, EVALUATION, EVALUATION_SETTINGS, EVALUATIONS, TIMING, now
 
@@ -30,12 +32,18 @@ EVALUATION_FIELDS: Dict[str, Tuple[str, ...]] = {
 #: evaluation keys (survival data, slowdown, inference options) fill their own groups; adding one never makes a
 #: stored evaluation stale. A new key that changes ``accuracy.*`` is added here.
 EVALUATION_KEYS = ("pgd_steps", "pgd_step_size", "autoattack", "autoattack_n", "batch_size", "which")
+#: Keys added after evaluations were first stored: part of the settings only when not at their default, so every
+#: stored evaluation keeps its key (``attack``: the final evaluation's attack, ``pgd`` before it was a choice).
+LATER_KEYS = ("attack",)
 
 
 def evaluation_settings(evaluation_config: Dict[str, Any], which: Optional[str] = None) -> Dict[str, Any]:
-    """The settings that define one final evaluation (:data:`EVALUATION_KEYS` of the ``evaluation`` section),
-    ``which`` resolved."""
+    """The settings that define one final evaluation (:data:`EVALUATION_KEYS` of the ``evaluation`` section, and
+    the :data:`LATER_KEYS` set to another value than their default), ``which`` resolved."""
     settings = {k: copy.deepcopy(evaluation_config[k]) for k in EVALUATION_KEYS if k in evaluation_config}
+    defaults = section_fields(EVALUATION)
+    settings.update({k: copy.deepcopy(evaluation_config[k]) for k in LATER_KEYS
+                     if k in evaluation_config and evaluation_config[k] != defaults[k]["default"]})
     if which is not None:
         settings["which"] = which
     return settings

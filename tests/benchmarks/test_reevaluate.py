@@ -90,3 +90,22 @@ def test_rerun_with_another_price_reprices_exactly(completed, tiny_recipe):
     _run(tiny_recipe, results, "evaluation.autoattack_n=8")  # back to the recipe's price
     assert load_record(str(results), spec.run_id)["cost"] == record["cost"]
     assert json.loads((results / spec.run_id / "result.json").read_text())["schema_version"] == "1.1"
+
+
+def test_another_evaluation_attack_is_another_stored_evaluation(completed, tiny_recipe):
+    """evaluation.attack joined the settings after evaluations were first stored: the default (pgd) keeps every
+    stored key, another attack re-evaluates into its own entry."""
+    from results.evaluations import evaluation_key, evaluation_settings
+
+    results, spec = completed
+    before = load_record(str(results), spec.run_id)
+    evaluation = dict(spec.config["evaluation"])
+    assert "attack" not in evaluation_settings(evaluation)
+    assert evaluation_key(evaluation_settings(evaluation)) == before["evaluation"]["key"]
+    assert "attack" in evaluation_settings({**evaluation, "attack": "fgm"})
+    done = _run(tiny_recipe, results, "evaluation.autoattack_n=8", "evaluation.attack=fgm")
+    assert "re-evaluated" in done.stdout and "starting" not in done.stdout
+    after = load_record(str(results), spec.run_id)
+    assert after["evaluation"]["key"] != before["evaluation"]["key"] and len(after["evaluations"]) >= 2
+    assert after["config"]["evaluation"]["attack"] == "fgm"
+    assert after["evaluations"][after["evaluation"]["key"]]["settings"]["attack"] == "fgm"
