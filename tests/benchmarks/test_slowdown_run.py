@@ -67,14 +67,15 @@ def test_run_0_trains_an_sdn_and_deepsloth_cuts_its_efficacy(tmp_path):
 
 
 def test_cifar10_recipe_expands_to_the_papers_sdns_and_the_defence_grid():
-    from recipes import SDN_METHODS, slowdown_config
+    from recipes import catalog, slowdown_config
 
     runs = load_recipe(str(ROOT / "recipes" / "deepsloth-cifar10.yaml")).runs()
     pairs = {(r.config["model"]["arch"], r.config["training"]["loss"]) for r in runs}
     assert {a for a, _ in pairs} == {"sdn_vgg16", "sdn_resnet56", "sdn_mobilenet"}
     assert {m for a, m in pairs if a == "sdn_vgg16"} == {"sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth",
                                                          "sdn_ic_only_sloth_pgd"}
-    assert {m for _, m in pairs} <= set(SDN_METHODS) and len(runs) == 6
+    multi_exit = {e.name for e in catalog.entries("methods").values() if e.multi_exit}
+    assert {m for _, m in pairs} <= multi_exit and len(runs) == 6
     cfg = slowdown_config(runs[0].config["evaluation"]["slowdown"])
     assert cfg.rads == (0.05, 0.15) and set(cfg.norms) == {"linf", "l2", "l1"} and len(cfg.attacks) == 7
     assert cfg.linf_eps == 0.03125 and cfg.l2_steps == 550 and cfg.l1_eps == 8.0   # the paper's defaults
