@@ -34,6 +34,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional
 
+# torch and the suite's heavy modules are imported inside the checks: --help must stay instant, as for the CLIs.
+
 BUDGET_SECONDS = 450.0
 
 
@@ -95,6 +97,15 @@ def analytic_forward_flops(model, input_shape) -> int:
         for h in handles:
             h.remove()
     return int(total[0])
+
+
+def device_name(device) -> str:
+    """The GPU's name as CUDA reports it, else the CPU's model."""
+    import torch
+
+    from benchmarks.measurement.hardware import cpu_model
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model() or "cpu"
 
 
 def _sync(device):
@@ -360,7 +371,6 @@ def render(report: Dict[str, Any]) -> str:
 def run_check(smoke: Optional[bool] = None, budget: Optional[float] = None) -> Dict[str, Any]:
     import torch
 
-    from benchmarks.inference.benchmark import device_name
     from benchmarks.measurement import EnergyMeter
     from recipes import MeasurementConfig
 

@@ -48,9 +48,10 @@ def check_arch(name) -> Optional[str]:
     if name in catalog.names("models") and not catalog.get("models", name).fallback:
         return None
     from ._compat import import_timm
-    from .models import _factory  # noqa: F401 - registers the suite's timm entrypoints (wrn28_10, ...)
+    from .models.timm_registry import register_timm_models
 
     timm = import_timm()
+    register_timm_models()  # the suite's own timm names (wrn28_10, ...)
     if timm.is_model(name):
         return None
     return "neither a model family of the suite nor a timm model name" + _hint(name, timm.list_models())

@@ -15,12 +15,20 @@ def _choices(section: str, key: str):
     return set(section_fields(section)[key]["choices"])
 
 
-def test_norms():
-    from benchmarks import attacks, autoattack
+def test_norms_are_the_catalogs_and_autoattacks():
+    """Every threat model a recipe may choose or an attack declares is one of ``catalog.NORMS``, whose values are
+    the norm names pyautoattack takes."""
+    from pyautoattack import AutoAttack
+
     from recipes import catalog
 
-    assert _choices("attack", "norm") == set(attacks.NORMS) == set(autoattack.NORMS)
-    assert all(autoattack.NORMS[norm] == catalog.NORMS[norm] for norm in autoattack.NORMS)
+    annotation = inspect.signature(AutoAttack).parameters["norm"].annotation
+    if isinstance(annotation, str):  # postponed annotations
+        annotation = eval(annotation, vars(typing))  # noqa: S307 - pyautoattack's own Literal[...]
+    assert set(catalog.NORMS.values()) == set(typing.get_args(annotation))
+    assert _choices("attack", "norm") <= set(catalog.NORMS)
+    for entry in catalog.entries("attacks").values():
+        assert set(entry.norms) <= set(catalog.NORMS), entry.name
 
 
 def test_activations():

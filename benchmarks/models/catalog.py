@@ -11,16 +11,18 @@ _WRN = ("model.depth", "model.width", "model.activation")
 _F = "benchmarks.models"
 
 WRN = ModelEntry(
-    name="wrn", impl=f"{_F}._factory:WideResNetFamily", doc="CIFAR WideResNet WRN-depth-width (Zagoruyko 2016)",
+    name="wrn", impl=f"{_F}.timm_families:WideResNetFamily",
+    doc="CIFAR WideResNet WRN-depth-width (Zagoruyko 2016)",
     reads=_WRN, name_keys=("model.depth", "model.width"))
 CIFAR_RESNET18 = ModelEntry(
-    name="cifar_resnet18", impl=f"{_F}._factory:CifarResNet18", doc="ResNet-18 for 32x32 images (RobustBench)",
+    name="cifar_resnet18", impl=f"{_F}.timm_families:CifarResNet18",
+    doc="ResNet-18 for 32x32 images (RobustBench)",
     reads=("model.activation",))
 PREACT_RESNET18 = ModelEntry(
-    name="preact_resnet18", impl=f"{_F}._factory:PreActResNet18",
+    name="preact_resnet18", impl=f"{_F}.timm_families:PreActResNet18",
     doc="pre-activation ResNet-18 for 32x32 images (RobustBench)", reads=("model.activation",))
 VIT_CIFAR_S = ModelEntry(
-    name="vit_cifar_s", impl=f"{_F}._factory:VitCifarS", doc="a small ViT for 32x32 images (patch 4)")
+    name="vit_cifar_s", impl=f"{_F}.timm_families:VitCifarS", doc="a small ViT for 32x32 images (patch 4)")
 SDN_VGG16 = ModelEntry(
     name="sdn_vgg16", impl=f"{_F}.sdn:SDNVGG16", doc="Shallow-Deep Network on VGG-16 (multi-exit)",
     multi_exit=True)
@@ -34,5 +36,5 @@ SDN_WRN = ModelEntry(
     name="sdn_wrn", impl=f"{_F}.sdn:SDNWideResNet", doc="Shallow-Deep Network on a WideResNet (multi-exit)",
     reads=_WRN, name_keys=("model.depth", "model.width"), multi_exit=True)
 TIMM = ModelEntry(
-    name="timm", impl=f"{_F}._factory:TimmFamily", doc="any timm model name (input normalised; model.input_size "
+    name="timm", impl=f"{_F}.timm_families:TimmFamily", doc="any timm model name (input normalised; model.input_size "
     "resizes inside the model)", reads=("model.input_size",), fallback=True)

@@ -13,7 +13,7 @@ timm knows (``resnet50``, ``vit_small_patch16_224``, ...), wrapped with the inpu
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from recipes import catalog
 

@@ -18,10 +18,10 @@ import torch
 import torch.nn as nn
 
 from .._compat import import_timm
-from .wide_resnet import CIFAR10_MEAN, CIFAR10_STD, _act_layer
+from .wide_resnet import CIFAR10_MEAN, CIFAR10_STD, activation_layer
 
 import_timm()
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model  # noqa: E402
+from timm.models import build_model_with_cfg, generate_default_cfgs  # noqa: E402
 
 __all__ = ["CifarResNet"]
 
@@ -87,7 +87,7 @@ class CifarResNet(nn.Module):
                  in_chans: int = 3, activation="relu", drop_rate: float = 0.0,
                  mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD):
         super().__init__()
-        act_layer = _act_layer(activation)
+        act_layer = activation_layer(activation)
         self.num_classes, self.drop_rate, self.preact = num_classes, drop_rate, preact
         if len(mean) != in_chans:
             mean, std = (sum(mean) / len(mean),) * in_chans, (sum(std) / len(std),) * in_chans
@@ -153,13 +153,15 @@ def _create(variant: str, pretrained: bool, **kwargs) -> CifarResNet:
     return build_model_with_cfg(CifarResNet, variant, pretrained, **kwargs)
 
 
-@register_model
 def cifar_resnet18(pretrained=False, **kwargs) -> CifarResNet:
     """CIFAR ResNet-18 (11.17 M params, 0.56 GMACs at 32x32)."""
     return _create("cifar_resnet18", pretrained, **dict(layers=(2, 2, 2, 2), preact=False, **kwargs))
 
 
-@register_model
 def preact_resnet18(pretrained=False, **kwargs) -> CifarResNet:
     """PreAct ResNet-18 (11.17 M params, 0.56 GMACs at 32x32)."""
     return _create("preact_resnet18", pretrained, **dict(layers=(2, 2, 2, 2), preact=True, **kwargs))
+
+
+#: the timm entrypoints of this module, registered by :func:`benchmarks.models.register_timm_models`
+TIMM_ENTRYPOINTS = (cifar_resnet18, preact_resnet18)

@@ -27,15 +27,17 @@ classifier; ``benchmarks.models.final_logits`` picks it).
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Generator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Generator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .wide_resnet import BasicBlock as _PreActBlock
+from .families import ModelFamily, get_family
+from .timm_families import check_wrn_depth
+from .wide_resnet import ACTIVATIONS
+from .wide_resnet import BasicBlock as PreActBlock
 
-__all__ = ["ARCHS", "InternalClassifier", "SDN", "create_sdn", "is_sdn", "sdn_info"]
+__all__ = ["InternalClassifier", "SDN", "SDNFamily", "create_sdn", "sdn_info"]
 
 
 class InternalClassifier(nn.Module):
@@ -243,8 +245,6 @@ def _mobilenet(in_chans: int, num_classes: int, size: int, drop_rate: float):
 
 def _wrn(in_chans: int, num_classes: int, size: int, drop_rate: float, depth: int = 16, width: int = 1,
          activation: str = "relu"):
-    from .wide_resnet import ACTIVATIONS
-
     if (depth - 4) % 6 != 0 or depth < 10:
         raise ValueError(f"WideResNet depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got {depth}")
     act = ACTIVATIONS[activation]
@@ -254,19 +254,10 @@ def _wrn(in_chans: int, num_classes: int, size: int, drop_rate: float, depth: in
     blocks, cin = [], 16
     for stage, cout in enumerate(widths):
         for b in range(n):
-            blocks.append(_PreActBlock(cin, cout, (1, 2, 2)[stage] if b == 0 else 1, act, 0.1))
+            blocks.append(PreActBlock(cin, cout, (1, 2, 2)[stage] if b == 0 else 1, act, 0.1))
             cin = cout
     final = nn.Sequential(nn.BatchNorm2d(cin), _PoolLinear(cin, num_classes, act(), drop_rate))
     return stem, blocks, final, list(range(len(blocks)))
-
-
-#: model.arch -> backbone builder ``(in_chans, num_classes, size, drop_rate, **kw) -> (stem, blocks, final, ic_after)``.
-ARCHS: Dict[str, Callable] = {"sdn_vgg16": _vgg16, "sdn_resnet56": _resnet56, "sdn_mobilenet": _mobilenet,
-                              "sdn_wrn": _wrn}
-
-
-def is_sdn(arch: str) -> bool:
-    return arch in ARCHS
 
 
 def _init(model: nn.Module) -> None:
@@ -280,21 +271,23 @@ def _init(model: nn.Module) -> None:
 
 def create_sdn(arch: str, *, num_classes: int = 10, in_chans: int = 3, input_size: int = 32,
                mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None, drop_rate: float = 0.0,
-               depth: int = 16, width: int = 1, activation: str = "relu") -> SDN:
-    """Build the SDN ``arch`` (``sdn_vgg16``, ``sdn_resnet56``, ``sdn_mobilenet``, ``sdn_wrn``).
+               **backbone_options: Any) -> SDN:
+    """Build the SDN of the family ``arch`` (``sdn_vgg16``, ``sdn_resnet56``, ``sdn_mobilenet``, ``sdn_wrn``, or
+    another :class:`SDNFamily` of the catalog).
 
     Args:
-        arch: the backbone.
+        arch: the family, whose :attr:`SDNFamily.backbone` is built.
         num_classes, in_chans: outputs and image channels.
         input_size: the images' side (the ICs' sizes depend on it; 64 switches VGG's FC and ResNet's stem).
         mean, std: input normalisation inside the model; None = none (inputs used as they are, the SDN default).
         drop_rate: dropout before the final classifier (VGG: of its FC blocks, 0 = the paper's 0.5).
-        depth, width, activation: the WRN's (``sdn_wrn`` only).
+        backbone_options: the backbone's own (``sdn_wrn``: ``depth``, ``width``, ``activation``).
     """
-    if arch not in ARCHS:
-        raise ValueError(f"unknown SDN arch {arch!r}; valid: {', '.join(ARCHS)}")
-    kwargs = dict(depth=depth, width=width, activation=activation) if arch == "sdn_wrn" else {}
-    stem, blocks, final, ic_after = ARCHS[arch](in_chans, num_classes, int(input_size), drop_rate, **kwargs)
+    family = get_family(arch)
+    if not isinstance(family, SDNFamily):
+        raise ValueError(f"model.arch {arch!r} is not a Shallow-Deep Network family")
+    stem, blocks, final, ic_after = family.backbone(in_chans, num_classes, int(input_size), drop_rate,
+                                                    **backbone_options)
     if mean is not None:
         stem = nn.Sequential(_Normalize(mean, std), stem)
     shapes = _block_shapes(stem, blocks, in_chans, int(input_size))
@@ -330,42 +323,56 @@ def sdn_info(model: SDN) -> Dict[str, int]:
 
 # ---------------------------------------------------------------- model families (model.arch)
 
-from .families import ModelFamily  # noqa: E402
 
+class SDNFamily(ModelFamily):
+    """A Shallow-Deep Network: one logits tensor per exit (``model.arch: sdn_*``).
 
-class _SDNFamily(ModelFamily):
-    """A Shallow-Deep Network: one logits tensor per exit (``model.arch: sdn_*``)."""
+    Attributes:
+        backbone: ``(in_chans, num_classes, size, drop_rate, **options) -> (stem, blocks, final, ic_after)``.
+    """
 
+    backbone: Callable[..., Tuple[nn.Module, List[nn.Module], nn.Module, List[int]]]
+
+    def backbone_options(self, spec: Dict[str, Any]) -> Dict[str, Any]:
+        """The backbone's own options from a :func:`benchmarks.models.model_spec` (none by default)."""
+        return {}
 
     def timm_name(self, model):
         return self.name
 
     def build(self, spec):
-        kwargs = {k: spec[k] for k in ("depth", "width", "activation") if self.name == "sdn_wrn"}
         return create_sdn(self.name, num_classes=spec["num_classes"], in_chans=spec["in_chans"],
                           input_size=spec.get("image_size") or 32, mean=spec.get("mean"), std=spec.get("std"),
-                          drop_rate=spec["drop_rate"], **kwargs)
+                          drop_rate=spec["drop_rate"], **self.backbone_options(spec))
 
 
-class SDNVGG16(_SDNFamily):
+class SDNVGG16(SDNFamily):
     """SDN on VGG-16-BN: 14 ICs, 15 exits."""
 
+    backbone = staticmethod(_vgg16)
 
-class SDNResNet56(_SDNFamily):
+
+class SDNResNet56(SDNFamily):
     """SDN on ResNet-56: 27 ICs, 28 exits."""
 
+    backbone = staticmethod(_resnet56)
 
-class SDNMobileNet(_SDNFamily):
+
+class SDNMobileNet(SDNFamily):
     """SDN on MobileNet: 13 ICs, 14 exits."""
 
+    backbone = staticmethod(_mobilenet)
 
-class SDNWideResNet(_SDNFamily):
+
+class SDNWideResNet(SDNFamily):
     """SDN on a pre-activation WideResNet-depth-width: one IC per block."""
 
+    backbone = staticmethod(_wrn)
+
+    def backbone_options(self, spec):
+        return {k: spec[k] for k in ("depth", "width", "activation")}
 
     def check(self, model):
-        from ._factory import check_wrn_depth
-
         check_wrn_depth(model)
 
     def timm_name(self, model):

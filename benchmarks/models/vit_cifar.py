@@ -16,7 +16,7 @@ from .._compat import import_timm
 from .wide_resnet import CIFAR10_MEAN, CIFAR10_STD
 
 import_timm()
-from timm.models import generate_default_cfgs, register_model  # noqa: E402
+from timm.models import generate_default_cfgs  # noqa: E402
 from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 
 
@@ -40,7 +40,6 @@ default_cfgs = generate_default_cfgs({"vit_cifar_s.untrained": {
     "mean": CIFAR10_MEAN, "std": CIFAR10_STD, "first_conv": "vit.patch_embed.proj", "classifier": "vit.head"}})
 
 
-@register_model
 def vit_cifar_s(pretrained=False, img_size=32, **kwargs) -> SmallImageViT:
     """ViT-S/4 for 32x32 images (21.3 M params)."""
     if pretrained:
@@ -49,3 +48,7 @@ def vit_cifar_s(pretrained=False, img_size=32, **kwargs) -> SmallImageViT:
     own = {k: kwargs[k] for k in ("num_classes", "in_chans", "drop_rate", "mean", "std") if k in kwargs}
     return SmallImageViT(img_size=img_size, patch_size=4, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4.0,
                          **own)
+
+
+#: the timm entrypoints of this module, registered by :func:`benchmarks.models.register_timm_models`
+TIMM_ENTRYPOINTS = (vit_cifar_s,)

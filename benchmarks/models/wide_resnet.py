@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from .._compat import import_timm
 
 import_timm()
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model  # noqa: E402
+from timm.models import build_model_with_cfg, generate_default_cfgs  # noqa: E402
 
-__all__ = ["WideResNet", "ACTIVATIONS", "CIFAR10_MEAN", "CIFAR10_STD"]
+__all__ = ["WideResNet", "ACTIVATIONS", "CIFAR10_MEAN", "CIFAR10_STD", "activation_layer", "SIZES", "TIMM_ENTRYPOINTS"]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2471, 0.2435, 0.2616)
@@ -31,7 +31,8 @@ CIFAR10_STD = (0.2471, 0.2435, 0.2616)
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 
 
-def _act_layer(activation) -> Type[nn.Module]:
+def activation_layer(activation) -> Type[nn.Module]:
+    """The activation module class of ``model.activation`` (a name of :data:`ACTIVATIONS`, or a class)."""
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
@@ -85,7 +86,7 @@ class WideResNet(nn.Module):
             raise ValueError(f"WideResNet depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got {depth}")
         if global_pool != "avg":
             raise ValueError(f"WideResNet supports global_pool='avg' only, got {global_pool!r}")
-        act_layer = _act_layer(activation)
+        act_layer = activation_layer(activation)
         n = (depth - 4) // 6
         widths = (16, 16 * width, 32 * width, 64 * width)
         mean = tuple(mean) if mean is not None else (CIFAR10_MEAN if in_chans == 3 else (0.5,) * in_chans)
@@ -168,91 +169,81 @@ def _create_wide_resnet(variant: str, pretrained: bool = False, **kwargs) -> Wid
     return build_model_with_cfg(WideResNet, variant, pretrained, **kwargs)
 
 
-@register_model
 def wrn10_1(pretrained=False, **kwargs) -> WideResNet:
     """WRN-10-1 (0.08 M params): the tiny test model."""
     return _create_wide_resnet("wrn10_1", pretrained, **dict(depth=10, width=1, **kwargs))
 
 
-@register_model
 def wrn16_1(pretrained=False, **kwargs) -> WideResNet:
     """WRN-16-1."""
     return _create_wide_resnet("wrn16_1", pretrained, **dict(depth=16, width=1, **kwargs))
 
 
-@register_model
 def wrn16_2(pretrained=False, **kwargs) -> WideResNet:
     """WRN-16-2."""
     return _create_wide_resnet("wrn16_2", pretrained, **dict(depth=16, width=2, **kwargs))
 
 
-@register_model
 def wrn16_4(pretrained=False, **kwargs) -> WideResNet:
     """WRN-16-4."""
     return _create_wide_resnet("wrn16_4", pretrained, **dict(depth=16, width=4, **kwargs))
 
 
-@register_model
 def wrn16_8(pretrained=False, **kwargs) -> WideResNet:
     """WRN-16-8."""
     return _create_wide_resnet("wrn16_8", pretrained, **dict(depth=16, width=8, **kwargs))
 
 
-@register_model
 def wrn22_2(pretrained=False, **kwargs) -> WideResNet:
     """WRN-22-2."""
     return _create_wide_resnet("wrn22_2", pretrained, **dict(depth=22, width=2, **kwargs))
 
 
-@register_model
 def wrn22_4(pretrained=False, **kwargs) -> WideResNet:
     """WRN-22-4."""
     return _create_wide_resnet("wrn22_4", pretrained, **dict(depth=22, width=4, **kwargs))
 
 
-@register_model
 def wrn28_2(pretrained=False, **kwargs) -> WideResNet:
     """WRN-28-2."""
     return _create_wide_resnet("wrn28_2", pretrained, **dict(depth=28, width=2, **kwargs))
 
 
-@register_model
 def wrn28_4(pretrained=False, **kwargs) -> WideResNet:
     """WRN-28-4."""
     return _create_wide_resnet("wrn28_4", pretrained, **dict(depth=28, width=4, **kwargs))
 
 
-@register_model
 def wrn28_10(pretrained=False, **kwargs) -> WideResNet:
     """WRN-28-10 (36.5 M params): the standard CIFAR robustness model."""
     return _create_wide_resnet("wrn28_10", pretrained, **dict(depth=28, width=10, **kwargs))
 
 
-@register_model
 def wrn34_10(pretrained=False, **kwargs) -> WideResNet:
     """WRN-34-10 (46.2 M params): the TRADES model."""
     return _create_wide_resnet("wrn34_10", pretrained, **dict(depth=34, width=10, **kwargs))
 
 
-@register_model
 def wrn34_20(pretrained=False, **kwargs) -> WideResNet:
     """WRN-34-20."""
     return _create_wide_resnet("wrn34_20", pretrained, **dict(depth=34, width=20, **kwargs))
 
 
-@register_model
 def wrn40_2(pretrained=False, **kwargs) -> WideResNet:
     """WRN-40-2."""
     return _create_wide_resnet("wrn40_2", pretrained, **dict(depth=40, width=2, **kwargs))
 
 
-@register_model
 def wrn40_4(pretrained=False, **kwargs) -> WideResNet:
     """WRN-40-4."""
     return _create_wide_resnet("wrn40_4", pretrained, **dict(depth=40, width=4, **kwargs))
 
 
-@register_model
 def wrn70_16(pretrained=False, **kwargs) -> WideResNet:
     """WRN-70-16 (266.8 M params): the largest model of the robustness scaling studies."""
     return _create_wide_resnet("wrn70_16", pretrained, **dict(depth=70, width=16, **kwargs))
+
+
+#: the timm entrypoints of this module, registered by :func:`benchmarks.models.register_timm_models`
+TIMM_ENTRYPOINTS = (wrn10_1, wrn16_1, wrn16_2, wrn16_4, wrn16_8, wrn22_2, wrn22_4, wrn28_2, wrn28_4, wrn28_10, wrn34_10,
+                    wrn34_20, wrn40_2, wrn40_4, wrn70_16)

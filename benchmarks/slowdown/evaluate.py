@@ -24,16 +24,18 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from results.schema import (SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD, SLOWDOWN_CLEAN, SLOWDOWN_EXIT_FLOPS)
+from results.schema import J_PER_KWH, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD, SLOWDOWN_CLEAN, SLOWDOWN_EXIT_FLOPS
 
-from . import attacks as A
+from ..attacks.ascent import eval_mode
+from ..attacks.create import create_attack
+from ..measurement.flops import exit_forward_flops
 from .calibrate import calibrate
+from .counter import ForwardCounter
 from .exits import all_exit_logits, early_exit_batched, early_exit_single, exit_score
 from .metrics import amplification, summarize_exits
 
 logger = logging.getLogger("robustperf.slowdown")
 
-J_PER_KWH = 3.6e6
 LATENCY_N = 32
 SOURCES = {
     "exit_cumulative_flops": "measured (DeepSpeed flops profiler, one sample, exit by exit)",
@@ -47,6 +49,11 @@ def rad_key(rad: float) -> str:
     """Record key of a RAD level: ``rad5`` for 0.05, ``rad15`` for 0.15."""
     pct = rad * 100
     return f"rad{int(round(pct))}" if abs(pct - round(pct)) < 1e-9 else f"rad{pct:g}".replace(".", "_")
+
+
+def eps_of(cfg, norm: str) -> float:
+    """The budget of ``norm`` in the settings (an attack may end with a smaller one: its ``budget``)."""
+    return float(getattr(cfg, f"{norm}_eps"))
 
 
 def _span(meter, name: str):
@@ -79,9 +86,6 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
         seed: seeds the attacks' random starts and crafting-set draws.
         warnings: a list the caveats are appended to.
     """
-    from benchmarks.attacks import eval_mode
-    from benchmarks.measurement import exit_forward_flops
-
     say = log or logger.info
     warnings = warnings if warnings is not None else []
     x, y = test
@@ -140,20 +144,20 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
         param = next(model.parameters(), None)
         gen_device = param.device if param is not None else x.device   # attacks run where the model is
         x_dev, y_dev = x.to(gen_device), y.to(gen_device)
-        for attack in cfg.attacks:
-            fn = A.get_slowdown_attack(attack)
+        for attack_name in cfg.attacks:
             for norm in cfg.norms:
-                name = f"{attack}_{norm}"
+                name = f"{attack_name}_{norm}"
                 generator = torch.Generator(device=gen_device)
                 generator.manual_seed(seed * 1000 + len(attacked))
-                counter = A.ForwardCounter(model)
+                counter = ForwardCounter(model)
+                attack = create_attack(attack_name, counter, norm=norm, eps=eps_of(cfg, norm), settings=cfg,
+                                       crafting_set=train)
                 with _span(meter, "slowdown_craft") as span:
-                    x_adv = fn(counter, x_dev, y_dev, cfg=cfg, norm=norm, train=train, generator=generator)
-                    x_adv = x_adv.cpu()
+                    x_adv = attack(x_dev, y_dev, generator=generator).cpu()
                 craft_flops = counter.flops(full)
                 craft_kwh = _kwh(span.energy_j, pue)
                 results = run_exits(x_adv, "slowdown_attacked")
-                eps = A.budget(cfg, attack, norm)
+                eps = attack.budget
                 for rad, res in results.items():
                     base = clean[rad]
                     extra_flops = (res["mean_flops"] - base["mean_flops"]) * n
@@ -161,7 +165,7 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
                     extra_kwh = None if extra_kwh is None else extra_kwh * n
                     craft_ms = 1e3 * span.seconds / n
                     res.update({
-                        "attack": attack, "norm": norm, "eps": float(eps),
+                        "attack": attack_name, "norm": norm, "eps": float(eps),
                         "efficacy_clean": base["efficacy"], "accuracy_clean": base["accuracy"],
                         "crafting_flops": craft_flops, "crafting_seconds": span.seconds, "crafting_kwh": craft_kwh,
                         "victim_extra_flops": extra_flops, "victim_extra_kwh": extra_kwh,

@@ -11,20 +11,22 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from recipes import catalog, slowdown_config
+from recipes.errors import UserError
+
+from ..data import holdout_split, load_dataset
+from .evaluate import evaluate_slowdown
+
 FALLBACK_FRACTION = 0.1
 
 
 def slowdown_for_run(model, run_config, *, test: Tuple[torch.Tensor, torch.Tensor], meter: Any = None,
                      warnings: Optional[List[str]] = None, log=None) -> Dict[str, Any]:
-    from recipes.errors import UserError
-    from recipes import slowdown_config
-
-    from ..data import holdout_split, load_dataset
-    from .evaluate import evaluate_slowdown
-
+    """The record's ``slowdown`` group of a trained multi-exit ``model`` (see the module docstring)."""
     if not hasattr(model, "exits"):
+        multi_exit = [e.name for e in catalog.entries("models").values() if e.multi_exit]
         raise UserError(f"evaluation.slowdown: model.arch {run_config.model.arch!r} is not a multi-exit model "
-                        "(use sdn_vgg16, sdn_resnet56, sdn_mobilenet or sdn_wrn)")
+                        f"(use {', '.join(multi_exit)})")
     cfg = slowdown_config(run_config.evaluation.slowdown)
     data = run_config.data
     images, labels = load_dataset(data.name, "train", root=data.root, image_size=data.image_size)

@@ -19,13 +19,19 @@ from recipes.errors import UserError
 from results import atomic_write
 
 __all__ = ["LAST", "BEST", "DamagedCheckpointError", "checkpoint_path", "save_checkpoint", "load_checkpoint",
-           "get_rng_state", "set_rng_state"]
+           "get_rng_state", "set_rng_state", "on_checkpoint_write"]
 
 LAST = "checkpoint-last.pt"
 BEST = "checkpoint-best.pt"
 
-#: Called with the open temp file after it is written and before the rename (a test hook; see run.py).
 _before_rename: Optional[Callable[[object], None]] = None
+
+
+def on_checkpoint_write(hook: Optional[Callable[[object], None]]) -> None:
+    """Call ``hook(file)`` in every checkpoint write, after the data and before the rename (the kill tests'
+    ``checkpoint_write`` point, :mod:`benchmarks.interruption`); None removes it."""
+    global _before_rename
+    _before_rename = hook
 
 
 def checkpoint_path(run_dir: str, which: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 
 import torch
 import torch.distributed as dist
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors  # DDP's own bucketing helpers
 
 __all__ = ["DistInfo", "init_distributed", "destroy_distributed", "all_reduce_sum", "all_gather_object",
            "broadcast_buffers", "broadcast_object", "barrier"]
@@ -94,8 +95,6 @@ def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
     """
     if not info.distributed:
         return
-    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
-
     groups = {}
     for buf in module.buffers():
         groups.setdefault(buf.dtype, []).append(buf)

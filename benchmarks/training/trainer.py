@@ -2,15 +2,12 @@
 
 Laid out as ``torchtitan/train.py``: :meth:`Trainer.train` loops over epochs and batches, :meth:`Trainer.train_step`
 runs one batch through the method (:mod:`benchmarks.training.methods`: its attack, its loss, its own step with
-replays or weight perturbation), :meth:`Trainer.apply_gradients` takes each optimizer step. Components come from
-builders picked by name (the method registry, :func:`benchmarks.attacks.create_attack`, timm's
-``create_optimizer_v2`` / ``create_scheduler_v2``, :func:`benchmarks.models.create_model`); every number comes
-from the run config.
-
-FLOPs: every distinct step shape (the method's phase, such as AWP on or off, and the batch size) is profiled
-once, on the first step that has it (:meth:`TrainHooks.count_flops`); the executed steps of each shape are
-counted, and the run's forward FLOPs are the sum over shapes, over resumed sessions (both live in the
-checkpoint) and over ranks.
+replays or weight perturbation), :meth:`Trainer.apply_gradients` takes each optimizer step. The parts live beside
+it: the batch stream (:mod:`.batches`), the optimizer and schedule (:mod:`.optimizer`), the precision
+(:mod:`.precision`), the FLOP accounting (:mod:`.step_flops`), the per-epoch check (:mod:`.check`), the hooks
+(:mod:`.hooks`) and the ways training stops (:mod:`.errors`). Components come from builders picked by name (the
+method plug-in, :func:`benchmarks.attacks.create_attack`, timm's ``create_optimizer_v2`` / ``create_scheduler_v2``,
+:func:`benchmarks.models.create_model`); every number comes from the run config.
 
 Determinism: the batch order, augmentation, synthetic draws and attack random starts are drawn from generators
 seeded by (seed, epoch, step, rank), and the checkpoint (:meth:`Trainer.state_dict`) holds everything else that
@@ -22,145 +19,39 @@ https://arxiv.org/abs/1901.08573); Rice et al. 2020 (early stopping on robust ac
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import math
 import random
 import sys
 import time
-import warnings
-from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+from tqdm import tqdm
 
-from recipes.errors import UserError
-
-from ..interruption import Preempted
-
-from ..attacks import create_attack
-from ..models import final_logits
-from ..data import FOLDER_DATASETS, DatasetInfo, split_size, TrainBatches, dataset_info, load_raw, load_synthetic, seed_of
+from .._compat import import_timm
+from ..data import DatasetInfo, dataset_info, seed_of, split_size
+from ..eval_data import eval_set
 from ..models import create_model, model_spec
+from .batches import train_batches
+from .check import check_accuracy
 from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
+from .errors import Diverged, ResumeError, Stopped
+from .hooks import TrainHooks
 from .methods import get_method
-from ..folder_data import split_validation
-from ..eval_data import TensorSet, as_eval_set, eval_set
+from .optimizer import build_optimizer, load_scheduler_state, scheduler_state
+from .precision import autocast_factory, grad_scaler
+from .step_flops import StepFlops
 
-__all__ = ["Diverged", "ResumeError", "Stopped", "TrainHooks", "Trainer", "forward_backward_step", "autocast_factory",
-           "evaluate_subset", "CHECKPOINT_FORMAT"]
+import_timm()  # timm only through the suite's workaround (benchmarks._compat)
+from timm.utils import ModelEmaV3  # noqa: E402
+
+__all__ = ["Trainer", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
-
-
-class ResumeError(UserError):
-    """A checkpoint that this run cannot continue from (another world size or batch size)."""
-
-
-class Diverged(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
-class Stopped(Preempted):
-    """Training stopped at a safe point after a checkpoint (SIGTERM / SIGUSR1); the run resumes later."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum, f"stopped by signal {signum} after a checkpoint")
-
-
-class TrainHooks:
-    """Points where measurement, tracking, logging and tests plug into the loop. The defaults do nothing.
-
-    run.py passes a subclass wired to the energy meter, the FLOPs counter, the tracker and the run's files.
-    """
-
-    def window(self, name: str) -> ContextManager:
-        """Context around the ``train`` part and the ``eval`` part of each epoch (energy windows)."""
-        return contextlib.nullcontext()
-
-    def count_flops(self, model: nn.Module, step: Callable[[], Any]) -> Optional[int]:
-        """Runs the first step of each step shape; must call ``step()`` once. Returns the forward FLOPs that
-        ``model`` executed in it, or None when FLOPs are not counted."""
-        step()
-        return None
-
-    def checkpoint(self, trainer: "Trainer", which: str, state: Dict[str, Any]) -> None:
-        """Persist ``state`` (called on rank 0 only); ``which`` is ``last`` or ``best``."""
-
-    def epoch_end(self, trainer: "Trainer", metrics: Dict[str, Any]) -> None:
-        """After the checkpoint of each epoch (rank 0 only): metrics files, tracker, log line."""
-
-    def point(self, name: str) -> None:
-        """Named places in the loop (``step``, ``epoch_eval``, ``checkpoint``); tests hook kills here."""
-
-    def stop_requested(self) -> int:
-        """A pending stop signal number, 0 when none."""
-        return 0
-
-
-def autocast_factory(precision: str, device: torch.device) -> Callable[[], ContextManager]:
-    """``torch.autocast`` in bf16 / fp16 for ``precision`` ``bf16`` / ``fp16`` (CPU autocast too), else a no-op."""
-    if precision in ("bf16", "fp16"):
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        return lambda: torch.autocast(device_type=device.type, dtype=dtype)
-    return contextlib.nullcontext
-
-
-def forward_backward_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor, *, loss: str,
-                          trades_beta: float, autocast: Callable[[], ContextManager]
-                          ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The ``at`` or ``trades`` loss on one batch outside a trainer, back-propagated into ``.grad`` (benchmarks).
-
-    Returns:
-        ``(loss, logits)``: the detached scalar loss and the logits on the adversarial examples.
-    """
-    from .methods.at import at_loss
-    from .methods.trades import trades_loss
-
-    if loss == "at":
-        with autocast():
-            adv_logits = final_logits(model(x_adv)).float()
-        value = at_loss(adv_logits, y)
-    elif loss == "trades":
-        with autocast():
-            natural, adv_logits = final_logits(model(torch.cat([x, x_adv]))).float().chunk(2)
-        value = trades_loss(natural, adv_logits, y, trades_beta)
-    else:
-        raise ValueError(f"forward_backward_step knows at and trades, not {loss!r}")
-    value.backward()
-    return value.detach(), adv_logits.detach()
-
-
-@torch.no_grad()
-def _predict(model: nn.Module, x: torch.Tensor, autocast) -> torch.Tensor:
-    with autocast():
-        return final_logits(model(x)).argmax(1)
-
-
-def evaluate_subset(model: nn.Module, data, labels: Optional[torch.Tensor], attack, batch_size: int,
-                    autocast, device: torch.device, generator: Optional[torch.Generator] = None
-                    ) -> Tuple[int, int, int]:
-    """Clean and robust correct counts of ``model`` (in eval mode) on a set: ``(clean, robust, n)``.
-
-    ``data``: an :class:`benchmarks.eval_data.EvalSet` (read in batches of ``batch_size``; ``labels`` None) or
-    images with their ``labels``.
-    """
-    data = as_eval_set(data, labels)
-    was_training = model.training
-    model.eval()
-    clean = robust = 0
-    try:
-        for x, y in data.batches(batch_size):
-            x, y = x.to(device), y.to(device)
-            clean += int((_predict(model, x, autocast) == y).sum())
-            x_adv = attack(x, y, generator=generator)
-            robust += int((_predict(model, x_adv, autocast) == y).sum())
-    finally:
-        model.train(was_training)
-    return clean, robust, data.n
 
 
 class Trainer:
@@ -190,7 +81,7 @@ class Trainer:
         self.info: DatasetInfo = dataset_info(data.name, data.root, data.image_size)
         subset = cfg.training.select_subset
         self.select_on = cfg.training.select_on
-        self.batches, held_out = self._train_batches()
+        self.batches, held_out = train_batches(cfg, dist, self.info)
         if held_out is None:
             held_out = eval_set(data, "test", limit=subset)
         n_eval = min(subset, held_out.n)
@@ -216,21 +107,17 @@ class Trainer:
             self.ddp = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None,
                 broadcast_buffers=False)
-        self.scaler = None
-        if cfg.training.precision == "fp16":
-            # fp16 gradients underflow without loss scaling (Micikevicius et al. 2018); bf16 needs none.
-            self.scaler = torch.amp.GradScaler(self.device.type)
+        self.scaler = grad_scaler(cfg.training.precision, self.device)
         # The method (its attack, loss and step) is bound to the unwrapped model, as the attacks must be.
         self.method = get_method(cfg.training.loss)(self)
         self.ema = None
         if cfg.training.ema_decay:
-            from timm.utils import ModelEmaV3
-
             self.ema = ModelEmaV3(self.model, decay=cfg.training.ema_decay)
 
         self.global_batch_size = data.batch_size * dist.world_size
         self.lr = cfg.training.lr * self.global_batch_size / cfg.training.lr_base_batch_size
-        self.optimizer, self.scheduler, self.schedule_per_epoch = self._build_optimizer()
+        self.optimizer, self.scheduler, self.schedule_per_epoch = build_optimizer(
+            cfg.training, self.model, self.lr, len(self.batches) * self.method.updates_per_batch())
         self.train_attack = self.method.attack
 
         # progress and results; all of it is in the checkpoint
@@ -241,12 +128,9 @@ class Trainer:
         self.history: List[Dict[str, Any]] = []
         self.best: Dict[str, Any] = {"epoch": None, "pgd_subset": None}
         self.seconds = {"train": 0.0, "eval": 0.0}
-        # FLOPs: forward FLOPs of one step of each shape (this rank), and the steps of each shape executed.
-        self.step_flops: Dict[str, Optional[int]] = {}
-        self.step_counts: Dict[str, int] = {}
-        #: per shape, executed training FLOPs / forward FLOPs (Method.executed_factor; None = not modelled)
-        self.step_factors: Dict[str, Optional[float]] = {}
-        self.samples_seen = 0   # training samples drawn by this rank (replays count once)
+        self.flops = StepFlops()  # this rank's FLOPs per step shape and samples drawn
+        #: summed over ranks by sum_flops(): {"forward", "samples", "executed"}
+        self.flops_total: Optional[Dict[str, Any]] = None
         self._batch_stats: List[float] = [0.0, 0.0, 0]
         self.resumed = False
         self._stop_agreed = self._save_agreed = False
@@ -262,82 +146,7 @@ class Trainer:
             self.ddp = None
             gc.collect()
 
-    # ------------------------------------------------------------------ builders
-
-    def _train_batches(self):
-        """The training batch stream, and the held-out validation images of the per-epoch check.
-
-        In memory (digits, CIFAR, synthetic mixing) or streamed from image folders. With
-        ``training.select_on: validation``, ``training.val_size`` training images chosen by the seed are held out:
-        never trained on, they are the check's images (an :class:`benchmarks.eval_data.EvalSet`, streamed for
-        folder datasets); with ``test`` the second value is None and the check reads the first test images.
-        """
-        cfg, data, dist, t = self.cfg, self.cfg.data, self.dist, self.cfg.training
-        if data.name in FOLDER_DATASETS:
-            from ..folder_data import FolderBatches
-
-            batches = FolderBatches(data.name, data.root, data.image_size, data.batch_size, cfg.seed, dist.rank,
-                                    dist.world_size, num_workers=data.num_workers, augment=data.augment,
-                                    held_out=t.val_size if t.select_on == "validation" else 0)
-            return batches, batches.held_out_set(limit=cfg.training.select_subset)
-        images, labels, scale = load_raw(data.name, "train", data.root)
-        if data.holdout_fraction > 0:   # held out for calibration (e.g. early-exit thresholds), never trained on
-            from ..data import holdout_split
-
-            kept, _ = holdout_split(len(labels), data.holdout_fraction)
-            images, labels = images[kept], labels[kept]
-        held = None
-        if t.select_on == "validation":
-            keep, val = split_validation(len(labels), t.val_size, cfg.seed, data.batch_size * dist.world_size)
-            held = TensorSet(images[val].float().div_(scale), labels[val])
-            images, labels = images[keep], labels[keep]
-        synthetic = load_synthetic(data.synthetic, self.info.num_classes) if data.synthetic_fraction > 0 else None
-        if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
-            from ..data import DataError
-
-            raise DataError(f"synthetic images are {tuple(synthetic[0].shape[1:])}, the {data.name} images "
-                            f"{tuple(images.shape[1:])}; they must match")
-        batches = TrainBatches(images, labels, scale, data.batch_size, cfg.seed, dist.rank, dist.world_size,
-                               synthetic=synthetic, synthetic_fraction=data.synthetic_fraction,
-                               augment=data.augment and self.info.size == 32)
-        return batches, held
-
-    def _build_optimizer(self):
-        from timm.optim import create_optimizer_v2
-        from timm.scheduler import create_scheduler_v2
-
-        t = self.cfg.training
-        optimizer = create_optimizer_v2(self.model, opt=t.optimizer, lr=self.lr, weight_decay=t.weight_decay,
-                                        momentum=t.momentum)
-        if t.scheduler == "none":
-            return optimizer, None, False
-        per_epoch = t.scheduler == "plateau"
-        kwargs = dict(sched=t.scheduler, num_epochs=t.epochs, warmup_epochs=t.warmup_epochs, min_lr=0.0,
-                      step_on_epochs=per_epoch, updates_per_epoch=len(self.batches) * self.method.updates_per_batch(),
-                      # step: decay by 10x every third of training; multistep: at 50 % and 75 % (Madry / Rice).
-                      decay_epochs=max(1, t.epochs // 3),
-                      decay_milestones=sorted({max(1, t.epochs // 2), max(1, (3 * t.epochs) // 4)}))
-        if per_epoch:
-            kwargs["plateau_mode"] = "max"
-        with warnings.catch_warnings():
-            # timm warns that PlateauLRScheduler's metric state is not checkpointed; _scheduler_state saves it.
-            warnings.simplefilter("ignore", FutureWarning)
-            scheduler, _ = create_scheduler_v2(optimizer, **kwargs)
-        return optimizer, scheduler, per_epoch
-
-    def _scheduler_state(self) -> Optional[Dict[str, Any]]:
-        if self.scheduler is None:
-            return None
-        state = {"timm": self.scheduler.state_dict()}
-        inner = getattr(self.scheduler, "lr_scheduler", None)  # plateau: torch's ReduceLROnPlateau holds the state
-        if inner is not None:
-            state["plateau"] = inner.state_dict()
-        return state
-
-    def _load_scheduler_state(self, state: Dict[str, Any]) -> None:
-        self.scheduler.load_state_dict(state["timm"])
-        if "plateau" in state:
-            self.scheduler.lr_scheduler.load_state_dict(state["plateau"])
+    # ------------------------------------------------------------------ views
 
     def _zero_sums(self) -> Dict[str, float]:
         return {"loss": 0.0, "correct": 0.0, "n": 0.0, "steps": 0.0, "seconds": 0.0}
@@ -367,7 +176,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "ema": self.ema.module.state_dict() if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self._scheduler_state(),
+            "scheduler": scheduler_state(self.scheduler),
             "progress": {"epoch": self.epoch, "step": self.step, "global_step": self.global_step},
             "data_order": {"seed": self.cfg.seed, "world_size": self.dist.world_size,
                            "batch_size": self.cfg.data.batch_size, "steps_per_epoch": len(self.batches)},
@@ -375,8 +184,7 @@ class Trainer:
             "history": [dict(h) for h in self.history],
             "best": dict(self.best),
             "seconds": dict(self.seconds),
-            "flops": {"step_flops": dict(self.step_flops), "step_counts": dict(self.step_counts),
-                      "step_factors": dict(self.step_factors), "samples_seen": self.samples_seen},
+            "flops": self.flops.state_dict(),
             "method": all_gather_object(self.method.state_dict(), self.dist),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": rng,
@@ -384,7 +192,7 @@ class Trainer:
         }
 
     def hooks_state(self) -> Dict[str, Any]:
-        """Hook-owned state saved in checkpoints (e.g. energy totals); set by run.py."""
+        """Hook-owned state saved in checkpoints (e.g. energy totals; :meth:`TrainHooks.state`)."""
         getter = getattr(self.hooks, "state", None)
         return getter() if getter is not None else {}
 
@@ -400,24 +208,14 @@ class Trainer:
             self.ema.module.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
-            self._load_scheduler_state(state["scheduler"])
+            load_scheduler_state(self.scheduler, state["scheduler"])
         progress = state["progress"]
         self.epoch, self.step, self.global_step = progress["epoch"], progress["step"], progress["global_step"]
         self.sums = dict(state["sums"])
         self.history = [dict(h) for h in state["history"]]
         self.best = dict(state["best"])
         self.seconds = dict(state["seconds"])
-        flops = state.get("flops")
-        if flops is None:  # written before FLOPs were counted per step shape: every step had the first one's
-            per_step = state.get("forward_flops_per_step")
-            key = f"plain|b{self.cfg.data.batch_size}"
-            flops = {"step_flops": {key: per_step} if per_step is not None else {},
-                     "step_counts": {key: self.global_step} if per_step is not None else {},
-                     "samples_seen": self.global_step * self.cfg.data.batch_size}
-        self.step_flops = dict(flops["step_flops"])
-        self.step_counts = dict(flops["step_counts"])
-        self.step_factors = dict(flops.get("step_factors") or {})  # absent before: executed FLOPs stay unknown
-        self.samples_seen = int(flops["samples_seen"])
+        self.flops.load_state_dict(state, batch_size=self.cfg.data.batch_size, global_step=self.global_step)
         method_state = state.get("method") or [{}]
         self.method.load_state_dict(method_state[self.dist.rank] if len(method_state) == self.dist.world_size
                                     else method_state[0])
@@ -453,7 +251,7 @@ class Trainer:
         self._batch_stats = [0.0, 0.0, 0]
         self._stop_agreed = self._save_agreed = False
         self.method.step(x, y, generator)
-        self.samples_seen += len(y)
+        self.flops.samples_seen += len(y)
         loss, correct, n = self._batch_stats
         return loss, correct, n
 
@@ -509,72 +307,20 @@ class Trainer:
 
     def _counted_step(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[float, float, int]:
         """Run one batch; profile it when its step shape is new (once per shape per run)."""
-        key = f"{self.method.shape_key()}|b{len(y)}"
-        if key in self.step_flops:
-            result = self.train_step(x, y)
-        else:
-            box: List[Any] = []
-            self.step_factors[key] = self.method.executed_factor()
-            flops = self.hooks.count_flops(self.model, lambda: box.append(self.train_step(x, y)))
-            self.step_flops[key] = None if flops is None else int(flops)
-            result = box[0]
-        self.step_counts[key] = self.step_counts.get(key, 0) + 1
-        return result
-
-    def forward_flops_executed(self) -> Tuple[Optional[int], int]:
-        """``(forward FLOPs, training samples)`` this rank executed so far; FLOPs None when a shape was not
-        counted."""
-        total = 0
-        for key, count in self.step_counts.items():
-            flops = self.step_flops.get(key)
-            if flops is None:
-                return None, self.samples_seen
-            total += flops * count
-        return total, self.samples_seen
-
-    def training_flops_estimate(self) -> Optional[float]:
-        """Forward and backward FLOPs this rank executed so far, estimated per shape from its measured forward
-        FLOPs and the method's :meth:`~benchmarks.training.methods.Method.executed_factor`; None when a shape was
-        not counted or not modelled."""
-        total = 0.0
-        for key, count in self.step_counts.items():
-            flops, factor = self.step_flops.get(key), self.step_factors.get(key)
-            if flops is None or factor is None:
-                return None
-            total += flops * factor * count
-        return total
+        return self.flops.run(f"{self.method.shape_key()}|b{len(y)}", lambda: self.train_step(x, y),
+                              self.method.executed_factor, lambda step: self.hooks.count_flops(self.model, step))
 
     def sum_flops(self) -> None:
         """Collective: sum the executed forward FLOPs (and the executed training FLOPs estimate) and samples over
         ranks into :attr:`flops_total`."""
-        flops, samples = self.forward_flops_executed()
-        executed = self.training_flops_estimate()
-        t = torch.tensor([float(flops or 0), float(flops is None), float(samples), float(executed or 0),
-                          float(executed is None)], dtype=torch.float64, device=self.device)
-        t = all_reduce_sum(t, self.dist).cpu()
-        self.flops_total = {"forward": None if float(t[1]) > 0 else int(round(float(t[0]))),
-                            "samples": int(round(float(t[2]))),
-                            "executed": None if float(t[4]) > 0 else float(t[3])}
+        self.flops_total = self.flops.summed(self.dist, self.device)
 
     # ------------------------------------------------------------------ the loop
 
-    flops_total: Optional[Dict[str, Any]] = None
-
     def evaluate(self) -> Tuple[float, float]:
-        """Clean and PGD accuracy (%) of :attr:`eval_model` on the first ``training.select_subset`` test images:
-        the per-epoch check that chooses the ``best`` checkpoint (``training.select_*``)."""
-        t = self.cfg.training
-        model = self.eval_model
-        attack = create_attack("pgd", model, norm=self.cfg.attack.norm, eps=self.cfg.attack.eps,
-                               steps=t.select_pgd_steps, step_size=self.cfg.select_step_size,
-                               random_start=self.cfg.attack.random_start, autocast=self.autocast)
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(seed_of(self.cfg.seed, 5, self.epoch, self.dist.rank))
-        clean, robust, n = evaluate_subset(model, self.check_set, None, attack, t.select_batch_size,
-                                           self.autocast, self.device, generator)
-        counts = all_reduce_sum(torch.tensor([clean, robust, n], dtype=torch.float64, device=self.device),
-                                self.dist).cpu()
-        return 100.0 * float(counts[0]) / float(counts[2]), 100.0 * float(counts[1]) / float(counts[2])
+        """Clean and robust accuracy (%) of :attr:`eval_model` on the check set: the per-epoch check that chooses
+        the ``best`` checkpoint (``training.select_*``; :mod:`.check`)."""
+        return check_accuracy(self)
 
     def _checkpoint_due(self) -> bool:
         # The time-based decision is rank 0's, agreed on in train_step's all-reduce (save() is collective).
@@ -612,8 +358,6 @@ class Trainer:
     def _train_epoch_steps(self, steps: int) -> None:
         bar = None
         if self.progress:
-            from tqdm import tqdm
-
             bar = tqdm(total=steps, initial=self.step, desc=f"epoch {self.epoch + 1}/{self.cfg.training.epochs}",
                        leave=False, dynamic_ncols=True)
         try:

@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from recipes import catalog
+
 from ..formatting import md_table, num
 from .base import Section, SkipSection
 
@@ -62,7 +64,7 @@ def eec_points(fractions: List[float], cumulative: List[float]):
 
 def _split_name(name: str):
     base, _, norm = name.rpartition("_")
-    return (base, norm) if norm in ("linf", "l2", "l1") else (name, "")
+    return (base, norm) if norm in catalog.NORMS else (name, "")
 
 
 class SlowdownSection(Section):

@@ -7,14 +7,15 @@ import sys
 import pytest
 import torch
 
-import benchmarks.models  # noqa: F401 - registers wrn*
 from benchmarks._compat import declared_ops, import_timm
-from benchmarks.models import ACTIVATIONS, SIZES, NormalizedModel, WideResNet, create_model, model_name
+from benchmarks.models import (ACTIVATIONS, SIZES, NormalizedModel, WideResNet, create_model, model_name,
+                               register_timm_models)
 from recipes import ModelConfig, RecipeError
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 from tests.conftest import ROOT
 
 timm = import_timm()
+register_timm_models()
 WRN_NAMES = [f"wrn{d}_{w}" for d, w in SIZES]
 
 
@@ -50,6 +51,12 @@ def test_import_timm_leaves_other_errors_alone():
     assert _missing_operator(RuntimeError("operator torchvision::roi_align does not exist")) is None
     assert _missing_operator(RuntimeError("CUDA out of memory")) is None
     assert isinstance(declared_ops(), list)
+
+
+def test_the_suites_networks_are_registered_with_timm_explicitly():
+    names = register_timm_models()
+    assert set(WRN_NAMES) | {"cifar_resnet18", "preact_resnet18", "vit_cifar_s"} == set(names)
+    assert all(timm.is_model(name) for name in names) and register_timm_models() == names
 
 
 @pytest.mark.parametrize("name", WRN_NAMES)

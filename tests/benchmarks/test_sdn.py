@@ -137,8 +137,7 @@ def test_sdn_methods_need_an_sdn_model():
 
 
 def test_registered_training_attacks_on_every_exit():
-    from benchmarks.attacks import create_attack
-    from benchmarks.slowdown.attacks import sloth_loss
+    from benchmarks.attacks import create_attack, sloth_loss
 
     torch.manual_seed(0)
     model = create_sdn("sdn_wrn", depth=10, width=1, in_chans=1, input_size=8).eval()

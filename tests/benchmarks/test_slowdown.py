@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.slowdown import attacks as A
+from benchmarks.attacks import create_attack, sloth_loss
+from benchmarks.attacks.perturbation import project_delta
 from benchmarks.slowdown import calibrate as C
 from benchmarks.slowdown import exits as E
 from benchmarks.slowdown import metrics as M
+from benchmarks.slowdown.counter import ForwardCounter
+from benchmarks.slowdown.evaluate import eps_of
 from recipes import SlowdownConfig
 from tests.benchmarks._sdn_fixture import digits_splits, train_small_sdn
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
@@ -64,13 +67,13 @@ def test_exit_fractions_sum_to_one_and_latency_model():
 def test_ce_to_uniform_is_minimised_by_uniform_softmax():
     k, c = 3, 10
     uniform = [torch.zeros(4, c)] * k + [torch.randn(4, c)]
-    assert A.sloth_loss(uniform) == pytest.approx(torch.full((4,), (k) * math.log(c)))
+    assert sloth_loss(uniform) == pytest.approx(torch.full((4,), (k) * math.log(c)))
     logits = [torch.randn(4, c, requires_grad=True) for _ in range(k)] + [torch.randn(4, c)]
-    assert (A.sloth_loss(logits) > k * math.log(c)).all()
+    assert (sloth_loss(logits) > k * math.log(c)).all()
     opt = torch.optim.SGD(logits[:k], lr=1.0)
     for _ in range(300):
         opt.zero_grad()
-        A.sloth_loss(logits).sum().backward()
+        sloth_loss(logits).sum().backward()
         opt.step()
     probs = torch.softmax(logits[0], -1)
     assert torch.allclose(probs, torch.full_like(probs, 1 / c), atol=1e-3)
@@ -83,12 +86,12 @@ def test_projections_stay_in_the_ball_and_the_box(norm, eps):
     x[:4] = 0.0    # corners of the box
     x[4:8] = 1.0
     delta = torch.randn(16, 1, 8, 8, generator=gen) * 3
-    d = A.project(x, delta, norm, eps)
+    d = project_delta(x, delta, norm, eps)
     assert ((x + d) >= 0).all() and ((x + d) <= 1).all()
     size = {"linf": d.flatten(1).abs().amax(1), "l2": d.flatten(1).norm(dim=1), "l1": d.flatten(1).abs().sum(1)}
     assert (size[norm] <= eps * (1 + 1e-5)).all()
     # a point already inside both is left alone
-    inside = A.project(x, d, norm, eps)
+    inside = project_delta(x, d, norm, eps)
     assert torch.allclose(inside, d, atol=1e-5)
 
 
@@ -96,11 +99,11 @@ def test_l1_projection_is_the_closest_point():
     gen = torch.Generator().manual_seed(2)
     x = torch.rand(1, 30, generator=gen, dtype=torch.float64)
     v = torch.randn(1, 30, generator=gen, dtype=torch.float64)
-    d = A.project(x, v, "l1", 1.0)
+    d = project_delta(x, v, "l1", 1.0)
     assert float(d.abs().sum()) == pytest.approx(1.0, abs=1e-9)
     # every feasible random point is at least as far from v
     for _ in range(200):
-        r = A.project(x, d + 0.05 * torch.randn(1, 30, generator=gen, dtype=torch.float64), "l1", 1.0)
+        r = project_delta(x, d + 0.05 * torch.randn(1, 30, generator=gen, dtype=torch.float64), "l1", 1.0)
         assert float((r - v).norm()) >= float((d - v).norm()) - 1e-9
 
 
@@ -155,8 +158,8 @@ def test_batched_exits_equal_batch_one_exits(sdn, rule):
 def _attacked(model, name, x, y, train, flops, taus, **overrides):
     cfg = SlowdownConfig(**{"linf_eps": 0.3, "linf_step_size": 0.03, "linf_steps": 20, "universal_n": 200,
                             "universal_linf_steps": 8, "universal_linf_step_size": 0.06, **overrides})
-    x_adv = A.get_slowdown_attack(name)(model, x, y, cfg=cfg, norm="linf", train=train,
-                                        generator=torch.Generator().manual_seed(0))
+    x_adv = create_attack(name, model, norm="linf", eps=cfg.linf_eps, settings=cfg, crafting_set=train)(
+        x, y, generator=torch.Generator().manual_seed(0))
     assert (x_adv - x).abs().max() <= cfg.linf_eps + 1e-6
     exits, preds = E.early_exit_batched(model, x_adv, "confidence", taus)
     return M.summarize_exits(exits, preds == y, flops)
@@ -201,14 +204,14 @@ def test_other_norms_and_baselines_run_within_budget(sdn):
     cfg = SlowdownConfig(l2_eps=1.5, l2_steps=12, l2_decay_every=5, l1_eps=4.0, l1_steps=10, baseline_steps=4,
                          universal_n=30, universal_l2_epochs=2, universal_l2_steps=2, universal_l1_steps=3,
                          universal_batch_size=16)
-    counter = A.ForwardCounter(model)
+    counter = ForwardCounter(model)
     for name in ("deepsloth", "deepsloth_universal", "deepsloth_class_universal", "pgd_final", "pgd_avg",
                  "pgd_max", "noise"):
         for norm, size in (("l2", lambda d: d.flatten(1).norm(dim=1)), ("l1", lambda d: d.flatten(1).abs().sum(1))):
-            x_adv = A.get_slowdown_attack(name)(counter, x, y, cfg=cfg, norm=norm, train=train,
-                                                generator=torch.Generator().manual_seed(0))
+            x_adv = create_attack(name, counter, norm=norm, eps=eps_of(cfg, norm), settings=cfg, crafting_set=train)(
+                x, y, generator=torch.Generator().manual_seed(0))
             assert x_adv.shape == x.shape and (x_adv >= 0).all() and (x_adv <= 1).all()
-            assert (size(x_adv - x) <= A.eps_of(cfg, norm) * (1 + 1e-4)).all(), (name, norm)
+            assert (size(x_adv - x) <= eps_of(cfg, norm) * (1 + 1e-4)).all(), (name, norm)
     assert counter.grad_rows > 0 and counter.flops(100.0) == 100.0 * (3 * counter.grad_rows + counter.nograd_rows)
 
 

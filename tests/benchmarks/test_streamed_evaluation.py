@@ -152,7 +152,7 @@ def test_evaluation_peak_memory_does_not_grow_with_the_split(tmp_path):
 
 def test_the_per_epoch_check_streams_the_held_out_images(tmp_path):
     from benchmarks.training import DistInfo, Trainer
-    from benchmarks.training.trainer import evaluate_subset  # noqa: F401 - the check's own counting
+    from benchmarks.training.check import evaluate_subset  # noqa: F401 - the check's own counting
 
     root = make_folder(tmp_path / "d", val_per_class=2, train_per_class=8)
     for select_on, n in (("validation", 5), ("test", 6)):

@@ -14,7 +14,10 @@ sdn_*     Kaya et al. 2019 SDN; Hong et al. 2021 DeepSloth defences  see :mod:`.
 
 ``training.awp_gamma`` adds adversarial weight perturbation (Wu et al. 2020) to at, trades and mart: one more
 pass of the training loss per step once ``training.awp_warmup`` epochs have passed. See :mod:`.base` for the
-plug-in contract; adding a method is one module here (imported below) plus its name in the schema.
+plug-in contract. Adding a method is one module here with a :class:`~.base.Method` subclass, plus its entry in
+:mod:`.catalog` (name, run-name part, keys it reads or adds, training attack) and that entry's line under
+``robustperf.methods`` in ``setup.cfg``; the schema, the run ids, ``robustperf plugins`` and the parametrised
+tests follow from the entry. Another package does the same in its own module, entry and ``setup.cfg``.
 """
 from ..._lazy import lazy
 

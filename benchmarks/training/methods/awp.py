@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Tuple
 
 import torch
+import torch.distributed as tdist
 import torch.nn as nn
 
 EPS = 1e-20
@@ -42,8 +43,6 @@ class WeightPerturbation:
                 value.copy_(buffers[name])
             grads = [torch.zeros_like(p) if g is None else g for (_, p), g in zip(targets, grads)]
             if trainer.dist.distributed:
-                import torch.distributed as tdist
-
                 flat = torch.cat([g.flatten() for g in grads])
                 tdist.all_reduce(flat)
                 grads = [chunk.view_as(g) for chunk, g in zip(flat.split([g.numel() for g in grads]), grads)]

@@ -29,6 +29,8 @@ from recipes import catalog
 from recipes.errors import RecipeError
 
 from ...attacks import create_attack
+from ...models.outputs import final_logits
+from .awp import WeightPerturbation
 
 __all__ = ["Method", "register_method", "get_method", "list_methods", "unregister_method"]
 
@@ -109,8 +111,6 @@ class Method:
             if not self.supports_awp:
                 raise RecipeError(f"training method {self.name} has no weight-perturbation option",
                                   key="training.awp_gamma", value=self.cfg.training.awp_gamma)
-            from .awp import WeightPerturbation
-
             self.awp = WeightPerturbation(trainer, self.cfg.training.awp_gamma)
 
     # ------------------------------------------------------------------ declarations
@@ -227,8 +227,6 @@ class Method:
 
 def logits_of(output: Any) -> torch.Tensor:
     """The final logits of a model output (the last one of a multi-exit model's list), in float32."""
-    from ...models import final_logits
-
     return final_logits(output).float()
 
 

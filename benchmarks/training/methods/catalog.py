@@ -5,8 +5,10 @@ methods (see :mod:`recipes.catalog`). Each entry is registered under the ``robus
 group in the project's ``setup.cfg``, as another package registers its own. ``reads`` lists the keys a method
 reads beyond ``attack.norm`` and ``attack.eps`` (which every method's per-epoch check reads): a PGD-based method
 reads ``attack.steps`` and ``attack.step_size``, and ``attack.random_start`` where its attack starts where that key
-says (TRADES and MART start at x + 0.001 N(0, I), fgsm_rs always from a uniform point); ``training.awp_gamma``
-where adversarial weight perturbation is an option.
+says (TRADES and MART start at x + 0.001 N(0, I), fgsm_rs always from a uniform point and takes one step of
+``training.fgsm_alpha`` x eps whatever ``attack.steps`` says; free replays each batch ``attack.steps`` times with
+a step of ``attack.step_size`` or eps, its perturbation starting at zero); ``training.awp_gamma`` where
+adversarial weight perturbation is an option. The per-epoch check's ``training.select_*`` keys are every method's.
 """
 from recipes.catalog import MethodEntry
 

@@ -38,7 +38,11 @@ from typing import Any, Dict, List, Optional
 import torch
 import torch.nn.functional as F
 
+from recipes.errors import RecipeError
+
 from ...attacks import create_attack
+from ...measurement.flops import exit_forward_flops
+from ...models.outputs import all_logits
 from .base import Method
 
 #: The backbone phase's learning-rate drops, as fractions of the phase (the SDN reference: 35, 60, 85 of 100).
@@ -47,8 +51,6 @@ GAMMA = 0.1
 
 
 def _exits(output) -> List[torch.Tensor]:
-    from ...models import all_logits
-
     return [o.float() for o in all_logits(output)]
 
 
@@ -58,8 +60,6 @@ class _SDNMethod(Method):
     def _require_sdn(self):
         model = self.trainer.model
         if not hasattr(model, "heads") or not hasattr(model, "backbone_parameters"):
-            from recipes.errors import RecipeError
-
             raise RecipeError(f"training method {self.name} needs a Shallow-Deep Network (model.arch sdn_*)",
                               key="model.arch", value=self.cfg.model.arch)
 
@@ -225,8 +225,6 @@ class _EndToEnd(_SDNMethod):
     def __init__(self, trainer):
         super().__init__(trainer)
         self._require_sdn()
-        from ...measurement import exit_forward_flops
-
         info = trainer.info
         flops = exit_forward_flops(trainer.model, (info.in_chans, info.size, info.size))["exit_cumulative_flops"]
         self.q = [c / flops[-1] for c in flops[:-1]]

@@ -1,12 +1,12 @@
-"""Build the network of a run from its ``model`` recipe section, through the family ``model.arch`` names.
+"""The model families built through timm: the suite's own networks under their timm names (``wrn``,
+``cifar_resnet18``, ``preact_resnet18``, ``vit_cifar_s``; :mod:`.timm_registry`) and ``timm``, the fallback for any
+other timm model name, wrapped in :class:`NormalizedModel` so that it too takes inputs in [0, 1].
 
-The built-in families (:mod:`.families`): ``wrn`` picks the registered ``wrn{depth}_{width}`` entrypoint (any
-6n+4 depth builds); ``timm`` takes any other timm model name and wraps it in :class:`NormalizedModel`, so every
-model of the suite takes inputs in [0, 1].
+``wrn`` picks the registered ``wrn{depth}_{width}`` entrypoint when there is one; any 6n+4 depth builds.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -15,10 +15,19 @@ import torch.nn.functional as F
 from recipes.errors import RecipeError
 
 from .._compat import import_timm
-from . import resnet_cifar, vit_cifar, wide_resnet  # noqa: F401 - register the timm entrypoints
-from .families import ModelFamily, fit_channels, get_family
+from .families import ModelFamily, fit_channels
+from .timm_registry import register_timm_models
+from .wide_resnet import WideResNet
 
-__all__ = ["NormalizedModel", "create_model", "model_name", "model_spec"]
+__all__ = ["NormalizedModel", "check_wrn_depth", "WideResNetFamily", "TimmFamily", "CifarEntrypoint", "CifarResNet18",
+           "PreActResNet18", "VitCifarS"]
+
+
+def _timm():
+    """timm, with the suite's networks registered."""
+    timm = import_timm()
+    register_timm_models()
+    return timm
 
 
 class NormalizedModel(nn.Module):
@@ -40,65 +49,6 @@ class NormalizedModel(nn.Module):
         return self.model(x)
 
 
-def _get(cfg: Any, key: str) -> Any:
-    return cfg[key] if isinstance(cfg, dict) else getattr(cfg, key)
-
-
-def _model_dict(model_cfg: Any) -> Dict[str, Any]:
-    if isinstance(model_cfg, dict):
-        return dict(model_cfg)
-    import dataclasses
-
-    return dataclasses.asdict(model_cfg)
-
-
-def model_name(model_cfg: Any) -> str:
-    """timm name of the configured model: ``wrn28_10`` for arch wrn, else the family's name for it."""
-    model = _model_dict(model_cfg)
-    return get_family(model["arch"]).timm_name(model)
-
-
-def model_spec(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional[Sequence[float]] = None,
-               std: Optional[Sequence[float]] = None, image_size: Optional[int] = None) -> Dict[str, Any]:
-    """Plain-data description of the model (stored in checkpoints so a run's model can be rebuilt alone).
-
-    ``image_size`` is the side of the images the model will see (families whose layers depend on it, such as
-    the SDNs' internal classifiers, read it; None = 32)."""
-    model = _model_dict(model_cfg)
-    family = get_family(model["arch"])
-    family.check(model)
-    return {"name": family.timm_name(model), "arch": model["arch"], "family": family.name,
-            "wrn": family.name == "wrn",
-            "depth": int(model.get("depth", 28)), "width": int(model.get("width", 10)),
-            "activation": model.get("activation", "relu"), "drop_rate": float(model.get("drop_rate", 0.0)),
-            "input_size": model.get("input_size"), "params": family.spec(model),
-            "num_classes": int(num_classes), "in_chans": int(in_chans),
-            "image_size": int(image_size) if image_size is not None else None,
-            "mean": list(mean) if mean is not None else None, "std": list(std) if std is not None else None}
-
-
-def create_model(model_cfg: Any, num_classes: int, in_chans: int, mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None, image_size: Optional[int] = None) -> nn.Module:
-    """Create the model of a run, taking inputs in [0, 1].
-
-    Args:
-        model_cfg: the recipe's ``model`` section (a ``ModelConfig``, a dict of it, or a :func:`model_spec`).
-        num_classes: classifier outputs (10 for digits/cifar10, 100 for cifar100).
-        in_chans: image channels (1 for digits, 3 for cifar).
-        mean, std: per-channel normalisation inside the model; None = the family's default.
-
-    Returns:
-        The model in train mode.
-
-    Raises:
-        RecipeError: no family builds ``model.arch`` (the message lists similar timm names).
-    """
-    spec = model_cfg if isinstance(model_cfg, dict) and "name" in model_cfg else \
-        model_spec(model_cfg, num_classes, in_chans, mean, std, image_size=image_size)
-    family = spec.get("family") or ("wrn" if spec.get("wrn") else "timm")  # checkpoints before families
-    return get_family(family if family != "timm" else spec.get("arch", spec["name"])).build(spec)
-
-
 def check_wrn_depth(model) -> None:
     """WideResNet depths are 6n+4 (the families built on a WRN backbone share this rule)."""
     if (int(model["depth"]) - 4) % 6 != 0 or int(model["depth"]) < 10:
@@ -109,7 +59,6 @@ def check_wrn_depth(model) -> None:
 class WideResNetFamily(ModelFamily):
     """CIFAR WideResNets (:mod:`.wide_resnet`), ``wrn-{depth}-{width}``."""
 
-
     def check(self, model):
         check_wrn_depth(model)
 
@@ -117,7 +66,7 @@ class WideResNetFamily(ModelFamily):
         return f"wrn{model['depth']}_{model['width']}"
 
     def build(self, spec):
-        timm = import_timm()
+        timm = _timm()
         kwargs = {"activation": spec["activation"], "drop_rate": spec["drop_rate"]}
         if spec["mean"] is not None:
             kwargs.update(mean=spec["mean"], std=spec["std"])
@@ -125,16 +74,15 @@ class WideResNetFamily(ModelFamily):
             return timm.create_model(spec["name"], num_classes=spec["num_classes"], in_chans=spec["in_chans"],
                                      **kwargs)
         # Any 6n+4 depth and width is valid in a recipe; only the common sizes are timm entrypoints.
-        return wide_resnet.WideResNet(depth=spec["depth"], width=spec["width"], num_classes=spec["num_classes"],
+        return WideResNet(depth=spec["depth"], width=spec["width"], num_classes=spec["num_classes"],
                                       in_chans=spec["in_chans"], **kwargs)
 
 
 class TimmFamily(ModelFamily):
     """Any timm model by name, with the normalisation (and the optional resize) inside the model."""
 
-
     def check(self, model):
-        timm = import_timm()
+        timm = _timm()
         if not timm.is_model(model["arch"]):
             close = timm.list_models(f"*{model['arch']}*")[:10]
             raise RecipeError("no model family of that name, and timm has no such model" +
@@ -142,7 +90,7 @@ class TimmFamily(ModelFamily):
                               value=model["arch"])
 
     def build(self, spec):
-        timm = import_timm()
+        timm = _timm()
         self.check({"arch": spec["name"]})
         net = timm.create_model(spec["name"], num_classes=spec["num_classes"], in_chans=spec["in_chans"],
                                 drop_rate=spec["drop_rate"])
@@ -153,12 +101,11 @@ class TimmFamily(ModelFamily):
         return NormalizedModel(net, mean, std, input_size=spec.get("input_size"))
 
 
-class _CifarEntrypoint(ModelFamily):
+class CifarEntrypoint(ModelFamily):
     """A small-image network of this package registered with timm under the family's name."""
 
-
     def build(self, spec):
-        timm = import_timm()
+        timm = _timm()
         kwargs = {"drop_rate": spec["drop_rate"]}
         if "activation" in self.params:
             kwargs["activation"] = spec["activation"]
@@ -167,14 +114,14 @@ class _CifarEntrypoint(ModelFamily):
         return timm.create_model(self.name, num_classes=spec["num_classes"], in_chans=spec["in_chans"], **kwargs)
 
 
-class CifarResNet18(_CifarEntrypoint):
+class CifarResNet18(CifarEntrypoint):
     """CIFAR ResNet-18 (:mod:`.resnet_cifar`)."""
 
 
-class PreActResNet18(_CifarEntrypoint):
+class PreActResNet18(CifarEntrypoint):
     """PreAct ResNet-18 (:mod:`.resnet_cifar`)."""
 
 
-class VitCifarS(_CifarEntrypoint):
+class VitCifarS(CifarEntrypoint):
     """ViT-S/4 for 32x32 images (:mod:`.vit_cifar`)."""
 

@@ -1,0 +1,173 @@
+"""One training session of a run: build (or resume) the trainer, train, evaluate, and record every way it ends.
+
+Every way out passes through :class:`.lifecycle.RunLifecycle`: a non-finite loss -> failed (exit
+:data:`.exit_codes.EXIT_DIVERGED`); SIGTERM / SIGUSR1 -> checkpoint at the next step boundary (or the evaluation
+saves its state) and preempted (exit 128 + the signal); a user mistake or an error -> failed, re-raised; done ->
+the final evaluation, then the measured FLOPs, energy, cost and CO2 fill the record, which becomes completed.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import traceback
+from typing import Any, Dict, Optional
+
+import torch
+
+from recipes.errors import UserError
+from results import schema as rs
+
+from ..evaluation import evaluate_run
+from ..interruption import TEST_INTERRUPT_ENV, Preempted, TestInterrupt
+from ..measurement import EnergyMeter
+from ..tracking import Tracker
+from ..training import Trainer
+from ..training.checkpoint import checkpoint_path, load_checkpoint, on_checkpoint_write
+from ..training.distributed import destroy_distributed, init_distributed
+from ..training.errors import Diverged
+from .exit_codes import EXIT_DIVERGED, EXIT_OK
+from .folder import run_logger, write_metrics
+from .hooks import RunHooks
+from .lifecycle import RunLifecycle
+from .record import cpu_cores, fill_measurements, fill_setup, fill_training
+from .signals import StopFlag
+
+__all__ = ["run_session"]
+
+
+def run_session(spec, results_dir: str, *, recipe_name, checkpoint_steps, checkpoint_seconds, device, progress,
+                evaluate, count_flops) -> int:
+    """Train (or resume) ``spec`` in this process's place of the process group; the exit code."""
+    dist = init_distributed(device)
+    box: Dict[str, Any] = {}
+    try:
+        return _session(spec, results_dir, dist, box, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
+                        checkpoint_seconds=checkpoint_seconds, progress=progress, evaluate=evaluate,
+                        count_flops=count_flops)
+    finally:
+        trainer = box.pop("trainer", None)
+        if trainer is not None:
+            trainer.close()  # release DDP before its process group goes (see Trainer.close)
+        del trainer
+        destroy_distributed()
+
+
+def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, checkpoint_seconds, progress, evaluate,
+             count_flops) -> int:
+    init_start_ms = int(time.time() * 1000)  # the MLPerf log's init_start: set-up begins here
+    life = RunLifecycle(spec, results_dir, recipe_name=recipe_name, is_main=dist.is_main)
+    life.start()
+    cfg = spec.run_config()
+    log = run_logger(life.run_dir, dist.is_main, spec.run_id)
+    _size_cpu_threads(dist)
+    trainer = meter = None
+    phase = ""
+    with contextlib.ExitStack() as stack:
+        stop = stack.enter_context(StopFlag())
+        kill = TestInterrupt.from_env(TEST_INTERRUPT_ENV)
+        if kill.point == "checkpoint_write":
+            on_checkpoint_write(lambda tmp: kill("checkpoint_write"))
+        try:
+            trainer, meter = _start(life, cfg, dist, stack, stop, kill, log, box, checkpoint_steps=checkpoint_steps,
+                                    checkpoint_seconds=checkpoint_seconds, progress=progress, count_flops=count_flops,
+                                    init_start_ms=init_start_ms)
+            trainer.train()
+            trainer.close()  # training is over on every rank; rank 0 evaluates on its own
+            kill("finish")
+            phase = "evaluation: "
+            if evaluate and dist.is_main:
+                # the evaluation workload (benchmarks.evaluation) fills accuracy.* of the record
+                evaluate_run(life.run_dir, cfg.evaluation.which, record=life.record, meter=meter, log=log,
+                             device=dist.device.type)
+        except Diverged as err:
+            log(f"diverged: {err}")
+            life.fail(f"diverged: {err}")
+            return EXIT_DIVERGED
+        except Preempted as err:
+            if phase or trainer is None:  # the evaluation saved its state
+                log(f"{err} (exit {err.exit_code})")
+            else:
+                log(f"stopped by signal {err.signum} at epoch {trainer.epoch + 1}, step {trainer.step}; checkpoint "
+                    f"saved, rerun the same command to resume (exit {err.exit_code})")
+            _fill_progress(life, trainer, meter, cfg, dist)
+            life.preempt()
+            return err.exit_code
+        except UserError as err:
+            life.fail(f"{phase}{type(err).__name__}: {err}")
+            raise
+        except Exception as err:  # noqa: BLE001 - recorded, then re-raised with its traceback
+            life.fail(f"{phase}{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
+            raise
+    _fill_progress(life, trainer, meter, cfg, dist)
+    life.complete()
+    log(f"completed: best subset PGD {trainer.best['pgd_subset']:.2f}% at epoch {trainer.best['epoch']}; "
+        f"record {os.path.join(life.run_dir, rs.RECORD_FILE)}")
+    return EXIT_OK
+
+
+def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, checkpoint_seconds, progress,
+           count_flops, init_start_ms=None):
+    """Build the trainer (resumed from ``checkpoint-last.pt`` when there is one), the meter and the tracker."""
+    spec, run_dir = life.spec, life.run_dir
+    hooks = RunHooks(run_dir, dist.is_main, stop, kill, log, count_flops=count_flops)
+    trainer = Trainer(cfg, dist, hooks, checkpoint_steps=checkpoint_steps, checkpoint_seconds=checkpoint_seconds,
+                      progress=progress)
+    hooks.trainer = box["trainer"] = trainer
+    last = checkpoint_path(run_dir, "last")
+    previous_energy = None
+    if os.path.exists(last):
+        state = load_checkpoint(last, map_location=dist.device)
+        trainer.load_state_dict(state)
+        previous_energy = (state.get("extra") or {}).get("energy")
+        if dist.is_main:
+            write_metrics(run_dir, trainer.history)
+        log(f"resuming {spec.name} at epoch {trainer.epoch + 1}, step {trainer.step} "
+            f"(attempt {life.record[rs.JOB]['attempts']})")
+    else:
+        log(f"starting {spec.name}: {trainer.spec['name']} {trainer.params:,} params, "
+            f"{len(trainer.batches)} steps/epoch x {cfg.training.epochs} epochs, global batch "
+            f"{trainer.global_batch_size}, lr {trainer.lr:g}, {dist.world_size} process(es) on "
+            f"{dist.device.type}")
+    meter = hooks.meter = stack.enter_context(_energy_meter(cfg, dist, previous_energy))
+    if dist.is_main:
+        fill_setup(life.record, trainer, dist)
+        life.write()
+    life.tracker = hooks.tracker = Tracker(cfg.to_dict(), run_dir, spec.run_id, spec.name,
+                                           recipe_name=life.record[rs.RECIPE], rank=dist.rank,
+                                           init_start_ms=init_start_ms)
+    if life.tracker is not None:  # a resumed run's tracker logged its set-up in the first attempt
+        life.tracker.log_setup(global_batch_size=trainer.global_batch_size,
+                               train_samples=len(trainer.batches) * trainer.global_batch_size,
+                               eval_samples=trainer.test_n, micro_batch_size=cfg.data.batch_size,
+                               precision=cfg.training.precision, world_size=dist.world_size,
+                               hardware=life.record[rs.HARDWARE])
+    return trainer, meter
+
+
+def _size_cpu_threads(dist) -> None:
+    if dist.device.type == "cpu" and dist.distributed and "OMP_NUM_THREADS" not in os.environ:
+        # Every rank on one host shares the cores this process may use (its affinity, not the whole node);
+        # oversubscription slows gloo runs to a crawl. A launcher's or user's OMP_NUM_THREADS wins.
+        torch.set_num_threads(max(1, cpu_cores() // dist.world_size))
+
+
+def _fill_progress(life, trainer, meter, cfg, dist) -> None:
+    """Training state and measurements so far into the record (rank 0)."""
+    if dist.is_main and trainer is not None:
+        fill_training(life.record, trainer)
+        fill_measurements(life.record, trainer, meter, cfg, dist)
+
+
+@contextlib.contextmanager
+def _energy_meter(cfg, dist, previous: Optional[Dict[str, Any]]):
+    """The run's energy meter (rank 0 meters every local device of the run); None on other ranks."""
+    if not dist.is_main:
+        yield None
+        return
+    # Rank 0 meters the GPUs of its own node (torchrun's LOCAL_WORLD_SIZE); on several nodes the other nodes'
+    # energy is not counted (README, known limitations) rather than asking NVML for GPUs this node lacks.
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size))
+    indices = list(range(min(local, dist.world_size))) if dist.device.type == "cuda" else []
+    with EnergyMeter(cfg.measurement, indices, restore=previous) as meter:
+        yield meter
