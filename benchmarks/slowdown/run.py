@@ -14,7 +14,7 @@ import torch
 from recipes import catalog, slowdown_config
 from recipes.errors import UserError
 
-from ..data import holdout_split, load_dataset
+from ..datasets import holdout_split, load_dataset
 from .evaluate import evaluate_slowdown
 
 FALLBACK_FRACTION = 0.1

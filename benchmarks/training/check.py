@@ -14,8 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..attacks import create_attack
-from ..data import seed_of
-from ..eval_data import as_eval_set
+from ..datasets import as_eval_set, seed_of
 from ..models.outputs import final_logits
 from .distributed import all_reduce_sum
 
@@ -33,7 +32,7 @@ def evaluate_subset(model: nn.Module, data, labels: Optional[torch.Tensor], atta
                     ) -> Tuple[int, int, int]:
     """Clean and robust correct counts of ``model`` (in eval mode) on a set: ``(clean, robust, n)``.
 
-    ``data``: an :class:`benchmarks.eval_data.EvalSet` (read in batches of ``batch_size``; ``labels`` None) or
+    ``data``: an :class:`benchmarks.datasets.EvalSet` (read in batches of ``batch_size``; ``labels`` None) or
     images with their ``labels``.
     """
     data = as_eval_set(data, labels)

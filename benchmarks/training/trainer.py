@@ -32,10 +32,8 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from .._compat import import_timm
-from ..data import DatasetInfo, dataset_info, seed_of, split_size
-from ..eval_data import eval_set
+from ..datasets import DatasetInfo, dataset_info, eval_set, get_dataset, seed_of, split_size
 from ..models import create_model, model_spec
-from .batches import train_batches
 from .check import check_accuracy
 from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
@@ -81,7 +79,11 @@ class Trainer:
         self.info: DatasetInfo = dataset_info(data.name, data.root, data.image_size)
         subset = cfg.training.select_subset
         self.select_on = cfg.training.select_on
-        self.batches, held_out = train_batches(cfg, dist, self.info)
+        t = cfg.training
+        # the dataset plug-in's own stream; with select_on: validation it holds out val_size images for the check
+        self.batches, held_out = get_dataset(cfg.data.name).train_batches(
+            cfg.data, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size,
+            val_size=t.val_size if t.select_on == "validation" else None, check_limit=t.select_subset)
         if held_out is None:
             held_out = eval_set(data, "test", limit=subset)
         n_eval = min(subset, held_out.n)

@@ -39,7 +39,7 @@ def _run() -> dict:
     import torch
     from pyautoattack import AutoAttack
 
-    from benchmarks.data import load_dataset
+    from benchmarks.datasets import load_dataset
     from benchmarks.evaluation import run_autoattack
 
     model = _train()

@@ -12,7 +12,7 @@ VAL = 300
 
 
 def digits_splits():
-    from benchmarks.data import load_dataset
+    from benchmarks.datasets import load_dataset
 
     xtr, ytr = load_dataset("digits", "train")
     xte, yte = load_dataset("digits", "test")

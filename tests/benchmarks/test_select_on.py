@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks.data import DataError, load_dataset
-from benchmarks.folder_data import FolderBatches
+from benchmarks.datasets import DataError, FolderBatches, load_dataset
 from benchmarks.training import DistInfo, Trainer
 from recipes import RunConfig
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
