@@ -7,6 +7,7 @@ import socket
 import sys
 from typing import Any, Dict, Optional
 
+from launchers.backends import job_environment
 from results import load_record, new_record, write_record
 from results import schema as rs
 
@@ -16,20 +17,9 @@ __all__ = ["RunLifecycle", "job_info"]
 
 
 def job_info(env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
-    """The record's ``job`` group (without ``attempts``) from SLURM / LSF environment variables."""
-    env = os.environ if env is None else env
-    if env.get("SLURM_JOB_ID"):
-        scheduler, job_id = "slurm", env["SLURM_JOB_ID"]
-        array_job, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
-    elif env.get("LSB_JOBID"):
-        scheduler, job_id = "lsf", env["LSB_JOBID"]
-        task = env.get("LSB_JOBINDEX")
-        task = task if task not in (None, "", "0") else None
-        array_job = job_id if task is not None else None
-    else:
-        scheduler, job_id, array_job, task = "local", None, None, None
-    return {"scheduler": scheduler, "job_id": job_id, "array_job_id": array_job, "array_task_id": task,
-            "host": socket.gethostname(), "pid": os.getpid()}
+    """The record's ``job`` group (without ``attempts``): the executor whose variables ``env`` holds (SLURM, LSF,
+    ... each backend recognises its own: :func:`launchers.backends.job_environment`), this host and process."""
+    return {**job_environment(os.environ if env is None else env), "host": socket.gethostname(), "pid": os.getpid()}
 
 
 class RunLifecycle:
