@@ -23,7 +23,7 @@ from launchers import alive_checkers
 from recipes import load_recipe
 from results.lock import RunLock
 
-from .conftest import recorder
+from tests.launchers.conftest import recorder
 
 SCRIPT_TASK = {"slurm": lambda k: {"SLURM_ARRAY_TASK_ID": str(k)}, "lsf": lambda k: {"LSB_JOBINDEX": str(k + 1)}}
 

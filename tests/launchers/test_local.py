@@ -17,7 +17,7 @@ from launchers.status import collect_status
 from recipes import load_recipe
 from results import load_record
 
-from .conftest import pending_signals
+from tests.launchers.conftest import pending_signals
 
 FAST = ["training.epochs=2", "attack.steps=1", "evaluation.autoattack=null", "evaluation.pgd_steps=2",
         "training.select_subset=64", "training.select_pgd_steps=2"]

@@ -20,7 +20,7 @@ from launchers import EXECUTORS, LaunchError, LsfExecutor, SlurmExecutor, TaskCo
 from launchers.launch import launch
 from recipes import load_recipe
 
-from .conftest import check_golden, recorder
+from tests.launchers.conftest import check_golden, recorder
 
 COMMAND = TaskCommand(before=("/venv/bin/python", "-m", "robustperf", "run", "/recipes/demo.yaml"),
                       after=("--results", "/data/results", "--set", "training.epochs=1"))

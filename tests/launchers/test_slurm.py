@@ -27,7 +27,7 @@ from launchers.slurm import parse_max_array_size
 from recipes import load_recipe
 from results import load_record, new_record, write_record
 
-from .conftest import pending_signals
+from tests.launchers.conftest import pending_signals
 
 pytestmark = pytest.mark.slurm
 

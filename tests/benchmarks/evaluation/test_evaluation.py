@@ -2,10 +2,8 @@
 AutoAttack <= PGD <= clean, eps-ball, resume after SIGKILL and SIGTERM, the record groups and the CLI."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys
@@ -19,19 +17,16 @@ from benchmarks.evaluation.autoattack import EPS_TOLERANCE
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import RunConfig
 from results.schema import TEMPLATE
+from tests.benchmarks import _evaluation_model
+from tests.conftest import ROOT
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 EPS = 0.1
 N = 32
 BS = 16  # two batches of the clean pass and of APGD-CE: the kill lands between batches of one attack
 
 
 def _helper():
-    spec = importlib.util.spec_from_file_location("_evaluation_model", HERE / "_evaluation_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _evaluation_model
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -113,10 +108,9 @@ def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, 
     x, y = digits
     state = tmp_path / "state.json"
     script = (
-        "import importlib.util, sys, torch\n"
+        "import sys, torch\n"
         "torch.set_num_threads(1)\n"
-        f"spec = importlib.util.spec_from_file_location('m', {str(HERE / '_evaluation_model.py')!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "from tests.benchmarks import _evaluation_model as m\n"
         "from benchmarks.data import load_dataset\n"
         "from benchmarks.evaluation import EvaluationInterrupted, run_autoattack\n"
         f"model = m.small_cnn(); model.load_state_dict(torch.load({str(weights)!r})); model.eval()\n"
@@ -267,9 +261,8 @@ def test_sanity_warnings_are_surfaced(trained, digits, wrap, attacks, expected, 
 
 
 def test_evaluate_with_an_energy_meter_fills_kwh(trained, digits, tmp_path):
-    from _fake_power import LinearPower, install
-
     from benchmarks.measurement import EnergyMeter
+    from tests.benchmarks._fake_power import LinearPower, install
 
     model, _ = trained
     x, y = digits

@@ -7,7 +7,7 @@ import time
 import psutil
 import pytest
 
-from _fake_power import NAME, LinearPower, ManualClock, SinePower, install
+from tests.benchmarks._fake_power import NAME, LinearPower, ManualClock, SinePower, install
 from benchmarks.measurement import (ESTIMATE_TDP, TOTAL, UNAVAILABLE, EnergyMeter, EnergyUnavailable, PowerSampler,
                                     list_energy_backends)
 from benchmarks.measurement._nvidia import parse_cuda_visible_devices, parse_power_line, physical_devices

@@ -8,7 +8,7 @@ import torch
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import load_recipe
 from tests.benchmarks._training_helpers import run_cli
-from tests.benchmarks.test_resume import _metrics, _same
+from tests.benchmarks.training.test_resume import _metrics, _same
 from tests.conftest import ROOT
 
 RECIPE = ROOT / "recipes" / "deepsloth-digits.yaml"

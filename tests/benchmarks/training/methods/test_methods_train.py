@@ -12,7 +12,7 @@ from benchmarks.run import execute
 from recipes import load_recipe
 from results import load_record
 from tests.benchmarks._training_helpers import one_thread, run_cli  # noqa: F401 - autouse fixture
-from tests.benchmarks.test_resume import _metrics, _same
+from tests.benchmarks.training.test_resume import _metrics, _same
 from tests.conftest import ROOT
 
 RECIPE = ROOT / "recipes" / "methods-digits.yaml"
