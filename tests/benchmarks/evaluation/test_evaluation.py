@@ -25,10 +25,6 @@ N = 32
 BS = 16  # two batches of the clean pass and of APGD-CE: the kill lands between batches of one attack
 
 
-def _helper():
-    return _evaluation_model
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One intra-op thread: on a shared 2-core machine two threads spin-wait on each other and a tiny model's
@@ -47,10 +43,9 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(small_cnn, tmp_path_factory):
     """(model, path of its state dict): the small CNN after a second of Adam on the digits training split."""
-    torch.manual_seed(0)
-    model = _helper().train_small_cnn()
+    model = small_cnn()
     path = tmp_path_factory.mktemp("model") / "small_cnn.pt"
     torch.save(model.state_dict(), path)
     return model, path
@@ -302,7 +297,7 @@ def test_autoattack_on_cuda_equals_pyautoattack(trained, digits):
 
     model, _ = trained
     x, y = digits
-    cuda = _helper().small_cnn().cuda().eval()
+    cuda = _evaluation_model.small_cnn().cuda().eval()
     cuda.load_state_dict(model.state_dict())
     ours = run_autoattack(cuda, x[:N], y[:N], eps=EPS, version="standard", seed=0, batch_size=BS)
     direct = AutoAttack(cuda, eps=EPS, norm="Linf", version="standard", seed=0, device="cuda")

@@ -12,7 +12,6 @@ from benchmarks.evaluation import EvaluationInterrupted, evaluate, run_autoattac
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from benchmarks.evaluation.survival import COLUMNS, fgm_min_eps, pgd_trace
 from recipes import RunConfig
-from tests.benchmarks import _evaluation_model
 
 EPS = 0.1
 N = 64
@@ -27,9 +26,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return _evaluation_model.train_small_cnn()
+def model(small_cnn):
+    return small_cnn()
 
 
 @pytest.fixture(scope="module")

@@ -15,15 +15,10 @@ import torch.nn as nn
 import robustperf
 from benchmarks.inference import (AttackSetup, InferSettings, benchmark_inference, get_precision, olympic_mean,
                                   percentile, single_stream)
-from tests.benchmarks import _evaluation_model
 from tests.conftest import ROOT
 
 #: int8 (post-training static, x86 engine) must keep the fp32 clean accuracy on digits within this many points.
 INT8_TOLERANCE_PP = 2.0
-
-
-def _helper():
-    return _evaluation_model
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +29,8 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def trained():
-    torch.manual_seed(0)
-    return _helper().train_small_cnn(epochs=4)
+def trained(small_cnn):
+    return small_cnn(epochs=4)
 
 
 class Sleeper(nn.Module):
