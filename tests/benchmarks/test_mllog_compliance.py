@@ -114,6 +114,7 @@ def _standard_keys():
     return {v for k, v in vars(mlc).items() if k.isupper() and isinstance(v, str)}
 
 
+@pytest.mark.slow
 def test_reevaluation_rewrites_the_final_section(run_dir, tmp_path):
     before = _events(run_dir / "mllog.txt")
     proc = run_cli(["evaluate", run_dir, "--which", "last", "--set", "evaluation.pgd_steps=1", "--fresh",

@@ -37,6 +37,7 @@ def demo(tmp_path_factory):
     return out, proc
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.slow
 def test_every_stage_leaves_its_output(demo):
     out, proc = demo
@@ -63,6 +64,7 @@ def test_every_stage_leaves_its_output(demo):
     assert "APGD-CE (a subset of AutoAttack) on 20 test points" in summary
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.slow
 def test_second_demo_reuses_finished_runs(demo):
     out, _ = demo

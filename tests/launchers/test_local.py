@@ -47,6 +47,7 @@ def _wait(predicate, timeout, what):
         time.sleep(0.2)
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
     """The real CLI on the tiny recipe: Ctrl-C during training, every run checkpoints; launch again finishes.

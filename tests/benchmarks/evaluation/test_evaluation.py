@@ -97,6 +97,7 @@ def test_autoattack_below_pgd_below_clean(trained, digits, reference):
     assert not (pgd & ~clean).any() and not (reference.robust_flags & ~clean).any()
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, reference, tmp_path, monkeypatch):
     """Kill -9 between two batches of APGD-CE, then SIGTERM inside APGD-T; the third call finishes."""
     model, weights = trained

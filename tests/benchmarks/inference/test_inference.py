@@ -220,6 +220,7 @@ def _robustperf(*args):
                           text=True, timeout=600)
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.slow
 def test_robustperf_infer_writes_the_record_samples_and_table_columns(tmp_path):
     results = tmp_path / "results"

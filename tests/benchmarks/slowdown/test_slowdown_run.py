@@ -23,6 +23,7 @@ def _args(results, extra=()):
     return args
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.slow
 def test_sdn_ic_only_resumes_bit_identically_across_the_phase_boundary(tmp_path, cached_run):
     spec = load_recipe(str(RECIPE), SHORT).run(0)

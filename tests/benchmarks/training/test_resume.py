@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from benchmarks.interruption import TEST_INTERRUPT_ENV
@@ -61,6 +62,8 @@ def _metrics(run_dir):
     return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in rows]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_sigkill_anywhere_then_rerun_is_bit_identical(tiny_recipe, tmp_path, cached_run):
     spec = load_recipe(str(tiny_recipe), OVERRIDES).run(0)
     reference = tmp_path / "reference"

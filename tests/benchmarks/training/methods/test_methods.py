@@ -312,6 +312,7 @@ def test_methods_recipes_expand():
     assert {r.config["training"]["loss"] for r in digits} == set(TRAINING_METHODS.builtin) - set(SDN_METHODS)
 
 
+@pytest.mark.slow
 def test_fp16_trains_with_a_checkpointed_gradient_scaler(tiny_recipe, tmp_path):
     from benchmarks.run import execute
     from results import load_record

@@ -72,6 +72,7 @@ RESUMES = {
 }
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(RESUMES))
 def test_sigkill_then_resume_is_bit_identical(tmp_path, name, cached_run):
