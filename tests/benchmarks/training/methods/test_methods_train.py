@@ -46,8 +46,12 @@ def test_standard_is_less_robust_than_at(tmp_path):
     assert pgd_std < pgd_at and pgd_at > 10.0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("index", [1, 2, 4, 5, 6, 7],
+#: the cheapest methods (a few seconds each) train in the fast tier as well; the others are slow
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("index", [1, 2, pytest.param(4, marks=SLOW), pytest.param(5, marks=SLOW),
+                                   pytest.param(6, marks=SLOW), pytest.param(7, marks=SLOW)],
                          ids=["fgsm_rs", "free", "trades", "mart", "at-awp", "trades-awp"])
 def test_each_method_trains_above_chance(tmp_path, index):
     spec, (clean, robust) = _train(index, tmp_path)
