@@ -298,7 +298,7 @@ def test_methods_recipes_expand():
     assert len(cifar) == 5 * 12 * 3
     from recipes.schema import SDN_METHODS
 
-    # the multi-exit (SDN) methods are in recipes/deepsloth-cifar10.yaml (tests/benchmarks/test_slowdown_run.py)
+    # the multi-exit (SDN) methods: recipes/deepsloth-cifar10.yaml (tests/benchmarks/slowdown/test_slowdown_run.py)
     assert {r.config["training"]["loss"] for r in cifar} == set(TRAINING_METHODS.builtin) - set(SDN_METHODS)
     assert {r.config["model"]["arch"] for r in cifar} == {"cifar_resnet18", "preact_resnet18", "wrn", "vit_cifar_s"}
     free = [r for r in cifar if r.config["training"]["loss"] == "free"]
