@@ -14,8 +14,8 @@ BENCH_OUT ?= bench.json
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
-	@echo "make test   - set up .venv, install with test extras, run the tests"
-	@echo "make test-all - every test, the slow ones (marked slow) included"
+	@echo "make test   - set up .venv, install with test extras, run the fast tests (-m 'not slow', minutes)"
+	@echo "make test-all - every test: also the slow ones (real SLURM jobs, the demo, end-to-end chains)"
 	@echo "make docs   - build the documentation site offline into $(SITE_DIR)/ (mkdocs build --strict)"
 	@echo "make bench  - run the benchmarks, print a table and write $(BENCH_OUT)"
 	@echo "make paper  - regenerate the reference study's scaling laws and figures from its published table"
@@ -33,8 +33,10 @@ $(STAMP): $(PY) setup.cfg pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Two tiers (markers in setup.cfg): `make test` leaves out the tests marked slow; `make test-all` runs them all.
+# PYTEST_ARGS go last, so `make test PYTEST_ARGS='-m slurm'` replaces the tier's -m.
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

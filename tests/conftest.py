@@ -1,4 +1,5 @@
-"""Suite-wide test set-up: markers for GPU and SLURM tests, the repository root, quiet offline W&B."""
+"""Suite-wide test set-up: markers for GPU and SLURM tests, the repository root, quiet offline W&B, and the cache
+of trained fixtures (tests/_fixture_cache.py)."""
 from __future__ import annotations
 
 import os
@@ -37,3 +38,24 @@ def repo_root() -> pathlib.Path:
 def tiny_recipe() -> pathlib.Path:
     """recipes/tiny-digits.yaml: two runs (AT, TRADES) of a WRN-10-1 on digits, seconds each."""
     return ROOT / "recipes" / "tiny-digits.yaml"
+
+
+_CACHE = pytest.StashKey()
+
+
+@pytest.fixture(scope="session")
+def fixture_cache(request, tmp_path_factory):
+    """The on-disk cache of trained fixtures (see tests/_fixture_cache.py): ``entry(name, description, build)``."""
+    from tests._fixture_cache import open_cache
+
+    cache = open_cache(request.config, tmp_path_factory.mktemp("fixture-cache"))
+    request.config.stash[_CACHE] = cache
+    return cache
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    cache = config.stash.get(_CACHE, None)
+    if cache is not None and (cache.built or cache.reused):
+        where = cache.root if cache.persistent else "this session only"
+        terminalreporter.write_line(f"trained fixtures: {len(cache.built)} made, {len(cache.reused)} reused "
+                                    f"from the cache ({where})")

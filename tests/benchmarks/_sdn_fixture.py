@@ -1,7 +1,8 @@
 """A small SDN trained on digits the way DeepSloth attacks it: backbone first, then the ICs on the frozen backbone.
 
 WRN-16-1 SDN (6 ICs + final) on 8x8 digits; 300 training images are held out for threshold calibration.
-Shared by the slowdown tests (one training per session, ~15 s of CPU).
+Shared by the slowdown tests through the ``small_sdn`` fixture (tests/benchmarks/conftest.py): one training
+per session at most, ~15 s of CPU, its weights cached on disk.
 """
 from __future__ import annotations
 
@@ -32,13 +33,18 @@ def _fit(model, params, x, y, epochs, loss_of, seed):
             opt.step()
 
 
-def train_small_sdn(seed: int = 0, backbone_epochs: int = 5, ic_epochs: int = 3):
+def small_sdn():
+    """The untrained WRN-16-1 SDN for 8x8 digits (the architecture :func:`train_small_sdn` trains)."""
     from benchmarks.models.sdn import create_sdn
 
+    return create_sdn("sdn_wrn", depth=16, width=1, in_chans=1, input_size=8, num_classes=10, mean=(0.3,),
+                      std=(0.38,))
+
+
+def train_small_sdn(seed: int = 0, backbone_epochs: int = 5, ic_epochs: int = 3):
     torch.manual_seed(seed)
     (x, y), _, _ = digits_splits()
-    model = create_sdn("sdn_wrn", depth=16, width=1, in_chans=1, input_size=8, num_classes=10, mean=(0.3,),
-                       std=(0.38,))
+    model = small_sdn()
     _fit(model, model.backbone_parameters(), x, y, backbone_epochs, lambda o, t: F.cross_entropy(o[-1], t), seed)
     for p in model.backbone_parameters():
         p.requires_grad_(False)

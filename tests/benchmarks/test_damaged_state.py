@@ -49,6 +49,7 @@ def test_torn_record_names_the_damage_and_restart_continues_from_the_checkpoint(
     assert json.load(open(record))["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_names_the_damage_and_restart_starts_over(tmp_path):
     args, run_dir = _interrupted_run(tmp_path)
     last = os.path.join(run_dir, "checkpoint-last.pt")
@@ -72,7 +73,7 @@ def _deep(depth=100000):
     return "[" * depth + "]" * depth
 
 
-@pytest.mark.parametrize("where", ["record", "inner"])
+@pytest.mark.parametrize("where", ["record", pytest.param("inner", marks=pytest.mark.slow)])
 def test_deeply_nested_json_record_is_reported_corrupt_by_every_command(tmp_path, where):
     (tmp_path / "r.yaml").write_text(RECIPE)
     from recipes import load_recipe

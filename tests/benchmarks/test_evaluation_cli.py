@@ -25,15 +25,15 @@ def _robustperf(*args, env=None):
                           text=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A WRN-10-1 adversarially trained for one epoch on digits by `robustperf run --no-eval`."""
+@pytest.fixture
+def run_dir(cached_run, tmp_path_factory):
+    """A WRN-10-1 adversarially trained for one epoch on digits by `robustperf run --no-eval` (cached; each test
+    gets its own copy)."""
     results = tmp_path_factory.mktemp("results")
-    done = _robustperf("run", str(ROOT / "recipes" / "tiny-digits.yaml"), "--index", "0", "--results",
-                       str(results), "--no-eval", "--no-flops", "--no-progress", "--set", "training.epochs=1",
-                       "--set", "training.warmup_epochs=0", "--set", "attack.steps=1",
-                       "--set", "training.select_subset=64")
-    assert done.returncode == 0, done.stderr
+    cached_run(["run", str(ROOT / "recipes" / "tiny-digits.yaml"), "--index", "0", "--results",
+                str(results), "--no-eval", "--no-flops", "--no-progress", "--set", "training.epochs=1",
+                "--set", "training.warmup_epochs=0", "--set", "attack.steps=1",
+                "--set", "training.select_subset=64"])
     (folder,) = [p for p in results.iterdir() if p.is_dir()]
     return folder
 

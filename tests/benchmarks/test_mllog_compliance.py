@@ -63,13 +63,13 @@ def _events(log):
     return [json.loads(line.split(":::MLLOG ", 1)[1]) for line in open(log) if line.startswith(":::MLLOG ")]
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+@pytest.fixture
+def run_dir(cached_run, tmp_path_factory):
+    """The run of RECIPE (cached; each test gets its own copy)."""
     tmp = tmp_path_factory.mktemp("mllog")
     (tmp / "r.yaml").write_text(RECIPE)
-    proc = run_cli(["run", tmp / "r.yaml", "--index", "0", "--results", tmp / "res", "--device", "cpu",
-                    "--no-progress", "--no-flops"])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cached_run(["run", tmp / "r.yaml", "--index", "0", "--results", tmp / "res", "--device", "cpu",
+                "--no-progress", "--no-flops"])
     (run,) = [p for p in (tmp / "res").iterdir() if p.is_dir()]
     return run
 
@@ -114,6 +114,7 @@ def _standard_keys():
     return {v for k, v in vars(mlc).items() if k.isupper() and isinstance(v, str)}
 
 
+@pytest.mark.slow
 def test_reevaluation_rewrites_the_final_section(run_dir, tmp_path):
     before = _events(run_dir / "mllog.txt")
     proc = run_cli(["evaluate", run_dir, "--which", "last", "--set", "evaluation.pgd_steps=1", "--fresh",

@@ -16,11 +16,15 @@ FAST = ["training.epochs=1", "training.warmup_epochs=0", "attack.steps=1", "trai
         "measurement.tdp_watts=10"]
 
 
-def _run(recipe, results, *sets):
+def _args(recipe, results, *sets):
     args = ["run", recipe, "--index", 0, "--results", results, "--no-flops", "--no-progress"]
     for item in (*FAST, *sets):
         args += ["--set", item]
-    done = run_cli(args)
+    return args
+
+
+def _run(recipe, results, *sets):
+    done = run_cli(_args(recipe, results, *sets))
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -29,10 +33,11 @@ def _digests(run_dir):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(run_dir.glob("checkpoint-*.pt"))}
 
 
-@pytest.fixture(scope="module")
-def completed(tmp_path_factory, tiny_recipe):
+@pytest.fixture
+def completed(cached_run, tmp_path_factory, tiny_recipe):
+    """(results, spec): run 0, trained and evaluated on 8 points (cached; each test gets its own copy)."""
     results = tmp_path_factory.mktemp("runs")
-    _run(tiny_recipe, results, "evaluation.autoattack_n=8")
+    cached_run(_args(tiny_recipe, results, "evaluation.autoattack_n=8"))
     spec = load_recipe(str(tiny_recipe), [*FAST, "evaluation.autoattack_n=8"]).run(0)
     return results, spec
 

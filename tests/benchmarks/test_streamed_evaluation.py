@@ -95,6 +95,7 @@ def test_streamed_evaluation_equals_the_in_memory_one_and_never_decodes_the_spli
     assert a[cols].equals(b[cols])
 
 
+@pytest.mark.slow
 def test_streamed_autoattack_resumes_to_the_uninterrupted_answer(tmp_path, monkeypatch):
     root = make_folder(tmp_path / "d", val_per_class=6)
     data = eval_set(config(root, 16, 2).data, "test")
@@ -118,6 +119,7 @@ def test_streamed_autoattack_resumes_to_the_uninterrupted_answer(tmp_path, monke
     assert resumed.per_attack == reference.per_attack
 
 
+@pytest.mark.slow
 def test_evaluation_peak_memory_does_not_grow_with_the_split(tmp_path):
     """Twelve times the validation images (528 more at 256 px: 104 MB as uint8, 415 MB as float) leave the streamed
     evaluation's own peak (clean, PGD, AutoAttack's clean pass over every point) where it was, within allocator
@@ -169,6 +171,7 @@ def test_the_per_epoch_check_streams_the_held_out_images(tmp_path):
         assert trainer.evaluate() == streamed  # the same per-epoch numbers as from tensors
 
 
+@pytest.mark.slow
 def test_a_folder_run_is_evaluated_and_inferred_at_its_image_size(tmp_path, capsys):
     """`robustperf run`'s final evaluation and `robustperf infer` read the run's data as trained: data.image_size 32
     (imagefolder's default is 224), streamed; their clean accuracies are the model's on the 32 px test split and

@@ -37,6 +37,7 @@ def demo(tmp_path_factory):
     return out, proc
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.slow
 def test_every_stage_leaves_its_output(demo):
     out, proc = demo
@@ -63,6 +64,7 @@ def test_every_stage_leaves_its_output(demo):
     assert "APGD-CE (a subset of AutoAttack) on 20 test points" in summary
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.slow
 def test_second_demo_reuses_finished_runs(demo):
     out, _ = demo
@@ -72,3 +74,27 @@ def test_second_demo_reuses_finished_runs(demo):
     assert proc.returncode == 0, proc.stderr[-2000:]
     after = {r["run_id"]: r["job"]["attempts"] for _, r, _ in results.iter_records(str(out / "runs"))}
     assert after == before  # nothing trained or evaluated again
+
+
+# ---------------------------------------------------------------- the fast tier: no run is trained
+
+def test_a_recipe_mistake_stops_the_demo_before_anything_runs(tmp_path, capsys):
+    import robustperf
+
+    out = tmp_path / "out"
+    assert robustperf.main(["demo", "--out", str(out), "--set", "training.no_such_key=1"]) == 2
+    err = capsys.readouterr().err
+    assert "training.no_such_key" in err and "Traceback" not in err
+    assert not out.exists()  # nothing launched, collected or analysed
+
+
+def test_summary_names_the_attack_subset_and_its_points():
+    from robustperf_demo import _attack_subset
+
+    def record(autoattack, n):
+        return {"config": {"evaluation": {"autoattack": autoattack}}, "accuracy": {"autoattack_n": n}}
+
+    assert _attack_subset([record(["apgd-ce"], 20)] * 2) == "APGD-CE (a subset of AutoAttack) on 20 test points"
+    assert _attack_subset([record("standard", 1000), record("standard", 360)]) == (
+        "AutoAttack standard on 360/1000 test points")
+    assert _attack_subset([]) == "n/a on ? test points"

@@ -24,7 +24,7 @@ from launchers.slurm import SlurmExecutor
 from recipes import load_recipe
 from results.lock import RunLock
 
-from .conftest import recorder, script_executor_names, task_env
+from tests.launchers.conftest import recorder, script_executor_names, task_env
 
 
 def fake_venv(tmp_path: pathlib.Path) -> pathlib.Path:

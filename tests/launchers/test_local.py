@@ -18,7 +18,7 @@ from launchers.status import collect_status
 from recipes import load_recipe
 from results import load_record
 
-from .conftest import pending_signals
+from tests.launchers.conftest import pending_signals
 
 FAST = ["training.epochs=2", "attack.steps=1", "evaluation.autoattack=null", "evaluation.pgd_steps=2",
         "training.select_subset=64", "training.select_pgd_steps=2"]
@@ -48,6 +48,7 @@ def _wait(predicate, timeout, what):
         time.sleep(0.2)
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
     """The real CLI on the tiny recipe: Ctrl-C during training, every run checkpoints; launch again finishes.

@@ -18,6 +18,7 @@ FAST = ["training.epochs=1", "attack.steps=1", "evaluation.autoattack=null", "ev
         "training.select_subset=64", "training.select_pgd_steps=2"]
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_lsf_array_element_runs_its_matrix_entry(tmp_path, tiny_recipe):
     """Element 2 (1-based LSB_JOBINDEX) of an array over matrix indices 1 and 3 trains run 3, and only it.

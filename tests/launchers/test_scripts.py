@@ -24,7 +24,7 @@ from launchers.lsf import LsfExecutor
 from launchers.slurm import SlurmExecutor
 from recipes import load_recipe
 
-from .conftest import check_golden, executor_names, recorder, script_executor_names, task_env
+from tests.launchers.conftest import check_golden, executor_names, recorder, script_executor_names, task_env
 
 COMMAND = TaskCommand(before=("/venv/bin/python", "-m", "robustperf", "run", "/recipes/demo.yaml"),
                       after=("--results", "/data/results", "--set", "training.epochs=1"))

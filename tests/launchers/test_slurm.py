@@ -27,7 +27,7 @@ from launchers.slurm import SlurmExecutor, parse_max_array_size
 from recipes import load_recipe
 from results import load_record, new_record, write_record
 
-from .conftest import pending_signals
+from tests.launchers.conftest import pending_signals
 
 pytestmark = pytest.mark.slurm
 
@@ -77,6 +77,7 @@ def four_runs(slurm_cluster, tmp_path_factory, tiny_recipe):
     return recipe, results, result, running, overrides
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_array_of_four_with_throttle_two_completes(four_runs):
     recipe, results, result, running, _ = four_runs
@@ -95,6 +96,7 @@ def test_array_of_four_with_throttle_two_completes(four_runs):
     assert not list(results.parent.rglob("pwned"))
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_launching_again_submits_nothing(four_runs, capsys):
     import robustperf
@@ -123,6 +125,7 @@ def _elapsed_seconds(job_id: str) -> int:
     return seconds
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.slow
 def test_time_limit_signal_checkpoint_and_chained_resume(slurm_cluster, tmp_path, tiny_recipe):
     """A run whose time limit is shorter than its training: SLURM sends --signal's USR1 before the limit, the
@@ -321,6 +324,7 @@ def venv_relative_run(slurm_cluster, tmp_path_factory, tiny_recipe):
 
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_relative_data_path_resolves_against_the_launch_directory(venv_relative_run):
     spec, results, folder, _ = venv_relative_run
@@ -333,6 +337,7 @@ def test_relative_data_path_resolves_against_the_launch_directory(venv_relative_
     assert f"cd -- {folder.parents[2] / 'project'} ||" in script  # where the launch was made from
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_setup_venv_runs_its_own_robustperf(venv_relative_run):
     spec, results, folder, venv = venv_relative_run

@@ -120,6 +120,7 @@ def tuned(tmp_path_factory):
     return results, killed_with, resumed.stdout
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.slow
 def test_six_trial_tune_survives_sigkill_and_resumes_to_exactly_six(tuned):
     from results import load_record
@@ -155,6 +156,7 @@ def test_six_trial_tune_survives_sigkill_and_resumes_to_exactly_six(tuned):
     assert main(["tune", RECIPE, "--results", str(results), "--status"]) == 0
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.slow
 def test_collect_survival_gathers_every_trial_run(tuned, tmp_path):
     from robustperf import main
@@ -179,6 +181,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.slow
 def test_optuna_dashboard_reads_the_study_over_http(tuned):
     results, _, _ = tuned
@@ -216,6 +219,7 @@ def test_optuna_dashboard_reads_the_study_over_http(tuned):
             proc.wait()
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slurm
 @pytest.mark.slow
 def test_tune_waves_run_as_slurm_arrays(slurm_cluster, tmp_path):

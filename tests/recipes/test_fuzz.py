@@ -147,7 +147,7 @@ def test_malformed_recipes_end_in_recipe_error(text):
 # repeats and --indices, many exclude entries, long chains. Every one must end in exit 2 (or, for counting, an
 # answer) within seconds, and the process's peak memory must not grow by more than a bound.
 
-import _rss  # noqa: E402  (tests/recipes/_rss.py)
+from tests.recipes import _rss  # noqa: E402
 import time  # noqa: E402
 
 #: growth of the peak RSS allowed for one hostile input (the unbounded versions grew by gigabytes)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import robustperf
 from recipes import RecipeError, load_recipe, recipe_from_dict, run_id_of
 from recipes import applies, apply_patch, copy_config
+from tests.conftest import ROOT
 
 
 def product_reference(recipe):
@@ -141,7 +142,8 @@ def test_every_command_on_a_huge_matrix_ends_fast_in_little_memory(tmp_path):
     path.write_text(f"grid:\n  attack.steps: {axis}\n  training.select_pgd_steps: {axis}\n"
                     f"  training.select_subset: {axis}\n  training.select_batch_size: {axis}\n")
     script = (
-        "import contextlib, io, json, sys, robustperf, _rss\n"
+        "import contextlib, io, json, sys, robustperf\n"
+        "from tests.recipes import _rss\n"
         "_rss.reset_peak()  # a child of a large pytest process starts with the parent's high-water mark\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
@@ -153,7 +155,7 @@ def test_every_command_on_a_huge_matrix_ends_fast_in_little_memory(tmp_path):
         "print(json.dumps({'codes': codes, 'count': out.getvalue().split()[0],\n"
         "                  'rss_kb': _rss.peak_kb()}))\n")
     env = dict(os.environ, ROBUSTPERF_MAX_RUNS="1000",
-               PYTHONPATH=os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")])))
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "res")], capture_output=True,
                           text=True, timeout=120, env=env)

@@ -16,7 +16,7 @@ from scaling.laws import EnvelopePowerLaw
 from scaling.mapping import Mapping
 from scaling.units import picture, settings
 
-from .conftest import PUBLISHED
+from tests.scaling.conftest import PUBLISHED
 
 #: exact data of each law: (params to recover, generator)
 TRUE = {

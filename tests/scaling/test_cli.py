@@ -12,7 +12,7 @@ import pytest
 import robustperf
 from tests.conftest import ROOT
 
-from .conftest import PUBLISHED, PUBLISHED_ARGS
+from tests.scaling.conftest import PUBLISHED, PUBLISHED_ARGS
 
 REPORT_KEYS = {"envelope", "electricity", "co2", "gbr", "quantile", "forecast", "repeats", "excluded", "figures"}
 

@@ -14,7 +14,7 @@ from scaling.errors import TableError
 from scaling.sections.trends import growth_fit
 from scaling.mapping import Mapping, load_mapping
 
-from .conftest import DATA
+from tests.scaling.conftest import DATA
 
 ROBUSTBENCH = DATA / "robustbench_cifar10_linf.csv"
 

@@ -305,7 +305,7 @@ def test_methods_recipes_expand():
     cifar = load_recipe(str(ROOT / "recipes" / "methods-cifar10.yaml")).runs()
     assert len(cifar) == 5 * 12 * 3
     sdn_methods = {e.name for e in catalog.entries("methods").values() if e.multi_exit}
-    # the multi-exit (SDN) methods are in recipes/deepsloth-cifar10.yaml (tests/benchmarks/test_slowdown_run.py)
+    # the multi-exit (SDN) methods are in recipes/deepsloth-cifar10.yaml (tests/benchmarks/slowdown/test_slowdown_run.py)
     assert {r.config["training"]["loss"] for r in cifar} == set(catalog.names("methods")) - sdn_methods
     assert {r.config["model"]["arch"] for r in cifar} == {"cifar_resnet18", "preact_resnet18", "wrn", "vit_cifar_s"}
     free = [r for r in cifar if r.config["training"]["loss"] == "free"]
@@ -319,6 +319,7 @@ def test_methods_recipes_expand():
     assert {r.config["training"]["loss"] for r in digits} == set(catalog.names("methods")) - sdn_methods
 
 
+@pytest.mark.slow
 def test_fp16_trains_with_a_checkpointed_gradient_scaler(tiny_recipe, tmp_path):
     from benchmarks.run import execute
     from results import load_record

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from benchmarks.interruption import TEST_INTERRUPT_ENV
@@ -61,11 +62,12 @@ def _metrics(run_dir):
     return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in rows]
 
 
-def test_sigkill_anywhere_then_rerun_is_bit_identical(tiny_recipe, tmp_path):
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_sigkill_anywhere_then_rerun_is_bit_identical(tiny_recipe, tmp_path, cached_run):
     spec = load_recipe(str(tiny_recipe), OVERRIDES).run(0)
     reference = tmp_path / "reference"
-    done = run_cli(_args(tiny_recipe, reference))
-    assert done.returncode == 0, done.stderr
+    cached_run(_args(tiny_recipe, reference))  # the uninterrupted run: trained once, cached
 
     interrupted = tmp_path / "interrupted"
     logs = []

@@ -15,7 +15,7 @@ from benchmarks.slowdown import metrics as M
 from benchmarks.slowdown.counter import ForwardCounter
 from benchmarks.slowdown.evaluate import eps_of
 from recipes import SlowdownConfig
-from tests.benchmarks._sdn_fixture import digits_splits, train_small_sdn
+from tests.benchmarks._sdn_fixture import digits_splits
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 FLOPS = [10.0, 25.0, 45.0, 70.0, 100.0]
@@ -110,9 +110,9 @@ def test_l1_projection_is_the_closest_point():
 # ---------------------------------------------------------------- the trained digits SDN
 
 @pytest.fixture(scope="module")
-def sdn():
+def sdn(small_sdn):
     torch.set_num_threads(1)
-    model = train_small_sdn()
+    model = small_sdn()
     from benchmarks.measurement import exit_forward_flops
 
     flops = exit_forward_flops(model, (1, 8, 8))["exit_cumulative_flops"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from _fake_power import NAME, LinearPower, ManualClock, install
+from tests.benchmarks._fake_power import NAME, LinearPower, ManualClock, install
 from benchmarks.measurement import EnergyMeter, match_price, merge_totals, summarize
 from recipes import DEFAULT_CLOUD_PRICES, MeasurementConfig
 from results.schema import TEMPLATE, new_record, validate

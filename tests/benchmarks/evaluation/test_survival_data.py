@@ -3,9 +3,6 @@ digits: failure times monotone in the attack budget, AutoAttack's cumulative clo
 the minimal-eps FGM, and survival.parquet beside the record."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +13,6 @@ from benchmarks.interruption import TEST_INTERRUPT_ENV
 from benchmarks.evaluation.survival import COLUMNS, fgm_min_eps, pgd_trace
 from recipes import RunConfig, catalog, section_fields
 
-HERE = pathlib.Path(__file__).resolve().parent
 EPS = 0.1
 N = 64
 
@@ -30,12 +26,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def model():
-    spec = importlib.util.spec_from_file_location("_evaluation_model", HERE / "_evaluation_model.py")
-    helper = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helper)
-    torch.manual_seed(0)
-    return helper.train_small_cnn()
+def model(small_cnn):
+    return small_cnn()
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,7 @@ def test_two_gloo_ranks_end_with_identical_weights(tiny_recipe, tmp_path):
     assert rank0["history"][0]["clean_subset"] > 10.0
 
 
+@pytest.mark.slow
 def test_robustperf_run_under_torchrun(tiny_recipe, tmp_path):
     args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
             str(_free_port()), "-m", "robustperf", "run", str(tiny_recipe), "--index", "1", "--results", str(tmp_path),

@@ -7,7 +7,7 @@ import time
 import psutil
 import pytest
 
-from _fake_power import NAME, LinearPower, ManualClock, SinePower, install
+from tests.benchmarks._fake_power import NAME, LinearPower, ManualClock, SinePower, install
 from benchmarks.measurement import (ESTIMATE_TDP, TOTAL, UNAVAILABLE, EnergyBackend, EnergyMeter, EnergyUnavailable,
                                     PowerSampler, auto_order, get_energy_backend, list_energy_backends)
 from benchmarks.measurement.backends import BackendUnavailable

@@ -2,10 +2,8 @@
 transfer robust accuracy, unsupported precisions reported with their reason, and `robustperf infer` end to end."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import time
@@ -17,18 +15,10 @@ import torch.nn as nn
 import robustperf
 from benchmarks.inference import (AttackSetup, InferSettings, benchmark_inference, get_precision, olympic_mean,
                                   percentile, single_stream)
+from tests.conftest import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: int8 (post-training static, x86 engine) must keep the fp32 clean accuracy on digits within this many points.
 INT8_TOLERANCE_PP = 2.0
-
-
-def _helper():
-    spec = importlib.util.spec_from_file_location("_evaluation_model", ROOT / "tests" / "benchmarks" /
-                                                  "_evaluation_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +29,8 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def trained():
-    torch.manual_seed(0)
-    return _helper().train_small_cnn(epochs=4)
+def trained(small_cnn):
+    return small_cnn(epochs=4)
 
 
 class Sleeper(nn.Module):
@@ -231,6 +220,7 @@ def _robustperf(*args):
                           text=True, timeout=600)
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.slow
 def test_robustperf_infer_writes_the_record_samples_and_table_columns(tmp_path):
     results = tmp_path / "results"

@@ -17,7 +17,7 @@ from scaling.mapping import Mapping
 from scaling.report import render_markdown
 from scaling.sections import Section, get_section, list_sections, register_section, unregister_section
 
-from .conftest import PUBLISHED, PUBLISHED_ARGS
+from tests.scaling.conftest import PUBLISHED, PUBLISHED_ARGS
 
 BUILT_IN = ["envelope", "laws", "backtest", "electricity", "co2", "kwh", "quantile", "quantile_trend", "gbr",
             "factors", "forecast", "law_forecast", "repeats"]

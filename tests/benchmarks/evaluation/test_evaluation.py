@@ -2,10 +2,8 @@
 AutoAttack <= PGD <= clean, eps-ball, resume after SIGKILL and SIGTERM, the record groups and the CLI."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys
@@ -19,19 +17,12 @@ from benchmarks.autoattack import EPS_TOLERANCE
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import RunConfig
 from results.schema import TEMPLATE
+from tests.benchmarks import _evaluation_model
+from tests.conftest import ROOT
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 EPS = 0.1
 N = 32
 BS = 16  # two batches of the clean pass and of APGD-CE: the kill lands between batches of one attack
-
-
-def _helper():
-    spec = importlib.util.spec_from_file_location("_evaluation_model", HERE / "_evaluation_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -52,10 +43,9 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(small_cnn, tmp_path_factory):
     """(model, path of its state dict): the small CNN after a second of Adam on the digits training split."""
-    torch.manual_seed(0)
-    model = _helper().train_small_cnn()
+    model = small_cnn()
     path = tmp_path_factory.mktemp("model") / "small_cnn.pt"
     torch.save(model.state_dict(), path)
     return model, path
@@ -107,16 +97,16 @@ def test_autoattack_below_pgd_below_clean(trained, digits, reference):
     assert not (pgd & ~clean).any() and not (reference.robust_flags & ~clean).any()
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_and_sigterm_equals_uninterrupted(trained, digits, reference, tmp_path, monkeypatch):
     """Kill -9 between two batches of APGD-CE, then SIGTERM inside APGD-T; the third call finishes."""
     model, weights = trained
     x, y = digits
     state = tmp_path / "state.json"
     script = (
-        "import importlib.util, sys, torch\n"
+        "import sys, torch\n"
         "torch.set_num_threads(1)\n"
-        f"spec = importlib.util.spec_from_file_location('m', {str(HERE / '_evaluation_model.py')!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "from tests.benchmarks import _evaluation_model as m\n"
         "from benchmarks.datasets import load_dataset\n"
         "from benchmarks.evaluation import EvaluationInterrupted, run_autoattack\n"
         f"model = m.small_cnn(); model.load_state_dict(torch.load({str(weights)!r})); model.eval()\n"
@@ -267,9 +257,8 @@ def test_sanity_warnings_are_surfaced(trained, digits, wrap, attacks, expected, 
 
 
 def test_evaluate_with_an_energy_meter_fills_kwh(trained, digits, tmp_path):
-    from _fake_power import LinearPower, install
-
     from benchmarks.measurement import EnergyMeter
+    from tests.benchmarks._fake_power import LinearPower, install
 
     model, _ = trained
     x, y = digits
@@ -309,7 +298,7 @@ def test_autoattack_on_cuda_equals_pyautoattack(trained, digits):
 
     model, _ = trained
     x, y = digits
-    cuda = _helper().small_cnn().cuda().eval()
+    cuda = _evaluation_model.small_cnn().cuda().eval()
     cuda.load_state_dict(model.state_dict())
     ours = run_autoattack(cuda, x[:N], y[:N], eps=EPS, version="standard", seed=0, batch_size=BS)
     direct = AutoAttack(cuda, eps=EPS, norm="Linf", version="standard", seed=0, device="cuda")

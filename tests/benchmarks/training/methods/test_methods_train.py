@@ -12,7 +12,7 @@ from benchmarks.run import execute
 from recipes import load_recipe
 from results import load_record
 from tests.benchmarks._training_helpers import one_thread, run_cli  # noqa: F401 - autouse fixture
-from tests.benchmarks.test_resume import _metrics, _same
+from tests.benchmarks.training.test_resume import _metrics, _same
 from tests.conftest import ROOT
 
 RECIPE = ROOT / "recipes" / "methods-digits.yaml"
@@ -46,8 +46,12 @@ def test_standard_is_less_robust_than_at(tmp_path):
     assert pgd_std < pgd_at and pgd_at > 10.0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("index", [1, 2, 4, 5, 6, 7],
+#: the cheapest methods (a few seconds each) train in the fast tier as well; the others are slow
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("index", [1, 2, pytest.param(4, marks=SLOW), pytest.param(5, marks=SLOW),
+                                   pytest.param(6, marks=SLOW), pytest.param(7, marks=SLOW)],
                          ids=["fgsm_rs", "free", "trades", "mart", "at-awp", "trades-awp"])
 def test_each_method_trains_above_chance(tmp_path, index):
     spec, (clean, robust) = _train(index, tmp_path)
@@ -72,13 +76,13 @@ RESUMES = {
 }
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(RESUMES))
-def test_sigkill_then_resume_is_bit_identical(tmp_path, name):
+def test_sigkill_then_resume_is_bit_identical(tmp_path, name, cached_run):
     index, extra, kills = RESUMES[name]
     spec = load_recipe(str(RECIPE), ["data.batch_size=128", *extra]).run(index)
-    done = run_cli(_args(tmp_path / "reference", index, extra))
-    assert done.returncode == 0, done.stderr
+    cached_run(_args(tmp_path / "reference", index, extra))  # the uninterrupted run: trained once, cached
     for point in [*kills, None]:
         result = run_cli(_args(tmp_path / "interrupted", index, extra),
                          env={TEST_INTERRUPT_ENV: point} if point else {})
