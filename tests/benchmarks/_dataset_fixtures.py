@@ -85,3 +85,9 @@ def _imagefolder(folder):
 #: dataset name -> build(folder) -> data.root (None: no files needed)
 OFFLINE = {"digits": lambda folder: None, "cifar10": _cifar("cifar10"), "cifar100": _cifar("cifar100"),
            "tinyimagenet": _tiny, "imagefolder": _imagefolder}
+
+
+def synthetic_npz(path, n=50, value=255, label=3):
+    """A generated-data ``.npz`` of ``n`` 32x32 images of one value and one label."""
+    np.savez(path, image=np.full((n, 32, 32, 3), value, dtype=np.uint8), label=np.full(n, label, dtype=np.int64))
+    return str(path)

@@ -50,7 +50,7 @@ def test_a_validation_split_too_large_is_a_user_error():
 
 
 def test_folder_datasets_hold_out_files(tmp_path):
-    from tests.benchmarks.test_folder_data import make_imagefolder
+    from tests.benchmarks._dataset_fixtures import make_imagefolder
 
     make_imagefolder(tmp_path)
     batches = FolderBatches("imagefolder", str(tmp_path), 16, batch_size=4, seed=0, held_out=6)

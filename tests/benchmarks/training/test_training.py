@@ -96,7 +96,7 @@ def test_divergence_fails_only_that_run(tiny_recipe, tmp_path):
 
 def test_cifar_format_with_synthetic_mixing_trains(tmp_path):
     """32x32 data from python batches, augmentation and 50 % synthetic data, end to end (tiny)."""
-    from tests.benchmarks.test_data import _npz, _write_cifar
+    from tests.benchmarks._dataset_fixtures import synthetic_npz as _npz, write_cifar as _write_cifar
 
     _write_cifar(tmp_path / "cifar", per_file=16)
     synthetic = _npz(tmp_path / "syn.npz", n=40)

@@ -14,8 +14,7 @@ from benchmarks.datasets import (DataError, Dataset, EvalSet, InMemoryDataset, T
                                  eval_set, get_dataset, load_raw, load_synthetic, seed_of, split_size)
 from benchmarks.datasets.cifar import CIFAR_URL
 from recipes import RunConfig, UserError, catalog
-from tests.benchmarks._dataset_fixtures import OFFLINE
-from tests.benchmarks._dataset_fixtures import write_cifar as _write_cifar  # test_training imports it from here
+from tests.benchmarks._dataset_fixtures import OFFLINE, synthetic_npz as _npz, write_cifar as _write_cifar
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 
@@ -168,11 +167,6 @@ def test_partial_and_malformed_cifar_batches(tmp_path):
         pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, fh)
     with pytest.raises(DataError, match="N x 3072"):
         load_dataset("cifar10", "train", str(tmp_path))
-
-
-def _npz(path, n=50, value=255, label=3):
-    np.savez(path, image=np.full((n, 32, 32, 3), value, dtype=np.uint8), label=np.full(n, label, dtype=np.int64))
-    return str(path)
 
 
 def test_synthetic_npz_checks(tmp_path):

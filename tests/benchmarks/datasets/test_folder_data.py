@@ -9,7 +9,6 @@ from benchmarks.datasets import DataError, FolderBatches, dataset_info, load_dat
 from benchmarks.run import EXIT_OK, execute
 from recipes import load_recipe
 from results import load_record
-# make_imagefolder is imported from here by test_select_on too
 from tests.benchmarks._dataset_fixtures import make_imagefolder, make_tiny_imagenet, write_cifar
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
