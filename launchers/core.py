@@ -369,14 +369,16 @@ class ScriptExecutor(Executor):
         lines += [
             "",
             "# The run checkpoints on SIGUSR1/SIGTERM. The scheduler signals this shell, so the run goes in the",
-            "# background and the signal is passed on; `wait` returns early on a signal, so wait until it exits.",
+            "# background and the signal is passed on; `wait` returns early on a signal, so wait until it exits, then",
+            "# once more for its own status (an interrupted wait returns 128 + the signal, even if the run had ended).",
             'forward() { kill -s "$1" "$child" 2>/dev/null; }',
             f"trap 'forward {self.command.stop_signal or 'USR1'}' USR1",
             f"trap 'forward {self.command.stop_signal or 'TERM'}' TERM",
             self.command.shell('"$INDEX"') + " &",
             "child=$!",
+            'wait "$child"',
+            'while kill -0 "$child" 2>/dev/null; do wait "$child"; done',
             'wait "$child"; status=$?',
-            'while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done',
             'exit "$status"',
             "",
         ]

@@ -191,6 +191,28 @@ def test_script_forwards_the_checkpoint_signal_and_returns_the_runs_status(sig, 
     assert log.read_text().splitlines() == ["ready", f"signal {int(sig)}"]
 
 
+@pytest.mark.parametrize("name", script_executor_names())
+def test_script_returns_the_runs_status_when_the_run_ends_before_the_wait_resumes(name, tmp_path):
+    """A run that exits at once on the forwarded signal is reaped by the interrupted `wait`; the script must still
+    return the run's status (124), not the wait's 128 + signal (that race failed 34 times in 40 under load)."""
+    task = tmp_path / "task.sh"
+    task.write_text("#!/bin/bash\ntrap 'exit 124' TERM USR1\necho ready >> \"$RECORD_TO\"\n"
+                    "while :; do sleep 0.01; done\n")
+    task.chmod(0o755)
+    ex = get_executor(name)(str(tmp_path / "launch"), TaskCommand(before=(str(task),)), dry_run=True)
+    (job,) = ex.map_array([7])
+    for attempt in range(20):
+        log = tmp_path / f"task{attempt}.log"
+        proc = subprocess.Popen(["bash", job.script], env=dict(task_env(name, 0), RECORD_TO=str(log)),
+                                cwd=ex.folder)
+        deadline = time.monotonic() + 30
+        while not (log.exists() and "ready" in log.read_text()):
+            assert time.monotonic() < deadline and proc.poll() is None, "the task did not start"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 124, attempt
+
+
 @pytest.mark.parametrize("name", executor_names())
 def test_every_executor_runs_the_same_command_per_index(name, tmp_path):
     """Parametrized over the catalog: each backend starts `<command> --index <i>` for each index given (one that
