@@ -18,7 +18,7 @@ from benchmarks.evaluation import (AutoAttackAdapter, EvaluationInterrupted, cle
 from benchmarks.autoattack import EPS_TOLERANCE
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import RunConfig
-from results.schema import TEMPLATE
+from results import TEMPLATE
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

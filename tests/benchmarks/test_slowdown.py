@@ -220,7 +220,7 @@ def test_workload_fills_the_record_group_and_the_analysis_section_reports_it(sdn
 
     from benchmarks.slowdown.evaluate import evaluate_slowdown
     from results import flatten
-    from results.schema import TEMPLATE
+    from results import TEMPLATE
     from scaling.sections import AnalysisContext, get_section, run_section
 
     model, flops, train, test, _ = sdn
