@@ -79,15 +79,15 @@ def _summary(recipe, runs_dir: str, analysis: str, seconds: float) -> None:
         values = [results.get(r, dotted) for r in done if results.get(r, dotted) is not None]
         return f"{format(min(values), fmt)} .. {format(max(values), fmt)}" if values else "n/a"
 
-    sources = sorted({str(results.get(r, "energy.source")) for r in done})
+    sources = sorted({str(results.get(r, results.Energy.path("source"))) for r in done})
     env = report.get("envelope") or {}
     gbr = report.get("gbr") or {}
     figures = sorted(f for f in os.listdir(analysis) if f.endswith((".png", ".pdf")))
     print("\n== summary")
     print(f"runs                  {len(done)} completed of {len(records)}")
-    print(f"clean accuracy        {span('accuracy.clean', '.1f')} %")
-    print(f"AutoAttack accuracy   {span('accuracy.autoattack', '.1f')} %   ({_attack_subset(done)})")
-    print(f"training FLOPs        {span('flops.train_total', '.3g')}")
+    print(f"clean accuracy        {span(results.Accuracy.path('clean'), '.1f')} %")
+    print(f"AutoAttack accuracy   {span(results.Accuracy.path('autoattack'), '.1f')} %   ({_attack_subset(done)})")
+    print(f"training FLOPs        {span(results.Flops.path('train_total'), '.3g')}")
     print(f"energy source         {', '.join(sources) or 'n/a'}")
     if env.get("C") is not None:
         ci = env.get("alpha_ci") or [float("nan")] * 2
@@ -104,13 +104,14 @@ def _summary(recipe, runs_dir: str, analysis: str, seconds: float) -> None:
 def _attack_subset(records) -> str:
     """Which AutoAttack ran, on how many points: 'APGD-CE (a subset of AutoAttack) on 360 test points'."""
     import results
+    from results.config_paths import config_path
 
     described = []
     for r in records:
-        value = results.get(r, "config.evaluation.autoattack")
+        value = results.get(r, config_path("evaluation.autoattack"))
         text = (", ".join(str(a).upper() for a in value) + " (a subset of AutoAttack)" if isinstance(value, list)
                 else f"AutoAttack {value}")
         if text not in described:
             described.append(text)
-    counts = sorted({int(n) for n in (results.get(r, "accuracy.autoattack_n") for r in records) if n})
+    counts = sorted({int(n) for n in (results.get(r, results.Accuracy.path("autoattack_n")) for r in records) if n})
     return f"{'; '.join(described) or 'n/a'} on {'/'.join(map(str, counts)) or '?'} test points"

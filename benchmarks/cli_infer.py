@@ -61,8 +61,8 @@ def main(args) -> int:
     import os
 
     from results import RECORD_FILE, atomic_write_text, read_record, write_record
+    from results.keys import EVALUATION, INFERENCE, INFERENCE_SETUP
     from results.lock import RunLock
-    from results.schema import EVALUATION, INFERENCE, INFERENCE_SETUP
 
     from .inference import AttackSetup, InferSettings, benchmark_inference
     from .inference.cli import InferError, parse_device, parse_options, render_table

@@ -32,8 +32,9 @@ import time
 from typing import Any, Dict, List, Mapping, Optional
 
 from recipes.errors import UserError
-from results import atomic_write_text
-from results.schema import get as _get
+from results import Cost, Energy, Evaluation, Flops, Timing, atomic_write_text
+from results import get as record_get
+from results.keys import CO2_KG, ENERGY, FLOPS
 
 MLLOG_FILE = "mllog.txt"
 DISABLED, OFFLINE, ONLINE = "disabled", "offline", "online"
@@ -51,17 +52,18 @@ BENCHMARK = "robustperf"
 KEY_BENCHMARK = "robustperf_benchmark"
 #: training.precision -> MLPerf's precision names
 PRECISION_NAMES = {"fp32": "fp32", "bf16": "bfloat16", "fp16": "fp16", "tf32": "tf32"}
+ELECTRICITY_USD = Cost.path("electricity_usd")
 #: record field (dotted) -> mllog key, logged at finish
 RECORD_KEYS = {
-    "energy.kwh": "robustperf_energy_kwh",
-    "energy.train_kwh": "robustperf_train_energy_kwh",
-    "energy.attack_kwh": "robustperf_attack_energy_kwh",
-    "co2_kg": "robustperf_co2_kg",
-    "cost.electricity_usd": "robustperf_electricity_usd",
-    "flops.train_total": "robustperf_train_flops",
-    "flops.forward_per_sample": "robustperf_forward_flops_per_sample",
-    "timing.train_seconds": "robustperf_train_seconds",
-    "timing.attack_seconds": "robustperf_attack_seconds",
+    Energy.path("kwh"): "robustperf_energy_kwh",
+    Energy.path("train_kwh"): "robustperf_train_energy_kwh",
+    Energy.path("attack_kwh"): "robustperf_attack_energy_kwh",
+    CO2_KG: "robustperf_co2_kg",
+    ELECTRICITY_USD: "robustperf_electricity_usd",
+    Flops.path("train_total"): "robustperf_train_flops",
+    Flops.path("forward_per_sample"): "robustperf_forward_flops_per_sample",
+    Timing.path("train_seconds"): "robustperf_train_seconds",
+    Timing.path("attack_seconds"): "robustperf_attack_seconds",
 }
 #: record status -> MLPerf run_stop status
 RUN_STOP_STATUS = {"completed": "success", "failed": "aborted"}
@@ -309,10 +311,10 @@ class Tracker:
 
 
 def _metadata(record, field: str) -> Dict[str, Any]:
-    if field.startswith("energy.") or field in ("co2_kg", "cost.electricity_usd"):
-        return {"source": _get(record, "energy.source"), "pue": _get(record, "energy.pue")}
-    if field.startswith("flops."):
-        return {"source": _get(record, "flops.source")}
+    if field.startswith(ENERGY + ".") or field in (CO2_KG, ELECTRICITY_USD):
+        return {"source": record_get(record, Energy.path("source")), "pue": record_get(record, Energy.path("pue"))}
+    if field.startswith(FLOPS + "."):
+        return {"source": record_get(record, Flops.path("source"))}
     return {}
 
 
@@ -374,7 +376,7 @@ def render_final(record: Mapping[str, Any], *, extra: Optional[Mapping[str, Any]
         epoch = extra.get("_epoch", epoch if epoch is not None else training.get("epochs_completed") or 0)
         now = max(int(time.time() * 1000), int(not_before_ms))
         if any(accuracy.get(k) is not None for k in ("clean", "pgd", "autoattack")):
-            seconds = _get(record, "timing.eval_seconds")
+            seconds = record_get(record, Timing.path("eval_seconds"))
             start = max(int(not_before_ms), now - int(1000 * seconds)) if isinstance(seconds, (int, float)) \
                 and seconds == seconds and seconds >= 0 else now
             meta = {"epoch_num": epoch, "robustperf_checkpoint": which, **final}
@@ -391,13 +393,13 @@ def render_final(record: Mapping[str, Any], *, extra: Optional[Mapping[str, Any]
                 ml.event(key=KEY_AUTOATTACK_ACCURACY, value=accuracy["autoattack"], time_ms=now,
                          metadata={**meta, "robustperf_n": accuracy.get("autoattack_n"),
                                    "robustperf_ci95": accuracy.get("autoattack_ci"),
-                                   "robustperf_version": _get(record, "evaluation.autoattack_version")})
+                                   "robustperf_version": record_get(record, Evaluation.path("autoattack_version"))})
             for key, value in extra.items():
                 if key not in ("clean", "pgd", "autoattack", "_epoch"):
                     ml.event(key=KEY_EVAL_METRIC, value=value, time_ms=now, metadata={"name": key, **meta})
             ml.end(key=mlc.EVAL_STOP, metadata=meta, time_ms=now)
         for field, key in RECORD_KEYS.items():
-            value = _get(record, field)
+            value = record_get(record, field)
             if value is not None:
                 ml.event(key=key, value=value, time_ms=now, metadata={**_metadata(record, field), **final})
         status = record.get("status")

@@ -5,7 +5,7 @@ A page asks for a generated part with an HTML comment alone on a line; :func:`on
 * ``<!-- reference: cli -->``: every ``robustperf`` subcommand, its help and options (``robustperf.build_parser()``);
 * ``<!-- reference: recipe-keys -->``: every recipe key with type, default, allowed values, whether it enters the
   run id, and its doc (``recipes.reference.render()``, read from ``recipes.schema``);
-* ``<!-- reference: record -->``: every result-record field with its type (``results.schema``), and its unit and
+* ``<!-- reference: record -->``: every result-record field with its type (``results.groups``), and its unit and
   meaning from ``docs/reference/record-fields.yml``;
 * ``<!-- reference: plugins -->``: every registered plug-in (``recipes.catalog.all_entries()`` where that module
   exists; otherwise the names the schema accepts, and a note);
@@ -240,14 +240,13 @@ def _type_name(tp: Any) -> str:
 
 def record_fields() -> List[Tuple[str, str, Optional[str]]]:
     """``(dotted field, type, group)`` of every field of a result record, in the record's order."""
-    from results import schema
+    from results.groups import GROUPS, TEMPLATE, TOP_TYPES
 
-    tops = getattr(schema, "_TOP_TYPES", {})
     rows = []
-    for key, value in schema.TEMPLATE.items():
-        group = schema.GROUPS.get(key)
+    for key, value in TEMPLATE.items():
+        group = GROUPS.get(key)
         if group is None:
-            rows.append((key, _type_name(tops[key]) if key in tops else "any", None))
+            rows.append((key, _type_name(TOP_TYPES[key]) if key in TOP_TYPES else "any", None))
             continue
         hints = typing.get_type_hints(group)
         for sub in value:
@@ -263,19 +262,19 @@ def _group_doc(group: type) -> str:
 
 
 def render_record() -> str:
-    from results import schema
+    from results import GROUPS, SCHEMA_VERSION
 
     documented = yaml.safe_load(RECORD_DOCS.read_text(encoding="utf-8")) or {}
     groups_doc = documented.pop("groups", {}) or {}
     rows = record_fields()
     known = {name for name, _, _ in rows}
     for name in sorted(set(documented) - known):
-        log.warning("%s documents record field %r, which results/schema.py does not have",
+        log.warning("%s documents record field %r, which results/groups.py does not have",
                     RECORD_DOCS.relative_to(ROOT), name)
-    for name in sorted(set(groups_doc) - set(schema.GROUPS)):
-        log.warning("%s documents record group %r, which results/schema.py does not have",
+    for name in sorted(set(groups_doc) - set(GROUPS)):
+        log.warning("%s documents record group %r, which results/groups.py does not have",
                     RECORD_DOCS.relative_to(ROOT), name)
-    lines = [f"Schema version **{schema.SCHEMA_VERSION}**: {len(rows)} fields in {len(schema.GROUPS)} groups.", ""]
+    lines = [f"Schema version **{SCHEMA_VERSION}**: {len(rows)} fields in {len(GROUPS)} groups.", ""]
     head = ["| field | type | unit | meaning |", "|---|---|---|---|"]
     current: Any = ()
     for name, type_name, group in rows:
@@ -288,13 +287,13 @@ def render_record() -> str:
                     lines += ["### Top-level fields", ""] + head
             else:
                 lines += ["", f"### `{group}`", ""]
-                doc = " ".join(x for x in (groups_doc.get(group, ""), _group_doc(schema.GROUPS[group])) if x)
+                doc = " ".join(x for x in (groups_doc.get(group, ""), _group_doc(GROUPS[group])) if x)
                 if doc:
                     lines += [cell(doc).replace("\\*", "*"), ""]
                 lines += head
         entry = documented.get(name)
         if entry is None:
-            log.warning("record field %r (results/schema.py) is not documented: add it to %s", name,
+            log.warning("record field %r (results/groups.py) is not documented: add it to %s", name,
                         RECORD_DOCS.relative_to(ROOT))
             entry = {}
         if isinstance(entry, str):

@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from results import RECORD_FILE, write_record
 from results.migrate import migrate
-from results.schema import RECORD_FILE, write_record
 
 from .backends import get_executor
 from .core import Executor, Job, TaskCommand, parse_indices

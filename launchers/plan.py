@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from recipes.errors import UserError
+from results import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, load_record
 from results.io import atomic_write_text
 from results.lock import LOCK_FILE, lock_holder, lock_is_stale
 from results.pricing import refresh
-from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, load_record
 
 from .backends import QUEUES, find_executor
 

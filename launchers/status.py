@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from results import COMPLETED, FAILED, PREEMPTED, RUNNING, iter_records
 from results.audit import audit
-from results.schema import COMPLETED, FAILED, PREEMPTED, RUNNING, iter_records
 
 from .plan import Queues, live_running, lock_in_flight, read_ledgers
 

@@ -19,22 +19,26 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from results import COMPLETED, FAILED, FIELDS, RUNNING, atomic_write, flatten, iter_records
+from results import (COMPLETED, FAILED, FIELDS, RUNNING, Accuracy, Cost, Energy, Flops, Survival, atomic_write,
+                     flatten, iter_records)
 from results.audit import audit
+from results.config_paths import config_path
+from results.keys import (CO2_KG, CONFIG, EVALUATION, EVALUATIONS, INFERENCE, OFFLINE, PARAMS, PREEMPTED,
+                          SINGLE_STREAM, SURVIVAL, SURVIVAL_FILE_KEY, inference_field)
 from results.pricing import reprice
-from results.schema import (EVALUATION, EVALUATIONS, INFERENCE, OFFLINE, PREEMPTED, SINGLE_STREAM, SURVIVAL,
-                            SURVIVAL_FILE_KEY, inference_field)
 
 from .errors import TableError
 
+SYNTHETIC_FRACTION = config_path("data.synthetic_fraction")
+SEED_COLUMN = config_path("seed")
 #: Columns of our own records that the analysis reads by default.
 RECORD_COLUMNS: Dict[str, str] = {
-    "flops": "flops.train_total",
-    "acc": "accuracy.autoattack",
-    "cost": "cost.electricity_usd",
-    "co2": "co2_kg",
-    "kwh": "energy.kwh",
-    "facet": "config.data.synthetic_fraction",
+    "flops": Flops.path("train_total"),
+    "acc": Accuracy.path("autoattack"),
+    "cost": Cost.path("electricity_usd"),
+    "co2": CO2_KG,
+    "kwh": Energy.path("kwh"),
+    "facet": SYNTHETIC_FRACTION,
 }
 #: Inference columns of our records (``robustperf infer``), per precision: role -> (scenario or accuracy, field).
 #: ``inference_column("int8", "latency_ms_p50")`` is ``evaluation.inference.int8.SingleStream.latency_ms_p50``.
@@ -68,8 +72,8 @@ def inference_precisions(table: pd.DataFrame) -> List[str]:
 #: Default recipe factors of the gradient-boosting model (parameters, synthetic data, activation, loss, PGD
 #: steps, EMA: a null ema_decay is its own level, "no EMA").
 RECORD_FEATURES: Tuple[str, ...] = (
-    "params", "config.data.synthetic_fraction", "config.model.activation", "config.training.loss",
-    "config.attack.steps", "config.training.ema_decay",
+    PARAMS, SYNTHETIC_FRACTION, config_path("model.activation"), config_path("training.loss"),
+    config_path("attack.steps"), config_path("training.ema_decay"),
 )
 #: Columns naming a row in messages, first present wins.
 LABEL_COLUMNS = ("run_id", "model_id", "name")
@@ -77,7 +81,7 @@ LABEL_COLUMNS = ("run_id", "model_id", "name")
 STATUS_COLUMN = "status"
 PATH_COLUMN = "record_path"
 #: The record field naming a run's per-point survival table (relative to the record).
-SURVIVAL_POINTER = f"{SURVIVAL}.{SURVIVAL_FILE_KEY}"
+SURVIVAL_POINTER = Survival.path(SURVIVAL_FILE_KEY)
 
 
 # ---------------------------------------------------------------------------------------------- columns
@@ -266,7 +270,7 @@ def default_group(table: pd.DataFrame, mapping: "Mapping") -> List[str]:
     columns but the seed, else none (an external table's rows are not known to be repeats)."""
     if mapping.group is not None:
         return list(mapping.group)
-    return [c for c in table.columns if str(c).startswith("config.") and c != "config.seed"]
+    return [c for c in table.columns if str(c).startswith(CONFIG + ".") and c != SEED_COLUMN]
 
 
 def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None,

@@ -100,7 +100,7 @@ def test_recipe_reference_lists_every_key(site):
 
 
 def test_record_reference_lists_every_field(site):
-    from results.schema import FIELDS
+    from results import FIELDS
 
     codes = _codes(_page(site, "reference/record.html"))
     assert "flops.train_total" in FIELDS

@@ -21,8 +21,8 @@ import torch
 from recipes import SET_SOURCE, RunConfig, all_paths, parse_yaml, validate_value
 from recipes.errors import RecipeError, UserError
 from results import RECORD_FILE, atomic_write_bytes, read_record, write_record
+from results.evaluations import evaluation_settings, store_evaluation
 from results.pricing import kwh as _kwh
-from results.schema import evaluation_settings, store_evaluation
 
 from .. import load_model
 from ..attacks import eval_mode

@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Optional, Tuple, Union
 import torch
 
 from results import atomic_write_bytes
-from results.schema import SURVIVAL_TABLE as SURVIVAL_FILE
+from results.keys import SURVIVAL_TABLE as SURVIVAL_FILE
 
 from ..attacks import create_attack, eval_mode, fgm_direction
 from ..datasets.evalset import as_eval_set

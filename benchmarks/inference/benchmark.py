@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from results.schema import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
+from results.keys import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
 
 from ..autoattack import run_autoattack
 from ..datasets.evalset import as_eval_set

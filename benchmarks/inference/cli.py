@@ -9,7 +9,7 @@ import torch
 # pyautoattack's attack names (a custom list) and versions: the recipe schema's vocabulary, imported not copied
 from recipes import AUTOATTACK_ATTACKS, AUTOATTACK_VERSIONS
 from recipes.errors import UserError
-from results.schema import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
+from results.keys import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
 
 from .precisions import list_precisions
 

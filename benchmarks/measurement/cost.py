@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
+from results import Cost, Energy, Timing
+from results.keys import CO2_KG, COST, ENERGY, PRICING, TIMING
 from results.pricing import CPU, SECONDS_PER_HOUR, derive, match_price  # noqa: F401 - match_price re-exported
-from results.schema import J_PER_KWH  # noqa: F401
 
 from .energy import TOTAL, Window
 
 #: Windows reported separately as energy.<name>_kwh.
 NAMED_WINDOWS = ("train", "eval", "attack")
+
+# the fields filled here are fields of their typed groups (a rename fails here, at import)
+Energy.names("device_j", "sampler_j", *(f"{name}_j" for name in NAMED_WINDOWS), "source", "mean_power_w", "devices")
+Cost.names("device_hours", "device_model")
+Timing.names(*(f"{name}_seconds" for name in NAMED_WINDOWS))
 
 
 def _windows(windows_or_totals: Any) -> Dict[str, Dict[str, Any]]:
@@ -71,10 +77,9 @@ def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[st
     if seconds is not None and device_count:
         device_hours = seconds / SECONDS_PER_HOUR * device_count
     derived = derive(raw, device_hours, device_model, measurement_cfg)
-    energy = {**raw, **derived["energy"], "source": _source(windows_or_totals, windows),
+    energy = {**raw, **derived[ENERGY], "source": _source(windows_or_totals, windows),
               "mean_power_w": joules / seconds if joules is not None and seconds else None,
               "devices": device_count}
-    cost = {**derived["cost"], "device_hours": device_hours, "device_model": device_model}
+    cost = {**derived[COST], "device_hours": device_hours, "device_model": device_model}
     timing = {f"{name}_seconds": windows[name]["seconds"] if name in windows else None for name in NAMED_WINDOWS}
-    return {"energy": energy, "cost": cost, "co2_kg": derived["co2_kg"], "pricing": derived["pricing"],
-            "timing": timing}
+    return {ENERGY: energy, COST: cost, CO2_KG: derived[CO2_KG], PRICING: derived[PRICING], TIMING: timing}

@@ -6,8 +6,9 @@ import json
 import os
 from typing import Any, Dict, Optional
 
-from results import write_record
-from results import schema as rs
+from results import record_path, write_record
+from results.evaluations import evaluation_key, evaluation_settings
+from results.keys import CONFIG
 from results.pricing import refresh, reprice
 
 from .exit_codes import EXIT_OK
@@ -21,14 +22,14 @@ def refresh_completed(spec, results_dir: str, record: Dict[str, Any], *, evaluat
     """Re-price and re-evaluate the completed ``record`` of ``spec`` as needed; the exit code."""
     if int(os.environ.get("RANK", "0")) != 0:
         return EXIT_OK
-    path = rs.record_path(results_dir, spec.run_id)
+    path = record_path(results_dir, spec.run_id)
     record, done, needs_evaluation = refresh(record, spec.config, evaluate=evaluate)
     if needs_evaluation:
-        record[rs.CONFIG] = spec.config
-        settings = rs.evaluation_settings(spec.config["evaluation"])
+        record[CONFIG] = spec.config
+        settings = evaluation_settings(spec.config["evaluation"])
         _reevaluate(spec, results_dir, record, settings, device)
         record = reprice(record)  # the new evaluation's kWh with the record's constants
-        done.append(f"re-evaluated with new settings (evaluation {rs.evaluation_key(settings)}); checkpoints "
+        done.append(f"re-evaluated with new settings (evaluation {evaluation_key(settings)}); checkpoints "
                     "untouched")
     if done:
         write_record(results_dir, record)

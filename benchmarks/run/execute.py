@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional
 
-from results import RecordError, load_record
-from results import schema as rs
+from results import COMPLETED, RecordError, load_record, record_path
+from results.keys import STATUS
 from results.lock import RunLock
 from results.pricing import refresh
 
@@ -47,12 +47,12 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     if _nothing_to_do(spec, record, evaluate):  # before torch is even imported: "at once"
         if int(os.environ.get("RANK", "0")) == 0:
             print(f"robustperf run: {spec.run_id} ({spec.name}) is already completed: "
-                  f"{rs.record_path(results_dir, spec.run_id)}", flush=True)
+                  f"{record_path(results_dir, spec.run_id)}", flush=True)
         return EXIT_OK
     kwargs = dict(recipe_name=recipe_name, checkpoint_steps=checkpoint_steps, checkpoint_seconds=checkpoint_seconds,
                   device=device, progress=progress, evaluate=evaluate, count_flops=count_flops)
     if int(os.environ.get("RANK", "0")) != 0:
-        if record is not None and record[rs.STATUS] == rs.COMPLETED:
+        if record is not None and record[STATUS] == COMPLETED:
             return EXIT_OK  # re-evaluation and re-pricing are rank 0's
         return _train(spec, results_dir, **kwargs)
     # One process per run: a second one raises RunLocked (exit EXIT_IN_FLIGHT) before it changes anything.
@@ -60,7 +60,7 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
         if restart:
             restart_run(run_dir_of(results_dir, spec.run_id))
         record = _load_or_explain(results_dir, spec.run_id)  # as the holder we may have waited behind left it
-        if record is not None and record[rs.STATUS] == rs.COMPLETED:
+        if record is not None and record[STATUS] == COMPLETED:
             return refresh_completed(spec, results_dir, record, evaluate=evaluate, device=device)
         return _train(spec, results_dir, **kwargs)
 
@@ -83,7 +83,7 @@ def _load_or_explain(results_dir: str, run_id: str) -> Optional[Dict[str, Any]]:
 
 def _nothing_to_do(spec, record: Optional[Dict[str, Any]], evaluate: bool) -> bool:
     """A completed record with the evaluation settings and pricing constants asked for."""
-    if record is None or record[rs.STATUS] != rs.COMPLETED:
+    if record is None or record[STATUS] != COMPLETED:
         return False
     _, changes, needs_evaluation = refresh(record, spec.config, evaluate=evaluate)
     return not changes and not needs_evaluation

@@ -8,8 +8,8 @@ import sys
 from typing import Any, Dict, Optional
 
 from launchers.backends import job_environment
-from results import load_record, new_record, write_record
-from results import schema as rs
+from results import COMPLETED, FAILED, PREEMPTED, RUNNING, Job, load_record, new_record, write_record
+from results.keys import FAILURE_REASON, JOB, STATUS, TRACKING
 
 from .folder import remove_stale_temp_files, run_dir_of
 
@@ -54,28 +54,28 @@ class RunLifecycle:
         if self.is_main:
             os.makedirs(self.run_dir, exist_ok=True)
             remove_stale_temp_files(self.run_dir)
-        attempts = (self.record[rs.JOB].get("attempts") or 0) + 1
-        self.record[rs.JOB] = rs.Job(**job_info(), attempts=attempts).to_dict()
-        self._become(rs.RUNNING)
+        attempts = (self.record[JOB].get("attempts") or 0) + 1
+        self.record[JOB] = Job(**job_info(), attempts=attempts).to_dict()
+        self._become(RUNNING)
 
     def fail(self, reason: str) -> None:
         """-> failed with ``reason`` (a write error here is reported, not raised over the run's own error)."""
-        self._become(rs.FAILED, reason, quiet=True)
+        self._become(FAILED, reason, quiet=True)
 
     def preempt(self) -> None:
         """-> preempted: the state is saved; the launcher resumes the run."""
-        self._become(rs.PREEMPTED)
+        self._become(PREEMPTED)
 
     def complete(self) -> None:
         """-> completed."""
         if self.tracker is not None:
-            self.record[rs.TRACKING] = self.tracker.record_fields()
-        self._become(rs.COMPLETED)
+            self.record[TRACKING] = self.tracker.record_fields()
+        self._become(COMPLETED)
 
     def _become(self, status: str, reason: Optional[str] = None, quiet: bool = False) -> None:
-        self.record[rs.STATUS], self.record[rs.FAILURE_REASON] = status, reason
+        self.record[STATUS], self.record[FAILURE_REASON] = status, reason
         self.write(quiet=quiet)
-        if status != rs.RUNNING:
+        if status != RUNNING:
             self.close_tracker()
 
     def close_tracker(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict
 
-from results import schema as rs
+from results import Checkpoints, Energy, Method, Timing, Training
+from results.keys import (CHECKPOINTS, CO2_KG, COST, ENERGY, FLOPS, HARDWARE, METHOD, PARAMS, PRICING, SEED, SOFTWARE,
+                          TIMING, TRAINING)
 
 from ..measurement import (device_model, forward_flops_per_sample, hardware_info, software_info, summarize,
                            train_flops)
@@ -13,8 +15,8 @@ from ..measurement import (device_model, forward_flops_per_sample, hardware_info
 __all__ = ["fill_setup", "fill_training", "fill_measurements", "EVALUATION_OWNED", "cpu_cores"]
 
 #: Record fields the evaluation fills itself, summed over its resumed sessions.
-EVALUATION_OWNED = {rs.TIMING: ("eval_seconds", "attack_seconds"),
-                    rs.ENERGY: ("eval_kwh", "attack_kwh", "eval_j", "attack_j")}
+EVALUATION_OWNED = {TIMING: Timing.names("eval_seconds", "attack_seconds"),
+                    ENERGY: Energy.names("eval_kwh", "attack_kwh", "eval_j", "attack_j")}
 
 
 def cpu_cores() -> int:
@@ -27,13 +29,13 @@ def cpu_cores() -> int:
 
 def fill_setup(record: Dict[str, Any], trainer, dist) -> None:
     """Parameters, seed, hardware, software and the training state, once the trainer is built."""
-    record[rs.PARAMS] = trainer.params
-    record[rs.SEED] = trainer.cfg.seed
+    record[PARAMS] = trainer.params
+    record[SEED] = trainer.cfg.seed
     indices = [dist.device.index or 0] if dist.device.type == "cuda" else []
-    record[rs.HARDWARE] = hardware_info(indices)
+    record[HARDWARE] = hardware_info(indices)
     if dist.device.type == "cuda":
-        record[rs.HARDWARE]["count"] = dist.world_size
-    record[rs.SOFTWARE] = software_info()
+        record[HARDWARE]["count"] = dist.world_size
+    record[SOFTWARE] = software_info()
     fill_training(record, trainer)
 
 
@@ -41,20 +43,20 @@ def fill_training(record: Dict[str, Any], trainer) -> None:
     """The ``training``, ``method`` and ``checkpoints`` groups from the trainer's state."""
     cfg = trainer.cfg
     history = trainer.history
-    record[rs.TRAINING].update(rs.Training(
+    record[TRAINING].update(Training(
         epochs=cfg.training.epochs, epochs_completed=trainer.epoch, global_batch_size=trainer.global_batch_size,
         world_size=trainer.dist.world_size, best_epoch=trainer.best["epoch"],
         best_pgd_subset=trainer.best["pgd_subset"], final_train_loss=history[-1]["train_loss"] if history else None,
         precision=cfg.training.precision).to_dict())
-    record[rs.METHOD] = rs.Method(**trainer.method.describe()).to_dict()
-    record[rs.CHECKPOINTS].update(rs.Checkpoints(
+    record[METHOD] = Method(**trainer.method.describe()).to_dict()
+    record[CHECKPOINTS].update(Checkpoints(
         best="checkpoint-best.pt" if trainer.best["epoch"] is not None else None,
         last="checkpoint-last.pt" if history or trainer.step else None).to_dict())
 
 
 def fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> None:
     """FLOPs (summed over step shapes, resumed sessions and ranks), time, energy, cost and CO2."""
-    flops = record[rs.FLOPS]
+    flops = record[FLOPS]
     executed = trainer.flops_total or {"forward": None, "samples": trainer.flops.samples_seen * dist.world_size}
     flops.update(steps=trainer.global_step, train_samples=executed["samples"])
     if executed["forward"] is not None and executed["samples"]:
@@ -64,22 +66,22 @@ def fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> None
         info = trainer.info
         counted = forward_flops_per_sample(trainer.eval_model, (info.in_chans, info.size, info.size))
         flops.update(forward_per_sample=counted["forward_flops"], forward_macs_per_sample=counted["forward_macs"])
-    timing = record[rs.TIMING]
+    timing = record[TIMING]
     if meter is None:
         timing["train_seconds"] = trainer.seconds["train"]
         return
     devices = dist.world_size if dist.device.type == "cuda" else max(1, cpu_cores())
-    summary = summarize(meter.totals(), cfg.measurement, device_model(record[rs.HARDWARE] or {}), devices)
+    summary = summarize(meter.totals(), cfg.measurement, device_model(record[HARDWARE] or {}), devices)
     # The evaluation sums its own time and energy over every session it resumed (a SIGKILL mid-attack
     # loses the meter's window but not the evaluation's state): where it reported them, they win.
     for group, keys in EVALUATION_OWNED.items():
         for key in keys:
             if record[group].get(key) is not None:
                 summary[group].pop(key, None)
-    record[rs.ENERGY].update(summary[rs.ENERGY])
-    record[rs.COST].update(summary[rs.COST])
-    record[rs.CO2_KG] = summary[rs.CO2_KG]
-    record[rs.PRICING] = summary[rs.PRICING]
-    for key, value in summary[rs.TIMING].items():
+    record[ENERGY].update(summary[ENERGY])
+    record[COST].update(summary[COST])
+    record[CO2_KG] = summary[CO2_KG]
+    record[PRICING] = summary[PRICING]
+    for key, value in summary[TIMING].items():
         if value is not None or timing.get(key) is None:
             timing[key] = value

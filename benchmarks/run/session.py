@@ -16,7 +16,8 @@ from typing import Any, Dict, Optional
 import torch
 
 from recipes.errors import UserError
-from results import schema as rs
+from results import RECORD_FILE
+from results.keys import HARDWARE, JOB, RECIPE
 
 from ..evaluation import evaluate_run
 from ..interruption import TEST_INTERRUPT_ENV, Preempted, TestInterrupt
@@ -102,7 +103,7 @@ def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
     _fill_progress(life, trainer, meter, cfg, dist)
     life.complete()
     log(f"completed: best subset PGD {trainer.best['pgd_subset']:.2f}% at epoch {trainer.best['epoch']}; "
-        f"record {os.path.join(life.run_dir, rs.RECORD_FILE)}")
+        f"record {os.path.join(life.run_dir, RECORD_FILE)}")
     return EXIT_OK
 
 
@@ -123,7 +124,7 @@ def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, ch
         if dist.is_main:
             write_metrics(run_dir, trainer.history)
         log(f"resuming {spec.name} at epoch {trainer.epoch + 1}, step {trainer.step} "
-            f"(attempt {life.record[rs.JOB]['attempts']})")
+            f"(attempt {life.record[JOB]['attempts']})")
     else:
         log(f"starting {spec.name}: {trainer.spec['name']} {trainer.params:,} params, "
             f"{len(trainer.batches)} steps/epoch x {cfg.training.epochs} epochs, global batch "
@@ -134,14 +135,14 @@ def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, ch
         fill_setup(life.record, trainer, dist)
         life.write()
     life.tracker = hooks.tracker = Tracker(cfg.to_dict(), run_dir, spec.run_id, spec.name,
-                                           recipe_name=life.record[rs.RECIPE], rank=dist.rank,
+                                           recipe_name=life.record[RECIPE], rank=dist.rank,
                                            init_start_ms=init_start_ms)
     if life.tracker is not None:  # a resumed run's tracker logged its set-up in the first attempt
         life.tracker.log_setup(global_batch_size=trainer.global_batch_size,
                                train_samples=len(trainer.batches) * trainer.global_batch_size,
                                eval_samples=trainer.test_n, micro_batch_size=cfg.data.batch_size,
                                precision=cfg.training.precision, world_size=dist.world_size,
-                               hardware=life.record[rs.HARDWARE])
+                               hardware=life.record[HARDWARE])
     return trainer, meter
 
 

@@ -14,7 +14,7 @@ For a multi-exit model (``model.exits``) and the run's ``evaluation.slowdown`` k
    passes with gradients: estimated), seconds and energy, the victim's extra FLOPs and energy, and their ratios
    (compute amplification), plus the edge-to-cloud latency model (``rtt_ms``, ``split_exit``).
 
-Returns the record's ``slowdown`` group (:data:`results.schema.SLOWDOWN`).
+Returns the record's ``slowdown`` group (:class:`results.Slowdown`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from results.schema import J_PER_KWH, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD, SLOWDOWN_CLEAN, SLOWDOWN_EXIT_FLOPS
+from results import J_PER_KWH
+from results.keys import SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD, SLOWDOWN_CLEAN, SLOWDOWN_EXIT_FLOPS
 
 from ..attacks.ascent import eval_mode
 from ..attacks.create import create_attack

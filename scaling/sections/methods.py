@@ -17,22 +17,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from results import Accuracy, Energy, Flops, Timing
+from results.config_paths import config_path
+
 from ..errors import ScalingError
 from ..regression import olympic_mean
 from ..formatting import md_table, num
 from .base import Section
 
-METHOD = "config.training.loss"
-SEED = "config.seed"
+METHOD = config_path("training.loss")
+SEED = config_path("seed")
 #: Columns that identify a setting (the ones present are used).
-SETTING = ("config.data.name", "config.model.arch", "config.model.depth", "config.model.width")
+SETTING = tuple(config_path(key) for key in ("data.name", "model.arch", "model.depth", "model.width"))
 #: Costs divided by standard's: (column, short name).
-COSTS = (("flops.train_total", "flops"), ("timing.train_seconds", "train_seconds"), ("energy.kwh", "kwh"))
-ACCURACIES = (("accuracy.clean", "clean"), ("accuracy.autoattack", "autoattack"))
+COSTS = ((Flops.path("train_total"), "flops"), (Timing.path("train_seconds"), "train_seconds"),
+         (Energy.path("kwh"), "kwh"))
+ACCURACIES = ((Accuracy.path("clean"), "clean"), (Accuracy.path("autoattack"), "autoattack"))
 #: Method columns that tell variants apart (TRADES beta, PGD steps, AWP, ...); the seed never does.
-VARIANT_PREFIXES = ("config.training.", "config.attack.")
-#: Column prefixes that never tell variants apart (the per-epoch selection, the epochs).
-NOT_VARIANTS = ("config.training.select", "config.training.epochs")
+VARIANT_PREFIXES = (config_path("training") + ".", config_path("attack") + ".")
+#: Column prefixes that never tell variants apart (the per-epoch selection: every ``training.select*`` key, and
+#: the epochs).
+NOT_VARIANTS = (config_path("training") + ".select", config_path("training.epochs"))
 
 
 def _t_interval(values: List[float]) -> Optional[List[float]]:

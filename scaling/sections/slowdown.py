@@ -15,15 +15,18 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from recipes import catalog
+from results import Slowdown
+from results.config_paths import config_path
+from results.keys import SLOWDOWN_BY_RAD, SLOWDOWN_EXIT_FLOPS
 
 from ..formatting import md_table, num
 from .base import Section, SkipSection
 
 #: The record fields read (flattened columns): per RAD level ``<BY_RAD>.<rad>.clean.*`` and ``...attacks.<name>.*``.
-BY_RAD = "slowdown.by_rad"
-EXIT_FLOPS = "slowdown.exit_cumulative_flops"
-ARCH = "config.model.arch"
-METHOD = "config.training.loss"
+BY_RAD = Slowdown.path(SLOWDOWN_BY_RAD)
+EXIT_FLOPS = Slowdown.path(SLOWDOWN_EXIT_FLOPS)
+ARCH = config_path("model.arch")
+METHOD = config_path("training.loss")
 _ATTACK_COL = re.compile(rf"^{re.escape(BY_RAD)}\.([^.]+)\.attacks\.([^.]+)\.efficacy$")
 _CLEAN_COL = re.compile(rf"^{re.escape(BY_RAD)}\.([^.]+)\.clean\.efficacy$")
 MAX_EEC_RUNS = 4

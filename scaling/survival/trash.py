@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import pandas as pd
 
-from results.schema import J_PER_KWH
+from results import J_PER_KWH
 
 from ..errors import SurvivalError, TableError
 from .fields import (ATTACK_KWH, ATTACK_SECONDS, DEVICE_MODEL, DEVICE_TABLE_PREFIX, EPOCHS, TRAIN_KWH,

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.tracking import (KEY_AUTOATTACK_ACCURACY, KEY_PGD_ACCURACY, KEY_RESUME, KEY_SUSPEND, MLLOG_FILE,
                                  Tracker, TrackingError)
 from recipes import RunConfig
-from results.schema import new_record
+from results import new_record
 
 _BLOCK = 32768  # the LevelDB log format W&B's .wandb files use: 32 KiB blocks, 7-byte record headers
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4

@@ -13,8 +13,6 @@ import ast
 import pathlib
 from typing import Iterator, List, Set, Tuple
 
-import pytest
-
 from recipes import all_paths
 from results import GROUPS
 from results.config_paths import config_paths
@@ -23,9 +21,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: The source rooms other than results/, and the top-level modules.
 ROOMS = ("benchmarks", "launchers", "scaling", "recipes")
 TOP_LEVEL = "robustperf*.py"
-#: Literal record paths left in the rooms outside results/ (see the module docstring); each is replaced by its
-#: ``Group.path(...)`` / ``config_path(...)`` expression, and then this test is no longer expected to fail.
-LEFT_OUTSIDE_RESULTS = 87
+#: Literal record paths allowed in the rooms outside results/ (see the module docstring): none. Issue 21 item 4
+#: replaced the 87 there were by their ``Group.path(...)`` / ``config_path(...)`` expressions.
+LEFT_OUTSIDE_RESULTS = 0
 
 
 def record_paths() -> Set[str]:
@@ -85,8 +83,6 @@ def test_results_names_every_path_through_the_types():
     assert found == [], "\n".join(f"{f}:{line}: {text!r}" for f, line, text in found)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{LEFT_OUTSIDE_RESULTS} literal record paths are left in the other rooms "
-                                       f"(issue 21 item 4); once they are replaced, drop this mark")
 def test_no_literal_record_paths_outside_results():
     found = list(path_literals(source_files(ROOMS, top_level=True)))
     assert found == [], f"{len(found)} literal record paths:\n" + "\n".join(
@@ -94,7 +90,7 @@ def test_no_literal_record_paths_outside_results():
 
 
 def test_the_count_of_literals_left_is_current():
-    """Keeps LEFT_OUTSIDE_RESULTS honest while the mark above stays: lower it as the rooms are converted."""
+    """No room outside results/ spells out more record paths than LEFT_OUTSIDE_RESULTS allows."""
     assert len(list(path_literals(source_files(ROOMS, top_level=True)))) <= LEFT_OUTSIDE_RESULTS
 
 
@@ -114,7 +110,5 @@ def test_results_defines_joules_per_kwh_once():
     assert [where.split(":")[0] for where in found] == ["results/keys.py"]
 
 
-@pytest.mark.xfail(strict=True, reason="scaling/survival.py and benchmarks/slowdown/evaluate.py still define their "
-                                       "own J_PER_KWH; import results.J_PER_KWH there, then drop this mark")
 def test_no_other_room_defines_joules_per_kwh():
     assert _constant_definitions(source_files(ROOMS, top_level=True), "J_PER_KWH") == []

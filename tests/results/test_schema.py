@@ -100,16 +100,6 @@ def test_schema_module_is_the_only_place_with_key_names():
     assert json.loads(json.dumps(record))["schema_version"] == results.SCHEMA_VERSION
 
 
-def test_the_old_schema_module_still_names_everything_it_did():
-    """``results.schema`` re-exports the split modules' names for code written before the split."""
-    from results import schema
-
-    for name in schema.__all__:
-        assert getattr(schema, name) is not None, name
-    assert schema.TEMPLATE is results.TEMPLATE and schema.write_record is results.write_record
-    assert schema.Flops.path("train_total") == "flops.train_total"
-
-
 def test_the_writer_writes_the_same_bytes_for_the_same_record(tmp_path, monkeypatch):
     monkeypatch.setattr("results.record.now", lambda: "2026-01-01T00:00:00+00:00")
     record = make()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 import results
-from results.schema import SURVIVAL_TABLE
+from results.keys import SURVIVAL_TABLE
 from robustperf import main
 
 

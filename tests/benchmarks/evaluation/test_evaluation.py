@@ -16,7 +16,7 @@ from benchmarks.evaluation import (AutoAttackAdapter, EvaluationInterrupted, cle
 from benchmarks.autoattack import EPS_TOLERANCE
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from recipes import RunConfig
-from results.schema import TEMPLATE
+from results import TEMPLATE
 from tests.benchmarks import _evaluation_model
 from tests.conftest import ROOT
 

@@ -6,7 +6,7 @@ import pytest
 from tests.benchmarks._fake_power import NAME, LinearPower, ManualClock, install
 from benchmarks.measurement import EnergyMeter, match_price, merge_totals, summarize
 from recipes import DEFAULT_CLOUD_PRICES, MeasurementConfig
-from results.schema import TEMPLATE, new_record, validate
+from results import TEMPLATE, new_record, validate
 
 HOUR = 3600.0
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from benchmarks.measurement import device_model, hardware_info, software_info
-from results.schema import TEMPLATE
+from results import TEMPLATE
 
 
 def test_software_versions_come_from_package_metadata():

@@ -219,8 +219,7 @@ def test_workload_fills_the_record_group_and_the_analysis_section_reports_it(sdn
     import pandas as pd
 
     from benchmarks.slowdown.evaluate import evaluate_slowdown
-    from results import flatten
-    from results.schema import TEMPLATE
+    from results import TEMPLATE, flatten
     from scaling.sections import AnalysisContext, get_section, run_section
 
     model, flops, train, test, _ = sdn
