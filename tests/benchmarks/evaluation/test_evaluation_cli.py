@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys
@@ -13,8 +12,8 @@ import pytest
 
 import robustperf
 from benchmarks.interruption import TEST_INTERRUPT_ENV
+from tests.conftest import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHEAP = ["--set", "evaluation.autoattack=[apgd-ce]", "--set", "evaluation.autoattack_n=16",
          "--set", "evaluation.pgd_steps=2"]
 
