@@ -2,7 +2,9 @@
 covers what the code has; the tutorial's shell blocks run as written; README.md stays short and its links resolve.
 
 What the reference must contain is computed here from the code (the CLI parser, the recipe schema, the record
-schema), not listed by hand, so a new subcommand, key or field that the site misses fails this test.
+groups, the plug-in catalog), not listed by hand, so a new subcommand, key, field or plug-in that the site misses
+fails this test. The plug-in guides' example packages are built from their pages and run by
+``tests/test_docs_plugins.py``.
 """
 from __future__ import annotations
 
@@ -197,7 +199,7 @@ def _doctest_blocks() -> List[str]:
 
 def test_the_tutorial_covers_the_pipeline():
     blocks = "\n".join(_doctest_blocks())
-    for command in ("expand", "run", "launch", "status", "collect", "analyze"):
+    for command in ("plugins", "expand", "run", "launch", "status", "collect", "analyze"):
         assert f"robustperf {command} " in blocks, command
 
 
