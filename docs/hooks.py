@@ -123,6 +123,8 @@ def _option_row(action: argparse.Action) -> str:
 
 
 _CODE_SPAN = re.compile(r"(``.+?``|`[^`\n]+`)")
+#: a Sphinx role before a code span (``:mod:`recipes.catalog` ``): Markdown shows the code span alone
+_ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj):(?=`)")
 
 
 def _prose(text: str) -> str:
@@ -131,6 +133,7 @@ def _prose(text: str) -> str:
     import textwrap
 
     out = []
+    text = _ROLE.sub("", text)
     for block in re.split(r"\n[ \t]*\n", textwrap.dedent(text).strip("\n")):
         if all(line.startswith("    ") for line in block.splitlines()):
             out.append(block)  # an indented code block: Markdown shows it verbatim
