@@ -16,9 +16,9 @@ A page asks for a generated part with an HTML comment alone on a line; :func:`on
 * ``<!-- reference: limits -->``: the input bounds of ``recipes.limits`` and their environment variables.
 
 A fenced block opened with ```` ```bash doctest ```` renders as an ordinary ``bash`` block; ``tests/test_docs.py``
-runs those blocks in order. A placeholder the hook does not know, a documented record field or group the typed groups lack, a
-field without documentation and a documented unit that contradicts the field's own are warnings, so
-``mkdocs build --strict`` fails on them.
+runs those blocks in order. A placeholder the hook does not know, a documented record field or group the typed
+groups lack, a field without documentation and a documented unit that contradicts the field's own are warnings,
+so ``mkdocs build --strict`` fails on them.
 
 Nothing here imports torch: the CLI parser, the catalog (entries only, no plug-in's code), the recipe schema and
 the record groups are torch-free by design.
@@ -346,10 +346,10 @@ def render_plugins() -> str:
         cls = catalog.KINDS[kind]
         facts = [f.name for f in dataclasses.fields(cls) if f.name not in _COMMON]
         selector = catalog.SELECTORS.get(kind)
+        chosen = f", chosen by the recipe key `{selector}`" if selector else ""
         lines += [f"## {kind}", "",
-                  f"Entry `recipes.catalog.{cls.__name__}`, entry-point group `{catalog.GROUPS[kind]}`"
-                  + (f", chosen by the recipe key `{selector}`" if selector else "") + f". {len(described)} registered.",
-                  ""]
+                  f"Entry `recipes.catalog.{cls.__name__}`, entry-point group `{catalog.GROUPS[kind]}`{chosen}. "
+                  f"{len(described)} registered.", ""]
         if not described:
             continue
         lines += ["| name | " + " | ".join(facts) + " | reads | adds keys | meaning | package | implementation |",
