@@ -4,27 +4,30 @@ A page asks for a generated part with an HTML comment alone on a line; :func:`on
 
 * ``<!-- reference: cli -->``: every ``robustperf`` subcommand, its help and options (``robustperf.build_parser()``);
 * ``<!-- reference: recipe-keys -->``: every recipe key with type, default, allowed values, whether it enters the
-  run id, and its doc (``recipes.reference.render()``, read from ``recipes.schema``);
-* ``<!-- reference: record -->``: every result-record field with its type (``results.groups``), and its unit and
-  meaning from ``docs/reference/record-fields.yml``;
-* ``<!-- reference: plugins -->``: every registered plug-in (``recipes.catalog.all_entries()`` where that module
-  exists; otherwise the names the schema accepts, and a note);
+  run id, and its doc (``recipes.reference.render()``, read from ``recipes.section_fields``: the built-in keys and
+  those plug-ins add);
+* ``<!-- reference: record -->``: every result-record field with its type and unit (``results.GROUPS``, the typed
+  groups of ``results/groups.py``, and their ``unit`` metadata), its group's docstring, and its meaning from
+  ``docs/reference/record-fields.yml``;
+* ``<!-- reference: plugins -->``: every registered plug-in, kind by kind (``recipes.catalog.all_entries()``, each
+  entry's ``describe()``: name, source package, implementation, keys read and added, the facts of its kind);
 * ``<!-- reference: recipes -->``: the recipes shipped in ``recipes/*.yaml`` (name, runs, leading comment);
 * ``<!-- reference: methods -->``: the registered training methods, one line;
 * ``<!-- reference: limits -->``: the input bounds of ``recipes.limits`` and their environment variables.
 
 A fenced block opened with ```` ```bash doctest ```` renders as an ordinary ``bash`` block; ``tests/test_docs.py``
-runs those blocks in order. A placeholder the hook does not know, a documented record field the schema lacks
-and a schema field without documentation are warnings, so ``mkdocs build --strict`` fails on them.
+runs those blocks in order. A placeholder the hook does not know, a documented record field or group the typed
+groups lack, a field without documentation and a documented unit that contradicts the field's own are warnings,
+so ``mkdocs build --strict`` fails on them.
 
-Nothing here imports torch: the CLI parser, the recipe schema and the record schema are torch-free by design.
+Nothing here imports torch: the CLI parser, the catalog (entries only, no plug-in's code), the recipe schema and
+the record groups are torch-free by design.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
-import importlib
-import importlib.util
 import logging
 import os
 import pathlib
@@ -120,6 +123,8 @@ def _option_row(action: argparse.Action) -> str:
 
 
 _CODE_SPAN = re.compile(r"(``.+?``|`[^`\n]+`)")
+#: a Sphinx role before a code span (``:mod:`recipes.catalog` ``): Markdown shows the code span alone
+_ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj):(?=`)")
 
 
 def _prose(text: str) -> str:
@@ -128,6 +133,7 @@ def _prose(text: str) -> str:
     import textwrap
 
     out = []
+    text = _ROLE.sub("", text)
     for block in re.split(r"\n[ \t]*\n", textwrap.dedent(text).strip("\n")):
         if all(line.startswith("    ") for line in block.splitlines()):
             out.append(block)  # an indented code block: Markdown shows it verbatim
@@ -238,19 +244,21 @@ def _type_name(tp: Any) -> str:
             list: "list"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def record_fields() -> List[Tuple[str, str, Optional[str]]]:
-    """``(dotted field, type, group)`` of every field of a result record, in the record's order."""
-    from results.groups import GROUPS, TEMPLATE, TOP_TYPES
+def record_fields() -> List[Tuple[str, str, Optional[str], str]]:
+    """``(dotted field, type, group key, unit)`` of every field of a result record, in the record's order (the
+    template of ``results.groups``); the unit is the field's own (``percent()``) or ``""``."""
+    from results import GROUPS, TEMPLATE
+    from results.groups import TOP_TYPES, UNIT, hints
 
     rows = []
     for key, value in TEMPLATE.items():
         group = GROUPS.get(key)
         if group is None:
-            rows.append((key, _type_name(TOP_TYPES[key]) if key in TOP_TYPES else "any", None))
+            rows.append((key, _type_name(TOP_TYPES.get(key, typing.Any)), None, ""))
             continue
-        hints = typing.get_type_hints(group)
-        for sub in value:
-            rows.append((f"{key}.{sub}", _type_name(hints.get(sub, typing.Any)), key))
+        units = {f.name: f.metadata.get(UNIT, "") for f in dataclasses.fields(group)}
+        for sub, tp in hints(group).items():
+            rows.append((group.path(sub), _type_name(tp), key, units[sub]))
     return rows
 
 
@@ -266,18 +274,17 @@ def render_record() -> str:
 
     documented = yaml.safe_load(RECORD_DOCS.read_text(encoding="utf-8")) or {}
     groups_doc = documented.pop("groups", {}) or {}
+    where = RECORD_DOCS.relative_to(ROOT)
     rows = record_fields()
-    known = {name for name, _, _ in rows}
+    known = {name for name, _, _, _ in rows}
     for name in sorted(set(documented) - known):
-        log.warning("%s documents record field %r, which results/groups.py does not have",
-                    RECORD_DOCS.relative_to(ROOT), name)
+        log.warning("%s documents record field %r, which the groups of results/groups.py do not have", where, name)
     for name in sorted(set(groups_doc) - set(GROUPS)):
-        log.warning("%s documents record group %r, which results/groups.py does not have",
-                    RECORD_DOCS.relative_to(ROOT), name)
+        log.warning("%s documents record group %r, which results.GROUPS does not have", where, name)
     lines = [f"Schema version **{SCHEMA_VERSION}**: {len(rows)} fields in {len(GROUPS)} groups.", ""]
     head = ["| field | type | unit | meaning |", "|---|---|---|---|"]
     current: Any = ()
-    for name, type_name, group in rows:
+    for name, type_name, group, unit in rows:
         if group != current:
             current = group
             if group is None and lines[-1].startswith("|"):
@@ -286,85 +293,77 @@ def render_record() -> str:
                 if not any(line.startswith("### Top-level") for line in lines):
                     lines += ["### Top-level fields", ""] + head
             else:
+                cls = GROUPS[group]
                 lines += ["", f"### `{group}`", ""]
-                doc = " ".join(x for x in (groups_doc.get(group, ""), _group_doc(GROUPS[group])) if x)
-                if doc:
-                    lines += [cell(doc).replace("\\*", "*"), ""]
+                doc = " ".join(x for x in (groups_doc.get(group, ""), _group_doc(cls)) if x)
+                lines += [f"Typed group `results.{cls.__name__}` (`{cls.__name__}.path(...)`)."
+                          + (" " + cell(doc).replace("\\*", "*") if doc else ""), ""]
                 lines += head
         entry = documented.get(name)
         if entry is None:
-            log.warning("record field %r (results/groups.py) is not documented: add it to %s", name,
-                        RECORD_DOCS.relative_to(ROOT))
+            log.warning("record field %r (results/groups.py) is not documented: add it to %s", name, where)
             entry = {}
         if isinstance(entry, str):
             entry = {"doc": entry}
-        lines.append(f"| {code(name)} | {type_name} | {cell(entry.get('unit', ''))} | {cell(entry.get('doc', ''))} |")
+        if unit and entry.get("unit", unit) != unit:
+            log.warning("%s gives record field %r the unit %r, but its group declares %r", where, name,
+                        entry.get("unit"), unit)
+        lines.append(f"| {code(name)} | {type_name} | {cell(unit or entry.get('unit', ''))} | "
+                     f"{cell(entry.get('doc', ''))} |")
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------- plug-ins
 
-def _entry_kind(entry: Any) -> str:
-    kind = getattr(entry, "kind", None)
-    if kind:
-        return str(kind)
-    name = type(entry).__name__
-    return name[:-len("Entry")].lower() if name.endswith("Entry") else name
+#: the fields every entry has; a kind's own facts (its entry's other fields) get a column each
+_COMMON = ("kind", "name", "source", "impl", "doc", "reads", "keys")
 
 
-def _entries(raw: Any) -> Iterable[Tuple[str, Any]]:
-    if isinstance(raw, dict):
-        for kind, entries in raw.items():
-            for entry in (entries.values() if isinstance(entries, dict) else entries):
-                yield str(kind), entry
-    else:
-        for entry in raw:
-            yield _entry_kind(entry), entry
+#: facts shown as prose, not as code (a paper's citation, a download address)
+_PROSE = ("paper", "url")
+
+
+def _fact(name: str, value: Any) -> str:
+    if value in (None, "", [], {}):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, list):
+        return ", ".join(code(v) for v in value)
+    return cell(value) if name in _PROSE else code(value)
 
 
 def render_plugins() -> str:
-    if importlib.util.find_spec("recipes.catalog") is None:
-        return _plugins_fallback()
-    catalog = importlib.import_module("recipes.catalog")
-    if not hasattr(catalog, "all_entries"):
-        log.warning("recipes.catalog has no all_entries(): the plug-in reference cannot be generated")
-        return _plugins_fallback()
-    entries = sorted(_entries(catalog.all_entries()), key=lambda ke: (ke[0], getattr(ke[1], "name", "")))
-    lines = ["| kind | name | implementation | package | reads | adds keys | meaning |", "|---|---|---|---|---|---|---|"]
-    for kind, entry in entries:
-        reads = ", ".join(code(r) for r in getattr(entry, "reads", ()) or ())
-        keys = ", ".join(code(k) for k in (getattr(entry, "keys", None) or {}))
-        package = getattr(entry, "package", None) or getattr(entry, "dist", None) or getattr(entry, "source", None) \
-            or str(getattr(entry, "impl", "")).split(".")[0]
-        lines.append(f"| {cell(kind)} | {code(getattr(entry, 'name', '?'))} | {code(getattr(entry, 'impl', ''))} | "
-                     f"{cell(package)} | {reads} | {keys} | {cell(getattr(entry, 'doc', '') or '')} |")
-    return "\n".join(lines) + "\n"
+    """One table per kind of every registered entry (``recipes.catalog.all_entries()``), from its ``describe()``:
+    name, the facts of its kind, the recipe keys it reads and adds, its doc, its package and implementation."""
+    from recipes import catalog
 
-
-def _plugins_fallback() -> str:
-    from recipes import schema
-
-    lines = ["!!! note \"The plug-in catalog is not in this build\"",
-             "    `recipes.catalog` is not importable here, so this page lists the names the recipe schema "
-             "accepts for each pluggable key instead of the catalog's entries.", "",
-             "| kind | recipe key | registered names |", "|---|---|---|"]
-    for kind, path in (("training methods", "training.loss"), ("model families", "model.arch"),
-                       ("datasets", "data.name"), ("attack norms", "attack.norm"),
-                       ("energy meters", "measurement.energy_source"), ("launcher executors", "launch.scheduler")):
-        section, key = path.split(".")
-        spec = schema.section_fields(section)[key]
-        names = spec.get("choices") or ()
-        if key == "arch":
-            names = tuple(schema.MODEL_FAMILIES) + ("any timm model name",)
-        lines.append(f"| {kind} | {code(path)} | {', '.join(code(n) for n in names)} |")
-    try:
-        from scaling.sections import list_sections
-
-        sections = [getattr(s, "name", s) for s in list_sections()]
-        lines.append(f"| analysis sections | `mapping: sections:` | {', '.join(code(n) for n in sections)} |")
-    except ImportError:  # scaling's dependencies (pandas) not installed: leave the row out
-        pass
-    return "\n".join(lines) + "\n"
+    by_kind: Dict[str, List[Dict[str, Any]]] = {kind: [] for kind in catalog.KINDS}
+    for entry in catalog.all_entries():
+        by_kind[entry.kind].append(entry.describe())
+    lines: List[str] = []
+    for kind, described in by_kind.items():
+        cls = catalog.KINDS[kind]
+        facts = [f.name for f in dataclasses.fields(cls) if f.name not in _COMMON]
+        selector = catalog.SELECTORS.get(kind)
+        chosen = f", chosen by the recipe key `{selector}`" if selector else ""
+        lines += [f"## {kind}", "",
+                  f"Entry `recipes.catalog.{cls.__name__}`, entry-point group `{catalog.GROUPS[kind]}`{chosen}. "
+                  f"{len(described)} registered.", ""]
+        if not described:
+            continue
+        lines += ["| name | " + " | ".join(facts) + " | reads | adds keys | meaning | package | implementation |",
+                  "|---" * (len(facts) + 6) + "|"]
+        for d in described:
+            keys = ", ".join(f"{code(k)} (default `{v['default']}`: {cell(v['doc'])})" for k, v in d["keys"].items())
+            lines.append(f"| {code(d['name'])} | " + " | ".join(_fact(f, d[f]) for f in facts)
+                         + f" | {', '.join(code(r) for r in d['reads'])} | {keys} | {cell(d['doc'])} | "
+                         f"{cell(d['source'])} | {code(d['impl'])} |")
+        lines.append("")
+    problems = catalog.problems()
+    if problems:
+        lines += ["## Plug-ins that could not be loaded", ""] + [f"- {cell(p)}" for p in problems] + [""]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------- shipped recipes
@@ -391,9 +390,9 @@ def render_recipes() -> str:
 
 
 def render_methods() -> str:
-    from recipes.schema import TRAINING_METHODS
+    from recipes import catalog
 
-    return ", ".join(f"`{name}`" for name in TRAINING_METHODS) + "\n"
+    return ", ".join(f"`{name}`" for name in catalog.names("methods")) + "\n"
 
 
 def render_limits() -> str:

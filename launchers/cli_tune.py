@@ -40,7 +40,7 @@ def main(args) -> int:
     recipe = load_recipe(args.recipe, overrides)
     if recipe.search is None:
         raise TuneError(f"{args.recipe}: no search section; add `search:` with trials, objectives and space "
-                        "(see README, 'Tuning')")
+                        "(see docs/how-to/tune.md)")
     if args.trials is not None and args.trials < 1:
         raise TuneError(f"--trials must be >= 1, got {args.trials}")
     if args.max_parallel is not None and args.max_parallel < 1:

@@ -2,7 +2,9 @@
 covers what the code has; the tutorial's shell blocks run as written; README.md stays short and its links resolve.
 
 What the reference must contain is computed here from the code (the CLI parser, the recipe schema, the record
-schema), not listed by hand, so a new subcommand, key or field that the site misses fails this test.
+groups, the plug-in catalog), not listed by hand, so a new subcommand, key, field or plug-in that the site misses
+fails this test. The plug-in guides' example packages are built from their pages and run by
+``tests/test_docs_plugins.py``.
 """
 from __future__ import annotations
 
@@ -84,44 +86,58 @@ def test_cli_reference_lists_every_subcommand_and_option(site):
 
 
 def _recipe_key_paths() -> List[str]:
-    from recipes import schema
+    import recipes
 
-    paths = list(schema.all_paths())
-    paths += [f"launch.{key}" for key in schema.section_fields("launch")]
-    paths += [f"evaluation.slowdown.{f.name}" for f in dataclasses.fields(schema.SlowdownConfig)]
+    paths = list(recipes.all_paths())
+    paths += [f"launch.{key}" for key in recipes.section_fields("launch")]
+    paths += [f"evaluation.slowdown.{f.name}" for f in dataclasses.fields(recipes.SlowdownConfig)]
     return paths
 
 
 def test_recipe_reference_lists_every_key(site):
     codes = _codes(_page(site, "reference/recipe-keys.html"))
     paths = _recipe_key_paths()
-    assert "training.loss" in paths and "launch.max_parallel" in paths and "evaluation.slowdown.rule" in paths
+    assert {"training.loss", "training.select_attack", "evaluation.attack", "launch.max_parallel",
+            "evaluation.slowdown.rule"} <= set(paths)
     assert [p for p in paths if p not in codes] == []
 
 
 def test_record_reference_lists_every_field(site):
-    from results import FIELDS
+    from results import FIELDS, Flops
 
     codes = _codes(_page(site, "reference/record.html"))
-    assert "flops.train_total" in FIELDS
+    assert Flops.path("train_total") in FIELDS
     assert [f for f in FIELDS if f not in codes] == []
 
 
-def test_plugin_reference_follows_the_catalog(site):
-    text = _page(site, "reference/plugins.html")
-    if importlib.util.find_spec("recipes.catalog") is None:
-        assert "The plug-in catalog is not in this build" in text
-        from recipes.schema import TRAINING_METHODS
+def test_record_field_meanings_match_the_typed_groups():
+    """docs/reference/record-fields.yml documents exactly the fields and groups of ``results.GROUPS`` (the docs
+    build warns too; this says which without building), and never contradicts a field's declared unit."""
+    import yaml
 
-        assert all(name in _codes(text) for name in TRAINING_METHODS)
-        return
+    from results import FIELDS, GROUPS
+    from results.groups import TOP_TYPES, UNIT
+
+    documented = yaml.safe_load((DOCS / "reference" / "record-fields.yml").read_text(encoding="utf-8"))
+    groups = documented.pop("groups")
+    assert sorted(set(documented) ^ (set(FIELDS) | set(TOP_TYPES))) == [] and set(groups) <= set(GROUPS)
+    for key, group in GROUPS.items():
+        for f in dataclasses.fields(group):
+            entry = documented[group.path(f.name)]
+            if UNIT in f.metadata and isinstance(entry, dict) and "unit" in entry:
+                assert entry["unit"] == f.metadata[UNIT], group.path(f.name)
+
+
+def test_plugin_reference_follows_the_catalog(site):
+    """Every registered entry is in its kind's table, with its package; one heading per kind."""
     from recipes import catalog
 
-    raw = catalog.all_entries()
-    entries = [e for group in raw.values() for e in (group.values() if isinstance(group, dict) else group)] \
-        if isinstance(raw, dict) else list(raw)
-    codes = _codes(text)
-    assert entries and [e.name for e in entries if e.name not in codes] == []
+    text = _page(site, "reference/plugins.html")
+    tables = dict(zip(catalog.KINDS, re.split(r'<h2 id="(?:' + "|".join(catalog.KINDS) + ')"', text)[1:]))
+    assert list(tables) == list(catalog.KINDS)
+    missing = [(e.kind, e.name) for e in catalog.all_entries()
+               if f"<code>{e.name}</code>" not in tables[e.kind] or html.escape(e.source) not in tables[e.kind]]
+    assert len(list(catalog.all_entries())) > 50 and missing == []
 
 
 def test_shipped_recipes_page_lists_every_recipe(site):
@@ -183,7 +199,7 @@ def _doctest_blocks() -> List[str]:
 
 def test_the_tutorial_covers_the_pipeline():
     blocks = "\n".join(_doctest_blocks())
-    for command in ("expand", "run", "launch", "status", "collect", "analyze"):
+    for command in ("plugins", "expand", "run", "launch", "status", "collect", "analyze"):
         assert f"robustperf {command} " in blocks, command
 
 

@@ -1,6 +1,6 @@
 """Vocabulary lives once: every value the recipe schema allows is exactly what the part implementing it knows.
 
-The schema (recipes/schema.py) is the one list a recipe is checked against and the README's reference is
+The schema (recipes/schema.py) is the one list a recipe is checked against and the docs' recipe reference is
 generated from; these tests keep it equal to the registries and libraries behind it (training methods and model
 families have their own parity tests beside their registries)."""
 from __future__ import annotations

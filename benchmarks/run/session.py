@@ -167,7 +167,7 @@ def _energy_meter(cfg, dist, previous: Optional[Dict[str, Any]]):
         yield None
         return
     # Rank 0 meters the GPUs of its own node (torchrun's LOCAL_WORLD_SIZE); on several nodes the other nodes'
-    # energy is not counted (README, known limitations) rather than asking NVML for GPUs this node lacks.
+    # energy is not counted (docs/explanation/limitations.md) rather than asking NVML for GPUs this node lacks.
     local = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size))
     indices = list(range(min(local, dist.world_size))) if dist.device.type == "cuda" else []
     with EnergyMeter(cfg.measurement, indices, restore=previous) as meter:

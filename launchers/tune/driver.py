@@ -71,7 +71,7 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
 
     if recipe.search is None:
         raise TuneError(f"{recipe.path}: no search section; add `search:` with trials, objectives and space "
-                        "(see README, 'Tuning')")
+                        "(see docs/how-to/tune.md)")
     check_objectives(recipe)
     spec = recipe.search
     total = int(trials or spec.trials)

@@ -111,7 +111,7 @@ class SurvivalMapping:
 
 
 def mapping_fields() -> List[Tuple[str, str, Any]]:
-    """(key, doc, default) of every mapping key, for the README."""
+    """(key, doc, default) of every mapping key: the survival section's option_keys (and so its documentation)."""
     docs = {}
     source = inspect.getsource(SurvivalMapping)
     tree = ast.parse(source)

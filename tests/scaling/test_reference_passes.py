@@ -1,4 +1,4 @@
-"""The README's PGD-AT correction, checked on the reference study's published table (tests/data).
+"""The PGD-AT correction of docs/explanation/measurement.md, checked on the reference study's published table (tests/data).
 
 Within one model and epoch count the published ``train_flops`` grow linearly in the PGD steps k; the intercept
 over the slope is the number of forward passes per sample besides the k attack steps. The study's PGD-AT
