@@ -8,6 +8,6 @@ from recipes.catalog import ExecutorEntry
 LOCAL = ExecutorEntry(name="local", impl="launchers.local:LocalExecutor",
                       doc="runs the matrix here, max_parallel at a time")
 SLURM = ExecutorEntry(name="slurm", impl="launchers.slurm:SlurmExecutor",
-                      doc="SLURM array jobs (sbatch), chained for resumes past the wall time", submit_command="sbatch")
+                      doc="SLURM array jobs (sbatch), chained for resumes past the wall time")
 LSF = ExecutorEntry(name="lsf", impl="launchers.lsf:LsfExecutor",
-                    doc="LSF array jobs (bsub), chained for resumes past the wall time", submit_command="bsub")
+                    doc="LSF array jobs (bsub), chained for resumes past the wall time")

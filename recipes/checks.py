@@ -33,6 +33,9 @@ DEVICE_KEYS = ("usd_per_hour", "watts")
 
 def check_autoattack(path: str, value: Any, file: Optional[str]) -> Any:
     if isinstance(value, str):
+        if value in AUTOATTACK_ATTACKS:
+            raise RecipeError(f"one attack is a list of one, [{value}]; a single name is an AutoAttack version",
+                              file=file, key=path, value=value, allowed=AUTOATTACK_VERSIONS + (f"[{value}]",))
         if value not in AUTOATTACK_VERSIONS:
             hint = nearest(value, AUTOATTACK_VERSIONS + AUTOATTACK_ATTACKS)
             raise RecipeError("not an AutoAttack version" + (f" (did you mean '{hint}'?)" if hint else ""),

@@ -215,14 +215,9 @@ class MeterEntry(Entry):
 
 @dataclass(frozen=True)
 class ExecutorEntry(Entry):
-    """A launcher backend (``launch.scheduler``).
-
-    Attributes:
-        submit_command: the scheduler's submission command (``sbatch``), or ``""`` for one that runs here.
-    """
+    """A launcher backend (``launch.scheduler``): an ``Executor`` subclass (``launchers.core``)."""
 
     kind: ClassVar[str] = "executors"
-    submit_command: str = ""
 
 
 @dataclass(frozen=True)

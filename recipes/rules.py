@@ -82,6 +82,10 @@ def _check_method(method: catalog.MethodEntry, family: Optional[catalog.ModelEnt
                           "training.epochs - training.sdn_ic_epochs epochs)", file=file,
                           key="training.sdn_ic_epochs", value=training["sdn_ic_epochs"])
     if method.train_attack is not None:
+        attack = catalog.find("attacks", method.train_attack)
+        if attack is None or "train" not in attack.roles:
+            raise RecipeError(f"training method {method.name}'s attack {method.train_attack!r} is not a registered "
+                              "attack with the train role", file=file, key="training.loss", value=training["loss"])
         _check_norm("training.loss", method.train_attack, cfg["attack"]["norm"], file, method=method.name)
 
 

@@ -54,9 +54,12 @@ def check_accuracy(trainer) -> Tuple[float, float]:
     """Clean and robust accuracy (%) of ``trainer.eval_model`` on its check set, summed over ranks."""
     cfg, t = trainer.cfg, trainer.cfg.training
     model = trainer.eval_model
+    # attack.random_start is the method's key: only a method that reads it (and so keeps it in its runs' ids) may
+    # turn the check's random start off; for the others a different value must not pick another best epoch.
+    random_start = cfg.attack.random_start if "attack.random_start" in trainer.method.entry.all_reads() else True
     attack = create_attack(t.select_attack, model, norm=cfg.attack.norm, eps=cfg.attack.eps,
                            steps=t.select_pgd_steps, step_size=cfg.select_step_size,
-                           random_start=cfg.attack.random_start, autocast=trainer.autocast)
+                           random_start=random_start, autocast=trainer.autocast)
     generator = torch.Generator(device=trainer.device)
     generator.manual_seed(seed_of(cfg.seed, 5, trainer.epoch, trainer.dist.rank))
     clean, robust, n = evaluate_subset(model, trainer.check_set, None, attack, t.select_batch_size,

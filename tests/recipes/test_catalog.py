@@ -149,3 +149,19 @@ def test_an_attack_that_does_not_support_the_threat_model_is_refused(tiny_recipe
         assert info.value.key == "attack.norm"
     finally:
         catalog.unregister("attacks", "test_linf_only")
+
+
+def test_a_methods_training_attack_must_have_the_train_role(tiny_recipe):
+    catalog.register(catalog.MethodEntry(name="test_fgm_trained", impl="x:y", doc="test", train_attack="fgm"))
+    try:
+        with pytest.raises(RecipeError, match="train role") as info:
+            load_recipe(str(tiny_recipe), ["training.loss=test_fgm_trained"]).runs()
+        assert info.value.key == "training.loss"
+    finally:
+        catalog.unregister("methods", "test_fgm_trained")
+
+
+def test_one_autoattack_attack_given_as_a_name_says_to_write_a_list(tiny_recipe):
+    with pytest.raises(RecipeError, match=r"list of one, \[apgd-ce\]") as info:
+        load_recipe(str(tiny_recipe), ["evaluation.autoattack=apgd-ce"])
+    assert info.value.key == "evaluation.autoattack" and "did you mean" not in str(info.value)

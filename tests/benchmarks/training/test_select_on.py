@@ -61,3 +61,22 @@ def test_folder_datasets_hold_out_files(tmp_path):
     images, labels = held.tensors()  # decoded batch by batch with the evaluation transform
     assert images.shape == (6, 3, 16, 16) and images.dtype == torch.float32 and len(labels) == 6
     assert 0 <= float(images.min()) <= float(images.max()) <= 1 and torch.equal(labels, batches.held_labels)
+
+
+def _check(loss, random_start):
+    from benchmarks.training.check import check_accuracy
+
+    cfg = RunConfig.from_dict({"seed": 0, "data": {"name": "digits", "batch_size": 32},
+                               "model": {"arch": "wrn", "depth": 10, "width": 1},
+                               "training": {"loss": loss, "epochs": 1, "warmup_epochs": 0, "val_size": 256,
+                                            "select_subset": 256, "select_pgd_steps": 3,
+                                            "select_pgd_step_size": 0.005},
+                               "attack": {"eps": 0.05, "steps": 2, "random_start": random_start}})
+    return check_accuracy(Trainer(cfg, DistInfo(), progress=False))
+
+
+def test_only_a_method_that_reads_random_start_changes_the_checks_start():
+    """attack.random_start is in the ids of the methods that read it only; for another method (trades starts at
+    x + 0.001 N(0, I)) the key must not change which epoch is best, so its check keeps the random start."""
+    assert _check("trades", False) == _check("trades", True)
+    assert _check("at", False) != _check("at", True)
