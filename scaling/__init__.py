@@ -6,8 +6,7 @@ package, stays instant.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from robustperf_lazy import lazy
 
 _EXPORTS = {
     "ConvergenceError": "errors", "InsufficientDataError": "errors", "InvalidValuesError": "errors",
@@ -23,10 +22,4 @@ _EXPORTS = {
     "write_report": "report",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'scaling' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__, __all__ = lazy(__name__, {name: f".{module}" for name, module in _EXPORTS.items()})

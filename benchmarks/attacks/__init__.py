@@ -12,7 +12,7 @@ signature (:func:`.create.create_attack`).
 
 Importing this package is cheap: the attacks (torch) load on first use of a name below.
 """
-from .._lazy import lazy
+from robustperf_lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "Attack": ".create", "create_attack": ".create", "list_attacks": ".create",

@@ -11,7 +11,7 @@ declared in :mod:`.catalog`), on the interface of :mod:`.base`. No network acces
 
 Importing this package is cheap (the catalog module beside it imports no torch): names load on first use.
 """
-from .._lazy import lazy
+from robustperf_lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "SPLITS": ".base", "DataError": ".base", "Dataset": ".base", "DatasetInfo": ".base", "dataset_info": ".base",

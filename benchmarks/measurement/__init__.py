@@ -5,7 +5,7 @@ Meters are context managers around the loop and return numbers; :mod:`.window` t
 without one; :mod:`.cost` turns them into the record's kWh, $ and CO2. Importing this package is cheap: torch,
 DeepSpeed and NVML load on first use.
 """
-from .._lazy import lazy
+from robustperf_lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "auto_order": ".backends", "ESTIMATE_TDP": ".backends", "FALLBACKS": ".backends", "NVIDIA_SMI": ".backends",

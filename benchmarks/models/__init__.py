@@ -12,7 +12,7 @@ timm knows the suite's networks (``wrn28_10``, ...) once :func:`register_timm_mo
 so ``timm.create_model("wrn28_10", activation="gelu", num_classes=10)`` needs it only outside them. Importing this
 package is cheap: the networks (torch, timm) load on first use of a name below.
 """
-from .._lazy import lazy
+from robustperf_lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "FinalLogits": ".outputs", "all_logits": ".outputs", "final_logits": ".outputs",

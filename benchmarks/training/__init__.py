@@ -10,7 +10,7 @@
 * :mod:`.hooks`, :mod:`.errors` - where the run plugs in, and how training stops;
 * :mod:`.checkpoint`, :mod:`.distributed` - checkpoint files, the process group.
 """
-from .._lazy import lazy
+from robustperf_lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "BEST": ".checkpoint", "LAST": ".checkpoint", "checkpoint_path": ".checkpoint",

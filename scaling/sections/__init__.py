@@ -12,8 +12,7 @@ not import numpy, pandas or the sections' code.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from robustperf_lazy import lazy
 
 _EXPORTS = {
     "AnalysisContext": "base", "Section": "base", "SkipSection": "base", "missing_columns": "base",
@@ -21,10 +20,4 @@ _EXPORTS = {
     "unregister_section": "registry",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'scaling.sections' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__, __all__ = lazy(__name__, {name: f".{module}" for name, module in _EXPORTS.items()})

@@ -19,7 +19,7 @@ plug-in contract. Adding a method is one module here with a :class:`~.base.Metho
 ``robustperf.methods`` in ``setup.cfg``; the schema, the run ids, ``robustperf plugins`` and the parametrised
 tests follow from the entry. Another package does the same in its own module, entry and ``setup.cfg``.
 """
-from ..._lazy import lazy
+from robustperf_lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "Method": ".base", "get_method": ".base", "list_methods": ".base", "register_method": ".base",

@@ -1,8 +1,8 @@
-"""Lazy re-exports for package ``__init__`` files (PEP 562).
+"""Lazy re-exports for package ``__init__`` files (PEP 562), shared by every room without an import cycle.
 
-A package of this room re-exports its public names, but importing it must stay cheap: the catalog modules beside
-the plug-ins (``benchmarks/training/methods/catalog.py``, ...) are imported without torch, and they import their
-package first. ``__getattr__, __all__ = lazy(__name__, {"Trainer": ".trainer", ...})`` imports a submodule when one
+A package re-exports its public names, but importing it must stay cheap: the catalog modules beside the plug-ins
+(``benchmarks/training/methods/catalog.py``, ...) are imported without torch, and they import their package first;
+``robustperf --help`` imports the rooms' command modules. ``__getattr__, __all__ = lazy(__name__, {"Trainer": ".trainer", ...})`` imports a submodule when one
 of its names is first used.
 """
 from __future__ import annotations
