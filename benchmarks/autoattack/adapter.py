@@ -17,6 +17,7 @@ Used by the final evaluation (:mod:`benchmarks.evaluation`) and the inference be
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -29,10 +30,11 @@ from recipes import AUTOATTACK_VERSIONS, catalog
 
 from ..datasets.evalset import EvalSet, as_eval_set, tensor_digest
 from ..interruption import EvaluationInterrupted, SignalGuard
+from ..measurement.passes import PassCounter
 from ..measurement.trace import Trace
 from ..measurement.window import add_energy, measure
 from ..models.outputs import FinalLogits
-from .probes import ForwardCounter, WarningCollector, fire, interrupt_hook, sync
+from .probes import WarningCollector, fire, interrupt_hook, sync
 from .result import AutoAttackResult, PerturbationError, wilson_interval
 from .state import AttackProgress, AutoAttackState, flags_from_text, flags_to_text
 
@@ -266,12 +268,16 @@ class AutoAttackAdapter:
                 with guard.critical():
                     state.clean_flags = state.robust_flags = flags_to_text(flags)
                     state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
+                    state.point_backwards = [0.0] * n
                     self._commit_save(state, state_path, save_every_s, force=True)
                 logger.info("AutoAttack: clean accuracy %.2f%% on %d points", 100.0 * _fraction(flags), n)
                 fire(hook, "clean", 0, self._saver(state, state_path))
             robust = flags_from_text(state.robust_flags)
             if state.point_seconds is None:  # a state written before survival data was kept
                 state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
+            if state.point_backwards is None:  # written before backward passes were counted: unknown if any ran
+                started = bool(state.done) or state.current is not None
+                state.point_backwards = [None if started else 0.0] * n
             done = {d["name"] for d in state.done}
             for attack in self.attacks:
                 self._configure(attack)
@@ -293,14 +299,15 @@ class AutoAttackAdapter:
                     self._configure(attack)
                     bidx = idx[b * bs:(b + 1) * bs]
                     xb, yb = xb.clone().to(self.device), yb.clone().to(self.device)
-                    with ForwardCounter(self.model) as counter:
+                    with PassCounter(self.model) as counter:
                         sync(self.device)
                         t0 = time.perf_counter()
                         adv = self._perturb(attack, xb, yb)
                         fooled = ~yb.eq(self.aa.get_logits(adv).max(dim=1)[1])
                         fooled_cpu = fooled.cpu()  # synchronises the device
                         per_point = (time.perf_counter() - t0) / bidx.numel()
-                    forwards = counter.rows / bidx.numel()
+                    forwards = counter.forward_rows / bidx.numel()
+                    backwards = counter.backward_rows / bidx.numel()
                     largest = float(self._norms(adv[fooled] - xb[fooled]).max()) if bool(fooled.any()) else 0.0
                     if not largest <= self.eps + EPS_TOLERANCE:
                         raise PerturbationError(f"{attack} returned a {self.norm} perturbation of {largest:.6g} > "
@@ -313,6 +320,8 @@ class AutoAttackAdapter:
                         for j, point in enumerate(bidx.tolist()):
                             state.point_seconds[point] += per_point
                             state.point_forwards[point] += forwards
+                            if state.point_backwards[point] is not None:
+                                state.point_backwards[point] += backwards
                             if bool(fooled_cpu[j]):
                                 state.broken_by[point] = attack
                         state.robust_flags = flags_to_text(robust)
@@ -354,16 +363,18 @@ class AutoAttackAdapter:
         clean = flags_from_text(state.clean_flags).tolist()
         seconds = state.point_seconds or [0.0] * len(clean)
         forwards = state.point_forwards or [0.0] * len(clean)
+        backwards = state.point_backwards or [None] * len(clean)
         broken = state.broken_by or [None] * len(clean)
         ran = [d["name"] for d in state.done if not d.get("skipped")]
         for i, ok in enumerate(clean):
+            back = math.nan if backwards[i] is None else backwards[i]
             if not ok:
-                trace.add(False, True, None, 0.0, 0, 0.0, 0.0)
+                trace.add(False, True, None, 0.0, 0, 0.0, 0.0, backward_passes=0.0)
             elif broken[i] is not None:
                 trace.add(True, True, broken[i], seconds[i], ran.index(broken[i]) + 1 if broken[i] in ran
-                        else len(ran), forwards[i], self.eps)
+                          else len(ran), forwards[i], self.eps, backward_passes=back)
             else:
-                trace.add(True, False, None, seconds[i], len(ran), forwards[i], self.eps)
+                trace.add(True, False, None, seconds[i], len(ran), forwards[i], self.eps, backward_passes=back)
         return trace
 
 

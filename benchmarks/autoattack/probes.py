@@ -1,5 +1,6 @@
-"""What the AutoAttack adapter watches while the attacks run: the model evaluations each batch spends, the
-sanity warnings pyautoattack logs, and the test-interruption hook (``ROBUSTPERF_TEST_INTERRUPT``)."""
+"""What the AutoAttack adapter watches while the attacks run: the sanity warnings pyautoattack logs and the
+test-interruption hook (``ROBUSTPERF_TEST_INTERRUPT``); the passes each batch spends are counted by
+:class:`benchmarks.measurement.passes.PassCounter`."""
 from __future__ import annotations
 
 import logging
@@ -10,33 +11,13 @@ import torch
 
 from ..interruption import TEST_INTERRUPT_ENV, TestInterrupt
 
-__all__ = ["ForwardCounter", "WarningCollector", "fire", "interrupt_hook", "sync"]
+__all__ = ["WarningCollector", "fire", "interrupt_hook", "sync"]
 
 
 def sync(device) -> None:
     """Wait for the device's queued work (CUDA), so wall times measure it."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
-
-
-class ForwardCounter:
-    """Counts the rows passed through ``model`` while active (the model evaluations an attack spends)."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.model = model
-        self.rows = 0
-        self._handle = None
-
-    def _hook(self, module, inputs, output) -> None:
-        if inputs and torch.is_tensor(inputs[0]):
-            self.rows += int(inputs[0].shape[0])
-
-    def __enter__(self) -> "ForwardCounter":
-        self._handle = self.model.register_forward_hook(self._hook)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._handle.remove()
 
 
 class WarningCollector(logging.Handler):

@@ -55,9 +55,11 @@ class AutoAttackState:
         seconds / energy_j: wall time and energy of the attack window, summed over sessions (energy None when
             unmeasured in any session).
         sessions: how many processes have worked on it; finished: all attacks done.
-        point_seconds / point_forwards / broken_by: per point, the attack time (amortised over its batch) and
-            model evaluations spent on it so far, across the attacks, and the attack that first fooled it
-            (None while robust): the survival data (``benchmarks.evaluation.survival``).
+        point_seconds / point_forwards / point_backwards / broken_by: per point, the attack time (amortised over
+            its batch), the forward and backward passes through the model spent on it so far (counted by hooks,
+            amortised over the batch), across the attacks, and the attack that first fooled it (None while
+            robust): the survival data (``benchmarks.evaluation.survival``). A backward count is None where a
+            state written before they were counted was resumed mid-way (unknown).
     """
 
     fingerprint: Dict[str, Any]
@@ -74,6 +76,7 @@ class AutoAttackState:
     format: int = STATE_FORMAT
     point_seconds: Optional[List[float]] = None
     point_forwards: Optional[List[float]] = None
+    point_backwards: Optional[List[Optional[float]]] = None
     broken_by: Optional[List[Optional[str]]] = None
 
     def to_bytes(self) -> bytes:

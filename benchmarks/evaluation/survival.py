@@ -7,16 +7,26 @@ assumed it uniform over the 100 points; here each point is a subject:
 * ``pgd-<steps>``: the evaluation's attack (``evaluation.attack``, PGD unless the recipe names another attack
   of the ``evaluation`` role; the configuration is then ``<attack>-<steps>``). Iterate i (0 = the random start)
   is checked with the logits the attack computes anyway; a point fails at the first iterate the model
-  misclassifies. ``iterations`` = the gradient steps taken (i), ``forward_passes`` = i + 1, ``seconds`` = the
-  batch's wall time from the start of its attack to that iterate divided by the batch's points (the attacker's
-  amortised time per point; on CUDA the device is synchronised at each iterate for this). Points the attack
-  never fools are right-censored at the whole budget.
+  misclassifies. ``iterations`` = the gradient steps taken (i), ``forward_passes`` = i + 1, ``backward_passes``
+  = i (one backward to the input per step), ``seconds`` = the batch's wall time from the start of its attack to
+  that iterate divided by the batch's points (the attacker's amortised time per point; on CUDA the device is
+  synchronised at each iterate for this). Points the attack never fools are right-censored at the whole budget
+  (steps + 1 forwards, the last one the final check, and steps backwards). An attack that does not report its
+  iterates is checked at its end only; its passes are then counted (:class:`~..measurement.passes.PassCounter`,
+  amortised over the batch) rather than assumed.
 * ``autoattack-<version>``: AutoAttack's attacks in turn (resolution: one attack). A point's clock runs
-  across the attacks (the adapter keeps its cumulative seconds and model evaluations in the resumable state);
-  it fails at the end of the attack that first fools it (``attack`` names it) and is censored after the last.
+  across the attacks (the adapter keeps its cumulative seconds, forward and backward passes in the resumable
+  state); it fails at the end of the attack that first fools it (``attack`` names it) and is censored after the
+  last. pyautoattack's ``perturb`` does not return per-point query or iteration counts (Square counts queries
+  internally and drops them), so the passes are counted by hooks on the model, amortised over the batch.
 * ``fgm-min-eps``: the paper's minimal-eps fast gradient method (as ART's ``minimal=True``): one gradient at
   the clean point, then eps = k * eps_max / steps for k = 1, 2, ... until the prediction flips. ``eps`` is
-  the eps at failure (the paper's "time"), censored at eps_max.
+  the eps at failure (the paper's "time"), censored at eps_max; ``forward_passes`` = 2 + the levels tried on
+  the point (the clean check, the gradient's forward and one per level), ``backward_passes`` = 1.
+
+Seconds measure the machine as much as the attack (on a shared machine the median seconds per PGD iteration of
+one model differed 46x between runs); the passes do not, and the survival analysis's default duration is the
+FLOPs they cost (``attack_flops``, :mod:`scaling.survival.durations`).
 
 Points the model misclassifies without attack fail at zero effort (``clean_correct`` false, every duration
 0); AFT models need T > 0 and drop them. One row per point and attack configuration, written beside the record
@@ -36,6 +46,7 @@ from results.keys import SURVIVAL_TABLE as SURVIVAL_FILE
 
 from ..attacks import create_attack, eval_mode, fgm_direction
 from ..datasets.evalset import as_eval_set
+from ..measurement.passes import PassCounter
 from ..measurement.trace import Trace
 from ..models.outputs import final_logits
 
@@ -43,7 +54,7 @@ __all__ = ["COLUMNS", "SURVIVAL_FILE", "Trace", "fgm_min_eps", "pgd_trace", "sur
 
 #: Columns of survival.parquet, in order.
 COLUMNS = ("run_id", "which", "config", "point", "clean_correct", "event", "attack", "seconds", "iterations",
-           "forward_passes", "eps")
+           "forward_passes", "backward_passes", "eps")
 
 
 def _sync(device: torch.device) -> None:
@@ -71,7 +82,7 @@ def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, no
     ``accuracy.pgd_correct``) and the first iterate that fooled each point.
 
     An attack that does not report its iterates (no ``observe`` argument) is checked at its result only: a point
-    it fools fails at the whole budget of ``steps``.
+    it fools fails at the whole budget of ``steps``, after the passes the attack was counted to spend per point.
 
     Returns:
         ``(robust, trace)``: robust is True where both the clean point and the attack's final iterate are
@@ -103,10 +114,13 @@ def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, no
             first[new] = i
             when[new] = elapsed / n
 
-        if observes:
+        forwards = backwards = 0.0  # per point, counted for an attack that does not report its iterates
+        if observes:  # one forward and one backward per step: iterate i costs i + 1 forwards and i backwards
             x_adv = craft(xb, yb, generator=generator, observe=observe)
         else:
-            x_adv = craft(xb, yb, generator=generator)
+            with PassCounter(model) as counter:
+                x_adv = craft(xb, yb, generator=generator)
+            forwards, backwards = counter.forward_rows / n, counter.backward_rows / n
         with torch.no_grad():
             logits = final_logits(model(x_adv))
             observe(steps, logits)
@@ -119,12 +133,15 @@ def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, no
         for j in range(n):
             failed = int(first[j]) >= 0
             if not bool(clean[j]):
-                trace.add(False, True, None, 0.0, 0, 0.0, 0.0)
-            elif failed:
+                trace.add(False, True, None, 0.0, 0, 0.0, 0.0, backward_passes=0.0)
+            elif failed and observes:
                 i = int(first[j])
-                trace.add(True, True, attack, float(when[j]), i, float(i + 1), float(eps))
-            else:
-                trace.add(True, False, None, total, steps, float(steps + 1), float(eps))
+                trace.add(True, True, attack, float(when[j]), i, float(i + 1), float(eps), backward_passes=float(i))
+            elif observes:
+                trace.add(True, False, None, total, steps, float(steps + 1), float(eps), backward_passes=float(steps))
+            else:  # checked at the end only: the counted passes and the final check
+                trace.add(True, failed, attack if failed else None, float(when[j]) if failed else total, steps,
+                          forwards + 1.0, float(eps), backward_passes=backwards)
     return robust, trace
 
 
@@ -175,13 +192,14 @@ def fgm_min_eps(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, 
             start += n
             for j in range(n):
                 if not bool(clean[j]):
-                    trace.add(False, True, None, 0.0, 0, 0.0, 0.0)
+                    trace.add(False, True, None, 0.0, 0, 0.0, 0.0, backward_passes=0.0)
                 elif int(level[j]) > 0:
                     k = int(level[j])
                     trace.add(True, True, "fgm", float(when[j]), k, 2.0 + float(forwards[j]),
-                            eps_max * k / steps)
+                              eps_max * k / steps, backward_passes=1.0)
                 else:
-                    trace.add(True, False, None, total, steps, 2.0 + float(forwards[j]), float(eps_max))
+                    trace.add(True, False, None, total, steps, 2.0 + float(forwards[j]), float(eps_max),
+                              backward_passes=1.0)
     return robust, trace
 
 
@@ -196,7 +214,7 @@ def survival_frame(run_id: str, which: str, traces: Iterable[Trace]):
             "run_id": [run_id] * n, "which": [which] * n, "config": [trace.config] * n,
             "point": list(range(n)), "clean_correct": trace.clean_correct, "event": trace.event,
             "attack": trace.attack, "seconds": trace.seconds, "iterations": trace.iterations,
-            "forward_passes": trace.forward_passes, "eps": trace.eps,
+            "forward_passes": trace.forward_passes, "backward_passes": trace.backward_passes, "eps": trace.eps,
         }, columns=list(COLUMNS)))
     if not frames:
         return pd.DataFrame({c: [] for c in COLUMNS})

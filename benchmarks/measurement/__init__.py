@@ -19,6 +19,6 @@ __getattr__, __all__ = lazy(__name__, {
     "count_forward_flops": ".flops", "exit_forward_flops": ".flops", "forward_flops_per_sample": ".flops",
     "train_flops": ".flops",
     "device_model": ".hardware", "hardware_info": ".hardware", "software_info": ".hardware",
-    "Trace": ".trace",
+    "PassCounter": ".passes", "Trace": ".trace",
     "Span": ".window", "add_energy": ".window", "measure": ".window",
 })

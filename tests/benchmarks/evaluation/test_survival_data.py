@@ -3,6 +3,8 @@ digits: failure times monotone in the attack budget, AutoAttack's cumulative clo
 the minimal-eps FGM, and survival.parquet beside the record."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,8 @@ import torch
 from benchmarks.evaluation import EvaluationInterrupted, evaluate, run_autoattack
 from benchmarks.interruption import TEST_INTERRUPT_ENV
 from benchmarks.evaluation.survival import COLUMNS, fgm_min_eps, pgd_trace
+from benchmarks.measurement.passes import PassCounter
+from benchmarks.measurement.trace import Trace
 from recipes import RunConfig, catalog, section_fields
 
 EPS = 0.1
@@ -67,6 +71,57 @@ def test_pgd_failure_times_are_monotone_in_the_budget(model, data):
     assert not any(robust[i] for i in range(N) if not long.clean_correct[i])
 
 
+class _Loaded(torch.nn.Module):
+    """The same model on a loaded machine: every forward waits ``delay`` seconds (another job's share of it)."""
+
+    def __init__(self, model: torch.nn.Module, delay: float):
+        super().__init__()
+        self.model, self.delay = model, delay
+
+    def forward(self, x):
+        time.sleep(self.delay)
+        return self.model(x)
+
+
+def test_pgd_passes_to_failure_do_not_depend_on_the_machines_load(model, data):
+    """Seconds measure the machine as much as the attack; the passes to failure do not (issue 22: 46x)."""
+    x, y = data
+    kwargs = dict(norm="linf", eps=EPS, steps=5, step_size=0.02, batch_size=32, seed=0)
+    quiet = pgd_trace(model, x, y, **kwargs)[1]
+    loaded = pgd_trace(_Loaded(model, 0.05), x, y, **kwargs)[1]
+    assert loaded.event == quiet.event and loaded.iterations == quiet.iterations
+    assert loaded.forward_passes == quiet.forward_passes and loaded.backward_passes == quiet.backward_passes
+    attacked = [i for i in range(N) if quiet.clean_correct[i]]
+    assert np.median([loaded.seconds[i] / quiet.seconds[i] for i in attacked]) > 2
+    # iterate i costs i + 1 forwards and i backwards (to the input); censored: the budget, the final check included
+    for i in attacked:
+        assert quiet.forward_passes[i] == quiet.iterations[i] + 1 and quiet.backward_passes[i] == quiet.iterations[i]
+    censored = [i for i in attacked if not quiet.event[i]]
+    assert censored and all(quiet.forward_passes[i] == 6 and quiet.backward_passes[i] == 5 for i in censored)
+    assert all(quiet.backward_passes[i] == 0 for i in range(N) if not quiet.clean_correct[i])
+    # what really ran, counted by hooks: per point the censored budget and the clean check
+    with PassCounter(model) as counter:
+        pgd_trace(model, x, y, **kwargs)
+    assert (counter.forward_rows, counter.backward_rows) == (N * (6 + 1), N * 5)
+
+
+def test_an_attack_without_iterates_is_charged_the_passes_it_ran(model, data):
+    x, y = data
+    trace = pgd_trace(model, x, y, norm="linf", eps=EPS, steps=3, step_size=0.0, batch_size=32, seed=0,
+                      attack="fgm")[1]
+    attacked = [i for i in range(N) if trace.clean_correct[i]]
+    # fgm: one forward and one backward for the gradient, then the final check; not "steps + 1" forwards
+    assert all(trace.forward_passes[i] == 2.0 and trace.backward_passes[i] == 1.0 for i in attacked)
+
+
+def test_a_trace_saved_before_backward_passes_were_counted_reads_them_as_unknown():
+    saved = Trace("pgd-3")
+    saved.add(True, True, "pgd", 0.1, 2, 3.0, 0.1, backward_passes=2.0)
+    old = {k: v for k, v in saved.to_dict().items() if k != "backward_passes"}
+    back = Trace.from_dict(old)
+    assert len(back.backward_passes) == 1 and np.isnan(back.backward_passes[0])
+
+
 def test_fgm_min_eps_monotone_in_eps_budget(model, data):
     x, y = data
     small = fgm_min_eps(model, x, y, norm="linf", eps_max=0.2, steps=4, batch_size=32)[1]
@@ -78,6 +133,13 @@ def test_fgm_min_eps_monotone_in_eps_budget(model, data):
             assert big.eps[i] == pytest.approx(small.eps[i]) and small.attack[i] == "fgm"
         elif small.clean_correct[i]:
             assert small.eps[i] == pytest.approx(0.2)
+    # the passes: the clean check, the gradient's forward and backward, one forward per eps level tried
+    with PassCounter(model) as counter:
+        fgm_min_eps(model, x, y, norm="linf", eps_max=0.2, steps=4, batch_size=32)
+    attacked = [i for i in range(N) if small.clean_correct[i]]
+    assert all(small.backward_passes[i] == 1.0 and 3 <= small.forward_passes[i] <= 6 for i in attacked)
+    assert counter.backward_rows == N
+    assert counter.forward_rows == sum(small.forward_passes[i] for i in attacked) + 2 * (N - len(attacked))
 
 
 def test_autoattack_clock_runs_across_attacks_and_survives_a_resume(model, data, tmp_path, monkeypatch):
@@ -96,6 +158,14 @@ def test_autoattack_clock_runs_across_attacks_and_survives_a_resume(model, data,
     assert min(trace.seconds[i] for i in censored) > max(trace.seconds[i] for i in first) > 0
     assert all(trace.iterations[i] == 2 for i in censored)
     assert all(trace.forward_passes[i] > 1 for i in censored)
+    # backward passes counted by hooks (pyautoattack's perturb returns no per-point counts): APGD takes one
+    # gradient per iteration, so a censored point got about as many backwards as forwards; the amortised counts
+    # add up to what ran
+    assert all(0 < trace.backward_passes[i] <= trace.forward_passes[i] for i in censored)
+    assert all(trace.backward_passes[i] > 0.8 * trace.forward_passes[i] for i in censored)
+    with PassCounter(model) as counter:
+        run_autoattack(model, x, y, eps=EPS, version=attacks, seed=0, batch_size=32)
+    assert sum(trace.backward_passes) == pytest.approx(counter.backward_rows)
 
     state = tmp_path / "state.json"
     monkeypatch.setenv(TEST_INTERRUPT_ENV, "apgd-t:1:USR1")
@@ -107,7 +177,28 @@ def test_autoattack_clock_runs_across_attacks_and_survives_a_resume(model, data,
     assert resumed.sessions == 2
     assert resumed.trace.event == trace.event and resumed.trace.attack == trace.attack
     assert resumed.trace.iterations == trace.iterations
+    assert resumed.trace.backward_passes == pytest.approx(trace.backward_passes)
     assert all(s > 0 for s, ok in zip(resumed.trace.seconds, trace.clean_correct) if ok)
+
+
+def test_a_state_from_before_backward_counts_resumes_with_them_unknown(model, data, tmp_path, monkeypatch):
+    import json
+
+    x, y = data
+    state = tmp_path / "state.json"
+    monkeypatch.setenv(TEST_INTERRUPT_ENV, "apgd-ce:1:USR1")
+    with pytest.raises(EvaluationInterrupted):
+        run_autoattack(model, x, y, eps=EPS, version=["apgd-ce"], seed=0, batch_size=32, state_path=str(state),
+                       save_every_s=0)
+    monkeypatch.delenv(TEST_INTERRUPT_ENV)
+    saved = json.loads(state.read_text())
+    del saved["point_backwards"]  # as the adapter wrote it before backward passes were counted
+    state.write_text(json.dumps(saved))
+    trace = run_autoattack(model, x, y, eps=EPS, version=["apgd-ce"], seed=0, batch_size=32,
+                           state_path=str(state)).trace
+    attacked = [i for i in range(N) if trace.clean_correct[i]]
+    assert all(np.isnan(trace.backward_passes[i]) for i in attacked)  # unknown, never a partial count
+    assert all(trace.backward_passes[i] == 0 for i in range(N) if not trace.clean_correct[i])
 
 
 def test_evaluate_writes_survival_parquet_beside_the_record(model, data, tmp_path):
