@@ -45,6 +45,11 @@ class TableError(ScalingError):
         super().__init__(text)
 
 
+class SurvivalValuesError(TableError, SurvivalError):
+    """Durations or events a survival model cannot use (negative or missing durations, events other than 0/1):
+    the table is refused, naming the column and how many rows, never fitted with those rows dropped."""
+
+
 class InvalidValuesError(ScalingError):
     """Values a fit cannot use (non-positive FLOPs on a log axis), with how many and which rows."""
 

@@ -285,7 +285,9 @@ def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None,
             its covariates, and 10,000 points x 200 record columns per run add up.
 
     Returns ``(table, problems)``: problems name runs whose pointer is set but whose file is missing or
-    unreadable (they are left out, never silently).
+    unreadable (they are left out, never silently). The table gains ``attack_passes`` and ``attack_flops`` (the
+    passes to failure, and x the run's ``flops.forward_per_sample``) where its rows have their inputs
+    (:func:`scaling.survival.durations.with_attack_cost`).
     """
     if runs is None:
         runs, _ = collect(results_dir)
@@ -314,4 +316,6 @@ def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None,
             and (columns is None or c in columns)]
     joined = table.merge(runs.drop_duplicates("run_id")[["run_id", *keep]], on="run_id", how="left",
                          validate="many_to_one")
-    return joined, problems
+    from .survival.durations import with_attack_cost  # the attack's passes and FLOPs to failure per point
+
+    return with_attack_cost(joined), problems

@@ -10,7 +10,10 @@ Input, either of:
 
 Our tables hold several attack configurations (``config``: ``pgd-40``, ``autoattack-standard``,
 ``fgm-min-eps``) whose durations are not comparable; unless ``config`` is set, the first PGD configuration
-is used (seconds), and the choice is noted. The fitting is :mod:`scaling.survival`.
+is used, and the choice is noted. The duration is FLOPs to failure unless ``duration`` names another column
+(``seconds``: the wall clock, machine-dependent; a table without passes falls back to it, noted):
+:mod:`scaling.survival.durations`. TRASH follows the duration: in FLOPs, or in seconds with $ and energy. The
+fitting is :mod:`scaling.survival`.
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ import pandas as pd
 
 from ..errors import SurvivalError, TableError
 from ..formatting import md_table, num
-from ..survival import FAMILIES, SurvivalMapping, fit_survival, mapping_fields, survival_at, trash_table
-from ..survival.fields import (DATASET, DESIGN_COVARIATES, DEVICE_TABLE_PREFIX, OUTCOME_COVARIATES, TRAIN_SAMPLES,
-                               TRAIN_SECONDS, TRASH_COLUMNS)
+from ..survival import (FAMILIES, SurvivalMapping, energy_provenance, fit_survival, has_duration, mapping_fields,
+                        survival_at, trash_table, trash_unit)
+from ..survival.fields import (DATASET, DESIGN_COVARIATES, DEVICE_TABLE_PREFIX, OUTCOME_COVARIATES, TRAIN_EXECUTED,
+                               TRAIN_SAMPLES, TRAIN_SECONDS, TRAIN_TOTAL, TRASH_COLUMNS)
 from ..table import PATH_COLUMN, SURVIVAL_POINTER, collect_survival
 from .base import Section, SkipSection
 
@@ -41,19 +45,20 @@ class SurvivalSection(Section):
 
     def columns(self, ctx) -> List[str]:
         m = self._mapping(ctx)
-        if m.duration in ctx.table.columns and m.event in ctx.table.columns:
-            return [m.duration, m.event]
+        if has_duration(ctx.table, m) and m.event in ctx.table.columns:
+            return [m.event]
         if (SURVIVAL_POINTER in ctx.table.columns and ctx.table[SURVIVAL_POINTER].notna().any()
                 and PATH_COLUMN in ctx.table.columns):
             return []
-        raise SkipSection(f"no survival data: no '{m.duration}'/'{m.event}' columns (sections.survival.duration/"
+        duration = f"'{m.duration}'" if m.duration else "duration (attack_flops, attack_passes, seconds)"
+        raise SkipSection(f"no survival data: no {duration} / '{m.event}' columns (sections.survival.duration/"
                           "event) and no run with a survival.parquet (robustperf run writes it; or analyze the "
                           "table of `robustperf collect --survival`)")
 
     def fit(self, ctx) -> Dict[str, Any]:
         m = self._mapping(ctx)
         notes: List[str] = []
-        if m.duration in ctx.table.columns and m.event in ctx.table.columns:
+        if has_duration(ctx.table, m) and m.event in ctx.table.columns:
             data = ctx.table
         else:
             data, problems = collect_survival("", ctx.table, columns=_run_columns(m, ctx.table))
@@ -69,12 +74,20 @@ class SurvivalSection(Section):
         fit = fit_survival(data, m)
         fit.data.notes.extend(notes)
         trash = None
-        if m.duration == "seconds" and m.level == "sample":
+        unit = trash_unit(fit.mapping.duration)
+        if unit is not None and m.level == "sample":
             runs = data.drop_duplicates(m.run) if m.run in data.columns else None
-            if runs is not None and {TRAIN_SECONDS, TRAIN_SAMPLES} <= set(runs.columns):
+            columns = set(runs.columns) if runs is not None else set()
+            train = (TRAIN_SECONDS,) if unit == "seconds" else (TRAIN_EXECUTED, TRAIN_TOTAL)
+            if TRAIN_SAMPLES in columns and columns & set(train):
                 trash = trash_table(fit, runs)
             else:
-                fit.data.notes.append(f"TRASH skipped: the table has no {TRAIN_SECONDS} / {TRAIN_SAMPLES} per run")
+                fit.data.notes.append(f"TRASH skipped: the table has no {' or '.join(train)} / {TRAIN_SAMPLES} "
+                                      "per run")
+        elif m.level == "sample":
+            fit.data.notes.append(f"TRASH skipped: it compares training and attack cost in FLOPs (duration "
+                                  f"attack_flops) or seconds (survival.duration: seconds), not "
+                                  f"{fit.mapping.duration}")
         return {"fit": fit, "trash": trash, "data": data}
 
     def summary(self, fitted, ctx) -> Dict[str, Any]:
@@ -83,9 +96,15 @@ class SurvivalSection(Section):
         trash = fitted["trash"]
         if trash is not None and len(trash):
             rows = trash.replace({np.nan: None}).to_dict(orient="records")
+            unit = str(trash["unit"].iloc[0])
+            cost = (f"training FLOPs ({TRAIN_EXECUTED}, else {TRAIN_TOTAL})" if unit == "flops"
+                    else "measured training seconds")
             out["trash"] = {"runs": rows, "broken": int(trash["broken"].sum()), "n": int(len(trash)),
-                            "model": fit.best, "how": "measured training time / AFT-predicted RMST to t* per "
-                                                      "attacked point (held-out); see scaling.survival.trash_table"}
+                            "model": fit.best, "unit": unit,
+                            "how": f"{cost} per training sample / AFT-predicted RMST to t* in {unit} per "
+                                   "attacked point (held-out); see scaling.survival.trash_table",
+                            "energy_source": energy_provenance(trash["energy_source"]) if "energy_source" in trash
+                            else None}
         return out
 
     def figures(self, fitted, ctx, save) -> None:
@@ -98,7 +117,8 @@ class SurvivalSection(Section):
 
     def markdown(self, sec, report) -> List[str]:
         lines = [f"## {self.title}", "",
-                 f"{sec['level']}-level AFT models of `{sec['duration']}` (event `{sec['event']}`): {sec['n']} "
+                 f"{sec['level']}-level AFT models of `{sec['duration']}` ({sec.get('duration_source', '')}; "
+                 f"event `{sec['event']}`): {sec['n']} "
                  f"subjects, {sec['events']} failures; fitted on {sec['n_train']}, tested on {sec['n_test']} "
                  f"(seed {sec['seed']}); calibration at t0 = {num(sec['t0'])} ({sec['t0_source']}); RMST to "
                  f"t* = {num(sec['t_max'])}. k counts every coefficient. Best by {sec['criterion']}: "
@@ -116,8 +136,10 @@ class SurvivalSection(Section):
                            for c, v in best["coefficients"].items()])
         trash = sec.get("trash")
         if trash:
-            lines += ["", f"TRASH (training s per sample / expected attack s per sample, {trash['model']}): "
-                          f"{trash['broken']} of {trash['n']} runs > 1 (broken).", ""]
+            unit = trash.get("unit", "seconds")
+            lines += ["", f"TRASH (training {unit} per sample / expected attack {unit} per sample, "
+                          f"{trash['model']}): {trash['broken']} of {trash['n']} runs > 1 (broken)."
+                      + (f" Energy from: {trash['energy_source']}." if trash.get("energy_source") else ""), ""]
             lines += md_table(["run", "TRASH", "empirical", "$", "energy", "broken"],
                               [[r["run_id"], num(r["trash"]), num(r["trash_empirical"]), num(r.get("trash_usd")),
                                 num(r.get("trash_energy")), str(r["broken"])] for r in trash["runs"]])
@@ -246,7 +268,8 @@ def _trash_figure(trash: pd.DataFrame, data: pd.DataFrame):
         ax.set_yscale("log")
         ax.set_xlabel("runs (sorted)")
         ax.set_title(f"{ds} on {dev}")
-    axes[0].set_ylabel("TRASH = train s/sample / attack s/sample")
+    unit = "FLOPs" if "unit" in t and (t["unit"] == "flops").all() else "s"
+    axes[0].set_ylabel(f"TRASH = train {unit}/sample / attack {unit}/sample")
     axes[0].legend(fontsize=7)
     return fig
 

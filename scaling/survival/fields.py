@@ -29,15 +29,23 @@ OUTCOME_COVARIATES: Tuple[str, ...] = (
     Accuracy.path("clean"), TRAIN_SECONDS, Evaluation.path("inference", "latency_ms"),
 )
 
+#: The run's measured forward FLOPs of one sample: attack passes x this = the attack's FLOPs (``attack_flops``).
+FORWARD_FLOPS = Flops.path("forward_per_sample")
+
 # TRASH's inputs, one run each
 TRAIN_SAMPLES = Flops.path("train_samples")
+#: training FLOPs as executed (forward + backward, estimated per pass), else the 3 x forward convention
+TRAIN_EXECUTED = Flops.path("train_executed")
+TRAIN_TOTAL = Flops.path("train_total")
 #: epochs a run trained, first present and positive wins
 EPOCHS: Tuple[str, ...] = (Training.path("epochs_completed"), CONFIG_EPOCHS)
 TRAIN_KWH = Energy.path("train_kwh")
 ATTACK_KWH = Energy.path("attack_kwh")
 ATTACK_SECONDS = Timing.path("attack_seconds")
+#: where the record's energy came from (``nvml``, ``rapl``, ``estimate-tdp``, ``a+b`` for a mix, ...)
+ENERGY_SOURCE = Energy.path("source")
 #: the run's device table (``<prefix><device>.usd_per_hour`` and ``.watts``)
 DEVICE_TABLE_PREFIX = config_path("measurement.device_table") + "."
 #: Run columns TRASH reads (besides the device table).
 TRASH_COLUMNS: Tuple[str, ...] = (TRAIN_SECONDS, TRAIN_SAMPLES, *EPOCHS, DEVICE_MODEL, TRAIN_KWH, ATTACK_KWH,
-                                  ATTACK_SECONDS, DATASET)
+                                  ATTACK_SECONDS, DATASET, TRAIN_EXECUTED, TRAIN_TOTAL, ENERGY_SOURCE, FORWARD_FLOPS)

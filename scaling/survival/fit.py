@@ -1,6 +1,7 @@
 """Fitting the AFT families on one design and comparing them (:func:`fit_survival`)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import pandas as pd
 
 from ..errors import ConvergenceError, SurvivalError
 from .data import SurvivalData, prepare, split
+from .durations import DESCRIPTIONS, UNITS
 from .mapping import FAMILIES, SurvivalMapping
 from .metrics import calibration, concordance, expectation, information_criteria, km_rmst, n_coefficients, rmst
 
@@ -86,7 +88,10 @@ class SurvivalFit:
     def summary(self) -> Dict[str, Any]:
         """The ``survival`` part of report.json (JSON-safe)."""
         return {
-            "level": self.mapping.level, "duration": self.mapping.duration, "event": self.mapping.event,
+            "level": self.mapping.level, "duration": self.mapping.duration,
+            "duration_unit": UNITS.get(self.mapping.duration, f"the table's {self.mapping.duration}"),
+            "duration_source": DESCRIPTIONS.get(self.mapping.duration, "the mapping's survival.duration column"),
+            "event": self.mapping.event,
             "n": int(len(self.data.frame)), "n_train": int(len(self.train)), "n_test": int(len(self.test)),
             "events": int(self.data.frame["E"].sum()), "covariates": list(self.data.covariates),
             "reference_levels": {k: v for k, v in self.data.references.items()},
@@ -121,6 +126,7 @@ def fit_survival(table: pd.DataFrame, mapping: Optional[SurvivalMapping] = None,
     """Fit every family of ``mapping.families`` on the mapped table and compare them (see the module doc)."""
     mapping = mapping or SurvivalMapping()
     data = prepare(table, mapping)
+    mapping = dataclasses.replace(mapping, duration=data.duration)  # the default resolved: the column fitted
     frame = data.frame
     train_idx, test_idx = split(len(frame), mapping.test_fraction, mapping.seed)
     train, test = frame.iloc[train_idx], frame.iloc[test_idx]

@@ -29,8 +29,9 @@ class SurvivalMapping:
     :mod:`scaling.survival.fields`.
     """
 
-    duration: str = "seconds"
-    """time-to-failure (or censoring) column; positive, one unit"""
+    duration: Optional[str] = None
+    """time-to-failure (or censoring) column, >= 0, one unit; null (default): attack_flops (FLOPs to failure), else
+    attack_passes, else seconds (wall clock, machine-dependent), the first every fitted row has (noted)"""
     event: str = "event"
     """1/True when the point failed within the budget, 0/False when censored"""
     covariates: Optional[Tuple[str, ...]] = None
@@ -74,8 +75,10 @@ class SurvivalMapping:
         out: Dict[str, Any] = {}
         for key, value in data.items():
             where = f"{source}: survival.{key} = {value!r}"
-            if key in ("duration", "event", "run") and not (isinstance(value, str) and value):
-                raise SurvivalError(f"{where}: expected a column name")
+            if key in ("duration", "event", "run") and not (isinstance(value, str) and value) \
+                    and not (key == "duration" and value is None):
+                raise SurvivalError(f"{where}: expected a column name" + (" or null (the default duration)"
+                                                                         if key == "duration" else ""))
             if key in ("config", "by") and value is not None and not isinstance(value, str):
                 raise SurvivalError(f"{where}: expected a column name / value or null")
             if key in ("covariates", "families") and value is not None:

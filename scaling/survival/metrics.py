@@ -47,6 +47,10 @@ def calibration(fitter, frame: pd.DataFrame, t0: float, *, seed: int = 0,
 
     Returns ``{"ici", "e50", "e90", "emax", "predicted", "observed", "n"}``; the metrics are None (with
     ``"error"``) when the calibration spline cannot be fitted (e.g. too few distinct predictions).
+
+    The spline is fitted with durations and t0 divided by the power of ten nearest t0 when t0 is outside
+    [1e-3, 1e3] (FLOPs to failure are of order 1e9): its optimiser starts near t = 1 and fails that far from
+    it, and the probability at t0 does not depend on the unit. Inside that range the unit is left as it is.
     """
     from lifelines import CRCSplineFitter  # lifelines deferred: loaded by a survival fit only
 
@@ -54,7 +58,8 @@ def calibration(fitter, frame: pd.DataFrame, t0: float, *, seed: int = 0,
         frame = frame.sample(n=max_rows, random_state=seed)
     predicted = np.clip(1.0 - survival_at(fitter, frame, [t0])[0], 1e-10, 1 - 1e-10)
     cll = np.log(-np.log(1.0 - predicted))
-    data = pd.DataFrame({"cll": cll, "T": frame["T"].to_numpy(), "E": frame["E"].to_numpy()})
+    unit = _spline_unit(t0)
+    data = pd.DataFrame({"cll": cll, "T": frame["T"].to_numpy() / unit, "E": frame["E"].to_numpy()})
     out: Dict[str, Any] = {"n": int(len(frame)), "t0": float(t0)}
     try:
         crc = CRCSplineFitter(n_baseline_knots=3, penalizer=1e-6)
@@ -62,7 +67,7 @@ def calibration(fitter, frame: pd.DataFrame, t0: float, *, seed: int = 0,
             warnings.simplefilter("ignore")
             crc.fit_right_censoring(data, "T", "E",
                                     regressors={"beta_": ["cll"], "gamma0_": "1", "gamma1_": "1", "gamma2_": "1"})
-            observed = 1.0 - crc.predict_survival_function(data[["cll"]], times=[t0]).to_numpy()[0]
+            observed = 1.0 - crc.predict_survival_function(data[["cll"]], times=[t0 / unit]).to_numpy()[0]
     except Exception as err:  # noqa: BLE001 - the smoother is a diagnostic; say why it is missing
         out.update({"ici": None, "e50": None, "e90": None, "emax": None,
                     "error": f"calibration spline not fitted: {type(err).__name__}: {str(err).splitlines()[0]}"})
@@ -73,6 +78,14 @@ def calibration(fitter, frame: pd.DataFrame, t0: float, *, seed: int = 0,
                 "e90": float(np.percentile(delta, 90)), "emax": float(delta.max()),
                 "predicted": predicted[order], "observed": observed[order]})
     return out
+
+
+def _spline_unit(t0: float) -> float:
+    """1, or the power of ten nearest ``t0`` when t0 is outside [1e-3, 1e3] (see :func:`calibration`)."""
+    if not (t0 > 0 and math.isfinite(t0)):
+        return 1.0
+    exponent = math.log10(t0)
+    return 1.0 if abs(exponent) <= 3 else 10.0 ** round(exponent)
 
 
 def rmst(fitter, X: pd.DataFrame, t_max: float, points: int = GRID_POINTS) -> np.ndarray:

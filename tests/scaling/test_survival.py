@@ -171,10 +171,11 @@ def test_trash_per_run():
     assert np.allclose(table["trash_usd"], table["trash"]) and np.allclose(table["trash_energy"], table["trash"])
     assert table["train_usd_per_sample"].iloc[0] == pytest.approx(0.1 / 3600 * 0.81)
     assert table["train_j_per_sample"].iloc[-1] == pytest.approx(0.1 * 250.0)
-    # measured energy wins over the device table: 0.01 kWh of training, attack at 100 W
+    # the record's energy wins over the device table: 0.01 kWh of training, attack at 100 W, labelled with the
+    # record's own energy.source
     measured = runs.assign(**{"energy.train_kwh": 0.01, "energy.attack_kwh": 100.0 * 10 / 3.6e6,
-                              "timing.attack_seconds": 10.0})
+                              "timing.attack_seconds": 10.0, "energy.source": "nvml"})
     m = trash_table(fit, measured)
-    assert (m["energy_source"] == "measured").all()
+    assert (m["energy_source"] == "nvml").all()
     assert np.allclose(m["train_j_per_sample"], 0.01 * 3.6e6 / 1000)
     assert np.allclose(m["attack_j_per_sample"], 100.0 * m["attack_seconds_per_sample"])
