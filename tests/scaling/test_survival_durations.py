@@ -151,3 +151,15 @@ def test_a_run_without_measured_flops_falls_back_to_passes(tmp_path):
                        calibrate=False)
     assert fit.mapping.duration == "attack_passes"
     assert any(f"not attack_flops: {POINTS} of {RUNS * POINTS} rows lack it" in n for n in fit.data.notes)
+
+
+def test_collect_survival_writes_the_passes_and_flops_to_failure(tmp_path):
+    from robustperf import main
+
+    root = _results(tmp_path / "runs")
+    out = tmp_path / "survival.parquet"
+    assert main(["collect", str(root), "--survival", "-o", str(out)]) == 0
+    table = pd.read_parquet(out)
+    assert np.allclose(table["attack_passes"], table["forward_passes"] + table["backward_passes"])
+    assert np.allclose(table["attack_flops"], table["attack_passes"] * FORWARD_FLOPS)
+    assert (table.loc[~table["clean_correct"], "attack_flops"] == 0).all()
