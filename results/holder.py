@@ -116,7 +116,7 @@ def lock_holder(path: str, now: Optional[float] = None) -> Optional[Dict[str, An
     else:
         body, problem = _parse(raw)
         if problem:
-            out["unreadable"] = f"{len(raw)} bytes, {problem}"
+            out["unreadable"] = f"{len(raw)} bytes" + ("" if not raw else f", {problem}")
         else:
             out = {**{k: v for k, v in body.items() if k not in _DERIVED}, **out}
     return out

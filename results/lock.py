@@ -61,14 +61,15 @@ class RunLocked(UserError):
 
     exit_code = EXIT_IN_FLIGHT
 
-    def __init__(self, path: str, holder: Dict[str, Any], why: Optional[str] = None, subject: Optional[str] = None):
+    def __init__(self, path: str, holder: Dict[str, Any], why: Optional[str] = None, subject: Optional[str] = None,
+                 second: str = "a second copy"):
         self.path = path
         self.holder = holder
         self.why = why
         subject = subject or os.path.dirname(path)
         if "unreadable" in holder:
             super().__init__(
-                f"{subject} may be in flight: {path} is {why or 'unreadable'}; not starting a second copy (exit "
+                f"{subject} may be in flight: {path} is {why or 'unreadable'}; not starting {second} (exit "
                 f"{EXIT_IN_FLIGHT}): run the same command again then, or remove {path} by hand when you are sure "
                 "that no process is starting")
             return
@@ -76,7 +77,7 @@ class RunLocked(UserError):
         beat = f", heartbeat {max(age, 0):.0f} s ago" if isinstance(age, (int, float)) else ""
         super().__init__(
             f"{subject} is in flight: process {shown(holder.get('pid', '?'))} on {shown(holder.get('host', '?'))} "
-            f"holds {path} (since {shown(holder.get('created', '?'))}{beat}); not starting a second copy (exit "
+            f"holds {path} (since {shown(holder.get('created', '?'))}{beat}); not starting {second} (exit "
             f"{EXIT_IN_FLIGHT}). If that process is gone, the lock is taken over automatically once it is stale "
             f"(same host: the process is dead or a zombie; another host: no heartbeat for {STALE_AFTER_SECONDS:.0f} "
             f"s), or remove {path} by hand when you are sure")
@@ -99,6 +100,7 @@ class RunLock:
         stale_after: a lock on another host without a heartbeat for this long is stale.
         name: the lock file's name in ``run_dir`` (``tune`` locks its study with ``driver.lock``).
         subject: what the lock guards, for the message (default ``run_dir``).
+        second: what a refused process is, for the message (default "a second copy").
 
     Raises (from :meth:`acquire`):
         RunLocked: a live process holds the lock.
@@ -106,10 +108,11 @@ class RunLock:
     """
 
     def __init__(self, run_dir: str, heartbeat: float = HEARTBEAT_SECONDS, stale_after: float = STALE_AFTER_SECONDS,
-                 *, name: str = LOCK_FILE, subject: Optional[str] = None):
+                 *, name: str = LOCK_FILE, subject: Optional[str] = None, second: str = "a second copy"):
         self.run_dir = run_dir
         self.path = os.path.join(run_dir, name)
         self.subject = subject
+        self.second = second
         self.heartbeat = float(heartbeat)
         self.stale_after = float(stale_after)
         self.here = machine()
@@ -139,9 +142,9 @@ class RunLock:
                 continue  # released between our create and read: try again
             verdict = self._verdict(holder)
             if not verdict.stale:
-                raise RunLocked(self.path, holder, verdict.why, self.subject)
+                raise RunLocked(self.path, holder, verdict.why, self.subject, self.second)
             self._break(holder, fs_now)
-        raise RunLocked(self.path, holder, verdict.why if verdict else None, self.subject)
+        raise RunLocked(self.path, holder, verdict.why if verdict else None, self.subject, self.second)
 
     def release(self) -> None:
         if not self._held or os.getpid() != self.pid:
