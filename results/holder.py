@@ -174,8 +174,8 @@ def _heartbeat(holder: Dict[str, Any], stale_after: float, where: str) -> Verdic
                              f"mtime set by hand)")
     if age > stale_after:
         return Verdict(True, f"{where}: no heartbeat for {age:.0f} s (stale after {stale_after:.0f} s)")
-    return Verdict(False, f"{where}: heartbeat {max(age, 0.0):.0f} s ago; stale after {stale_after:.0f} s "
-                          "without one")
+    return Verdict(False, f"{where}, judged by its heartbeat: {max(age, 0.0):.0f} s ago, stale after "
+                          f"{stale_after:.0f} s without one")
 
 
 def _differs(holder: Dict[str, Any], here: Dict[str, Optional[str]], key: str) -> bool:
@@ -202,11 +202,11 @@ def lock_verdict(holder: Dict[str, Any], stale_after: float, grace: float,
     here = machine() if here is None else here
     pid, host = holder["pid"], holder["host"]
     if host != here["host"]:
-        return _heartbeat(holder, stale_after, f"process {pid} on {shown(host)} (another host)")
-    for key, what in (("boot", "another boot of this host (or another machine of this name)"),
+        return _heartbeat(holder, stale_after, "another host")
+    for key, what in (("boot", "another boot of this host name (or another machine of that name)"),
                       ("pidns", "another pid namespace (a container)")):
         if _differs(holder, here, key):
-            return _heartbeat(holder, stale_after, f"process {pid} in {what}")
+            return _heartbeat(holder, stale_after, what)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -220,7 +220,7 @@ def lock_verdict(holder: Dict[str, Any], stale_after: float, grace: float,
         return Verdict(True, f"process {pid} is a zombie (killed, not yet reaped by its parent)")
     start = holder.get("start")
     if found is None or start is None:
-        return _heartbeat(holder, stale_after, f"process {pid} cannot be identified (no start time)")
+        return _heartbeat(holder, stale_after, f"process {pid} cannot be identified here (no start time)")
     if found[1] != start:
         return Verdict(True, f"pid {pid} now belongs to another process (its start time differs)")
     return Verdict(False, f"process {pid} is alive")

@@ -75,6 +75,8 @@ class RunLocked(UserError):
             return
         age = holder.get("heartbeat_age")
         beat = f", heartbeat {max(age, 0):.0f} s ago" if isinstance(age, (int, float)) else ""
+        if why and "heartbeat" in why:  # a holder judged by its heartbeat: say why it cannot be checked from here
+            beat = f"; {why}"
         super().__init__(
             f"{subject} is in flight: process {shown(holder.get('pid', '?'))} on {shown(holder.get('host', '?'))} "
             f"holds {path} (since {shown(holder.get('created', '?'))}{beat}); not starting {second} (exit "

@@ -387,6 +387,23 @@ def test_a_forked_child_never_releases_its_parents_lock(tmp_path):
         assert lock_holder(str(tmp_path / LOCK_FILE))["token"] == lock.token
 
 
+def test_moving_a_stale_lock_aside_gives_back_a_lock_taken_in_between(tmp_path):
+    """rename() moves whatever holds the name (NFS has no rename-if-unchanged): when a breaker's rename catches a
+    lock that another process took after the breaker read the stale one, the taken lock is linked back."""
+    from results.lock import _move_aside
+
+    path = tmp_path / LOCK_FILE
+    path.write_text(json.dumps({"host": "node-elsewhere", "pid": 7, "token": "stale"}))
+    seen = lock_holder(str(path))
+    with RunLock(str(tmp_path / "other")) as live:  # a live lock of another process, now at the name
+        os.replace(live.path, path)
+        assert not _move_aside(str(path), seen, str(tmp_path / "aside"))
+        assert lock_holder(str(path))["token"] == live.token and not (tmp_path / "aside").exists()
+        os.replace(path, live.path)
+    path.write_text(json.dumps({"host": "node-elsewhere", "pid": 7, "token": "stale"}))
+    assert _move_aside(str(path), seen, str(tmp_path / "aside")) and not path.exists()
+
+
 def test_a_heartbeat_from_the_future_is_no_heartbeat(tmp_path):
     """Another host's lock whose mtime lies a day ahead (a clock stepped back, a `touch -d`) is not live for a
     day; a few seconds ahead (clock skew between hosts) is live."""
