@@ -264,9 +264,13 @@ def test_an_unreadable_lock_older_than_the_heartbeat_period_is_stale(tmp_path, k
 
 
 _FILL = textwrap.dedent(f"""\
-    import resource, signal, sys
+    import errno, os, resource, signal, sys
     sys.path.insert(0, {ROOT!r})
     from results.lock import RunLock
+    if sys.argv[2] == "no-links":  # a file system without hard links (the lock is written in place)
+        def link(*args):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        os.link = link
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))  # no file may grow: a full disk
     try:
@@ -276,10 +280,12 @@ _FILL = textwrap.dedent(f"""\
     """)
 
 
-def test_a_lock_that_cannot_be_written_leaves_nothing_behind(tmp_path):
+@pytest.mark.parametrize("links", ["links", "no-links"])
+def test_a_lock_that_cannot_be_written_leaves_nothing_behind(tmp_path, links):
     """A write that fails (here RLIMIT_FSIZE, as a full disk) used to leave an empty run.lock that refused the
     run itself for 300 s; now nothing is left and the error names the lock."""
-    out = subprocess.run([sys.executable, "-c", _FILL, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", _FILL, str(tmp_path), links], capture_output=True, text=True,
+                         timeout=60)
     code, filename = out.stdout.split()
     assert int(code) == errno.EFBIG and filename == str(tmp_path / LOCK_FILE), out.stdout + out.stderr
     assert os.listdir(tmp_path) == []
@@ -373,6 +379,21 @@ def test_the_heartbeat_outlives_a_failed_beat(tmp_path, monkeypatch, failure):
     finally:
         lock.release()
     assert not os.path.exists(path)
+
+
+def test_without_hard_links_the_lock_is_created_in_place(tmp_path, monkeypatch):
+    """A file system without hard links (link() fails with EPERM; none can be mounted here): O_EXCL, written in
+    place; the lock is whole, no temporary file is left, and a second taker is refused."""
+    def no_link(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_link)
+    with RunLock(str(tmp_path)) as lock:
+        assert os.listdir(tmp_path) == [LOCK_FILE]
+        assert lock_holder(str(tmp_path / LOCK_FILE))["token"] == lock.token
+        with pytest.raises(RunLocked, match=f"process {os.getpid()}"):
+            RunLock(str(tmp_path)).acquire()
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_forked_child_never_releases_its_parents_lock(tmp_path):
