@@ -10,7 +10,10 @@ in a browser with
 
     optuna-dashboard DIR/_tune/<recipe name>/journal.log --host 127.0.0.1
 
-exit status: 0 done, 2 a mistake in the recipe or options, 130 interrupted.
+One driver per study: ``tune`` holds ``DIR/_tune/<recipe name>/driver.lock`` (the run lock's machinery,
+:mod:`results.lock`) while it works; a second ``tune`` of the same study exits 75 at once, naming the driver.
+
+exit status: 0 done, 2 a mistake in the recipe or options, 75 another driver is running the study, 130 interrupted.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from recipes.errors import UserError
 from results import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, load_record
 from results.io import atomic_write_text
-from results.lock import LOCK_FILE, lock_holder, lock_is_stale
+from results.lock import HEARTBEAT_SECONDS, LOCK_FILE, STALE_AFTER_SECONDS, lock_holder, lock_verdict, shown
 from results.pricing import refresh
 
 from .backends import QUEUES, find_executor
@@ -191,12 +191,19 @@ def live_running(running: Sequence[Tuple[Any, Dict[str, Any]]], queues: Queues) 
     return live
 
 
-def lock_in_flight(run_dir: str) -> Optional[str]:
-    """Why the run in ``run_dir`` is in flight by its lock (a live, not stale holder), or None."""
-    holder = lock_holder(os.path.join(run_dir, LOCK_FILE))
-    if holder is None or "heartbeat_age" not in holder or lock_is_stale(holder):
+def lock_in_flight(run_dir: str, name: str = LOCK_FILE) -> Optional[str]:
+    """Why the run in ``run_dir`` is in flight by its lock (a live, not stale holder, or an unreadable lock young
+    enough to be still being written), or None."""
+    holder = lock_holder(os.path.join(run_dir, name))
+    if holder is None:
         return None
-    return f"process {holder.get('pid', '?')} on {holder.get('host', '?')} holds its run lock"
+    verdict = lock_verdict(holder, STALE_AFTER_SECONDS, HEARTBEAT_SECONDS)
+    if verdict.stale:
+        return None
+    what = "run lock" if name == LOCK_FILE else name
+    if "unreadable" in holder:
+        return f"its {what} is {verdict.why}"
+    return f"process {holder['pid']} on {shown(holder['host'])} holds its {what}"
 
 
 def _ask(checker: Any, ids: Sequence[str]) -> Optional[Set[str]]:

@@ -5,7 +5,8 @@ groups and their field paths, ``Flops.path("train_total")``), :mod:`~results.val
 :mod:`~results.versions` (older records upgraded on read), :mod:`~results.evaluations` (every evaluation kept,
 keyed by its settings), :mod:`~results.record` (new, write, read), :mod:`~results.flatten` (dotted columns),
 :mod:`~results.config_paths` (``config.*`` paths from the recipe schema), :mod:`~results.pricing`,
-:mod:`~results.audit`, :mod:`~results.migrate` (run folders to current ids) and :mod:`~results.lock`.
+:mod:`~results.audit`, :mod:`~results.migrate` (run folders to current ids), :mod:`~results.lock` (one process per
+run) and :mod:`~results.holder` (who holds a lock, and whether it is stale).
 """
 from .flatten import flatten, get
 from .groups import (FIELDS, GROUPS, TEMPLATE, Accuracy, Checkpoints, Cost, Energy, Evaluation, Flops, Group, Hardware,

@@ -9,11 +9,11 @@
 from .driver import MAX_ATTEMPTS, POLL_S, TuneResult, tune
 from .pareto import PARETO_CSV, PARETO_FIGURE, PARETO_RECIPE, pareto_rows, trial_rows, write_pareto
 from .status import status_text
-from .study import JOURNAL, TUNE_DIR, TuneError, distributions, open_study, storage, tune_folder
+from .study import DRIVER_LOCK, JOURNAL, TUNE_DIR, TuneError, distributions, open_study, storage, tune_folder
 from .trials import objectives_of, recipe_text, wave_recipe
 
 __all__ = [
     "tune", "TuneResult", "TuneError", "status_text", "storage", "tune_folder", "open_study", "distributions",
     "write_pareto", "pareto_rows", "trial_rows", "recipe_text", "wave_recipe", "objectives_of", "TUNE_DIR",
-    "JOURNAL", "PARETO_CSV", "PARETO_FIGURE", "PARETO_RECIPE", "POLL_S", "MAX_ATTEMPTS",
+    "JOURNAL", "DRIVER_LOCK", "PARETO_CSV", "PARETO_FIGURE", "PARETO_RECIPE", "POLL_S", "MAX_ATTEMPTS",
 ]

@@ -1,12 +1,13 @@
-"""``robustperf tune --status``: a study's trials by state, its Pareto front as a table, its failed trials."""
+"""``robustperf tune --status``: a study's trials by state, its driver, its Pareto front, its failed trials."""
 from __future__ import annotations
 
 import json
 import os
 from typing import Any, Dict, Optional
 
+from ..plan import lock_in_flight
 from .pareto import pareto_rows, trial_rows
-from .study import JOURNAL, TuneError, open_study, tune_folder
+from .study import DRIVER_LOCK, JOURNAL, TuneError, open_study, tune_folder
 
 
 def status_text(recipe, results_dir: Optional[str] = None) -> str:
@@ -25,6 +26,8 @@ def status_text(recipe, results_dir: Optional[str] = None) -> str:
     target = recipe.search.trials
     lines = [f"study {recipe.name}: {len(rows)} of {target} trials ("
              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + f"); storage {folder}/{JOURNAL}"]
+    driver = lock_in_flight(folder, DRIVER_LOCK)
+    lines.append(f"driver: {driver}" if driver else "driver: none running (`robustperf tune` resumes the study)")
     front = pareto_rows(study, names)
     if front:
         lines.append(f"Pareto front ({len(front)} trials; objectives measured by the runs):")

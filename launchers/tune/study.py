@@ -16,6 +16,8 @@ from results import FIELDS
 
 TUNE_DIR = "_tune"
 JOURNAL = "journal.log"
+#: the lock of the study's one driver (:class:`results.lock.RunLock`), beside the journal
+DRIVER_LOCK = "driver.lock"
 #: trial user attributes
 RUN_ID_ATTR = "run_id"
 REASON_ATTR = "failure_reason"

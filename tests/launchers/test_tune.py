@@ -140,7 +140,9 @@ def test_six_trial_tune_survives_sigkill_and_resumes_to_exactly_six(tuned):
             section, key = path.split(".")
             assert record["config"][section][key] == value
     # no trial lost or run twice: every run started exactly once across all launches
-    logs = [os.path.join(d, "logs", f) for d in (results / "_launch").iterdir() for f in os.listdir(d / "logs")]
+    # (a launch the SIGKILL caught between creating its folder and its logs folder has no logs)
+    logs = [os.path.join(d, "logs", f) for d in (results / "_launch").iterdir() if (d / "logs").is_dir()
+            for f in os.listdir(d / "logs")]
     text = "".join(open(p).read() for p in logs)
     for run_id in set(run_ids):
         assert text.count(f"[{run_id}] starting") == 1, run_id
@@ -241,3 +243,42 @@ def test_tune_waves_run_as_slurm_arrays(slurm_cluster, tmp_path):
         assert t.values[0] == record["accuracy"]["clean"]
     ledgers = list((results / "_launch").glob("*/launch.json"))
     assert len(ledgers) == 1 and len(json.loads(ledgers[0].read_text())["jobs"]) == 1  # one array per wave
+
+
+def test_a_second_driver_of_one_study_exits_75_naming_the_first(tmp_path):
+    """The probe: two `robustperf tune` on one study. The second told the first's trials again and died with
+    "Cannot tell a COMPLETE trial" (exit 1); now it exits 75 at once, one line naming the study and the driver.
+    The first, stopped by SIGTERM (as Ctrl-C), releases the study's lock on its way out."""
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "robustperf", "tune", RECIPE, "--results", str(results), "--trials", "1",
+           "--max-parallel", "1", "--set", "search.seed=0"]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and first.poll() is None:
+            if "RUNNING" in [t.state.name for t in _trials(results)]:
+                break
+            time.sleep(0.2)
+        assert first.poll() is None, "the first driver ended before the second could start: " + first.stdout.read()
+        t0 = time.monotonic()
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
+        second_seconds = time.monotonic() - t0
+        from launchers.tune import status_text
+
+        assert f"driver: process {first.pid} on " in status_text(load_recipe(RECIPE), str(results))
+        first.send_signal(signal.SIGTERM)  # stops its run too (it checkpoints): nothing left running
+        output = first.communicate(timeout=120)[0]
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert second.returncode == 75, second.stdout + second.stderr
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and second.stdout == "", second.stderr
+    assert "study 'tune-digits'" in lines[0] and f"process {first.pid}" in lines[0] and "driver.lock" in lines[0]
+    assert "not starting a second driver" in lines[0]
+    assert second_seconds < 60  # at once: it never waited for the first's runs
+    assert first.returncode == 130, output
+    assert not (results / "_tune" / "tune-digits" / "driver.lock").exists()  # released by the first on its way out
+    assert [t.state.name for t in _trials(results)] == ["RUNNING"]  # asked, not told: a rerun resumes it

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from results.holder import process_start
 from results.lock import EXIT_IN_FLIGHT, LOCK_FILE, RunLock, RunLocked, lock_holder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -68,10 +69,16 @@ def test_lock_of_a_live_process_on_this_host_holds_whatever_its_age(tmp_path):
 
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        path = _write_lock(tmp_path, host=socket.gethostname(), pid=sleeper.pid, token="live")
+        path = _write_lock(tmp_path, host=socket.gethostname(), pid=sleeper.pid, start=process_start(sleeper.pid),
+                           token="live")
         os.utime(path, (time.time() - 3600, time.time() - 3600))
         with pytest.raises(RunLocked, match=f"process {sleeper.pid}"):
             RunLock(str(tmp_path), stale_after=10).acquire()
+        # without a start time the process cannot be told from a reused pid: the heartbeat decides
+        path = _write_lock(tmp_path, host=socket.gethostname(), pid=sleeper.pid, token="live")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+        with RunLock(str(tmp_path), stale_after=10) as lock:
+            assert lock.broken
     finally:
         sleeper.kill()
         sleeper.wait()
