@@ -49,7 +49,7 @@ def assign(results: List[Result]) -> None:
         given = row.get("result_id")
         parts = str(given).split("/") if given else [row.get(k) for k in ("benchmark", "division", "submitter",
                                                                          "system")]
-        parts = [slug(p) for p in parts if p not in (None, "")][:MAX_DEPTH] or ["result"]
+        parts = [s for s in (slug(p, "") for p in parts if p is not None) if s][:MAX_DEPTH] or ["result"]
         base = "/".join(parts)
         candidate, n = base, 2
         while candidate.lower() in taken:
