@@ -313,3 +313,14 @@ def test_summary_cells_keep_full_precision(tmp_path):
     assert results[0].row["runs"] == 5 and isinstance(results[0].row["runs"], int)
     with open(tmp_path / "s.csv", newline="", encoding="utf-8") as fh:
         assert next(csv.reader(fh)) == list(COLUMNS)
+
+
+def test_the_bench_figure_is_measured_on_a_few_results():
+    """``make bench``'s board_1k_results_seconds, on 10 results instead of 1,000."""
+    from tests.bench import bench_board
+    from tests.bench.__main__ import TARGETS
+
+    figures = bench_board.run(10)
+    assert figures["board_1k_results_seconds"] == pytest.approx(
+        figures["board_1k_read_seconds"] + figures["board_1k_summary_seconds"], abs=0.02)
+    assert figures["board_1k_copied_files"] == 10 * 5 * 2 and "board_1k_results_seconds" in TARGETS
