@@ -199,16 +199,32 @@ def test_a_summary_only_result_says_its_logs_were_not_provided(built_site):
     assert not page.with_suffix("").exists()
 
 
-def test_rebuilding_removes_the_old_boards_pages_and_keeps_other_files(mixed_inputs, tmp_path):
+def test_rebuilding_removes_the_old_boards_pages_and_keeps_other_files(mixed_inputs, tmp_path, cli):
     site = tmp_path / "site"
-    assert board(str(mixed_inputs["summary"]), str(mixed_inputs["folders"][1]), "-o", str(site)).returncode == 0
+    assert cli(str(mixed_inputs["summary"]), str(mixed_inputs["folders"][1]), "-o", str(site)).returncode == 0
     acme = site / "results" / "digits-linf-0.2" / "open" / "acme" / "2xNVIDIA_H200.html"
     assert acme.is_file()
     (site / "notes.txt").write_text("mine", encoding="utf-8")
-    proc = board(str(mixed_inputs["summary"]), "-o", str(site))
+    proc = cli(str(mixed_inputs["summary"]), "-o", str(site))
     assert proc.returncode == 0, proc.stderr
     assert not acme.exists() and not acme.with_suffix("").exists()
     assert (site / "notes.txt").read_text("utf-8") == "mine"
+
+
+@pytest.fixture
+def cli(capsys):
+    """``robustperf board ARGS`` in this process (the console command's own main): exit status and output, as a
+    subprocess's; tests/submissions/conftest.py's ``board`` runs the same in a fresh interpreter."""
+    import subprocess
+
+    import robustperf
+
+    def run(*args):
+        capsys.readouterr()
+        code = robustperf.main(["board", *args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+    return run
 
 
 def _one_line_error(proc, *words):
@@ -220,7 +236,7 @@ def _one_line_error(proc, *words):
     return lines[0]
 
 
-def test_bad_summaries_end_in_one_line_and_exit_2(tmp_path):
+def test_bad_summaries_end_in_one_line_and_exit_2(tmp_path, cli):
     rows = summary_rows(3)
     cases = {}
     write_summary(tmp_path / "missing.csv", rows, [c for c in COLUMNS if c not in ("kwh_to_target", "confirmed")])
@@ -240,27 +256,27 @@ def test_bad_summaries_end_in_one_line_and_exit_2(tmp_path):
     write_summary(tmp_path / "word.csv", bad)
     cases["word.csv"] = ("line 3, column kwh_to_target", "'lots' is not a number")
     for name, words in cases.items():
-        _one_line_error(board(str(tmp_path / name), "-o", str(tmp_path / f"site-{name}")), name, *words)
+        _one_line_error(cli(str(tmp_path / name), "-o", str(tmp_path / f"site-{name}")), name, *words)
         assert not (tmp_path / f"site-{name}").exists(), name
     _one_line_error(board(str(tmp_path / "nowhere.csv"), "-o", str(tmp_path / "s")), "no such file")
     assert REQUIRED[-1] == "confirmed"
 
 
-def test_bad_submission_folders_end_in_one_line_and_exit_2(tmp_path):
+def test_bad_submission_folders_end_in_one_line_and_exit_2(tmp_path, cli):
     (tmp_path / "plain").mkdir()
-    _one_line_error(board(str(tmp_path / "plain"), "-o", str(tmp_path / "s1")), "no submission.json")
+    _one_line_error(cli(str(tmp_path / "plain"), "-o", str(tmp_path / "s1")), "no submission.json")
     folder = make_submission(tmp_path / "broken")
     record = folder / "results" / "1xAMD_EPYC_2c" / "digits-linf-0.2" / "run_3" / "result.json"
     record.write_text("{not json", encoding="utf-8")
-    _one_line_error(board(str(folder), "-o", str(tmp_path / "s2")), "run_3/result.json", "not JSON")
+    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s2")), "run_3/result.json", "not JSON")
     record.write_text(json.dumps({"run_id": "x"}), encoding="utf-8")
-    _one_line_error(board(str(folder), "-o", str(tmp_path / "s3")), "run_3/result.json", "key to_target")
+    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s3")), "run_3/result.json", "key to_target")
     record.write_text(json.dumps({"to_target": {"seconds": "fast"}}), encoding="utf-8")
-    _one_line_error(board(str(folder), "-o", str(tmp_path / "s4")), "key to_target.seconds", "'fast'")
+    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s4")), "key to_target.seconds", "'fast'")
     meta = json.loads((folder / "submission.json").read_text("utf-8"))
     meta["system"] = "../../etc"
     (folder / "submission.json").write_text(json.dumps(meta), encoding="utf-8")
-    _one_line_error(board(str(folder), "-o", str(tmp_path / "s5")), "submission.json", "key system")
+    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s5")), "submission.json", "key system")
     assert not any((tmp_path / f"s{i}").exists() for i in range(1, 6))
 
 
@@ -272,24 +288,24 @@ def test_a_huge_json_file_fails_fast(tmp_path):
     assert not (tmp_path / "site").exists()
 
 
-def test_unsafe_site_folders_are_refused_and_nothing_is_written_outside(mixed_inputs, tmp_path):
+def test_unsafe_site_folders_are_refused_and_nothing_is_written_outside(mixed_inputs, tmp_path, cli):
     summary = str(mixed_inputs["summary"])
     (tmp_path / "file").write_text("x", encoding="utf-8")
-    _one_line_error(board(summary, "-o", str(tmp_path / "file")), "not a folder")
+    _one_line_error(cli(summary, "-o", str(tmp_path / "file")), "not a folder")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "link").symlink_to(elsewhere)
-    _one_line_error(board(summary, "-o", str(tmp_path / "link")), "symbolic link")
+    _one_line_error(cli(summary, "-o", str(tmp_path / "link")), "symbolic link")
     (elsewhere / "precious.txt").write_text("keep", encoding="utf-8")
-    _one_line_error(board(summary, "-o", str(elsewhere)), "not empty")
+    _one_line_error(cli(summary, "-o", str(elsewhere)), "not empty")
     assert sorted(os.listdir(elsewhere)) == ["precious.txt"]
     site = tmp_path / "site"
-    assert board(summary, "-o", str(site)).returncode == 0
+    assert cli(summary, "-o", str(site)).returncode == 0
     outside = tmp_path / "outside"
     outside.mkdir()
     shutil.rmtree(site / "results" / "cifar10-linf-8")
     (site / "results" / "cifar10-linf-8").symlink_to(outside, target_is_directory=True)
-    _one_line_error(board(summary, "-o", str(site)), "symbolic link")
+    _one_line_error(cli(summary, "-o", str(site)), "symbolic link")
     assert os.listdir(outside) == []
 
 
