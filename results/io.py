@@ -18,8 +18,13 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` atomically; ``write`` receives the open binary temp file."""
+def atomic_write(path: str, write: Callable[[IO[bytes]], None], durable: bool = True) -> None:
+    """Write ``path`` atomically; ``write`` receives the open binary temp file.
+
+    ``durable=False`` skips the two fsyncs (file and folder): readers still see the old file or the new one,
+    never half of one, but a power cut may lose the write. Only for derived files that a command rewrites in
+    bulk and can write again (the leaderboard's thousands of pages); records and logs stay durable.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=folder)
@@ -29,7 +34,8 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
             fh.flush()
             # mkstemp creates 0600; results on a cluster are shared with the group, as plain writes would be.
             os.fchmod(fh.fileno(), 0o666 & ~_UMASK)
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -37,7 +43,8 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(folder)
+    if durable:
+        _fsync_dir(folder)
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:

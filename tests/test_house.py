@@ -14,7 +14,7 @@ from typing import Dict, List, Set
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-ROOMS = ("benchmarks", "launchers", "recipes", "results", "scaling")
+ROOMS = ("benchmarks", "launchers", "recipes", "results", "scaling", "submissions")
 TOP_LEVEL = ("robustperf", "robustperf_errors", "robustperf_lazy", "robustperf_demo")
 #: the longest source file allowed, in lines (the issue's "about 450")
 MAX_LINES = 460

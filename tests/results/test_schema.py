@@ -81,13 +81,14 @@ def test_flatten_makes_dotted_columns():
     assert flat["accuracy.per_attack.apgd-ce"] == 50.0 and flat["config.seed"] == 3 and "flops.train_total" in flat
 
 
-def test_atomic_write_survives_a_crash_mid_write(tmp_path):
-    """A writer killed before the rename leaves the previous file intact."""
+@pytest.mark.parametrize("durable", [True, False])
+def test_atomic_write_survives_a_crash_mid_write(tmp_path, durable):
+    """A writer killed before the rename leaves the previous file intact (with or without the fsyncs)."""
     target = tmp_path / "f.json"
     results.atomic_write_text(str(target), "old")
     code = ("import os, results.io as io\n"
             "def w(fh):\n    fh.write(b'partial'); fh.flush(); os._exit(9)\n"
-            f"io.atomic_write({str(target)!r}, w)\n")
+            f"io.atomic_write({str(target)!r}, w, durable={durable})\n")
     proc = subprocess.run([sys.executable, "-c", code])
     assert proc.returncode == 9
     assert target.read_text() == "old"
