@@ -14,6 +14,8 @@ bound                  variable                     default    guards
 ``chain``              ROBUSTPERF_MAX_CHAIN         100        ``launch.chain`` follow-up jobs per array
 ``bootstrap``          ROBUSTPERF_MAX_BOOTSTRAP     100000     ``robustperf analyze --bootstrap``
 ``bins``               ROBUSTPERF_MAX_BINS          10000      ``robustperf analyze --bins``
+``record_bytes``       ROBUSTPERF_MAX_RECORD_BYTES  16000000   size of a result record (``result.json``; ours are ~15 kB)
+``targets``            ROBUSTPERF_MAX_TARGETS       100        ``robustperf analyze --targets`` values
 =====================  ===========================  =========  =====================================================
 """
 from __future__ import annotations
@@ -32,6 +34,8 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     "chain": ("ROBUSTPERF_MAX_CHAIN", 100),
     "bootstrap": ("ROBUSTPERF_MAX_BOOTSTRAP", 100_000),
     "bins": ("ROBUSTPERF_MAX_BINS", 10_000),
+    "record_bytes": ("ROBUSTPERF_MAX_RECORD_BYTES", 16_000_000),
+    "targets": ("ROBUSTPERF_MAX_TARGETS", 100),
 }
 
 
