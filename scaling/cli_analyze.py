@@ -82,9 +82,7 @@ def main(args) -> int:
         raise TableError(f"--bins must be >= 1, got {args.bins}")
     if args.bins > limit("bins"):
         raise TableError("--bins: " + over_limit_message("bins", "the number of FLOP bins", args.bins))
-    bad = [t for t in args.targets if not 0 < t <= 100]
-    if bad:
-        raise TableError(f"--targets are robust accuracies in percent, 0 < target <= 100; got {bad[0]:g}")
+    check_targets(args.targets, TableError)
     bad = [c for c in args.cuts if not 0 < c < 1]
     if bad:
         raise TableError(f"--cuts are shares of the FLOP range, 0 < cut < 1; got {bad[0]:g}")
@@ -100,7 +98,7 @@ def main(args) -> int:
     if not math.isfinite(args.collapse):
         raise TableError(f"--collapse must be a finite accuracy in percent, got {args.collapse}")
     _check_output(args.output, TableError)
-    mapping = load_mapping(args.mapping) if args.mapping else Mapping()
+    mapping = load_mapping(args.mapping) if args.mapping is not None else Mapping()
     mapping = mapping.merged(Mapping(
         flops=args.flops, acc=args.acc, cost=args.cost, co2=args.co2, kwh=args.kwh,
         features=tuple(args.features) if args.features else None, facet=args.facet,
@@ -137,12 +135,33 @@ def main(args) -> int:
     for name in report["sections"]:
         for line in get_section(name).console(report[name]):
             print(f"{name}: {line}")
-    env = report["envelope"]
-    print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
-          f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "
-          f"R2 {env['r2']:.3f})")
+    if "envelope" in report["sections"]:
+        env = report["envelope"]
+        print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
+              f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "
+              f"R2 {env['r2']:.3f})")
     print(f"wrote {args.output}/report.json, report.md and {len(report['figures'])} figure files")
     return 0
+
+
+def check_targets(targets, error) -> None:
+    """``--targets``: at most the ``targets`` limit of them, each a finite robust accuracy with 0 < t < 100.
+
+    100 % (no adversarial example at all) is refused: the saturating and error laws reach it only at infinite
+    compute, and the power law only by extrapolating without bound past every run, so no forecast of it means
+    anything. A target above a fitted law's asymptote is reported in the forecast ("not reachable").
+    """
+    from recipes.limits import limit, over_limit_message
+
+    if len(targets) > limit("targets"):
+        raise error("--targets: " + over_limit_message("targets", "the number of target accuracies", len(targets)))
+    for t in targets:
+        if not math.isfinite(t) or not 0 < t <= 100:
+            raise error(f"--targets are robust accuracies in percent, 0 < target < 100; got {t:g}")
+        if t == 100:
+            raise error("--targets: 100 % robust accuracy is not a target a law fitted on robust accuracies can "
+                        "forecast (the saturating and error laws reach it only at infinite compute, the power law "
+                        "only by extrapolating without bound); give targets below 100")
 
 
 def _check_output(path: str, error) -> None:

@@ -31,6 +31,7 @@ from .base import Section, SkipSection
 
 class SurvivalSection(Section):
     title = "Attack survival (AFT models) and TRASH"
+    core = ()  # reads only its own columns: runs on a table without FLOPs or accuracy
     option_keys = {key: doc for key, doc, _ in mapping_fields()}
 
     def _mapping(self, ctx) -> SurvivalMapping:
@@ -45,7 +46,15 @@ class SurvivalSection(Section):
             return [m.duration, m.event]
         if (SURVIVAL_POINTER in ctx.table.columns and ctx.table[SURVIVAL_POINTER].notna().any()
                 and PATH_COLUMN in ctx.table.columns):
-            return []
+            return []  # the runs' survival.parquet files hold them (checked when they are read)
+        named = {k: v for k, v in ctx.section_options(self.name).items() if k in ("duration", "event")}
+        absent = [(k, v) for k, v in named.items() if v not in ctx.table.columns]
+        if absent:  # a column named explicitly must exist (its default may be absent: the section is skipped)
+            key, column = absent[0]
+            raise TableError(f"the table has no survival {key} column '{column}'", column=column,
+                             present=[str(c) for c in ctx.table.columns],
+                             hint=f"it is named by the mapping's sections.survival.{key}, and a column named "
+                                  "explicitly must exist")
         raise SkipSection(f"no survival data: no '{m.duration}'/'{m.event}' columns (sections.survival.duration/"
                           "event) and no run with a survival.parquet (robustperf run writes it; or analyze the "
                           "table of `robustperf collect --survival`)")
