@@ -16,8 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import robustperf
-from scaling.analysis import Options, check_named_columns, run_analysis
-from scaling.cli_analyze import check_targets
+from scaling.analysis import Options, run_analysis
 from scaling.errors import TableError
 from scaling.mapping import Mapping
 from tests.conftest import ROOT
@@ -114,6 +113,8 @@ NAMES = st.text(st.characters(blacklist_characters="*", blacklist_categories=("C
 @given(key=st.sampled_from(sorted(FLAGS)), name=NAMES)
 def test_any_absent_named_column_is_refused_naming_it(published, key, name):
     """The class: any column name, by any key, absent from the table -> TableError naming it; present -> fine."""
+    from scaling.analysis import check_named_columns
+
     name = name.strip()
     if not name or name.lower() == "none":
         return
@@ -211,6 +212,8 @@ def test_a_target_of_100_percent_is_refused_with_why(tmp_path, capsys):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=120))
 def test_every_target_is_checked(targets):
+    from scaling.cli_analyze import check_targets
+
     good = len(targets) <= 100 and all(np.isfinite(t) and 0 < t < 100 for t in targets)
     if good:
         check_targets(targets, TableError)
