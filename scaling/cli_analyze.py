@@ -13,8 +13,13 @@ config.attack.steps, config.training.ema_decay). For other tables name them: a c
 or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh, time) in a --mapping
 YAML, with also `sections` (settings of analysis sections), `units` (device, utilisation and CO2 equivalents of
 the pictured forecast costs) and `adapter` (a table adapter such as robustbench); flags override the file. A
-column option set to 'none' switches its section off. Every registered analysis section runs (laws chosen by
-backtesting, conformal forecasts, trends, ...); a section whose columns are missing prints one line saying why.
+column option set to 'none' switches its section off; a column named explicitly must exist (exit 2). Every
+registered analysis section runs when its columns are there (laws chosen by backtesting, conformal forecasts,
+trends, survival, ...); a section whose columns are missing, or whose fit fails (the envelope law's included),
+prints one line saying why and the others run. No section is required.
+
+exit status: 0; 2 for a mistake (a named column absent, an empty mapping, a bad flag) or when no section can
+run on the table.
 """
 from __future__ import annotations
 
@@ -53,7 +58,8 @@ def add_arguments(parser) -> None:
     fit.add_argument("--collapse", type=float, default=0.0,
                      help="drop runs with accuracy at or below this from the envelope (default 0)")
     fit.add_argument("--targets", type=float, nargs="+", default=[60.0, 65.0, 70.0, 75.0], metavar="ACC",
-                     help="forecast target accuracies, %% (default 60 65 70 75)")
+                     help="forecast target accuracies, %%, each 0 < ACC < 100; at most ROBUSTPERF_MAX_TARGETS "
+                          "of them, default 100 (default 60 65 70 75)")
     fit.add_argument("--seed", type=int, default=0, help="seed of splits, trees, permutations, bootstrap")
     fit.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the forecast")
     fit.add_argument("--cuts", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8], metavar="SHARE",
