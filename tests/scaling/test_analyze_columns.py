@@ -148,7 +148,7 @@ def test_a_survival_only_table_is_analysed(tmp_path, capsys):
     runs and the report is written (exit 0)."""
     table = _survival_table(tmp_path / "points.csv")
     mapping = tmp_path / "m.yaml"
-    mapping.write_text("sections:\n  survival: {duration: seconds, event: event}\n")
+    mapping.write_text("sections:\n  survival: {duration: seconds, event: event, families: [weibull]}\n")
     assert _analyze(tmp_path, table, "--mapping", mapping) == 0
     out = capsys.readouterr().out
     report = json.loads((tmp_path / "out" / "report.json").read_text())

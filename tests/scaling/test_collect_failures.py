@@ -100,8 +100,7 @@ def test_no_survival_data_fails(tmp_path, capsys):
     assert not (tmp_path / "s.csv").exists()
 
 
-@pytest.mark.parametrize("survival", [False, True])
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("survival, suffix", [(False, ".csv"), (True, ".parquet")])
 def test_a_table_too_large_to_write_is_exit_2_naming_the_file(tmp_path, survival_runs, survival, suffix):
     """RLIMIT_FSIZE (any user, any machine): the write fails with EFBIG part-way, as on a nearly full disk."""
     out = tmp_path / f"table{suffix}"
@@ -119,13 +118,15 @@ def test_a_full_stdout_is_exit_2(survival_runs):
 
 
 def test_a_report_too_large_to_write_is_exit_2_naming_the_file(tmp_path):
-    out = tmp_path / "o"
-    proc = _cli("analyze", os.path.join(ROOT, "tests", "data", "timm_adv_training_results.csv"), "--mapping",
-                os.path.join(ROOT, "scaling", "mappings", "timm-adv-training.yaml"), "-o", out, "--no-figures",
+    table, out = tmp_path / "t.csv", tmp_path / "o"
+    flops = [10 ** (12 + i / 10) for i in range(30)]
+    lines = ["flops,acc"] + [f"{f:g},{30 + 0.8 * i % 7 + i / 3:.2f}" for i, f in enumerate(flops)]
+    table.write_text("\n".join(lines) + "\n")
+    proc = _cli("analyze", table, "--flops-col", "flops", "--acc-col", "acc", "-o", out, "--no-figures",
                 "--bootstrap", "20", fsize=2048)
     line = _error(proc, "analyze")
     assert f"{out / 'report.json'}: cannot write the report" in line and "File too large" in line
-    assert os.listdir(out) == []
+    assert os.listdir(out) == []  # neither the report nor a temporary file
 
 
 @pytest.fixture
