@@ -128,9 +128,9 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
     Returns:
         ``(report dict, context)``; the context keeps every section's fitted state for the figures.
     Raises:
-        TableError: a needed column is missing (the message lists the columns present).
+        TableError: a named column is absent (the message lists the columns present), or no section could run
+            (only when every section is asked for: ``sections`` None).
         InvalidValuesError: non-positive FLOPs (unless ``options.drop_nonpositive``).
-        TableError: a named column is absent, or (every section: ``sections`` None) none could run.
     """
     notes: List[str] = []
     adapter_info = None
