@@ -28,7 +28,7 @@ from robustperf_errors import UserError
 from .io import atomic_write_text
 from .keys import (COMPLETED, CONFIG, EVALUATIONS, NAME, RECORD_FILE, RUN_ID, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
                    STATUS, UPDATED)
-from .record import RecordError, record_text, write_record
+from .record import RecordError, read_json, record_text, write_record
 from .validation import MAX_DEPTH, too_deep
 from .versions import upgrade
 
@@ -70,12 +70,9 @@ class MigrationPlan:
 
 def _read(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]], Optional[str]]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
-    except (OSError, ValueError) as err:
-        return None, None, f"unreadable record: {err}"
-    except RecursionError:
-        return None, None, f"corrupt record: JSON nested too deeply to read (at most {MAX_DEPTH} levels)"
+        raw = read_json(path)  # bounded: a huge, FIFO or too deeply nested record is skipped with its reason
+    except RecordError as err:
+        return None, None, f"unreadable record: {err.reason}"
     if too_deep(raw):
         return None, None, f"corrupt record: nested deeper than {MAX_DEPTH} levels"
     try:

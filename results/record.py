@@ -2,15 +2,21 @@
 
 Unknown values are ``null``, never 0. The writer validates before it writes (atomically); readers upgrade an
 older record (:mod:`results.versions`) and validate it (:mod:`results.validation`), and report a record they
-cannot read with its reason (:class:`RecordError`).
+cannot read with its reason (:class:`RecordError`). Reads are bounded: a record file larger than the
+``record_bytes`` limit (:mod:`recipes.limits`, ``ROBUSTPERF_MAX_RECORD_BYTES``) is refused from its size before a
+byte is read, one that is not a regular file (a FIFO, a device) is refused without waiting on it, and nesting
+deeper than :data:`results.validation.MAX_DEPTH` is refused; a command that lists many records (``status``,
+``collect``, ``migrate``) reports such a record as unreadable with that reason and goes on.
 """
 from __future__ import annotations
 
 import copy
 import json
 import os
+import stat
 from typing import Any, Dict, Iterator, Optional, Tuple
 
+from recipes.limits import LIMITS, limit
 from robustperf_errors import UserError
 
 from .groups import TEMPLATE
@@ -57,23 +63,57 @@ def write_record(results_dir: str, record: Dict[str, Any]) -> str:
     return path
 
 
-def read_record(path: str) -> Dict[str, Any]:
-    """Read, upgrade (older versions, missing new fields) and validate one record.
+def read_json(path: str) -> Any:
+    """The JSON value of the record file ``path``, read with bounded time and memory.
 
-    Raises RecordError with the reason (unreadable, not JSON, unknown version, invalid).
+    Raises RecordError with the reason: no such file, not a regular file, larger than the ``record_bytes`` limit
+    (checked from its size before reading), unreadable, not UTF-8, not JSON, or nested too deeply.
     """
     try:
-        with open(path, encoding="utf-8") as fh:
-            record = json.load(fh)
+        # O_NONBLOCK: opening a FIFO planted as a record must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise RecordError(path, "no such record") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise RecordError(path, f"unreadable: {err}") from None
+    except OSError as err:
+        raise RecordError(path, f"unreadable: {err.strerror or err}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise RecordError(path, "not a regular file (a FIFO, device or folder stands where a record belongs)")
+        bound = limit("record_bytes")
+        if info.st_size > bound:
+            raise RecordError(path, _too_large(info.st_size, bound))
+        try:
+            data = fh.read(bound + 1)
+        except OSError as err:
+            raise RecordError(path, f"unreadable: {err.strerror or err}") from None
+    if len(data) > bound:  # it grew after the size check
+        raise RecordError(path, _too_large(len(data), bound))
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise RecordError(path, f"unreadable: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except json.JSONDecodeError as err:
         raise RecordError(path, f"corrupt JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
     except RecursionError:
         raise RecordError(path, f"JSON nested too deeply to read (a record is at most {MAX_DEPTH} levels deep; "
                                 f"this one is corrupt or hostile)") from None
+    except MemoryError:
+        raise RecordError(path, f"too large to hold in memory ({len(data):,} bytes of JSON)") from None
+
+
+def _too_large(size: int, bound: int) -> str:
+    # short enough for a line of `robustperf status` (120 characters) to keep the variable's name
+    var, _ = LIMITS["record_bytes"]
+    return f"too large to read: {size:,} bytes, above the limit of {bound:,} ({var} raises it)"
+
+
+def read_record(path: str) -> Dict[str, Any]:
+    """Read (bounded, :func:`read_json`), upgrade (older versions, missing new fields) and validate one record.
+
+    Raises RecordError with the reason (unreadable, too large, not JSON, unknown version, invalid).
+    """
+    record = read_json(path)
     if too_deep(record):
         raise RecordError(path, f"nested deeper than {MAX_DEPTH} levels (corrupt or hostile)")
     try:

@@ -13,8 +13,13 @@ config.attack.steps, config.training.ema_decay). For other tables name them: a c
 or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh, time) in a --mapping
 YAML, with also `sections` (settings of analysis sections), `units` (device, utilisation and CO2 equivalents of
 the pictured forecast costs) and `adapter` (a table adapter such as robustbench); flags override the file. A
-column option set to 'none' switches its section off. Every registered analysis section runs (laws chosen by
-backtesting, conformal forecasts, trends, ...); a section whose columns are missing prints one line saying why.
+column option set to 'none' switches its section off; a column named explicitly must exist (exit 2). Every
+registered analysis section runs when its columns are there (laws chosen by backtesting, conformal forecasts,
+trends, survival, ...); a section whose columns are missing, or whose fit fails (the envelope law's included),
+prints one line saying why and the others run. No section is required.
+
+exit status: 0; 2 for a mistake (a named column absent, an empty mapping, a bad flag) or when no section can
+run on the table.
 """
 from __future__ import annotations
 
@@ -53,7 +58,8 @@ def add_arguments(parser) -> None:
     fit.add_argument("--collapse", type=float, default=0.0,
                      help="drop runs with accuracy at or below this from the envelope (default 0)")
     fit.add_argument("--targets", type=float, nargs="+", default=[60.0, 65.0, 70.0, 75.0], metavar="ACC",
-                     help="forecast target accuracies, %% (default 60 65 70 75)")
+                     help="forecast target accuracies, %%, each 0 < ACC < 100; at most ROBUSTPERF_MAX_TARGETS "
+                          "of them, default 100 (default 60 65 70 75)")
     fit.add_argument("--seed", type=int, default=0, help="seed of splits, trees, permutations, bootstrap")
     fit.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the forecast")
     fit.add_argument("--cuts", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8], metavar="SHARE",
@@ -82,9 +88,7 @@ def main(args) -> int:
         raise TableError(f"--bins must be >= 1, got {args.bins}")
     if args.bins > limit("bins"):
         raise TableError("--bins: " + over_limit_message("bins", "the number of FLOP bins", args.bins))
-    bad = [t for t in args.targets if not 0 < t <= 100]
-    if bad:
-        raise TableError(f"--targets are robust accuracies in percent, 0 < target <= 100; got {bad[0]:g}")
+    check_targets(args.targets, TableError)
     bad = [c for c in args.cuts if not 0 < c < 1]
     if bad:
         raise TableError(f"--cuts are shares of the FLOP range, 0 < cut < 1; got {bad[0]:g}")
@@ -100,7 +104,7 @@ def main(args) -> int:
     if not math.isfinite(args.collapse):
         raise TableError(f"--collapse must be a finite accuracy in percent, got {args.collapse}")
     _check_output(args.output, TableError)
-    mapping = load_mapping(args.mapping) if args.mapping else Mapping()
+    mapping = load_mapping(args.mapping) if args.mapping is not None else Mapping()
     mapping = mapping.merged(Mapping(
         flops=args.flops, acc=args.acc, cost=args.cost, co2=args.co2, kwh=args.kwh,
         features=tuple(args.features) if args.features else None, facet=args.facet,
@@ -137,12 +141,33 @@ def main(args) -> int:
     for name in report["sections"]:
         for line in get_section(name).console(report[name]):
             print(f"{name}: {line}")
-    env = report["envelope"]
-    print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
-          f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "
-          f"R2 {env['r2']:.3f})")
+    if "envelope" in report["sections"]:
+        env = report["envelope"]
+        print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
+              f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "
+              f"R2 {env['r2']:.3f})")
     print(f"wrote {args.output}/report.json, report.md and {len(report['figures'])} figure files")
     return 0
+
+
+def check_targets(targets, error) -> None:
+    """``--targets``: at most the ``targets`` limit of them, each a finite robust accuracy with 0 < t < 100.
+
+    100 % (no adversarial example at all) is refused: the saturating and error laws reach it only at infinite
+    compute, and the power law only by extrapolating without bound past every run, so no forecast of it means
+    anything. A target above a fitted law's asymptote is reported in the forecast ("not reachable").
+    """
+    from recipes.limits import limit, over_limit_message
+
+    if len(targets) > limit("targets"):
+        raise error("--targets: " + over_limit_message("targets", "the number of target accuracies", len(targets)))
+    for t in targets:
+        if not math.isfinite(t) or not 0 < t <= 100:
+            raise error(f"--targets are robust accuracies in percent, 0 < target < 100; got {t:g}")
+        if t == 100:
+            raise error("--targets: 100 % robust accuracy is not a target a law fitted on robust accuracies can "
+                        "forecast (the saturating and error laws reach it only at infinite compute, the power law "
+                        "only by extrapolating without bound); give targets below 100")
 
 
 def _check_output(path: str, error) -> None:

@@ -14,10 +14,13 @@ Every readable record becomes a row, its fields flattened to dotted columns (``f
 cannot be rows. Every non-completed or corrupt record is listed on stderr with its reason.
 
 Exit status: 0; 1 with ``--strict`` when any record is incomplete, failed or corrupt (the table is then not
-written); 2 for a usage error (no such directory, unknown output format).
+written); 2 for a usage error (no such directory, unknown output format), a folder with no record (or none that
+can be read; with ``--survival``: no run with survival data), and a table that cannot be written (disk full,
+file too large, read-only; on stdout as well): the file is named and nothing half-written is left.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 HELP = "collect result records into one table (CSV or Parquet), one row per run"
@@ -41,13 +44,15 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     from .errors import TableError
-    from .table import collect, collect_survival, write_table
+    from results.keys import SURVIVAL_TABLE
+
+    from .table import collect, collect_survival, write_failure, write_table
 
     if args.output and not args.output.lower().endswith((".csv", ".parquet", ".pq")):
         raise TableError(f"{args.output}: unknown table format; expected a .csv or .parquet output")
     from results.pricing import parse_pricing_overrides
 
-    table, problems = collect(args.results_dir, parse_pricing_overrides(args.pricing))
+    table, problems = collect(args.results_dir, parse_pricing_overrides(args.pricing))  # no record: TableError
     for problem in problems:
         print(f"robustperf collect: {problem}", file=sys.stderr)
     in_table = ("incomplete", "failed")  # rows of the table with a problem; corrupt and invalid records are not
@@ -59,6 +64,9 @@ def main(args) -> int:
     if problems and args.strict:
         print("robustperf collect: --strict: table not written", file=sys.stderr)
         return STRICT_EXIT
+    if not len(table):
+        raise TableError(f"{args.results_dir}: none of its {len(problems)} records can be a row (each is listed "
+                         "above with its reason); no table written")
     if args.survival:
         runs = table
         table, missing = collect_survival(args.results_dir, table)
@@ -69,10 +77,21 @@ def main(args) -> int:
               file=sys.stderr)
         if missing and args.strict:
             return STRICT_EXIT
+        if not len(table):
+            raise TableError(f"{args.results_dir}: no survival data: none of its {len(runs)} runs has a readable "
+                             f"{SURVIVAL_TABLE} (robustperf run writes it with the evaluation); no table written")
     if args.output:
         write_table(table, args.output)
         print(f"robustperf collect: wrote {args.output} ({len(table)} rows, {len(table.columns)} columns)",
               file=sys.stderr)
     else:
-        table.to_csv(sys.stdout, index=False)
+        try:
+            table.to_csv(sys.stdout, index=False)
+            sys.stdout.flush()  # a failure shows here, inside the command, not at exit
+        except BrokenPipeError:  # `robustperf collect DIR | head`: the reader has what it wanted
+            raise
+        except OSError as err:
+            # what is still buffered goes nowhere, so that the exit does not fail a second time, with a traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise TableError(f"stdout: cannot write the table: {write_failure(err)}") from None
     return 0

@@ -69,14 +69,25 @@ class Mapping:
 
 
 def load_mapping(path: str) -> Mapping:
-    """Read a mapping YAML (keys as :attr:`Mapping.KEYS`). Raises TableError naming an unknown key."""
+    """Read a mapping YAML (keys as :attr:`Mapping.KEYS`).
+
+    Raises:
+        TableError: the file cannot be read, is not YAML, is empty (no keys: an empty file, only comments,
+            ``null`` or ``{}``), is not a mapping, or has an unknown key or a bad value (each named).
+    """
+    if not path or not str(path).strip():
+        raise TableError("--mapping: a mapping file is needed, got an empty path (leave --mapping out to use our "
+                         "records' columns)")
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = yaml.safe_load(fh)
     except OSError as err:
         raise TableError(f"{path}: cannot read the mapping: {err}") from None
     except yaml.YAMLError as err:
         raise TableError(f"{path}: not valid YAML: {err}") from None
+    if data is None or data == {}:  # an empty file, only comments, `null` or `{}`: almost surely the wrong file
+        raise TableError(f"{path}: the mapping file is empty (no keys); expected a YAML mapping of "
+                         f"{', '.join(Mapping.KEYS)} (leave --mapping out to use our records' columns)")
     if not isinstance(data, dict):
         raise TableError(f"{path}: a mapping file must be a YAML mapping of {', '.join(Mapping.KEYS)}")
     unknown = [k for k in data if k not in Mapping.KEYS]

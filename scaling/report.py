@@ -14,8 +14,10 @@ import numpy as np
 
 from results import atomic_write_text
 
+from .errors import ScalingError
 from .formatting import md_table
 from .sections.registry import get_section
+from .table import write_failure
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -40,12 +42,20 @@ def jsonable(value: Any) -> Any:
 
 
 def write_report(out_dir: str, report: Dict[str, Any]) -> List[str]:
-    """Write ``out_dir/report.json`` and ``out_dir/report.md``; return their paths."""
+    """Write ``out_dir/report.json`` and ``out_dir/report.md``; return their paths.
+
+    Raises:
+        ScalingError: a write failed (disk full, read-only, ...), naming the file.
+    """
     data = jsonable(report)
     json_path = os.path.join(out_dir, REPORT_JSON)
     md_path = os.path.join(out_dir, REPORT_MD)
-    atomic_write_text(json_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
-    atomic_write_text(md_path, render_markdown(data))
+    for path, text in ((json_path, json.dumps(data, indent=2, allow_nan=False) + "\n"),
+                       (md_path, render_markdown(data))):
+        try:
+            atomic_write_text(path, text)
+        except OSError as err:
+            raise ScalingError(f"{path}: cannot write the report: {write_failure(err)}") from None
     return [json_path, md_path]
 
 

@@ -24,7 +24,7 @@ from results import (COMPLETED, FAILED, FIELDS, RUNNING, Accuracy, Cost, Energy,
 from results.audit import audit
 from results.config_paths import config_path
 from results.keys import (CO2_KG, CONFIG, EVALUATION, EVALUATIONS, INFERENCE, OFFLINE, PARAMS, PREEMPTED,
-                          SINGLE_STREAM, SURVIVAL, SURVIVAL_FILE_KEY, inference_field)
+                          RECORD_FILE, SINGLE_STREAM, SURVIVAL, SURVIVAL_FILE_KEY, inference_field)
 from results.pricing import reprice
 
 from .errors import TableError
@@ -79,6 +79,8 @@ RECORD_FEATURES: Tuple[str, ...] = (
 LABEL_COLUMNS = ("run_id", "model_id", "name")
 
 STATUS_COLUMN = "status"
+#: where a results folder's records are, in messages
+RECORD_PATTERN = f"<run_id>/{RECORD_FILE}"
 PATH_COLUMN = "record_path"
 #: The record field naming a run's per-point survival table (relative to the record).
 SURVIVAL_POINTER = Survival.path(SURVIVAL_FILE_KEY)
@@ -163,10 +165,15 @@ def collect(results_dir: str, pricing: Optional[Dict[str, Any]] = None) -> Tuple
     Returns:
         ``(table, problems)``; the table's first column is ``record_path``, then the record's fixed fields in
         schema order, then its config columns sorted.
+    Raises:
+        TableError: the folder holds no record at all (no ``<run>/result.json``), saying where it looked.
     """
     rows: List[Dict[str, Any]] = []
     problems: List[Problem] = []
     entries = list(iter_records(results_dir))
+    if not entries:
+        raise TableError(f"{results_dir}: no result record found (looked for {RECORD_PATTERN} in "
+                         f"{os.path.abspath(results_dir)}, one folder per run); is this the results folder?")
     findings = audit((path, record) for path, record, _ in entries)
     for path, record, reason in entries:
         if record is None:
@@ -252,7 +259,12 @@ def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(table: pd.DataFrame, path: str) -> None:
-    """Write a table atomically as CSV or Parquet, chosen by the suffix."""
+    """Write a table atomically as CSV or Parquet, chosen by the suffix.
+
+    Raises:
+        TableError: unknown suffix, or the write failed (disk full, file too large, read-only, ...): naming the
+            file; nothing is left behind (the temporary file is removed).
+    """
     lower = path.lower()
     if lower.endswith((".parquet", ".pq")):
         buf = io.BytesIO()
@@ -262,7 +274,22 @@ def write_table(table: pd.DataFrame, path: str) -> None:
         data = table.to_csv(index=False).encode("utf-8")
     else:
         raise TableError(f"{path}: unknown table format; expected a .csv or .parquet output")
-    atomic_write(path, lambda fh: fh.write(data))
+    try:
+        atomic_write(path, lambda fh: fh.write(data))
+    except OSError as err:
+        raise TableError(f"{path}: cannot write the table ({len(data):,} bytes): {write_failure(err)}") from None
+
+
+def write_failure(err: OSError) -> str:
+    """What a failed write says: the system's reason and, for a full disk or a size limit, what to do."""
+    import errno
+
+    hint = {errno.ENOSPC: "the disk is full: free space or write elsewhere",
+            errno.EDQUOT: "the disk quota is exhausted: free space or write elsewhere",
+            errno.EFBIG: "the file is larger than this system or process allows: write elsewhere",
+            errno.EROFS: "the file system is read-only: write elsewhere"}.get(err.errno or -1)
+    text = err.strerror or str(err) or type(err).__name__
+    return f"{text} ({hint})" if hint else text
 
 
 def default_group(table: pd.DataFrame, mapping: "Mapping") -> List[str]:

@@ -34,6 +34,8 @@ class AnalysisContext:
             ``None`` = not mapped).
         x_all, valid_x: FLOPs of every row, and which rows have positive finite FLOPs.
         frame, x, y: the rows with valid FLOPs and an accuracy, their FLOPs and accuracies.
+        unusable: the core columns (``flops``, ``acc``) the analysis cannot use, role -> why (absent, switched
+            off, or no row with a value); a section reading one (``Section.core``) is skipped with that reason.
         fits: fitted objects of the sections run so far, by section name (a later section reads an earlier
             one's fit here, after declaring it in ``Section.needs``).
         report: the report built so far (read only, by convention).
@@ -49,6 +51,7 @@ class AnalysisContext:
     frame: pd.DataFrame
     x: np.ndarray
     y: np.ndarray
+    unusable: Dict[str, str] = field(default_factory=dict)
     fits: Dict[str, Any] = field(default_factory=dict)
     report: Dict[str, Any] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
@@ -83,7 +86,11 @@ class Section:
         title: heading of its part in report.md.
         order: position in the analysis and the reports, likewise from the entry (built-ins: envelope 100, costs
             200-220, quantile 300, gradient boosting 400, factor figures 450, forecast 600, repeats 800).
-        required: a failure aborts the analysis (the envelope law) instead of skipping the section.
+        required: a failure aborts the analysis instead of skipping the section (no built-in section is
+            required: each runs when its columns are there).
+        core: the core columns this section reads through ``ctx.x``, ``ctx.y``, ``ctx.frame``, ``ctx.x_all`` or
+            ``ctx.valid_x`` (``"flops"``, ``"acc"``); skipped, with the reason, when the table has no usable one.
+            Default both; a section reading only its own columns of ``ctx.table`` declares ``()``.
         needs: names of sections whose fits (``ctx.fits[name]``) this one uses; skipped when one was skipped.
         option_keys: the settings a mapping file may give this section (``sections: {name: {key: value}}``),
             key -> one-line description; read them with ``ctx.section_options(name)``.
@@ -93,8 +100,15 @@ class Section:
     title: str = ""
     order: int = 500
     required: bool = False
+    core: Sequence[str] = ("flops", "acc")
     needs: Sequence[str] = ()
     option_keys: Dict[str, str] = {}
+
+    def named_columns(self, ctx: AnalysisContext) -> Dict[str, str]:
+        """Columns the user named in this section's settings (``sections: {name: {key: column}}``), where ->
+        column expression. Each must exist in the table: the analysis stops (TableError, exit 2) before any fit
+        when one does not, whether or not the section would run. Default: none."""
+        return {}
 
     def columns(self, ctx: AnalysisContext) -> Sequence[str]:
         """Column expressions this section reads (``a`` or ``a*b``); any missing -> skipped with their names.
@@ -141,7 +155,10 @@ def missing_columns(table: pd.DataFrame, exprs: Sequence[str]) -> List[str]:
 def run_section(section: Section, ctx: AnalysisContext) -> Optional[str]:
     """Run one section on ``ctx``: fit, and put its part in ``ctx.report``. Returns the skip reason or None."""
     absent = [n for n in section.needs if n not in ctx.fits]
+    unusable = [ctx.unusable[role] for role in section.core if role in ctx.unusable]
     try:
+        if unusable:
+            raise SkipSection(unusable[0])
         if absent:
             raise SkipSection(f"needs section '{absent[0]}', which did not run")
         missing = missing_columns(ctx.table, section.columns(ctx))

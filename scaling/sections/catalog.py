@@ -13,7 +13,7 @@ TRENDS = SectionEntry(
     doc="compute trend of published models: parameter and FLOP doubling times per era, frontier by year")
 ENVELOPE = SectionEntry(
     name="envelope", impl=f"{_S}.envelope:EnvelopeSection", order=100,
-    doc="envelope law: best accuracy per FLOP bin, accuracy = C * FLOPs**alpha (required)")
+    doc="envelope law: best accuracy per FLOP bin, accuracy = C * FLOPs**alpha")
 LAWS = SectionEntry(
     name="laws", impl=f"{_S}.laws:LawsSection", order=150,
     doc="candidate accuracy laws fitted on the envelope points")

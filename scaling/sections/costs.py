@@ -24,6 +24,7 @@ class CostSection(Section):
     """
 
     key = forecast_name = label = option = ""
+    core = ("flops",)  # every run with FLOPs and this cost, with or without an accuracy
 
     @property
     def title(self) -> str:

@@ -1,4 +1,7 @@
-"""The envelope law: best AutoAttack accuracy per FLOP bin, ``accuracy = C * FLOPs**alpha`` (required)."""
+"""The envelope law: best AutoAttack accuracy per FLOP bin, ``accuracy = C * FLOPs**alpha``.
+
+Runs when the table has FLOPs and accuracy columns; a fit that fails (too few bins, no convergence) skips this
+section and those built on its fit, with the reason, and the rest of the analysis goes on."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -10,7 +13,6 @@ from .base import Section
 
 class EnvelopeSection(Section):
     title = "Envelope scaling law"
-    required = True
 
     def fit(self, ctx):
         o = ctx.options
@@ -34,6 +36,10 @@ class EnvelopeSection(Section):
                  f"accuracy = C · FLOPs^α over the best run of each of {env['n_bins']} {env['bin_scale']}-spaced "
                  f"FLOP bins ({env['n_points']} non-empty); {env['dropped']} runs at or below the collapse "
                  f"threshold {env['collapse']:g} % dropped.", ""]
+        rng = env.get("binning_range")
+        if rng:
+            lines += [f"Binning range: the {rng['n']} {rng['description']}, FLOPs {num(rng['flops_min'])} to "
+                      f"{num(rng['flops_max'])} (rows: {rng['rows']}).", ""]
         rows = [["NLS (scipy)", num(env["C"]), ci_text(env["C_ci"]), num(env["alpha"]), ci_text(env["alpha_ci"]),
                  num(env["r2"], ".3f")]]
         if env.get("ols"):

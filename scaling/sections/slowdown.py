@@ -72,6 +72,7 @@ def _split_name(name: str):
 
 class SlowdownSection(Section):
     title = "Slowdown attacks on early exits (DeepSloth)"
+    core = ()  # reads only its own columns: runs on a table without FLOPs or accuracy
 
     def columns(self, ctx):
         if not any(_CLEAN_COL.match(str(c)) for c in ctx.table.columns):

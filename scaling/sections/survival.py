@@ -33,8 +33,15 @@ from ..table import PATH_COLUMN, SURVIVAL_POINTER, collect_survival
 from .base import Section, SkipSection
 
 
+def _has_survival_files(table: pd.DataFrame) -> bool:
+    """Whether ``table`` is a run table whose runs point to their survival.parquet files."""
+    return (SURVIVAL_POINTER in table.columns and table[SURVIVAL_POINTER].notna().any()
+            and PATH_COLUMN in table.columns)
+
+
 class SurvivalSection(Section):
     title = "Attack survival (AFT models) and TRASH"
+    core = ()  # reads only its own columns: runs on a table without FLOPs or accuracy
     option_keys = {key: doc for key, doc, _ in mapping_fields()}
 
     def _mapping(self, ctx) -> SurvivalMapping:
@@ -43,13 +50,20 @@ class SurvivalSection(Section):
         except SurvivalError as err:  # a bad value in the mapping file is the user's mistake: stop (exit 2)
             raise TableError(str(err)) from None
 
+    def named_columns(self, ctx) -> Dict[str, str]:
+        """The duration and event columns the mapping names, when the table itself holds the points (a
+        results directory's runs keep them in their survival.parquet files, checked when those are read)."""
+        if _has_survival_files(ctx.table):
+            return {}
+        opts = ctx.section_options(self.name)
+        return {f"sections.survival.{key}": str(opts[key]) for key in ("duration", "event") if opts.get(key)}
+
     def columns(self, ctx) -> List[str]:
         m = self._mapping(ctx)
         if has_duration(ctx.table, m) and m.event in ctx.table.columns:
             return [m.event]
-        if (SURVIVAL_POINTER in ctx.table.columns and ctx.table[SURVIVAL_POINTER].notna().any()
-                and PATH_COLUMN in ctx.table.columns):
-            return []
+        if _has_survival_files(ctx.table):
+            return []  # the runs' survival.parquet files hold them (checked when they are read)
         duration = f"'{m.duration}'" if m.duration else "duration (attack_flops, attack_passes, seconds)"
         raise SkipSection(f"no survival data: no {duration} / '{m.event}' columns (sections.survival.duration/"
                           "event) and no run with a survival.parquet (robustperf run writes it; or analyze the "

@@ -48,6 +48,10 @@ class TrendsSection(Section):
                    "era_split_year": "year at which a second era starts (fits before and from it)",
                    "label": "column naming a model in the frontier table (default model_id, else name)"}
 
+    def named_columns(self, ctx) -> Dict[str, str]:
+        opts = ctx.section_options(self.name)
+        return {f"sections.trends.{key}": str(opts[key]) for key in ("params", "label") if opts.get(key) is not None}
+
     def columns(self, ctx) -> List[str]:
         if not ctx.mapping.time:
             raise SkipSection("no time column (pass --time-col or a mapping with 'time')")

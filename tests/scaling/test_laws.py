@@ -5,6 +5,7 @@ import inspect
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from scaling.errors import ConvergenceError, InsufficientDataError, NotFittedError, UserError
 from scaling.laws import (FITTERS, EnvelopePowerLaw, PowerLawNLS, PowerLawOLS, bin_edges, envelope_indices,
@@ -124,3 +125,33 @@ def test_inverting_a_flat_or_falling_law_is_infinite():
     assert invert_power_law(50.0, 50.0, 0.0) == 0.0
     assert invert_power_law(40.0, 50.0, -0.1) == pytest.approx(0.8 ** -10)
     assert invert_power_law(60.0, 50.0, 0.1) == pytest.approx((60 / 50) ** 10)
+
+
+def test_the_envelope_reports_its_binning_range_on_the_published_table(published):
+    """The bins span the kept runs (above the collapse threshold), not all runs; the report says so (issue 22)."""
+    x = published["train_flops"] * published["epochs"]
+    y = published["aa_robust_acc"]
+    rng = EnvelopePowerLaw().fit(x, y).summary()["binning_range"]
+    assert rng["rows"] == "kept" and rng["n"] == 272 and "collapse threshold 0 %" in rng["description"]
+    assert rng["flops_min"] == pytest.approx(x[y > 0].min()) and rng["flops_max"] == pytest.approx(x[y > 0].max())
+    assert x.min() < rng["flops_min"]  # binning all runs would start lower, at a collapsed run: another law
+    everything = EnvelopePowerLaw(collapse=-1.0).fit(x, y)  # every run kept and binned, as the docs describe
+    assert everything.summary()["binning_range"]["n"] == 319
+    assert (everything.C_, everything.alpha_) == (pytest.approx(24.2, abs=0.05), pytest.approx(0.0573, abs=5e-4))
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(10, 80), collapse=st.floats(0, 30), seed=st.integers(0, 2 ** 16))
+def test_the_binning_range_is_the_kept_runs_whatever_the_data(n, collapse, seed):
+    rng = np.random.default_rng(seed)
+    x = 10 ** rng.uniform(10, 16, n)
+    y = np.where(rng.random(n) < 0.3, 0.0, 30 + 2 * np.log10(x) + rng.normal(0, 1, n))
+    kept = y > collapse
+    try:
+        law = EnvelopePowerLaw(n_bins=5, collapse=collapse).fit(x, y)
+    except (InsufficientDataError, ConvergenceError):
+        return
+    part = law.summary()["binning_range"]
+    assert part["n"] == int(kept.sum()) == law.n_used_
+    assert (part["flops_min"], part["flops_max"]) == (x[kept].min(), x[kept].max())
+    assert law.edges_[0] == pytest.approx(part["flops_min"]) and law.edges_[-1] == pytest.approx(part["flops_max"])

@@ -67,7 +67,8 @@ def loss_section():
 
 def test_built_in_sections_are_registered_in_order():
     assert [n for n in list_sections() if n in BUILT_IN] == BUILT_IN
-    assert get_section("envelope").required and not get_section("gbr").required
+    others = ["trends", "slowdown", "survival", "inference", "methods"]
+    assert not any(get_section(name).required for name in BUILT_IN + others)  # each runs when its columns are there
 
 
 def test_sections_are_the_catalogs_in_order_of_their_entries():
