@@ -196,6 +196,8 @@ class RunLock:
         try:
             os.write(fd, json.dumps(body).encode("utf-8"))
             os.fsync(fd)
+        except OSError as err:  # os.write names no file: a full disk must say where
+            raise OSError(err.errno, err.strerror, self.path) from None
         finally:
             os.close(fd)
         return True
