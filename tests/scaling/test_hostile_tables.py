@@ -67,14 +67,15 @@ def test_duplicate_run_ids_and_misnamed_folders_are_reported(tmp_path):
     _record(tmp_path, "cccccccccccc")
     os.rename(tmp_path / "cccccccccccc", tmp_path / "renamed")           # a folder not named after its run
     table, problems = collect(str(tmp_path))
-    assert sorted(table["run_id"]) == ["aaaaaaaaaaaa", "cccccccccccc"]  # the duplicate is counted once
+    # issue 22: a run counts once, from the folder named by its run_id; a copy or renamed folder is reported only
+    assert sorted(table["run_id"]) == ["aaaaaaaaaaaa"]
     reasons = {os.path.basename(os.path.dirname(p.path)): (p.kind, p.reason) for p in problems}
-    assert reasons["copy-of-a"][0] == "invalid" and "duplicate" in reasons["copy-of-a"][1]
-    assert "is named 'copy-of-a'" in reasons["copy-of-a"][1]
+    assert reasons["copy-of-a"][0] == "misplaced" and "is named 'copy-of-a'" in reasons["copy-of-a"][1]
+    assert "aaaaaaaaaaaa itself is in" in reasons["copy-of-a"][1].replace("'", "")
     assert reasons["renamed"][0] == "misplaced" and "'cccccccccccc'" in reasons["renamed"][1]
     status = collect_status(str(tmp_path))
     assert [r.run_id for r in status.runs].count("aaaaaaaaaaaa") == 2  # listed, not merged away
-    assert any(r.note and "duplicate" in r.note for r in status.runs)
+    assert status.counts()["completed"] == 1 and status.counts()["misplaced"] == 2 and status.total() == 1
 
 
 def _analyze(*args, cwd=None):
