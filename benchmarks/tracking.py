@@ -33,8 +33,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from recipes.errors import UserError
 from results import Cost, Energy, Evaluation, Flops, Timing, atomic_write_text
-from results.io import AppendHandler
 from results import get as record_get
+from results.io import AppendHandler
 from results.keys import CO2_KG, ENERGY, FLOPS
 
 MLLOG_FILE = "mllog.txt"

@@ -1,8 +1,8 @@
 """The study of ``robustperf tune``: where it lives, its search space as optuna distributions, opening it.
 
 The study is kept in optuna's ``JournalStorage`` with a file backend, ``<results>/_tune/<folder>/journal.log``
-(append-only, locked; safe on a shared file system), one folder per study name (:func:`tune_folder`). Its objectives are record fields; a study opened again must
-have the recipe's objectives and directions.
+(append-only, locked; safe on a shared file system), one folder per study name (:func:`tune_folder`). Its
+objectives are record fields; a study opened again must have the recipe's objectives and directions.
 """
 from __future__ import annotations
 
