@@ -70,7 +70,9 @@ def _study(tmp_path, name, results):
 
 
 def _finish_one_trial(study, value):
-    trial = study.ask({"training.lr": __import__("optuna").distributions.FloatDistribution(0.01, 0.5)})
+    from optuna.distributions import FloatDistribution
+
+    trial = study.ask({"training.lr": FloatDistribution(0.01, 0.5)})
     trial.set_user_attr("run_id", f"{int(value * 1000):012d}")
     study.tell(trial, [value])
 
