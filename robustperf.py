@@ -83,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:  # `robustperf expand ... | head`
         return 0
     except OSError as err:
-        message = file_system_message(err)
+        message = file_system_message(err, _written_folder(args))
         if message is None:
             raise
         print(f"robustperf {args.command}: error: {message}", file=sys.stderr)
@@ -104,14 +104,31 @@ _FS_HINTS = {
 }
 
 
-def file_system_message(err: OSError):
-    """One line for an OSError that is the file system refusing (disk full, read-only, ...), else None."""
+#: the options naming the folder or file a command writes, in the order they are looked for
+_WRITTEN = ("results", "results_dir", "run_dir", "output", "out")
+
+
+def _written_folder(args) -> Optional[str]:
+    """Where the command writes, from its arguments (None when no option names it)."""
+    return next((str(getattr(args, name)) for name in _WRITTEN if getattr(args, name, None)), None)
+
+
+def file_system_message(err: OSError, written: Optional[str] = None):
+    """One line for an OSError that is the file system refusing (disk full, read-only, ...), else None.
+
+    The line names the file; when the system named none (a write or fsync of an open file), the folder the
+    command writes (``written``, e.g. its ``--results``), never a bare "?"."""
     import errno
 
     name = errno.errorcode.get(err.errno or -1)
     if name not in _FS_HINTS or (name == "ENOENT" and not err.filename):
         return None
-    where = err.filename if err.filename is not None else "?"
+    if err.filename is not None:
+        where = str(err.filename) + (f" -> {err.filename2}" if getattr(err, "filename2", None) else "")
+    elif written:
+        where = f"a file under {written}"
+    else:
+        where = "a file this command writes (the system did not say which)"
     return f"{where}: {err.strerror or name} ({_FS_HINTS[name]})"
 
 

@@ -29,23 +29,26 @@ def main(args) -> int:
     import logging
     import os
 
-    from results import RECORD_FILE, read_record
+    from results import RECORD_FILE, read_run_record
     from results.lock import RunLock
 
     from .evaluation import EvaluationError, EvaluationInterrupted, evaluate_run
+    from .run.folder import check_run_folder
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     which = args.which
-    path = os.path.join(args.run_dir, RECORD_FILE)
-    if not os.path.isfile(path):
-        raise EvaluationError(f"{os.path.abspath(args.run_dir)}: no {RECORD_FILE}; expected the folder of a run "
-                              "written by `robustperf run` (runs/<run_id>)")
+    run_dir = os.path.realpath(args.run_dir)  # resolved once: every write goes into this folder, and no other
+    if not os.path.isfile(os.path.join(run_dir, RECORD_FILE)):
+        raise EvaluationError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by `robustperf "
+                              "run` (runs/<run_id>)")
+    record = read_run_record(run_dir)  # a copy of a run under another folder name is refused here
     if which is None:
-        which = ((read_record(path).get("config") or {}).get("evaluation") or {}).get("which", "best")
+        which = ((record.get("config") or {}).get("evaluation") or {}).get("which", "best")
+    check_run_folder(run_dir)
     try:
         # the run's lock (results.lock): never evaluate while `robustperf run` (or another evaluate) writes it
-        with RunLock(args.run_dir):
-            record = evaluate_run(args.run_dir, which, args.overrides, fresh=args.fresh, device=args.device)
+        with RunLock(run_dir):
+            record = evaluate_run(run_dir, which, args.overrides, fresh=args.fresh, device=args.device)
     except EvaluationInterrupted as err:
         print(f"robustperf evaluate: {err}", file=sys.stderr)
         return err.exit_code

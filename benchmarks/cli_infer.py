@@ -12,6 +12,8 @@ measured: it is the reference. A precision this device cannot run is reported ``
 The section lands in ``RUN_DIR/result.json`` under ``evaluation.inference`` (keyed by precision and scenario);
 raw per-query and per-pass seconds in ``RUN_DIR/inference/<which>/samples.json``. Holds the run's lock
 (``run.lock``) while it works: while ``robustperf run`` or ``evaluate`` holds it, exit 75 having changed nothing.
+Writes only into RUN_DIR (resolved once), whose name must be the record's ``run_id`` (a copy of a run under
+another name is refused, exit 2), and never through a symbolic link there.
 """
 from __future__ import annotations
 
@@ -60,22 +62,25 @@ def main(args) -> int:
     import logging
     import os
 
-    from results import RECORD_FILE, atomic_write_text, read_record, write_record
+    from results import RECORD_FILE, atomic_write_text, read_run_record, write_run_record
     from results.keys import EVALUATION, INFERENCE, INFERENCE_SETUP
     from results.lock import RunLock
 
     from .inference import AttackSetup, InferSettings, benchmark_inference
     from .inference.cli import InferError, parse_device, parse_options, render_table
+    from .run.folder import check_run_folder
 
     parse_options(args)  # option mistakes exit 2 before any loading
     device = parse_device(args.device)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    run_dir = os.path.abspath(args.run_dir)
+    run_dir = os.path.realpath(args.run_dir)  # resolved once: every write goes into this folder, and no other
     path = os.path.join(run_dir, RECORD_FILE)
     if not os.path.isfile(path):
         raise InferError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by `robustperf run` "
                          "(runs/<run_id>)")
-    record = read_record(path)
+    record = read_run_record(run_dir)  # a copy of a run under another folder name is refused here
+    if not args.no_record:
+        check_run_folder(run_dir)  # a link there would be written through: refused before the benchmark
     from recipes import RunConfig
 
     cfg = RunConfig.from_dict(record["config"] or {}, file=path)
@@ -106,11 +111,11 @@ def main(args) -> int:
         if not args.no_record:
             samples_rel = os.path.join(SAMPLES_FOLDER, which, SAMPLES_FILE)
             atomic_write_text(os.path.join(run_dir, samples_rel),
-                              json.dumps({"unit": "seconds", "samples": outcome.samples}) + "\n")
+                              json.dumps({"unit": "seconds", "samples": outcome.samples}) + "\n", root=run_dir)
             setup["samples_file"] = samples_rel
-            record = read_record(path)  # the latest record (the lock keeps other writers out meanwhile)
+            record = read_run_record(run_dir)  # the latest record (the lock keeps other writers out meanwhile)
             record[EVALUATION][INFERENCE] = section
-            write_record(os.path.dirname(run_dir), record)
+            write_run_record(run_dir, record)  # into the folder given, never one the record's run_id names
     if args.json:
         print(json.dumps(section, indent=2))
     else:

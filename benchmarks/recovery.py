@@ -20,7 +20,7 @@ import os
 import time
 from typing import Callable, List, Optional
 
-from results import COMPLETED, RECORD_FILE, RecordError, read_record
+from results import COMPLETED, RECORD_FILE, RecordError, read_run_record
 
 from .tracking import MLLOG_FILE
 from .training.checkpoint import BEST, LAST, DamagedCheckpointError, load_checkpoint
@@ -58,7 +58,7 @@ def restart(run_dir: str, say: Callable[[str], None] = print) -> List[str]:
     record = None
     if os.path.exists(record_file):
         try:
-            record = read_record(record_file)
+            record = read_run_record(run_dir)  # another run's record (a copy over it) is damage too
         except RecordError as err:
             notes.append(f"{record_file} was damaged ({err.reason}); kept as {set_aside(record_file)}; a new record "
                          f"starts")

@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from recipes.errors import UserError
 from results import Cost, Energy, Evaluation, Flops, Timing, atomic_write_text
 from results import get as record_get
+from results.io import AppendHandler
 from results.keys import CO2_KG, ENERGY, FLOPS
 
 MLLOG_FILE = "mllog.txt"
@@ -126,7 +127,7 @@ class Tracker:
         logger = logging.getLogger(f"robustperf.mllog.{self.run_id}.{id(self)}")
         logger.propagate = False
         logger.setLevel(logging.INFO)
-        self._handler = logging.FileHandler(self.mllog_path, mode="a", encoding="utf-8")
+        self._handler = AppendHandler(self.mllog_path, mode="a", encoding="utf-8")  # never through a link
         logger.addHandler(self._handler)
         self._logger = logger
         self._mllog = MLLogger(logger=logger, default_namespace="", default_stack_offset=2)

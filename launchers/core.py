@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from recipes.limits import limit, over_limit_message
+from results.io import atomic_write_text, make_folder
 
 from .errors import LaunchError
 
@@ -178,7 +179,7 @@ class Executor(abc.ABC):
         indices = [int(i) for i in indices]
         if not indices:
             return []
-        os.makedirs(os.path.join(self.folder, "logs"), exist_ok=True)
+        make_folder(os.path.join(self.folder, "logs"), root=self.folder)  # a link there is refused
         return self._submit_array(indices)
 
     @abc.abstractmethod
@@ -401,9 +402,7 @@ def _bash_array(name: str, values: Sequence[int], width: int = 100) -> List[str]
 
 
 def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(path, 0o755)
+    atomic_write_text(path, text, mode=0o755)  # never through a link left in the launch folder
 
 
 def parse_indices(spec: str, total: int) -> List[int]:

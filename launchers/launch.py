@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from results import RECORD_FILE, write_record
+from results import RECORD_FILE, make_folder, write_record
 from results.migrate import migrate
 
 from .backends import get_executor
@@ -78,10 +78,11 @@ def relative_data_warnings(runs: Sequence[Any], workdir: str) -> List[str]:
 
 
 def new_launch_folder(results_dir: str, name: str) -> str:
-    """``<results>/_launch/<name>-<UTC time>[-n]``, created."""
+    """``<results>/_launch/<name>-<UTC time>[-n]``, created (a new folder, never one that exists; ``_launch``
+    must be a real folder of the results folder, not a link)."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = os.path.join(results_dir, LAUNCH_DIR, f"{re.sub(r'[^A-Za-z0-9_.+-]', '_', name)[:60]}-{stamp}")
-    os.makedirs(os.path.dirname(base), exist_ok=True)
+    make_folder(os.path.dirname(base), root=results_dir)
     for n in range(1000):
         folder = base if n == 0 else f"{base}-{n}"
         try:

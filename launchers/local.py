@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
+from results.io import open_append
+
 from .core import Executor, Job
 
 try:
@@ -116,7 +118,7 @@ class LocalExecutor(Executor):
         share = str(threads_per_run(int(self.parameters["max_parallel"])))
         for var in THREAD_VARS:
             env.setdefault(var, share)
-        with open(self.log_path(index), "ab") as log:
+        with open_append(self.log_path(index), root=self.folder) as log:  # never through a link
             return subprocess.Popen(self.command.argv(index), stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                     cwd=self.command.workdir)

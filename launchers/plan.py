@@ -21,13 +21,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from recipes.errors import UserError
 from results import COMPLETED, FAILED, PREEMPTED, RUNNING, RecordError, load_record
 from results.io import atomic_write_text
 from results.lock import HEARTBEAT_SECONDS, LOCK_FILE, STALE_AFTER_SECONDS, lock_holder, lock_verdict, shown
 from results.pricing import refresh
 
 from .backends import QUEUES, find_executor
+from .errors import LaunchError
 
 #: scheduler name -> ``alive_jobs(job_ids)``: a set of the ids still queued or running, or None when it cannot tell
 Queues = Mapping[str, Callable[[Sequence[str]], Optional[Set[str]]]]
@@ -79,7 +79,10 @@ def plan_launch(runs: Sequence[Any], results_dir: str, queues: Optional[Queues] 
         results_dir: where the records are.
         queues: the queues to ask which jobs are alive (default: every registered executor's ``alive_jobs``;
             ``{}`` asks none, so only local processes and run locks count).
-        scheduler: the scheduler of this launch: a failure to ask its own queue is an error, not "nothing alive".
+        scheduler: the scheduler of this launch (named in the error when another scheduler's queue fails).
+
+    Raises:
+        LaunchError: a queue that fails or times out (any scheduler's: never read as "nothing alive").
     """
     queues = QUEUES if queues is None else queues
     plan = Plan()
@@ -117,12 +120,17 @@ def plan_launch(runs: Sequence[Any], results_dir: str, queues: Optional[Queues] 
             str(job["job_id"]) for job in ledger.get("jobs", []) if isinstance(job, dict) and job.get("job_id"))
     alive_by: Dict[str, Set[str]] = {}
     for sched, ids in ids_by.items():
+        # A queue that fails or does not answer is never "nothing alive", whichever scheduler this launch uses:
+        # its runs would start a second time. (One whose command is missing here cannot be asked: None.)
         try:
             alive_by[sched] = _ask(queues.get(sched), ids) or set()
-        except UserError:
+        except LaunchError as err:
             if sched == scheduler:
                 raise
-            alive_by[sched] = set()  # another scheduler's queue we cannot ask from here
+            raise LaunchError(f"{err.message}: cannot tell whether the runs an earlier {sched} launch submitted "
+                              f"are still queued or running, so this {scheduler or 'launch'} launch would start "
+                              f"them a second time; launch again when {sched} answers",
+                              command=err.command, stderr=err.stderr, returncode=err.returncode) from None
     failed_ids = {r.run_id for r in plan.failed}
     for ledger in ledgers:
         sched = str(ledger.get("scheduler"))

@@ -1,7 +1,8 @@
 """Where the runs of a results directory stand: completed, failed (with reason), running, pending.
 
 Pending runs are those of the matrix without a record: with a recipe, the whole matrix is known; without
-one, the runs that earlier launches into the directory submitted (their ledgers) are.
+one, the runs that earlier launches into the directory submitted (their ledgers) are. A record in a folder not
+named by its run_id (a copy under another name, a renamed folder) is listed as misplaced and counted as nothing.
 """
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from .plan import Queues, live_running, lock_in_flight, read_ledgers
 
 PENDING = "pending"
 UNREADABLE = "unreadable"
+#: a record in a folder not named by its run_id (a copy under another name, a renamed folder): listed, not counted
+MISPLACED = "misplaced"
 STATES = (COMPLETED, FAILED, RUNNING, PENDING)
+#: states listed in the counts only when some run is in them
+RARE_STATES = (PREEMPTED, UNREADABLE, MISPLACED)
 
 
 @dataclass
@@ -42,16 +47,20 @@ class Status:
     runs: List[RunStatus]
 
     def counts(self) -> Dict[str, int]:
-        counts = {state: 0 for state in (*STATES, PREEMPTED, UNREADABLE)}
+        counts = {state: 0 for state in (*STATES, *RARE_STATES)}
         for run in self.runs:
             counts[run.status] = counts.get(run.status, 0) + 1
-        for rare in (PREEMPTED, UNREADABLE):  # listed only when there are any
+        for rare in RARE_STATES:  # listed only when there are any
             if not counts[rare]:
                 del counts[rare]
         return counts
 
+    def total(self) -> int:
+        """The runs (a misplaced copy is listed but is no run of its own)."""
+        return sum(run.status != MISPLACED for run in self.runs)
+
     def to_json(self) -> Dict[str, Any]:
-        return {"results": self.results_dir, "total": len(self.runs), "counts": self.counts(),
+        return {"results": self.results_dir, "total": self.total(), "counts": self.counts(),
                 "runs": [run.to_json() for run in self.runs]}
 
 
@@ -79,10 +88,13 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
             continue
         run_id = record.get("run_id") or run_id
         finding = findings.get(path)
-        key = run_id if run_id not in by_id else path  # a duplicate run_id is listed, not merged
-        by_id[key] = RunStatus(run_id, record.get("status"), name=record.get("name"),
-                               failure_reason=record.get("failure_reason"), job=record.get("job") or {},
-                               updated=record.get("updated"), note=str(finding) if finding else None)
+        if finding and finding.misplaced:  # a copy or a renamed folder: listed, never counted as the run
+            by_id[path] = RunStatus(run_id, MISPLACED, name=record.get("name"), job=record.get("job") or {},
+                                    updated=record.get("updated"), note=str(finding))
+            continue
+        by_id[run_id] = RunStatus(run_id, record.get("status"), name=record.get("name"),
+                                  failure_reason=record.get("failure_reason"), job=record.get("job") or {},
+                                  updated=record.get("updated"), note=str(finding) if finding else None)
         if finding and finding.exclude:
             continue
         if record.get("status") in (RUNNING, PREEMPTED):
@@ -111,7 +123,8 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
             ordered.append(entry)
         extra = list(by_id.values())
         for entry in extra:
-            entry.note = (entry.note + "; " if entry.note else "") + "not in this recipe's matrix"
+            if entry.status != MISPLACED:
+                entry.note = (entry.note + "; " if entry.note else "") + "not in this recipe's matrix"
         return Status(results_dir, ordered + extra)
 
     for run_id, note in launched.items():
@@ -123,8 +136,10 @@ def collect_status(results_dir: str, matrix: Optional[Sequence[Any]] = None,
 def format_table(status: Status) -> str:
     """The status as a table for people, counts first."""
     counts = status.counts()
-    lines = [f"{status.results_dir}: {len(status.runs)} runs: "
-             + ", ".join(f"{n} {state}" for state, n in counts.items())]
+    lines = [f"{status.results_dir}: {status.total()} runs: "
+             + ", ".join(f"{n} {state}" for state, n in counts.items() if state != MISPLACED)]
+    if counts.get(MISPLACED):
+        lines[0] += f"; {counts[MISPLACED]} misplaced (a copy of a run, or a renamed folder: not counted)"
     if not status.runs:
         return lines[0]
     has_index = any(run.index is not None for run in status.runs)

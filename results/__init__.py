@@ -11,16 +11,18 @@ run) and :mod:`~results.holder` (who holds a lock, and whether it is stale).
 from .flatten import flatten, get
 from .groups import (FIELDS, GROUPS, TEMPLATE, Accuracy, Checkpoints, Cost, Energy, Evaluation, Flops, Group, Hardware,
                      Job, Method, Pricing, Slowdown, Software, Survival, Timing, Tracking, Training)
-from .io import atomic_write, atomic_write_bytes, atomic_write_text
+from .io import (UnsafePathError, atomic_write, atomic_write_bytes, atomic_write_text, make_folder, open_append,
+                 refuse_links)
 from .keys import COMPLETED, FAILED, J_PER_KWH, PREEMPTED, RECORD_FILE, RUNNING, SCHEMA_VERSION
-from .record import (RecordError, iter_records, load_record, new_record, read_record, record_path, record_text,
-                     write_record)
+from .record import (RecordError, iter_records, load_record, new_record, read_record, read_run_record, record_path,
+                     record_text, write_record, write_run_record)
 from .validation import validate
 
 __all__ = [
     "atomic_write", "atomic_write_bytes", "atomic_write_text", "COMPLETED", "FAILED", "FIELDS", "RECORD_FILE",
     "RUNNING", "SCHEMA_VERSION", "RecordError", "flatten", "get", "iter_records", "load_record", "new_record",
-    "read_record", "record_path", "validate", "write_record",
+    "read_record", "record_path", "validate", "write_record", "read_run_record", "write_run_record",
+    "UnsafePathError", "make_folder", "open_append", "refuse_links",
     # the typed groups (their field paths: ``Flops.path("train_total")``) and what is derived from them
     "Group", "GROUPS", "TEMPLATE", "Accuracy", "Checkpoints", "Cost", "Energy",
     "Evaluation", "Flops", "Hardware", "Job", "Method", "Pricing", "Slowdown", "Software", "Survival", "Timing",

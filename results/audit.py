@@ -2,8 +2,8 @@
 
 :func:`value_problems` checks one record's numeric fields (numbers, finite, not negative; accuracies at most
 100 %): a hand edit, a bad merge or a hostile file must not reach a fit as NaN, a string or a negative energy.
-:func:`audit` adds what only the set of records shows: a folder whose name is not its record's ``run_id`` and a
-``run_id`` found in more than one folder (a copied run; counted once).
+:func:`audit` adds what a record's place shows: a folder whose name is not its record's ``run_id`` (a run copied
+under another name, or a renamed folder) is reported and not counted; a run counts once, from its own folder.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from .flatten import get
 from .groups import FIELDS, GROUPS, PERCENT, TOP_TYPES, UNIT, base_type, hints
 from .keys import RUN_ID
+from .record import misplaced_reason
 
 __all__ = ["NUMERIC_FIELDS", "PERCENT_FIELDS", "Finding", "audit", "value_problems"]
 
@@ -56,6 +57,7 @@ class Finding:
     def __init__(self) -> None:
         self.problems: List[str] = []
         self.exclude = False
+        self.misplaced = False  # the folder is not named by the record's run_id (a copy or a renamed folder)
 
     def __bool__(self) -> bool:
         return bool(self.problems)
@@ -67,28 +69,29 @@ class Finding:
 def audit(entries: Iterable[Tuple[str, Optional[Dict[str, Any]]]]) -> Dict[str, Finding]:
     """Findings per record path of ``(path, record)`` pairs (records that could be read; None are skipped).
 
-    Bad values and the second and later copies of a ``run_id`` are to be left out of tables; a folder named
-    otherwise than its run is reported only.
+    Bad values and records in a folder not named by their ``run_id`` (a copy of a run under another name, or a
+    renamed folder) are to be left out of tables and counts: a run is counted once, from its own folder.
     """
+    entries = [(path, record) for path, record in entries if record is not None]
     findings: Dict[str, Finding] = {}
-    first: Dict[str, str] = {}
+    home: Dict[str, str] = {}  # run_id -> the path of its record in the folder named by it
     for path, record in entries:
-        if record is None:
-            continue
+        if record.get(RUN_ID) == _folder(path):
+            home[record[RUN_ID]] = path
+    for path, record in entries:
         finding = findings.setdefault(path, Finding())
         run_id = record.get(RUN_ID)
-        folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
-        if isinstance(run_id, str) and folder != run_id:
-            finding.problems.append(f"the folder is named {folder!r} but holds run {run_id!r} (rename it to its "
-                                    f"run_id)")
-        if run_id in first:
-            finding.problems.append(f"duplicate: run {run_id!r} is also in {first[run_id]} (counted once, from "
-                                    f"there)")
-            finding.exclude = True
-        else:
-            first[run_id] = path
+        folder = _folder(path)
+        if folder != run_id:
+            finding.misplaced = finding.exclude = True
+            finding.problems.append(misplaced_reason(folder, run_id)
+                                    + (f"; run {run_id!r} itself is in {home[run_id]}" if run_id in home else ""))
         values = value_problems(record)
         if values:
             finding.problems.extend(values)
             finding.exclude = True
     return {path: f for path, f in findings.items() if f}
+
+
+def _folder(path: str) -> str:
+    return os.path.basename(os.path.dirname(os.path.abspath(path)))

@@ -220,8 +220,10 @@ class RunLock:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        except OSError:
+        except OSError as err:
             os.unlink(path)  # never leave a torn lock behind (a full disk)
+            if err.filename is None:  # os.write names no file: a full disk must say where
+                raise OSError(err.errno, err.strerror, path) from None
             raise
         return True
 

@@ -13,6 +13,8 @@ default), finished runs sit in folders named by their old ids, and a launch woul
 
 Every step is a rename or an atomic write, ordered so that an interrupted migration loses nothing and a rerun
 finishes it; a migrated directory has nothing left to do (idempotent). ``--dry-run`` prints the plan only.
+A folder that is a symbolic link (or whose record is), and a folder whose record names another run (a copy under
+another name), are skipped and listed: migrate moves and writes only real run folders inside the results folder.
 """
 from __future__ import annotations
 
@@ -25,10 +27,10 @@ from typing import Any, Dict, List, Optional, Tuple
 from recipes import RecipeError, RunConfig, run_id_of, run_name
 from robustperf_errors import UserError
 
-from .io import atomic_write_text
+from .io import atomic_write_text, make_folder
 from .keys import (COMPLETED, CONFIG, EVALUATIONS, NAME, RECORD_FILE, RUN_ID, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
                    STATUS, UPDATED)
-from .record import RecordError, read_json, record_text, write_record
+from .record import RecordError, misplaced_reason, read_json, record_text, write_record
 from .validation import MAX_DEPTH, too_deep
 from .versions import upgrade
 
@@ -89,6 +91,12 @@ def _scan(results_dir: str) -> Tuple[Dict[str, List[Entry]], MigrationPlan]:
     for name in sorted(os.listdir(results_dir)):
         if name.startswith(("_", ".")) or not os.path.isfile(os.path.join(results_dir, name, RECORD_FILE)):
             continue
+        link = next((p for p in (os.path.join(results_dir, name), os.path.join(results_dir, name, RECORD_FILE))
+                     if os.path.islink(p)), None)
+        if link is not None:  # moved or written, it would move or write the link's target, elsewhere
+            plan.skipped.append((name, f"{link} is a symbolic link (migrate moves and writes only real folders "
+                                       f"and files inside {results_dir})"))
+            continue
         raw, record, why = _read(os.path.join(results_dir, name, RECORD_FILE))
         if record is None:
             plan.skipped.append((name, why or "unreadable"))
@@ -103,6 +111,9 @@ def _scan(results_dir: str) -> Tuple[Dict[str, List[Entry]], MigrationPlan]:
             continue
         config = json.loads(json.dumps(config))  # tuples -> lists, as a record stores them
         new_id = run_id_of(config)
+        if raw.get(RUN_ID) != name and name != new_id:  # (name == new_id: interrupted after its rename)
+            plan.skipped.append((name, misplaced_reason(name, raw.get(RUN_ID))))
+            continue
         record.setdefault(NAME, run_name(config))
         upgraded = raw.get(SCHEMA_VERSION_KEY) != SCHEMA_VERSION or raw.get(RUN_ID) != new_id \
             or raw.get(CONFIG) != config
@@ -131,7 +142,7 @@ def _invert(text: str) -> str:
 
 
 def _write_in_place(results_dir: str, folder: str, record: Dict[str, Any]) -> None:
-    atomic_write_text(os.path.join(results_dir, folder, RECORD_FILE), record_text(record))
+    atomic_write_text(os.path.join(results_dir, folder, RECORD_FILE), record_text(record), root=results_dir)
 
 
 def migrate(results_dir: str, dry_run: bool = False) -> MigrationPlan:
@@ -153,10 +164,11 @@ def migrate(results_dir: str, dry_run: bool = False) -> MigrationPlan:
         _write_in_place(results_dir, primary.folder, record)
         # 2. the other folders out of the way, kept
         for entry in others:
-            target = os.path.join(results_dir, MIGRATED_DIR, entry.folder)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            if os.path.exists(target):
-                target = f"{target}-{os.getpid()}"
+            aside = make_folder(os.path.join(results_dir, MIGRATED_DIR), root=results_dir)  # a link is refused
+            target, n = os.path.join(aside, entry.folder), 1
+            while os.path.lexists(target):
+                n += 1
+                target = os.path.join(aside, f"{entry.folder}-{n}")
             os.rename(os.path.join(results_dir, entry.folder), target)
         # 3. the primary folder to its new id, then the record with the new id
         if primary.folder != new_id:

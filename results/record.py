@@ -1,12 +1,18 @@
 """One result record per run, ``DIR/<run_id>/result.json``: a new record, its one writer and its readers.
 
-Unknown values are ``null``, never 0. The writer validates before it writes (atomically); readers upgrade an
-older record (:mod:`results.versions`) and validate it (:mod:`results.validation`), and report a record they
-cannot read with its reason (:class:`RecordError`). Reads are bounded: a record file larger than the
+Unknown values are ``null``, never 0. The writer validates before it writes (atomically, never through a
+symbolic link: :mod:`results.io`); readers upgrade an older record (:mod:`results.versions`) and validate it
+(:mod:`results.validation`, which checks the run id's form: it names a folder, never a path), and report a record
+they cannot read with its reason (:class:`RecordError`). Reads are bounded: a record file larger than the
 ``record_bytes`` limit (:mod:`recipes.limits`, ``ROBUSTPERF_MAX_RECORD_BYTES``) is refused from its size before a
 byte is read, one that is not a regular file (a FIFO, a device) is refused without waiting on it, and nesting
 deeper than :data:`results.validation.MAX_DEPTH` is refused; a command that lists many records (``status``,
 ``collect``, ``migrate``) reports such a record as unreadable with that reason and goes on.
+
+A run lives only in the folder named by its run id. :func:`load_record` and :func:`read_run_record` refuse a
+record whose folder has another name (a copy, or a renamed folder), and the writers write only into the folder
+they were given (:func:`write_run_record`) or the one its id names under the results folder (:func:`write_record`):
+no command finds "its" run elsewhere, or writes to a path a record names.
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from robustperf_errors import UserError
 from .groups import TEMPLATE
 from .io import atomic_write_text
 from .keys import CONFIG, CREATED, NAME, RECIPE, RECORD_FILE, RUN_ID, SEED, UPDATED, now
-from .validation import MAX_DEPTH, too_deep, validate
+from .validation import MAX_DEPTH, run_id_problem, too_deep, validate
 from .versions import upgrade
 
 
@@ -47,6 +53,13 @@ def record_path(results_dir: str, run_id: str) -> str:
     return os.path.join(results_dir, run_id, RECORD_FILE)
 
 
+def misplaced_reason(folder: str, run_id: Any) -> str:
+    """Why a record of ``run_id`` found in a folder named ``folder`` is not that run's record."""
+    return (f"the folder is named {folder!r} but holds run {run_id!r}: a copy or a renamed folder, not counted "
+            f"and never written (a run lives only in the folder named by its run_id: rename the folder to "
+            f"{run_id!r} or remove the copy)")
+
+
 def record_text(record: Dict[str, Any]) -> str:
     """The file text of a record: indented JSON in the record's own key order, no NaN, a final newline."""
     return json.dumps(record, indent=2, sort_keys=False, allow_nan=False) + "\n"
@@ -59,7 +72,22 @@ def write_record(results_dir: str, record: Dict[str, Any]) -> str:
     if problems:
         raise ValueError("refusing to write an invalid record: " + "; ".join(problems))
     path = record_path(results_dir, record[RUN_ID])
-    atomic_write_text(path, record_text(record))
+    atomic_write_text(path, record_text(record), root=results_dir)
+    return path
+
+
+def write_run_record(run_dir: str, record: Dict[str, Any]) -> str:
+    """Validate and atomically write ``record`` to ``run_dir/result.json``, the folder a command was given, and
+    to no other: the folder must be named by the record's run id (:func:`read_run_record` checked it)."""
+    folder = os.path.basename(os.path.abspath(run_dir))
+    if record.get(RUN_ID) != folder:
+        raise RecordError(os.path.join(run_dir, RECORD_FILE), misplaced_reason(folder, record.get(RUN_ID)))
+    record[UPDATED] = now()
+    problems = validate(record)
+    if problems:
+        raise ValueError("refusing to write an invalid record: " + "; ".join(problems))
+    path = os.path.join(run_dir, RECORD_FILE)
+    atomic_write_text(path, record_text(record), root=run_dir)
     return path
 
 
@@ -126,12 +154,34 @@ def read_record(path: str) -> Dict[str, Any]:
     return record
 
 
+def read_run_record(run_dir: str) -> Dict[str, Any]:
+    """The record in ``run_dir/result.json`` (:func:`read_record`), which must be the record of the run the folder
+    is named after.
+
+    Raises:
+        RecordError: unreadable or invalid, or the record of another run (a copy under another name).
+    """
+    path = os.path.join(run_dir, RECORD_FILE)
+    record = read_record(path)
+    folder = os.path.basename(os.path.abspath(run_dir))
+    if record[RUN_ID] != folder:
+        raise RecordError(path, misplaced_reason(folder, record[RUN_ID]))
+    return record
+
+
 def load_record(results_dir: str, run_id: str) -> Optional[Dict[str, Any]]:
-    """The record of ``run_id`` under ``results_dir``, or None when the run has none yet."""
+    """The record of ``run_id`` under ``results_dir``, or None when the run has none yet.
+
+    Raises:
+        RecordError: ``run_id`` is not a run id, or the record is unreadable or another run's.
+    """
+    why = run_id_problem(run_id)
+    if why:
+        raise RecordError(os.path.join(results_dir, str(run_id)), f"run_id {why}")
     path = record_path(results_dir, run_id)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None
-    return read_record(path)
+    return read_run_record(os.path.dirname(path))
 
 
 def iter_records(results_dir: str) -> Iterator[Tuple[str, Optional[Dict[str, Any]], Optional[str]]]:

@@ -6,7 +6,8 @@ missing known fields with their null defaults first (:func:`results.versions.upg
 """
 from __future__ import annotations
 
-from typing import Any, List
+import re
+from typing import Any, List, Optional
 
 from .groups import GROUPS, TOP_TYPES, base_type, hints, optional
 from .keys import (EVALUATION_SETTINGS, EVALUATIONS, FAILED, FAILURE_REASON, RUN_ID, SCHEMA_VERSION,
@@ -14,6 +15,19 @@ from .keys import (EVALUATION_SETTINGS, EVALUATIONS, FAILED, FAILURE_REASON, RUN
 
 #: Deepest nesting a record may have (its own groups are 2-4 levels; the run config adds a few).
 MAX_DEPTH = 32
+#: What a run id may be: it names the run's folder, so one path component of letters, digits, ``.``, ``_`` and
+#: ``-`` that starts with a letter or digit (robustperf writes 12 hex digits; older and hand-made ids fit too).
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def run_id_problem(run_id: Any) -> Optional[str]:
+    """Why ``run_id`` cannot be a run id (it becomes a folder name: never a path), or None."""
+    if not isinstance(run_id, str) or not run_id:
+        return "must be a non-empty string"
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        return (f"{run_id[:80]!r} is not a run id (at most 128 letters, digits, '.', '_' or '-', starting with a "
+                f"letter or digit: it names the run's folder)")
+    return None
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
@@ -88,8 +102,9 @@ def validate(record: Any) -> List[str]:
         for name, entry in record[EVALUATIONS].items():
             if not isinstance(entry, dict) or not isinstance(entry.get(EVALUATION_SETTINGS), dict):
                 problems.append(f"evaluations.{name} must be an object with its settings")
-    if not isinstance(record.get(RUN_ID), str) or not record.get(RUN_ID):
-        problems.append("run_id must be a non-empty string")
+    why = run_id_problem(record.get(RUN_ID))
+    if why:
+        problems.append(f"run_id {why}")
     if record.get(STATUS) not in STATUSES:
         problems.append(f"status {record.get(STATUS)!r} is not one of {', '.join(STATUSES)}")
     if record.get(STATUS) == FAILED and not record.get(FAILURE_REASON):

@@ -56,11 +56,11 @@ def main(args) -> int:
     for problem in problems:
         print(f"robustperf collect: {problem}", file=sys.stderr)
     in_table = ("incomplete", "failed")  # rows of the table with a problem; corrupt and invalid records are not
-    left_out = sum(p.kind in ("corrupt", "invalid") for p in problems)
+    left_out = sum(p.kind in ("corrupt", "invalid", "misplaced") for p in problems)
     complete = len(table) - sum(p.kind in in_table for p in problems)
     print(f"robustperf collect: {len(table) + left_out} records, {complete} completed, "
           f"{sum(p.kind in in_table for p in problems)} incomplete or failed, {left_out} left out (corrupt, "
-          f"invalid values or duplicate runs)", file=sys.stderr)
+          f"invalid values, or copies of runs under other folder names)", file=sys.stderr)
     if problems and args.strict:
         print("robustperf collect: --strict: table not written", file=sys.stderr)
         return STRICT_EXIT

@@ -181,8 +181,8 @@ def collect(results_dir: str, pricing: Optional[Dict[str, Any]] = None) -> Tuple
             continue
         finding = findings.get(path)
         if finding is not None:
-            problems.append(Problem(path, "invalid" if finding.exclude else "misplaced", str(finding)))
-            if finding.exclude:  # bad values or a second copy of a run: never a row of the table
+            problems.append(Problem(path, "misplaced" if finding.misplaced else "invalid", str(finding)))
+            if finding.exclude:  # bad values, or a copy of a run under another name: never a row of the table
                 continue
         status = record.get(STATUS_COLUMN)
         if status == RUNNING:
@@ -327,6 +327,10 @@ def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None,
         if not isinstance(name, str) or not name:
             continue
         path = os.path.join(os.path.dirname(str(run[PATH_COLUMN])), name)
+        if os.path.basename(name) != name or name in (os.curdir, os.pardir):  # a record never points elsewhere
+            problems.append(f"{run[PATH_COLUMN]}: survival.file {name[:80]!r} is not a file name in the run's "
+                            "folder; left out")
+            continue
         try:
             part = pd.read_parquet(path)
         except (OSError, ValueError) as err:

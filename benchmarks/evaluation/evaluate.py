@@ -20,7 +20,7 @@ import torch
 
 from recipes import SET_SOURCE, RunConfig, all_paths, parse_yaml, validate_value
 from recipes.errors import RecipeError, UserError
-from results import RECORD_FILE, atomic_write_bytes, read_record, write_record
+from results import RECORD_FILE, atomic_write_bytes, make_folder, read_run_record, write_run_record
 from results.evaluations import evaluation_settings, store_evaluation
 from results.pricing import kwh as _kwh
 
@@ -134,8 +134,7 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
     which = which or ev.which
     data = eval_set(cfg.data, "test") if data is None else as_eval_set(data)
     n_test = data.n
-    folder = evaluation_dir(run_dir, which)
-    os.makedirs(folder, exist_ok=True)
+    folder = make_folder(evaluation_dir(run_dir, which), root=run_dir)  # a link on the way is refused
     progress_path = os.path.join(folder, PROGRESS_FILE)
     aa_n = min(ev.autoattack_n, n_test)
     fingerprint = {"model": model_digest(model), "data": data.digest(), "seed": cfg.seed,
@@ -305,7 +304,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
         which: ``best`` or ``last``.
         overrides: ``KEY=VALUE`` changes of ``evaluation.*`` / ``measurement.*`` (noted in the warnings).
         record: the run's record, updated in place and not written (``robustperf run`` writes it); None: read
-            ``run_dir/result.json``, update it and write it back with ``results.write_record``.
+            ``run_dir/result.json``, update it and write it back with ``results.write_run_record``.
         meter: a started energy meter; None: one is opened for this call from ``measurement``.
         log: callable taking a line, for the run's log; default the module logger.
         fresh: ignore any saved evaluation state.
@@ -329,10 +328,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
         if not os.path.isfile(path):
             raise EvaluationError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by "
                                   "`robustperf run` (runs/<run_id>)")
-        record = read_record(path)
-        if os.path.basename(run_dir) != record["run_id"]:
-            raise EvaluationError(f"{run_dir}: the folder name differs from the record's run_id "
-                                  f"{record['run_id']!r}; rename it back so the record is written in place")
+        record = read_run_record(run_dir)  # the record of the run this folder is named after, or RecordError
     config, applied = apply_overrides(record["config"] or {}, overrides)
     run_config = RunConfig.from_dict(config, file=os.path.join(run_dir, RECORD_FILE))
     if device is None:
@@ -363,7 +359,7 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
     for warning in record["evaluation"]["warnings"] or []:
         say(f"warning: {warning}")
     if write:
-        write_record(os.path.dirname(run_dir), record)
+        write_run_record(run_dir, record)  # into the folder given, never one the record's run_id names
         # The MLPerf log's final section follows the record (a re-evaluation must not leave it stale).
         update_mllog(os.path.join(run_dir, MLLOG_FILE), record)
     return record

@@ -15,7 +15,7 @@ from results.pricing import refresh
 from ..recovery import restart as restart_run
 from .completed import refresh_completed
 from .exit_codes import EXIT_OK
-from .folder import run_dir_of
+from .folder import check_run_folder, run_dir_of
 
 __all__ = ["execute"]
 
@@ -43,6 +43,8 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     Raises:
         UserError: a missing or malformed dataset and other user mistakes (the record says failed).
     """
+    # A link in the run's folder (train.log -> a file elsewhere) would be read or written through: refused first.
+    check_run_folder(run_dir_of(results_dir, spec.run_id))
     record = None if restart else _load_or_explain(results_dir, spec.run_id)
     if _nothing_to_do(spec, record, evaluate):  # before torch is even imported: "at once"
         if int(os.environ.get("RANK", "0")) == 0:

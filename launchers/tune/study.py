@@ -1,18 +1,21 @@
 """The study of ``robustperf tune``: where it lives, its search space as optuna distributions, opening it.
 
-The study is kept in optuna's ``JournalStorage`` with a file backend, ``<results>/_tune/<name>/journal.log``
-(append-only, locked; safe on a shared file system). Its objectives are record fields; a study opened again must
-have the recipe's objectives and directions.
+The study is kept in optuna's ``JournalStorage`` with a file backend, ``<results>/_tune/<folder>/journal.log``
+(append-only, locked; safe on a shared file system), one folder per study name (:func:`tune_folder`). Its
+objectives are record fields; a study opened again must have the recipe's objectives and directions.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import re
 import warnings
 from typing import Any, Dict
 
 from recipes.errors import RecipeError, UserError, nearest
-from results import FIELDS
+from results import FIELDS, make_folder, refuse_links
 
 TUNE_DIR = "_tune"
 JOURNAL = "journal.log"
@@ -27,17 +30,57 @@ class TuneError(UserError):
     """A recipe that cannot be tuned, or a study that does not fit its recipe."""
 
 
+#: a study name that is its own folder name (as before study folders were made unique): no other name maps there
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,79}")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.+-]")
+
+
 def tune_folder(results_dir: str, name: str) -> str:
-    return os.path.join(os.path.abspath(results_dir), TUNE_DIR, re.sub(r"[^A-Za-z0-9_.+-]", "_", name)[:80])
+    """``<results>/_tune/<folder>`` of the study ``name``; distinct names never share a folder.
+
+    A plain name (letters, digits, ``_.+-``, not starting with ``.``, at most 80 characters) is its own folder;
+    any other name gets its slug (other characters as ``_``) with ``~`` and 8 hex digits of its SHA-256, which
+    no plain name has. A study made before (in its name's bare slug, which ``study x`` and ``study_x`` shared)
+    is still found there; a plain name whose folder holds only such another study gets a hashed folder too.
+    """
+    root = os.path.join(os.path.abspath(results_dir), TUNE_DIR)
+    slug = _NOT_PLAIN.sub("_", name)
+    hashed = os.path.join(root, f"{slug[:71]}~{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}")
+    if _PLAIN_NAME.fullmatch(name):
+        plain = os.path.join(root, name)
+        others = _study_names(plain)
+        return hashed if others and name not in others else plain
+    legacy = os.path.join(root, slug[:80])
+    return legacy if not os.path.lexists(hashed) and name in _study_names(legacy) else hashed
+
+
+def _study_names(folder: str) -> set:
+    """The names of the studies created in ``folder/journal.log`` (empty when there is none)."""
+    names = set()
+    try:
+        with open(os.path.join(folder, JOURNAL), "rb") as fh:
+            for line in fh:
+                if line.startswith(b'{"op_code":0,'):  # CREATE_STUDY, as optuna's JournalStorage writes it
+                    with contextlib.suppress(ValueError, AttributeError):
+                        names.add(json.loads(line).get("study_name"))
+    except OSError:
+        pass
+    return names
 
 
 def storage(folder: str):
-    """The study's optuna storage: a JournalStorage on ``folder/journal.log`` (file lock, atomic appends)."""
+    """The study's optuna storage: a JournalStorage on ``folder/journal.log`` (file lock, atomic appends).
+
+    Raises:
+        UnsafePathError: the study folder, ``_tune`` above it, or a file in the folder is a symbolic link (optuna
+            would append through it).
+    """
     # optuna deferred here and below: importing launchers.tune must stay cheap (optuna takes ~0.3 s)
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-    os.makedirs(folder, exist_ok=True)
+    make_folder(folder, root=os.path.dirname(os.path.dirname(folder)))  # <results>/_tune/<study>: no link
+    refuse_links(folder, what="study folder")
     path = os.path.join(folder, JOURNAL)
     return JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
 

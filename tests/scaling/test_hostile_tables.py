@@ -67,14 +67,15 @@ def test_duplicate_run_ids_and_misnamed_folders_are_reported(tmp_path):
     _record(tmp_path, "cccccccccccc")
     os.rename(tmp_path / "cccccccccccc", tmp_path / "renamed")           # a folder not named after its run
     table, problems = collect(str(tmp_path))
-    assert sorted(table["run_id"]) == ["aaaaaaaaaaaa", "cccccccccccc"]  # the duplicate is counted once
+    # issue 22: a run counts once, from the folder named by its run_id; a copy or renamed folder is reported only
+    assert sorted(table["run_id"]) == ["aaaaaaaaaaaa"]
     reasons = {os.path.basename(os.path.dirname(p.path)): (p.kind, p.reason) for p in problems}
-    assert reasons["copy-of-a"][0] == "invalid" and "duplicate" in reasons["copy-of-a"][1]
-    assert "is named 'copy-of-a'" in reasons["copy-of-a"][1]
+    assert reasons["copy-of-a"][0] == "misplaced" and "is named 'copy-of-a'" in reasons["copy-of-a"][1]
+    assert "aaaaaaaaaaaa itself is in" in reasons["copy-of-a"][1].replace("'", "")
     assert reasons["renamed"][0] == "misplaced" and "'cccccccccccc'" in reasons["renamed"][1]
     status = collect_status(str(tmp_path))
     assert [r.run_id for r in status.runs].count("aaaaaaaaaaaa") == 2  # listed, not merged away
-    assert any(r.note and "duplicate" in r.note for r in status.runs)
+    assert status.counts()["completed"] == 1 and status.counts()["misplaced"] == 2 and status.total() == 1
 
 
 def _analyze(*args, cwd=None):
@@ -125,3 +126,25 @@ def test_corrupt_tables_exit_2(tmp_path, name, damage):
     path.write_bytes(data)
     proc = _analyze(path, "-o", tmp_path / "out", "--flops-col", "flops", "--acc-col", "acc")
     assert proc.returncode == 2 and str(path) in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_analysis_and_table_outputs_are_never_written_through_a_link(tmp_path, capsys):
+    """Issue 22: a link where `analyze` or `collect -o` writes is refused (exit 2, named); its target is kept."""
+    import robustperf
+    from tests.scaling.conftest import PUBLISHED, PUBLISHED_ARGS
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").symlink_to(victim)
+    code = robustperf.main(["analyze", str(PUBLISHED), "-o", str(out), *PUBLISHED_ARGS[:4], "--no-figures",
+                            "--bootstrap", "20"])
+    err = capsys.readouterr().err
+    assert code == 2 and "report.json" in err and "symbolic link" in err and "Traceback" not in err, err
+    _record(tmp_path / "res", "aaaaaaaaaaaa")
+    (tmp_path / "table.csv").symlink_to(victim)
+    code = robustperf.main(["collect", str(tmp_path / "res"), "-o", str(tmp_path / "table.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "table.csv" in err and "symbolic link" in err, err
+    assert victim.read_text() == "keep\n" and (tmp_path / "table.csv").is_symlink()
