@@ -27,6 +27,7 @@ COMMANDS = {
     "analyze": "scaling.cli_analyze",
     "demo": "robustperf_demo",
     "plugins": "recipes.cli_plugins",
+    "benchmarks": "recipes.cli_benchmarks",
 }
 
 #: modules registering plug-ins the recipes use while they load (name checks of models and optimizers)
