@@ -229,7 +229,8 @@ def read_benchmark(entry: Any) -> Benchmark:
     return bench
 
 
-def benchmark_from_dict(data: Any, *, file: str = "<benchmark>", lines: Optional[Dict[str, int]] = None) -> Benchmark:
+def benchmark_from_dict(data: Any, *, file: str = "<benchmark>", lines: Optional[Dict[str, int]] = None
+                        ) -> Benchmark:
     """Validate a parsed benchmark definition (see the module docstring and ``recipes/benchmarks/*.yaml``)."""
     lines = lines or {}
 

@@ -9,7 +9,7 @@ keyed by its settings), :mod:`~results.record` (new, write, read), :mod:`~result
 """
 from .flatten import flatten, get
 from .groups import (FIELDS, GROUPS, TEMPLATE, Accuracy, Checkpoints, Cost, Energy, Evaluation, Flops, Group, Hardware,
-                     Job, Method, Pricing, Slowdown, Software, Survival, Timing, Tracking, Training)
+                     Job, Method, Pricing, Slowdown, Software, Survival, Timing, ToTarget, Tracking, Training)
 from .io import atomic_write, atomic_write_bytes, atomic_write_text
 from .keys import COMPLETED, FAILED, J_PER_KWH, PREEMPTED, RECORD_FILE, RUNNING, SCHEMA_VERSION
 from .record import (RecordError, iter_records, load_record, new_record, read_record, record_path, record_text,
@@ -23,5 +23,5 @@ __all__ = [
     # the typed groups (their field paths: ``Flops.path("train_total")``) and what is derived from them
     "Group", "GROUPS", "TEMPLATE", "Accuracy", "Checkpoints", "Cost", "Energy",
     "Evaluation", "Flops", "Hardware", "Job", "Method", "Pricing", "Slowdown", "Software", "Survival", "Timing",
-    "Tracking", "Training", "J_PER_KWH", "PREEMPTED", "record_text",
+    "Tracking", "Training", "ToTarget", "J_PER_KWH", "PREEMPTED", "record_text",
 ]
