@@ -11,6 +11,8 @@ import sys
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recipes import RecipeError, all_paths, catalog, load_recipe, recipe_from_dict
 from recipes.benchmark import benchmark_from_dict, get_benchmark
@@ -154,18 +156,20 @@ def test_benchmark_runs_have_ids_of_their_own_and_other_ids_stay(tmp_path):
     ref = str(_reference("digits-linf-0.2"))
     closed = load_recipe(ref).run(0)
     open_ = load_recipe(ref, ["division=open"]).run(0)
-    plain = recipe_from_dict({"base": {k: v for k, v in closed.config.items() if k != "benchmark"}}).run(0)
+    plain_training = {k: v for k, v in closed.config["training"].items() if k != "stop_at_target"}
+    plain_base = {**{k: v for k, v in closed.config.items() if k != "benchmark"}, "training": plain_training}
+    plain = recipe_from_dict({"base": plain_base}).run(0)
     assert len({closed.run_id, open_.run_id, plain.run_id}) == 3
     assert "benchmark" not in json.loads(_identity(plain.config)) and closed.name == plain.name
     assert json.loads(_identity(closed.config))["benchmark"] == {"id": "digits-linf-0.2"}
     assert json.loads(_identity(open_.config))["benchmark"] == {"id": "digits-linf-0.2", "division": "open"}
     # training.stop_at_target is in the id only when on (every run written before keeps its id)
-    training = {k: v for k, v in plain.config["training"].items() if k != "stop_at_target"}
-    before = {k: v for k, v in plain.config.items() if k != "benchmark"}
-    older = recipe_from_dict({"base": {**before, "training": training}}).run(0)  # a config written before 0.2
-    off = recipe_from_dict({"base": {**before, "training": {**training, "stop_at_target": False}}}).run(0)
-    assert off.run_id == older.run_id != plain.run_id
+    older = recipe_from_dict({"base": {**closed.config, "training": plain_training}}).run(0)  # written before 0.2
+    off = recipe_from_dict({"base": {**closed.config, "training": {**plain_training, "stop_at_target": False}}}).run(0)
+    on = recipe_from_dict({"base": {**closed.config, "training": {**plain_training, "stop_at_target": True}}}).run(0)
+    assert off.run_id == older.run_id != on.run_id
     assert "stop_at_target" not in json.loads(_identity(off.config))["training"]
+    assert json.loads(_identity(on.config))["training"]["stop_at_target"] is True
 
 
 def _identity(cfg):
@@ -183,7 +187,9 @@ def test_the_benchmark_is_named_once_per_recipe(tmp_path):
     again = load_recipe(str(file))
     assert (again.benchmark, again.division) == ("digits-linf-0.2", "closed")
     assert [r.run_id for r in again.runs()] == [r.run_id for r in ref.runs()]
-    plain = {**ref.base_config(), "benchmark": {"id": None, "division": "closed"}}
+    base = ref.base_config()
+    plain = {**base, "benchmark": {"id": None, "division": "closed"},
+             "training": {**base["training"], "stop_at_target": False}}
     file.write_text(yaml.safe_dump({"name": "r", "base": plain}))
     assert load_recipe(str(file)).benchmark is None
     aliased = load_recipe(str(_reference("digits-linf-0.2")), ["benchmark.division=open"])
@@ -261,3 +267,17 @@ def test_robustperf_benchmarks_lists_every_definition_without_torch():
     for name in ("cifar10-linf-8", "cifar10-l2-0.5", "cifar100-linf-8", "imagenet-linf-4", "digits-linf-0.2"):
         assert name in table.stdout
     assert "linf 8/255" in table.stdout and "linf 4/255" in table.stdout
+
+
+@settings(max_examples=80, deadline=None)
+@given(epochs=st.integers(min_value=1, max_value=200), batch=st.integers(min_value=1, max_value=2048),
+       steps=st.integers(min_value=1, max_value=40), division=st.sampled_from(["closed", "open"]))
+def test_the_closed_bounds_accept_exactly_the_values_inside_them(epochs, batch, steps, division):
+    sets = [f"division={division}", f"training.epochs={epochs}", f"data.batch_size={batch}", f"attack.steps={steps}"]
+    inside = 1 <= epochs <= 30 and 16 <= batch <= 512 and 1 <= steps <= 20
+    if inside or division == "open":
+        run = load_recipe(str(_reference("digits-linf-0.2")), sets).run(0)
+        assert (run.config["training"]["epochs"], run.config["data"]["batch_size"]) == (epochs, batch)
+    else:
+        with pytest.raises(RecipeError, match="closed division of digits-linf-0.2 bounds"):
+            load_recipe(str(_reference("digits-linf-0.2")), sets)
