@@ -28,6 +28,7 @@ COMMANDS = {
     "board": "submissions.cli_board",
     "demo": "robustperf_demo",
     "plugins": "recipes.cli_plugins",
+    "benchmarks": "recipes.cli_benchmarks",
 }
 
 #: modules registering plug-ins the recipes use while they load (name checks of models and optimizers)

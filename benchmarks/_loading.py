@@ -17,8 +17,8 @@ class CheckpointError(UserError):
 
 
 def load_model(run_dir: str, which: str = "best", device: Any = "cpu") -> nn.Module:
-    if which not in ("best", "last"):
-        raise CheckpointError(f"which must be 'best' or 'last', got {which!r}")
+    if which not in ("best", "last", "target"):
+        raise CheckpointError(f"which must be 'best' or 'last' (or 'target', a benchmark run's), got {which!r}")
     path = checkpoint_path(run_dir, which)
     if not os.path.isfile(path):
         have = [f for f in ("checkpoint-best.pt", "checkpoint-last.pt") if os.path.isfile(os.path.join(run_dir, f))]

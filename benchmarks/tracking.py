@@ -5,69 +5,42 @@ its summary, the final result record; offline mode needs neither a login nor a n
 under the run folder.
 
 The MLPerf log is written through the mlperf-logging package's ``MLLogger`` (``:::MLLOG`` lines, as in the MLPerf
-Training rules) and passes the official checker's common rules (``python -m mlperf_logging.compliance_checker
---usage training --ruleset 5.1.0 mllog.txt``, also 4.1.0 and 6.1.0; tests/benchmarks/test_mllog_compliance.py):
+Training rules; its keys and its final section are :mod:`benchmarks.mllog`'s) and passes the official checker's
+common rules (``python -m mlperf_logging.compliance_checker --usage training --ruleset 5.1.0 mllog.txt``, also
+4.1.0 and 6.1.0; tests/benchmarks/test_mllog_compliance.py):
 
 * set-up: ``cache_clear``, ``init_start`` (when ``robustperf run`` started), ``submission_org/platform/division/
-  status`` (``tracking.submission_*``), seed, hyper-parameters (global and micro batch size, train and eval
-  samples, precision, parallelism), then ``init_stop`` and ``run_start`` before the first step;
+  status`` (``tracking.submission_*``), the benchmark a run enters (``submission_benchmark``, and its target as
+  ``robustperf_target``; else ``robustperf_benchmark: robustperf``), seed, hyper-parameters (global and micro
+  batch size, train and eval samples, precision, parallelism), then ``init_stop`` and ``run_start`` before the
+  first step;
 * each epoch: ``epoch_start`` / ``epoch_stop`` around its training steps, ``eval_start`` / ``eval_stop`` around
-  its subset evaluation, ``eval_accuracy`` (subset clean accuracy) with ``epoch_num``;
-* the final section, written from the result record by :func:`update_mllog`: ``eval_samples`` (only when the
-  set-up did not log it), ``eval_start``, ``eval_accuracy``
-  (clean accuracy on the whole test set, with ``epoch_num`` of the evaluated checkpoint), robust accuracies,
-  ``eval_stop``, FLOPs / energy / cost keys, ``run_stop`` with its status. ``robustperf evaluate`` rewrites this
-  section from the updated record, so the log never disagrees with ``result.json``.
+  its subset evaluation, ``eval_accuracy`` with ``epoch_num``: the check's clean accuracy, or in a benchmark run
+  its target's metric (the check's robust accuracy);
+* the final section, written from the result record by :func:`benchmarks.mllog.update_mllog`: the final
+  evaluation, a benchmark run's time, energy and cost to its target and its confirmation, FLOPs / energy / cost
+  keys, ``run_stop`` with its status. ``robustperf evaluate`` rewrites this section from the updated record, so
+  the log never disagrees with ``result.json``.
 
 The suite's own keys are namespaced ``robustperf_*``. A resumed run appends to both (``robustperf_resume``). Only
 rank 0 tracks; other ranks get a tracker that does nothing.
 """
 from __future__ import annotations
 
-import io
-import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
+from recipes.benchmark import METRICS, get_benchmark
 from recipes.errors import UserError
-from results import Cost, Energy, Evaluation, Flops, Timing, atomic_write_text
-from results import get as record_get
 from results.io import AppendHandler
-from results.keys import CO2_KG, ENERGY, FLOPS
 
-MLLOG_FILE = "mllog.txt"
+from .mllog import (BENCHMARK, FINAL_META, KEY_AUTOATTACK_ACCURACY, KEY_BENCHMARK, KEY_EPOCH_METRICS,  # noqa: F401
+                    KEY_EVAL_METRIC, KEY_PGD_ACCURACY, KEY_RESUME, KEY_SUSPEND, KEY_TARGET, MLLOG_FILE,
+                    PRECISION_NAMES, RECORD_KEYS, RUN_STOP_STATUS, has_run_start, render_final, update_mllog)
+
 DISABLED, OFFLINE, ONLINE = "disabled", "offline", "online"
-
-# robustperf's own mllog keys (the standard ones come from mlperf_logging.mllog.constants)
-KEY_RESUME = "robustperf_resume"
-KEY_SUSPEND = "robustperf_suspend"
-KEY_EPOCH_METRICS = "robustperf_epoch_metrics"
-KEY_PGD_ACCURACY = "robustperf_pgd_accuracy"
-KEY_AUTOATTACK_ACCURACY = "robustperf_autoattack_accuracy"
-KEY_EVAL_METRIC = "robustperf_eval_metric"
-#: metadata flag of the lines of the final section (rewritten from the record by update_mllog)
-FINAL_META = "robustperf_final"
-BENCHMARK = "robustperf"
-KEY_BENCHMARK = "robustperf_benchmark"
-#: training.precision -> MLPerf's precision names
-PRECISION_NAMES = {"fp32": "fp32", "bf16": "bfloat16", "fp16": "fp16", "tf32": "tf32"}
-ELECTRICITY_USD = Cost.path("electricity_usd")
-#: record field (dotted) -> mllog key, logged at finish
-RECORD_KEYS = {
-    Energy.path("kwh"): "robustperf_energy_kwh",
-    Energy.path("train_kwh"): "robustperf_train_energy_kwh",
-    Energy.path("attack_kwh"): "robustperf_attack_energy_kwh",
-    CO2_KG: "robustperf_co2_kg",
-    ELECTRICITY_USD: "robustperf_electricity_usd",
-    Flops.path("train_total"): "robustperf_train_flops",
-    Flops.path("forward_per_sample"): "robustperf_forward_flops_per_sample",
-    Timing.path("train_seconds"): "robustperf_train_seconds",
-    Timing.path("attack_seconds"): "robustperf_attack_seconds",
-}
-#: record status -> MLPerf run_stop status
-RUN_STOP_STATUS = {"completed": "success", "failed": "aborted"}
 
 
 class TrackingError(UserError):
@@ -98,6 +71,8 @@ class Tracker:
         self._run_started = False
         self._pending_eval: Dict[str, Any] = {}
         self.enabled = rank == 0
+        bench_id = (run_config.get("benchmark") or {}).get("id")
+        self._benchmark = get_benchmark(bench_id) if bench_id else None
         self.run_dir = run_dir
         self.run_id = run_id
         self.wandb_mode = cfg.get("wandb", DISABLED) if self.enabled else DISABLED
@@ -122,7 +97,7 @@ class Tracker:
         from mlperf_logging.mllog.mllog import MLLogger
 
         os.makedirs(self.run_dir, exist_ok=True)
-        self.resumed = _has_run_start(self.mllog_path)
+        self.resumed = has_run_start(self.mllog_path)
         # A logger of its own per run (not mllog.config, which adds a handler to one shared logger per call).
         logger = logging.getLogger(f"robustperf.mllog.{self.run_id}.{id(self)}")
         logger.propagate = False
@@ -140,9 +115,15 @@ class Tracker:
             # Page caches are not dropped (that needs root); logged as such, as the rules ask for the key.
             self._mllog.event(key=mlc.CACHE_CLEAR, value=False)
             self._mllog.start(key=mlc.INIT_START, time_ms=self._init_start_ms)
-            # Not submission_benchmark: the checker's division rules accept only MLPerf's own benchmarks (and
-            # crash on another name, looking for open_<name>.yaml); the suite names itself in its own key.
-            self._mllog.event(key=KEY_BENCHMARK, value=BENCHMARK)
+            if self._benchmark is not None:  # the benchmark the run enters, under MLPerf's own key
+                b = self._benchmark
+                self._mllog.event(key=mlc.SUBMISSION_BENCHMARK, value=b.id)
+                self._mllog.event(key=KEY_TARGET, value=b.target,
+                                  metadata={"metric": b.metric, "unit": "%", "check": vars(b.check).copy()})
+            else:
+                # Not submission_benchmark: the official checker's division rules accept only MLPerf's own
+                # benchmarks (and crash on another name, looking for open_<name>.yaml); the suite names itself.
+                self._mllog.event(key=KEY_BENCHMARK, value=BENCHMARK)
             self._mllog.event(key=mlc.SUBMISSION_ORG, value=tc.get("submission_org") or "robustperf")
             self._mllog.event(key=mlc.SUBMISSION_DIVISION, value=tc.get("submission_division") or "open")
             self._mllog.event(key=mlc.SUBMISSION_STATUS, value=tc.get("submission_status") or "research")
@@ -243,9 +224,13 @@ class Tracker:
             mlc = self._mlc
             if self._epoch_started.get(epoch) != -1:  # the loop did not mark the epoch's steps: mark them here
                 self.epoch_stop(epoch)
-            if metrics.get("clean_subset") is not None:
+            # the quality a benchmark run's target is measured in (the check's robust accuracy), else clean accuracy
+            name = METRICS[self._benchmark.metric] if self._benchmark is not None else "clean_subset"
+            if metrics.get(name) is not None:
                 meta = {"epoch_num": epoch, "robustperf_subset_n": metrics.get("pgd_subset_n")}
-                self._mllog.event(key=mlc.EVAL_ACCURACY, value=metrics["clean_subset"], metadata=meta)
+                if self._benchmark is not None:
+                    meta["robustperf_metric"] = self._benchmark.metric
+                self._mllog.event(key=mlc.EVAL_ACCURACY, value=metrics[name], metadata=meta)
             self._mllog.event(key=KEY_EPOCH_METRICS, value=dict(metrics), metadata={"epoch_num": epoch})
         self._epoch_started.pop(epoch, None)
         if self._run is not None:
@@ -311,14 +296,6 @@ class Tracker:
         return False
 
 
-def _metadata(record, field: str) -> Dict[str, Any]:
-    if field.startswith(ENERGY + ".") or field in (CO2_KG, ELECTRICITY_USD):
-        return {"source": record_get(record, Energy.path("source")), "pue": record_get(record, Energy.path("pue"))}
-    if field.startswith(FLOPS + "."):
-        return {"source": record_get(record, Flops.path("source"))}
-    return {}
-
-
 def platform_name(hardware: Optional[Mapping[str, Any]], world_size: int = 1) -> str:
     """``4xNVIDIA H200`` / ``1xIntel Xeon ...`` from a record's ``hardware`` group (``unknown`` when empty)."""
     hardware = hardware or {}
@@ -327,124 +304,3 @@ def platform_name(hardware: Optional[Mapping[str, Any]], world_size: int = 1) ->
         first = gpus[0].get("name") if isinstance(gpus[0], dict) else gpus[0]
         return f"{hardware.get('count') or world_size}x{first}"
     return f"{world_size}x{hardware.get('cpu') or 'CPU'}"
-
-
-def _parse(line: str) -> Optional[Dict[str, Any]]:
-    if not line.startswith(":::MLLOG "):
-        return None
-    try:
-        event = json.loads(line[len(":::MLLOG "):])
-    except (ValueError, RecursionError):
-        return None
-    return event if isinstance(event, dict) else None
-
-
-def _is_final(event: Optional[Dict[str, Any]]) -> bool:
-    if event is None:
-        return False
-    meta = event.get("metadata")
-    return event.get("key") == "run_stop" or (isinstance(meta, dict) and bool(meta.get(FINAL_META)))
-
-
-def render_final(record: Mapping[str, Any], *, extra: Optional[Mapping[str, Any]] = None,
-                 not_before_ms: int = 0, with_eval_samples: bool = True) -> str:
-    """The final section of a run's MLPerf log, from its record: ``:::MLLOG`` lines, newline-terminated.
-
-    The evaluation interval ends now and lasts ``timing.eval_seconds`` (measured by the evaluation), not earlier
-    than ``not_before_ms``; its ``epoch_num`` is the evaluated checkpoint's epoch.
-    """
-    # mlperf_logging deferred, as in Tracker._open_mllog
-    from mlperf_logging.mllog import constants as mlc
-    from mlperf_logging.mllog.mllog import MLLogger
-
-    buffer = io.StringIO()
-    logger = logging.getLogger(f"robustperf.mllog.render.{id(buffer)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    handler = logging.StreamHandler(buffer)
-    logger.addHandler(handler)
-    try:
-        ml = MLLogger(logger=logger, default_namespace="", default_stack_offset=2)
-        final = {FINAL_META: True}
-        accuracy = dict(record.get("accuracy") or {})
-        extra = dict(extra or {})
-        for key in ("clean", "pgd", "autoattack"):
-            if accuracy.get(key) is None and extra.get(key) is not None:
-                accuracy[key] = extra[key]
-        training = record.get("training") or {}
-        which = accuracy.get("which")
-        epoch = training.get("best_epoch") if which == "best" else training.get("epochs_completed")
-        epoch = extra.get("_epoch", epoch if epoch is not None else training.get("epochs_completed") or 0)
-        now = max(int(time.time() * 1000), int(not_before_ms))
-        if any(accuracy.get(k) is not None for k in ("clean", "pgd", "autoattack")):
-            seconds = record_get(record, Timing.path("eval_seconds"))
-            start = max(int(not_before_ms), now - int(1000 * seconds)) if isinstance(seconds, (int, float)) \
-                and seconds == seconds and seconds >= 0 else now
-            meta = {"epoch_num": epoch, "robustperf_checkpoint": which, **final}
-            if with_eval_samples and accuracy.get("clean_n"):  # the evaluation set: the whole test split
-                ml.event(key=mlc.EVAL_SAMPLES, value=accuracy["clean_n"], metadata=final, time_ms=start)
-            ml.start(key=mlc.EVAL_START, metadata=meta, time_ms=start)
-            if accuracy.get("clean") is not None:
-                ml.event(key=mlc.EVAL_ACCURACY, value=accuracy["clean"], time_ms=now,
-                         metadata={**meta, "robustperf_n": accuracy.get("clean_n")})
-            if accuracy.get("pgd") is not None:
-                ml.event(key=KEY_PGD_ACCURACY, value=accuracy["pgd"], time_ms=now,
-                         metadata={**meta, "robustperf_n": accuracy.get("pgd_n")})
-            if accuracy.get("autoattack") is not None:
-                ml.event(key=KEY_AUTOATTACK_ACCURACY, value=accuracy["autoattack"], time_ms=now,
-                         metadata={**meta, "robustperf_n": accuracy.get("autoattack_n"),
-                                   "robustperf_ci95": accuracy.get("autoattack_ci"),
-                                   "robustperf_version": record_get(record, Evaluation.path("autoattack_version"))})
-            for key, value in extra.items():
-                if key not in ("clean", "pgd", "autoattack", "_epoch"):
-                    ml.event(key=KEY_EVAL_METRIC, value=value, time_ms=now, metadata={"name": key, **meta})
-            ml.end(key=mlc.EVAL_STOP, metadata=meta, time_ms=now)
-        for field, key in RECORD_KEYS.items():
-            value = record_get(record, field)
-            if value is not None:
-                ml.event(key=key, value=value, time_ms=now, metadata={**_metadata(record, field), **final})
-        status = record.get("status")
-        if status in RUN_STOP_STATUS:
-            meta = {"status": RUN_STOP_STATUS[status], **final}
-            if record.get("failure_reason"):
-                meta["failure_reason"] = record["failure_reason"]
-            ml.end(key=mlc.RUN_STOP, metadata=meta, time_ms=now)
-    finally:
-        logger.removeHandler(handler)
-    return buffer.getvalue()
-
-
-def update_mllog(path: str, record: Mapping[str, Any], *, extra: Optional[Mapping[str, Any]] = None) -> bool:
-    """Replace the final section of the MLPerf log at ``path`` by the one ``record`` gives (atomic rewrite).
-
-    Lines of an earlier final section (and any ``run_stop``) go; everything else is kept in order. Returns
-    False when there is no log (``tracking.mllog: false`` or a run from before logging).
-    """
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except FileNotFoundError:
-        return False
-    kept: List[str] = []
-    last_ms = 0
-    has_eval_samples = False
-    for line in lines:
-        event = _parse(line)
-        if _is_final(event):
-            continue
-        has_eval_samples = has_eval_samples or (event or {}).get("key") == "eval_samples"
-        kept.append(line)
-        if event is not None and isinstance(event.get("time_ms"), (int, float)):
-            last_ms = max(last_ms, int(event["time_ms"]))
-    text = "".join(line + "\n" for line in kept if line.strip())
-    atomic_write_text(path, text + render_final(record, extra=extra, not_before_ms=last_ms,
-                                                with_eval_samples=not has_eval_samples))
-    return True
-
-
-def _has_run_start(path: str) -> bool:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return any('"key": "run_start"' in line for line in fh)
-    except FileNotFoundError:
-        return False

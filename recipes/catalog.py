@@ -1,5 +1,5 @@
-"""The plug-in catalog: every method, model family, attack, dataset, energy meter, executor and analysis section,
-by kind and name, with the facts the suite needs before it imports the plug-in's code.
+"""The plug-in catalog: every method, model family, attack, dataset, energy meter, executor, analysis section and
+benchmark definition, by kind and name, with the facts the suite needs before it imports the plug-in's code.
 
 A plug-in is declared once, by an *entry* (a frozen dataclass of :mod:`recipes.entries`: ``MethodEntry``,
 ``ModelEntry``, ...) that lives next to its code in a module that imports no torch (the built-ins' are the
@@ -31,13 +31,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from robustperf_errors import nearest
 
-from .entries import (KINDS, NORMS, RUNTIME, SELECTORS, AttackEntry, DatasetEntry, Entry, ExecutorEntry, Key,
-                      MeterEntry, MethodEntry, ModelEntry, PluginError, SectionEntry, _package)
+from .entries import (KINDS, NORMS, RUNTIME, SELECTORS, AttackEntry, BenchmarkEntry, DatasetEntry, Entry,
+                      ExecutorEntry, Key, MeterEntry, MethodEntry, ModelEntry, PluginError, SectionEntry, _package)
 
 __all__ = [
     "Entry", "MethodEntry", "ModelEntry", "AttackEntry", "DatasetEntry", "MeterEntry", "ExecutorEntry",
-    "SectionEntry", "Key", "KINDS", "GROUPS", "SELECTORS", "NORMS", "PluginError", "entries", "names", "get",
-    "find", "load", "register", "unregister", "problems", "generation", "all_entries", "Choices",
+    "SectionEntry", "BenchmarkEntry", "Key", "KINDS", "GROUPS", "SELECTORS", "NORMS", "PluginError", "entries",
+    "names", "get", "find", "load", "register", "unregister", "problems", "generation", "all_entries", "Choices",
 ]
 
 #: The project's own distribution name (its entry points are the built-ins).

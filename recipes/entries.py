@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type
 from robustperf_errors import UserError
 
 __all__ = ["Key", "Entry", "MethodEntry", "ModelEntry", "AttackEntry", "DatasetEntry", "MeterEntry",
-           "ExecutorEntry", "SectionEntry", "KINDS", "SELECTORS", "NORMS", "PluginError", "RUNTIME"]
+           "ExecutorEntry", "SectionEntry", "BenchmarkEntry", "KINDS", "SELECTORS", "NORMS", "PluginError", "RUNTIME"]
 
 #: Source shown for an entry registered in-process (``recipes.catalog.register``).
 RUNTIME = "<runtime>"
@@ -232,12 +232,37 @@ class SectionEntry(Entry):
     order: int = 500
 
 
+@dataclass(frozen=True)
+class BenchmarkEntry(Entry):
+    """A benchmark definition (``benchmark: <id>`` of a recipe): data, not code.
+
+    ``impl`` is ``"package:file.yaml"``, a YAML resource of a package (the built-ins':
+    ``recipes.benchmarks:<id>.yaml``); :meth:`load` reads and validates it into a frozen
+    :class:`recipes.benchmark.Benchmark` (errors name the file and the key).
+    """
+
+    kind: ClassVar[str] = "benchmarks"
+
+    def load(self) -> Any:
+        if not isinstance(self.impl, str):
+            return self.impl
+        cached = _IMPLS.get(self.impl)
+        if cached is None:
+            # recipes.benchmark validates against the schema, which imports the catalog: imported by name on first
+            # use, as every plug-in's implementation is
+            reader = importlib.import_module("recipes.benchmark").read_benchmark
+            cached = _IMPLS[self.impl] = reader(self)
+        return cached
+
+
 #: kind -> the recipe key that chooses a plug-in of it; a key a plug-in adds is read by the runs that choose it.
 SELECTORS: Dict[str, Optional[str]] = {
     "methods": "training.loss", "models": "model.arch", "datasets": "data.name", "attacks": None,
     "meters": "measurement.energy_source", "executors": "launch.scheduler", "sections": None,
+    "benchmarks": "benchmark.id",
 }
 
 #: kind -> its entry class; the entry-point group of a kind is ``robustperf.<kind>``.
 KINDS: Dict[str, Type[Entry]] = {cls.kind: cls for cls in (MethodEntry, ModelEntry, AttackEntry, DatasetEntry,
-                                                            MeterEntry, ExecutorEntry, SectionEntry)}
+                                                            MeterEntry, ExecutorEntry, SectionEntry,
+                                                            BenchmarkEntry)}

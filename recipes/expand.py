@@ -68,7 +68,8 @@ def run_spec(recipe, index: int, cfg: Dict[str, Any], touched: set,
         cached = base_json.get(k) if (base_json is not None and k not in touched) else None
         if cached is None:
             cached = identity_part(cfg, k) if cache is None else _memo_part(cfg, k, cache)
-        parts.append(f'"{k}":' + cached)
+        if cached:  # "": a later section the run does not enter (recipes.identity.LATER_SECTIONS)
+            parts.append(f'"{k}":' + cached)
     run_id = hashlib.sha256(("{" + ",".join(parts) + "}").encode("ascii")).hexdigest()[:12]
     try:
         check_run(cfg, file=recipe.path)

@@ -20,12 +20,15 @@ from .fields import IS_POSITIVE, IS_SET, READS
 from .schema import section_fields
 from .sections import SECTIONS
 
-__all__ = ["IDENTITY_SECTIONS", "IDENTITY_EXCLUDED", "identity_keys", "is_identity_key", "conditions", "applies",
+__all__ = ["IDENTITY_SECTIONS", "IDENTITY_EXCLUDED", "LATER_SECTIONS", "identity_keys", "is_identity_key", "conditions", "applies",
            "controllers", "run_identity_keys", "identity_of", "identity_json", "identity_part", "run_id_of",
            "canonical_json"]
 
 #: The sections whose keys can be part of a run's identity.
-IDENTITY_SECTIONS = ("data", "model", "training", "attack")
+IDENTITY_SECTIONS = ("data", "model", "training", "attack", "benchmark")
+#: Identity sections added after ids were first written: they enter the id only with a key in it (a run that
+#: enters no benchmark keeps the id it had before the ``benchmark`` section existed).
+LATER_SECTIONS = ("benchmark",)
 #: Sections left out of the run id (everything that is not an identity section).
 IDENTITY_EXCLUDED = tuple(s for s in SECTIONS if s not in IDENTITY_SECTIONS)
 
@@ -145,15 +148,20 @@ def identity_of(cfg: Dict[str, Any]) -> Dict[str, Any]:
     out: Dict[str, Any] = {"seed": cfg.get("seed")}
     for section in IDENTITY_SECTIONS:
         values = cfg.get(section) or {}
-        out[section] = {k: values.get(k) for k in run_identity_keys(section, cfg) if k in values}
+        part = {k: values.get(k) for k in run_identity_keys(section, cfg) if k in values}
+        if part or section not in LATER_SECTIONS:
+            out[section] = part
     return out
 
 
 def identity_part(cfg: Dict[str, Any], top: str) -> str:
-    """Canonical JSON of one top-level part of the identity (``seed`` or a section), as in :func:`identity_json`."""
+    """Canonical JSON of one top-level part of the identity (``seed`` or a section), as in :func:`identity_json`;
+    ``""`` for a :data:`LATER_SECTIONS` section that is not in the id."""
     if top == "seed":
         return _JSON.encode(cfg[top])
-    section = cfg[top]
+    section = cfg.get(top) or {}
+    if top in LATER_SECTIONS and not run_identity_keys(top, cfg):
+        return ""
     return _JSON.encode({name: section[name] for name in run_identity_keys(top, cfg) if name in section})
 
 

@@ -2,8 +2,9 @@
 
 A recipe is YAML with the top-level keys ``name``, ``base`` (defaults of every run), ``grid`` (axes whose
 Cartesian product is the matrix), ``repeats`` (seeds ``seed .. seed+repeats-1``), ``exclude`` (partial configs
-to drop), ``launch`` (how to submit; never part of a run's identity) and ``search`` (``robustperf tune``). YAML is
-parsed by :mod:`recipes.loading` only.
+to drop), ``launch`` (how to submit; never part of a run's identity), ``search`` (``robustperf tune``), and
+``benchmark`` / ``division`` (the benchmark the runs enter, whose division rules :mod:`recipes.divisions`
+enforces here, at load time). YAML is parsed by :mod:`recipes.loading` only.
 
 Each run gets its matrix ``index`` (the order the axes are written in), a ``run_id`` (see
 :mod:`recipes.identity`) and a readable ``name`` (:mod:`recipes.naming`).
@@ -14,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .divisions import BENCHMARK_ALIASES, BENCHMARK_KEYS, apply_benchmark, check_patch, parse_benchmark_keys
 from .errors import RecipeError, nearest
 from .expand import expand_iter, run_spec, touched_sections
 from .fields import SEED_FIELD, validate_value
@@ -29,8 +31,10 @@ from .spec import RunSpec
 __all__ = ["Recipe", "RunSpec", "load_recipe", "recipe_from_dict", "check_run_count", "TOP_LEVEL_KEYS",
            "SET_SOURCE"]
 
-TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch", "search")
+TOP_LEVEL_KEYS = ("name", "base", "grid", "repeats", "exclude", "launch", "search") + BENCHMARK_KEYS
 SET_SOURCE = "<--set>"
+_BENCHMARK_SECTION = ("a recipe enters one benchmark, named by its top-level keys benchmark: and division: (--set "
+                      "benchmark=ID, --set division=open); they cannot vary between runs")
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Recipe:
     overrides: Tuple[str, ...] = ()
     search: Optional[Any] = None  # recipes.search.SearchSpec: the `search:` section of `robustperf tune`
     post: Patch = ()  # the --set assignments, applied to every run
+    benchmark: Optional[str] = None  # the benchmark the runs enter (recipes.benchmark), and its division
+    division: Optional[str] = None
     _matrix: Optional[Matrix] = field(default=None, repr=False)
     _runs: Optional[List[RunSpec]] = field(default=None, repr=False)
 
@@ -160,7 +166,10 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
                           line=line)
     base = _parse_base(data.get("base"), file, lines)
     axes = _parse_grid(data.get("grid"), file, lines)
-    repeats = top_sets.get("repeats", data.get("repeats", 1))
+    bench, division = parse_benchmark_keys(data, top_sets, file, lines, SET_SOURCE, base_section=base["benchmark"])
+    if bench is None:
+        base["benchmark"] = validate_section("benchmark", {})  # a resolved config's {id: null, ...}
+    repeats = top_sets.get("repeats", data.get("repeats", bench.repeats if bench is not None else 1))
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         where, line = source("repeats")
         raise RecipeError("repeats must be an integer >= 1", file=where, key="repeats", value=repeats, line=line)
@@ -184,13 +193,20 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
                           key="launch.chain", line=None if where == SET_SOURCE else lines.get("launch.chain"))
     launch = LaunchConfig(**launch_values)
     post = tuple(p for key, value in run_sets for p in _parse_assignment(key, value, SET_SOURCE, {}, key))
+    if bench is not None:  # the division's rules, before anything runs (recipes.divisions)
+        covered = {f"{s}.{k}" for _, patches in axes for patch in patches for s, k, _ in patch}
+        base = apply_benchmark(bench, division, base, data.get("base"), file=file, lines=lines,
+                               covered=covered | {f"{s}.{k}" for s, k, _ in post})
+        _check_division(bench, division, axes, exclude, run_sets, file, lines)
     search = None
     if data.get("search") is not None:
         from .search import parse_search
 
         search = parse_search(data["search"], file, lines)
     recipe = Recipe(name=name, path=file, base=base, axes=axes, repeats=repeats, exclude=exclude, launch=launch,
-                    overrides=tuple(overrides), search=search, post=post)
+                    overrides=tuple(overrides), search=search, post=post,
+                    benchmark=bench.id if bench is not None else None,
+                    division=division if bench is not None else None)
     # Validate the base (with overrides) as a run once, so a broken default is reported as the base's fault.
     try:
         check_run(apply_patch(copy_config(base), post), file=file)
@@ -202,6 +218,19 @@ def recipe_from_dict(data: Any, *, file: str = "<recipe>", lines: Optional[Dict[
     check_names(base, axes, post, file, lines, SET_SOURCE)
     recipe.matrix  # noqa: B018 - sorts the axes and excludes now, so their mistakes surface at load time
     return recipe
+
+
+def _check_division(bench, division: str, axes, exclude, run_sets, file: str, lines: Dict[str, int]) -> None:
+    """Every grid value, exclude entry and ``--set`` assignment keeps to the division's rules."""
+    for axis, patches in axes:
+        for i, patch in enumerate(patches):
+            where = f"grid.{axis}[{i}]"
+            check_patch(bench, division, patch, file=file, where=where, line=lines.get(where))
+    for i, patch in enumerate(exclude):
+        where = f"exclude[{i}]"
+        check_patch(bench, division, patch, file=file, where=where, line=lines.get(where), matching=True)
+    for key, value in run_sets:
+        check_patch(bench, division, _parse_assignment(key, value, SET_SOURCE, {}, key), file=SET_SOURCE, where=key)
 
 
 def _passes(cfg: Dict[str, Any], file: str) -> bool:
@@ -246,6 +275,8 @@ def _parse_assignment(path: str, value: Any, file: str, lines: Dict[str, int], w
     if path == "seed":
         return (("seed", None, validate_value("seed", value, SEED_FIELD, file)),)
     section, _, key = path.partition(".")
+    if section == "benchmark":
+        raise RecipeError(_BENCHMARK_SECTION, file=file, key=where, value=value, line=lines.get(where))
     if section not in SECTIONS:
         hint = nearest(path, all_paths()) or nearest(section, SECTIONS)
         raise RecipeError("unknown key" + (f" (did you mean '{hint}'?)" if hint else ""), file=file, key=where,
@@ -318,8 +349,10 @@ def _parse_overrides(overrides: Sequence[str]) -> Tuple[Dict[str, Any], List[Tup
         if not sep or not key:
             raise RecipeError("expected KEY=VALUE, e.g. --set training.epochs=1", file=SET_SOURCE, value=item)
         value, _ = parse_yaml(text, SET_SOURCE) if text.strip() else (None, {})
-        if key in ("name", "repeats"):
+        if key in ("name", "repeats") + BENCHMARK_KEYS:
             top[key] = value
+        elif key in BENCHMARK_ALIASES:  # the run config's spelling of the top-level keys
+            top[BENCHMARK_ALIASES[key]] = value
         elif key.split(".")[0] in ("launch", "search"):
             top_key = key.split(".")[0]
             section = top.setdefault(top_key, {})

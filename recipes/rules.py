@@ -62,6 +62,10 @@ def check_run(cfg: Dict[str, Any], file: Optional[str] = None) -> None:
     for path, name in (("training.select_attack", training.get("select_attack")),
                        ("evaluation.attack", evaluation.get("attack"))):
         _check_norm(path, name, attack["norm"], file)
+    if training.get("stop_at_target") and not (cfg.get("benchmark") or {}).get("id"):
+        raise RecipeError("stop_at_target needs a benchmark, whose target it stops at (the recipe's top-level "
+                          "benchmark: key; robustperf benchmarks lists them)", file=file,
+                          key="training.stop_at_target", value=True)
     if evaluation["autoattack"] == "rand" and attack["norm"] not in ("linf", "l2"):
         raise RecipeError("AutoAttack rand supports linf and l2", file=file, key="attack.norm", value=attack["norm"])
 

@@ -16,8 +16,8 @@ from . import catalog
 from .errors import RecipeError, nearest
 from .fields import SEED_FIELD, copy_default, field_specs, key_field, validate_value
 from .rules import check_run
-from .sections import (SECTIONS, AttackConfig, DataConfig, EvaluationConfig, LaunchConfig, MeasurementConfig,
-                       ModelConfig, TrackingConfig, TrainingConfig)
+from .sections import (SECTIONS, AttackConfig, BenchmarkConfig, DataConfig, EvaluationConfig, LaunchConfig,
+                       MeasurementConfig, ModelConfig, TrackingConfig, TrainingConfig)
 
 __all__ = ["RunConfig", "section_fields", "section_class", "all_paths", "validate_section", "plugin_keys"]
 
@@ -121,6 +121,7 @@ class RunConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
 
     def __post_init__(self):
         check_run(dataclasses.asdict(self))

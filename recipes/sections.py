@@ -1,5 +1,5 @@
 """The sections of a run config, one frozen dataclass each: data, model, training, attack, evaluation,
-measurement, tracking, and the launch settings (never part of a run).
+measurement, tracking, benchmark, and the launch settings (never part of a run).
 
 Every key is a :func:`recipes.fields.key_field` with its doc, default and checks. The values a plug-in decides
 (datasets, methods, attacks, meters, executors) are :class:`recipes.catalog.Choices`, read from the catalog at each
@@ -18,7 +18,7 @@ from .fields import key_field as _f
 from .slowdown import check_slowdown
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "AttackConfig", "EvaluationConfig", "MeasurementConfig",
-           "TrackingConfig", "LaunchConfig", "SECTIONS"]
+           "TrackingConfig", "BenchmarkConfig", "LaunchConfig", "SECTIONS"]
 
 
 def _role(role: str):
@@ -118,6 +118,9 @@ class TrainingConfig:
     select_batch_size: int = _f(500, "batch size of the per-epoch check", min=1)
     select_attack: str = _f("pgd", "attack of the per-epoch check (an attacks plug-in with the check role)",
                             choices=catalog.Choices("attacks", where=_role("check")), since="0.2")
+    stop_at_target: bool = _f(False, "end training after the epoch whose check first reaches the benchmark's target "
+                                     "(the learning-rate schedule stays the full run's); needs a benchmark",
+                              since="0.2")
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,18 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
+class BenchmarkConfig:
+    """The benchmark a run enters: set by the recipe's top-level ``benchmark:`` and ``division:`` keys only."""
+
+    id: Optional[str] = _f(None, "benchmark the run enters (robustperf benchmarks lists them; the recipe's top-level "
+                                 "benchmark: key): the run measures time, energy and cost to its target",
+                           choices=catalog.Choices("benchmarks"), since="0.2")
+    division: str = _f("closed", "division entered (the recipe's top-level division: key): closed = the reference "
+                                 "model and data, hyper-parameters within bounds; open = anything, declared",
+                       choices=("closed", "open"), when={"benchmark.id": IS_SET}, since="0.2")
+
+
+@dataclass(frozen=True)
 class LaunchConfig:
     """How the matrix is submitted; never part of a run's identity."""
 
@@ -211,4 +226,5 @@ class LaunchConfig:
 SECTIONS: Dict[str, type] = {
     "data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "attack": AttackConfig,
     "evaluation": EvaluationConfig, "measurement": MeasurementConfig, "tracking": TrackingConfig,
+    "benchmark": BenchmarkConfig,
 }

@@ -28,7 +28,7 @@ from .keys import (ACCURACY, CHECKPOINTS, CO2_KG, CONFIG, COST, CREATED, ENERGY,
                    FAILURE_REASON, FLOPS, HARDWARE, JOB, METHOD, NAME, PARAMS, PRICING, RECIPE, RUN_ID, RUNNING,
                    SCHEMA_VERSION, SCHEMA_VERSION_KEY, SEED, SLOWDOWN, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD,
                    SLOWDOWN_CLEAN, SLOWDOWN_EXIT_FLOPS, SOFTWARE, STATUS, SURVIVAL, SURVIVAL_FILE_KEY, TIMING,
-                   TRACKING, TRAINING, UPDATED)
+                   TO_TARGET, TRACKING, TRAINING, UPDATED)
 
 #: Field metadata key of a field's unit; :data:`PERCENT` marks a percentage (0-100), checked by the audit.
 UNIT = "unit"
@@ -249,6 +249,7 @@ class Checkpoints(Group):
     KEY = CHECKPOINTS
     best: Optional[str] = None
     last: Optional[str] = None
+    target: Optional[str] = None
 
 
 @dataclass
@@ -305,10 +306,37 @@ class Tracking(Group):
     mllog: Optional[str] = None
 
 
+@dataclass
+class ToTarget(Group):
+    """What reaching the quality target of the run's benchmark cost (all null for a run that enters none): the
+    first epoch whose per-epoch check on held-out training images reached the target, and the wall seconds (steps
+    and checks of that many epochs, summed over resumed sessions), training FLOPs (``flops.train_total``'s
+    accounting) and energy up to the end of that epoch's check; kWh, $ and CO2 are derived from ``device_j`` with
+    the run's pricing constants (``results.pricing``). ``confirmation``: the target checkpoint on the test set
+    with the benchmark's evaluation."""
+
+    KEY = TO_TARGET
+    benchmark: Optional[str] = None
+    division: Optional[str] = None
+    target: Optional[float] = percent()
+    metric: Optional[str] = None
+    reached: Optional[bool] = None
+    epoch: Optional[int] = None
+    accuracy: Optional[float] = percent()
+    seconds: Optional[float] = None
+    train_flops: Optional[float] = None
+    device_j: Optional[float] = None
+    kwh: Optional[float] = None
+    usd: Optional[float] = None
+    co2_kg: Optional[float] = None
+    energy_source: Optional[str] = None
+    confirmation: Optional[dict] = None
+
+
 #: group key -> its dataclass, in record order. A plug-in adds a group with one entry here (and its dataclass).
 GROUPS: Dict[str, type] = {group.KEY: group for group in (
     Flops, Timing, Energy, Cost, Pricing, Accuracy, Training, Evaluation, Hardware, Software, Checkpoints, Survival,
-    Slowdown, Method, Job, Tracking)}
+    Slowdown, Method, Job, Tracking, ToTarget)}
 
 # the key names other modules build these groups with are fields of them (a rename fails here, at import)
 Slowdown.names(SLOWDOWN_EXIT_FLOPS, SLOWDOWN_CLEAN, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD)

@@ -81,6 +81,9 @@ def inference_field(precision: str, part: str, name: str) -> str:
 # training sample of one batch (``{"attack": eval-mode, "train": train-mode}``, AWP included when it is on)
 METHOD = "method"
 
+# the to-target group (issue 23): what reaching a benchmark's quality target cost, from the per-epoch check
+TO_TARGET = "to_target"
+
 # the slowdown group (issue 15): early exits and slowdown attacks of a multi-exit model
 SLOWDOWN = "slowdown"
 SLOWDOWN_EXIT_FLOPS = "exit_cumulative_flops"

@@ -6,7 +6,8 @@ derived columns and the constants used (``pricing``):
 
 - kWh = device joules / 3.6e6 x ``pue`` (facility overhead; 1.58 is the Uptime Institute's 2022 average);
 - electricity $ = kWh x ``usd_per_kwh``; CO2 kg = kWh x ``kg_co2_per_kwh``;
-- cloud $ = device-hours x the low/high $ per device-hour of the device model in ``cloud_usd_per_gpu_hour``.
+- cloud $ = device-hours x the low/high $ per device-hour of the device model in ``cloud_usd_per_gpu_hour``;
+- the same kWh, $ and CO2 of the energy spent until a benchmark's target was reached (``to_target``).
 
 :func:`derive` is used by the run that measures (``benchmarks.measurement.cost``) and by re-pricing
 (``robustperf collect/analyze --set measurement.usd_per_kwh=...``), so a finished study is re-priced in
@@ -23,10 +24,11 @@ from recipes import SET_SOURCE, all_paths, parse_yaml, validate_value
 from robustperf_errors import UserError
 
 from .evaluations import evaluation_current, evaluation_key, evaluation_settings, select_evaluation
-from .groups import Cost, Energy, Pricing
-from .keys import CO2_KG, CONFIG, COST, ENERGY, J_PER_KWH, PRICING
+from .groups import Cost, Energy, Pricing, ToTarget
+from .keys import CO2_KG, CONFIG, COST, ENERGY, J_PER_KWH, PRICING, TO_TARGET
 
-__all__ = ["PRICING_KEYS", "SECONDS_PER_HOUR", "CPU", "ENERGY_FIELDS", "PricingError", "derive", "kwh",
+__all__ = ["PRICING_KEYS", "SECONDS_PER_HOUR", "CPU", "ENERGY_FIELDS", "PricingError", "derive", "derive_to_target",
+           "kwh",
            "match_price", "parse_pricing_overrides", "refresh", "reprice"]
 
 SECONDS_PER_HOUR = 3600.0
@@ -40,6 +42,8 @@ _PUE, = Energy.names("pue")
 _KWH = ENERGY_FIELDS[0][1]
 _ELECTRICITY, _CLOUD_LOW, _CLOUD_HIGH, _DEVICE_HOURS, _DEVICE_MODEL = Cost.names(
     "electricity_usd", "cloud_usd_low", "cloud_usd_high", "device_hours", "device_model")
+_TARGET_J, = ToTarget.names("device_j")
+ToTarget.names("kwh", "usd", "co2_kg")
 #: The run config's section that holds the pricing constants (``--set measurement.usd_per_kwh=0.24``).
 MEASUREMENT = "measurement"
 
@@ -113,6 +117,13 @@ def derive(raw_energy: Mapping[str, Any], device_hours: Optional[float], device_
     return {ENERGY: energy, COST: cost, CO2_KG: _times(total, co2_per_kwh), PRICING: pricing.to_dict()}
 
 
+def derive_to_target(device_j: Optional[float], constants: Any) -> Dict[str, Any]:
+    """The ``to_target`` group's derived ``kwh``, ``usd`` and ``co2_kg`` from its raw device joules."""
+    total = kwh(device_j, float(_constant(constants, "pue")))
+    return {"kwh": total, "usd": _times(total, _constant(constants, "usd_per_kwh")),
+            "co2_kg": _times(total, _constant(constants, "kg_co2_per_kwh"))}
+
+
 def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """``record`` (a copy) with its derived kWh, $ and CO2 recomputed from its raw measurements.
 
@@ -139,6 +150,9 @@ def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = Non
     cost.update(derived[COST])
     out[CO2_KG] = derived[CO2_KG]
     out[PRICING] = derived[PRICING]
+    to_target = out.get(TO_TARGET)
+    if isinstance(to_target, dict) and to_target.get(_TARGET_J) is not None:
+        to_target.update(derive_to_target(to_target[_TARGET_J], merged))
     return out
 
 

@@ -5,6 +5,7 @@ import contextlib
 from typing import Any, Callable, Dict
 
 from ..interruption import TestInterrupt
+from ..measurement.energy import TOTAL
 from ..measurement.flops import count_forward_flops
 from ..training.checkpoint import checkpoint_path, save_checkpoint
 from ..training.hooks import TrainHooks
@@ -55,9 +56,24 @@ class RunHooks(TrainHooks):
                  f"train-adv-acc {metrics['train_robust_acc']:.1f}%  subset clean {metrics['clean_subset']:.1f}% "
                  f"pgd {metrics['pgd_subset']:.1f}% (best {best['pgd_subset']:.1f}% @{best['epoch']})  "
                  f"lr {metrics['lr']:.4g}  train {metrics['train_seconds']:.1f}s eval {metrics['eval_seconds']:.1f}s")
+        target = trainer.target
+        if target is not None and target.just_reached:
+            flops = f"{target.train_flops:.3g} FLOPs" if target.train_flops is not None else "FLOPs not counted"
+            joules = f"{target.device_j:.4g} J ({target.energy_source})" if target.device_j is not None else \
+                "energy unmeasured"
+            self.log(f"target {target.benchmark.target:g}% {target.benchmark.metric} of {target.benchmark.id} "
+                     f"reached at epoch {target.epoch}: {target.seconds:.1f}s, {flops}, {joules}"
+                     + ("; training stops here (training.stop_at_target)" if target.stop else ""))
 
     def point(self, name: str) -> None:
         self.kill(name)
+
+    def energy(self):
+        if self.meter is None:
+            return None
+        totals = self.meter.totals()
+        total = totals["windows"].get(TOTAL)
+        return (total["energy_j"] if total is not None else 0.0), totals["source"]
 
     def stop_requested(self) -> int:
         return self.stop.signum

@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 from results import Checkpoints, Energy, Method, Timing, Training
 from results.keys import (CHECKPOINTS, CO2_KG, COST, ENERGY, FLOPS, HARDWARE, METHOD, PARAMS, PRICING, SEED, SOFTWARE,
-                          TIMING, TRAINING)
+                          TIMING, TO_TARGET, TRAINING)
 
 from ..measurement import (device_model, forward_flops_per_sample, hardware_info, software_info, summarize,
                            train_flops)
@@ -49,9 +49,12 @@ def fill_training(record: Dict[str, Any], trainer) -> None:
         best_pgd_subset=trainer.best["pgd_subset"], final_train_loss=history[-1]["train_loss"] if history else None,
         precision=cfg.training.precision).to_dict())
     record[METHOD] = Method(**trainer.method.describe()).to_dict()
+    if trainer.target is not None:  # the benchmark's target (benchmarks.training.target)
+        record[TO_TARGET].update(trainer.target.group(cfg.measurement))
     record[CHECKPOINTS].update(Checkpoints(
         best="checkpoint-best.pt" if trainer.best["epoch"] is not None else None,
-        last="checkpoint-last.pt" if history or trainer.step else None).to_dict())
+        last="checkpoint-last.pt" if history or trainer.step else None,
+        target="checkpoint-target.pt" if trainer.target is not None and trainer.target.reached else None).to_dict())
 
 
 def fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> None:

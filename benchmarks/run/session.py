@@ -3,7 +3,8 @@
 Every way out passes through :class:`.lifecycle.RunLifecycle`: a non-finite loss -> failed (exit
 :data:`.exit_codes.EXIT_DIVERGED`); SIGTERM / SIGUSR1 -> checkpoint at the next step boundary (or the evaluation
 saves its state) and preempted (exit 128 + the signal); a user mistake or an error -> failed, re-raised; done ->
-the final evaluation, then the measured FLOPs, energy, cost and CO2 fill the record, which becomes completed.
+the final evaluation (and, for a benchmark run, the confirmation of its target checkpoint), then the measured
+FLOPs, energy, cost and CO2 fill the record, which becomes completed.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import torch
 
 from recipes.errors import UserError
 from results import RECORD_FILE
-from results.keys import HARDWARE, JOB, RECIPE
+from results.keys import HARDWARE, JOB, RECIPE, TO_TARGET
 
-from ..evaluation import evaluate_run
+from ..evaluation import confirm_target, evaluate_run
 from ..interruption import TEST_INTERRUPT_ENV, Preempted, TestInterrupt
 from ..measurement import EnergyMeter
 from ..tracking import Tracker
@@ -81,6 +82,7 @@ def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
                 # the evaluation workload (benchmarks.evaluation) fills accuracy.* of the record
                 evaluate_run(life.run_dir, cfg.evaluation.which, record=life.record, meter=meter, log=log,
                              device=dist.device.type)
+                _confirm(life, trainer, cfg, log, dist)
         except Diverged as err:
             log(f"diverged: {err}")
             life.fail(f"diverged: {err}")
@@ -144,6 +146,16 @@ def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, ch
                                precision=cfg.training.precision, world_size=dist.world_size,
                                hardware=life.record[HARDWARE])
     return trainer, meter
+
+
+def _confirm(life, trainer, cfg, log, dist) -> None:
+    """A benchmark run that reached its target confirms that checkpoint on the test set (to_target.confirmation;
+    kept across a rerun: its AutoAttack state resumes, a finished one is read back)."""
+    target = trainer.target
+    if target is None or not target.reached:
+        return
+    life.record[TO_TARGET]["confirmation"] = confirm_target(
+        life.run_dir, cfg, target.benchmark, epoch=target.epoch, device=dist.device.type, log=log)
 
 
 def _size_cpu_threads(dist) -> None:

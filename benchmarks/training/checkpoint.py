@@ -18,11 +18,14 @@ import torch
 from recipes.errors import UserError
 from results import atomic_write
 
-__all__ = ["LAST", "BEST", "DamagedCheckpointError", "checkpoint_path", "save_checkpoint", "load_checkpoint",
+__all__ = ["LAST", "BEST", "TARGET", "DamagedCheckpointError", "checkpoint_path", "save_checkpoint", "load_checkpoint",
            "get_rng_state", "set_rng_state", "on_checkpoint_write"]
 
 LAST = "checkpoint-last.pt"
 BEST = "checkpoint-best.pt"
+#: the weights of the epoch that first reached the run's benchmark target (benchmarks.training.target)
+TARGET = "checkpoint-target.pt"
+_FILES = {"last": LAST, "best": BEST, "target": TARGET}
 
 _before_rename: Optional[Callable[[object], None]] = None
 
@@ -35,10 +38,10 @@ def on_checkpoint_write(hook: Optional[Callable[[object], None]]) -> None:
 
 
 def checkpoint_path(run_dir: str, which: str) -> str:
-    """``run_dir/checkpoint-{which}.pt`` for ``which`` in ``last``, ``best``."""
-    if which not in ("last", "best"):
-        raise ValueError(f"which must be 'last' or 'best', got {which!r}")
-    return os.path.join(run_dir, LAST if which == "last" else BEST)
+    """``run_dir/checkpoint-{which}.pt`` for ``which`` in ``last``, ``best``, ``target``."""
+    if which not in _FILES:
+        raise ValueError(f"which must be one of {', '.join(_FILES)}, got {which!r}")
+    return os.path.join(run_dir, _FILES[which])
 
 
 def save_checkpoint(path: str, state: Dict[str, Any]) -> None:

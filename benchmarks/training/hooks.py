@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager, Dict, Optional
+from typing import Any, Callable, ContextManager, Dict, Optional, Tuple
 
 import torch.nn as nn
 
@@ -27,13 +27,17 @@ class TrainHooks:
         return None
 
     def checkpoint(self, trainer, which: str, state: Dict[str, Any]) -> None:
-        """Persist ``state`` (called on rank 0 only); ``which`` is ``last`` or ``best``."""
+        """Persist ``state`` (called on rank 0 only); ``which`` is ``last``, ``best`` or ``target``."""
 
     def epoch_end(self, trainer, metrics: Dict[str, Any]) -> None:
         """After the checkpoint of each epoch (rank 0 only): metrics files, tracker, log line."""
 
     def point(self, name: str) -> None:
         """Named places in the loop (``step``, ``epoch_eval``, ``checkpoint``); tests hook kills here."""
+
+    def energy(self) -> Optional[Tuple[Optional[float], Optional[str]]]:
+        """``(device joules so far, the meter's source)`` of the run's windows, or None when nothing meters."""
+        return None
 
     def stop_requested(self) -> int:
         """A pending stop signal number, 0 when none."""

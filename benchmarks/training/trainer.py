@@ -43,6 +43,7 @@ from .methods import get_method
 from .optimizer import build_optimizer, load_scheduler_state, scheduler_state
 from .precision import autocast_factory, grad_scaler
 from .step_flops import StepFlops
+from .target import TargetCheck
 
 import_timm()  # timm only through the suite's workaround (benchmarks._compat)
 from timm.utils import ModelEmaV3  # noqa: E402
@@ -131,6 +132,7 @@ class Trainer:
         self.best: Dict[str, Any] = {"epoch": None, "pgd_subset": None}
         self.seconds = {"train": 0.0, "eval": 0.0}
         self.flops = StepFlops()  # this rank's FLOPs per step shape and samples drawn
+        self.target = TargetCheck.of(cfg)  # the benchmark's target, when the run enters one (.target)
         #: summed over ranks by sum_flops(): {"forward", "samples", "executed"}
         self.flops_total: Optional[Dict[str, Any]] = None
         self._batch_stats: List[float] = [0.0, 0.0, 0]
@@ -191,6 +193,7 @@ class Trainer:
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": rng,
             "extra": self.hooks_state(),
+            "target": self.target.state_dict() if self.target is not None else None,
         }
 
     def hooks_state(self) -> Dict[str, Any]:
@@ -225,6 +228,8 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         rng = state["rng"]
         set_rng_state(rng[self.dist.rank] if len(rng) == self.dist.world_size else rng[0])
+        if self.target is not None:
+            self.target.load_state_dict(state.get("target"))
         self.resumed = True
 
     def save(self, which: str = "last") -> None:
@@ -329,7 +334,8 @@ class Trainer:
         return bool(self.checkpoint_steps and self.step % self.checkpoint_steps == 0) or self._save_agreed
 
     def train(self) -> None:
-        """Train from the current state to ``training.epochs``.
+        """Train from the current state to ``training.epochs`` (or the benchmark's target with
+        ``training.stop_at_target``).
 
         Raises:
             Diverged: non-finite loss (nothing is saved).
@@ -338,7 +344,7 @@ class Trainer:
         epochs = self.cfg.training.epochs
         steps = len(self.batches)
         self._stop_agreed = False
-        while self.epoch < epochs:
+        while self.epoch < epochs and not (self.target is not None and self.target.stop_now):
             if self.step < steps:
                 self._train_epoch_steps(steps)
             with self.hooks.window("eval"):
@@ -404,6 +410,8 @@ class Trainer:
                    "train_robust_acc": 100.0 * sums["correct"] / max(sums["n"], 1.0),
                    "clean_subset": clean, "pgd_subset": pgd, "pgd_subset_n": self.eval_n, "lr": self.lr_now,
                    "train_seconds": sums["seconds"], "eval_seconds": eval_seconds}
+        if self.target is not None:  # the epoch's FLOPs and energy, and whether it reached the target
+            self.target.end_epoch(self, metrics)
         self.history.append(metrics)
         improved = self.best["pgd_subset"] is None or pgd > self.best["pgd_subset"]
         if self.scheduler is not None and self.schedule_per_epoch:
@@ -412,6 +420,8 @@ class Trainer:
             self.best = {"epoch": self.epoch + 1, "pgd_subset": pgd}
             if self.dist.is_main:
                 self.hooks.checkpoint(self, "best", self.best_state())
+        if self.target is not None and self.target.just_reached and self.dist.is_main:
+            self.hooks.checkpoint(self, "target", self.target.weights(self, metrics))
         self.epoch += 1
         self.step = 0
         self.sums = self._zero_sums()

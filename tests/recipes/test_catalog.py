@@ -165,3 +165,60 @@ def test_one_autoattack_attack_given_as_a_name_says_to_write_a_list(tiny_recipe)
     with pytest.raises(RecipeError, match=r"list of one, \[apgd-ce\]") as info:
         load_recipe(str(tiny_recipe), ["evaluation.autoattack=apgd-ce"])
     assert info.value.key == "evaluation.autoattack" and "did you mean" not in str(info.value)
+
+
+def _benchmark_distribution(site, target="40.0"):
+    """A real installed distribution adding two benchmarks: a valid one and one whose definition is invalid."""
+    info = site / "benchpkg-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchpkg\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+        [robustperf.benchmarks]
+        tiny-linf-0.1 = benchpkg.catalog:TINY
+        broken-bench = benchpkg.catalog:BROKEN
+        """))
+    pkg = site / "benchpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "catalog.py").write_text(textwrap.dedent("""\
+        from recipes.catalog import BenchmarkEntry
+        TINY = BenchmarkEntry(name="tiny-linf-0.1", impl="benchpkg:tiny.yaml", doc="a tiny digits benchmark")
+        BROKEN = BenchmarkEntry(name="broken-bench", impl="benchpkg:broken.yaml", doc="an invalid one")
+        """))
+    (pkg / "tiny.yaml").write_text(textwrap.dedent(f"""\
+        id: tiny-linf-0.1
+        dataset: digits
+        threat_model: {{norm: linf, eps: 0.1}}
+        quality: {{target: {target}, check: {{val_size: 64, steps: 2}}}}
+        confirmation: {{autoattack: [apgd-ce], n: 64, tolerance: 10}}
+        repeats: 3
+        divisions:
+          closed: {{fixed: {{model.depth: 10, model.width: 1}}}}
+        """))
+    (pkg / "broken.yaml").write_text("id: broken-bench\ndataset: digits\n")
+
+
+def test_a_benchmark_of_another_package_is_listed_and_entered_and_a_broken_one_is_named(tmp_path):
+    _benchmark_distribution(tmp_path / "site")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])}
+    out = _robustperf("benchmarks", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    tiny = next(b for b in data["benchmarks"] if b["id"] == "tiny-linf-0.1")
+    assert tiny["quality"]["target"] == 40.0 and tiny["repeats"] == 3 and tiny["file"].endswith("tiny.yaml")
+    (problem,) = data["problems"]
+    assert "broken-bench" in problem and "benchpkg 1.0" in problem and "broken.yaml" in problem
+    assert "key 'threat_model'" in problem or "missing" in problem
+    assert "digits-linf-0.2" in [b["id"] for b in data["benchmarks"]]  # the built-ins keep working
+    listed = _robustperf("plugins", "--kind", "benchmarks", "--json", env=env)
+    assert {p["name"] for p in json.loads(listed.stdout)["plugins"]} >= {"tiny-linf-0.1", "digits-linf-0.2"}
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\nbenchmark: tiny-linf-0.1\nbase: {training: {epochs: 2}}\n")
+    runs = _robustperf("expand", str(recipe), env=env)
+    assert runs.returncode == 0, runs.stderr
+    configs = [json.loads(line)["config"] for line in runs.stdout.splitlines()]
+    assert len(configs) == 3 and {c["attack"]["eps"] for c in configs} == {0.1}
+    assert {c["training"]["val_size"] for c in configs} == {64} and {c["model"]["width"] for c in configs} == {1}
+    recipe.write_text("name: r\nbenchmark: broken-bench\n")
+    bad = _robustperf("expand", str(recipe), env=env)
+    assert bad.returncode == 2 and "broken.yaml" in bad.stderr and "Traceback" not in bad.stderr
