@@ -247,6 +247,10 @@ def test_robustperf_infer_writes_the_record_samples_and_table_columns(tmp_path):
     table, _ = collect(str(results))
     assert table.loc[0, "evaluation.inference.int8.Offline.images_per_s"] > 0
     assert table.loc[0, "evaluation.inference.fp32.SingleStream.latency_ms_p99"] > 0
+    from scaling.survival.fields import OUTCOME_COVARIATES
+
+    # the survival analysis's outcome covariates are columns such a record has (the latency once was not)
+    assert all(column in table.columns for column in OUTCOME_COVARIATES), OUTCOME_COVARIATES
     # the human table
     done = _robustperf("infer", str(run_dir), "--precision", "fp32", "--queries", "5", "--passes", "3",
                        "--warmup", "1", "--batch-sizes", "32", "--autoattack", "none", "--no-record")
