@@ -213,6 +213,23 @@ def test_script_returns_the_runs_status_when_the_run_ends_before_the_wait_resume
         assert proc.wait(timeout=30) == 124, attempt
 
 
+@pytest.mark.parametrize("name", script_executor_names())
+def test_a_signal_before_the_script_knows_the_runs_pid_is_passed_on(name, tmp_path):
+    """The scheduler may signal the script between starting the run and learning its pid (`child=$!`): the signal
+    is kept and passed on then (before, `set -u` ended the script with 1 on the unset pid, the run left behind).
+    The task signals its script as its first act, so the signal lands as early as it can."""
+    task = tmp_path / "task.sh"
+    task.write_text("#!/bin/bash\ntrap 'exit 124' TERM USR1\nkill -TERM $PPID\n"
+                    "for i in $(seq 3000); do sleep 0.01; done\nexit 3\n")
+    task.chmod(0o755)
+    ex = get_executor(name)(str(tmp_path / "launch"), TaskCommand(before=(str(task),)), dry_run=True)
+    (job,) = ex.map_array([7])
+    for attempt in range(10):
+        proc = subprocess.run(["bash", job.script], env=task_env(name, 0), cwd=ex.folder, timeout=60,
+                              capture_output=True, text=True)
+        assert proc.returncode == 124, (attempt, proc.stderr)
+
+
 @pytest.mark.parametrize("name", executor_names())
 def test_every_executor_runs_the_same_command_per_index(name, tmp_path):
     """Parametrized over the catalog: each backend starts `<command> --index <i>` for each index given (one that
