@@ -26,6 +26,8 @@ from typing import IO, Callable, Iterable, List, Optional
 
 from robustperf_errors import UserError
 
+from .held import check_held
+
 __all__ = ["UnsafePathError", "atomic_write", "atomic_write_bytes", "atomic_write_text", "open_append",
            "AppendHandler", "make_folder", "links_in", "refuse_links"]
 
@@ -141,9 +143,11 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None], *, root: Optiona
 
     Raises:
         UnsafePathError: a symbolic link or a non-file at ``path`` or on the way from ``root``.
+        LockLost: ``path`` is in a run folder whose lock this process held and lost (:mod:`results.held`).
         OSError: the file system refuses (naming ``path``).
     """
     path = os.path.abspath(path)
+    check_held(path, fresh=True)  # a run folder whose lock this process lost is another's now
     folder, name = os.path.split(path)
     dfd = _open_folder(folder, root)
     tmp = None
@@ -211,9 +215,11 @@ def open_append(path: str, *, root: Optional[str] = None, encoding: Optional[str
     Raises:
         UnsafePathError: ``path`` is a symbolic link, a FIFO or a device, or a folder on the way from ``root``
             is a link.
+        LockLost: ``path`` is in a run folder whose lock this process lost (as the heartbeat last saw).
         OSError: the file system refuses (naming ``path``).
     """
     path = os.path.abspath(path)
+    check_held(path, fresh=False)
     folder, name = os.path.split(path)
     dfd = _open_folder(folder, root)
     try:

@@ -39,13 +39,14 @@ from typing import Any, Dict, Optional, Tuple
 
 from robustperf_errors import UserError
 
+from . import held
+from .held import EXIT_IN_FLIGHT, LockLost
 from .holder import Verdict, lock_holder, lock_verdict, machine, process_start, shown
 
-__all__ = ["EXIT_IN_FLIGHT", "HEARTBEAT_SECONDS", "LOCK_FILE", "STALE_AFTER_SECONDS", "RunLock", "RunLocked",
+__all__ = ["EXIT_IN_FLIGHT", "HEARTBEAT_SECONDS", "LOCK_FILE", "STALE_AFTER_SECONDS", "LockLost", "RunLock",
+           "RunLocked",
            "lock_holder", "lock_is_stale", "lock_verdict", "shown"]
 
-#: Exit code of ``robustperf run`` when another process holds the run's lock (sysexits.h EX_TEMPFAIL).
-EXIT_IN_FLIGHT = 75
 LOCK_FILE = "run.lock"
 HEARTBEAT_SECONDS = 30.0
 STALE_AFTER_SECONDS = 300.0
@@ -137,6 +138,7 @@ class RunLock:
             created, fs_now = self._create(self.path)
             if created:
                 self._held = True
+                held.hold(self.run_dir, self)  # a write into the folder after the lock is lost stops (LockLost)
                 self._start_heartbeat()
                 return self
             holder = lock_holder(self.path, now=fs_now) or {}
@@ -152,6 +154,7 @@ class RunLock:
         if not self._held or os.getpid() != self.pid:
             return  # not taken, or a forked child's copy: only the taker releases
         self._held = False
+        held.release(self.run_dir, self)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -160,6 +163,13 @@ class RunLock:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+
+    def verify(self) -> Optional[str]:
+        """Why this process no longer holds the lock (taken over or removed), looking at the file now; None while
+        it holds it (or the file cannot be read just now)."""
+        if self.lost is None and self._held and self._ownership() is False:
+            self.lost = f"{self.path} was taken over or removed while this process held it"
+        return self.lost
 
     def __enter__(self) -> "RunLock":
         return self.acquire()
