@@ -134,12 +134,12 @@ def summarize(folders: Sequence[str]) -> List[Submission]:
     return subs
 
 
-def cell(value: Any) -> str:
+def cell(value: Any, true: str = "true", false: str = "false") -> str:
     """A summary cell: a number in full precision (``repr``, read back exactly), ``true``/``false``, or empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return true if value else false
     if isinstance(value, (int, float)):
         return repr(value)
     return str(value)
