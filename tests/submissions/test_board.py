@@ -319,5 +319,5 @@ def test_the_bench_figure_is_measured_on_a_few_results():
 
     figures = bench_board.run(10)
     assert figures["board_1k_results_seconds"] == pytest.approx(
-        figures["board_1k_read_seconds"] + figures["board_1k_summary_seconds"], abs=0.02)
+        figures["board_1k_summarize_seconds"] + figures["board_1k_summary_seconds"], abs=0.02)
     assert figures["board_1k_copied_files"] == 10 * 5 * 2 and "board_1k_results_seconds" in TARGETS
