@@ -199,6 +199,11 @@ def test_a_summary_only_result_says_its_logs_were_not_provided(built_site):
     assert not page.with_suffix("").exists()
 
 
+def test_a_result_without_a_score_says_why(built_site):
+    page = built_site / "results" / "digits-linf-0.2" / "closed" / "slowlab" / "1xAMD_EPYC_2c.html"
+    assert "no score: 2 of 5 runs missed the target: the benchmark&#x27;s rules allow 1" in page.read_text("utf-8")
+
+
 def test_rebuilding_removes_the_old_boards_pages_and_keeps_other_files(mixed_inputs, tmp_path, cli):
     site = tmp_path / "site"
     assert cli(str(mixed_inputs["summary"]), str(mixed_inputs["folders"][1]), "-o", str(site)).returncode == 0
