@@ -25,6 +25,7 @@ COMMANDS = {
     "migrate": "results.cli_migrate",
     "collect": "scaling.cli_collect",
     "analyze": "scaling.cli_analyze",
+    "summarize": "submissions.cli_summarize",
     "board": "submissions.cli_board",
     "demo": "robustperf_demo",
     "plugins": "recipes.cli_plugins",

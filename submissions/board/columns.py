@@ -1,22 +1,17 @@
 """The summary row the board reads: the columns of ``robustperf summarize`` (issue-23 design, "Summary row"), in
 their order, with what the board shows for each (label, unit, how the number was obtained).
 
-PROVISIONAL (integrator): ``submissions.summary`` will own the column list; when it lands, :data:`COLUMNS` should
-be imported from there and this module keep only the display facts (:data:`FIGURES`, :data:`LABELS`).
+The column list is the summarizer's (:data:`submissions.summary.COLUMNS`, the scored figures
+:data:`submissions.score.SCORED`); this module adds what the board needs to show them.
 """
 from __future__ import annotations
 
 from typing import Dict, Tuple
 
-#: the scored figures: olympic means over the scored runs, each with ``<figure>_min`` and ``<figure>_max`` beside it
-SCORED = ("epochs_to_target", "time_to_target_s", "kwh_to_target", "usd_to_target", "co2_kg_to_target",
-          "train_flops_to_target", "robust_accuracy", "clean_accuracy")
+from ..score import SCORED
+from ..summary import COLUMNS
 
-#: every column of a summary row, in order
-COLUMNS: Tuple[str, ...] = (
-    ("benchmark", "division", "submitter", "system", "runs", "scored_runs") + SCORED + ("confirmed",)
-    + tuple(f"{f}_{end}" for f in SCORED for end in ("min", "max"))
-    + ("reached_runs", "energy_source", "submission", "result_id"))
+__all__ = ["COLUMNS", "FIGURES", "LABELS", "NUMERIC", "REQUIRED", "SCORED", "TABLE"]
 
 #: the columns a summary CSV must have for the board to show it; the others (spreads, reached_runs,
 #: energy_source, submission, result_id) are shown when present and derived or left empty when not

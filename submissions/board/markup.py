@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any, Iterable, Optional
 
+from ..summary import cell
+
 #: the policy of every page: own files only, nothing from the network, no inline script
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
@@ -45,13 +47,7 @@ def number(value: Any, column: str = "") -> str:
 
 def sort_value(value: Any) -> str:
     """The ``data-value`` a table cell sorts by: full precision for numbers, 1/0 for booleans, '' for none."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return str(value)
+    return cell(value, true="1", false="0")
 
 
 def json_script(element_id: str, data: Any) -> str:

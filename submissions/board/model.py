@@ -1,29 +1,14 @@
 """What the board shows: a :class:`Result` (one summary row, and what its submission folder adds) and its
-:class:`Run` s. Inputs become these (:mod:`.inputs`); pages are rendered from them (:mod:`.pages`)."""
+:class:`Run` s (the summarizer's, :class:`submissions.summary.Run`). Inputs become these (:mod:`.inputs`); pages
+are rendered from them (:mod:`.pages`)."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Dict, List, Optional
 
-#: the files of a run folder the board copies into the site and links to, in the order it lists them
-RUN_FILES = ("mllog.txt", "result.json", "train.log", "recipe.yaml")
+from ..summary import RUN_FILES, Run
 
-
-@dataclasses.dataclass
-class Run:
-    """One run of a result (one seed), from its ``result.json``'s ``to_target`` group."""
-
-    #: k of ``run_<k>``
-    k: int
-    #: seed, reached, epoch, seconds, kwh, usd, co2_kg, train_flops, robust_accuracy, clean_accuracy, confirmed,
-    #: attack (None where the record does not say)
-    figures: Dict[str, Any]
-    #: True: counted in the score; False: dropped (fastest or slowest); None: the result has no score
-    scored: Optional[bool] = None
-    #: file name (:data:`RUN_FILES`) -> its path in the submission folder, for the regular files present
-    files: Dict[str, str] = dataclasses.field(default_factory=dict)
-    #: what could not be read (a missing or unreadable record, a log that is a symlink), shown on its page
-    problems: List[str] = dataclasses.field(default_factory=list)
+__all__ = ["RUN_FILES", "Result", "Run"]
 
 
 @dataclasses.dataclass
@@ -42,6 +27,8 @@ class Result:
     system: Optional[Dict[str, Any]] = None
     #: run_0's recipe.yaml text, when read from a submission folder
     recipe: Optional[str] = None
+    #: why the result has no score (the scoring's reason), when read from a submission folder
+    note: Optional[str] = None
     #: the page's path under results/ without ``.html`` (safe slugs joined by ``/``), set by :func:`.paths.assign`
     page_id: str = ""
 

@@ -4,24 +4,15 @@ the name of the site's own files (``index``, ``assets``, ``results``), and is un
 """
 from __future__ import annotations
 
-import re
 from typing import Dict, Iterable, List
 
+from ..slugs import slug, unique
 from .model import Result
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-#: a slug's longest length (a path component stays far below the usual 255-byte limit)
-MAX_SLUG = 80
 #: the most folders a result id makes under results/ (the design's ids have four parts)
 MAX_DEPTH = 6
 #: top-level names of the site that a benchmark page must not take
 RESERVED = frozenset(("index", "assets", "results", ".robustperf-board"))
-
-
-def slug(text: object, fallback: str = "unnamed") -> str:
-    """``text`` as one safe path component: runs of other characters become ``_``, no leading dot or dash."""
-    out = _UNSAFE.sub("_", str(text if text is not None else "")).strip("._-")[:MAX_SLUG].rstrip("._-")
-    return out or fallback
 
 
 def benchmark_pages(benchmarks: Iterable[str]) -> Dict[str, str]:
@@ -32,11 +23,7 @@ def benchmark_pages(benchmarks: Iterable[str]) -> Dict[str, str]:
         base = slug(name, "benchmark")
         if base.lower() in RESERVED:
             base = f"{base}-benchmark"
-        candidate, n = base, 2
-        while candidate.lower() in taken:
-            candidate, n = f"{base}-{n}", n + 1
-        taken.add(candidate.lower())
-        out[name] = f"{candidate}.html"
+        out[name] = f"{unique(base, taken)}.html"
     return out
 
 
@@ -50,9 +37,4 @@ def assign(results: List[Result]) -> None:
         parts = str(given).split("/") if given else [row.get(k) for k in ("benchmark", "division", "submitter",
                                                                          "system")]
         parts = [s for s in (slug(p, "") for p in parts if p is not None) if s][:MAX_DEPTH] or ["result"]
-        base = "/".join(parts)
-        candidate, n = base, 2
-        while candidate.lower() in taken:
-            candidate, n = f"{base}-{n}", n + 1
-        taken.add(candidate.lower())
-        result.page_id = candidate
+        result.page_id = unique("/".join(parts), taken)

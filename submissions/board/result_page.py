@@ -31,8 +31,8 @@ def run_file_path(result: Result, k: int, name: str) -> str:
 def status(result: Result) -> str:
     row = result.row
     if not row.get("scored_runs"):
-        return ("no score: too few runs reached the target (a result needs all but the slowest dropped run "
-                "to reach it)")
+        return f"no score: {result.note}" if result.note else (
+            "no score: too few runs reached the target (a result needs all but the slowest dropped run to reach it)")
     if result.ranked:
         return "confirmed: every scored run's checkpoint held the target on the test set; ranked"
     return "unconfirmed: a scored run's confirmation on the test set fell below the target; not ranked"

@@ -1,5 +1,6 @@
-"""Fixtures of the submissions tests: ``robustperf board`` as a real subprocess, and a mixed input (a summary CSV of
-synthetic rows and small synthetic submission folders, one with a hostile submitter name)."""
+"""Fixtures of the submissions tests: ``robustperf`` commands as a real subprocess and in-process (:func:`console`),
+the check of a user mistake's one line (:func:`one_line_error`), and a mixed input (a summary CSV of synthetic rows
+and small synthetic submission folders, one with a hostile submitter name)."""
 from __future__ import annotations
 
 import os
@@ -18,10 +19,40 @@ from tests.submissions.synthetic import make_submission, summary_rows, write_sum
 HOSTILE = "<script>alert(1)</script>"
 
 
+def robustperf(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """``robustperf ARGS`` in a fresh interpreter, with ``env`` added to the environment."""
+    return subprocess.run([sys.executable, "-m", "robustperf", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, **env))
+
+
 def board(*args: str, **env: str) -> subprocess.CompletedProcess:
     """``robustperf board ARGS`` in a fresh interpreter, with ``env`` added to the environment."""
-    return subprocess.run([sys.executable, "-m", "robustperf", "board", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env=dict(os.environ, **env))
+    return robustperf("board", *args, **env)
+
+
+@pytest.fixture
+def console(capsys):
+    """``robustperf COMMAND ARGS`` in this process (the console command's own main): exit status and output, as a
+    subprocess's; :func:`robustperf` runs the same in a fresh interpreter."""
+    import robustperf as command
+
+    def run(*args):
+        capsys.readouterr()
+        code = command.main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+    return run
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """Assert that ``proc`` ended as a user mistake must (exit 2, one line on stderr, no traceback) and that the
+    line holds each of ``words``; return the line."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
 
 
 @pytest.fixture(scope="session")

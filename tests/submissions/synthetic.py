@@ -12,7 +12,8 @@ import pathlib
 import random
 from typing import Dict, List, Optional, Sequence
 
-from submissions.board.columns import COLUMNS, SCORED
+from submissions.score import SCORED
+from submissions.summary import COLUMNS
 
 BENCHMARKS = ("cifar10-linf-8", "cifar10-l2-0.5", "cifar100-linf-8", "imagenet-linf-4", "digits-linf-0.2")
 SYSTEMS = ("1xNVIDIA_H100", "8xNVIDIA_H200", "1xAMD_EPYC_2c", "4xNVIDIA_A100")

@@ -18,7 +18,7 @@ import pytest
 from submissions.board import BoardError, load_inputs, read_submission
 from submissions.board.columns import COLUMNS, REQUIRED
 from submissions.board.site import MANIFEST, plotly_js
-from tests.submissions.conftest import HOSTILE, board
+from tests.submissions.conftest import HOSTILE, board, one_line_error
 from tests.submissions.synthetic import make_submission, summary_rows, write_summary
 
 #: a script, stylesheet, image or frame fetched from the network (absolute or protocol-relative URL)
@@ -199,6 +199,11 @@ def test_a_summary_only_result_says_its_logs_were_not_provided(built_site):
     assert not page.with_suffix("").exists()
 
 
+def test_a_result_without_a_score_says_why(built_site):
+    page = built_site / "results" / "digits-linf-0.2" / "closed" / "slowlab" / "1xAMD_EPYC_2c.html"
+    assert "no score: 2 of 5 runs missed the target: the benchmark&#x27;s rules allow 1" in page.read_text("utf-8")
+
+
 def test_rebuilding_removes_the_old_boards_pages_and_keeps_other_files(mixed_inputs, tmp_path, cli):
     site = tmp_path / "site"
     assert cli(str(mixed_inputs["summary"]), str(mixed_inputs["folders"][1]), "-o", str(site)).returncode == 0
@@ -212,28 +217,9 @@ def test_rebuilding_removes_the_old_boards_pages_and_keeps_other_files(mixed_inp
 
 
 @pytest.fixture
-def cli(capsys):
-    """``robustperf board ARGS`` in this process (the console command's own main): exit status and output, as a
-    subprocess's; tests/submissions/conftest.py's ``board`` runs the same in a fresh interpreter."""
-    import subprocess
-
-    import robustperf
-
-    def run(*args):
-        capsys.readouterr()
-        code = robustperf.main(["board", *args])
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-    return run
-
-
-def _one_line_error(proc, *words):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
+def cli(console):
+    """``robustperf board ARGS`` in this process (tests/submissions/conftest.py's ``console``)."""
+    return lambda *args: console("board", *args)
 
 
 def test_bad_summaries_end_in_one_line_and_exit_2(tmp_path, cli):
@@ -256,27 +242,27 @@ def test_bad_summaries_end_in_one_line_and_exit_2(tmp_path, cli):
     write_summary(tmp_path / "word.csv", bad)
     cases["word.csv"] = ("line 3, column kwh_to_target", "'lots' is not a number")
     for name, words in cases.items():
-        _one_line_error(cli(str(tmp_path / name), "-o", str(tmp_path / f"site-{name}")), name, *words)
+        one_line_error(cli(str(tmp_path / name), "-o", str(tmp_path / f"site-{name}")), name, *words)
         assert not (tmp_path / f"site-{name}").exists(), name
-    _one_line_error(board(str(tmp_path / "nowhere.csv"), "-o", str(tmp_path / "s")), "no such file")
+    one_line_error(board(str(tmp_path / "nowhere.csv"), "-o", str(tmp_path / "s")), "no such file")
     assert REQUIRED[-1] == "confirmed"
 
 
 def test_bad_submission_folders_end_in_one_line_and_exit_2(tmp_path, cli):
     (tmp_path / "plain").mkdir()
-    _one_line_error(cli(str(tmp_path / "plain"), "-o", str(tmp_path / "s1")), "no submission.json")
+    one_line_error(cli(str(tmp_path / "plain"), "-o", str(tmp_path / "s1")), "no submission.json")
     folder = make_submission(tmp_path / "broken")
     record = folder / "results" / "1xAMD_EPYC_2c" / "digits-linf-0.2" / "run_3" / "result.json"
     record.write_text("{not json", encoding="utf-8")
-    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s2")), "run_3/result.json", "not JSON")
+    one_line_error(cli(str(folder), "-o", str(tmp_path / "s2")), "run_3/result.json", "not JSON")
     record.write_text(json.dumps({"run_id": "x"}), encoding="utf-8")
-    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s3")), "run_3/result.json", "key to_target")
+    one_line_error(cli(str(folder), "-o", str(tmp_path / "s3")), "run_3/result.json", "key to_target")
     record.write_text(json.dumps({"to_target": {"seconds": "fast"}}), encoding="utf-8")
-    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s4")), "key to_target.seconds", "'fast'")
+    one_line_error(cli(str(folder), "-o", str(tmp_path / "s4")), "key to_target.seconds", "'fast'")
     meta = json.loads((folder / "submission.json").read_text("utf-8"))
     meta["system"] = "../../etc"
     (folder / "submission.json").write_text(json.dumps(meta), encoding="utf-8")
-    _one_line_error(cli(str(folder), "-o", str(tmp_path / "s5")), "submission.json", "key system")
+    one_line_error(cli(str(folder), "-o", str(tmp_path / "s5")), "submission.json", "key system")
     assert not any((tmp_path / f"s{i}").exists() for i in range(1, 6))
 
 
@@ -284,20 +270,20 @@ def test_a_huge_json_file_fails_fast(tmp_path):
     folder = make_submission(tmp_path / "big")
     (folder / "submission.json").write_text(" " * 2_000 + "{}", encoding="utf-8")
     proc = board(str(folder), "-o", str(tmp_path / "site"), ROBUSTPERF_MAX_JSON_BYTES="1000")
-    _one_line_error(proc, "submission.json", "ROBUSTPERF_MAX_JSON_BYTES")
+    one_line_error(proc, "submission.json", "ROBUSTPERF_MAX_JSON_BYTES")
     assert not (tmp_path / "site").exists()
 
 
 def test_unsafe_site_folders_are_refused_and_nothing_is_written_outside(mixed_inputs, tmp_path, cli):
     summary = str(mixed_inputs["summary"])
     (tmp_path / "file").write_text("x", encoding="utf-8")
-    _one_line_error(cli(summary, "-o", str(tmp_path / "file")), "not a folder")
+    one_line_error(cli(summary, "-o", str(tmp_path / "file")), "not a folder")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "link").symlink_to(elsewhere)
-    _one_line_error(cli(summary, "-o", str(tmp_path / "link")), "symbolic link")
+    one_line_error(cli(summary, "-o", str(tmp_path / "link")), "symbolic link")
     (elsewhere / "precious.txt").write_text("keep", encoding="utf-8")
-    _one_line_error(cli(summary, "-o", str(elsewhere)), "not empty")
+    one_line_error(cli(summary, "-o", str(elsewhere)), "not empty")
     assert sorted(os.listdir(elsewhere)) == ["precious.txt"]
     site = tmp_path / "site"
     assert cli(summary, "-o", str(site)).returncode == 0
@@ -305,7 +291,7 @@ def test_unsafe_site_folders_are_refused_and_nothing_is_written_outside(mixed_in
     outside.mkdir()
     shutil.rmtree(site / "results" / "cifar10-linf-8")
     (site / "results" / "cifar10-linf-8").symlink_to(outside, target_is_directory=True)
-    _one_line_error(cli(summary, "-o", str(site)), "symbolic link")
+    one_line_error(cli(summary, "-o", str(site)), "symbolic link")
     assert os.listdir(outside) == []
 
 
@@ -338,5 +324,5 @@ def test_the_bench_figure_is_measured_on_a_few_results():
 
     figures = bench_board.run(10)
     assert figures["board_1k_results_seconds"] == pytest.approx(
-        figures["board_1k_read_seconds"] + figures["board_1k_summary_seconds"], abs=0.02)
+        figures["board_1k_summarize_seconds"] + figures["board_1k_summary_seconds"], abs=0.02)
     assert figures["board_1k_copied_files"] == 10 * 5 * 2 and "board_1k_results_seconds" in TARGETS
