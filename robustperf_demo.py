@@ -16,8 +16,12 @@ import os
 import sys
 import time
 
-HELP = "run the whole pipeline on the embedded default (digits): launch, evaluate, collect, analyze"
-DEMO_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes", "demo.yaml")
+HELP = ("run the whole pipeline on the embedded default (digits): launch, evaluate, collect, analyze, then enter "
+        "the digits-linf-0.2 benchmark: submit, check, leaderboard")
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMO_RECIPE = os.path.join(HERE, "recipes", "demo.yaml")
+BENCHMARK_RECIPE = os.path.join(HERE, "recipes", "benchmark-digits-linf-0.2.yaml")
+SUBMITTER = "robustperf-demo"
 
 
 def add_arguments(parser) -> None:
@@ -26,7 +30,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--recipe", default=DEMO_RECIPE, help="recipe to run instead of recipes/demo.yaml")
     parser.add_argument("--max-parallel", type=int, default=2, help="runs at a time (default 2)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe key for every run (repeatable)")
+                        help="override a recipe key for every run of the study (repeatable)")
+    parser.add_argument("--benchmark-recipe", default=BENCHMARK_RECIPE,
+                        help="the benchmark entry: a recipe naming a benchmark and division (default: "
+                             "recipes/benchmark-digits-linf-0.2.yaml, closed division, the benchmark's repeats)")
+    parser.add_argument("--no-benchmark", action="store_true", help="stop after the study (no benchmark entry)")
 
 
 def _step(title: str) -> float:
@@ -40,6 +48,11 @@ def main(args) -> int:
     from recipes import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)  # fail early, before anything runs
+    entry = None if args.no_benchmark else load_recipe(args.benchmark_recipe)
+    if entry is not None and entry.benchmark is None:
+        print(f"robustperf demo: {args.benchmark_recipe} names no benchmark (its top-level benchmark: key)",
+              file=sys.stderr)
+        return 2
     runs_dir = os.path.join(args.out, "runs")
     table = os.path.join(args.out, "table.csv")
     analysis = os.path.join(args.out, "analysis")
@@ -63,8 +76,49 @@ def main(args) -> int:
     if code != 0:
         return code
 
+    board = None
+    if entry is not None:
+        board = _enter_benchmark(robustperf, entry, args)
+        if isinstance(board, int):
+            return board
     _summary(recipe, runs_dir, analysis, time.perf_counter() - start)
+    if board is not None:
+        print(f"leaderboard           {board}")
     return 0
+
+
+def _enter_benchmark(robustperf, entry, args):
+    """Run the benchmark's repeats, submit them, check the submission, build the board: the index page's path,
+    or the exit code of the step that failed."""
+    folder = os.path.join(args.out, "benchmark")
+    runs_dir = os.path.join(folder, "runs")
+    submission = os.path.join(folder, "submission")
+    site = os.path.join(folder, "board")
+    _step(f"benchmark {entry.benchmark} ({entry.division} division): {len(entry.runs())} runs of "
+          f"{args.benchmark_recipe}, each stopped at the target and confirmed")
+    code = robustperf.main(["launch", args.benchmark_recipe, "--scheduler", "local", "--results", runs_dir,
+                            "--max-parallel", str(args.max_parallel)])
+    if code != 0:
+        print(f"robustperf demo: the benchmark's launch exited {code}; see the run logs under {runs_dir}",
+              file=sys.stderr)
+        return code
+    if os.path.isfile(os.path.join(submission, "submission.json")):
+        _step(f"submit: {submission} is there from an earlier demo (its runs are these); checking it again")
+    else:
+        _step("submit: the runs, their logs, records and recipes, the system description and a checksum manifest")
+        code = robustperf.main(["submit", runs_dir, "--benchmark", entry.benchmark, "--division", entry.division,
+                                "--submitter", SUBMITTER, "-o", submission])
+        if code != 0:
+            return code
+    _step("check: layout, checksums, division rules, repeats, targets, every mllog through MLPerf's checker")
+    code = robustperf.main(["check", submission])
+    if code != 0:
+        return code
+    _step("board: the leaderboard's static site (opens from disk, no network)")
+    code = robustperf.main(["board", submission, "-o", site])
+    if code != 0:
+        return code
+    return os.path.abspath(os.path.join(site, "index.html"))
 
 
 def _summary(recipe, runs_dir: str, analysis: str, seconds: float) -> None:
