@@ -189,7 +189,9 @@ def _torch_cuda() -> Optional[str]:
     except (OSError, SyntaxError, ValueError):
         return None
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "cuda" for t in node.targets):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
+            else []
+        if any(isinstance(t, ast.Name) and t.id == "cuda" for t in targets):
             value = node.value.value if isinstance(node.value, ast.Constant) else None
             return str(value) if value else "none"
     return None
