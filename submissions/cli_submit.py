@@ -35,12 +35,15 @@ def main(args) -> int:
 
     from .errors import SubmissionError
     from .package import pick_runs, write_submission
+    from .system import read_system_file
 
     submitter = args.submitter.strip()
     if not submitter or len(submitter) > 200 or any(ord(c) < 32 for c in submitter):
         raise SubmissionError("expected a name of 1-200 printable characters", key="--submitter",
                               value=args.submitter)
     bench = get_benchmark(args.benchmark, key="--benchmark")
+    if args.system is not None:
+        read_system_file(args.system)  # its mistakes first: they need no run read
     runs, notes = pick_runs(args.results_dir, bench, args.division)
     for note in notes:
         print(f"robustperf submit: {note}", file=sys.stderr)
