@@ -30,7 +30,7 @@ from recipes.limits import limit, over_limit_message
 from .check_runs import check_mllog, check_record, check_recipe, run_status
 from .errors import SubmissionError
 from .files import read_json, read_text
-from .layout import (FORMAT, MANIFEST, RESULTS, RUN_FILES, RUN_FOLDER, SAFE_NAME, SUBMISSION_FILE, SUBMISSION_KEYS,
+from .layout import (FORMAT, MANIFEST, RUN_FILES, RUN_FOLDER, SAFE_NAME, SUBMISSION_FILE, SUBMISSION_KEYS,
                      SYSTEMS, TOP_LEVEL, files_under, parse_manifest, runs_folder, sha256_of)
 from .package import configuration_problems
 from .system import SYSTEM_FORMAT
@@ -164,6 +164,9 @@ def _submission(folder: str, report) -> Dict[str, Any]:
 
 def _benchmark(meta: Dict[str, Any], path: str, report) -> Optional[Benchmark]:
     if "benchmark" not in meta:
+        return None
+    if not isinstance(meta["benchmark"], str):
+        report(path, "submission", f"benchmark is {meta['benchmark']!r}, expected a benchmark's id")
         return None
     try:
         return get_benchmark(meta["benchmark"], file=path)

@@ -21,6 +21,8 @@ RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules", "commo
 #: the checker's usage and the ruleset version whose log format (parser) and common rules ours extends
 USAGE = "training"
 RULESET = "6.1.0"
+#: a finding's length at most (a failed check quotes its log line, which can be long)
+_MAX_MESSAGE = 400
 
 
 class _Collect(logging.Handler):
@@ -60,10 +62,13 @@ def check_log(path: str, rules: str = RULES) -> List[str]:
 
 
 def _first_lines(message: str) -> str:
-    """A checker message without its state dump (``current context[s]=...``), on one line."""
+    """A checker message on one line, without its state dump (``current context[s]=...``) and the log line it
+    quotes (it names the line's number)."""
     kept = []
     for line in str(message).strip().splitlines():
         if line.startswith(("current context", "current line")):
             break
-        kept.append(line.strip())
-    return " | ".join(k for k in kept if k)
+        if not line.startswith(":::MLLOG"):  # the quoted log line: the finding names its line number
+            kept.append(line.strip().rstrip(":"))
+    text = " | ".join(k for k in kept if k)
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 3] + "..."

@@ -51,7 +51,8 @@ def test_the_official_checker_passes_a_real_benchmark_runs_log(run_dir, tmp_path
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("edit, finding", [
-    (lambda t: t.replace('"status": "success"', '"status": "aborted"'), "(s['run_status'] == 'success') == s['reached']"),
+    (lambda t: t.replace('"status": "success"', '"status": "aborted"'),
+     "(s['run_status'] == 'success') == s['reached']"),
     (lambda t: "\n".join(l for l in t.splitlines() if '"submission_benchmark"' not in l) + "\n",
      "Required EXACTLY_ONE occurrence of 'submission_benchmark' but found 0"),
     (lambda t: t.replace('"key": "robustperf_target", "value": 50.0', '"key": "robustperf_target", "value": 101.0'),

@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 from recipes import load_recipe
+from submissions.errors import SubmissionError
 from submissions.layout import RUN_FILES
 from submissions.system import describe_system, read_system_file
-from submissions.errors import SubmissionError
 from tests.benchmarks.conftest import cached_run  # noqa: F401 - the cached trained runs (a session fixture)
 from tests.submissions._digits import BENCHMARK, five_runs, reference_runs, submit, tree_digest  # noqa: F401
 
