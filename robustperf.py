@@ -25,6 +25,8 @@ COMMANDS = {
     "migrate": "results.cli_migrate",
     "collect": "scaling.cli_collect",
     "analyze": "scaling.cli_analyze",
+    "submit": "submissions.cli_submit",
+    "check": "submissions.cli_check",
     "summarize": "submissions.cli_summarize",
     "board": "submissions.cli_board",
     "demo": "robustperf_demo",

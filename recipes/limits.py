@@ -4,7 +4,25 @@ Each bound has a default sized for real studies (the reference study is 320 runs
 lowered) through an environment variable, never through the input it guards: a recipe cannot lift its own
 limit. A value over a bound is a :class:`recipes.errors.UserError` (exit 2) naming the bound and its variable.
 
-=================  ============================  =========  ============================================"""
+====================  ===============================  =========  ====================================================================
+bound                 variable                         default    guards
+====================  ===============================  =========  ====================================================================
+``yaml_nodes``        ROBUSTPERF_MAX_YAML_NODES        100000     YAML nodes after alias expansion (recipe or --set)
+``recipe_bytes``      ROBUSTPERF_MAX_RECIPE_BYTES      1000000    size of a recipe file (and of ``robustperf submit --system``'s file)
+``runs``              ROBUSTPERF_MAX_RUNS              100000     runs listed, launched or checked at once
+``excludes``          ROBUSTPERF_MAX_EXCLUDES          10000      entries of a recipe's ``exclude`` list
+``chain``             ROBUSTPERF_MAX_CHAIN             100        ``launch.chain`` follow-up jobs per array
+``bootstrap``         ROBUSTPERF_MAX_BOOTSTRAP         100000     ``robustperf analyze --bootstrap``
+``bins``              ROBUSTPERF_MAX_BINS              10000      ``robustperf analyze --bins``
+``board_results``     ROBUSTPERF_MAX_BOARD_RESULTS     100000     results (summary rows) on one ``robustperf board``
+``json_bytes``        ROBUSTPERF_MAX_JSON_BYTES        16000000   a JSON file of a submission folder (record, system)
+``summary_bytes``     ROBUSTPERF_MAX_SUMMARY_BYTES     100000000  a summary CSV read by ``robustperf board``
+``record_bytes``      ROBUSTPERF_MAX_RECORD_BYTES      16000000   size of a result record (``result.json``; ours are ~15 kB)
+``targets``           ROBUSTPERF_MAX_TARGETS           100        ``robustperf analyze --targets`` values
+``log_bytes``         ROBUSTPERF_MAX_LOG_BYTES         256000000  a run's ``mllog.txt`` or ``train.log`` packaged or checked
+``submission_files``  ROBUSTPERF_MAX_SUBMISSION_FILES  100000     entries of a submission folder checked
+====================  ===============================  =========  ====================================================================
+"""
 from __future__ import annotations
 
 import os
@@ -26,6 +44,8 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     "summary_bytes": ("ROBUSTPERF_MAX_SUMMARY_BYTES", 100_000_000),
     "record_bytes": ("ROBUSTPERF_MAX_RECORD_BYTES", 16_000_000),
     "targets": ("ROBUSTPERF_MAX_TARGETS", 100),
+    "log_bytes": ("ROBUSTPERF_MAX_LOG_BYTES", 256_000_000),
+    "submission_files": ("ROBUSTPERF_MAX_SUBMISSION_FILES", 100_000),
 }
 
 
