@@ -23,7 +23,7 @@ class SubmissionError(UserError):
                  value: Any = _MISSING):
         self.path, self.key, self.value = path, key, value
         where = f"{path}: " if path else ""
-        what = f"key {key}" if key else ""
+        what = f"key {key if key.isprintable() else _short(key)}" if key else ""
         if value is not _MISSING:
             what += f"{' = ' if key else 'value '}{_short(value)}"
         super().__init__(f"{where}{what}{': ' if what else ''}{message}")
