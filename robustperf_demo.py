@@ -76,15 +76,35 @@ def main(args) -> int:
     if code != 0:
         return code
 
-    board = None
+    entered = None
     if entry is not None:
-        board = _enter_benchmark(robustperf, entry, args)
-        if isinstance(board, int):
-            return board
+        entered = _enter_benchmark(robustperf, entry, args)
+        if isinstance(entered, int):
+            return entered
     _summary(recipe, runs_dir, analysis, time.perf_counter() - start)
-    if board is not None:
-        print(f"leaderboard           {board}")
+    if entered is not None:
+        _benchmark_summary(*entered)
     return 0
+
+
+def _benchmark_summary(submission: str, index: str) -> None:
+    from submissions.summary import read_submission
+
+    sub = read_submission(submission)
+    row = sub.row
+    print(f"benchmark             {row['benchmark']} ({row['division']} division): {row['reached_runs']} of "
+          f"{row['runs']} runs reached the target, {row['scored_runs'] or 0} scored")
+    if row["time_to_target_s"] is None:
+        print(f"score                 none: {sub.score.reason}")
+    else:
+        print(f"time to target        {row['time_to_target_s']:.1f} s (runs {row['time_to_target_s_min']:.1f} .. "
+              f"{row['time_to_target_s_max']:.1f}), {row['epochs_to_target']:.1f} epochs")
+        print(f"energy to target      {row['kwh_to_target']:.3g} kWh, ${row['usd_to_target']:.3g}, "
+              f"{row['co2_kg_to_target']:.3g} kg CO2 ({row['energy_source']})")
+        print(f"confirmed             {'yes' if row['confirmed'] else 'no'}: robust accuracy "
+              f"{row['robust_accuracy']:.1f} % on the test set")
+    print(f"submission            {submission}")
+    print(f"leaderboard           {index}")
 
 
 def _enter_benchmark(robustperf, entry, args):
@@ -114,11 +134,15 @@ def _enter_benchmark(robustperf, entry, args):
     code = robustperf.main(["check", submission])
     if code != 0:
         return code
+    _step("summarize: the olympic score (fastest and slowest runs dropped), one row per result")
+    code = robustperf.main(["summarize", submission, "-o", os.path.join(folder, "summary.csv")])
+    if code != 0:
+        return code
     _step("board: the leaderboard's static site (opens from disk, no network)")
     code = robustperf.main(["board", submission, "-o", site])
     if code != 0:
         return code
-    return os.path.abspath(os.path.join(site, "index.html"))
+    return submission, os.path.abspath(os.path.join(site, "index.html"))
 
 
 def _summary(recipe, runs_dir: str, analysis: str, seconds: float) -> None:

@@ -66,6 +66,30 @@ def test_every_stage_leaves_its_output(demo):
 
 @pytest.mark.timeout(1200)
 @pytest.mark.slow
+def test_the_demo_enters_the_benchmark_and_prints_the_board(demo):
+    """digits-linf-0.2, closed division, the benchmark's repeats: submitted, checked valid, summarized, on the board."""
+    from recipes.benchmark import get_benchmark
+    from submissions.summary import read_submission
+
+    out, proc = demo
+    bench = get_benchmark("digits-linf-0.2")
+    records = [r for _, r, _ in results.iter_records(str(out / "benchmark" / "runs"))]
+    assert len(records) == bench.repeats and all(r["status"] == "completed" for r in records)
+    assert sorted(r["config"]["seed"] for r in records) == list(range(bench.repeats))
+    assert all(r["to_target"]["benchmark"] == bench.id and r["to_target"]["division"] == "closed" for r in records)
+    submission = out / "benchmark" / "submission"
+    check = subprocess.run([sys.executable, "-m", "robustperf", "check", str(submission)], capture_output=True,
+                           text=True, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr
+    row = read_submission(str(submission)).row
+    assert row["runs"] == bench.repeats and (out / "benchmark" / "summary.csv").exists()
+    index = out / "benchmark" / "board" / "index.html"
+    assert index.exists() and f"leaderboard           {index.resolve()}" in proc.stdout
+    assert proc.stdout.index("== check") < proc.stdout.index("== board") < proc.stdout.index("== summary")
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.slow
 def test_second_demo_reuses_finished_runs(demo):
     out, _ = demo
     before = {r["run_id"]: r["job"]["attempts"] for _, r, _ in results.iter_records(str(out / "runs"))}
