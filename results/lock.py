@@ -31,6 +31,7 @@ import time
 import uuid
 from typing import Any, Dict, Optional
 
+from recipes.files import open_regular
 from robustperf_errors import UserError
 
 __all__ = ["EXIT_IN_FLIGHT", "LOCK_FILE", "RunLock", "RunLocked", "lock_holder", "lock_is_stale"]
@@ -90,8 +91,8 @@ def _alive(pid: int, start: Optional[str]) -> bool:
 
 def lock_holder(path: str) -> Optional[Dict[str, Any]]:
     """The lock's content plus ``heartbeat_age`` (s), or None when there is no lock. A torn file gives ``{}``."""
-    try:
-        with open(path, "rb") as fh:
+    try:  # a FIFO or device is read as a torn lock, never waited on (recipes/files.py)
+        with open_regular(path, "lock", error=OSError) as fh:
             raw = fh.read(4096)
         age = time.time() - os.stat(path).st_mtime
     except FileNotFoundError:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from recipes import RecipeError, RunConfig, run_id_of, run_name
+from recipes.files import open_regular
 from robustperf_errors import UserError
 
 from .io import atomic_write_text
@@ -69,9 +70,9 @@ class MigrationPlan:
 
 
 def _read(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]], Optional[str]]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
+    try:  # a regular file only: a FIFO or device would block or never end (recipes/files.py)
+        with open_regular(path, "record", error=ValueError) as fh:
+            raw = json.loads(fh.read().decode("utf-8"))
     except (OSError, ValueError) as err:
         return None, None, f"unreadable record: {err}"
     except RecursionError:
@@ -90,7 +91,10 @@ def _scan(results_dir: str) -> Tuple[Dict[str, List[Entry]], MigrationPlan]:
     plan = MigrationPlan()
     groups: Dict[str, List[Entry]] = {}
     for name in sorted(os.listdir(results_dir)):
-        if name.startswith(("_", ".")) or not os.path.isfile(os.path.join(results_dir, name, RECORD_FILE)):
+        record_path = os.path.join(results_dir, name, RECORD_FILE)
+        if name.startswith(("_", ".")) or not os.path.isfile(record_path):
+            if not name.startswith(("_", ".")) and os.path.lexists(record_path):  # a FIFO, a device: never opened
+                plan.skipped.append((name, "its result.json is not a regular file"))
             continue
         raw, record, why = _read(os.path.join(results_dir, name, RECORD_FILE))
         if record is None:

@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any, Dict, Iterator, Optional, Tuple
 
+from recipes.files import kind_of, open_regular
 from robustperf_errors import UserError
 
 from .groups import TEMPLATE
@@ -62,9 +63,9 @@ def read_record(path: str) -> Dict[str, Any]:
 
     Raises RecordError with the reason (unreadable, not JSON, unknown version, invalid).
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            record = json.load(fh)
+    try:  # a regular file only: a FIFO or device would block or never end (recipes/files.py)
+        with open_regular(path, "record", error=lambda reason: RecordError(path, reason)) as fh:
+            record = json.loads(fh.read().decode("utf-8"))
     except FileNotFoundError:
         raise RecordError(path, "no such record") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -86,6 +87,13 @@ def read_record(path: str) -> Dict[str, Any]:
     return record
 
 
+def _kind(path: str) -> str:
+    try:
+        return kind_of(os.stat(path).st_mode)
+    except OSError:
+        return "a broken link"
+
+
 def load_record(results_dir: str, run_id: str) -> Optional[Dict[str, Any]]:
     """The record of ``run_id`` under ``results_dir``, or None when the run has none yet."""
     path = record_path(results_dir, run_id)
@@ -101,6 +109,8 @@ def iter_records(results_dir: str) -> Iterator[Tuple[str, Optional[Dict[str, Any
     for entry in sorted(os.listdir(results_dir)):
         path = os.path.join(results_dir, entry, RECORD_FILE)
         if not os.path.isfile(path):
+            if os.path.lexists(path) and os.path.isdir(os.path.join(results_dir, entry)):
+                yield path, None, f"the record is {_kind(path)}, not a regular file (never opened: it could block)"
             continue
         try:
             yield path, read_record(path), None

@@ -9,6 +9,9 @@ from typing import Any, Dict, Optional, Tuple
 
 import yaml
 
+from recipes.files import read_regular
+from recipes.limits import limit
+
 from .adapters import check_adapter
 from .errors import TableError
 from .sections.registry import get_section, list_sections
@@ -70,13 +73,16 @@ class Mapping:
 
 def load_mapping(path: str) -> Mapping:
     """Read a mapping YAML (keys as :attr:`Mapping.KEYS`). Raises TableError naming an unknown key."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+    try:  # a regular file only (a FIFO or /dev/zero would block or never end), no larger than a recipe may be
+        text = read_regular(path, limit("recipe_bytes"), "mapping",
+                            error=lambda reason: TableError(f"{path}: {reason}"))
+        data = yaml.safe_load(text.decode("utf-8")) or {}
     except OSError as err:
         raise TableError(f"{path}: cannot read the mapping: {err}") from None
+    except UnicodeDecodeError as err:
+        raise TableError(f"{path}: the mapping is not UTF-8 text (byte {err.start})") from None
     except yaml.YAMLError as err:
-        raise TableError(f"{path}: not valid YAML: {err}") from None
+        raise TableError(f"{path}: not valid YAML: " + " ".join(str(err).split())) from None
     if not isinstance(data, dict):
         raise TableError(f"{path}: a mapping file must be a YAML mapping of {', '.join(Mapping.KEYS)}")
     unknown = [k for k in data if k not in Mapping.KEYS]
