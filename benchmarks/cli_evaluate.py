@@ -37,6 +37,9 @@ def main(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     which = args.which
     path = os.path.join(args.run_dir, RECORD_FILE)
+    from recipes.files import check_regular
+
+    check_regular(path, "record", error=lambda reason: EvaluationError(f"{path}: {reason}"))  # a FIFO: said so
     if not os.path.isfile(path):
         raise EvaluationError(f"{os.path.abspath(args.run_dir)}: no {RECORD_FILE}; expected the folder of a run "
                               "written by `robustperf run` (runs/<run_id>)")

@@ -75,6 +75,9 @@ def main(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     run_dir = os.path.abspath(args.run_dir)
     path = os.path.join(run_dir, RECORD_FILE)
+    from recipes.files import check_regular
+
+    check_regular(path, "record", error=lambda reason: InferError(f"{path}: {reason}"))  # a FIFO: said so
     if not os.path.isfile(path):
         raise InferError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by `robustperf run` "
                          "(runs/<run_id>)")

@@ -68,6 +68,14 @@ def open_regular(path: str, what: str = "file", *, error: Optional[ErrorFactory]
         fd = os.open(path, flags)
     except IsADirectoryError:
         raise _refuse(path, what, stat.S_IFDIR, error) from None
+    except OSError as err:  # a socket cannot be opened at all (ENXIO): say what it is
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if stat.S_ISREG(mode):
+            raise
+        raise _refuse(path, what, mode, error) from err
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
