@@ -90,7 +90,7 @@ def _check_shape(root: yaml.Node, max_nodes: Optional[int], max_depth: int) -> N
             on_path.discard(key)
             children = _children(node)
             total = 1 + sum(size[id(child)] for child in children)
-            levels = 1 + max((height[id(child)] for child in children), default=0)
+            levels = 0 if isinstance(node, yaml.ScalarNode) else 1 + max((height[id(c)] for c in children), default=0)
             if levels > max_depth:
                 raise RecipeError(over_limit_message("yaml_depth", "the nesting depth", None)
                                   + "; a recipe nests about 6 levels", line=node.start_mark.line + 1)
