@@ -91,8 +91,9 @@ def warn_moved(move: Move, file: Optional[str], where: str, line: Optional[int] 
     if (str(file), move.old) not in _WARNED:  # once per file and key: not once per grid value
         _WARNED.add((str(file), move.old))
         at = f"{file}:{line}" if line is not None else str(file)
-        print(f"robustperf: warning: {at}: key '{where}' is now '{move.new}' (moved in {move.moved_in}; the old name "
-              f"is refused from {move.refused_from}){'; ' + move.note if move.note else ''}", file=sys.stderr)
+        print(f"robustperf: warning: {at}: key '{where}': '{move.old}' is now '{move.new}' (moved in {move.moved_in}; "
+              f"the old name is refused from {move.refused_from}){'; ' + move.note if move.note else ''}",
+              file=sys.stderr)
     return move.new
 
 
