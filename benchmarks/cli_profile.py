@@ -4,7 +4,9 @@ MODEL is a CIFAR WideResNet (``wrn-28-10``, ``wrn-70-16-gelu``, ``wrn28_10``), a
 ``sdn_resnet56``, ``sdn_mobilenet``, ``preact_resnet18``, ...) or any timm model name (``resnet18``). For a
 multi-exit model (the SDNs) it also prints the exits and the cumulative FLOPs up to each exit. FLOPs follow DeepSpeed's convention (2 x MACs for conv/linear, plus batch norm, activations and
 pooling); WRN-28-10 at 3x32x32 is 36.5 M parameters and 10.5 GFLOPs. The weights are never initialised (the
-count depends on shapes only), so even WRN-70-16 takes seconds.
+count depends on shapes only), so even WRN-70-16 takes seconds. A
+model whose parameters and activations would not fit in the memory available is refused before it is built
+(``benchmarks/models/fits.py``), as are a depth or width outside the recipe bounds.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ _WRN = re.compile(r"^wrn-?(\d+)[-_](\d+)(?:-(\w+))?$", re.IGNORECASE)
 def add_arguments(parser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="wrn-DEPTH-WIDTH[-ACTIVATION] (e.g. wrn-28-10, wrn-70-16-gelu) or a timm model name")
-    parser.add_argument("--input", default="3x32x32", metavar="CxHxW", help="one sample's shape (default 3x32x32)")
-    parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs (default 10)")
+    parser.add_argument("--input", default="3x32x32", metavar="CxHxW", help="one sample's shape (default 3x32x32): at most 1024 channels "
+                        "and 8192 pixels a side; a model and input too large for this machine's memory are refused")
+    parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs (default 10; 1 to 10^6)")
     parser.add_argument("--json", action="store_true",
                         help='print {"model", "params", "forward_macs", "forward_flops"} as JSON')
 
