@@ -77,6 +77,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if importlib.util.find_spec(plugin.split(".")[0]) is not None:
             importlib.import_module(plugin)
     try:
+        if importlib.util.find_spec("recipes") is not None:  # a bad ROBUSTPERF_MAX_* is refused before any work
+            from recipes.limits import check_environment
+
+            check_environment()
         return int(args._module.main(args) or 0)
     except UserError as err:
         print(f"robustperf {args.command}: error: {err}", file=sys.stderr)

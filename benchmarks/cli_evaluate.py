@@ -38,7 +38,11 @@ def main(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     which = args.which
     run_dir = os.path.realpath(args.run_dir)  # resolved once: every write goes into this folder, and no other
-    if not os.path.isfile(os.path.join(run_dir, RECORD_FILE)):
+    path = os.path.join(run_dir, RECORD_FILE)
+    from recipes.files import check_regular
+
+    check_regular(path, "record", error=lambda reason: EvaluationError(f"{path}: {reason}"))  # a FIFO: said so
+    if not os.path.isfile(path):
         raise EvaluationError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by `robustperf "
                               "run` (runs/<run_id>)")
     record = read_run_record(run_dir)  # a copy of a run under another folder name is refused here

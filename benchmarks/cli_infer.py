@@ -32,16 +32,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--precision", default="fp32,bf16,fp16,int8", metavar="LIST",
                         help="comma-separated precisions (default: %(default)s; registered: fp32, bf16, fp16, int8)")
     parser.add_argument("--batch-sizes", default="256", metavar="LIST",
-                        help="Offline batch sizes; the headline is the largest that fits (default: %(default)s)")
+                        help="Offline batch sizes (1 to 10^8); the headline is the largest that fits (default: "
+                             "%(default)s)")
     parser.add_argument("--queries", type=int, default=1000, help="SingleStream minimum query count (default 1000)")
     parser.add_argument("--min-seconds", type=float, default=0.0,
-                        help="SingleStream minimum timed duration, s (default 0: the query count alone)")
+                        help="SingleStream minimum timed duration, s: finite, at most 86400 (default 0: the query "
+                             "count alone)")
     parser.add_argument("--max-seconds", type=float, default=None,
-                        help="cap on each timed measurement, s (default: none)")
+                        help="cap on each timed measurement, s: finite, > 0, at most 86400 (default: none)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed queries before timing (default 10)")
     parser.add_argument("--passes", type=int, default=10, help="Offline minimum timed passes (default 10)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="intra-op CPU threads, fixed and recorded (default: the current torch count)")
+                        help="intra-op CPU threads, fixed and recorded, at most the cores this process may use "
+                             "(default: the current torch count)")
     parser.add_argument("--accuracy-n", type=int, default=None,
                         help="test points for clean accuracy (default: the whole test set)")
     parser.add_argument("--autoattack", default=None, metavar="VERSION|LIST|none",
@@ -75,6 +78,9 @@ def main(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     run_dir = os.path.realpath(args.run_dir)  # resolved once: every write goes into this folder, and no other
     path = os.path.join(run_dir, RECORD_FILE)
+    from recipes.files import check_regular
+
+    check_regular(path, "record", error=lambda reason: InferError(f"{path}: {reason}"))  # a FIFO: said so
     if not os.path.isfile(path):
         raise InferError(f"{run_dir}: no {RECORD_FILE}; expected the folder of a run written by `robustperf run` "
                          "(runs/<run_id>)")

@@ -4,7 +4,9 @@ MODEL is a CIFAR WideResNet (``wrn-28-10``, ``wrn-70-16-gelu``, ``wrn28_10``), a
 ``sdn_resnet56``, ``sdn_mobilenet``, ``preact_resnet18``, ...) or any timm model name (``resnet18``). For a
 multi-exit model (the SDNs) it also prints the exits and the cumulative FLOPs up to each exit. FLOPs follow DeepSpeed's convention (2 x MACs for conv/linear, plus batch norm, activations and
 pooling); WRN-28-10 at 3x32x32 is 36.5 M parameters and 10.5 GFLOPs. The weights are never initialised (the
-count depends on shapes only), so even WRN-70-16 takes seconds.
+count depends on shapes only), so even WRN-70-16 takes seconds. A
+model whose parameters and activations would not fit in the memory available is refused before it is built
+(``benchmarks/models/fits.py``), as are a depth or width outside the recipe bounds.
 """
 from __future__ import annotations
 
@@ -21,19 +23,42 @@ _WRN = re.compile(r"^wrn-?(\d+)[-_](\d+)(?:-(\w+))?$", re.IGNORECASE)
 def add_arguments(parser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="wrn-DEPTH-WIDTH[-ACTIVATION] (e.g. wrn-28-10, wrn-70-16-gelu) or a timm model name")
-    parser.add_argument("--input", default="3x32x32", metavar="CxHxW", help="one sample's shape (default 3x32x32)")
-    parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs (default 10)")
+    parser.add_argument("--input", default="3x32x32", metavar="CxHxW", help="one sample's shape (default 3x32x32): at most 1024 channels "
+                        "and 8192 pixels a side; a model and input too large for this machine's memory are refused")
+    parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs (default 10; 1 to 10^6)")
     parser.add_argument("--json", action="store_true",
                         help='print {"model", "params", "forward_macs", "forward_flops"} as JSON')
 
 
+#: the most channels ``--input`` takes (images have 1 to 4; a stack of 1024 is already no image)
+MAX_CHANNELS = 1024
+#: the most classes ``--num-classes`` takes (ImageNet-21k has 21,841)
+MAX_CLASSES = 1_000_000
+
+
 def parse_input(text: str) -> Tuple[int, ...]:
+    """``CxHxW`` as integers: C from 1 to :data:`MAX_CHANNELS`, H and W from 1 to the recipe bound of
+    ``data.image_size`` (8192; recipes/bounds.py)."""
+    from recipes import section_fields
     from recipes.errors import UserError
 
     parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) for p in parts):
         raise UserError(f"--input {text!r}: expected CxHxW with positive integers, e.g. 3x32x32")
-    return tuple(int(p) for p in parts)
+    side = section_fields("data")["image_size"]["max"]
+    channels, height, width = (int(p) for p in parts)
+    if channels > MAX_CHANNELS or height > side or width > side:
+        raise UserError(f"--input {text!r}: at most {MAX_CHANNELS} channels and {side} pixels a side (an "
+                        f"{side}x{side} image is already {side * side * 4 / 2**20:,.0f} MB per channel in fp32)")
+    return channels, height, width
+
+
+def parse_classes(n: int) -> int:
+    from recipes.errors import UserError
+
+    if not 1 <= n <= MAX_CLASSES:
+        raise UserError(f"--num-classes {n}: expected 1 to {MAX_CLASSES:,} (ImageNet-21k has 21,841)")
+    return n
 
 
 def model_config(name: str) -> Dict[str, Any]:
@@ -45,11 +70,17 @@ def model_config(name: str) -> Dict[str, Any]:
     if match is None:
         return {"arch": name}
     depth, width, activation = int(match.group(1)), int(match.group(2)), (match.group(3) or "relu").lower()
-    choices = section_fields("model")["activation"]["choices"]
+    specs = section_fields("model")
+    choices = specs["activation"]["choices"]
     if activation not in choices:
         raise UserError(f"{name}: unknown activation {activation!r}; valid: {', '.join(choices)}")
     if depth < 10 or (depth - 4) % 6:
         raise UserError(f"{name}: WideResNet depth must be 6n+4 (10, 16, 22, 28, 34, 40, 70, ...), got {depth}")
+    for key, value in (("depth", depth), ("width", width)):  # the recipe's own bounds (recipes/bounds.py)
+        lo, hi = specs[key]["min"], specs[key]["max"]
+        if not lo <= value <= hi:
+            raise UserError(f"{name}: WideResNet {key} must be from {lo} to {hi} (as model.{key} in a recipe), "
+                            f"got {value}")
     return {"arch": "wrn", "depth": depth, "width": width, "activation": activation}
 
 
@@ -62,12 +93,19 @@ def profile(name: str, input_shape: Tuple[int, ...], num_classes: int = 10) -> D
     from .measurement import forward_flops_per_sample
     from .models import create_model
 
+    from .models.fits import check_fits, footprint
+
     cfg = ModelConfig(**model_config(name))
     # Built on the meta device and given uninitialised CPU storage: initialising WRN-70-16 takes longer than
     # counting it. The forward itself runs on the CPU for real, since DeepSpeed's counter double-counts
-    # linear layers whose meta kernels call matmul from Python.
+    # linear layers whose meta kernels call matmul from Python. A model or input too large for this machine's
+    # memory is refused first, from a meta build and forward (models/fits.py).
+    def build():
+        return create_model(cfg, num_classes, input_shape[0], image_size=input_shape[-1])
+
+    check_fits(f"{name} at {'x'.join(map(str, input_shape))}", footprint(build, input_shape))
     with torch.device("meta"):
-        model = create_model(cfg, num_classes, input_shape[0], image_size=input_shape[-1])
+        model = build()
     model = model.to_empty(device="cpu").eval()
     counts = forward_flops_per_sample(model, input_shape)
     out = {"model": name, **counts, "input": "x".join(map(str, input_shape))}
@@ -80,7 +118,7 @@ def profile(name: str, input_shape: Tuple[int, ...], num_classes: int = 10) -> D
 
 
 def main(args) -> int:
-    result = profile(args.model, parse_input(args.input), args.num_classes)
+    result = profile(args.model, parse_input(args.input), parse_classes(args.num_classes))
     keys = ("model", "params", "forward_macs", "forward_flops", "ics", "exits", "exit_cumulative_flops")
     if args.json:
         print(json.dumps({k: result[k] for k in keys if k in result}))

@@ -23,7 +23,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint-steps", type=int, default=0, metavar="N",
                         help="also checkpoint every N steps inside an epoch (default 0: at epoch ends only)")
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="M",
-                        help="also checkpoint when M minutes passed since the last checkpoint (default 10; 0 = off)")
+                        help="also checkpoint when M minutes passed since the last checkpoint (default 10; 0 = off; "
+                             "finite, at most a year)")
     parser.add_argument("--no-eval", dest="evaluate", action="store_false",
                         help="skip the final evaluation (accuracy.* stay null)")
     parser.add_argument("--no-flops", dest="count_flops", action="store_false",
@@ -44,8 +45,18 @@ def main(args) -> int:
 
     from .run import execute
 
-    if args.checkpoint_steps < 0 or args.checkpoint_minutes < 0:
-        raise RecipeError("--checkpoint-steps and --checkpoint-minutes must be >= 0", file="<command line>")
+    import math
+
+    from recipes.bounds import MINUTES, STEPS
+    from recipes.files import check_output_folder
+
+    # finite and bounded: NaN compared false everywhere and silently switched checkpointing off
+    if not 0 <= args.checkpoint_steps <= STEPS:
+        raise RecipeError(f"--checkpoint-steps must be from 0 (off) to {STEPS:,}", file="<command line>",
+                          value=args.checkpoint_steps)
+    if not (math.isfinite(args.checkpoint_minutes) and 0 <= args.checkpoint_minutes <= MINUTES):
+        raise RecipeError(f"--checkpoint-minutes must be a finite number from 0 (off) to {MINUTES:,} (a year)",
+                          file="<command line>", value=args.checkpoint_minutes)
     recipe = load_recipe(args.recipe, args.overrides)
     spec = recipe.run(args.index)
     if args.device == "cuda":
@@ -55,6 +66,7 @@ def main(args) -> int:
             raise RecipeError("no CUDA device is visible on this node (torch.cuda.is_available() is False); "
                               "run on a GPU node, or use --device cpu", file="--device", value="cuda")
     results = args.results or recipe.launch.results
+    check_output_folder(results, "results directory", error=lambda reason: RecipeError(reason, file=results))
     return execute(spec, results, recipe_name=recipe.name, checkpoint_steps=args.checkpoint_steps,
                    checkpoint_seconds=args.checkpoint_minutes * 60.0, device=args.device, progress=args.progress,
                    evaluate=args.evaluate, count_flops=args.count_flops, restart=args.restart)

@@ -13,7 +13,9 @@ A page asks for a generated part with an HTML comment alone on a line; :func:`on
   entry's ``describe()``: name, source package, implementation, keys read and added, the facts of its kind);
 * ``<!-- reference: recipes -->``: the recipes shipped in ``recipes/*.yaml`` (name, runs, leading comment);
 * ``<!-- reference: methods -->``: the registered training methods, one line;
-* ``<!-- reference: limits -->``: the input bounds of ``recipes.limits`` and their environment variables.
+* ``<!-- reference: limits -->``: the input bounds of ``recipes.limits`` and their environment variables;
+* ``<!-- reference: bounds -->``: the largest value of each kind of recipe number (``recipes.bounds``) and why;
+* ``<!-- reference: moved -->``: the recipe keys that moved or split (``recipes.moved``).
 
 A fenced block opened with ```` ```bash doctest ```` renders as an ordinary ``bash`` block; ``tests/test_docs.py``
 runs those blocks in order. A placeholder the hook does not know, a documented record field or group the typed
@@ -410,7 +412,34 @@ def render_limits() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_bounds() -> str:
+    """The largest value of each kind of recipe number (``recipes.bounds.BOUNDS``) and why."""
+    from recipes import bounds
+
+    lines = ["| bound | largest value | keys | why no run can use more |", "|---|---|---|---|"]
+    for name, (value, keys, why) in bounds.BOUNDS.items():
+        shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+        lines.append(f"| `{name}` | {shown} | {cell(keys)} | {cell(why)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_moved() -> str:
+    """The recipe keys that moved (``recipes.moved.MOVES``) and split (``SPLITS``), from the loader's table."""
+    from recipes import moved
+
+    lines = ["| old key | new key | moved in | the old key now | note |", "|---|---|---|---|---|"]
+    for m in moved.MOVES:
+        old = (f"read as the new key with a warning until {m.refused_from}" if m.same_meaning
+               else "refused, naming the new key (the meaning changed)")
+        lines.append(f"| `{m.old}` | `{m.new}` | {m.moved_in} | {old} | {cell(m.note)} |")
+    for key, what, new, release in moved.SPLITS:
+        lines.append(f"| `{key}` | `{new}` | {release} | still valid: no longer sets {what} | set `{new}` "
+                     "for that |")
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: Dict[str, Callable[[], str]] = {
     "cli": render_cli, "recipe-keys": render_recipe_keys, "record": render_record, "plugins": render_plugins,
-    "recipes": render_recipes, "methods": render_methods, "limits": render_limits,
+    "recipes": render_recipes, "methods": render_methods, "limits": render_limits, "bounds": render_bounds,
+    "moved": render_moved,
 }

@@ -44,10 +44,17 @@ def main(args) -> int:
     if recipe.search is None:
         raise TuneError(f"{args.recipe}: no search section; add `search:` with trials, objectives and space "
                         "(see docs/how-to/tune.md)")
-    if args.trials is not None and args.trials < 1:
-        raise TuneError(f"--trials must be >= 1, got {args.trials}")
-    if args.max_parallel is not None and args.max_parallel < 1:
-        raise TuneError(f"--max-parallel must be >= 1, got {args.max_parallel}")
+    from recipes.bounds import PARALLEL
+    from recipes.files import check_output_folder
+    from recipes.search import MAX_TRIALS
+
+    if args.trials is not None and not 1 <= args.trials <= MAX_TRIALS:
+        raise TuneError(f"--trials must be from 1 to {MAX_TRIALS:,} (as search.trials), got {args.trials}")
+    if args.max_parallel is not None and not 1 <= args.max_parallel <= PARALLEL:
+        raise TuneError(f"--max-parallel must be from 1 to {PARALLEL:,} (as launch.max_parallel), got "
+                        f"{args.max_parallel}")
+    results = args.results or recipe.launch.results
+    check_output_folder(results, "results directory", error=lambda reason: TuneError(f"{results}: {reason}"))
     if args.status:
         print(status_text(recipe, args.results))
         return 0

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from recipes.files import check_output_folder
 from results import RECORD_FILE, make_folder, write_record
 from results.migrate import migrate
 
@@ -138,6 +139,8 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     scheduler = scheduler or cfg.scheduler
     executor_cls = get_executor(scheduler)
     results_dir = os.path.abspath(results_dir or cfg.results)
+    check_output_folder(results_dir, "results directory",  # a FIFO, device or file: refused before any work
+                        error=lambda reason: LaunchError(f"{results_dir}: {reason}"))
     if indices is not None:  # built one by one: a part of a huge matrix never builds the rest
         selected = [recipe.run(i) for i in parse_indices(indices, recipe.count())]
     else:

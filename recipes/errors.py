@@ -5,11 +5,32 @@ every room; they are re-exported here, so ``from recipes.errors import UserError
 """
 from __future__ import annotations
 
+import reprlib
 from typing import Any, Iterable, Optional
 
 from robustperf_errors import UserError, nearest
 
-__all__ = ["RecipeError", "UserError", "nearest"]
+__all__ = ["RecipeError", "UserError", "nearest", "short_repr"]
+
+#: values in messages: three levels of nesting, six items per container, strings cut at 60 characters
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 6
+#: the longest value shown in a message, in characters
+MAX_VALUE_CHARS = 160
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to fit one line: nesting, long containers and long strings shortened with ``...``.
+
+    Never recurses deeper than three levels, so a value nested a thousand levels deep (a hostile recipe)
+    prints as ``[[[...]]]`` instead of raising RecursionError; and never spans lines."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - a value whose own __repr__ fails is still shown as something
+        text = f"<{type(value).__name__}>"
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 3] + "..."
 
 
 class RecipeError(UserError):
@@ -45,7 +66,7 @@ class RecipeError(UserError):
             parts.append(f"key '{self.key}'")
         text = ": ".join(parts) + f": {self.message}"
         if self.value is not RecipeError._MISSING:
-            text += f" (got {self.value!r})"
+            text += f" (got {short_repr(self.value)})"
         if self.allowed is not None:
             text += "; allowed: " + ", ".join(str(a) for a in self.allowed)
         return text

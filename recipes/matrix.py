@@ -18,12 +18,14 @@ command, even ``robustperf run --index 0`` inside an array task, used to build a
   that differ only in keys the runs do not read are refused like values outside the identity.
 - Every exclude entry becomes, per dimension, the set of values it matches (a key no axis sets is a constant:
   the entry matches every run or none). A key matches only the runs that read it, so an entry on a key that
-  some methods read constrains the axis of ``training.loss``. The number of kept runs below a dimension
-  depends only on which entries can still match, so it is counted once per (dimension, entries still alive)
-  by a memoised recursion, and the N-th run is found by walking the dimensions with those counts.
+  some methods read constrains the axis of ``training.loss``. An entry on ``seed`` constrains the seed axis
+  (if any) and the repeats, the last dimension. :mod:`recipes.excludes` counts and indexes the product less
+  what the entries match, dimension by dimension, with the number of distinct partial states bounded.
 
-Length and indexing are polynomial in the axis lengths and the number of exclude entries, whatever the
-product; materialising runs is what :data:`recipes.limits` bounds.
+Length and indexing cost work in proportion to the values the exclude entries name and to the distinct partial
+states they leave between dimensions (a few for the usual excludes, whatever the product); an exclude list
+whose entries tie many axes together exceeds the ``exclude_work`` bound and is refused at once (exact counting
+is #P-complete in general). Materialising runs is what the ``runs`` bound limits (:mod:`recipes.limits`).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import json
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import RecipeError
+from .excludes import ExcludeCounter, check_work
 from .limits import limit
 from .identity import applies, conditions, is_identity_key
 
@@ -108,20 +111,21 @@ class Matrix:
                     raise RecipeError(f"seeds {a} and {b} of the grid are less than repeats={self.repeats} apart, so "
                                       f"their repeats would share seeds; space the seeds at least {self.repeats} "
                                       f"apart or drop repeats", file=file, key="grid.seed")
-        # Exclude entries as per-dimension predicates; entries that can never match are dropped here.
-        #: per kept entry: {axis: frozenset of kept value positions it matches}, and the seed it needs (or None)
-        self._excludes: List[Tuple[Dict[int, FrozenSet[int]], Optional[int]]] = []
+        # Exclude entries as per-dimension predicates (the repeats are the last dimension); entries that can never
+        # match are dropped here. Compiling costs a pass over an axis per key: charged to the same work bound.
+        work = [0]
+        self._index: Dict[Tuple[int, str, Optional[str]], Tuple[Dict[Any, set], List[Tuple[int, Any]]]] = {}
+        entries: List[Dict[int, FrozenSet[int]]] = []
         for entry in exclude:
-            constraint = self._compile(entry, post_keys)
+            constraint = self._compile(entry, post_keys, work)
             if constraint is not None:
-                self._excludes.append(constraint)
-        self._memo: Dict[Tuple[int, FrozenSet[int], Optional[int]], int] = {}
-        self._all = frozenset(range(len(self._excludes)))
-        self._len: Optional[int] = None
+                entries.append(constraint)
+        self._counter = ExcludeCounter([len(values) for _, values in self.axes] + [self.repeats], entries,
+                                       file=file, charge=work[0])
 
     # ------------------------------------------------------------ exclude entries as predicates
 
-    def _compile(self, entry: Patch, post_keys) -> Optional[Tuple[Dict[int, FrozenSet[int]], Optional[int]]]:
+    def _compile(self, entry: Patch, post_keys, work: List[int]) -> Optional[Dict[int, FrozenSet[int]]]:
         per_axis: Dict[int, set] = {}
         seed: Optional[int] = None
         for section, key, want in entry:
@@ -146,127 +150,87 @@ class Matrix:
                     return None
                 continue
             axis = axes.pop()
-            ok = {i for i, (_, patch) in enumerate(self.axes[axis][1])
-                  if _matches(section, key, want, _lookup(self.base, self.post, patch))}
+            ok = self._matching(axis, section, key, want, work)
             per_axis[axis] = per_axis[axis] & ok if axis in per_axis else ok
             if not per_axis[axis]:
                 return None
-        return {a: frozenset(v) for a, v in per_axis.items()}, seed
+        if seed is not None and not self._seed_constraint(seed, per_axis):
+            return None
+        return {a: frozenset(v) for a, v in per_axis.items()}
+
+    def _matching(self, axis: int, section: str, key: Optional[str], want: Any, work: List[int]) -> set:
+        """The kept values of ``axis`` whose runs read ``section.key`` and hold ``want`` there.
+
+        The axis's values of the key are indexed once (a pass over the axis), so each entry costs a lookup and
+        the values it matches, not a pass: 10^4 entries on a 10^5-value axis stay cheap."""
+        index_key = (axis, section, key)
+        index = self._index.get(index_key)
+        if index is None:
+            work[0] += len(self.axes[axis][1])
+            check_work(work[0], self._file)
+            hashable: Dict[Any, set] = {}
+            other: List[Tuple[int, Any]] = []
+            for i, (_, patch) in enumerate(self.axes[axis][1]):
+                value_of = _lookup(self.base, self.post, patch)
+                if not _matches(section, key, value_of(section, key), value_of):
+                    continue  # the runs of this value do not read the key: no entry on it matches them
+                value = value_of(section, key)
+                try:
+                    hashable.setdefault(value, set()).add(i)
+                except TypeError:  # a list or mapping (a whole section, an AutoAttack list)
+                    other.append((i, value))
+            index = self._index[index_key] = (hashable, other)
+        hashable, other = index
+        try:
+            found = set(hashable.get(want, ()))
+        except TypeError:
+            found = set()
+            work[0] += len(hashable)
+            for value, positions in hashable.items():
+                if value == want:
+                    found |= positions
+        found |= {i for i, value in other if value == want}
+        work[0] += len(found) + len(other) + 1
+        check_work(work[0], self._file)
+        return found
+
+    def _seed_constraint(self, seed: int, per_axis: Dict[int, set]) -> bool:
+        """Add to ``per_axis`` what matching ``seed`` takes: the repeat (and the seed axis's value); False when no
+        run has that seed. Seeds of a seed axis are at least ``repeats`` apart, so one repeat number fits."""
+        repeat_dim = len(self.axes)
+        if self._seed_axis is None:
+            r = seed - self._fixed_seed
+            per_axis[repeat_dim] = {r} if 0 <= r < self.repeats else set()
+            return bool(per_axis[repeat_dim])
+        values = {i: seed - _patch_value(patch, "seed", None, self.base["seed"])
+                  for i, (_, patch) in enumerate(self.axes[self._seed_axis][1])}
+        values = {i: r for i, r in values.items() if 0 <= r < self.repeats}
+        allowed = per_axis.get(self._seed_axis)
+        ok = set(values) if allowed is None else set(values) & allowed
+        if not ok:
+            return False
+        per_axis[self._seed_axis] = ok
+        per_axis[repeat_dim] = {values[i] for i in ok}
+        return True
 
     # ------------------------------------------------------------ counting and indexing
-
-    def _seed_of(self, choice: Sequence[int]) -> int:
-        if self._fixed_seed is not None:
-            return self._fixed_seed
-        patch = self.axes[self._seed_axis][1][choice[self._seed_axis]][1]
-        return _patch_value(patch, "seed", None, self.base["seed"])
-
-    def _step(self, dim: int, value: int, active: FrozenSet[int]) -> FrozenSet[int]:
-        """The entries still able to match after axis ``dim`` takes its ``value``-th kept value."""
-        keep = [e for e in active if dim not in self._excludes[e][0] or value in self._excludes[e][0][dim]]
-        return active if len(keep) == len(active) else frozenset(keep)
-
-    def _excluded_repeats(self, active: FrozenSet[int], seed0: Optional[int]) -> Optional[List[int]]:
-        """Sorted repeat numbers the ``active`` entries drop (None: they drop every repeat)."""
-        out = set()
-        for e in active:
-            need = self._excludes[e][1]
-            if need is None:
-                return None
-            r = need - seed0
-            if 0 <= r < self.repeats:
-                out.add(r)
-        return sorted(out)
-
-    def _state_seed(self, dim: int, active: FrozenSet[int], seed0: Optional[int]) -> Optional[int]:
-        """The seed only matters to the count while an active entry constrains it."""
-        return seed0 if any(self._excludes[e][1] is not None for e in active) else None
-
-    def _count(self, dim: int, active: FrozenSet[int], seed0: Optional[int]) -> int:
-        if dim == len(self.axes):
-            if not active:
-                return self.repeats
-            dropped = self._excluded_repeats(active, self._fixed_seed if seed0 is None else seed0)
-            return 0 if dropped is None else self.repeats - len(dropped)
-        if not active:
-            total = self.repeats
-            for _, values in self.axes[dim:]:
-                total *= len(values)
-            return total
-        memo_key = (dim, active, seed0)
-        hit = self._memo.get(memo_key)
-        if hit is not None:
-            return hit
-        total = 0
-        groups: Dict[Tuple[FrozenSet[int], Optional[int]], int] = {}
-        for value in range(len(self.axes[dim][1])):
-            nxt, s = self._next(dim, value, active, seed0)
-            groups[(nxt, s)] = groups.get((nxt, s), 0) + 1
-        for (nxt, s), n in groups.items():
-            total += n * self._count(dim + 1, nxt, s)
-        self._memo[memo_key] = total
-        return total
-
-    def _next(self, dim: int, value: int, active: FrozenSet[int], seed0: Optional[int]):
-        nxt = self._step(dim, value, active)
-        if dim == self._seed_axis:
-            patch = self.axes[dim][1][value][1]
-            seed0 = self._fixed_seed if self._fixed_seed is not None else \
-                _patch_value(patch, "seed", None, self.base["seed"])
-        return nxt, self._state_seed(dim + 1, nxt, seed0)
 
     def __len__(self) -> int:
         return self.count()
 
     def count(self) -> int:
         """Runs in the matrix (may exceed ``sys.maxsize``; ``len()`` of such a matrix raises OverflowError)."""
-        if self._len is None:
-            self._len = self._count(0, self._all, None)
-        return self._len
+        return self._counter.count()
 
     def choice(self, n: int) -> Tuple[Tuple[int, ...], int]:
         """``(kept value position per axis, repeat)`` of run ``n`` (0-based, ``0 <= n < count()``)."""
-        if not 0 <= n < self.count():
-            raise IndexError(n)
-        active, seed0 = self._all, None
-        picks: List[int] = []
-        for dim, (_, values) in enumerate(self.axes):
-            for value in range(len(values)):
-                nxt, s = self._next(dim, value, active, seed0)
-                c = self._count(dim + 1, nxt, s)
-                if n < c:
-                    picks.append(value)
-                    active, seed0 = nxt, s
-                    break
-                n -= c
-        dropped = (self._excluded_repeats(active, self._seed_of(picks)) or []) if active else []
-        r = n
-        for d in dropped:  # the n-th repeat number not dropped
-            if d <= r:
-                r += 1
-        return tuple(picks), r
+        point = self._counter.choice(n)
+        return point[:-1], point[-1]
 
     def __iter__(self) -> Iterator[Tuple[Tuple[int, ...], int]]:
         """Every ``choice`` in matrix order, skipping excluded branches without visiting them."""
-        yield from self._walk(0, self._all, None, [])
-
-    def _walk(self, dim: int, active: FrozenSet[int], seed0: Optional[int], picks: List[int]):
-        if dim == len(self.axes):
-            dropped = self._excluded_repeats(active, self._seed_of(picks)) if active else []
-            if dropped is None:
-                return
-            dropped = set(dropped)
-            for r in range(self.repeats):
-                if r not in dropped:
-                    yield tuple(picks), r
-            return
-        for value in range(len(self.axes[dim][1])):
-            nxt, s = self._next(dim, value, active, seed0)
-            if self._count(dim + 1, nxt, s) == 0:
-                continue
-            picks.append(value)
-            yield from self._walk(dim + 1, nxt, s, picks)
-            picks.pop()
+        for point in self._counter.points():
+            yield point[:-1], point[-1]
 
     # ------------------------------------------------------------ configs
 

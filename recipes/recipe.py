@@ -19,9 +19,11 @@ from .divisions import BENCHMARK_ALIASES, BENCHMARK_KEYS, apply_benchmark, check
 from .errors import RecipeError, nearest
 from .expand import expand_iter, run_spec, touched_sections
 from .fields import SEED_FIELD, validate_value
+from .files import read_regular
 from .limits import limit, over_limit_message
 from .loading import parse_yaml
 from .matrix import Matrix, Patch, apply_patch, copy_config
+from .moved import moved, relocate_base, warn_moved
 from .names import check_names
 from .rules import check_run
 from .schema import all_paths, section_fields, validate_section
@@ -114,9 +116,9 @@ def load_recipe(path: str, overrides: Sequence[str] = ()) -> Recipe:
         RecipeError: naming the file, key path, line, value and what is allowed, for any mistake.
     """
     file = str(path)
-    try:
-        with open(file, "rb") as fh:
-            raw = fh.read()
+    try:  # a regular file only (a FIFO or device would block or never end), read no further than the bound
+        raw = read_regular(file, limit("recipe_bytes"), "recipe", error=lambda reason: RecipeError(reason, file=file),
+                           too_big=lambda n: over_limit_message("recipe_bytes", "the recipe's size in bytes", None))
     except FileNotFoundError:
         raise RecipeError("recipe file not found", file=file) from None
     except IsADirectoryError:
@@ -251,6 +253,7 @@ def _parse_base(raw: Any, file: str, lines: Dict[str, int]) -> Dict[str, Any]:
     if not isinstance(raw, dict):
         raise RecipeError("base must be a mapping of sections", file=file, key="base", value=_short(raw),
                           line=lines.get("base"))
+    raw = relocate_base(raw, file, lines)  # keys that moved: read as their new ones (with a warning)
     sub = {k[len("base."):]: v for k, v in lines.items() if k.startswith("base.")}
     for key in raw:
         if key != "seed" and key not in SECTIONS:
@@ -293,6 +296,9 @@ def _parse_assignment(path: str, value: Any, file: str, lines: Dict[str, int], w
                 patch.extend(_parse_assignment(f"{section}.{sub}", sub_value, file, lines, f"{where}.{sub}"))
         return tuple(patch)
     specs = section_fields(section)
+    move = moved(path) if key not in specs else None
+    if move is not None:  # an old key: read as its new one for a release, with a warning (or refused, naming it)
+        return _parse_assignment(warn_moved(move, file, where, lines.get(where)), value, file, lines, where)
     if key not in specs:
         hint = nearest(key, specs)
         raise RecipeError("unknown key" + (f" (did you mean '{section}.{hint}'?)" if hint else ""), file=file,

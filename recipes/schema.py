@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 from . import catalog
 from .errors import RecipeError, nearest
 from .fields import SEED_FIELD, copy_default, field_specs, key_field, validate_value
+from .moved import moved
 from .rules import check_run
 from .sections import (SECTIONS, AttackConfig, BenchmarkConfig, DataConfig, EvaluationConfig, LaunchConfig,
                        MeasurementConfig, ModelConfig, TrackingConfig, TrainingConfig)
@@ -99,6 +100,10 @@ def validate_section(name: str, values: Any, *, file: Optional[str] = None, part
         path = f"{name}.{key}"
         line = (lines or {}).get(path)
         if key not in specs:
+            move = moved(path)
+            if move is not None:
+                raise RecipeError(f"unknown key: it moved to '{move.new}' in {move.moved_in}; set that key",
+                                  file=file, key=path, line=line)
             hint = nearest(str(key), specs)
             raise RecipeError("unknown key" + (f" (did you mean '{name}.{hint}'?)" if hint else ""), file=file,
                               key=path, allowed=list(specs), line=line)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import RecipeError, nearest
+from .moved import moved
 
 SEARCH_KEYS = ("trials", "startup_trials", "seed", "objectives", "space")
 DIRECTIONS = {"max": "maximize", "min": "minimize", "maximize": "maximize", "minimize": "minimize"}
@@ -111,7 +112,7 @@ def parse_search(raw: Any, file: str, lines: Optional[Dict[str, int]] = None) ->
         where = f"search.objectives.{name}"
         if not isinstance(name, str) or not name or any(not part for part in name.split(".")):
             raise err("an objective is a record field such as accuracy.clean", where, name)
-        if direction not in DIRECTIONS:
+        if not isinstance(direction, str) or direction not in DIRECTIONS:
             raise err("direction must be max or min", where, direction, allowed=("max", "min"))
         objectives.append((name, DIRECTIONS[direction]))
 
@@ -124,7 +125,8 @@ def parse_search(raw: Any, file: str, lines: Optional[Dict[str, int]] = None) ->
     for path, spec in space_raw.items():
         where = f"search.space.{path}"
         if not isinstance(path, str) or path not in paths or "." not in path:
-            hint = nearest(str(path), [p for p in paths if "." in p])
+            move = moved(path) if isinstance(path, str) else None
+            hint = move.new if move is not None else nearest(str(path), [p for p in paths if "." in p])
             raise err("not a run-config key" + (f" (did you mean '{hint}'?)" if hint else ""), where,
                       allowed=None)
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from . import bounds as B
 from . import catalog
 from .checks import (DEFAULT_CLOUD_PRICES, DEFAULT_DEVICE_TABLE, check_autoattack, check_devices,
                      check_prices)
@@ -39,29 +40,30 @@ class DataConfig:
                                    "same wherever it lies", read_by="data.name")
     image_size: Optional[int] = _f(None, "side of the images fed to the model (folder datasets: crops decoded to "
                                          "this size); null = the dataset's own (64 Tiny ImageNet, 224 imagefolder)",
-                                   min=8)
+                                   min=8, max=B.PIXELS)
     synthetic: Optional[str] = _f(None, "DeepMind generated-data .npz (image uint8 Nx32x32x3, label)",
                                   when={"data.synthetic_fraction": IS_POSITIVE})
     synthetic_fraction: float = _f(0.0, "fraction of every training batch drawn from the synthetic data",
                                    min=0.0, max=0.99)
-    batch_size: int = _f(128, "per-process training batch size", min=1)
+    batch_size: int = _f(128, "per-process training batch size", min=1, max=B.IMAGES)
     augment: bool = _f(True, "random crop (padding 4) and horizontal flip for 32x32 data")
     holdout_fraction: float = _f(0.0, "fraction of the training set held out of training (seeded, fixed split) "
                                       "for calibration, e.g. early-exit thresholds", min=0.0, max=0.5)
-    num_workers: int = _f(0, "data-loader worker processes", min=0, identity=False)
+    num_workers: int = _f(0, "data-loader worker processes", min=0, max=B.WORKERS, identity=False)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = _f("wrn", "model family (a models plug-in: robustperf plugins --kind models), or any timm "
                           "model name")
-    depth: int = _f(28, "WideResNet depth, 6n+4", min=10, read_by="model.arch", form=(6, 4))
-    width: int = _f(10, "WideResNet widening factor", min=1, read_by="model.arch")
+    depth: int = _f(28, "WideResNet depth, 6n+4", min=10, max=B.DEPTH, read_by="model.arch", form=(6, 4))
+    width: int = _f(10, "WideResNet widening factor", min=1, max=B.WIDTH, read_by="model.arch")
     activation: str = _f("relu", "activation function", choices=("relu", "gelu", "silu"),
                          read_by="model.arch")
     drop_rate: float = _f(0.0, "dropout before the classifier", min=0.0, max=0.99)
     input_size: Optional[int] = _f(None, "resize inputs to this size inside the model (bilinear, differentiable; "
                                          "ImageNet-style timm models on small images); null = as given", min=8,
+                                   max=B.PIXELS,
                                read_by="model.arch")
 
 
@@ -69,53 +71,57 @@ class ModelConfig:
 class TrainingConfig:
     loss: str = _f("at", "training method (a methods plug-in: robustperf plugins --kind methods)",
                    choices=catalog.Choices("methods"))
-    trades_beta: float = _f(6.0, "TRADES robustness weight beta (method trades)", min=0.0,
+    trades_beta: float = _f(6.0, "TRADES robustness weight beta (method trades)", min=0.0, max=B.WEIGHT,
                              read_by="training.loss")
     mart_beta: float = _f(6.0, "MART weight of the misclassification-aware KL term (method mart)", min=0.0,
+                          max=B.WEIGHT,
                            read_by="training.loss")
-    fgsm_alpha: float = _f(1.25, "FGSM step size as a multiple of attack.eps (method fgsm_rs)", min=0.0,
+    fgsm_alpha: float = _f(1.25, "FGSM step size as a multiple of attack.eps (method fgsm_rs)", min=0.0, max=B.WEIGHT,
                            min_exclusive=True, read_by="training.loss")
     awp_gamma: Optional[float] = _f(None, "adversarial weight perturbation size gamma (Wu 2020; methods at, trades, "
-                                          "mart); null = off", min=0.0, min_exclusive=True,
+                                          "mart); null = off", min=0.0, max=B.RELATIVE, min_exclusive=True,
                                     read_by="training.loss")
-    awp_warmup: int = _f(0, "epochs before the weight perturbation starts (with awp_gamma)", min=0,
+    awp_warmup: int = _f(0, "epochs before the weight perturbation starts (with awp_gamma)", min=0, max=B.EPOCHS,
                           when={"training.awp_gamma": IS_SET})
     sdn_ic_epochs: int = _f(25, "epochs of the IC phase of the sdn_ic_only methods (Adam on the ICs, backbone "
                                 "frozen); the backbone trains for the first epochs - sdn_ic_epochs", min=1,
+                            max=B.EPOCHS,
                              read_by="training.loss")
-    sdn_ic_lr: float = _f(0.001, "Adam learning rate of the IC phase (sdn_ic_only methods)", min=0.0,
+    sdn_ic_lr: float = _f(0.001, "Adam learning rate of the IC phase (sdn_ic_only methods)", min=0.0, max=B.RATE,
                           min_exclusive=True, read_by="training.loss")
     sdn_ic_milestone: int = _f(15, "IC-phase epoch at which its learning rate drops 10x (sdn_ic_only methods)",
-                               min=1, read_by="training.loss")
+                               min=1, max=B.EPOCHS, read_by="training.loss")
     epochs: int = _f(100, "training epochs (warm-up included); method free: passes over the data, each batch "
-                          "replayed attack.steps times", min=1)
+                          "replayed attack.steps times", min=1, max=B.EPOCHS)
     ema_decay: Optional[float] = _f(None, "EMA decay of the weights (e.g. 0.995); null = no EMA",
                                     min=0.0, max=1.0, min_exclusive=True)
-    lr: float = _f(0.1, "learning rate at lr_base_batch_size; scaled linearly to the global batch", min=0.0,
+    lr: float = _f(0.1, "learning rate at lr_base_batch_size; scaled linearly to the global batch", min=0.0, max=B.RATE,
                    min_exclusive=True)
-    lr_base_batch_size: int = _f(128, "global batch size at which lr applies", min=1)
+    lr_base_batch_size: int = _f(128, "global batch size at which lr applies", min=1, max=B.IMAGES)
     optimizer: str = _f("sgd", "timm optimizer name (sgd = SGD with Nesterov momentum)")
     momentum: float = _f(0.9, "optimizer momentum", min=0.0, max=1.0)
-    weight_decay: float = _f(5e-4, "weight decay", min=0.0)
+    weight_decay: float = _f(5e-4, "weight decay", min=0.0, max=B.DECAY)
     scheduler: str = _f("cosine", "timm scheduler name", choices=("cosine", "step", "multistep", "plateau",
                                                                    "tanh", "poly", "none"))
-    warmup_epochs: int = _f(1, "linear warm-up epochs, counted in epochs", min=0)
+    warmup_epochs: int = _f(1, "linear warm-up epochs, counted in epochs", min=0, max=B.EPOCHS)
     precision: str = _f("fp32", "numeric precision of forward passes (fp16: autocast with a gradient scaler)",
                         choices=("fp32", "bf16", "fp16"))
-    clip_grad: Optional[float] = _f(None, "gradient-norm clipping; null = none", min=0.0, min_exclusive=True)
+    clip_grad: Optional[float] = _f(None, "gradient-norm clipping; null = none", min=0.0,
+                                    max=B.CLIP, min_exclusive=True)
     select_on: str = _f("validation", "images of the per-epoch check that picks the best checkpoint: validation "
                                       "(val_size held-out training images, never trained on) or test (the "
                                       "first select_subset test images; the reference study's protocol)",
                         choices=("validation", "test"))
     val_size: int = _f(1024, "training images held out for the check when select_on is validation (chosen by "
-                             "the seed)", min=1, when={"training.select_on": ("validation",)})
+                             "the seed)", min=1, max=B.IMAGES, when={"training.select_on": ("validation",)})
     select_subset: int = _f(1024, "images of the per-epoch PGD check that chooses the best checkpoint (the first "
-                                  "of the held-out or test images)", min=1)
-    select_pgd_steps: int = _f(40, "PGD steps of the per-epoch best-checkpoint check", min=1)
+                                  "of the held-out or test images)", min=1, max=B.IMAGES)
+    select_pgd_steps: int = _f(40, "PGD steps of the per-epoch best-checkpoint check", min=1, max=B.STEPS)
     select_pgd_step_size: Optional[float] = _f(None, "PGD step size of the per-epoch check; null = "
-                                                     "2.5*eps/select_pgd_steps", min=0.0, min_exclusive=True,
+                                                     "2.5*eps/select_pgd_steps", min=0.0,
+                                               max=B.DISTANCE, min_exclusive=True,
                                                kind="fraction")
-    select_batch_size: int = _f(500, "batch size of the per-epoch check", min=1)
+    select_batch_size: int = _f(500, "batch size of the per-epoch check", min=1, max=B.IMAGES)
     select_attack: str = _f("pgd", "attack of the per-epoch check (an attacks plug-in with the check role)",
                             choices=catalog.Choices("attacks", where=_role("check")), since="0.2")
     stop_at_target: bool = _f(False, "end training after the epoch whose check first reaches the benchmark's target "
@@ -126,12 +132,13 @@ class TrainingConfig:
 @dataclass(frozen=True)
 class AttackConfig:
     norm: str = _f("linf", "threat model", choices=catalog.Choices("attacks", where=_role("check"), values=_norms))
-    eps: float = _f(8 / 255, "perturbation budget; accepts a fraction such as 8/255", min=0.0,
+    eps: float = _f(8 / 255, "perturbation budget; accepts a fraction such as 8/255", min=0.0, max=B.DISTANCE,
                     min_exclusive=True, kind="fraction")
-    steps: int = _f(10, "PGD steps of the training attack; method free: replays m of each batch", min=1,
+    steps: int = _f(10, "PGD steps of the training attack; method free: replays m of each batch", min=1, max=B.STEPS,
                     read_by="training.loss")
     step_size: Optional[float] = _f(None, "PGD step size; null = 1.5*eps/steps for every PGD-based method "
                                           "(free: eps); TRADES' and MART's papers use 0.007 at eps 0.031", min=0.0,
+                                    max=B.DISTANCE,
                                     min_exclusive=True, kind="fraction", read_by="training.loss")
     random_start: bool = _f(True, "start PGD from a uniform random point in the eps-ball",
                             read_by="training.loss")
@@ -143,17 +150,19 @@ class AttackConfig:
 class EvaluationConfig:
     attack: str = _f("pgd", "attack of the final robust evaluation, on the whole test set (an attacks plug-in "
                             "with the evaluation role)", choices=catalog.Choices("attacks", where=_role("evaluation")))
-    pgd_steps: int = _f(40, "PGD steps of the final robust evaluation (whole test set)", min=1)
+    pgd_steps: int = _f(40, "PGD steps of the final robust evaluation (whole test set)", min=1, max=B.STEPS)
     pgd_step_size: Optional[float] = _f(None, "final evaluation PGD step size; null = 2.5*eps/pgd_steps", min=0.0,
+                                        max=B.DISTANCE,
                                         min_exclusive=True, kind="fraction")
     autoattack: Any = _f("standard", "AutoAttack version (standard, plus, rand), a list of attacks, or null to "
                                      "skip", kind="autoattack", check=check_autoattack)
-    autoattack_n: int = _f(10000, "AutoAttack on the first n test points (RobustBench convention)", min=1)
-    batch_size: int = _f(500, "evaluation batch size", min=1)
+    autoattack_n: int = _f(10000, "AutoAttack on the first n test points (RobustBench convention)", min=1, max=B.IMAGES)
+    batch_size: int = _f(500, "evaluation batch size", min=1, max=B.IMAGES)
     which: str = _f("best", "checkpoint evaluated at the end of training", choices=("best", "last"))
     fgm_steps: int = _f(0, "minimal-eps FGM survival attack: eps levels k*fgm_eps_max/fgm_steps tried until the "
-                           "prediction flips; 0 = off", min=0)
+                           "prediction flips; 0 = off", min=0, max=B.STEPS)
     fgm_eps_max: Optional[float] = _f(None, "largest eps of the minimal-eps FGM; null = attack.eps", min=0.0,
+                                      max=B.DISTANCE,
                                       min_exclusive=True, kind="fraction")
     slowdown: Optional[Dict[str, Any]] = _f(None, "early-exit and slowdown-attack evaluation of a multi-exit "
                                                   "(sdn_*) model: a mapping of evaluation.slowdown keys ({} = the "
@@ -162,11 +171,12 @@ class EvaluationConfig:
 
 @dataclass(frozen=True)
 class MeasurementConfig:
-    pue: float = _f(1.58, "data-centre power usage effectiveness multiplying measured energy", min=1.0)
-    usd_per_kwh: float = _f(0.12, "electricity price, $ per kWh", min=0.0)
-    kg_co2_per_kwh: float = _f(0.5663, "grid carbon intensity, kg CO2eq per kWh", min=0.0)
+    pue: float = _f(1.58, "data-centre power usage effectiveness multiplying measured energy", min=1.0, max=B.PUE)
+    usd_per_kwh: float = _f(0.12, "electricity price, $ per kWh", min=0.0, max=B.PRICE)
+    kg_co2_per_kwh: float = _f(0.5663, "grid carbon intensity, kg CO2eq per kWh", min=0.0, max=B.CARBON)
     tdp_watts: Optional[float] = _f(None, "if set and no meter is readable: energy estimated as tdp_watts x "
-                                          "devices x time (labelled estimate-tdp)", min=0.0, min_exclusive=True)
+                                          "devices x time (labelled estimate-tdp)", min=0.0,
+                                    max=B.POWER, min_exclusive=True)
     energy_source: str = _f("auto", "energy backend", choices=catalog.Choices("meters", before=("auto",), after=("none",)))
     sample_hz: float = _f(10.0, "power sampling rate of the background sampler", min=0.1, max=1000.0)
     cloud_usd_per_gpu_hour: Dict[str, Any] = _f(None, "device model -> [low, high] $ per device-hour",
@@ -208,14 +218,16 @@ class LaunchConfig:
 
     scheduler: str = _f("local", "where runs execute", choices=catalog.Choices("executors"))
     results: str = _f("runs", "results directory (one folder per run_id)")
-    max_parallel: int = _f(2, "runs executing at once (the %K of an array job)", min=1)
-    time_min: int = _f(60, "wall-time limit of one job, minutes", min=1)
+    max_parallel: int = _f(2, "runs executing at once (the %K of an array job)", min=1, max=B.PARALLEL)
+    time_min: int = _f(60, "wall-time limit of one job, minutes", min=1, max=B.MINUTES)
     partition: Optional[str] = _f(None, "SLURM partition / LSF queue")
     account: Optional[str] = _f(None, "account / project to charge")
-    gpus_per_run: int = _f(0, "GPUs per run (torchrun processes when > 1)", min=0)
-    cpus_per_run: int = _f(1, "CPU cores per run", min=1)
-    mem_gb: Optional[float] = _f(None, "memory per run, GB; null = scheduler default", min=0.0, min_exclusive=True)
-    signal_seconds: int = _f(120, "seconds before the wall-time at which the run is told to checkpoint", min=1)
+    gpus_per_run: int = _f(0, "GPUs per run (torchrun processes when > 1)", min=0, max=B.DEVICES)
+    cpus_per_run: int = _f(1, "CPU cores per run", min=1, max=B.CORES)
+    mem_gb: Optional[float] = _f(None, "memory per run, GB; null = scheduler default", min=0.0,
+                                 max=B.MEMORY_GB, min_exclusive=True)
+    signal_seconds: int = _f(120, "seconds before the wall-time at which the run is told to checkpoint", min=1,
+                             max=B.SECONDS)
     chain: int = _f(0, "dependent follow-up jobs that resume unfinished runs past the wall-time", min=0)
     directives: Tuple[str, ...] = _f((), "extra raw scheduler directives, one per line", kind="strings")
     setup: Tuple[str, ...] = _f((), "shell lines run before each task (module load, venv activation)",

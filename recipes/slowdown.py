@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from . import bounds as B
 from . import catalog
 from .errors import RecipeError, nearest
 from .fields import copy_default, field_specs, validate_value
@@ -37,47 +38,51 @@ class SlowdownConfig:
                                   choices=SLOWDOWN_ATTACKS)
     norms: Tuple[str, ...] = _f(None, "threat models of each attack", factory=lambda: tuple(SLOWDOWN_NORMS), kind="choices",
                                 choices=SLOWDOWN_NORMS)
-    n: Optional[int] = _f(None, "test samples evaluated (the first n); null = all", min=1)
-    batch_size: int = _f(250, "batch size of crafting and early-exit evaluation", min=1)
-    latency_n: int = _f(32, "test samples timed one at a time (batch-1 early-exit latency)", min=1)
-    rtt_ms: float = _f(11.0, "edge-to-cloud round-trip time of the latency model, ms", min=0.0)
+    n: Optional[int] = _f(None, "test samples evaluated (the first n); null = all", min=1, max=B.IMAGES)
+    batch_size: int = _f(250, "batch size of crafting and early-exit evaluation", min=1, max=B.IMAGES)
+    latency_n: int = _f(32, "test samples timed one at a time (batch-1 early-exit latency)", min=1, max=B.IMAGES)
+    rtt_ms: float = _f(11.0, "edge-to-cloud round-trip time of the latency model, ms", min=0.0, max=B.MILLISECONDS)
     split_exit: int = _f(1, "exits on the edge device in the latency model (samples exiting later go to the cloud)",
-                         min=1)
-    linf_eps: float = _f(0.03125, "Linf budget", min=0.0, min_exclusive=True, kind="fraction")
-    linf_steps: int = _f(30, "per-sample Linf DeepSloth iterations", min=1)
-    linf_step_size: float = _f(0.002, "per-sample Linf DeepSloth step", min=0.0, min_exclusive=True,
+                         min=1, max=B.EXITS)
+    linf_eps: float = _f(0.03125, "Linf budget", min=0.0, max=B.DISTANCE, min_exclusive=True, kind="fraction")
+    linf_steps: int = _f(30, "per-sample Linf DeepSloth iterations", min=1, max=B.STEPS)
+    linf_step_size: float = _f(0.002, "per-sample Linf DeepSloth step", min=0.0, max=B.DISTANCE, min_exclusive=True,
                                kind="fraction")
     linf_random_start: str = _f("step", "Linf start: U(-step, step) as the paper's code, U(-eps, eps), or none",
                                 choices=("step", "eps", "none"))
     l2_eps: float = _f(1.0, "initial L2 radius (decays by l2_gamma every l2_decay_every iterations)", min=0.0,
+                       max=B.DISTANCE,
                        min_exclusive=True)
-    l2_steps: int = _f(550, "per-sample L2 DeepSloth iterations", min=1)
-    l2_lr: float = _f(1.0, "L2 step size at the start (cosine-annealed)", min=0.0, min_exclusive=True)
-    l2_lr_min: float = _f(0.01, "L2 step size at the end", min=0.0)
+    l2_steps: int = _f(550, "per-sample L2 DeepSloth iterations", min=1, max=B.STEPS)
+    l2_lr: float = _f(1.0, "L2 step size at the start (cosine-annealed)", min=0.0, max=B.DISTANCE, min_exclusive=True)
+    l2_lr_min: float = _f(0.01, "L2 step size at the end", min=0.0, max=B.DISTANCE)
     l2_gamma: float = _f(0.1, "L2 radius decay factor (1 - gamma)", min=0.0, max=0.99)
-    l2_decay_every: int = _f(50, "L2 iterations between radius decays", min=1)
-    l1_eps: float = _f(8.0, "L1 budget", min=0.0, min_exclusive=True)
-    l1_steps: int = _f(250, "per-sample L1 DeepSloth iterations", min=1)
-    l1_step_size: float = _f(0.5, "L1 step (L1 length of each sparse step)", min=0.0, min_exclusive=True)
+    l2_decay_every: int = _f(50, "L2 iterations between radius decays", min=1, max=B.STEPS)
+    l1_eps: float = _f(8.0, "L1 budget", min=0.0, max=B.L1_DISTANCE, min_exclusive=True)
+    l1_steps: int = _f(250, "per-sample L1 DeepSloth iterations", min=1, max=B.STEPS)
+    l1_step_size: float = _f(0.5, "L1 step (L1 length of each sparse step)", min=0.0,
+                             max=B.L1_DISTANCE, min_exclusive=True)
     l1_sparsity: float = _f(99.0, "L1 gradient sparsity: percentile of |grad| below which coordinates are "
                                   "dropped", min=0.0, max=99.99)
     universal_n: int = _f(250, "training samples a universal perturbation is crafted on (per class for "
-                               "class-universal)", min=1)
-    universal_batch_size: int = _f(250, "batch size of universal crafting", min=1)
-    universal_linf_steps: int = _f(12, "universal Linf iterations over the crafting set", min=1)
-    universal_linf_step_size: float = _f(0.005, "universal Linf initial step", min=0.0, min_exclusive=True,
+                               "class-universal)", min=1, max=B.IMAGES)
+    universal_batch_size: int = _f(250, "batch size of universal crafting", min=1, max=B.IMAGES)
+    universal_linf_steps: int = _f(12, "universal Linf iterations over the crafting set", min=1, max=B.STEPS)
+    universal_linf_step_size: float = _f(0.005, "universal Linf initial step", min=0.0,
+                                         max=B.DISTANCE, min_exclusive=True,
                                          kind="fraction")
     universal_linf_decay: float = _f(0.1, "universal Linf step multiplier every universal_linf_decay_every "
                                           "iterations", min=0.0, max=1.0)
-    universal_linf_decay_every: int = _f(4, "universal Linf iterations between step decays", min=1)
-    universal_l2_epochs: int = _f(11, "universal L2 epochs (radius and step decay by (1 - l2_gamma) each)", min=1)
-    universal_l2_steps: int = _f(50, "universal L2 iterations per batch and epoch", min=1)
-    universal_l2_lr: float = _f(0.1, "universal L2 initial step", min=0.0, min_exclusive=True)
-    universal_l1_steps: int = _f(100, "universal L1 iterations", min=1)
+    universal_linf_decay_every: int = _f(4, "universal Linf iterations between step decays", min=1, max=B.STEPS)
+    universal_l2_epochs: int = _f(11, "universal L2 epochs (radius and step decay by (1 - l2_gamma) each)", min=1,
+                                  max=B.EPOCHS)
+    universal_l2_steps: int = _f(50, "universal L2 iterations per batch and epoch", min=1, max=B.STEPS)
+    universal_l2_lr: float = _f(0.1, "universal L2 initial step", min=0.0, max=B.DISTANCE, min_exclusive=True)
+    universal_l1_steps: int = _f(100, "universal L1 iterations", min=1, max=B.STEPS)
     universal_l1_sparsity: float = _f(90.0, "universal L1 gradient sparsity (percentile)", min=0.0, max=99.99)
-    baseline_steps: int = _f(20, "PGD iterations of the pgd_final / pgd_avg / pgd_max baselines", min=1)
+    baseline_steps: int = _f(20, "PGD iterations of the pgd_final / pgd_avg / pgd_max baselines", min=1, max=B.STEPS)
     baseline_step_size: Optional[float] = _f(None, "baseline PGD step; null = 2.5 eps / steps (reaches eps)",
-                                             min=0.0, min_exclusive=True, kind="fraction")
+                                             min=0.0, max=B.DISTANCE, min_exclusive=True, kind="fraction")
 
 
 def check_slowdown(path: str, value: Any, file: Optional[str] = None) -> Dict[str, Any]:

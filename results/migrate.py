@@ -89,7 +89,10 @@ def _scan(results_dir: str) -> Tuple[Dict[str, List[Entry]], MigrationPlan]:
     plan = MigrationPlan()
     groups: Dict[str, List[Entry]] = {}
     for name in sorted(os.listdir(results_dir)):
-        if name.startswith(("_", ".")) or not os.path.isfile(os.path.join(results_dir, name, RECORD_FILE)):
+        record_path = os.path.join(results_dir, name, RECORD_FILE)
+        if name.startswith(("_", ".")) or not os.path.isfile(record_path):
+            if not name.startswith(("_", ".")) and os.path.lexists(record_path):  # a FIFO, a device: never opened
+                plan.skipped.append((name, "its result.json is not a regular file"))
             continue
         link = next((p for p in (os.path.join(results_dir, name), os.path.join(results_dir, name, RECORD_FILE))
                      if os.path.islink(p)), None)

@@ -23,6 +23,7 @@ import stat
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 from recipes.limits import LIMITS, limit
+from recipes.files import kind_of
 from robustperf_errors import UserError
 
 from .groups import TEMPLATE
@@ -169,6 +170,13 @@ def read_run_record(run_dir: str) -> Dict[str, Any]:
     return record
 
 
+def _kind(path: str) -> str:
+    try:
+        return kind_of(os.stat(path).st_mode)
+    except OSError:
+        return "a broken link"
+
+
 def load_record(results_dir: str, run_id: str) -> Optional[Dict[str, Any]]:
     """The record of ``run_id`` under ``results_dir``, or None when the run has none yet.
 
@@ -191,6 +199,8 @@ def iter_records(results_dir: str) -> Iterator[Tuple[str, Optional[Dict[str, Any
     for entry in sorted(os.listdir(results_dir)):
         path = os.path.join(results_dir, entry, RECORD_FILE)
         if not os.path.isfile(path):
+            if os.path.lexists(path) and os.path.isdir(os.path.join(results_dir, entry)):
+                yield path, None, f"the record is {_kind(path)}, not a regular file (never opened: it could block)"
             continue
         try:
             yield path, read_record(path), None

@@ -50,6 +50,10 @@ def main(args) -> int:
 
     if args.output and not args.output.lower().endswith((".csv", ".parquet", ".pq")):
         raise TableError(f"{args.output}: unknown table format; expected a .csv or .parquet output")
+    if args.output:  # an existing FIFO, device or folder is refused before any work (recipes/files.py)
+        from recipes.files import check_output_file
+
+        check_output_file(args.output, "output table", error=lambda reason: TableError(f"{args.output}: {reason}"))
     from results.pricing import parse_pricing_overrides
 
     table, problems = collect(args.results_dir, parse_pricing_overrides(args.pricing))  # no record: TableError

@@ -9,6 +9,9 @@ from typing import Any, Dict, Optional, Tuple
 
 import yaml
 
+from recipes.files import read_regular
+from recipes.limits import limit
+
 from .adapters import check_adapter
 from .errors import TableError
 from .sections.registry import get_section, list_sections
@@ -72,19 +75,23 @@ def load_mapping(path: str) -> Mapping:
     """Read a mapping YAML (keys as :attr:`Mapping.KEYS`).
 
     Raises:
-        TableError: the file cannot be read, is not YAML, is empty (no keys: an empty file, only comments,
+        TableError: the file cannot be read (or is not a regular file: a FIFO or /dev/zero would block or never
+            end), is larger than a recipe may be, is not YAML, is empty (no keys: an empty file, only comments,
             ``null`` or ``{}``), is not a mapping, or has an unknown key or a bad value (each named).
     """
     if not path or not str(path).strip():
         raise TableError("--mapping: a mapping file is needed, got an empty path (leave --mapping out to use our "
                          "records' columns)")
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        text = read_regular(path, limit("recipe_bytes"), "mapping",
+                            error=lambda reason: TableError(f"{path}: {reason}"))
+        data = yaml.safe_load(text.decode("utf-8"))
     except OSError as err:
         raise TableError(f"{path}: cannot read the mapping: {err}") from None
+    except UnicodeDecodeError as err:
+        raise TableError(f"{path}: the mapping is not UTF-8 text (byte {err.start})") from None
     except yaml.YAMLError as err:
-        raise TableError(f"{path}: not valid YAML: {err}") from None
+        raise TableError(f"{path}: not valid YAML: " + " ".join(str(err).split())) from None
     if data is None or data == {}:  # an empty file, only comments, `null` or `{}`: almost surely the wrong file
         raise TableError(f"{path}: the mapping file is empty (no keys); expected a YAML mapping of "
                          f"{', '.join(Mapping.KEYS)} (leave --mapping out to use our records' columns)")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from results import (COMPLETED, FAILED, FIELDS, RUNNING, Accuracy, Cost, Energy, Flops, Survival, atomic_write,
                      flatten, iter_records)
+from recipes.files import check_regular
 from results.audit import audit
 from results.config_paths import config_path
 from results.keys import (CO2_KG, CONFIG, EVALUATION, EVALUATIONS, INFERENCE, OFFLINE, PARAMS, PREEMPTED,
@@ -225,6 +226,7 @@ def load_table(path: str, pricing: Optional[Dict[str, Any]] = None) -> Tuple[pd.
                          "the raw measurements; collect the directory instead")
     if not os.path.exists(path):
         raise TableError(f"{path}: no such table or results directory")
+    check_regular(path, "table", error=lambda reason: TableError(f"{path}: {reason}"))  # no FIFO, no /dev/zero
     lower = path.lower()
     try:
         if lower.endswith((".parquet", ".pq")):
@@ -332,6 +334,7 @@ def collect_survival(results_dir: str, runs: Optional[pd.DataFrame] = None,
                             "folder; left out")
             continue
         try:
+            check_regular(path, "survival table", error=ValueError)  # a FIFO or device would block or never end
             part = pd.read_parquet(path)
         except (OSError, ValueError) as err:
             problems.append(f"{path}: survival table unreadable: {err}")

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from recipes.files import open_regular
 from results import atomic_write_bytes
 
 STATE_FORMAT = 1
@@ -90,8 +91,8 @@ class AutoAttackState:
         """The state at ``path`` if it exists, is readable and matches ``fingerprint``; None otherwise."""
         if not os.path.exists(path):
             return None
-        try:
-            with open(path, "rb") as fh:
+        try:  # a FIFO or device is no saved state: start over (recipes/files.py)
+            with open_regular(path, "AutoAttack state", error=lambda reason: ValueError(reason)) as fh:
                 data = json.loads(fh.read().decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             return None  # atomic writes make this unlikely; a broken state only costs a restart

@@ -20,6 +20,7 @@ import torch
 
 from recipes import SET_SOURCE, RunConfig, all_paths, parse_yaml, validate_value
 from recipes.errors import RecipeError, UserError
+from recipes.files import open_regular
 from results import RECORD_FILE, atomic_write_bytes, make_folder, read_run_record, write_run_record
 from results.evaluations import evaluation_settings, store_evaluation
 from results.pricing import kwh as _kwh
@@ -70,8 +71,8 @@ class _Progress:
 
     @classmethod
     def load(cls, path: str, fingerprint: Dict[str, Any]) -> Optional["_Progress"]:
-        try:
-            with open(path, "rb") as fh:
+        try:  # a FIFO or device is no saved progress: start over (recipes/files.py)
+            with open_regular(path, "evaluation progress", error=lambda reason: ValueError(reason)) as fh:
                 data = json.loads(fh.read().decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             return None

@@ -2,12 +2,14 @@
 argument checks are importable and testable without a run)."""
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Optional
 
 import torch
 
 # pyautoattack's attack names (a custom list) and versions: the recipe schema's vocabulary, imported not copied
 from recipes import AUTOATTACK_ATTACKS, AUTOATTACK_VERSIONS
+from recipes.bounds import IMAGES, STEPS
 from recipes.errors import UserError
 from results.keys import INFERENCE_SETUP, OFFLINE, SINGLE_STREAM
 
@@ -35,17 +37,33 @@ def parse_precisions(text: str) -> List[str]:
     return list(dict.fromkeys(names))
 
 
+#: the longest a timed measurement may be asked to take, s (one day: a benchmark that needs more is a typo)
+MAX_SECONDS = 86_400.0
+
+
 def parse_batch_sizes(text: str) -> List[int]:
+    """``--batch-sizes``: integers from 1 to the recipe bound on batch sizes (``IMAGES``, recipes/bounds.py)."""
     out = []
     for item in parse_list("--batch-sizes", text):
         try:
             value = int(item)
         except ValueError:
             value = 0
-        if value < 1:
-            raise InferError(f"--batch-sizes: {item!r} is not a positive integer (in {text!r})")
+        if not 1 <= value <= IMAGES:
+            raise InferError(f"--batch-sizes: {item[:40]!r} is not an integer from 1 to {IMAGES:,} (in "
+                             f"{text[:80]!r})")
         out.append(value)
     return out
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask; the machine's count where that is unknown)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _autoattack(text: Optional[str], default: Any) -> Any:
@@ -74,9 +92,15 @@ def parse_device(text: Optional[str]):
     return device
 
 
-def _check(option: str, value, minimum, exclusive: bool = False):
-    if value is not None and (value < minimum or (exclusive and value == minimum)):
-        raise InferError(f"{option}: must be {'>' if exclusive else '>='} {minimum}, got {value!r}")
+def _check(option: str, value, minimum, exclusive: bool = False, maximum=None, why: str = ""):
+    """``value`` (None: unset) must be a finite number from ``minimum`` (``exclusive``: above it) to ``maximum``."""
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InferError(f"{option}: must be a finite number, got {value!r}")
+    if value < minimum or (exclusive and value == minimum) or (maximum is not None and value > maximum):
+        upper = f" and <= {maximum:,}{why}" if maximum is not None else ""
+        raise InferError(f"{option}: must be {'>' if exclusive else '>='} {minimum}{upper}, got {value!r}")
 
 
 def parse_options(args, cfg=None) -> Dict[str, Any]:
@@ -87,13 +111,17 @@ def parse_options(args, cfg=None) -> Dict[str, Any]:
     """
     precisions = parse_precisions(args.precision)
     batch_sizes = parse_batch_sizes(args.batch_sizes)
-    for option, value, minimum, exclusive in (
-            ("--queries", args.queries, 0, False), ("--min-seconds", args.min_seconds, 0.0, False),
-            ("--max-seconds", args.max_seconds, 0.0, True), ("--warmup", args.warmup, 0, False),
-            ("--passes", args.passes, 1, False), ("--threads", args.threads, 1, False),
-            ("--accuracy-n", args.accuracy_n, 1, False), ("--autoattack-n", args.autoattack_n, 1, False),
-            ("--calibration-n", args.calibration_n, 1, False)):
-        _check(option, value, minimum, exclusive)
+    day, cores = " (one day)", " (the cores this process may use)"
+    for option, value, minimum, exclusive, maximum, why in (
+            ("--queries", args.queries, 0, False, IMAGES, ""), ("--min-seconds", args.min_seconds, 0.0, False,
+                                                                MAX_SECONDS, day),
+            ("--max-seconds", args.max_seconds, 0.0, True, MAX_SECONDS, day),
+            ("--warmup", args.warmup, 0, False, IMAGES, ""), ("--passes", args.passes, 1, False, STEPS, ""),
+            ("--threads", args.threads, 1, False, available_cores(), cores),
+            ("--accuracy-n", args.accuracy_n, 1, False, IMAGES, ""),
+            ("--autoattack-n", args.autoattack_n, 1, False, IMAGES, ""),
+            ("--calibration-n", args.calibration_n, 1, False, IMAGES, "")):
+        _check(option, value, minimum, exclusive, maximum, why)
     if args.queries == 0 and not args.min_seconds:
         raise InferError("--queries 0 needs --min-seconds > 0: SingleStream needs a query count or a duration")
     ev = getattr(cfg, "evaluation", None)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from recipes.errors import UserError
+from recipes.files import open_regular
 from results import atomic_write
 
 __all__ = ["LAST", "BEST", "TARGET", "DamagedCheckpointError", "checkpoint_path", "save_checkpoint", "load_checkpoint",
@@ -77,9 +78,10 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
         DamagedCheckpointError: the file is truncated, corrupt or not a checkpoint (exit 2, with how to recover).
         FileNotFoundError: there is no such file.
     """
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
+    try:  # a regular file only: a FIFO or device would block or never end (recipes/files.py)
+        with open_regular(path, "checkpoint", error=lambda reason: DamagedCheckpointError(path, reason)) as fh:
+            state = torch.load(fh, map_location=map_location, weights_only=True)
+    except (FileNotFoundError, DamagedCheckpointError):
         raise
     except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, ... on damage
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

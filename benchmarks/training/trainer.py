@@ -34,6 +34,7 @@ from tqdm import tqdm
 from .._compat import import_timm
 from ..datasets import DatasetInfo, dataset_info, eval_set, get_dataset, seed_of, split_size
 from ..models import create_model, model_spec
+from ..models.fits import check_fits, footprint
 from .check import check_accuracy
 from .checkpoint import get_rng_state, set_rng_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
@@ -101,6 +102,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.spec = model_spec(cfg.model, self.info.num_classes, self.info.in_chans, self.info.mean, self.info.std,
                                image_size=self.info.size)
+        # A model (or batch) past this machine's memory is refused before it is allocated (an estimate, models/fits.py)
+        check_fits(f"model {self.spec['name']} at batch size {data.batch_size}",
+                   footprint(lambda: create_model(self.spec, self.info.num_classes, self.info.in_chans),
+                             (self.info.in_chans, self.info.size, self.info.size), batch=data.batch_size),
+                   training=True, device=self.device)
         self.model = create_model(self.spec, self.info.num_classes, self.info.in_chans).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.ddp = None

@@ -108,3 +108,75 @@ def test_robustperf_run_on_a_poisoned_batch_exits_2_without_running_it(tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "data_batch_1 was refused" in proc.stderr and "Traceback" not in proc.stderr
     assert not target.exists()
+
+
+# ---------------------------------------------------------------- crafted streams (issue 22)
+#
+# A BYTEARRAY8 declaring 2^39 bytes made CPython's C unpickler allocate it (MemoryError) and print a stray
+# "SystemError: deallocated bytearray object has exported buffers" line on stderr before the clean error; a dtype
+# state with object flags (fuzz-found) made numpy read an array's bytes as object pointers and print a RuntimeError
+# when it was freed. Every crafted stream must now end in one UnpicklingError, with nothing on stderr.
+
+def _array_pickle(protocol):
+    return pickle.dumps({b"data": np.arange(12, dtype=np.uint8).reshape(2, 6), b"labels": [1, 2],
+                         "s": np.float32(1)}, protocol=protocol)
+
+
+CRAFTED = {
+    "bytearray8 of 2^39 bytes": b"\x80\x05\x96" + (2 ** 39).to_bytes(8, "little") + b"abc.",
+    "binbytes8 of 2^33 bytes": b"\x80\x05\x8e" + (2 ** 33).to_bytes(8, "little") + b"abc.",
+    "binunicode8 of 2^40 bytes": b"\x80\x05\x8d" + (2 ** 40).to_bytes(8, "little") + b"abc.",
+    "frame of 2^50 bytes": b"\x80\x05\x95" + (2 ** 50).to_bytes(8, "little") + b"N.",
+    "binbytes of 2^31 bytes": b"\x80\x03B" + (2 ** 31 - 1).to_bytes(4, "little") + b"x.",
+    "no STOP": b"\x80\x02]q\x00(K\x01K\x02e",
+    "unknown opcode": b"\x80\x02\xff.",
+    "dtype state with object flags": _array_pickle(2).replace(
+        b"J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tq\x14b", b"J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x85tq\x14b", 1),
+}
+
+
+def test_the_object_flag_case_is_what_it_claims():
+    assert CRAFTED["dtype state with object flags"] != _array_pickle(2)
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_a_crafted_stream_ends_in_one_error_and_prints_nothing(name):
+    """In a fresh interpreter, so a message printed at interpreter exit (an object freed late) is seen too."""
+    code = ("import sys, pickle\n"
+            "from benchmarks.safe_pickle import safe_loads\n"
+            "data = sys.stdin.buffer.read()\n"
+            "try:\n    safe_loads(data, encoding='bytes')\n"
+            "except pickle.UnpicklingError as err:\n    print('REFUSED', type(err).__name__, err)\n"
+            "else:\n    print('LOADED')\n")
+    proc = subprocess.run([sys.executable, "-c", code], input=CRAFTED[name], capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": ROOT}, cwd=ROOT)
+    assert proc.stderr == b"", proc.stderr.decode()
+    assert proc.stdout.startswith(b"REFUSED"), proc.stdout
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(protocol=st.sampled_from([2, 4, 5]), edits=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)),
+                                                          min_size=1, max_size=4))
+def test_mutated_array_pickles_load_or_end_in_unpickling_error_quietly(protocol, edits, capfd):
+    raw = bytearray(_array_pickle(protocol))
+    for at, byte in edits:
+        raw[at % len(raw)] = byte
+    try:
+        safe_loads(bytes(raw), encoding="bytes")
+    except pickle.UnpicklingError as err:
+        assert "\n" not in str(err)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_cifar_batch_declaring_a_huge_bytearray_is_a_data_error(tmp_path, capfd):
+    _cifar(tmp_path / "cifar")
+    (tmp_path / "cifar" / "data_batch_3").write_bytes(CRAFTED["bytearray8 of 2^39 bytes"])
+    with pytest.raises(DataError, match=r"data_batch_3 is not a CIFAR python batch \(UnpicklingError: truncated or "
+                                        r"malformed pickle \(BYTEARRAY8 at byte 2 declares 549,755,813,888 bytes"):
+        load_dataset("cifar10", "train", str(tmp_path / "cifar"))
+    assert capfd.readouterr().err == ""
