@@ -204,13 +204,20 @@ def test_script_returns_the_runs_status_when_the_run_ends_before_the_wait_resume
     for attempt in range(20):
         log = tmp_path / f"task{attempt}.log"
         proc = subprocess.Popen(["bash", job.script], env=dict(task_env(name, 0), RECORD_TO=str(log)),
-                                cwd=ex.folder)
-        deadline = time.monotonic() + 30
-        while not (log.exists() and "ready" in log.read_text()):
-            assert time.monotonic() < deadline and proc.poll() is None, "the task did not start"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 124, attempt
+                                cwd=ex.folder, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not (log.exists() and "ready" in log.read_text()):
+                assert time.monotonic() < deadline and proc.poll() is None, "the task did not start"
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 124, attempt
+        finally:  # a failed attempt must not leave the task spinning
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
 
 
 @pytest.mark.parametrize("name", script_executor_names())
@@ -225,9 +232,17 @@ def test_a_signal_before_the_script_knows_the_runs_pid_is_passed_on(name, tmp_pa
     ex = get_executor(name)(str(tmp_path / "launch"), TaskCommand(before=(str(task),)), dry_run=True)
     (job,) = ex.map_array([7])
     for attempt in range(10):
-        proc = subprocess.run(["bash", job.script], env=task_env(name, 0), cwd=ex.folder, timeout=60,
-                              capture_output=True, text=True)
-        assert proc.returncode == 124, (attempt, proc.stderr)
+        proc = subprocess.Popen(["bash", job.script], env=task_env(name, 0), cwd=ex.folder, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 124, (attempt, err)
+        finally:  # the old script left the task running when it died
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
 
 
 @pytest.mark.parametrize("name", executor_names())
