@@ -14,6 +14,9 @@ bound                  variable                     default    guards
 ``chain``              ROBUSTPERF_MAX_CHAIN         100        ``launch.chain`` follow-up jobs per array
 ``bootstrap``          ROBUSTPERF_MAX_BOOTSTRAP     100000     ``robustperf analyze --bootstrap``
 ``bins``               ROBUSTPERF_MAX_BINS          10000      ``robustperf analyze --bins``
+``image_pixels``       ROBUSTPERF_MAX_IMAGE_PIXELS  89478485   pixels of one image (at least (32 x data.image_size)^2)
+``synthetic_mb``       ROBUSTPERF_MAX_SYNTHETIC_MB  32000      MB (10^6 bytes) of one array of ``data.synthetic``
+``line_bytes``         ROBUSTPERF_MAX_LINE_BYTES    65536      one line of a dataset's annotation file
 =====================  ===========================  =========  =====================================================
 """
 from __future__ import annotations
@@ -32,6 +35,12 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     "chain": ("ROBUSTPERF_MAX_CHAIN", 100),
     "bootstrap": ("ROBUSTPERF_MAX_BOOTSTRAP", 100_000),
     "bins": ("ROBUSTPERF_MAX_BINS", 10_000),
+    # Pillow's own warning threshold (Image.MAX_IMAGE_PIXELS, about 9459^2: more than any ImageNet photo); a run at
+    # a larger data.image_size reads images up to (32 x image_size)^2 (benchmarks.datasets.images.pixel_bound)
+    "image_pixels": ("ROBUSTPERF_MAX_IMAGE_PIXELS", 89_478_485),
+    # 10 M generated 32x32 RGB images as uint8 (DeepMind's 1 M set is 3.1 GB), held in memory whole
+    "synthetic_mb": ("ROBUSTPERF_MAX_SYNTHETIC_MB", 32_000),
+    "line_bytes": ("ROBUSTPERF_MAX_LINE_BYTES", 65_536),
 }
 
 
