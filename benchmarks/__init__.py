@@ -22,7 +22,8 @@ def load_model(run_dir: str, which: str = "best", device: Any = "cpu"):
         The ``nn.Module`` with the EMA weights when the run used EMA, else the trained weights.
 
     Raises:
-        UserError: no such checkpoint in ``run_dir``.
+        UserError: no such checkpoint in ``run_dir``, or one that is damaged or does not fit its ``model_spec``
+            (the entry and the shapes are named).
     """
     from ._loading import load_model as _load_model
 

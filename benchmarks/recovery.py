@@ -12,20 +12,27 @@ naming the damaged file and this remedy. With ``--restart`` (:func:`restart`):
 * a damaged ``checkpoint-best.pt`` alone is moved aside; training resumes from the last checkpoint and writes a
   new best checkpoint at the next improvement.
 
+A checkpoint that loads but does not fit the run (another model's weights, wrong shapes or types anywhere:
+:mod:`benchmarks.training.checkpoint_check`) counts as damaged: its model part is checked here (``check``), the
+rest when training resumes from it (:func:`abandon_last` then does what is described above for the last one).
+
 Nothing is deleted. A completed run's record is never touched.
 """
 from __future__ import annotations
 
 import os
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from results import COMPLETED, RECORD_FILE, RecordError, read_run_record
 
 from .tracking import MLLOG_FILE
 from .training.checkpoint import BEST, LAST, DamagedCheckpointError, load_checkpoint
 
-__all__ = ["restart", "set_aside"]
+__all__ = ["abandon_last", "restart", "set_aside"]
+
+#: ``check(path, state)`` raises DamagedCheckpointError when a loaded checkpoint does not fit the run
+Check = Callable[[str, dict], None]
 
 
 def set_aside(path: str, why: str = "damaged") -> str:
@@ -39,18 +46,34 @@ def set_aside(path: str, why: str = "damaged") -> str:
     return dest
 
 
-def _checkpoint_problem(path: str) -> Optional[str]:
+def _checkpoint_problem(path: str, check: Optional[Check]) -> Optional[Tuple[str, str]]:
+    """None, or what is wrong with the checkpoint at ``path``: ``("was damaged" or "does not fit this run",
+    the reason)``."""
     if not os.path.exists(path):
         return None
     try:
-        load_checkpoint(path, map_location="cpu")
+        state = load_checkpoint(path, map_location="cpu")
+        if check is not None:
+            check(path, state)
     except DamagedCheckpointError as err:
-        return err.reason
+        return ("was damaged" if err.fits else "does not fit this run"), err.reason
     return None
 
 
-def restart(run_dir: str, say: Callable[[str], None] = print) -> List[str]:
-    """Move the damaged files of ``run_dir`` aside as described above; return one line per file moved."""
+def abandon_last(run_dir: str, reason: str, what: str = "was damaged", best_problem: bool = False) -> List[str]:
+    """Set ``checkpoint-last.pt`` aside (``reason``: why), and the best checkpoint and MLPerf log of the attempt it
+    belonged to; the run starts over from epoch 1. One line per file moved."""
+    last, best = os.path.join(run_dir, LAST), os.path.join(run_dir, BEST)
+    notes = [f"{last} {what} ({reason}); kept as {set_aside(last)}; the run starts over from epoch 1"]
+    for path in (best, os.path.join(run_dir, MLLOG_FILE)):
+        if os.path.exists(path) and not (path == best and best_problem):
+            notes.append(f"{path} belongs to the abandoned attempt; kept as {set_aside(path, 'superseded')}")
+    return notes
+
+
+def restart(run_dir: str, say: Callable[[str], None] = print, check: Optional[Check] = None) -> List[str]:
+    """Move the damaged files of ``run_dir`` aside as described above; return one line per file moved.
+    ``check(path, state)``: also refuse a loadable checkpoint whose model does not fit the run."""
     notes: List[str] = []
     if not os.path.isdir(run_dir):
         return notes
@@ -65,15 +88,11 @@ def restart(run_dir: str, say: Callable[[str], None] = print) -> List[str]:
     if record is not None and record.get("status") == COMPLETED:
         return notes
     last, best = os.path.join(run_dir, LAST), os.path.join(run_dir, BEST)
-    last_problem, best_problem = _checkpoint_problem(last), _checkpoint_problem(best)
+    last_problem, best_problem = _checkpoint_problem(last, check), _checkpoint_problem(best, check)
     if last_problem:
-        notes.append(f"{last} was damaged ({last_problem}); kept as {set_aside(last)}; the run starts over from "
-                     f"epoch 1")
-        for path in (best, os.path.join(run_dir, MLLOG_FILE)):
-            if os.path.exists(path) and not (path == best and best_problem):
-                notes.append(f"{path} belongs to the abandoned attempt; kept as {set_aside(path, 'superseded')}")
+        notes += abandon_last(run_dir, last_problem[1], last_problem[0], best_problem=bool(best_problem))
     if best_problem:
-        notes.append(f"{best} was damaged ({best_problem}); kept as {set_aside(best)}"
+        notes.append(f"{best} {best_problem[0]} ({best_problem[1]}); kept as {set_aside(best)}"
                      + ("" if last_problem else "; training resumes from the last checkpoint and writes a new best "
                         "checkpoint at its next improvement"))
     for note in notes:

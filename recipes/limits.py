@@ -23,6 +23,9 @@ bound                 variable                         default    guards
 ``targets``           ROBUSTPERF_MAX_TARGETS           100        ``robustperf analyze --targets`` values
 ``log_bytes``         ROBUSTPERF_MAX_LOG_BYTES         256000000  a run's ``mllog.txt`` or ``train.log`` packaged or checked
 ``submission_files``  ROBUSTPERF_MAX_SUBMISSION_FILES  100000     entries of a submission folder checked
+``image_pixels``      ROBUSTPERF_MAX_IMAGE_PIXELS      89478485   pixels of one image (at least (32 x data.image_size)^2)
+``synthetic_mb``      ROBUSTPERF_MAX_SYNTHETIC_MB      32000      MB (10^6 bytes) of one array of ``data.synthetic``
+``line_bytes``        ROBUSTPERF_MAX_LINE_BYTES        65536      one line of a dataset's annotation file
 ====================  ===============================  =========  ====================================================================
 
 A variable that is set must hold a positive integer (digits only) no larger than its bound's ceiling
@@ -56,6 +59,12 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     "targets": ("ROBUSTPERF_MAX_TARGETS", 100),
     "log_bytes": ("ROBUSTPERF_MAX_LOG_BYTES", 256_000_000),
     "submission_files": ("ROBUSTPERF_MAX_SUBMISSION_FILES", 100_000),
+    # Pillow's own warning threshold (Image.MAX_IMAGE_PIXELS, about 9459^2: more than any ImageNet photo); a run at
+    # a larger data.image_size reads images up to (32 x image_size)^2 (benchmarks.datasets.images.pixel_bound)
+    "image_pixels": ("ROBUSTPERF_MAX_IMAGE_PIXELS", 89_478_485),
+    # 10 M generated 32x32 RGB images as uint8 (DeepMind's 1 M set is 3.1 GB), held in memory whole
+    "synthetic_mb": ("ROBUSTPERF_MAX_SYNTHETIC_MB", 32_000),
+    "line_bytes": ("ROBUSTPERF_MAX_LINE_BYTES", 65_536),
 }
 #: bound name -> the largest value its variable may raise it to, where the code past it would fail another way
 #: (nested values deeper than 500 levels exhaust Python's recursion in repr, json and comparisons)

@@ -9,16 +9,29 @@
 Images are brought to ``data.image_size`` (default: the entry's ``image_size``, 64 for Tiny ImageNet, 224 for
 imagefolder). Evaluation resizes the shorter side to ``image_size / eval_crop`` (Tiny ImageNet's images are
 already that small: ``eval_crop`` 1) and centre-crops. A subclass names its layout: :meth:`FolderDataset.base`
-(the folder holding ``train/``) and :meth:`FolderDataset.listing` (the files of a split).
+(the folder holding ``train/``), :meth:`FolderDataset.class_folder` (where a class's training images are) and
+:meth:`FolderDataset.listing` (the files of a split).
+
+Classes are the folders of ``train/``, and each must hold at least one image: a folder without images (an empty
+class, a stray ``.ipynb_checkpoints``) would change the class count, and with it the model, silently, so it is
+named in a DataError instead. Image-named entries that are not regular files (a FIFO, a device, a folder, a
+dangling symlink) are named at listing time (:func:`~benchmarks.datasets.images.image_files`). Tiny ImageNet's
+``val_annotations.txt`` is read as bytes: file names are taken byte for byte (so UTF-8, Latin-1 or any other
+encoding finds the file it names), lines are bounded (``ROBUSTPERF_MAX_LINE_BYTES``), and a line that names no
+class is reported with the file and line number.
 """
 from __future__ import annotations
 
+import codecs
 import os
 from typing import Any, List, Optional, Tuple
 
 import torch
 
+from recipes.limits import LIMITS, limit
+
 from .base import DataError, Dataset, DatasetInfo
+from .images import EXTENSIONS, first_image, image_files
 from .streamed import DecodedSamples, FolderBatches, FolderSet
 
 __all__ = ["EXTENSIONS", "EVAL_CROP", "IMAGENET_MEAN", "IMAGENET_STD", "FolderDataset", "ImageFolder",
@@ -26,16 +39,20 @@ __all__ = ["EXTENSIONS", "EVAL_CROP", "IMAGENET_MEAN", "IMAGENET_STD", "FolderDa
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 #: The usual ImageNet evaluation crop: resize to size / 0.875, centre-crop size.
 EVAL_CROP = 0.875
 
 Files = Tuple[List[str], torch.Tensor, List[str]]
 
 
-def images_in(folder: str) -> List[str]:
-    """The image files directly in ``folder``, sorted."""
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(EXTENSIONS))
+#: the image files directly in a folder, sorted (:func:`benchmarks.datasets.images.image_files`)
+images_in = image_files
+
+
+def _subfolders(folder: str) -> List[str]:
+    """Names of the folders (or symlinks to folders) in ``folder``, sorted."""
+    with os.scandir(folder) as entries:
+        return sorted(entry.name for entry in entries if entry.is_dir())
 
 
 class FolderDataset(Dataset):
@@ -56,14 +73,27 @@ class FolderDataset(Dataset):
         """``(paths, labels)`` of ``split`` under ``base``; ``index`` maps class names to labels."""
         raise NotImplementedError
 
+    def class_folder(self, base: str, name: str) -> str:
+        """The folder of class ``name``'s training images."""
+        return os.path.join(base, "train", name)
+
     # ------------------------------------------------------------ files and facts
 
     def classes(self, root: Optional[str]) -> List[str]:
         """Class names in label order (sorted folder names of the training split)."""
-        train = os.path.join(self.base(root), "train")
-        classes = sorted(d for d in os.listdir(train) if os.path.isdir(os.path.join(train, d)))
+        base = self.base(root)
+        train = os.path.join(base, "train")
+        classes = _subfolders(train)
         if not classes:
             raise DataError(f"{self.name}: {train!r} holds no class folders")
+        empty = [c for c in classes if first_image([self.class_folder(base, c)]) is None]
+        if empty:
+            shown = ", ".join(repr(self.class_folder(base, c)) for c in empty[:5]) + (", ..." if len(empty) > 5
+                                                                                     else "")
+            raise DataError(f"{self.name}: {len(empty)} class folder{'s' if len(empty) > 1 else ''} hold"
+                            f"{'' if len(empty) > 1 else 's'} no images: {shown}; every folder of {train!r} is a "
+                            f"class, and one without training images would change the class count silently: add "
+                            f"its images or move it out of {train!r} (image extensions: {', '.join(EXTENSIONS)})")
         return classes
 
     def files(self, split: str, root: Optional[str]) -> Files:
@@ -100,7 +130,7 @@ class FolderDataset(Dataset):
         samples = DecodedSamples(paths, labels, range(n), size, self.eval_crop, False, 0, 0)
         images = torch.empty((n, 3, size, size), dtype=torch.uint8)
         for i in range(n):
-            images[i] = samples[i][0]
+            images[i] = samples.sample(i)[0]
         return images, labels[:n].clone(), self.scale
 
     def eval_set(self, data: Any, split: str = "test", limit: Optional[int] = None) -> FolderSet:
@@ -136,24 +166,46 @@ class TinyImageNet(FolderDataset):
         labels: List[int] = []
         if split == "train":
             for c in index:
-                folder = os.path.join(base, "train", c, "images")
-                found = images_in(folder) if os.path.isdir(folder) else []
+                found = images_in(self.class_folder(base, c))
                 paths += found
                 labels += [index[c]] * len(found)
             return paths, labels
         annotations = os.path.join(base, "val", "val_annotations.txt")
-        with open(annotations, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                parts = line.strip().split("\t")
-                if not parts or not parts[0]:
-                    continue
-                if len(parts) < 2 or parts[1] not in index:
-                    raise DataError(f"{self.name}: {annotations}:{n}: expected 'file<TAB>wnid' with a wnid of "
-                                    f"train/, got {line.strip()!r}")
-                paths.append(os.path.join(base, "val", "images", parts[0]))
-                labels.append(index[parts[1]])
+        for n, name, wnid in self._annotations(annotations, index):
+            paths.append(os.path.join(base, "val", "images", name))
+            labels.append(index[wnid])
         order = sorted(range(len(paths)), key=paths.__getitem__)
         return [paths[i] for i in order], [labels[i] for i in order]
+
+    def class_folder(self, base: str, name: str) -> str:
+        return os.path.join(base, "train", name, "images")
+
+    def _annotations(self, path: str, index: dict):
+        """``(line number, file name, wnid)`` of each line of ``val_annotations.txt``, names byte for byte."""
+        bound = limit("line_bytes")
+        with open(path, "rb") as fh:
+            n = 0
+            while True:
+                raw = fh.readline(bound + 1)
+                if not raw:
+                    return
+                n += 1
+                if len(raw) > bound:
+                    raise DataError(f"{self.name}: {path}:{n}: a line longer than {bound:,} bytes; expected "
+                                    f"'file<TAB>wnid<TAB>box' lines (raise the bound with {LIMITS['line_bytes'][0]})")
+                if n == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8):]
+                parts = raw.strip().split(b"\t")
+                if not parts[0]:
+                    continue
+                name, wnid = os.fsdecode(parts[0]), os.fsdecode(parts[1]) if len(parts) > 1 else None
+                if wnid not in index:
+                    hint = ("; the line holds NUL bytes: is the file UTF-16? Save it as UTF-8 (or Latin-1)"
+                            if b"\0" in raw else "")
+                    shown = raw.strip().decode("utf-8", "backslashreplace")[:200]
+                    raise DataError(f"{self.name}: {path}:{n}: expected 'file<TAB>wnid' with a wnid of train/, got "
+                                    f"{shown!r}{hint}")
+                yield n, name, wnid
 
 
 class ImageFolder(FolderDataset):
@@ -170,6 +222,11 @@ class ImageFolder(FolderDataset):
             os.path.join(base, s))), None)
         if sub is None:
             raise DataError(f"{self.name}: {base!r} has no val (or test) folder for the test split")
+        stray = [d for d in _subfolders(os.path.join(base, sub)) if d not in index]
+        if stray:
+            raise DataError(f"{self.name}: {os.path.join(base, sub, stray[0])!r} is not a class: no folder of that "
+                            f"name in {os.path.join(base, 'train')!r}, so its images would be left out of the "
+                            f"{split} split silently; add its training images or move it out")
         paths: List[str] = []
         labels: List[int] = []
         for c in index:

@@ -8,6 +8,12 @@ false``; each sample's crop and flip are drawn from a generator seeded by (seed,
 from (seed, epoch), so batches do not depend on the worker count and a run resumed at any step sees exactly the
 batches an uninterrupted run sees. Evaluation: :func:`~benchmarks.datasets.transforms.eval_transform` with the
 dataset's ``eval_crop``, in file order.
+
+Each file is read by :func:`~benchmarks.datasets.images.decode` (regular files only, at most
+:func:`~benchmarks.datasets.images.pixel_bound` pixels for the run's image size). A file that cannot be decoded
+travels to the main process as data (a :class:`Failed` sample, collated into a :class:`Failed` batch), not as
+an exception: DataLoader re-raises a worker's exception wrapped in the worker's traceback, while the batches
+here raise the same one-line DataError with any number of workers (:func:`stream`).
 """
 from __future__ import annotations
 
@@ -18,49 +24,79 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.utils.data
-from PIL import Image
+from torch.utils.data import default_collate
 
 from .base import DataError, Dataset, get_dataset
 from .evalset import EvalSet
+from .images import decode, pixel_bound
 from .seeds import generator, seed_of
 from .splits import split_validation
 from .transforms import eval_transform, random_resized_crop
 
-__all__ = ["DecodedSamples", "FolderBatches", "FolderSet", "decode", "to_tensor"]
+__all__ = ["DecodedSamples", "Failed", "FolderBatches", "FolderSet", "collate", "decode", "stream", "to_tensor"]
 
 
-def decode(path: str) -> Image.Image:
-    """The image at ``path`` as RGB.
+class Failed:
+    """A sample (or batch) whose image could not be read: the DataError's message, sent back from a worker."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def collate(samples):
+    """DataLoader's ``default_collate``, except that a batch holding a :class:`Failed` sample is that sample."""
+    for sample in samples:
+        if isinstance(sample, Failed):
+            return sample
+    return default_collate(samples)
+
+
+def stream(loader) -> Iterator:
+    """The batches of a DataLoader over :class:`DecodedSamples` (``collate_fn=collate``).
 
     Raises:
-        DataError: the file cannot be decoded.
+        DataError: an image could not be read (the same one line with or without workers).
     """
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot decode image {path}: {err}") from None
+    for batch in loader:
+        if isinstance(batch, Failed):
+            raise DataError(batch.message)
+        yield batch
 
 
-def to_tensor(img: Image.Image) -> torch.Tensor:
+def to_tensor(img) -> torch.Tensor:
     """An RGB image as uint8 3xHxW."""
     return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
 
 
 class DecodedSamples(torch.utils.data.Dataset):
-    """Decoded samples of given dataset indices; transforms seeded by (seed, epoch, dataset index)."""
+    """Decoded samples of given dataset indices; transforms seeded by (seed, epoch, dataset index).
+
+    ``dataset[i]`` is ``(image uint8 3xHxW, label)``, or a :class:`Failed` when the file cannot be read (for
+    DataLoader workers: see the module docstring); :meth:`sample` raises the DataError instead."""
 
     def __init__(self, paths: Sequence[str], labels: torch.Tensor, indices: Sequence[int], size: int, crop: float,
                  train: bool, seed: int, epoch: int):
         self.paths, self.labels, self.indices = paths, labels, list(indices)
         self.size, self.crop, self.train, self.seed, self.epoch = size, crop, train, seed, epoch
+        self.max_pixels = pixel_bound(size)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, i: int):
+        try:
+            return self.sample(i)
+        except DataError as err:
+            return Failed(str(err))
+
+    def sample(self, i: int):
+        """``(image, label)`` of sample ``i``.
+
+        Raises:
+            DataError: its file cannot be read.
+        """
         index = self.indices[i]
-        img = decode(self.paths[index])
+        img = decode(self.paths[index], self.max_pixels)
         if self.train:
             img = random_resized_crop(img, self.size, np.random.default_rng(seed_of(self.seed, 3, self.epoch, index)))
         else:
@@ -100,9 +136,9 @@ class FolderSet(EvalSet):
         if len(order) == 0:
             return
         samples = DecodedSamples(self.paths, self.labels, order, self.size, self.crop, False, 0, 0)
-        loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, shuffle=False,
+        loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, shuffle=False, collate_fn=collate,
                                              num_workers=self.num_workers, pin_memory=torch.cuda.is_available())
-        for x, y in loader:
+        for x, y in stream(loader):
             yield x.float().div_(255), y
 
     def subset(self, indices: Sequence[int]) -> "FolderSet":
@@ -181,15 +217,15 @@ class FolderBatches:
               ) -> Tuple[torch.Tensor, torch.Tensor]:
         """This rank's batch at ``(epoch, step)`` (decoded in this process)."""
         samples = self._samples(self._indices(epoch, step)[:self.batch_size], epoch)
-        x, y = next(iter(torch.utils.data.DataLoader(samples, batch_size=self.batch_size, shuffle=False,
-                                                     num_workers=0)))
+        x, y = next(stream(torch.utils.data.DataLoader(samples, batch_size=self.batch_size, shuffle=False,
+                                                       collate_fn=collate, num_workers=0)))
         return x.to(device).float().div_(255), y.to(device)
 
     def epoch(self, epoch: int, start_step: int = 0, device: torch.device = torch.device("cpu")
               ) -> Iterator[Tuple[int, torch.Tensor, torch.Tensor]]:
         """Yield ``(step, images in [0, 1], labels)`` from ``start_step`` to the end of ``epoch``."""
         loader = torch.utils.data.DataLoader(self._samples(self._indices(epoch, start_step), epoch),
-                                             batch_size=self.batch_size, shuffle=False,
+                                             batch_size=self.batch_size, shuffle=False, collate_fn=collate,
                                              num_workers=self.num_workers, pin_memory=torch.cuda.is_available())
-        for step, (x, y) in enumerate(loader, start_step):
+        for step, (x, y) in enumerate(stream(loader), start_step):
             yield step, x.to(device, non_blocking=True).float().div_(255), y.to(device, non_blocking=True)

@@ -25,7 +25,7 @@ from results import RECORD_FILE, atomic_write_bytes, make_folder, read_run_recor
 from results.evaluations import evaluation_settings, store_evaluation
 from results.pricing import kwh as _kwh
 
-from .. import load_model
+from .._loading import load_model
 from ..attacks import eval_mode
 from ..autoattack import SAVE_EVERY_S, model_digest, run_autoattack
 from ..datasets.base import eval_set
@@ -82,6 +82,16 @@ class _Progress:
 
     def save(self, path: str) -> None:
         atomic_write_bytes(path, json.dumps(asdict(self), separators=(",", ":")).encode("utf-8"))
+
+
+def _remedy(record: Dict[str, Any], which: str) -> Optional[str]:
+    """What to do about a damaged checkpoint of a completed run (``robustperf run --restart`` keeps those as they
+    are); None: the default advice, ``--restart``."""
+    if record.get("status") != "completed":
+        return None
+    other = "last" if which == "best" else "best"
+    return (f"The run is completed, so `robustperf run --restart` leaves its files as they are: evaluate the other "
+            f"checkpoint (--which {other}), or move the run folder aside and run it again")
 
 
 def evaluation_dir(run_dir: str, which: str) -> str:
@@ -334,7 +344,8 @@ def evaluate_run(run_dir: str, which: str = "best", overrides: Sequence[str] = (
     run_config = RunConfig.from_dict(config, file=os.path.join(run_dir, RECORD_FILE))
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_model(run_dir, which, device)
+    # the checkpoint must hold the model of this run's config (a copied or edited one is refused in one line)
+    model = load_model(run_dir, which, device, run_config=run_config, remedy=_remedy(record, which))
     with contextlib.ExitStack() as stack:
         if meter is None:
             indices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []

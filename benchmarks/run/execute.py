@@ -52,7 +52,7 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
                   f"{record_path(results_dir, spec.run_id)}", flush=True)
         return EXIT_OK
     kwargs = dict(recipe_name=recipe_name, checkpoint_steps=checkpoint_steps, checkpoint_seconds=checkpoint_seconds,
-                  device=device, progress=progress, evaluate=evaluate, count_flops=count_flops)
+                  device=device, progress=progress, evaluate=evaluate, count_flops=count_flops, restart=restart)
     if int(os.environ.get("RANK", "0")) != 0:
         if record is not None and record[STATUS] == COMPLETED:
             return EXIT_OK  # re-evaluation and re-pricing are rank 0's
@@ -60,11 +60,21 @@ def execute(spec, results_dir: str, *, recipe_name: Optional[str] = None, checkp
     # One process per run: a second one raises RunLocked (exit EXIT_IN_FLIGHT) before it changes anything.
     with RunLock(run_dir_of(results_dir, spec.run_id)):
         if restart:
-            restart_run(run_dir_of(results_dir, spec.run_id))
+            restart_run(run_dir_of(results_dir, spec.run_id), check=_model_check(spec))
         record = _load_or_explain(results_dir, spec.run_id)  # as the holder we may have waited behind left it
         if record is not None and record[STATUS] == COMPLETED:
             return refresh_completed(spec, results_dir, record, evaluate=evaluate, device=device)
         return _train(spec, results_dir, **kwargs)
+
+
+def _model_check(spec):
+    """``check(path, state)`` for :func:`benchmarks.recovery.restart`: the checkpoint holds this run's model."""
+    def check(path: str, state: dict) -> None:
+        from .._loading import checks_model_of  # torch deferred: called only for a run that is not completed
+
+        checks_model_of(spec.run_config())(path, state)
+
+    return check
 
 
 def _train(spec, results_dir: str, **kwargs: Any) -> int:

@@ -25,7 +25,8 @@ from ..interruption import TEST_INTERRUPT_ENV, Preempted, TestInterrupt
 from ..measurement import EnergyMeter
 from ..tracking import Tracker
 from ..training import Trainer
-from ..training.checkpoint import checkpoint_path, load_checkpoint, on_checkpoint_write
+from ..recovery import abandon_last
+from ..training.checkpoint import DamagedCheckpointError, checkpoint_path, on_checkpoint_write
 from ..training.distributed import destroy_distributed, init_distributed
 from ..training.errors import Diverged
 from .exit_codes import EXIT_DIVERGED, EXIT_OK
@@ -39,14 +40,15 @@ __all__ = ["run_session"]
 
 
 def run_session(spec, results_dir: str, *, recipe_name, checkpoint_steps, checkpoint_seconds, device, progress,
-                evaluate, count_flops) -> int:
-    """Train (or resume) ``spec`` in this process's place of the process group; the exit code."""
+                evaluate, count_flops, restart=False) -> int:
+    """Train (or resume) ``spec`` in this process's place of the process group; the exit code. ``restart``: a
+    last checkpoint that does not fit the run is set aside and the run starts over (``robustperf run --restart``)."""
     dist = init_distributed(device)
     box: Dict[str, Any] = {}
     try:
         return _session(spec, results_dir, dist, box, recipe_name=recipe_name, checkpoint_steps=checkpoint_steps,
                         checkpoint_seconds=checkpoint_seconds, progress=progress, evaluate=evaluate,
-                        count_flops=count_flops)
+                        count_flops=count_flops, restart=restart)
     finally:
         trainer = box.pop("trainer", None)
         if trainer is not None:
@@ -56,7 +58,7 @@ def run_session(spec, results_dir: str, *, recipe_name, checkpoint_steps, checkp
 
 
 def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, checkpoint_seconds, progress, evaluate,
-             count_flops) -> int:
+             count_flops, restart=False) -> int:
     init_start_ms = int(time.time() * 1000)  # the MLPerf log's init_start: set-up begins here
     life = RunLifecycle(spec, results_dir, recipe_name=recipe_name, is_main=dist.is_main)
     life.start()
@@ -73,7 +75,7 @@ def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
         try:
             trainer, meter = _start(life, cfg, dist, stack, stop, kill, log, box, checkpoint_steps=checkpoint_steps,
                                     checkpoint_seconds=checkpoint_seconds, progress=progress, count_flops=count_flops,
-                                    init_start_ms=init_start_ms)
+                                    init_start_ms=init_start_ms, restart=restart)
             trainer.train()
             trainer.close()  # training is over on every rank; rank 0 evaluates on its own
             kill("finish")
@@ -110,7 +112,7 @@ def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
 
 
 def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, checkpoint_seconds, progress,
-           count_flops, init_start_ms=None):
+           count_flops, init_start_ms=None, restart=False):
     """Build the trainer (resumed from ``checkpoint-last.pt`` when there is one), the meter and the tracker."""
     spec, run_dir = life.spec, life.run_dir
     hooks = RunHooks(run_dir, dist.is_main, stop, kill, log, count_flops=count_flops)
@@ -119,9 +121,8 @@ def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, ch
     hooks.trainer = box["trainer"] = trainer
     last = checkpoint_path(run_dir, "last")
     previous_energy = None
-    if os.path.exists(last):
-        state = load_checkpoint(last, map_location=dist.device)
-        trainer.load_state_dict(state)
+    state = _resume(trainer, last, run_dir, restart, log) if os.path.exists(last) else None
+    if state is not None:
         previous_energy = (state.get("extra") or {}).get("energy")
         if dist.is_main:
             write_metrics(run_dir, trainer.history)
@@ -156,6 +157,20 @@ def _confirm(life, trainer, cfg, log, dist) -> None:
         return
     life.record[TO_TARGET]["confirmation"] = confirm_target(
         life.run_dir, cfg, target.benchmark, epoch=target.epoch, device=dist.device.type, log=log)
+
+
+def _resume(trainer, last: str, run_dir: str, restart: bool, log) -> Optional[Dict[str, Any]]:
+    """The trainer resumed from ``last``; with ``restart``, a checkpoint that does not fit the run is set aside
+    (as a damaged one is, :func:`benchmarks.recovery.abandon_last`) and the run starts over (None)."""
+    try:
+        return trainer.resume(last)  # validated whole before any of it is used (training.checkpoint_check)
+    except DamagedCheckpointError as err:
+        if not restart:
+            raise
+        if trainer.dist.is_main:  # rank 0 moves the files; every rank starts over
+            for note in abandon_last(run_dir, err.reason, "was damaged" if err.fits else "does not fit this run"):
+                log(f"robustperf run --restart: {note}")
+        return None
 
 
 def _size_cpu_threads(dist) -> None:

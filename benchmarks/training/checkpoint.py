@@ -19,14 +19,16 @@ from recipes.errors import UserError
 from recipes.files import open_regular
 from results import atomic_write
 
-__all__ = ["LAST", "BEST", "TARGET", "DamagedCheckpointError", "checkpoint_path", "save_checkpoint", "load_checkpoint",
-           "get_rng_state", "set_rng_state", "on_checkpoint_write"]
+__all__ = ["LAST", "BEST", "TARGET", "CHECKPOINT_FORMAT", "DamagedCheckpointError", "checkpoint_path",
+           "save_checkpoint", "load_checkpoint", "get_rng_state", "set_rng_state", "on_checkpoint_write"]
 
 LAST = "checkpoint-last.pt"
 BEST = "checkpoint-best.pt"
 #: the weights of the epoch that first reached the run's benchmark target (benchmarks.training.target)
 TARGET = "checkpoint-target.pt"
 _FILES = {"last": LAST, "best": BEST, "target": TARGET}
+#: the version of the trainer's checkpoint layout (``state["format"]``; checkpoint_check refuses a newer one)
+CHECKPOINT_FORMAT = 1
 
 _before_rename: Optional[Callable[[object], None]] = None
 
@@ -61,14 +63,19 @@ def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
 
 
 class DamagedCheckpointError(UserError):
-    """A checkpoint file that cannot be loaded (truncated, overwritten, not a checkpoint)."""
+    """A checkpoint file that cannot be loaded (truncated, overwritten, not a checkpoint) or, with ``fits=False``,
+    that loads but does not fit the run (another model's weights, wrong shapes or types anywhere:
+    :mod:`.checkpoint_check`). ``remedy`` replaces the default advice (``robustperf run --restart``)."""
 
-    def __init__(self, path: str, reason: str):
-        self.path, self.reason = path, reason
-        super().__init__(f"{path} is damaged and cannot be loaded ({reason}). Rerun the same `robustperf run` "
-                         f"command with --restart: it moves the damaged file aside ({os.path.basename(path)}"
-                         f".damaged-<time>) and starts the run over (or resumes from the last checkpoint when only "
-                         f"the best one is damaged)")
+    RESTART = ("Rerun the same `robustperf run` command with --restart: it moves the file aside ({name}.damaged-"
+               "<time>) and starts the run over (or resumes from the last checkpoint when only the best one is "
+               "damaged)")
+
+    def __init__(self, path: str, reason: str, *, fits: bool = True, remedy: Optional[str] = None):
+        self.path, self.reason, self.fits = path, reason, fits
+        what = "is damaged and cannot be loaded" if fits else "does not fit this run"
+        remedy = remedy or self.RESTART.format(name=os.path.basename(path))
+        super().__init__(f"{path} {what} ({reason}). {remedy}")
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:

@@ -2,6 +2,7 @@
 the ``training.*`` keys, and the schedule's state in checkpoints."""
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Dict, Optional, Tuple
 
@@ -13,7 +14,7 @@ import_timm()  # timm only through the suite's workaround (benchmarks._compat)
 from timm.optim import create_optimizer_v2  # noqa: E402
 from timm.scheduler import create_scheduler_v2  # noqa: E402
 
-__all__ = ["build_optimizer", "scheduler_state", "load_scheduler_state"]
+__all__ = ["build_optimizer", "scheduler_state", "load_scheduler_state", "try_schedule"]
 
 
 def build_optimizer(training, model: nn.Module, lr: float, updates_per_epoch: int) -> Tuple[Any, Any, bool]:
@@ -56,3 +57,20 @@ def load_scheduler_state(scheduler, state: Dict[str, Any]) -> None:
     scheduler.load_state_dict(state["timm"])
     if "plateau" in state:
         scheduler.lr_scheduler.load_state_dict(state["plateau"])
+
+
+def try_schedule(training, lr: float, updates_per_epoch: int, state: Dict[str, Any], epoch: int,
+                 global_step: int) -> None:
+    """Load a checkpoint's schedule ``state`` into a scratch copy of the run's schedule (over a one-weight model)
+    and step it where the run goes on: raises what timm or torch raise for a state they cannot use (a mode
+    that is none, a length of 0), or ValueError for a learning rate that is not a finite number >= 0."""
+    scratch = nn.Linear(1, 1, device="meta")  # no memory, and the global RNG is not drawn from
+    optimizer, scheduler, per_epoch = build_optimizer(training, scratch, lr, updates_per_epoch)
+    load_scheduler_state(scheduler, state)
+    if per_epoch:
+        scheduler.step(epoch + 1, metric=0.0)
+    else:
+        scheduler.step_update(num_updates=global_step + 1)
+    rates = [group["lr"] for group in optimizer.param_groups]
+    if not all(isinstance(r, (int, float)) and math.isfinite(r) and r >= 0 for r in rates):
+        raise ValueError(f"it gives the learning rates {rates}")

@@ -36,7 +36,8 @@ from ..datasets import DatasetInfo, dataset_info, eval_set, get_dataset, seed_of
 from ..models import create_model, model_spec
 from ..models.fits import check_fits, footprint
 from .check import check_accuracy
-from .checkpoint import get_rng_state, set_rng_state
+from .checkpoint import CHECKPOINT_FORMAT, DamagedCheckpointError, get_rng_state, load_checkpoint, set_rng_state
+from .checkpoint_check import CheckpointMismatch, built, check_training_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
 from .errors import Diverged, ResumeError, Stopped
 from .hooks import TrainHooks
@@ -50,8 +51,6 @@ import_timm()  # timm only through the suite's workaround (benchmarks._compat)
 from timm.utils import ModelEmaV3  # noqa: E402
 
 __all__ = ["Trainer", "CHECKPOINT_FORMAT"]
-
-CHECKPOINT_FORMAT = 1
 
 
 class Trainer:
@@ -128,6 +127,9 @@ class Trainer:
         self.optimizer, self.scheduler, self.schedule_per_epoch = build_optimizer(
             cfg.training, self.model, self.lr, len(self.batches) * self.method.updates_per_batch())
         self.train_attack = self.method.attack
+        #: states as built, what a checkpoint's must look like (checkpoint_check; a resumed trainer holds what it read)
+        self.fresh_states = {"scheduler": scheduler_state(self.scheduler), "optimizer": built(self.optimizer),
+                             "scaler": self.scaler.state_dict() if self.scaler is not None else None}
 
         # progress and results; all of it is in the checkpoint
         self.epoch = 0          # epoch in progress (0-based)
@@ -208,6 +210,13 @@ class Trainer:
         return getter() if getter is not None else {}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Continue from ``state`` (:meth:`state_dict`), validated whole before any of it is used.
+
+        Raises:
+            CheckpointMismatch: an entry does not fit this run (nothing has changed).
+            ResumeError: the checkpoint was written with another world size or batch size.
+        """
+        check_training_state(state, self)
         order = state["data_order"]
         mine = {"seed": self.cfg.seed, "world_size": self.dist.world_size, "batch_size": self.cfg.data.batch_size,
                 "steps_per_epoch": len(self.batches)}
@@ -237,6 +246,19 @@ class Trainer:
         if self.target is not None:
             self.target.load_state_dict(state.get("target"))
         self.resumed = True
+
+    def resume(self, path: str) -> Dict[str, Any]:
+        """Load the checkpoint file ``path`` and continue from it; returns its state.
+
+        Raises:
+            DamagedCheckpointError: it cannot be read or does not fit this run (one line, the --restart remedy).
+        """
+        state = load_checkpoint(path, map_location=self.device)
+        try:
+            self.load_state_dict(state)
+        except CheckpointMismatch as err:
+            raise DamagedCheckpointError(path, str(err), fits=False) from None
+        return state
 
     def save(self, which: str = "last") -> None:
         """Checkpoint now (collective under DDP; rank 0 writes through the hooks)."""

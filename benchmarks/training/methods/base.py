@@ -215,6 +215,11 @@ class Method:
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         pass
 
+    def check_state_dict(self, state: Dict[str, Any], where: str) -> None:
+        """Raise :class:`benchmarks.training.checkpoint_check.CheckpointMismatch` when ``state`` (a dict read from
+        a checkpoint, named ``where`` in messages) cannot be loaded by :meth:`load_state_dict`; called before any
+        of the checkpoint is used. Nothing to check by default (the default state is empty and ignored)."""
+
     def describe(self) -> Dict[str, Any]:
         """Plain data for the result record: name, parameters, attack and passes per sample."""
         t = self.cfg.training

@@ -73,3 +73,13 @@ class Free(Method):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         delta = state.get("delta")
         self.delta = None if delta is None else delta.to(self.trainer.device)
+
+    def check_state_dict(self, state: Dict[str, Any], where: str) -> None:
+        from ..checkpoint_check import CheckpointMismatch, describe
+
+        delta, info = state.get("delta"), self.trainer.info
+        image = (info.in_chans, info.size, info.size)
+        if delta is not None and not (isinstance(delta, torch.Tensor) and delta.dtype == torch.float32
+                                      and delta.dim() == 4 and delta.shape[0] >= 1 and tuple(delta.shape[1:]) == image):
+            raise CheckpointMismatch(f"{where}['delta']", f"is {describe(delta)}, expected None or a float32 tensor "
+                                                          f"of shape (N, {', '.join(map(str, image))}), as the images")

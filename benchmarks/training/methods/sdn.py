@@ -93,6 +93,7 @@ class _ICOnly(_SDNMethod):
         self.backbone_epochs = t.epochs - t.sdn_ic_epochs
         self.ic_optimizer = torch.optim.Adam(trainer.model.ic_parameters(), lr=t.sdn_ic_lr,
                                              weight_decay=t.weight_decay)
+        self.ic_built = self.ic_optimizer.state_dict()["param_groups"]  # what a checkpoint's must look like
         self.backbone_pgd = None
         if self.backbone_attack is not None:
             self.backbone_pgd = create_attack(self.backbone_attack, trainer.model, autocast=trainer.autocast,
@@ -174,6 +175,12 @@ class _ICOnly(_SDNMethod):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         if state.get("ic_optimizer") is not None:
             self.ic_optimizer.load_state_dict(state["ic_optimizer"])
+
+    def check_state_dict(self, state: Dict[str, Any], where: str) -> None:
+        from ..checkpoint_check import check_optimizer
+
+        if state.get("ic_optimizer") is not None:
+            check_optimizer(state["ic_optimizer"], self.ic_optimizer, f"{where}['ic_optimizer']", self.ic_built)
 
     def describe(self) -> Dict[str, Any]:
         out = super().describe()
