@@ -86,7 +86,7 @@ def test_bf16_autocast_trains(tiny_recipe, tmp_path):
 
 
 def test_divergence_fails_only_that_run(tiny_recipe, tmp_path):
-    code, spec, record = _run(tiny_recipe, tmp_path, 0, ["training.lr=1.0e+12", "training.epochs=1"])
+    code, spec, record = _run(tiny_recipe, tmp_path, 0, ["training.lr=1000", "training.lr_base_batch_size=1", "training.epochs=1"])
     assert code == EXIT_DIVERGED
     assert record["status"] == "failed" and "non-finite training loss" in record["failure_reason"]
     other_code, other, other_record = _run(tiny_recipe, tmp_path, 1, ["training.epochs=1"])
