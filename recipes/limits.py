@@ -21,6 +21,8 @@ bound                 variable                         default    guards
 ``targets``           ROBUSTPERF_MAX_TARGETS           100        ``robustperf analyze --targets`` values
 ``log_bytes``         ROBUSTPERF_MAX_LOG_BYTES         256000000  a run's ``mllog.txt`` or ``train.log`` packaged or checked
 ``submission_files``  ROBUSTPERF_MAX_SUBMISSION_FILES  100000     entries of a submission folder checked
+``zoo_cards``         ROBUSTPERF_MAX_ZOO_CARDS         10000      training cards read from one folder (``robustperf zoo cost --cards``)
+``card_number``       ROBUSTPERF_MAX_CARD_NUMBER       100000000  a number of a training card (epochs, images per epoch, ...)
 ====================  ===============================  =========  ====================================================================
 """
 from __future__ import annotations
@@ -46,6 +48,8 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     "targets": ("ROBUSTPERF_MAX_TARGETS", 100),
     "log_bytes": ("ROBUSTPERF_MAX_LOG_BYTES", 256_000_000),
     "submission_files": ("ROBUSTPERF_MAX_SUBMISSION_FILES", 100_000),
+    "zoo_cards": ("ROBUSTPERF_MAX_ZOO_CARDS", 10_000),
+    "card_number": ("ROBUSTPERF_MAX_CARD_NUMBER", 100_000_000),
 }
 
 
