@@ -31,6 +31,7 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from . import catalog
 from .errors import RecipeError
 from .limits import limit, over_limit_message
 from .loading import parse_yaml
@@ -178,6 +179,10 @@ def card_from_dict(data: Any, file: str = "<card>", lines: Optional[Dict[str, in
             fields[key] = raw["value"]
         else:
             fields[key] = _text(raw, "value", file, lines, where=path + ".")
+    methods = sorted(catalog.names("methods"))
+    if fields["method"] not in methods:
+        raise CardError("not a training method of the suite (robustperf plugins)", file=file, key="training.method",
+                        value=fields["method"], allowed=methods, line=lines.get("training.method"))
     if fields.get("awp_warmup_epochs") is not None and not fields["awp"]:
         raise CardError("awp_warmup_epochs needs awp: true", file=file, key="training.awp_warmup_epochs",
                         value=fields["awp_warmup_epochs"].low, line=lines.get("training.awp_warmup_epochs"))
