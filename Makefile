@@ -29,6 +29,9 @@ $(PY):
 $(STAMP): $(PY) setup.cfg pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt --upgrade pip setuptools wheel
 	$(PIP) install -q -c constraints.txt -e '.[test]'
+	# robustbench without its dependencies: it pins timm==1.0.9 and gdown; the suite keeps its own timm and
+	# installs the rest (the zoo extra, in the test extra too). benchmarks/zoo/compat.py imports it offline.
+	$(PIP) install -q -c constraints.txt --no-deps robustbench
 	touch $(STAMP)
 
 install: $(STAMP)
