@@ -27,6 +27,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from recipes import MeasurementConfig, RunConfig
 from recipes.cards import Card, CardError
+from results import Flops, Timing
 from results.pricing import SECONDS_PER_HOUR, match_price
 
 from ..measurement import train_flops
@@ -105,12 +106,12 @@ def device_from_record(record: Dict[str, Any], path: str) -> Device:
     Raises:
         CardError: the record lacks training FLOPs or seconds (naming the file and the field).
     """
-    flops, seconds = _num((record.get("flops") or {}).get("train_total")), \
-        _num((record.get("timing") or {}).get("train_seconds"))
-    for key, value in (("flops.train_total", flops), ("timing.train_seconds", seconds)):
+    fields = (Flops.path("train_total"), Timing.path("train_seconds"))
+    raw = [(record.get(group) or {}).get(name) for group, name in (f.split(".") for f in fields)]
+    flops, seconds = (_num(v) for v in raw)
+    for key, value, given in zip(fields, (flops, seconds), raw):
         if value is None:
-            raise CardError("a device record needs a measured training run", file=path, key=key,
-                            value=(record.get(key.split(".")[0]) or {}).get(key.split(".")[1]))
+            raise CardError("a device record needs a measured training run", file=path, key=key, value=given)
     energy = record.get("energy") or {}
     hardware = record.get("hardware") or {}
     devices = int(_num(energy.get("devices")) or _num(hardware.get("count")) or 1)

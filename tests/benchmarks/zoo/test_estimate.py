@@ -121,3 +121,12 @@ def test_a_method_the_suite_does_not_have_is_named():
 
     with pytest.raises(CardError, match=r"x.yaml: key 'training.method': .*\(got 'adversarial_magic'\).*trades"):
         card_from_dict(_card("x", "adversarial_magic", 1, 1, 1, 1), "x.yaml")
+
+
+def test_a_device_record_without_a_measured_training_is_one_line(tmp_path):
+    (tmp_path / "result.json").write_text(json.dumps({"run_id": "x", "flops": {"train_total": None},
+                                                       "timing": {"train_seconds": 3.0}}))
+    done = run_cli(["zoo", "cost", "Wong2020Fast", "--device-record", str(tmp_path / "result.json")])
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert str(tmp_path / "result.json") in line and "key 'flops.train_total'" in line, line
