@@ -96,11 +96,13 @@ def evaluate_zoo_model(args) -> Dict[str, Any]:
     parse_options(args)  # option mistakes exit 2 before any loading
     device = parse_device(args.device)
     entry = find_entry(args.name, check_dataset(args.dataset), check_threat(args.threat))
-    config, applied = zoo_config(entry.dataset, entry.threat, args.overrides)
-    run_config = RunConfig.from_dict(config, file="robustperf zoo eval")
+    if (entry.dataset, entry.threat) not in ATTACKS:
+        zoo_config(entry.dataset, entry.threat, ())  # the unsupported threat model's one line
     path = weights_path(args.model_dir, entry.name, entry.dataset, entry.threat)
     model = load_weights(build_model(entry.name, entry.dataset, entry.threat), entry.name, entry.dataset,
                          entry.threat, args.model_dir)  # a missing or crafted file fails before any folder exists
+    config, applied = zoo_config(entry.dataset, entry.threat, args.overrides)
+    run_config = RunConfig.from_dict(config, file="robustperf zoo eval")
     test = eval_set(run_config.data, "test")
     calibration = eval_set(run_config.data, "train", limit=args.calibration_n).tensors()[0]
     run_id = run_id_for(entry.name, entry.dataset, entry.threat)
