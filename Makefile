@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_OUT ?= bench.json
 
-.PHONY: install test test-all docs demo bench paper gpu-check trends robustbench-archs clean help
+.PHONY: install test test-all docs demo bench paper gpu-check trends robustbench-archs zoo-table clean help
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
@@ -73,6 +73,11 @@ trends: $(STAMP)
 # Rebuild the architecture lookup of `make trends` by building every model (torch; minutes on a CPU).
 robustbench-archs: $(STAMP)
 	$(PY) -m benchmarks.robustbench_archs tests/data/robustbench_cifar10_linf.csv -o scaling/mappings/robustbench_archs.csv
+
+# Count parameters and forward FLOPs of every RobustBench zoo model by building it (robustbench's code; tens of
+# minutes on a CPU); `robustperf zoo list` reads the table. --resume keeps the counts already there.
+zoo-table: $(STAMP)
+	$(PY) -m benchmarks.zoo.table --resume -o benchmarks/zoo/zoo_models.csv
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache $(SITE_DIR)
