@@ -1,16 +1,21 @@
 """``robustperf zoo SUBCOMMAND``: RobustBench's published models in the suite.
 
 Each subcommand is a module of this package exposing ``HELP``, ``add_arguments(parser)`` and ``main(args)``, as
-the top-level commands do (:data:`SUBCOMMANDS`); ``cost`` estimates their training compute from training cards.
+the top-level commands do (:data:`SUBCOMMANDS`): ``list`` prints every model with its architecture, parameters,
+FLOPs and reported accuracy (:mod:`.cli_list`), ``eval`` evaluates and benchmarks one from local weights
+(:mod:`.cli_eval`), ``cost`` estimates their training compute from training cards (:mod:`.cli_cost`).
 """
 from __future__ import annotations
 
 import importlib
 
-HELP = "RobustBench's published models: training cost estimated from their training cards (zoo cost)"
+HELP = ("RobustBench's published models: list them with their cost, evaluate and benchmark one from local weights, "
+        "estimate their training compute from training cards")
 
 #: subcommand -> its module
 SUBCOMMANDS = {
+    "list": "benchmarks.zoo.cli_list",
+    "eval": "benchmarks.zoo.cli_eval",
     "cost": "benchmarks.zoo.cli_cost",
 }
 

@@ -131,3 +131,43 @@ def test_a_device_record_without_a_measured_training_is_one_line(tmp_path):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert str(tmp_path / "result.json") in line and "key 'flops.train_total'" in line, line
+
+
+def _zoo_row(name):
+    from benchmarks.zoo.table import read_table
+
+    return next(r for r in read_table(dataset="cifar10", threat="Linf") if r["name"] == name)
+
+
+def test_zoo_cost_takes_the_forward_flops_of_the_model_built_from_the_zoo_table():
+    """The card's model counted in the zoo table (built by RobustBench's code): its own count, labelled built,
+    not the look-up of its architecture's name (which differs: the suite's WRN-28-10 is not Carmon's)."""
+    row = _zoo_row("Carmon2019Unlabeled")
+    assert row["status"] == "profiled"
+    done = run_cli(["zoo", "cost", "Carmon2019Unlabeled", "--json"])
+    assert done.returncode == 0, done.stderr
+    est = json.loads(done.stdout)["estimates"][0]
+    assert est["forward_flops_basis"] == "built"
+    assert est["forward_flops_per_image"]["value"] == float(row["forward_flops"]) != 10493628928.0
+    assert est["forward_flops_per_image"]["source"].startswith("built: benchmarks/zoo/zoo_models.csv")
+    assert "built" in done.stdout
+
+
+def test_a_model_not_counted_in_the_zoo_table_falls_back_to_its_architecture_by_name(tmp_path):
+    """A zoo table where the card's model is not counted (a real copy of the shipped one, its row reset):
+    the architecture look-up, labelled by-name; an architecture neither knows: unknown, listed, not guessed."""
+    from benchmarks.zoo.cli_cost import forward_flops
+    from benchmarks.zoo.table import TABLE
+
+    lines = open(TABLE, encoding="utf-8").read().splitlines(keepends=True)
+    table = tmp_path / "zoo_models.csv"
+    table.write_text("".join(line.replace(",profiled,", ",not counted,") if line.startswith("Carmon2019Unlabeled,")
+                             else line for line in lines))
+    card = load_card(f"{CARDS_DIR}/Carmon2019Unlabeled.yaml")
+    flops, basis, source = forward_flops(card, table=str(table))
+    assert (flops, basis) == (10493628928.0, "by-name") and "WideResNet-28-10" in source
+    flops, basis, _ = forward_flops(card)
+    assert basis == "built" and flops == float(_zoo_row("Carmon2019Unlabeled")["forward_flops"])
+    odd = card_from_dict(_card("NotAZooModel", "at", 10, 10, 128, 50000) | {"architecture": "Hypernet-9"},
+                         file="odd.yaml")
+    assert forward_flops(odd)[:2] == (None, "unknown")

@@ -178,3 +178,13 @@ def test_importing_the_compat_module_and_building_fetches_nothing():
     out = subprocess.run(["unshare", "-rn", sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_one_zoo_command_dispatches_list_eval_and_cost():
+    """`robustperf zoo` is one command whose subcommands are list, eval and cost (benchmarks.zoo.cli.SUBCOMMANDS)."""
+    out = _run(["zoo", "--help"])
+    assert out.returncode == 0 and all(name in out.stdout for name in ("list", "eval", "cost"))
+    for name, option in (("list", "--json"), ("eval", "--model-dir"), ("cost", "--device-record")):
+        sub = _run(["zoo", name, "--help"])
+        assert sub.returncode == 0 and option in sub.stdout, sub.stderr
+    assert not os.path.exists(os.path.join(ROOT, "benchmarks", "cli_zoo.py"))
