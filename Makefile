@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_OUT ?= bench.json
 
-.PHONY: install test test-all docs demo bench paper gpu-check trends robustbench-archs zoo-table clean help
+.PHONY: zoo-estimates install test test-all docs demo bench paper gpu-check trends robustbench-archs zoo-table clean help
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
@@ -65,10 +65,20 @@ paper: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
 		--mapping scaling/mappings/timm-adv-training.yaml -o $(PAPER_OUT)
 
+# The compute trend of RobustBench's leaderboards: CIFAR-10 Linf into TRENDS_OUT, CIFAR-100 and ImageNet Linf
+# beside it; each model counted from the zoo table (built) or its architecture's name (by-name), else listed.
 TRENDS_OUT ?= runs/trends
 trends: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/robustbench_cifar10_linf.csv \
 		--mapping scaling/mappings/robustbench.yaml -o $(TRENDS_OUT)
+	$(VENV)/bin/robustperf analyze tests/data/robustbench_cifar100_linf.csv \
+		--mapping scaling/mappings/robustbench_cifar100.yaml -o $(TRENDS_OUT)-cifar100-linf
+	$(VENV)/bin/robustperf analyze tests/data/robustbench_imagenet_linf.csv \
+		--mapping scaling/mappings/robustbench_imagenet.yaml -o $(TRENDS_OUT)-imagenet-linf
+
+# Training compute of the models with training cards, read by make trends (estimated-from-card; torch).
+zoo-estimates: $(STAMP)
+	$(VENV)/bin/robustperf zoo cost -o scaling/mappings/zoo_estimates.json
 
 # Rebuild the architecture lookup of `make trends` by building every model (torch; minutes on a CPU).
 robustbench-archs: $(STAMP)

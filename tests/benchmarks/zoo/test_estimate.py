@@ -1,6 +1,7 @@
 """The training-cost estimate of a card (benchmarks/zoo/estimate.py): the suite's own FLOP accounting applied to
 a card gives a trained run's ``flops.train_total`` back, and one card's estimate equals its hand computation."""
 import json
+import os
 
 import pytest
 import yaml
@@ -171,3 +172,16 @@ def test_a_model_not_counted_in_the_zoo_table_falls_back_to_its_architecture_by_
     odd = card_from_dict(_card("NotAZooModel", "at", 10, 10, 128, 50000) | {"architecture": "Hypernet-9"},
                          file="odd.yaml")
     assert forward_flops(odd)[:2] == (None, "unknown")
+
+
+def test_the_shipped_estimates_of_make_trends_are_those_zoo_cost_gives_now():
+    """scaling/mappings/zoo_estimates.json (make zoo-estimates; read by make trends, which never imports torch)
+    holds what `robustperf zoo cost` computes from the shipped cards and zoo table: not stale."""
+    shipped = json.loads(open(f"{ROOT}/scaling/mappings/zoo_estimates.json", encoding="utf-8").read())
+    done = run_cli(["zoo", "cost", "--json"])
+    assert done.returncode == 0, done.stderr
+    fresh = json.loads(done.stdout)
+    assert shipped["format"] == fresh["format"] == "robustperf-zoo-estimates/1"
+    assert {e["model"]: (e["train_flops"], e["forward_flops_basis"], e["card"]) for e in shipped["estimates"]} == \
+        {e["model"]: (e["train_flops"], e["forward_flops_basis"], e["card"]) for e in fresh["estimates"]}
+    assert all(not os.path.isabs(e["card"]) for e in shipped["estimates"])
