@@ -25,6 +25,7 @@ one that raises :class:`ZooDownloadRefused`. Every import of robustbench in robu
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import sys
 import warnings
@@ -127,6 +128,56 @@ def import_robustbench() -> ModuleType:
             setattr(owner, function, _refuse_download)
     robustbench._robustperf_offline = True
     return robustbench
+
+
+@contextlib.contextmanager
+def offline_build() -> Iterator[None]:
+    """While a zoo model is built: its architecture only, and no byte from the network.
+
+    robustbench builds some models with ``pretrained=True`` (``Standard_R50`` is torchvision's ``resnet50
+    (pretrained=True)``), which would fetch ImageNet weights. Here torchvision's model builders get
+    ``pretrained=False, weights=None`` (the weights come from ``--model-dir``), and any socket a builder still
+    opens fails at once with :class:`ZooDownloadRefused`, naming what it tried to reach. On a machine without
+    CUDA, ``.cuda()`` keeps a module or tensor where it is (the mixing-network ensembles of Bai et al. move their
+    parts to the GPU while they are built).
+    """
+    import socket
+
+    import torch
+
+    from .._compat import import_torchvision
+
+    models = import_torchvision().models
+    originals = {name: fn for name, fn in vars(models).items()
+                 if callable(fn) and not isinstance(fn, type) and name[:1].islower() and not name.startswith("get")}
+
+    def architecture_only(fn):
+        @functools.wraps(fn)
+        def build(*args, **kwargs):
+            if kwargs.pop("pretrained", False) or kwargs.get("weights") is not None:
+                kwargs["weights"] = None
+            return fn(*args, **kwargs)
+        return build
+
+    def refuse(self, address, *args, **kwargs):
+        raise ZooDownloadRefused(f"a zoo model's builder tried to connect to {address!r}: robustperf builds "
+                                 "architectures offline and reads weights from --model-dir only")
+
+    connect = socket.socket.connect
+    cuda = (torch.nn.Module.cuda, torch.Tensor.cuda)
+    try:
+        for name, fn in originals.items():
+            setattr(models, name, architecture_only(fn))
+        socket.socket.connect = refuse  # type: ignore[method-assign]
+        if not torch.cuda.is_available():
+            torch.nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
+            torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
+        yield
+    finally:
+        socket.socket.connect = connect  # type: ignore[method-assign]
+        torch.nn.Module.cuda, torch.Tensor.cuda = cuda  # type: ignore[method-assign]
+        for name, fn in originals.items():
+            setattr(models, name, fn)
 
 
 def robustbench_version() -> str:

@@ -241,13 +241,15 @@ def build_model(name: str, dataset: str, threat: str):
                        f"({len(models)} models there; see `robustperf zoo list --dataset {dataset} "
                        f"--threat {threat}`)")
     from .._compat import import_timm
+    from .compat import offline_build
 
     timm = import_timm()
     timm_name = _timm_name(name, dataset, threat)
-    if timm.is_model(timm_name):
-        model = timm.create_model(timm_name, num_classes=DATASETS[dataset][0], pretrained=False)
-    else:
-        model = models[name]["model"]()
+    with offline_build():  # architecture only: pretrained=True is dropped, and no socket opens
+        if timm.is_model(timm_name):
+            model = timm.create_model(timm_name, num_classes=DATASETS[dataset][0], pretrained=False)
+        else:
+            model = models[name]["model"]()
     return model.eval()
 
 

@@ -54,9 +54,8 @@ def test_an_estimate_equals_its_hand_computation(tmp_path):
     F = 13326504448.0  # forward FLOPs of one image through WRN-34-10 (scaling/mappings/robustbench_archs.csv)
     # TRADES, 10 steps: attack passes 10 + 1 (the KL target's clean forward), train passes 2 (clean and
     # adversarial halves) = 13 per image; with AWP one more loss pass, x2 train: 11 + 4 = 15.
-    # epochs 200, images 50,000; AWP warm-up 0-10 epochs: the low end has 10 epochs without AWP.
-    low = 3 * F * 50_000 * (10 * 13 + 190 * 15)
-    high = 3 * F * 50_000 * (200 * 15)
+    # epochs 200, images 50,000; AWP after a warm-up of 9 epochs (the authors' code): 9 x 13 + 191 x 15 passes.
+    low = high = 3 * F * 50_000 * (9 * 13 + 191 * 15)
     record = {"run_id": "r1", "flops": {"train_total": 2.0e15}, "timing": {"train_seconds": 100.0},
               "energy": {"train_j": 2 * 100.0 * 300.0, "devices": 2, "source": "nvml"},
               "hardware": {"count": 2}, "cost": {"device_model": "NVIDIA H100 80GB HBM3"},

@@ -170,6 +170,7 @@ def test_importing_the_compat_module_and_building_fetches_nothing():
             "'socket.getaddrinfo', 'urllib.Request')) and seen.append(event)); "
             "from benchmarks.zoo.compat import import_robustbench; import_robustbench(); "
             "from benchmarks.zoo import build_model; build_model('Standard', 'cifar10', 'Linf'); "
+            "build_model('Standard_R50', 'imagenet', 'Linf'); "
             "import sys; assert 'pkg_resources' not in sys.modules or hasattr(sys.modules['pkg_resources'], "
             "'working_set'); assert not seen, seen; print('ok')")
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
@@ -178,6 +179,27 @@ def test_importing_the_compat_module_and_building_fetches_nothing():
     out = subprocess.run(["unshare", "-rn", sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_a_builder_asking_for_pretrained_weights_gets_the_architecture_and_no_socket():
+    """robustbench builds its ImageNet baseline as torchvision's resnet50(pretrained=True): built here, it is the
+    architecture alone (the weights come from --model-dir), and any connection a builder still tries is refused."""
+    import socket
+
+    from benchmarks._compat import import_torchvision
+    from benchmarks.zoo import build_model
+    from benchmarks.zoo.compat import ZooDownloadRefused, offline_build
+
+    seen = []
+    sys.addaudithook(lambda event, args: event.startswith(("socket.connect", "urllib.Request")) and seen.append(event))
+    model = build_model("Standard_R50", "imagenet", "Linf")
+    reference = import_torchvision().models.resnet50(weights=None)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    assert not seen, seen
+    with offline_build(), socket.socket() as sock:
+        with pytest.raises(ZooDownloadRefused, match="tried to connect to .*--model-dir"):
+            sock.connect(("198.51.100.1", 443))
+    assert import_torchvision().models.resnet50.__name__ == "resnet50" and socket.socket.connect is not None
 
 
 def test_one_zoo_command_dispatches_list_eval_and_cost():
