@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_OUT ?= bench.json
 
-.PHONY: install test test-all docs demo bench paper gpu-check trends robustbench-archs clean help
+.PHONY: zoo-estimates install test test-all docs demo bench paper gpu-check trends robustbench-archs zoo-table clean help
 
 help:
 	@echo "make demo   - set up .venv, install, run the whole pipeline on the embedded default (digits)"
@@ -29,6 +29,9 @@ $(PY):
 $(STAMP): $(PY) setup.cfg pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt --upgrade pip setuptools wheel
 	$(PIP) install -q -c constraints.txt -e '.[test]'
+	# robustbench without its dependencies: it pins timm==1.0.9 and gdown; the suite keeps its own timm and
+	# installs the rest (the zoo extra, in the test extra too). benchmarks/zoo/compat.py imports it offline.
+	$(PIP) install -q -c constraints.txt --no-deps robustbench
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -62,14 +65,29 @@ paper: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
 		--mapping scaling/mappings/timm-adv-training.yaml -o $(PAPER_OUT)
 
+# The compute trend of RobustBench's leaderboards: CIFAR-10 Linf into TRENDS_OUT, CIFAR-100 and ImageNet Linf
+# beside it; each model counted from the zoo table (built) or its architecture's name (by-name), else listed.
 TRENDS_OUT ?= runs/trends
 trends: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/robustbench_cifar10_linf.csv \
 		--mapping scaling/mappings/robustbench.yaml -o $(TRENDS_OUT)
+	$(VENV)/bin/robustperf analyze tests/data/robustbench_cifar100_linf.csv \
+		--mapping scaling/mappings/robustbench_cifar100.yaml -o $(TRENDS_OUT)-cifar100-linf
+	$(VENV)/bin/robustperf analyze tests/data/robustbench_imagenet_linf.csv \
+		--mapping scaling/mappings/robustbench_imagenet.yaml -o $(TRENDS_OUT)-imagenet-linf
+
+# Training compute of the models with training cards, read by make trends (estimated-from-card; torch).
+zoo-estimates: $(STAMP)
+	$(VENV)/bin/robustperf zoo cost -o scaling/mappings/zoo_estimates.json
 
 # Rebuild the architecture lookup of `make trends` by building every model (torch; minutes on a CPU).
 robustbench-archs: $(STAMP)
 	$(PY) -m benchmarks.robustbench_archs tests/data/robustbench_cifar10_linf.csv -o scaling/mappings/robustbench_archs.csv
+
+# Count parameters and forward FLOPs of every RobustBench zoo model by building it (robustbench's code; tens of
+# minutes on a CPU); `robustperf zoo list` reads the table. --resume keeps the counts already there.
+zoo-table: $(STAMP)
+	$(PY) -m benchmarks.zoo.table --resume -o benchmarks/zoo/zoo_models.csv
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache $(SITE_DIR)

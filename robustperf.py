@@ -19,6 +19,7 @@ COMMANDS = {
     "run": "benchmarks.cli_run",
     "evaluate": "benchmarks.cli_evaluate",
     "infer": "benchmarks.cli_infer",
+    "zoo": "benchmarks.zoo.cli",
     "launch": "launchers.cli_launch",
     "status": "launchers.cli_status",
     "tune": "launchers.cli_tune",

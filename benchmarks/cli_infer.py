@@ -29,6 +29,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder (runs/<run_id>)")
     parser.add_argument("--which", choices=("best", "last"), default=None,
                         help="checkpoint to benchmark (default: the run's evaluation.which)")
+    add_benchmark_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the section as JSON instead of a table")
+    parser.add_argument("--no-record", action="store_true", help="do not write the record (print only)")
+
+
+def add_benchmark_arguments(parser) -> None:
+    """The benchmark's options (precisions, scenarios, accuracy, device), shared with ``robustperf zoo eval``."""
     parser.add_argument("--precision", default="fp32,bf16,fp16,int8", metavar="LIST",
                         help="comma-separated precisions (default: %(default)s; registered: fp32, bf16, fp16, int8)")
     parser.add_argument("--batch-sizes", default="256", metavar="LIST",
@@ -55,8 +62,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibration-n", type=int, default=256,
                         help="training images calibrating int8 (default 256)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    parser.add_argument("--json", action="store_true", help="print the section as JSON instead of a table")
-    parser.add_argument("--no-record", action="store_true", help="do not write the record (print only)")
 
 
 def main(args) -> int:

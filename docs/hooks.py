@@ -159,37 +159,54 @@ def _usage(parser: argparse.ArgumentParser) -> str:
             os.environ["COLUMNS"] = old
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> Optional[argparse._SubParsersAction]:
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
 def subcommands() -> Dict[str, argparse.ArgumentParser]:
     """``{name: its parser}`` of every ``robustperf`` subcommand, in the order the CLI lists them."""
     import robustperf
 
-    parser = robustperf.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(sub.choices)
+    return dict(_subparsers(robustperf.build_parser()).choices)
+
+
+def _command_table(path: str, sub: argparse._SubParsersAction) -> List[str]:
+    helps = {choice.dest: choice.help for choice in sub._choices_actions}
+    lines = ["| command | what it does |", "|---|---|"]
+    lines += [f"| [`{path} {name}`](#{(path + ' ' + name).replace(' ', '-')}) | {cell(helps.get(name, ''))} |"
+              for name in sub.choices]
+    return lines + [""]
+
+
+def _command_section(path: str, parser: argparse.ArgumentParser, level: int) -> List[str]:
+    """One command's heading, usage, description and options, then each of its own subcommands (``robustperf zoo
+    list``, ...) one heading level down, however deep they nest."""
+    lines = [f"{'#' * level} {path}", "", "```text", _usage(parser), "```", ""]
+    if parser.description:
+        lines += [_prose(parser.description), ""]
+    for group in parser._action_groups:
+        actions = [a for a in group._group_actions if a.help != argparse.SUPPRESS
+                   and not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+        if not actions:
+            continue
+        title = group.title or "options"
+        lines += [f"**{cell(title)}**", "", "| argument | required | meaning |", "|---|---|---|"]
+        lines += [_option_row(a) for a in actions]
+        lines.append("")
+    sub = _subparsers(parser)
+    if sub is not None:
+        lines += _command_table(path, sub)
+        for name, child in sub.choices.items():
+            lines += _command_section(f"{path} {name}", child, min(level + 1, 6))
+    return lines
 
 
 def render_cli() -> str:
     import robustperf
 
-    commands = subcommands()
-    sub = next(a for a in robustperf.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    helps = {choice.dest: choice.help for choice in sub._choices_actions}
-    lines = ["| command | what it does |", "|---|---|"]
-    lines += [f"| [`robustperf {name}`](#robustperf-{name}) | {cell(helps.get(name, ''))} |" for name in commands]
-    lines.append("")
-    for name, parser in commands.items():
-        lines += [f"## robustperf {name}", "", "```text", _usage(parser), "```", ""]
-        if parser.description:
-            lines += [_prose(parser.description), ""]
-        for group in parser._action_groups:
-            actions = [a for a in group._group_actions if a.help != argparse.SUPPRESS
-                       and not isinstance(a, argparse._HelpAction)]
-            if not actions:
-                continue
-            title = group.title or "options"
-            lines += [f"**{cell(title)}**", "", "| argument | required | meaning |", "|---|---|---|"]
-            lines += [_option_row(a) for a in actions]
-            lines.append("")
+    lines = _command_table("robustperf", _subparsers(robustperf.build_parser()))
+    for name, parser in subcommands().items():
+        lines += _command_section(f"robustperf {name}", parser, 2)
     return "\n".join(lines)
 
 

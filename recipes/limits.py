@@ -26,6 +26,8 @@ bound                 variable                         default    guards
 ``image_pixels``      ROBUSTPERF_MAX_IMAGE_PIXELS      89478485   pixels of one image (at least (32 x data.image_size)^2)
 ``synthetic_mb``      ROBUSTPERF_MAX_SYNTHETIC_MB      32000      MB (10^6 bytes) of one array of ``data.synthetic``
 ``line_bytes``        ROBUSTPERF_MAX_LINE_BYTES        65536      one line of a dataset's annotation file
+``zoo_cards``         ROBUSTPERF_MAX_ZOO_CARDS         10000      training cards read from one folder (``robustperf zoo cost --cards``)
+``card_number``       ROBUSTPERF_MAX_CARD_NUMBER       100000000  a number of a training card (epochs, images per epoch, ...)
 ====================  ===============================  =========  ====================================================================
 
 A variable that is set must hold a positive integer (digits only) no larger than its bound's ceiling
@@ -65,6 +67,8 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     # 10 M generated 32x32 RGB images as uint8 (DeepMind's 1 M set is 3.1 GB), held in memory whole
     "synthetic_mb": ("ROBUSTPERF_MAX_SYNTHETIC_MB", 32_000),
     "line_bytes": ("ROBUSTPERF_MAX_LINE_BYTES", 65_536),
+    "zoo_cards": ("ROBUSTPERF_MAX_ZOO_CARDS", 10_000),
+    "card_number": ("ROBUSTPERF_MAX_CARD_NUMBER", 100_000_000),
 }
 #: bound name -> the largest value its variable may raise it to, where the code past it would fail another way
 #: (nested values deeper than 500 levels exhaust Python's recursion in repr, json and comparisons)

@@ -10,7 +10,7 @@ run) and :mod:`~results.holder` (who holds a lock, and whether it is stale).
 """
 from .flatten import flatten, get
 from .groups import (FIELDS, GROUPS, TEMPLATE, Accuracy, Checkpoints, Cost, Energy, Evaluation, Flops, Group, Hardware,
-                     Job, Method, Pricing, Slowdown, Software, Survival, Timing, ToTarget, Tracking, Training)
+                     Job, Method, Origin, Pricing, Slowdown, Software, Survival, Timing, ToTarget, Tracking, Training)
 from .io import (UnsafePathError, atomic_write, atomic_write_bytes, atomic_write_text, make_folder, open_append,
                  refuse_links)
 from .keys import COMPLETED, FAILED, J_PER_KWH, PREEMPTED, RECORD_FILE, RUNNING, SCHEMA_VERSION
@@ -26,5 +26,5 @@ __all__ = [
     # the typed groups (their field paths: ``Flops.path("train_total")``) and what is derived from them
     "Group", "GROUPS", "TEMPLATE", "Accuracy", "Checkpoints", "Cost", "Energy",
     "Evaluation", "Flops", "Hardware", "Job", "Method", "Pricing", "Slowdown", "Software", "Survival", "Timing",
-    "Tracking", "Training", "ToTarget", "J_PER_KWH", "PREEMPTED", "record_text",
+    "Tracking", "Training", "ToTarget", "Origin", "J_PER_KWH", "PREEMPTED", "record_text",
 ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from .keys import (ACCURACY, CHECKPOINTS, CO2_KG, CONFIG, COST, CREATED, ENERGY, EVALUATION, EVALUATIONS,
-                   FAILURE_REASON, FLOPS, HARDWARE, JOB, METHOD, NAME, PARAMS, PRICING, RECIPE, RUN_ID, RUNNING,
+                   FAILURE_REASON, FLOPS, HARDWARE, JOB, METHOD, NAME, ORIGIN, PARAMS, PRICING, RECIPE, RUN_ID, RUNNING,
                    SCHEMA_VERSION, SCHEMA_VERSION_KEY, SEED, SLOWDOWN, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD,
                    SLOWDOWN_CLEAN, SLOWDOWN_EXIT_FLOPS, SOFTWARE, STATUS, SURVIVAL, SURVIVAL_FILE_KEY, TIMING,
                    TO_TARGET, TRACKING, TRAINING, UPDATED)
@@ -333,10 +333,31 @@ class ToTarget(Group):
     confirmation: Optional[dict] = None
 
 
+@dataclass
+class Origin(Group):
+    """Where the evaluated model came from: all null for a model this suite trained. A published model
+    (``robustperf zoo eval``) names its source (``robustbench:NAME``), its leaderboard's figures beside the ones
+    measured here, and why its training fields are null (``training``: not measured)."""
+
+    KEY = ORIGIN
+    source: Optional[str] = None
+    dataset: Optional[str] = None
+    threat: Optional[str] = None
+    paper: Optional[str] = None
+    link: Optional[str] = None
+    architecture: Optional[str] = None
+    extra_data: Optional[bool] = None
+    reported_clean: Optional[float] = percent()
+    reported_autoattack: Optional[float] = percent()
+    autoattack_difference: Optional[float] = None
+    training: Optional[str] = None
+    weights: Optional[str] = None
+
+
 #: group key -> its dataclass, in record order. A plug-in adds a group with one entry here (and its dataclass).
 GROUPS: Dict[str, type] = {group.KEY: group for group in (
     Flops, Timing, Energy, Cost, Pricing, Accuracy, Training, Evaluation, Hardware, Software, Checkpoints, Survival,
-    Slowdown, Method, Job, Tracking, ToTarget)}
+    Slowdown, Method, Job, Tracking, ToTarget, Origin)}
 
 # the key names other modules build these groups with are fields of them (a rename fails here, at import)
 Slowdown.names(SLOWDOWN_EXIT_FLOPS, SLOWDOWN_CLEAN, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD)

@@ -83,6 +83,9 @@ METHOD = "method"
 
 # the to-target group (issue 23): what reaching a benchmark's quality target cost, from the per-epoch check
 TO_TARGET = "to_target"
+#: Where the model came from: null fields for a model this suite trained; ``robustbench:NAME`` for a published one
+#: evaluated by ``robustperf zoo eval`` (benchmarks.zoo), whose training was not measured here.
+ORIGIN = "origin"
 
 # the slowdown group (issue 15): early exits and slowdown attacks of a multi-exit model
 SLOWDOWN = "slowdown"

@@ -8,7 +8,9 @@ page per result (configuration, system, per-run figures, links to copies of its 
 SITE_DIR/assets/, and no page fetches anything from the network.
 
 SITE_DIR must be new, empty or an earlier board; it is never a symbolic link or a file, and nothing is written
-outside it. The path of the index page is printed on stdout.
+outside it. The path of the index page is printed on stdout. ``--zoo ESTIMATES.json`` (``robustperf zoo cost -o``)
+adds the published models' estimated training cost to each benchmark's page, in its own group, never ranked or
+charted with the measured results.
 
 Exit status: 0; 2 for an input the board cannot use (missing columns named, unreadable CSV, empty input, a broken
 submission.json or record) or a site folder it must not write into.
@@ -25,13 +27,18 @@ def add_arguments(parser) -> None:
                         help="summary CSVs (robustperf summarize) and/or submission folders (robustperf submit)")
     parser.add_argument("-o", "--output", required=True, metavar="SITE_DIR",
                         help="the site folder: new, empty, or an earlier board (rewritten)")
+    parser.add_argument("--zoo", action="append", default=[], metavar="ESTIMATES.json",
+                        help="estimated training cost of published models (robustperf zoo cost -o), shown on each "
+                             "benchmark's page in its own group, apart from the measured results; repeatable")
 
 
 def main(args) -> int:
     from .board import build_site, load_inputs
+    from .board.zoo import read_estimates
 
     results = load_inputs(args.inputs)
-    index, files = build_site(results, args.output)
+    zoo = read_estimates(args.zoo)
+    index, files = build_site(results, args.output, zoo)
     benchmarks = len({r.row["benchmark"] for r in results})
     print(f"robustperf board: {len(results)} result{'s' if len(results) != 1 else ''} in {benchmarks} "
           f"benchmark{'s' if benchmarks != 1 else ''}, {files} files in {args.output}", file=sys.stderr)

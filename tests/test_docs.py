@@ -67,22 +67,30 @@ def test_no_page_fetches_anything_from_the_network(site):
 
 
 def test_cli_reference_lists_every_subcommand_and_option(site):
+    """Every command, however deep it nests (``robustperf zoo cost``), has its section and every option."""
     import argparse
 
     import robustperf
 
     text = _page(site, "reference/cli.html")
     codes = _codes(text)
-    sub = next(a for a in robustperf.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert len(sub.choices) >= 12
-    for name, parser in sub.choices.items():
-        assert f'id="robustperf-{name}"' in text, f"no section for robustperf {name}"
+
+    def commands(path, parser):
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        for name, child in (sub.choices.items() if sub else ()):
+            yield f"{path} {name}", child
+            yield from commands(f"{path} {name}", child)
+
+    found = dict(commands("robustperf", robustperf.build_parser()))
+    assert len(found) >= 15 and {"robustperf zoo list", "robustperf zoo eval", "robustperf zoo cost"} <= set(found)
+    for path, parser in found.items():
+        assert f'id="{path.replace(" ", "-")}"' in text, f"no section for {path}"
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
                 continue
             for option in action.option_strings:
                 assert any(option in [part.split(" ")[0] for part in c.split(", ")] for c in codes), \
-                    f"robustperf {name} {option} is missing from the CLI reference"
+                    f"{path} {option} is missing from the CLI reference"
 
 
 def _recipe_key_paths() -> List[str]:

@@ -1,6 +1,8 @@
 """The compute trend of published models: log-linear growth of parameters and FLOPs per year (doubling time and
 its 95 % interval, overall and per era), robust accuracy against year and against FLOPs, and the frontier by
-year. Needs a time column (``--time-col`` / mapping ``time``; the RobustBench adapter derives ``year``)."""
+year. Needs a time column (``--time-col`` / mapping ``time``; the RobustBench adapter derives ``year``). With
+``sections.trends.train_flops: COLUMN`` also the doubling time of training compute (the RobustBench adapter's
+``train_flops_estimated``: estimated from training cards, labelled so) over the models that have it."""
 from __future__ import annotations
 
 import math
@@ -46,11 +48,15 @@ class TrendsSection(Section):
     title = "Compute trend of published models"
     option_keys = {"params": "parameter-count column (default params)",
                    "era_split_year": "year at which a second era starts (fits before and from it)",
-                   "label": "column naming a model in the frontier table (default model_id, else name)"}
+                   "label": "column naming a model in the frontier table (default model_id, else name)",
+                   "train_flops": "column of training FLOPs (e.g. train_flops_estimated): its doubling time too"}
+    #: how each fitted quantity was obtained, as the report labels it
+    BASIS = {"train_flops": "estimated-from-card"}
 
     def named_columns(self, ctx) -> Dict[str, str]:
         opts = ctx.section_options(self.name)
-        return {f"sections.trends.{key}": str(opts[key]) for key in ("params", "label") if opts.get(key) is not None}
+        return {f"sections.trends.{key}": str(opts[key]) for key in ("params", "label", "train_flops")
+                if opts.get(key) is not None}
 
     def columns(self, ctx) -> List[str]:
         if not ctx.mapping.time:
@@ -66,11 +72,15 @@ class TrendsSection(Section):
         year = ctx.numeric(ctx.mapping.time, "time", "--time-col").to_numpy()
         params = ctx.numeric(opts.get("params", "params"), "parameters").to_numpy()
         flops = ctx.x_all.to_numpy()
-        growth: Dict[str, List[Dict[str, Any]]] = {"params": [], "flops": []}
-        for key, values in (("params", params), ("flops", flops)):
+        series = [("params", params), ("flops", flops)]
+        if opts.get("train_flops") is not None:
+            series.append(("train_flops", ctx.numeric(opts["train_flops"], "training FLOPs").to_numpy()))
+        growth: Dict[str, List[Dict[str, Any]]] = {key: [] for key, _ in series}
+        for key, values in series:
             for era, mask in _eras(year, split):
                 try:
-                    growth[key].append(growth_fit(year[mask], values[mask], era))
+                    growth[key].append(dict(growth_fit(year[mask], values[mask], era),
+                                            **({"basis": self.BASIS[key]} if key in self.BASIS else {})))
                 except InsufficientDataError as err:
                     growth[key].append({"era": era, "skipped": str(err)})
         # accuracy against year and against FLOPs (the used rows: FLOPs and accuracy known)
@@ -88,6 +98,7 @@ class TrendsSection(Section):
             frontier.append({"year": float(y), "n": int(idx.size), "best": float(acc_all[top]), "best_so_far": best,
                              "model": str(table[label_col].iloc[top]) if label_col else f"row {top}"})
         return {"time": ctx.mapping.time, "params_column": opts.get("params", "params"),
+                "train_flops_column": opts.get("train_flops"),
                 "flops_column": ctx.columns["flops"], "era_split_year": split, "growth": growth,
                 "accuracy_vs_year": acc_year, "accuracy_vs_flops": acc_flops, "frontier": frontier,
                 "how": "log-linear OLS of the measured/transferred per-model values against publication year"}
@@ -100,8 +111,11 @@ class TrendsSection(Section):
 
         year = ctx.numeric(ctx.mapping.time, "time", "--time-col").to_numpy()
         params = ctx.numeric(part["params_column"], "parameters").to_numpy()
-        for key, values, label in (("params", params, "parameters"),
-                                   ("flops", ctx.x_all.to_numpy(), f"FLOPs ({part['flops_column']})")):
+        series = [("params", params, "parameters"), ("flops", ctx.x_all.to_numpy(), f"FLOPs ({part['flops_column']})")]
+        if part.get("train_flops_column"):
+            series.append(("train_flops", ctx.numeric(part["train_flops_column"], "training FLOPs").to_numpy(),
+                           "training FLOPs (estimated-from-card)"))
+        for key, values, label in series:
             ok = np.isfinite(year) & np.isfinite(values) & (values > 0)
             fits = [f for f in part["growth"][key] if "skipped" not in f]
             save(plotting.plot_trend(year[ok], values[ok], fits, label, f"{label} by year"), f"trend_{key}")
@@ -112,11 +126,11 @@ class TrendsSection(Section):
 
     def console(self, part) -> List[str]:
         out = []
-        for key in ("params", "flops"):
+        for key in part["growth"]:
             for f in part["growth"][key]:
                 if "skipped" in f:
                     continue
-                head = f"doubling time of {key} ({f['era']}, {f['n']} models, {f['year_min']:g}-{f['year_max']:g}): "
+                head = f"doubling time of {key}{' ' + f['basis'] if f.get('basis') else ''} ({f['era']}, {f['n']} models, {f['year_min']:g}-{f['year_max']:g}): "
                 if f["doubling_years"] is None:
                     out.append(head + f"not growing (slope {f['slope']:.3g} decades/year), 95% CI of the doubling "
                                       f"time [{_years(f['doubling_years_ci'][0])}, ∞]")
@@ -130,12 +144,13 @@ class TrendsSection(Section):
                  f"log10(value) = intercept + slope · {part['time']} by OLS; doubling time = log10 2 / slope "
                  "(years; ∞ when the slope's interval reaches 0).", ""]
         rows = []
-        for key in ("params", "flops"):
+        for key in part["growth"]:
             for f in part["growth"][key]:
+                label = f"{key} ({self.BASIS[key]})" if key in self.BASIS else key
                 if "skipped" in f:
-                    rows.append([key, f["era"], "skipped: " + f["skipped"], "", "", "", ""])
+                    rows.append([label, f["era"], "skipped: " + f["skipped"], "", "", "", ""])
                     continue
-                rows.append([key, f["era"], str(f["n"]),
+                rows.append([label, f["era"], str(f["n"]),
                              _years(f["doubling_years"]) if f["doubling_years"] else "not growing",
                              ci_text(f["doubling_years_ci"], ".3g"), num(f["growth_5_years"], ".3g"),
                              num(f["r2"], ".3f")])

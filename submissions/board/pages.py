@@ -15,6 +15,7 @@ from .charts import pareto_figure
 from .columns import FIGURES, LABELS, SCORED, TABLE
 from .markup import DASH, esc, json_script, number, page, sort_value
 from .model import Result
+from .zoo import zoo_section
 
 #: columns whose first click sorts from the highest value down (higher is better)
 DESCENDING_FIRST = ("robust_accuracy", "clean_accuracy", "runs", "scored_runs", "confirmed")
@@ -99,8 +100,9 @@ def _cell(result: Result, column: str) -> str:
     return f'<td class="num" data-value="{esc(sort_value(value))}">{text}</td>'
 
 
-def benchmark_page(benchmark: str, results: Sequence[Result], links_root: str = "") -> str:
-    """One benchmark: filters, the sortable table (one row per result) and the two Pareto charts."""
+def benchmark_page(benchmark: str, results: Sequence[Result], links_root: str = "", zoo: Sequence[dict] = ()) -> str:
+    """One benchmark: filters, the sortable table (one row per result), the two Pareto charts, and the published
+    models' estimated cost (``zoo``, :func:`.zoo.zoo_section`) apart from them."""
     ordered = ranked_order(results)
     rank = ranks(results)
     divisions = sorted({str(r.row.get("division") or "") for r in results})
@@ -161,6 +163,7 @@ spread over the scored runs. Click a column header to sort, a submitter to see t
 result of the division beats on both robust accuracy and cost. Open markers are unconfirmed results (not ranked).
 Click a point to open its page.</p>
 {chr(10).join(charts)}
-</section>"""
+</section>
+{zoo_section(zoo)}"""
     return page(f"Benchmark {benchmark}", body, root="", charts=drawn,
                 crumbs=[("leaderboard", "index.html"), (benchmark, None)])

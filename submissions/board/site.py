@@ -20,7 +20,7 @@ import importlib.util
 import json
 import os
 import shutil
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from results.io import atomic_write
 
@@ -54,15 +54,18 @@ def plotly_js() -> str:
     raise BoardError("the plotly package (and its plotly.min.js) is not installed: pip install plotly")
 
 
-def plan(results: Sequence[Result]) -> Dict[str, Content]:
-    """site-relative path -> what to write there, for every file of the site."""
-    by_benchmark: Dict[str, List[Result]] = {}
+def plan(results: Sequence[Result], zoo: Optional[Dict[str, List[dict]]] = None) -> Dict[str, Content]:
+    """site-relative path -> what to write there, for every file of the site; ``zoo``: benchmark -> estimates of
+    published models (:mod:`.zoo`), shown apart on the benchmark's page (a page of its own when no result has
+    entered the benchmark)."""
+    zoo = zoo or {}
+    by_benchmark: Dict[str, List[Result]] = {benchmark: [] for benchmark in zoo}
     for result in results:
         by_benchmark.setdefault(str(result.row["benchmark"]), []).append(result)
     pages = benchmark_pages(by_benchmark)
     files: Dict[str, Content] = {"index.html": index_page(by_benchmark, pages)}
     for benchmark, members in by_benchmark.items():
-        files[pages[benchmark]] = benchmark_page(benchmark, members)
+        files[pages[benchmark]] = benchmark_page(benchmark, members, zoo=zoo.get(benchmark, ()))
         for result in members:
             files[f"results/{result.page_id}.html"] = result_page(result, pages[benchmark])
             files.update({rel: _Copy(src) for rel, src in files_to_copy(result).items()})
@@ -72,7 +75,8 @@ def plan(results: Sequence[Result]) -> Dict[str, Content]:
     return files
 
 
-def build_site(results: Sequence[Result], site_dir: str) -> Tuple[str, int]:
+def build_site(results: Sequence[Result], site_dir: str,
+               zoo: Optional[Dict[str, List[dict]]] = None) -> Tuple[str, int]:
     """Write the site of ``results`` into ``site_dir``; returns (the index page's path, files written or kept).
 
     Raises:
@@ -80,7 +84,7 @@ def build_site(results: Sequence[Result], site_dir: str) -> Tuple[str, int]:
             board, or a path inside it is a symbolic link.
     """
     site = _check_site(site_dir)
-    files = plan(results)
+    files = plan(results, zoo)
     writer = _Writer(site)
     for rel, content in files.items():
         writer.write(rel, content)

@@ -326,3 +326,33 @@ def test_the_bench_figure_is_measured_on_a_few_results():
     assert figures["board_1k_results_seconds"] == pytest.approx(
         figures["board_1k_summarize_seconds"] + figures["board_1k_summary_seconds"], abs=0.02)
     assert figures["board_1k_copied_files"] == 10 * 5 * 2 and "board_1k_results_seconds" in TARGETS
+
+
+def test_a_broken_estimates_file_is_one_line(mixed_inputs, tmp_path):
+    """--zoo takes only robustperf zoo cost's file; a measured-looking entry is refused, not mixed in."""
+    from tests.submissions.conftest import board
+
+    bad = tmp_path / "estimates.json"
+    bad.write_text(json.dumps({"format": "robustperf-zoo-estimates/1", "estimates": [
+        {"basis": "measured", "model": "X", "benchmark": "cifar10-linf-8", "train_flops": {"low": 1, "high": 2}}]}))
+    proc = board(str(mixed_inputs["summary"]), "-o", str(tmp_path / "site"), "--zoo", str(bad))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert str(bad) in line and "estimates[0]" in line and "'basis'" in line, line
+    bad.write_text("{")
+    proc = board(str(mixed_inputs["summary"]), "-o", str(tmp_path / "site"), "--zoo", str(bad))
+    assert proc.returncode == 2 and str(bad) in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_benchmark_with_estimates_only_gets_its_page(mixed_inputs, tmp_path):
+    from tests.submissions.conftest import board
+
+    est = tmp_path / "estimates.json"
+    est.write_text(json.dumps({"format": "robustperf-zoo-estimates/1", "estimates": [
+        {"basis": "estimated-from-card", "model": "M", "benchmark": "cifar100-linf-8", "method": "trades",
+         "card": "/x/M.yaml", "train_flops": {"low": 1e18, "high": 2e18}}]}))
+    proc = board(str(mixed_inputs["summary"]), "-o", str(tmp_path / "site"), "--zoo", str(est))
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "site" / "cifar100-linf-8.html").read_text()
+    assert 'id="zoo-estimates"' in page and "1e+18\u20132e+18" in page and 'data-model="M"' in page
+    assert "cifar100-linf-8.html" in (tmp_path / "site" / "index.html").read_text()

@@ -192,3 +192,42 @@ def test_a_hostile_submitter_is_text_and_runs_nothing(browser, built_site):
     assert link.get_attribute("href").endswith("script_alert_1_script/1xAMD_EPYC_2c.html")
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018
+
+
+@pytest.fixture(scope="module")
+def zoo_site(mixed_inputs, tmp_path_factory):
+    """The same inputs with the published models' estimates of `robustperf zoo cost -o` (both real subprocesses)."""
+    from tests.benchmarks._training_helpers import run_cli
+    from tests.submissions.conftest import board
+
+    root = tmp_path_factory.mktemp("zoo-board")
+    estimates = root / "estimates.json"
+    done = run_cli(["zoo", "cost", "-o", str(estimates)])
+    assert done.returncode == 0, done.stderr
+    site = root / "site"
+    proc = board(str(mixed_inputs["summary"]), *map(str, mixed_inputs["folders"]), "-o", str(site),
+                 "--zoo", str(estimates))
+    assert proc.returncode == 0, proc.stderr
+    return site
+
+
+def test_published_models_show_in_their_own_estimated_group(browser, zoo_site, mixed_inputs):
+    """The cifar10-linf-8 page keeps its measured rows and shows the zoo estimates apart, labelled, with ranges."""
+    from selenium.webdriver.common.by import By
+
+    browser.get((zoo_site / "cifar10-linf-8.html").as_uri())
+    measured = browser.find_elements(By.CSS_SELECTOR, "#results-table tbody tr")
+    assert len(measured) == mixed_inputs["per_benchmark"]["cifar10-linf-8"]
+    group = browser.find_element(By.ID, "zoo-estimates")
+    assert group.is_displayed()
+    assert group.find_element(By.TAG_NAME, "h2").text == "Published models, estimated cost"
+    assert "estimated-from-card" in group.text
+    rows = group.find_elements(By.CSS_SELECTOR, "#zoo-table tbody tr")
+    models = {r.get_attribute("data-model") for r in rows}
+    assert {"Wong2020Fast", "Wang2023Better_WRN-70-16"} <= models and len(rows) >= 8
+    assert all(r.get_attribute("data-basis") == "estimated-from-card" for r in rows)
+    wang = next(r for r in rows if r.get_attribute("data-model") == "Wang2023Better_WRN-70-16")
+    assert "\u2013" in wang.find_elements(By.TAG_NAME, "td")[2].text  # the range the card leaves open
+    assert not browser.find_elements(By.CSS_SELECTOR, "#results-table [data-basis]")  # never mixed in
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
