@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import math
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -24,6 +23,7 @@ from recipes.benchmark import get_benchmark
 from recipes.limits import limit, over_limit_message
 
 from .errors import SubmissionError
+from .files import read_json, read_text
 from .score import FIGURES, SCORED, Rules, Score, score
 from .slugs import slug, unique
 
@@ -224,42 +224,3 @@ def _number(value: Any, path: str, key: str) -> Optional[float]:
         raise SubmissionError(f"key {key}: {str(value)[:80]!r} is not a finite number", path=path)
     return value
 
-
-# ---------------------------------------------------------------------------------------------- bounded reads
-
-def read_json(path: str) -> Dict[str, Any]:
-    """A JSON object from ``path``, read within the ``json_bytes`` bound.
-
-    Raises:
-        SubmissionError: too large, unreadable, not UTF-8, not JSON, or not an object (naming the file).
-    """
-    text = read_text(path, "json_bytes")
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        raise SubmissionError(f"not JSON: {err}", path=path) from None
-    if not isinstance(data, dict):
-        raise SubmissionError(f"expected a JSON object, found {type(data).__name__}", path=path)
-    return data
-
-
-def read_text(path: str, bound: str) -> str:
-    """The UTF-8 text of ``path``, refused when it is larger than the bound ``bound`` of :mod:`recipes.limits`.
-
-    Raises:
-        SubmissionError: too large, unreadable or not UTF-8 (naming the file, and the bound's variable).
-    """
-    most = limit(bound)
-    try:
-        size = os.path.getsize(path)
-        if size > most:
-            raise SubmissionError(over_limit_message(bound, "the file's size in bytes", size), path=path)
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read(most + 1)
-    except UnicodeDecodeError as err:
-        raise SubmissionError(f"unreadable: not UTF-8 text ({err.reason} at byte {err.start})", path=path) from None
-    except OSError as err:
-        raise SubmissionError(f"cannot read: {err.strerror or err}", path=path) from None
-    if len(text) > most:  # grew since its size was read
-        raise SubmissionError(over_limit_message(bound, "the file's size in bytes", len(text)), path=path)
-    return text
