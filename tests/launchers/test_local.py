@@ -41,13 +41,6 @@ def test_runs_k_at_a_time_with_a_log_per_run(tmp_path):
         assert (pathlib.Path(ex.log_path(i)).read_text().strip() == f"run {i}")
 
 
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 @pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
@@ -80,8 +73,13 @@ def test_ctrl_c_checkpoints_and_relaunch_resumes(tmp_path, tiny_recipe):
         assert plan.submit == [] and len(plan.in_flight) == 2  # a second launch would not duplicate them
 
         proc.send_signal(signal.SIGINT)
-        _wait(lambda: all(pending_signals(pid) & (1 << (signal.SIGTERM - 1)) for pid in pids.values()), 60,
-              "the launcher's SIGTERM to every run")
+        # thawed once the launcher's SIGTERM is pending for every run (seen in /proc); should /proc not show it
+        # within a minute (seen once in CI), they are thawed anyway and the checks below judge the outcome: a run
+        # that never got SIGTERM trains to the end and is "completed", not "preempted"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+                pending_signals(pid) & (1 << (signal.SIGTERM - 1)) for pid in pids.values()):
+            time.sleep(0.2)
     finally:
         for pid in pids.values():
             os.kill(pid, signal.SIGCONT)
