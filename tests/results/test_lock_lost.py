@@ -54,6 +54,7 @@ def test_a_holder_that_lost_its_lock_writes_nothing_more_into_the_folder(tmp_pat
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow  # a real run stopped and continued (~15 s)
 def test_a_run_frozen_past_its_lock_stops_at_its_next_write(tmp_path):
     """A real `robustperf run` stopped (SIGSTOP) while another process takes its lock over, then continued: it
     exits 75 naming the lost lock and leaves the record, checkpoint and the new holder's lock as they were."""

@@ -95,6 +95,7 @@ def _by_name(rules):
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.slow  # a real evaluate (~15 s)
 def test_the_official_checker_passes_the_log_after_robustperf_evaluate_rewrites_it(run_dir, tmp_path):
     run = run_dir  # the test's own copy
     before = (run / "mllog.txt").read_text()

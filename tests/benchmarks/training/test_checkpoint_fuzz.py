@@ -28,6 +28,9 @@ from recipes import RunConfig, load_recipe
 from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 from tests.conftest import ROOT
 
+# the slow tier (make test-all): hypothesis over real checkpoints of four trainers (minutes)
+pytestmark = pytest.mark.slow
+
 DIGITS, SLOTH = ROOT / "recipes" / "tiny-digits.yaml", ROOT / "recipes" / "deepsloth-digits.yaml"
 CONFIGS = {
     "at-sgd": (DIGITS, []),

@@ -18,6 +18,9 @@ from recipes import load_recipe
 from tests.benchmarks._training_helpers import one_thread, run_cli  # noqa: F401 - autouse fixture
 from tests.conftest import ROOT
 
+# the slow tier (make test-all): real robustperf runs resumed from altered checkpoints (10-30 s each)
+pytestmark = pytest.mark.slow
+
 RECIPE = ROOT / "recipes" / "tiny-digits.yaml"
 #: the evaluation CLI tests' run (tests/benchmarks/evaluation/test_evaluation_cli.py): one cached training
 RUN_ARGS = ["--index", "0", "--no-eval", "--no-flops", "--no-progress", "--set", "training.epochs=1",

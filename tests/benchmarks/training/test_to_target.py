@@ -20,6 +20,9 @@ from tests.benchmarks._training_helpers import run_cli
 from tests.benchmarks.test_mllog_compliance import _check, _common_rules, _events
 from tests.conftest import ROOT
 
+# the slow tier (make test-all): benchmark runs trained to their target and confirmed (15-30 s each)
+pytestmark = pytest.mark.slow
+
 REFERENCE = ROOT / "recipes" / "benchmark-digits-linf-0.2.yaml"
 BENCH = get_benchmark("digits-linf-0.2")
 ARGS = ["--index", "0", "--device", "cpu", "--no-progress"]

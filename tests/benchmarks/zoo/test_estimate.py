@@ -24,6 +24,7 @@ def _card(model, method, epochs, steps, batch, images, awp=False, warmup=None, f
             "training": training}
 
 
+@pytest.mark.slow  # trains a run (~17 s)
 def test_the_card_written_from_a_trained_runs_recipe_gives_its_train_total_within_one_percent(cached_run, tmp_path):
     """TRADES with AWP from epoch 2 of 2 (two step shapes), trained by `robustperf run` with FLOPs counted."""
     from benchmarks.zoo.estimate import estimate

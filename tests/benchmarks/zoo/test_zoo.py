@@ -114,6 +114,7 @@ def _run(args, **kw):
     return subprocess.run(CLI + args, capture_output=True, text=True, cwd=ROOT, timeout=600, **kw)
 
 
+@pytest.mark.slow  # console processes that build a model each (~27 s)
 def test_cli_missing_and_crafted_files_exit_2_with_one_line(tmp_path):
     out = _run(["zoo", "eval", "Standard", "--dataset", "cifar10", "--threat", "Linf", "--model-dir",
                 str(tmp_path), "--results", str(tmp_path / "runs")])
@@ -137,6 +138,7 @@ def test_zoo_list_json_reads_the_shipped_table():
     assert standard["params"] == 36_479_194 and standard["reported_autoattack"] == 0.0
 
 
+@pytest.mark.slow  # a whole evaluation and inference benchmark (~15 s)
 def test_zoo_eval_writes_a_record_with_accuracies_inference_and_its_source(tmp_path):
     write_cifar(tmp_path / "data", "cifar10", per_file=6)
     torch.manual_seed(0)
