@@ -28,6 +28,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
 import socket
 import stat
 import time
@@ -44,6 +45,18 @@ PID_MAX = 4_194_304
 _OPTIONAL_TEXT = ("start", "boot", "pidns", "token", "created")
 #: keys :func:`lock_holder` adds; a file's own keys of these names are dropped
 _DERIVED = ("heartbeat_age", "size", "unreadable", "transient")
+
+
+def cpu_model() -> Optional[str]:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``); None if unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("model name", "Model", "cpu model")):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def _read_text(path: str) -> Optional[str]:

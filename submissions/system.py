@@ -25,6 +25,7 @@ import subprocess
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from recipes.limits import limit, over_limit_message
+from results.holder import cpu_model
 
 from .errors import SubmissionError
 from .layout import slug
@@ -133,7 +134,7 @@ def _cuda_of(torch_version: Optional[str]) -> Tuple[Optional[str], str]:
 
 def detect() -> Dict[Tuple[str, str], Any]:
     """What this host says of itself, torch-free: ``{(section, key): value}`` for the fields found."""
-    out: Dict[Tuple[str, str], Any] = {("hardware", "cpu_model"): _cpu_model(),
+    out: Dict[Tuple[str, str], Any] = {("hardware", "cpu_model"): cpu_model(),
                                        ("hardware", "cpu_count"): os.cpu_count(),
                                        ("hardware", "memory_gb"): _memory_gb(),
                                        ("software", "python"): platform.python_version(),
@@ -147,17 +148,6 @@ def detect() -> Dict[Tuple[str, str], Any]:
         out[("hardware", "gpu_count")] = len(gpus)
         out[("hardware", "gpu_model")] = ", ".join(dict.fromkeys(gpus))
     return {k: v for k, v in out.items() if v is not None}
-
-
-def _cpu_model() -> Optional[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith(("model name", "Model", "cpu model")):
-                    return line.split(":", 1)[1].strip() or None
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 def _memory_gb() -> Optional[float]:

@@ -10,22 +10,12 @@ import platform
 import socket
 from typing import Any, Dict, Optional, Sequence
 
+from results.holder import cpu_model  # noqa: F401 - a machine fact, shared with submissions (torch-free)
+
 from .nvidia import gpu_names
 
 #: record key -> distribution name
 SOFTWARE = {"torch": "torch", "timm": "timm", "deepspeed": "deepspeed", "pyautoattack": "pyautoattack"}
-
-
-def cpu_model() -> Optional[str]:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``); None if unknown."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith(("model name", "Model", "cpu model")):
-                    return line.split(":", 1)[1].strip() or None
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 def hardware_info(device_indices: Optional[Sequence[int]] = None) -> Dict[str, Any]:
