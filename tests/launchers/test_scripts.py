@@ -191,6 +191,15 @@ def test_script_forwards_the_checkpoint_signal_and_returns_the_runs_status(sig, 
     assert log.read_text().splitlines() == ["ready", f"signal {int(sig)}"]
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the script's session (it was started with start_new_session=True: the script and its task)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 @pytest.mark.parametrize("name", script_executor_names())
 def test_script_returns_the_runs_status_when_the_run_ends_before_the_wait_resumes(name, tmp_path):
     """A run that exits at once on the forwarded signal is reaped by the interrupted `wait`; the script must still
@@ -213,11 +222,7 @@ def test_script_returns_the_runs_status_when_the_run_ends_before_the_wait_resume
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 124, attempt
         finally:  # a failed attempt must not leave the task spinning
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            _kill_group(proc)
 
 
 @pytest.mark.parametrize("name", script_executor_names())
@@ -238,11 +243,7 @@ def test_a_signal_before_the_script_knows_the_runs_pid_is_passed_on(name, tmp_pa
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 124, (attempt, err)
         finally:  # the old script left the task running when it died
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            _kill_group(proc)
 
 
 @pytest.mark.parametrize("name", executor_names())
