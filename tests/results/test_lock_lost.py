@@ -13,13 +13,9 @@ import pytest
 
 from results.holder import machine, process_start
 from results.lock import EXIT_IN_FLIGHT, LOCK_FILE, RunLock
+from tests.results.test_lock import _write_lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _write_lock(run_dir, **body):
-    with open(os.path.join(run_dir, LOCK_FILE), "w") as fh:
-        json.dump(body, fh)
 
 
 def test_a_holder_that_lost_its_lock_writes_nothing_more_into_the_folder(tmp_path):
