@@ -38,8 +38,11 @@ install: $(STAMP)
 
 # Two tiers (markers in setup.cfg): `make test` leaves out the tests marked slow; `make test-all` runs them all.
 # PYTEST_ARGS go last, so `make test PYTEST_ARGS='-m slurm'` replaces the tier's -m.
+# The fast tier runs on every core (pytest-xdist; a test file stays on one worker, so its module fixtures are made
+# once); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

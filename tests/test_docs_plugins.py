@@ -134,6 +134,7 @@ def test_the_method_guide_adds_a_method_whose_own_key_enters_its_ids(installed):
     assert bad.returncode == 2 and "must be <= 1.0" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # installs the guide's package and analyses the published table (~12 s)
 def test_the_section_guide_analyses_the_published_table(installed, tmp_path):
     env, _ = installed
     mapping = tmp_path / "mapping.yaml"

@@ -145,6 +145,7 @@ def test_exactly_one_of_many_processes_wins(tmp_path, stale):
     assert outcomes == ["locked"] * 5 + ["won"]
 
 
+@pytest.mark.slow  # two real runs at once (~11 s); test_exactly_one_of_many_processes_wins keeps the lock in the fast tier
 def test_two_robustperf_runs_at_once_train_once(tmp_path):
     """The hostile-user race: two launches of the same run at the same moment."""
     recipe = tmp_path / "r.yaml"

@@ -76,6 +76,7 @@ def test_submit_refuses_fewer_runs_than_the_benchmarks_repeats(one_run, tmp_path
         "1 of digits-linf-0.2/closed)" in other.stderr
 
 
+@pytest.mark.slow  # trains a second, different run (~10 s)
 @pytest.mark.timeout(600)
 def test_submit_refuses_a_mixture_naming_the_keys_that_differ(cached_run, tmp_path):  # noqa: F811
     results = reference_runs(cached_run, tmp_path / "results", [0])

@@ -41,6 +41,7 @@ def _record(run_dir):
     return json.loads((run_dir / "result.json").read_text())
 
 
+@pytest.mark.slow  # a real run, then evaluate killed by SIGTERM and resumed (~25 s)
 def test_evaluate_fills_the_record_and_resumes_after_sigterm(run_dir):
     before = _record(run_dir)
     assert before["accuracy"]["clean"] is None

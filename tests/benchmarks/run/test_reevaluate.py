@@ -42,6 +42,7 @@ def completed(cached_run, tmp_path_factory, tiny_recipe):
     return results, spec
 
 
+@pytest.mark.slow  # trains and re-evaluates (~11 s)
 def test_other_evaluation_settings_reevaluate_without_retraining(completed, tiny_recipe):
     results, spec = completed
     run_dir = results / spec.run_id

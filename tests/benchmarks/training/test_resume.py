@@ -99,6 +99,7 @@ def test_sigkill_anywhere_then_rerun_is_bit_identical(tiny_recipe, tmp_path, cac
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".tmp-")]  # stale temp files were removed
 
 
+@pytest.mark.slow  # waits on wall-clock checkpoints (~10 s)
 def test_time_based_checkpoints_inside_an_epoch(tiny_recipe, tmp_path):
     """--checkpoint-minutes: a checkpoint whenever the time has passed (here: after every step)."""
     args = ["run", tiny_recipe, "--index", 1, "--results", tmp_path, "--no-flops", "--no-eval",

@@ -129,6 +129,7 @@ def test_missing_dataset_is_a_user_error_recorded_as_failed(tmp_path):
     assert record["status"] == "failed" and "DataError" in record["failure_reason"]
 
 
+@pytest.mark.slow  # a whole run with its final evaluation, twice (~8 s); the demo and the cached runs cover the path in the fast tier
 def test_cli_end_to_end_with_final_evaluation_then_skip(tiny_recipe, tmp_path):
     args = ["run", tiny_recipe, "--index", 0, "--results", tmp_path, "--set", "evaluation.autoattack=null",
             "--set", "training.epochs=1", "--no-flops"]

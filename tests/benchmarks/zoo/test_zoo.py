@@ -166,6 +166,7 @@ def test_zoo_eval_writes_a_record_with_accuracies_inference_and_its_source(tmp_p
     assert record["flops"]["forward_per_sample"] == record["evaluation"]["inference"]["setup"]["flops_per_image"]
 
 
+@pytest.mark.slow  # builds zoo models in a fresh interpreter with the network cut (~7 s)
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare is not installed")
 def test_importing_the_compat_module_and_building_fetches_nothing():
     code = ("import sys; seen = []; sys.addaudithook(lambda event, args: event.startswith(('socket.connect', "
