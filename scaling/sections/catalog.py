@@ -62,3 +62,6 @@ REPEATS = SectionEntry(
 METHODS = SectionEntry(
     name="methods", impl=f"{_S}.methods:MethodsSection", order=850,
     doc="cost of robustness by training method over standard training, with the Pareto front")
+HYPERVOLUME = SectionEntry(
+    name="hypervolume", impl=f"{_S}.frontier:HypervolumeSection", order=860,
+    doc="hypervolume of the methods' Pareto fronts (stated reference point) and methods ranked by contribution")
