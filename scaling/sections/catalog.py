@@ -65,3 +65,6 @@ METHODS = SectionEntry(
 HYPERVOLUME = SectionEntry(
     name="hypervolume", impl=f"{_S}.frontier:HypervolumeSection", order=860,
     doc="hypervolume of the methods' Pareto fronts (stated reference point) and methods ranked by contribution")
+DEVICES = SectionEntry(
+    name="devices", impl=f"{_S}.devices:DevicesSection", order=870,
+    doc="accuracy, training time, power and cost by device and dataset (the cost-aware study's Figures 3-6)")
