@@ -68,3 +68,6 @@ HYPERVOLUME = SectionEntry(
 DEVICES = SectionEntry(
     name="devices", impl=f"{_S}.devices:DevicesSection", order=870,
     doc="accuracy, training time, power and cost by device and dataset (the cost-aware study's Figures 3-6)")
+YEAR_FORECAST = SectionEntry(
+    name="year_forecast", impl=f"{_S}.year_forecast:YearForecastSection", order=620,
+    doc="robust accuracy, FLOPs and cost ($) of the model of a given year: compute trend x law x compute per $")
