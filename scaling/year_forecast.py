@@ -16,7 +16,9 @@ Three fitted trends are chained, each with its own uncertainty, and the uncertai
    cost) or given. Assumption, stated in the report: rental prices per FLOP fall at the rate of FLOP/s per $ of
    GPU purchase prices.
 
-``cost = FLOPs(year) * $ per FLOP(year)``. Everything here is extrapolated and the report says so.
+``cost = FLOPs(year) * $ per FLOP(year)``, with the trend of the training FLOPs paid for when the law's FLOPs are
+another quantity (``train_flops``: e.g. RobustBench's law is in inference FLOPs per image, its training FLOPs are
+estimated from training cards). Everything here is extrapolated and the report says so.
 """
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ def _interval(values: np.ndarray, ci: float = 0.95) -> List[Optional[float]]:
 def forecast_years(years: Sequence[float], trend: Dict[str, Any], law_point: Callable[[np.ndarray], np.ndarray],
                    law_draws: Sequence[Callable[[np.ndarray], np.ndarray]], price: Dict[str, Any],
                    anchor_usd_per_flop: float, anchor_year: float, n_draws: int = 1000, seed: int = 0,
-                   ci: float = 0.95) -> List[Dict[str, Any]]:
+                   ci: float = 0.95, cost_trend: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Monte Carlo forecast of FLOPs, accuracy and $ for each year (see the module doc).
 
     Args:
@@ -98,6 +100,8 @@ def forecast_years(years: Sequence[float], trend: Dict[str, Any], law_point: Cal
         law_point: the fitted law (FLOPs -> accuracy %); law_draws: the law refitted on resamples.
         price: :func:`price_trend`'s result.
         anchor_usd_per_flop, anchor_year: the $ per FLOP of one year.
+        cost_trend: the trend of the training FLOPs that are paid for, when the law's FLOPs are another quantity
+            (e.g. inference FLOPs per image); its own draws, reported as ``train_flops``. Default: ``trend``.
     """
     if not law_draws:
         raise ScalingError("no bootstrap refit of the accuracy law converged; no interval for the forecast")
@@ -107,6 +111,8 @@ def forecast_years(years: Sequence[float], trend: Dict[str, Any], law_point: Cal
     lo, hi = price["ci95"]
     sd_log_t = (math.log(hi) - math.log(lo)) / (2 * Z95)
     t_draw = np.exp(rng.normal(math.log(price["doubling_years"]), sd_log_t, n_draws))
+    beta_cost = beta if cost_trend is None else rng.multivariate_normal(
+        [cost_trend["intercept"], cost_trend["slope"]], np.asarray(cost_trend["cov"]), size=n_draws)
     rows = []
     for year in years:
         year = float(year)
@@ -118,15 +124,19 @@ def forecast_years(years: Sequence[float], trend: Dict[str, Any], law_point: Cal
             acc[idx] = law_draws[b](flops[idx])
         acc = np.clip(acc, 0.0, 100.0)
         usd_per_flop = anchor_usd_per_flop * 2.0 ** (-(year - anchor_year) / t_draw)
-        usd = flops * usd_per_flop
+        paid = flops if cost_trend is None else 10.0 ** (beta_cost[:, 0] + beta_cost[:, 1] * year)
+        usd = paid * usd_per_flop
         point_flops = 10.0 ** (trend["intercept"] + trend["slope"] * year)
+        ct = cost_trend or trend
+        point_paid = 10.0 ** (ct["intercept"] + ct["slope"] * year)
         point_usd_per_flop = anchor_usd_per_flop * 2.0 ** (-(year - anchor_year) / price["doubling_years"])
-        rows.append({
+        extra = {} if cost_trend is None else {"train_flops": float(point_paid), "train_flops_ci": _interval(paid, ci)}
+        rows.append({**extra,
             "year": year, "flops": float(point_flops), "flops_ci": _interval(flops, ci),
             "accuracy": float(np.clip(law_point(np.array([point_flops]))[0], 0.0, 100.0)),
             "accuracy_ci": _interval(acc, ci),
             "usd_per_flop": float(point_usd_per_flop), "usd_per_flop_ci": _interval(usd_per_flop, ci),
-            "usd": float(point_flops * point_usd_per_flop), "usd_ci": _interval(usd, ci),
+            "usd": float(point_paid * point_usd_per_flop), "usd_ci": _interval(usd, ci),
             "extrapolation": bool(year > trend["year_max"])})
     return rows
 

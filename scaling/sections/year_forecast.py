@@ -29,7 +29,13 @@ class YearForecastSection(Section):
                    "price_series": "compute-per-dollar series of the shipped data: all (default), ml, top, fp16",
                    "price_doubling_years": "[estimate, low, high] doubling time of FLOP/s per $ instead of a series",
                    "usd_per_flop": "$ per FLOP in anchor_year (default: the shipped anchor, a V100 on GCP at peak)",
-                   "anchor_year": "the year of usd_per_flop"}
+                   "anchor_year": "the year of usd_per_flop",
+                   "train_flops": "column of the training FLOPs paid for, when the law's FLOPs are another quantity "
+                                  "(its own trend by year prices the model)"}
+
+    def named_columns(self, ctx) -> Dict[str, str]:
+        col = ctx.section_options(self.name).get("train_flops")
+        return {} if col is None else {"sections.year_forecast.train_flops": str(col)}
 
     def columns(self, ctx):
         if not ctx.mapping.time:
@@ -48,6 +54,9 @@ class YearForecastSection(Section):
         opts = ctx.section_options(self.name)
         year = ctx.numeric(ctx.mapping.time, "time", "--time-col").to_numpy()
         trend = compute_trend(year, ctx.x_all.to_numpy())
+        cost_trend = None
+        if opts.get("train_flops") is not None:
+            cost_trend = compute_trend(year, ctx.numeric(str(opts["train_flops"]), "training FLOPs").to_numpy())
         data = load_price_performance()
         price = price_trend(data, opts.get("price_series"), opts.get("price_doubling_years"))
         anchor = data["anchor"]
@@ -62,8 +71,10 @@ class YearForecastSection(Section):
         law_name, point, draws = self._law(ctx)
         years = self._years(ctx, trend["year_max"])
         rows = forecast_years(years, trend, point, draws, price, anchor["usd_per_flop"], anchor["year"],
-                              n_draws=int(ctx.options.n_boot), seed=int(ctx.options.seed))
-        return {"years": rows, "law": law_name, "law_draws": len(draws), "n_draws": int(ctx.options.n_boot),
+                              n_draws=int(ctx.options.n_boot), seed=int(ctx.options.seed), cost_trend=cost_trend)
+        paid = None if cost_trend is None else dict({k: v for k, v in cost_trend.items() if k != "cov"},
+                                                    column=str(opts["train_flops"]))
+        return {"train_flops_trend": paid, "_cost_trend": cost_trend,"years": rows, "law": law_name, "law_draws": len(draws), "n_draws": int(ctx.options.n_boot),
                 "compute_trend": dict({k: v for k, v in trend.items() if k != "cov"}, column=ctx.columns["flops"],
                                       time=ctx.mapping.time),
                 "price_performance": price, "anchor": anchor,
@@ -112,7 +123,8 @@ class YearForecastSection(Section):
         grid = np.linspace(trend["year_min"], last, 40)
         rows = forecast_years(grid, trend, fitted["_point"], fitted["_draws"], fitted["price_performance"],
                               fitted["anchor"]["usd_per_flop"], fitted["anchor"]["year"],
-                              n_draws=min(int(ctx.options.n_boot), 400), seed=int(ctx.options.seed))
+                              n_draws=min(int(ctx.options.n_boot), 400), seed=int(ctx.options.seed),
+                              cost_trend=fitted["_cost_trend"])
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
         for ax, key, label in ((a1, "accuracy", "robust accuracy (%)"), (a2, "usd", "training cost ($)")):
             ax.plot(grid, [r[key] for r in rows], "C0-", label="forecast")
@@ -147,7 +159,9 @@ class YearForecastSection(Section):
                  f"(OLS over {t['n']} models, {t['year_min']:g}-{t['year_max']:g}); accuracy: law `{part['law']}` "
                  f"({part['law_draws']} bootstrap refits); compute per $: FLOP/s per $ doubles every "
                  f"{num(p['doubling_years'], '.3g')} years {ci_text(p['ci95'], '.3g')} ({p['source']}); $ per FLOP "
-                 f"{num(a['usd_per_flop'], '.3g')} in {a['year']:g} ({a['source']}). Assumption: "
+                 f"{num(a['usd_per_flop'], '.3g')} in {a['year']:g} ({a['source']})"
+                 + (f"; the cost prices the training FLOPs of `{part['train_flops_trend']['column']}` by their own "
+                    "trend" if part.get("train_flops_trend") else "") + ". Assumption: "
                  f"{part['assumption']}. 95 % intervals from {part['n_draws']} Monte Carlo draws of all three.", ""]
         lines += md_table(["year", "robust accuracy (%)", "95 % CI", "FLOPs", "95 % CI", "cost ($)", "95 % CI"],
                           [[f"{r['year']:g}", num(r["accuracy"], ".3g"), ci_text(r["accuracy_ci"], ".3g"),

@@ -96,3 +96,19 @@ def test_cli_year_writes_report_and_figure(tmp_path):
     assert part["how"].startswith("extrapolated")
     assert (out / "year_forecast.png").exists() and (out / "year_forecast.pdf").exists()
     assert main(["analyze", str(path), "-o", str(out), "--year", "nan"]) == 2
+
+
+def test_cost_prices_the_training_flops_by_their_own_trend():
+    table = _table()
+    table["train_flops"] = table["flops"] * 1e3 * 10 ** (0.1 * (table["year"] - 2015))  # 1.26x more per year
+    mapping = Mapping(flops="flops", acc="acc", time="year", sections={"year_forecast": {
+        "usd_per_flop": USD_PER_FLOP, "anchor_year": ANCHOR_YEAR, "train_flops": "train_flops"}})
+    report, _ = run_analysis(table, mapping, Options(figures=False, n_boot=200, years=(YEAR,)),
+                             sections=["envelope", "year_forecast"])
+    row = report["year_forecast"]["years"][0]
+    flops, _, _ = _truth(YEAR)
+    paid = flops * 1e3 * 10 ** (0.1 * (YEAR - 2015))
+    lo, hi = row["train_flops_ci"]
+    assert lo <= paid <= hi and row["train_flops"] == pytest.approx(paid, rel=0.5)
+    assert row["usd"] == pytest.approx(row["train_flops"] * USD_PER_FLOP * 2 ** (-(YEAR - ANCHOR_YEAR) / 2.46))
+    assert report["year_forecast"]["train_flops_trend"]["column"] == "train_flops"
