@@ -113,16 +113,17 @@ def forecast_years(years: Sequence[float], trend: Dict[str, Any], law_point: Cal
     t_draw = np.exp(rng.normal(math.log(price["doubling_years"]), sd_log_t, n_draws))
     beta_cost = beta if cost_trend is None else rng.multivariate_normal(
         [cost_trend["intercept"], cost_trend["slope"]], np.asarray(cost_trend["cov"]), size=n_draws)
+    yrs = np.asarray([float(y) for y in years], dtype=float)
+    flops_all = 10.0 ** (beta[:, :1] + beta[:, 1:] * yrs)  # draws x years
+    acc_all = np.empty_like(flops_all)
+    for b in np.unique(which):  # one call per refit of the law, whatever the number of years
+        idx = which == b
+        acc_all[idx] = law_draws[b](flops_all[idx])
+    acc_all = np.clip(acc_all, 0.0, 100.0)
     rows = []
-    for year in years:
+    for j, year in enumerate(yrs):
         year = float(year)
-        log_flops = beta[:, 0] + beta[:, 1] * year
-        flops = 10.0 ** log_flops
-        acc = np.empty(n_draws)
-        for b in np.unique(which):
-            idx = which == b
-            acc[idx] = law_draws[b](flops[idx])
-        acc = np.clip(acc, 0.0, 100.0)
+        flops, acc = flops_all[:, j], acc_all[:, j]
         usd_per_flop = anchor_usd_per_flop * 2.0 ** (-(year - anchor_year) / t_draw)
         paid = flops if cost_trend is None else 10.0 ** (beta_cost[:, 0] + beta_cost[:, 1] * year)
         usd = paid * usd_per_flop
@@ -131,13 +132,13 @@ def forecast_years(years: Sequence[float], trend: Dict[str, Any], law_point: Cal
         point_paid = 10.0 ** (ct["intercept"] + ct["slope"] * year)
         point_usd_per_flop = anchor_usd_per_flop * 2.0 ** (-(year - anchor_year) / price["doubling_years"])
         extra = {} if cost_trend is None else {"train_flops": float(point_paid), "train_flops_ci": _interval(paid, ci)}
-        rows.append({**extra,
+        rows.append({
             "year": year, "flops": float(point_flops), "flops_ci": _interval(flops, ci),
             "accuracy": float(np.clip(law_point(np.array([point_flops]))[0], 0.0, 100.0)),
             "accuracy_ci": _interval(acc, ci),
             "usd_per_flop": float(point_usd_per_flop), "usd_per_flop_ci": _interval(usd_per_flop, ci),
             "usd": float(point_paid * point_usd_per_flop), "usd_ci": _interval(usd, ci),
-            "extrapolation": bool(year > trend["year_max"])})
+            "extrapolation": bool(year > trend["year_max"]), **extra})
     return rows
 
 

@@ -157,3 +157,14 @@ def test_methods_section_reports_hypervolume_and_ranking(tmp_path):
     report, _ = run_analysis(_methods_table(), mapping, Options(figures=False), sections=["methods", "hypervolume"])
     setting = report["hypervolume"]["settings"][0]
     assert setting["reference"]["point"] == [0, 0, 20] and "given" in setting["reference"]["rule"]
+
+
+@pytest.mark.parametrize("reference", [[0, 0], [0, "a", 1], [0, 0, float("nan")], 5])
+def test_a_bad_reference_point_is_one_clear_error(reference):
+    from scaling.errors import TableError
+    from scaling.mapping import Mapping
+
+    mapping = Mapping(flops="flops.train_total", acc="accuracy.autoattack",
+                      sections={"hypervolume": {"reference": reference}})
+    with pytest.raises(TableError, match="sections.hypervolume.reference must be 3 numbers"):
+        run_analysis(_methods_table(), mapping, Options(figures=False), sections=["methods", "hypervolume"])

@@ -112,3 +112,28 @@ def test_cost_prices_the_training_flops_by_their_own_trend():
     assert lo <= paid <= hi and row["train_flops"] == pytest.approx(paid, rel=0.5)
     assert row["usd"] == pytest.approx(row["train_flops"] * USD_PER_FLOP * 2 ** (-(YEAR - ANCHOR_YEAR) / 2.46))
     assert report["year_forecast"]["train_flops_trend"]["column"] == "train_flops"
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"years": ["soon"]}, "sections.year_forecast.years must be a finite number"),
+    ({"usd_per_flop": -1, "anchor_year": 2020}, "sections.year_forecast.usd_per_flop must be a finite number > 0"),
+    ({"usd_per_flop": 1e-17}, "sections.year_forecast.usd_per_flop needs anchor_year"),
+])
+def test_a_bad_setting_stops_the_analysis_with_one_line(settings, message):
+    from scaling.errors import TableError
+
+    mapping = Mapping(flops="flops", acc="acc", time="year", sections={"year_forecast": settings})
+    with pytest.raises(TableError) as err:
+        run_analysis(_table(n=40), mapping, Options(figures=False, n_boot=20), sections=["envelope", "year_forecast"])
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"price_doubling_years": [2.0, 3.0, 4.0]}, "0 < low <= estimate <= high"),
+    ({"price_series": "gpus"}, "unknown series 'gpus'; shipped: all, ml, top, fp16"),
+])
+def test_a_bad_price_trend_skips_the_section_with_the_reason(settings, message):
+    mapping = Mapping(flops="flops", acc="acc", time="year", sections={"year_forecast": settings})
+    report, _ = run_analysis(_table(n=40), mapping, Options(figures=False, n_boot=20),
+                             sections=["envelope", "year_forecast"])
+    assert message in report["skipped_sections"]["year_forecast"]
