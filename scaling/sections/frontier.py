@@ -7,7 +7,8 @@ points (:mod:`scaling.hypervolume`) with its reference point - the mapping's
 ``sections: {hypervolume: {reference: [clean, autoattack, flops_ratio]}}`` or, by default, the stated rule
 (worst value of each objective plus 10 % of its range) - and each method's exclusive contribution: the
 hypervolume lost when all of its variants' points are removed (a method with no point on the front adds 0),
-ranked, with its share of the whole. Across settings the methods are ranked by their summed share.
+ranked, with its share of the whole (figure ``hypervolume_ranking_<i>``, one per setting). Across settings the
+methods are ranked by their summed share.
 """
 from __future__ import annotations
 
@@ -81,6 +82,26 @@ class HypervolumeSection(Section):
 
     def summary(self, fitted, ctx):
         return fitted
+
+    def figures(self, fitted, ctx, save) -> None:
+        import matplotlib.pyplot as plt  # matplotlib deferred: loaded only when figures are drawn
+
+        for i, s in enumerate(fitted["settings"]):
+            if "hypervolume" not in s:
+                continue
+            rows = s["ranking"]
+            name = " ".join(str(v) for v in s["setting"].values() if v is not None) or "all runs"
+            fig, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.6))
+            ax.barh(range(len(rows)), [100 * (r["share"] or 0.0) for r in rows], color="C3")
+            ax.set_yticks(range(len(rows)))
+            ax.set_yticklabels([r["group"] for r in rows])
+            ax.invert_yaxis()
+            ax.set_xlabel("exclusive contribution (% of the hypervolume)")
+            ax.set_title(f"{name}: hypervolume {s['hypervolume']:.4g} (reference {s['reference']['point']})",
+                         fontsize=8)
+            fig.tight_layout()
+            save(fig, f"hypervolume_ranking_{i}")
+            plt.close(fig)
 
     def console(self, part) -> List[str]:
         out = []

@@ -138,8 +138,8 @@ def test_methods_section_reports_hypervolume_and_ranking(tmp_path):
     from scaling.mapping import Mapping
 
     mapping = Mapping(flops="flops.train_total", acc="accuracy.autoattack")
-    report = analyze(_methods_table(), mapping, str(tmp_path), Options(figures=False),
-                     sections=["methods", "hypervolume"])
+    report = analyze(_methods_table(), mapping, str(tmp_path), Options(), sections=["methods", "hypervolume"])
+    assert {"hypervolume_ranking_0.png", "hypervolume_ranking_1.pdf"} <= {p.split("/")[-1] for p in report["figures"]}
     part = report["hypervolume"]
     for setting, methods in zip(part["settings"], report["methods"]["settings"]):
         rows = methods["methods"]
