@@ -33,7 +33,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key, e.g. --set training.epochs=1 (repeatable; passed to every "
                              "run) or --set search.seed=1 (search.* items stay with the driver)")
-    parser.add_argument("--status", action="store_true", help="report the study (trials, Pareto front) and exit")
+    parser.add_argument("--status", action="store_true", help="report the study (trials, Pareto front, hypervolume "
+                                                              "history) and exit")
+    parser.add_argument("--reference", metavar="V,V,...",
+                        help="reference point of the hypervolume, one value per objective in the recipe's order "
+                             "(default: the worst value of each objective plus 10 %% of its range)")
 
 
 def main(args) -> int:
@@ -55,11 +59,14 @@ def main(args) -> int:
                         f"{args.max_parallel}")
     results = args.results or recipe.launch.results
     check_output_folder(results, "results directory", error=lambda reason: TuneError(f"{results}: {reason}"))
+    from .tune.indicators import parse_reference
+
+    reference = parse_reference(args.reference, recipe.search.objective_names)
     if args.status:
-        print(status_text(recipe, args.results))
+        print(status_text(recipe, args.results, reference))
         return 0
     result = tune(recipe, results_dir=args.results, trials=args.trials, scheduler=args.scheduler,
-                  parallel=args.max_parallel)
+                  parallel=args.max_parallel, reference=reference)
     print(f"tune: {result.trials} trials ({result.completed} completed, {result.failed} failed this session) in "
           f"{result.waves} waves; study {result.folder}")
     print(status_text(recipe, args.results))

@@ -77,6 +77,8 @@ class Options:
     """coverage of the split-conformal forecast intervals"""
     quantiles: Tuple[float, ...] = (0.9, 0.1)
     """quantiles of the quantile-regression trend (0.1: the 10 % most efficient runs)"""
+    years: Tuple[float, ...] = ()
+    """years of the forecast by year (default: the table's latest year + 1, + 3, + 5)"""
 
 
 def _resolve(table: pd.DataFrame, mapping: Mapping, key: str) -> Optional[str]:

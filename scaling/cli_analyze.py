@@ -70,6 +70,9 @@ def add_arguments(parser) -> None:
     cols.add_argument("--time-col", dest="time", help="year/time column of the quantile-regression trend")
     fit.add_argument("--drop-nonpositive", action="store_true",
                      help="exclude (and report) runs with non-positive FLOPs instead of failing")
+    fit.add_argument("--year", dest="years", type=float, action="append", metavar="YEAR",
+                     help="forecast robust accuracy and cost in this year (repeatable; default the table's latest "
+                          "year + 1, + 3, + 5)")
     fit.add_argument("--no-figures", action="store_true", help="write the reports only")
     fit.add_argument("--envelope-yscale", choices=("linear", "log"), default="linear",
                      help="accuracy axis of the envelope figure (default linear: a log axis squashes the rise)")
@@ -101,6 +104,8 @@ def main(args) -> int:
                                                                args.bootstrap))
     if not 0 <= args.seed < 2 ** 32:
         raise TableError(f"--seed must be in 0 .. 2**32 - 1 (numpy's seed range), got {args.seed}")
+    if any(not math.isfinite(y) for y in args.years or ()):
+        raise TableError(f"--year must be a finite year, got {', '.join(f'{y:g}' for y in args.years)}")
     if not math.isfinite(args.collapse):
         raise TableError(f"--collapse must be a finite accuracy in percent, got {args.collapse}")
     _check_output(args.output, TableError)
@@ -127,7 +132,8 @@ def main(args) -> int:
                       targets=tuple(args.targets), seed=args.seed, n_boot=args.bootstrap,
                       figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive,
                       envelope_yscale=args.envelope_yscale,
-                      cuts=tuple(sorted(args.cuts)), conformal_level=args.conformal_level)
+                      cuts=tuple(sorted(args.cuts)), conformal_level=args.conformal_level,
+                      years=tuple(args.years or ()))
     report = analyze(table, mapping, args.output, options, source=args.source, problems=problems)
     for name, reason in report["skipped_sections"].items():
         if not any(note.startswith(f"{name}: ") for note in report["notes"]):

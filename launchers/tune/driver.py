@@ -25,6 +25,7 @@ from results.lock import RunLock
 from ..backends import get_executor
 from ..launch import launch
 from ..plan import lock_in_flight, plan_launch
+from .indicators import REFERENCE_ATTR, record_hypervolume
 from .pareto import write_pareto
 from .study import (DRIVER_LOCK, REASON_ATTR, RUN_ID_ATTR, TuneError, check_objectives, distributions, open_study,
                     resume_trial, tune_folder)
@@ -52,7 +53,7 @@ class TuneResult:
 
 def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = None, scheduler: Optional[str] = None,
          parallel: Optional[int] = None, python: Optional[str] = None, log=print,
-         parameters: Optional[Dict[str, Any]] = None) -> TuneResult:
+         parameters: Optional[Dict[str, Any]] = None, reference: Optional[List[float]] = None) -> TuneResult:
     """Run (or resume) the recipe's search until ``trials`` trials are finished (see the module doc).
 
     Args:
@@ -64,6 +65,8 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
         python: interpreter of the runs (default this one).
         log: callable taking a line.
         parameters: extra executor parameters.
+        reference: the hypervolume's reference point, one value per objective (kept on the study; default the
+            rule of :mod:`launchers.tune.indicators`).
 
     Raises:
         TuneError: no search section, or a study whose objectives differ.
@@ -92,6 +95,8 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
                    second="a second driver").acquire()
     try:
         study = open_study(recipe, folder)
+        if reference is not None:
+            study.set_user_attr(REFERENCE_ATTR, [float(v) for v in reference])
         dists = distributions(spec)
         names = spec.objective_names
         out = TuneResult(folder)
@@ -189,6 +194,7 @@ def tune(recipe, *, results_dir: Optional[str] = None, trials: Optional[int] = N
                     study.tell(number, state=TrialState.FAIL)
                     out.failed += 1
                     log(f"tune: trial {number} failed: {reason}")
+            record_hypervolume(study, names)  # after every wave: optuna-dashboard shows it as it grows
         out.trials = len(study.get_trials(deepcopy=False))
         write_pareto(study, folder, names, recipe)
         out.driver_seconds = time.perf_counter() - started - excluded

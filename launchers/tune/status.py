@@ -1,4 +1,5 @@
-"""``robustperf tune --status``: a study's trials by state, its driver, its Pareto front, its failed trials."""
+"""``robustperf tune --status``: a study's trials by state, its driver, its Pareto front and its hypervolume history,
+its failed trials."""
 from __future__ import annotations
 
 import json
@@ -6,12 +7,14 @@ import os
 from typing import Any, Dict, Optional
 
 from ..plan import lock_in_flight
+from .indicators import history_lines, hypervolume_history
 from .pareto import pareto_rows, trial_rows
 from .study import DRIVER_LOCK, JOURNAL, TuneError, open_study, tune_folder
 
 
-def status_text(recipe, results_dir: Optional[str] = None) -> str:
-    """``robustperf tune --status``: trials by state, and the Pareto front."""
+def status_text(recipe, results_dir: Optional[str] = None, reference=None) -> str:
+    """``robustperf tune --status``: trials by state, the Pareto front, and the hypervolume after each completed
+    trial (``reference``: the reference point, one value per objective; default the study's or the rule's)."""
     results_dir = os.path.abspath(results_dir or recipe.launch.results)
     folder = tune_folder(results_dir, recipe.name)
     if not os.path.exists(os.path.join(folder, JOURNAL)):
@@ -37,6 +40,7 @@ def status_text(recipe, results_dir: Optional[str] = None) -> str:
                             + [_fmt(r.get(n)) for n in names] for r in front]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in table]
+    lines += history_lines(hypervolume_history(study, names, reference))
     failed = [r for r in rows if r["state"] == "fail"]
     for r in failed:
         lines.append(f"failed trial {r['trial']} (run {r.get('run_id')}): {r.get('failure_reason', '?')}")

@@ -62,3 +62,12 @@ REPEATS = SectionEntry(
 METHODS = SectionEntry(
     name="methods", impl=f"{_S}.methods:MethodsSection", order=850,
     doc="cost of robustness by training method over standard training, with the Pareto front")
+HYPERVOLUME = SectionEntry(
+    name="hypervolume", impl=f"{_S}.frontier:HypervolumeSection", order=860,
+    doc="hypervolume of the methods' Pareto fronts (stated reference point) and methods ranked by contribution")
+DEVICES = SectionEntry(
+    name="devices", impl=f"{_S}.devices:DevicesSection", order=870,
+    doc="accuracy, training time, power and cost by device and dataset (the cost-aware study's Figures 3-6)")
+YEAR_FORECAST = SectionEntry(
+    name="year_forecast", impl=f"{_S}.year_forecast:YearForecastSection", order=620,
+    doc="robust accuracy, FLOPs and cost ($) of the model of a given year: compute trend x law x compute per $")

@@ -147,6 +147,16 @@ def test_six_trial_tune_survives_sigkill_and_resumes_to_exactly_six(tuned):
     for run_id in set(run_ids):
         assert text.count(f"[{run_id}] starting") == 1, run_id
     assert "Pareto front" in output
+    # the driver keeps the hypervolume history on the study (one entry per completed trial), and --status prints it
+    import optuna
+
+    from launchers.tune import storage, tune_folder
+
+    study = optuna.load_study(study_name="tune-digits", storage=storage(tune_folder(str(results), "tune-digits")))
+    history = study.user_attrs["hypervolume"]["history"]
+    assert [n for n, _ in history] == list(range(6))
+    assert [hv for _, hv in history] == sorted(hv for _, hv in history)
+    assert "history by completed trial:" in output
     assert (results / "_tune" / "tune-digits" / "pareto.csv").exists()
     assert (results / "_tune" / "tune-digits" / "pareto.png").exists()
     # the front as a recipe: its runs are the front's runs (same ids), so launching it again runs nothing new
