@@ -62,3 +62,7 @@ REPEATS = SectionEntry(
 METHODS = SectionEntry(
     name="methods", impl=f"{_S}.methods:MethodsSection", order=850,
     doc="cost of robustness by training method over standard training, with the Pareto front")
+POWER = SectionEntry(
+    name="power", impl=f"{_S}.power:PowerSection", order=860,
+    doc="power per epoch of robust vs standard training (the methods study), ratio of average power with a "
+        "bootstrap interval")
