@@ -15,7 +15,7 @@ __getattr__, __all__ = lazy(__name__, {
     "unregister_energy_backend": ".backends",
     "match_price": ".cost", "summarize": ".cost",
     "TOTAL": ".energy", "EnergyMeter": ".energy", "PowerSampler": ".energy", "Window": ".energy",
-    "merge_totals": ".energy",
+    "merge_totals": ".energy", "host_and_gpu_energy": ".energy",
     "count_forward_flops": ".flops", "exit_forward_flops": ".flops", "forward_flops_per_sample": ".flops",
     "train_flops": ".flops",
     "device_model": ".hardware", "hardware_info": ".hardware", "software_info": ".hardware",

@@ -382,3 +382,31 @@ def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             "tried": {k: v for t in per_rank for k, v in (t.get("tried") or {}).items()},
             "sampler": [t.get("sampler") for t in per_rank], "windows": windows,
             "measured": measured, "readings": {k: " + ".join(v) for k, v in readings.items()}}
+
+
+def host_and_gpu_energy(window, meter) -> Dict[str, Any]:
+    """The training window's energy: the GPUs' (counter, sampler, their ratio) beside the host's CPU packages and
+    DRAM, with how each kind was read."""
+    totals = meter.totals()  # the meter's devices and readings
+    kinds = window.kinds_j or {}
+    gpu, cpu, dram = kinds.get("gpu"), kinds.get("cpu"), kinds.get("dram")
+    host = None if cpu is None else cpu + (dram or 0.0)
+    energy = {"window_seconds": window.seconds, "total_j": window.energy_j, "gpu_j": gpu, "host_cpu_j": cpu,
+              "host_dram_j": dram, "host_j": host, "sampler_j": window.sampler_energy_j, "source": meter.source,
+              "includes": sorted(kinds, key=("gpu", "cpu", "dram").index) if kinds else [],
+              "readings": totals.get("readings"), "measured": totals.get("measured"), "tried": dict(meter.tried)}
+    for name, joules in (("gpu_w", gpu), ("host_w", host)):
+        energy[name] = joules / window.seconds if joules is not None and window.seconds else None
+    notes = []
+    if gpu and window.sampler_energy_j:
+        energy["counter_over_sampler"] = gpu / window.sampler_energy_j
+    else:
+        energy["counter_over_sampler"] = None
+        notes.append(f"no GPU counter and sampler pair here (energy source {meter.source!r}); the ratio needs a GPU")
+    if host is None:
+        why = meter.tried.get("zeus") or (meter.backend.why_not.get("cpu") if hasattr(meter.backend, "why_not")
+                                          else None)
+        notes.append(f"host CPU and DRAM not metered: {why or 'no RAPL reading'}")
+    if notes:
+        energy["note"] = "; ".join(notes)
+    return energy

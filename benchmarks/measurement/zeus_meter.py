@@ -12,8 +12,9 @@ open one, so the meter reads the counters ZeusMonitor itself reads instead of ne
 
 On a GPU run the host's CPU packages and DRAM are read too: every reading is split by device kind (``gpu``,
 ``cpu``, ``dram``), the record reports each beside the sum (PUE applies to the sum) and ``energy.includes`` says
-which kinds the headline kWh holds. GPUs without a total-energy counter (before Volta) are metered by the
-background sampler integrating Zeus's instantaneous power reading. Where Zeus finds nothing readable (no GPU
+which kinds the headline kWh holds. On a GPU run the background sampler integrates Zeus's instantaneous GPU
+power reading: the GPUs' energy where they have no total-energy counter (before Volta), else the cross-check of
+their counter (``energy.sampler_j``). Where Zeus finds nothing readable (no GPU
 library, RAPL absent or root-only) the meter is unavailable and ``energy_source: auto`` moves on.
 """
 from __future__ import annotations
@@ -107,7 +108,9 @@ class ZeusBackend(EnergyBackend):
         if self._gpus is not None:
             gpus = self._gpus
             self._gpu_counter = all(gpus.supports_get_total_energy_consumption(i) for i in self.gpu_indices)
-            self.has_power = not self._gpu_counter  # the sampler integrates Zeus's power readings instead
+            # The sampler integrates Zeus's GPU power readings: the GPUs' energy where they have no counter
+            # (before Volta), else the cross-check of the counter (energy.sampler_j, make gpu-check).
+            self.has_power = True
             self.measured[GPU] = [f"{i}: {gpus.get_name(i)}" for i in self.gpu_indices]
             how = "total-energy counter" if self._gpu_counter else "instantaneous power, integrated"
             self.readings[GPU] = f"zeus {version}: {_gpu_library(gpus)} {how}"
@@ -132,7 +135,7 @@ class ZeusBackend(EnergyBackend):
 
     @property
     def power_kind(self) -> Optional[str]:
-        return GPU if self.has_power else None
+        return GPU if self._gpus is not None and not self._gpu_counter else None
 
     def _counters(self) -> Dict[str, float]:
         out: Dict[str, float] = {}

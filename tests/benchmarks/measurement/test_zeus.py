@@ -177,3 +177,41 @@ def test_zeus_reads_the_real_rapl_counters():
                 sum(i * i for i in range(1000))
     assert meter.source == "zeus" and win.kinds_j["cpu"] > 0 and 0.1 < win.mean_power_w < 2000
     reset()
+
+
+def test_gpu_check_reports_the_host_beside_the_gpu(cap, monkeypatch, clock):
+    """``make gpu-check``'s energy figures (benchmarks/gpu_check.py): the GPU's counter and sampler, and the host's
+    CPU packages and DRAM over the same window."""
+    from benchmarks.gpu_check import render
+    from benchmarks.measurement import host_and_gpu_energy
+
+    gpu = FakeGPU("NVIDIA H100 80GB HBM3", power_w=400.0)
+    install(monkeypatch, cap, [gpu])
+    with EnergyMeter(MeasurementConfig(sample_hz=200.0), device_indices=[0], clock=clock) as meter:
+        with meter.window("train") as window:
+            clock.advance(5.0)
+            gpu.mj += 2_000_000   # 400 W x 5 s
+            cap.add("package-0", 300.0)
+            cap.add("dram-0", 50.0)
+        energy = host_and_gpu_energy(window, meter)
+    assert energy["gpu_j"] == pytest.approx(2000.0) and energy["counter_over_sampler"] == pytest.approx(1.0)
+    assert (energy["host_cpu_j"], energy["host_dram_j"], energy["host_j"]) == pytest.approx((300.0, 50.0, 350.0))
+    assert energy["host_w"] == pytest.approx(70.0) and energy["gpu_w"] == pytest.approx(400.0)
+    assert energy["includes"] == ["gpu", "cpu", "dram"] and "note" not in energy
+    row = {"precision": "fp32", "channels_last": False, "status": "unsupported", "reason": "not run here"}
+    train = {"status": "measured", "rows": [row], "energy": energy, "model": "WRN-28-10", "batch": 1, "input": [3, 32, 32],
+             "pgd_steps": 10}
+    table = render({"mode": "gpu", "device_name": "H100", "sections": {"training": train}, "smoke_reason": None,
+                    "torch": "2", "cuda": "12", "seconds": 1.0})
+    assert "host CPU 300.0 J + DRAM 50.0 J = 350.0 J" in table
+
+
+def test_gpu_check_without_rapl_says_why_the_host_is_missing(monkeypatch, clock):
+    from benchmarks.measurement import host_and_gpu_energy
+
+    install(monkeypatch, None)
+    with EnergyMeter(MeasurementConfig(), device_indices=[], clock=clock) as meter:
+        with meter.window("train") as window:
+            clock.advance(1.0)
+    energy = host_and_gpu_energy(window, meter)
+    assert energy["host_j"] is None and "host CPU and DRAM not metered" in energy["note"] and "RAPL" in energy["note"]
