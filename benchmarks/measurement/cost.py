@@ -89,7 +89,7 @@ def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[st
               "mean_power_w": joules / seconds if joules is not None and seconds else None,
               "devices": device_count,
               **{f"{kind}_j": (kinds or {}).get(kind) for kind in KINDS},
-              "includes": [kind for kind in KINDS if kind in kinds] if kinds else None,
+              "includes": sorted(kinds, key=lambda k: (KINDS + (k,)).index(k)) if kinds else None,
               "measured": info.get("measured") or None, "readings": info.get("readings") or None}
     cost = {**derived[COST], "device_hours": device_hours, "device_model": device_model}
     timing = {f"{name}_seconds": windows[name]["seconds"] if name in windows else None for name in NAMED_WINDOWS}
