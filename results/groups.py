@@ -167,6 +167,7 @@ class Energy(Group):
     dram_j: Optional[float] = None
     measured: Optional[dict] = None
     readings: Optional[dict] = None
+    missing: Optional[dict] = None
     epochs: Optional[list] = None
 
 

@@ -26,7 +26,7 @@ NAMED_WINDOWS = ("train", "eval", "attack")
 KINDS = ("gpu", "cpu", "dram")
 
 Energy.names("device_j", "sampler_j", *(f"{name}_j" for name in NAMED_WINDOWS), "source", "mean_power_w", "devices",
-             *(f"{kind}_j" for kind in KINDS), "includes", "measured", "readings")
+             *(f"{kind}_j" for kind in KINDS), "includes", "measured", "readings", "missing")
 Cost.names("device_hours", "device_model")
 Timing.names(*(f"{name}_seconds" for name in NAMED_WINDOWS))
 
@@ -90,7 +90,8 @@ def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[st
               "devices": device_count,
               **{f"{kind}_j": (kinds or {}).get(kind) for kind in KINDS},
               "includes": sorted(kinds, key=lambda k: (KINDS + (k,)).index(k)) if kinds else None,
-              "measured": info.get("measured") or None, "readings": info.get("readings") or None}
+              "measured": info.get("measured") or None, "readings": info.get("readings") or None,
+              "missing": info.get("missing") or None}
     cost = {**derived[COST], "device_hours": device_hours, "device_model": device_model}
     timing = {f"{name}_seconds": windows[name]["seconds"] if name in windows else None for name in NAMED_WINDOWS}
     return {ENERGY: energy, COST: cost, CO2_KG: derived[CO2_KG], PRICING: derived[PRICING], TIMING: timing}

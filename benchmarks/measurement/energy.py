@@ -323,8 +323,8 @@ class EnergyMeter:
 
         Returns:
             ``{"source", "devices", "tried", "sampler": {...}, "measured": {kind: [device, ...]}, "readings":
-            {kind: how it was read}, "windows": {name: Window.to_dict()}}``; each window's ``kinds_j`` splits its
-            ``energy_j`` by device kind.
+            {kind: how it was read}, "missing": {kind: why the meter could not read it}, "windows": {name:
+            Window.to_dict()}}``; each window's ``kinds_j`` splits its ``energy_j`` by device kind.
         """
         reading = self._read() if self.backend is not None and self._open and not self._stopped else None
         windows = {name: Window(name, win.source).add(win) for name, win in self.windows.items()}
@@ -340,6 +340,7 @@ class EnergyMeter:
                 "tried": dict(self.tried), "sampler": sampler,
                 "measured": {k: list(v) for k, v in (backend.measured if backend else {}).items()},
                 "readings": dict(backend.readings if backend else {}),
+                "missing": dict(getattr(backend, "why_not", {}) or {}),
                 "windows": {name: win.to_dict() for name, win in windows.items()}}
 
 
@@ -381,7 +382,8 @@ def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             "devices": None if any(d is None for d in devices) else sum(devices),
             "tried": {k: v for t in per_rank for k, v in (t.get("tried") or {}).items()},
             "sampler": [t.get("sampler") for t in per_rank], "windows": windows,
-            "measured": measured, "readings": {k: " + ".join(v) for k, v in readings.items()}}
+            "measured": measured, "readings": {k: " + ".join(v) for k, v in readings.items()},
+            "missing": {k: v for t in per_rank for k, v in (t.get("missing") or {}).items()}}
 
 
 def host_and_gpu_energy(window, meter) -> Dict[str, Any]:
@@ -404,8 +406,7 @@ def host_and_gpu_energy(window, meter) -> Dict[str, Any]:
         energy["counter_over_sampler"] = None
         notes.append(f"no GPU counter and sampler pair here (energy source {meter.source!r}); the ratio needs a GPU")
     if host is None:
-        why = meter.tried.get("zeus") or (meter.backend.why_not.get("cpu") if hasattr(meter.backend, "why_not")
-                                          else None)
+        why = meter.tried.get("zeus") or totals["missing"].get("cpu")
         notes.append(f"host CPU and DRAM not metered: {why or 'no RAPL reading'}")
     if notes:
         energy["note"] = "; ".join(notes)

@@ -82,6 +82,20 @@ def test_gpu_run_meters_the_host_beside_the_gpus_and_pue_applies_to_the_sum(cap,
     assert (energy["gpu_j"], energy["cpu_j"], energy["dram_j"]) == pytest.approx((500.0, 40.0, 10.0))
     assert energy["kwh"] == pytest.approx(550.0 * 1.5 / 3.6e6) and energy["device_j"] == pytest.approx(550.0)
     assert energy["measured"]["cpu"] == ["package-0", "package-1"] and energy["readings"]["gpu"]
+    assert energy["missing"] is None
+
+
+def test_a_gpu_run_without_readable_rapl_says_what_the_kwh_leaves_out(monkeypatch, clock):
+    gpu = FakeGPU("NVIDIA H100 80GB HBM3")
+    install(monkeypatch, None, [gpu])
+    with EnergyMeter(MeasurementConfig(), device_indices=[0], clock=clock) as meter:
+        with meter.window("train"):
+            gpu.mj += 100_000
+            clock.advance(1.0)
+        totals = meter.totals()
+    energy = summarize(totals, MeasurementConfig(), "NVIDIA H100 80GB HBM3", 1)["energy"]
+    assert meter.source == "zeus" and energy["includes"] == ["gpu"] and energy["gpu_j"] == pytest.approx(100.0)
+    assert energy["cpu_j"] is None and "RAPL" in energy["missing"]["cpu"]
 
 
 def test_gpus_without_an_energy_counter_are_integrated_from_zeus_power(cap, monkeypatch, clock):
