@@ -59,6 +59,7 @@ class EnergyBackend:
         kind: the device kind of a one-kind backend (``gpu``, ``cpu`` or ``dram``).
         measured: device kind -> the devices read (names); empty when the backend does not say.
         readings: device kind -> how that kind was read (source and version).
+        why_not: device kind -> why this backend could not read it (e.g. RAPL root-only on a GPU run).
     """
 
     name: str = UNAVAILABLE
@@ -69,6 +70,7 @@ class EnergyBackend:
     kind: str = "gpu"
     measured: Dict[str, List[str]] = {}
     readings: Dict[str, str] = {}
+    why_not: Dict[str, str] = {}
 
     def energy_j(self) -> float:
         """Joules used by the devices since the backend opened (monotone), summed over devices."""

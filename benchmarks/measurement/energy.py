@@ -340,7 +340,7 @@ class EnergyMeter:
                 "tried": dict(self.tried), "sampler": sampler,
                 "measured": {k: list(v) for k, v in (backend.measured if backend else {}).items()},
                 "readings": dict(backend.readings if backend else {}),
-                "missing": dict(getattr(backend, "why_not", {}) or {}),
+                "missing": dict(backend.why_not if backend else {}),
                 "windows": {name: win.to_dict() for name, win in windows.items()}}
 
 

@@ -118,15 +118,19 @@ class ZeusBackend(EnergyBackend):
             cpus = self._cpus
             names = [getattr(getattr(c, "rapl_file", None), "name", None) or f"cpu{i}" for i, c in
                      enumerate(cpus.cpus)]
+            # Zeus takes every top-level RAPL zone for a CPU package; a ``psys`` zone (the whole platform, which
+            # holds the packages) would count them twice, so only package zones are read.
+            self._cpu_indices = [i for i, name in enumerate(names) if not name.startswith("psys")]
+            names = [names[i] for i in self._cpu_indices]
             self.measured[CPU] = names
             self.readings[CPU] = f"zeus {version}: {_cpu_library(cpus)}"
-            drams = [i for i in range(len(cpus)) if cpus.supports_get_dram_energy_consumption(i)]
+            drams = [i for i in self._cpu_indices if cpus.supports_get_dram_energy_consumption(i)]
             if drams:
-                self.measured[DRAM] = [f"{names[i]}/dram" for i in drams]
+                self.measured[DRAM] = [f"{names[self._cpu_indices.index(i)]}/dram" for i in drams]
                 self.readings[DRAM] = self.readings[CPU]
             else:
                 self.why_not[DRAM] = "RAPL exposes no dram sub-zone here"
-        self.devices = len(self.gpu_indices) if self._gpus is not None else len(self._cpus)
+        self.devices = len(self.gpu_indices) if self._gpus is not None else len(self._cpu_indices)
         self._zero = self._counters()
 
     @property
@@ -143,7 +147,7 @@ class ZeusBackend(EnergyBackend):
             out[GPU] = sum(self._gpus.get_total_energy_consumption(i) for i in self.gpu_indices) / _MJ_PER_J
         if self._cpus is not None:
             cpu = dram = 0.0
-            for i in range(len(self._cpus)):
+            for i in self._cpu_indices:
                 reading = self._cpus.get_total_energy_consumption(i)
                 cpu += reading.cpu_mj
                 dram += reading.dram_mj or 0.0

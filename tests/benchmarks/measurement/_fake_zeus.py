@@ -23,7 +23,7 @@ MAX_RANGE_UJ = 262143328850
 class Powercap:
     """A fake ``/sys/class/powercap`` tree: ``packages`` package zones, each with a ``dram`` sub-zone if asked."""
 
-    def __init__(self, root: str, packages: int = 2, dram: bool = True):
+    def __init__(self, root: str, packages: int = 2, dram: bool = True, psys: bool = False):
         self.dir = os.path.join(root, "intel-rapl")
         self.zones: Dict[str, str] = {}
         for p in range(packages):
@@ -32,6 +32,8 @@ class Powercap:
             self._zone(os.path.join(pkg, f"intel-rapl:{p}:0"), "core", f"core-{p}")  # part of the package
             if dram:
                 self._zone(os.path.join(pkg, f"intel-rapl:{p}:1"), "dram", f"dram-{p}")
+        if psys:  # the whole platform (laptops, some servers): it holds the packages
+            self._zone(os.path.join(self.dir, f"intel-rapl:{packages}"), "psys", "psys")
 
     def _zone(self, folder: str, name: str, key: str) -> None:
         os.makedirs(folder, exist_ok=True)

@@ -60,6 +60,19 @@ def test_cpu_run_meters_packages_and_dram_per_kind_in_nested_windows(cap, monkey
     assert cap.dir in totals["readings"]["cpu"] and totals["readings"]["dram"] == totals["readings"]["cpu"]
 
 
+def test_a_psys_zone_is_never_added_to_the_packages(tmp_path, monkeypatch, clock):
+    cap = Powercap(str(tmp_path / "powercap"), packages=1, psys=True)
+    install(monkeypatch, cap)
+    with EnergyMeter(MeasurementConfig(), device_indices=[], clock=clock) as meter:
+        with meter.window("train") as win:
+            cap.add("package-0", 10.0)
+            cap.add("psys", 25.0)  # the platform: the package's 10 J and more
+            clock.advance(1.0)
+    reset()
+    assert win.kinds_j == pytest.approx({"cpu": 10.0, "dram": 0.0}) and meter.backend.devices == 1
+    assert meter.totals()["measured"]["cpu"] == ["package-0"]
+
+
 def test_gpu_run_meters_the_host_beside_the_gpus_and_pue_applies_to_the_sum(cap, monkeypatch, clock):
     gpus = [FakeGPU("NVIDIA H100 80GB HBM3"), FakeGPU("NVIDIA H100 80GB HBM3"), FakeGPU("other, not ours")]
     install(monkeypatch, cap, gpus)
