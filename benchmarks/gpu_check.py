@@ -7,8 +7,9 @@ On CUDA it measures, for WRN-28-10 on 3x32x32 inputs:
    with a GradScaler), channels_last off and on, and model FLOP utilisation: analytic training FLOPs per second
    / the device's peak for that precision (:mod:`benchmarks.measurement.peaks`, keyed by the NVML device name;
    fp32 uses the TF32 peak when cuDNN may use TF32, PyTorch's default; unknown devices say so);
-2. **energy**: the NVML energy counter against the background power sampler's integral over the same window
-   (the training section), and their ratio;
+2. **energy** (the ``zeus`` meter): the GPU's energy counter against the background power sampler's integral
+   over the same window (the training section) and their ratio, and the host's CPU-package and DRAM energy
+   (RAPL) measured beside the GPU's over that window (on the CPU smoke run: the host's energy alone);
 3. **AutoAttack**: the suite's adapter against ``pyautoattack`` called directly, same model, points, seed and
    batch size: identical robust accuracy and the time ratio (labels are the model's own predictions, so every
    point is attacked even with untrained weights);
@@ -152,6 +153,7 @@ def check_training(plan: Plan, device, device_name: str, meter) -> Dict[str, Any
 
     from benchmarks.attacks import create_attack
     from benchmarks.inference.timing import olympic_mean
+    from benchmarks.measurement.energy import host_and_gpu_energy
     from benchmarks.measurement.peaks import SOURCE, device_key, peak_flops
 
     sync = _sync(device)
@@ -204,14 +206,7 @@ def check_training(plan: Plan, device, device_name: str, meter) -> Dict[str, Any
                                        "benchmarks/measurement/peaks.py")
                 rows.append(row)
                 del model, opt
-    energy = {"window_seconds": window.seconds, "counter_j": window.energy_j, "sampler_j": window.sampler_energy_j,
-              "source": meter.source, "tried": dict(meter.tried)}
-    if window.energy_j and window.sampler_energy_j:
-        energy["counter_over_sampler"] = window.energy_j / window.sampler_energy_j
-    else:
-        energy["counter_over_sampler"] = None
-        energy["note"] = (f"no NVML counter and sampler pair here (energy source {meter.source!r}); the ratio needs "
-                          "a GPU with NVML")
+    energy = host_and_gpu_energy(window, meter)  # the GPU's and, beside it, the host's CPU and DRAM
     return {"model": f"WRN-{plan.depth}-{plan.width}", "input": [3, plan.size, plan.size], "batch": plan.train_batch,
             "pgd_steps": plan.pgd_steps,
             "timed_steps": plan.timed_steps, "analytic_forward_flops": forward, "analytic_step_flops": step_flops,
@@ -335,8 +330,11 @@ def render(report: Dict[str, Any]) -> str:
                        f"{_fmt(r['peak_tflops'], '.1f')} "
                        f"({r.get('peak_used') or r.get('mfu_note')}) | {_fmt(r['mfu'], '.1%')} |")
         e = train["energy"]
-        out += ["", f"Energy ({e['source']}): counter {_fmt(e['counter_j'], '.1f')} J, sampler "
-                    f"{_fmt(e['sampler_j'], '.1f')} J, ratio {_fmt(e['counter_over_sampler'], '.4f')}"
+        out += ["", f"Energy ({e['source']}): GPU counter {_fmt(e['gpu_j'], '.1f')} J, sampler "
+                    f"{_fmt(e['sampler_j'], '.1f')} J, ratio {_fmt(e['counter_over_sampler'], '.4f')}; host CPU "
+                    f"{_fmt(e['host_cpu_j'], '.1f')} J + DRAM {_fmt(e['host_dram_j'], '.1f')} J = "
+                    f"{_fmt(e['host_j'], '.1f')} J ({_fmt(e['host_w'], '.1f')} W) beside the GPU's "
+                    f"{_fmt(e['gpu_j'], '.1f')} J ({_fmt(e['gpu_w'], '.1f')} W)"
                     + (f" - {e['note']}" if e.get("note") else ""), ""]
     aa = s.get("autoattack", {})
     if aa.get("status") == "measured":

@@ -203,7 +203,8 @@ class MeterEntry(Entry):
     """An energy meter (``measurement.energy_source``).
 
     Attributes:
-        devices: what it measures: ``gpu``, ``cpu``, ``dram`` or ``host``.
+        devices: what it measures: ``gpu``, ``cpu``, ``dram`` or ``host``, or several, comma-separated
+            (``gpu,cpu``: ``energy_source: auto`` tries it on GPU and on CPU runs).
         auto: its rank in ``energy_source: auto`` among the meters of its devices (lower first); None = only
             when named.
     """

@@ -29,6 +29,7 @@ bound                 variable                         default    guards
 ``zoo_cards``         ROBUSTPERF_MAX_ZOO_CARDS         10000      training cards read from one folder (``robustperf zoo cost --cards``)
 ``card_number``       ROBUSTPERF_MAX_CARD_NUMBER       100000000  a number of a training card (epochs, images per epoch, ...)
 ``hypervolume_work``  ROBUSTPERF_MAX_HYPERVOLUME_WORK  10000000   points^(objectives-1) of an exact hypervolume in 3+ objectives
+``epoch_series``      ROBUSTPERF_MAX_EPOCH_SERIES      512        rows of a record's per-epoch energy series (``energy.epochs``)
 ====================  ===============================  =========  ====================================================================
 
 A variable that is set must hold a positive integer (digits only) no larger than its bound's ceiling
@@ -73,6 +74,8 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     # n^(d-1) for an exact hypervolume of n non-dominated points in d >= 3 objectives (scaling.hypervolume):
     # about 3,000 points in 3-D, 200 in 4-D, each computed in seconds
     "hypervolume_work": ("ROBUSTPERF_MAX_HYPERVOLUME_WORK", 10_000_000),
+    # a record stays small (~15 kB): a longer run keeps every k-th epoch, summed over the k it closes
+    "epoch_series": ("ROBUSTPERF_MAX_EPOCH_SERIES", 512),
 }
 #: bound name -> the largest value its variable may raise it to, where the code past it would fail another way
 #: (nested values deeper than 500 levels exhaust Python's recursion in repr, json and comparisons)

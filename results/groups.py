@@ -161,6 +161,14 @@ class Energy(Group):
     eval_j: Optional[float] = None
     attack_j: Optional[float] = None
     sampler_j: Optional[float] = None
+    includes: Optional[list] = None
+    gpu_j: Optional[float] = None
+    cpu_j: Optional[float] = None
+    dram_j: Optional[float] = None
+    measured: Optional[dict] = None
+    readings: Optional[dict] = None
+    missing: Optional[dict] = None
+    epochs: Optional[list] = None
 
 
 @dataclass

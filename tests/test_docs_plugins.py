@@ -246,6 +246,7 @@ def test_the_energy_meter_guide_meters_the_node(installed):
         """)
     train = json.loads(out)
     assert train["source"] == "ipmi" and train["mean_power_w"] == pytest.approx(245, rel=0.05)
+    assert train["kinds_j"] == {"host": pytest.approx(train["energy_j"])}  # the guide's kind, not a GPU's
     no_bmc = {**env, "PATH": os.defpath}
     proc = subprocess.run([sys.executable, "-c", "from benchmarks.measurement import EnergyMeter\n"
                            "from recipes import MeasurementConfig\n"

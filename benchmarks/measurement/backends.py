@@ -2,12 +2,14 @@
 
 A backend is opened by a factory ``factory(devices, measurement_cfg, clock) -> EnergyBackend``, which raises
 :class:`BackendUnavailable` (with the reason) when its meter cannot be read on this host. The hardware meters are
-the ``meters`` plug-ins of :mod:`recipes.catalog` (the built-ins are declared in :mod:`.catalog`: ``nvml``,
-``nvidia-smi``, ``rapl``; their factories live in :mod:`.nvidia` and :mod:`.rapl`); the meter (:mod:`.energy`)
-opens one by name or, for ``energy_source: auto``, tries :func:`auto_order` in turn, then the meter's own
-:data:`FALLBACKS` (a labelled TDP estimate when ``tdp_watts`` is set, else ``unavailable``). The name ends up in
-the record's ``energy.source``. Tests add a fake power source to the catalog, the one stand-in for the GPU
-meters this CI host lacks.
+the ``meters`` plug-ins of :mod:`recipes.catalog` (the built-ins are declared in :mod:`.catalog`: ``zeus``, the
+ML.ENERGY library reading GPUs, CPU packages and DRAM, in :mod:`.zeus_meter`; ``nvidia-smi``, polled power, in
+:mod:`.nvidia`); the meter (:mod:`.energy`) opens one by name or, for ``energy_source: auto``, tries
+:func:`auto_order` in turn, then the meter's own :data:`FALLBACKS` (a labelled TDP estimate when ``tdp_watts``
+is set, else ``unavailable``). The name ends up in the record's ``energy.source``. A backend splits its joules
+by device kind (``gpu``, ``cpu``, ``dram``: :meth:`EnergyBackend.kinds_j`). Tests replace the counters Zeus reads
+at Zeus's own boundary (a powercap tree, a ``zeus.device`` GPU object) and add a fake power source to the
+catalog for the window arithmetic.
 """
 from __future__ import annotations
 
@@ -16,25 +18,24 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from recipes import catalog
 from recipes.errors import UserError
 
-__all__ = ["ESTIMATE_TDP", "FALLBACKS", "NVIDIA_SMI", "NVML", "RAPL", "UNAVAILABLE", "BackendFactory",
+__all__ = ["ESTIMATE_TDP", "FALLBACKS", "NVIDIA_SMI", "UNAVAILABLE", "ZEUS", "BackendFactory",
            "BackendUnavailable", "EnergyBackend", "EnergyUnavailable", "TdpEstimate", "UnavailableBackend",
            "auto_order", "get_energy_backend", "list_energy_backends", "open_tdp_estimate", "open_unavailable",
            "register_energy_backend", "unregister_energy_backend"]
 
 #: Names of the built-in backends, as written to ``energy.source``.
-NVML = "nvml"
+ZEUS = "zeus"
 NVIDIA_SMI = "nvidia-smi"
-RAPL = "rapl"
 ESTIMATE_TDP = "estimate-tdp"
 UNAVAILABLE = "unavailable"
 
 
 def auto_order(devices: str) -> Tuple[str, ...]:
     """The meters ``energy_source: auto`` tries for ``devices`` (``gpu`` or ``cpu``), first readable wins: the
-    catalog's meters of those devices by their ``auto`` rank; ``estimate-tdp`` follows only when ``tdp_watts`` is
-    set."""
+    catalog's meters of those devices (an entry's ``devices`` may list several, ``gpu,cpu,dram``) by their
+    ``auto`` rank; ``estimate-tdp`` follows only when ``tdp_watts`` is set."""
     ranked = [(e.auto, e.name) for e in catalog.entries("meters").values()
-              if e.devices == devices and e.auto is not None]
+              if devices in e.devices.split(",") and e.auto is not None]
     return tuple(name for _, name in sorted(ranked))
 
 
@@ -55,6 +56,10 @@ class EnergyBackend:
         has_counter: :meth:`energy_j` reads a cumulative counter (else energy comes from the power sampler).
         has_power: :meth:`power_w` reads instantaneous power for the background sampler.
         needs_polling: :meth:`poll` must run every sampler tick (counters that wrap around).
+        kind: the device kind of a one-kind backend (``gpu``, ``cpu`` or ``dram``).
+        measured: device kind -> the devices read (names); empty when the backend does not say.
+        readings: device kind -> how that kind was read (source and version).
+        why_not: device kind -> why this backend could not read it (e.g. RAPL root-only on a GPU run).
     """
 
     name: str = UNAVAILABLE
@@ -62,10 +67,23 @@ class EnergyBackend:
     has_counter: bool = False
     has_power: bool = False
     needs_polling: bool = False
+    kind: str = "gpu"
+    measured: Dict[str, List[str]] = {}
+    readings: Dict[str, str] = {}
+    why_not: Dict[str, str] = {}
 
     def energy_j(self) -> float:
         """Joules used by the devices since the backend opened (monotone), summed over devices."""
         raise NotImplementedError
+
+    def kinds_j(self) -> Dict[str, float]:
+        """:meth:`energy_j` split by device kind (read only when ``has_counter``)."""
+        return {self.kind: self.energy_j()}
+
+    @property
+    def power_kind(self) -> Optional[str]:
+        """The device kind whose energy is the sampler's power integral (no counter for it), else None."""
+        return None if self.has_counter or not self.has_power else self.kind
 
     def power_w(self) -> float:
         """Total instantaneous power of the devices, watts."""
@@ -90,9 +108,10 @@ class TdpEstimate(EnergyBackend):
     name = ESTIMATE_TDP
     has_counter = True
 
-    def __init__(self, tdp_watts: float, devices: int, clock: Callable[[], float]):
+    def __init__(self, tdp_watts: float, devices: int, clock: Callable[[], float], kind: str = "gpu"):
         self.watts = float(tdp_watts) * devices
         self.devices = devices
+        self.kind = kind
         self._clock = clock
         self._t0 = clock()
 
@@ -105,7 +124,8 @@ def open_tdp_estimate(devices, cfg, clock) -> TdpEstimate:
     tdp = getattr(cfg, "tdp_watts", None)
     if tdp is None:
         raise BackendUnavailable("measurement.tdp_watts is not set")
-    return TdpEstimate(tdp, max(1, len(devices)) if devices is not None else 1, clock)
+    kind = "gpu" if devices else "cpu"
+    return TdpEstimate(tdp, max(1, len(devices)) if devices is not None else 1, clock, kind)
 
 
 def open_unavailable(devices, cfg, clock) -> UnavailableBackend:

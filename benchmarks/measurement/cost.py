@@ -22,7 +22,11 @@ from .energy import TOTAL, Window
 NAMED_WINDOWS = ("train", "eval", "attack")
 
 # the fields filled here are fields of their typed groups (a rename fails here, at import)
-Energy.names("device_j", "sampler_j", *(f"{name}_j" for name in NAMED_WINDOWS), "source", "mean_power_w", "devices")
+#: Device kinds a meter splits its joules into, reported as energy.<kind>_j; energy.includes lists those measured.
+KINDS = ("gpu", "cpu", "dram")
+
+Energy.names("device_j", "sampler_j", *(f"{name}_j" for name in NAMED_WINDOWS), "source", "mean_power_w", "devices",
+             *(f"{kind}_j" for kind in KINDS), "includes", "measured", "readings", "missing")
 Cost.names("device_hours", "device_model")
 Timing.names(*(f"{name}_seconds" for name in NAMED_WINDOWS))
 
@@ -58,7 +62,9 @@ def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[st
     Returns:
         ``{"energy": {...}, "cost": {...}, "co2_kg": ..., "pricing": {...}, "timing": {...}}`` with the
         record's keys; every kWh includes PUE, every ``energy.*_j`` is raw device joules (before PUE);
-        ``energy.mean_power_w`` is the raw device power; ``pricing`` the constants applied.
+        ``energy.mean_power_w`` is the raw device power; ``pricing`` the constants applied. The headline joules
+        are the sum over the device kinds measured (``energy.includes``: on a GPU run metered by Zeus, the host's
+        CPU packages and DRAM beside the GPUs), each kind's share in ``energy.<kind>_j``.
     """
     windows = _windows(windows_or_totals)
     total = windows.get(TOTAL)
@@ -77,9 +83,15 @@ def summarize(windows_or_totals: Any, measurement_cfg, device_model: Optional[st
     if seconds is not None and device_count:
         device_hours = seconds / SECONDS_PER_HOUR * device_count
     derived = derive(raw, device_hours, device_model, measurement_cfg)
+    kinds = total.get("kinds_j") if joules is not None else None
+    info = windows_or_totals if isinstance(windows_or_totals, Mapping) else {}
     energy = {**raw, **derived[ENERGY], "source": _source(windows_or_totals, windows),
               "mean_power_w": joules / seconds if joules is not None and seconds else None,
-              "devices": device_count}
+              "devices": device_count,
+              **{f"{kind}_j": (kinds or {}).get(kind) for kind in KINDS},
+              "includes": sorted(kinds, key=lambda k: (KINDS + (k,)).index(k)) if kinds else None,
+              "measured": info.get("measured") or None, "readings": info.get("readings") or None,
+              "missing": info.get("missing") or None}
     cost = {**derived[COST], "device_hours": device_hours, "device_model": device_model}
     timing = {f"{name}_seconds": windows[name]["seconds"] if name in windows else None for name in NAMED_WINDOWS}
     return {ENERGY: energy, COST: cost, CO2_KG: derived[CO2_KG], PRICING: derived[PRICING], TIMING: timing}

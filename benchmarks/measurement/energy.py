@@ -1,9 +1,10 @@
 """Energy of named windows of a run (train, eval, attack), measured by a backend picked at run time.
 
 ``EnergyMeter`` is a context manager around the run, like torchtitan's ``maybe_enable_profiling``: it opens a
-backend (:mod:`.backends`: a meter of the catalog such as NVML, nvidia-smi or RAPL, a TDP estimate when asked,
-else ``unavailable``), starts a background power sampler at ``measurement.sample_hz`` (trapezoid integral; for
-NVML a cross-check of the hardware energy counter), and accounts each ``with meter.window(name)`` block.
+backend (:mod:`.backends`: a meter of the catalog such as ``zeus`` (GPUs, CPU packages, DRAM) or nvidia-smi, a
+TDP estimate when asked, else ``unavailable``), starts a background power sampler at ``measurement.sample_hz``
+when the backend reads power (trapezoid integral), and accounts each ``with meter.window(name)`` block, its joules
+split by device kind (``kinds_j``: ``gpu``, ``cpu``, ``dram``).
 Windows of the same name add up; windows may nest (an attack inside an evaluation); the pseudo-window ``total``
 covers the time at least one window was open, so nested windows are not counted twice. The meter returns
 numbers (joules, seconds): it never writes files and never converts to money (:mod:`.cost` does).
@@ -97,6 +98,7 @@ class Window:
         self.seconds = 0.0
         self.energy_j: Optional[float] = 0.0
         self.sampler_energy_j: Optional[float] = 0.0
+        self.kinds_j: Optional[Dict[str, float]] = {}
         self.count = 0
 
     @property
@@ -108,7 +110,8 @@ class Window:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"seconds": self.seconds, "energy_j": self.energy_j, "sampler_energy_j": self.sampler_energy_j,
-                "mean_power_w": self.mean_power_w, "count": self.count, "source": self.source}
+                "mean_power_w": self.mean_power_w, "count": self.count, "source": self.source,
+                "kinds_j": None if self.kinds_j is None else dict(self.kinds_j)}
 
     def add(self, other: Any) -> "Window":
         """Add another window (or its :meth:`to_dict`); energy unknown on either side stays unknown."""
@@ -117,6 +120,7 @@ class Window:
         self.count += int(other.get("count") or 0)
         self.energy_j = _add(self.energy_j, other.get("energy_j"))
         self.sampler_energy_j = _add(self.sampler_energy_j, other.get("sampler_energy_j"))
+        self.kinds_j = _add_kinds(self.kinds_j, _split(other))
         source = other.get("source")
         if source and source != self.source:
             self.source = "+".join(sorted(set(source.split("+")) | set(self.source.split("+"))))
@@ -131,13 +135,32 @@ def _add(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return None if a is None or b is None else a + b
 
 
+def _split(win: Dict[str, Any]) -> Optional[Dict[str, float]]:
+    """A window dict's per-kind joules; unknown (None) when its joules are unknown or unsplit (saved before the
+    split existed); empty when it has no joules to split."""
+    kinds = win.get("kinds_j")
+    if kinds is None and win.get("energy_j") == 0:
+        return {}
+    return kinds
+
+
+def _add_kinds(mine: Optional[Dict[str, float]], other: Optional[Dict[str, float]]) -> Optional[Dict[str, float]]:
+    """Per-kind joules added kind by kind; an unknown split on either side makes the sum's split unknown."""
+    if mine is None or other is None:
+        return None
+    out = dict(mine)
+    for kind, joules in other.items():
+        out[kind] = out.get(kind, 0.0) + float(joules)
+    return out
+
+
 class EnergyMeter:
     """Measure the energy of named windows of a run.
 
     Args:
         measurement_cfg: the recipe's ``measurement`` section (energy_source, sample_hz, tdp_watts).
         device_indices: logical CUDA devices to meter; None = every GPU visible to this process (CPU run when
-            there is none); ``[]`` = a CPU run (RAPL).
+            there is none); ``[]`` = a CPU run (the host's CPU packages and DRAM only).
         source: backend name overriding ``measurement_cfg.energy_source`` (tests register a fake one).
         restore: :meth:`totals` of a previous attempt of the same run, added to this one's windows.
         clock: monotonic seconds (tests may drive it).
@@ -237,25 +260,26 @@ class EnergyMeter:
         return self.windows[name]
 
     def _read(self) -> tuple:
-        """(time, counter J or None, sampler integral J or None) now."""
+        """(time, counter J or None, sampler integral J or None, J per device kind or None) now."""
         integral = self.sampler.sample() if self.sampler is not None else None
         t = self.clock()
         backend = self.backend
-        if backend.has_counter:
-            energy = backend.energy_j()
-        elif backend.has_power:
-            energy = integral  # nvidia-smi, pre-Volta NVML: the sampled power is the measurement
-        else:
-            energy = None
-        return t, energy, integral if backend.has_power else None
+        kinds: Optional[Dict[str, float]] = dict(backend.kinds_j()) if backend.has_counter else {}
+        if backend.power_kind is not None:
+            kinds[backend.power_kind] = integral  # nvidia-smi, pre-Volta GPUs: the sampled power is the measurement
+        if not backend.has_counter and not backend.has_power:
+            kinds = None
+        energy = None if kinds is None else sum(kinds.values())
+        return t, energy, integral if backend.has_power else None, kinds
 
     def _measured(self, name: str, start: tuple, end: tuple) -> Window:
-        (t0, e0, s0), (t1, e1, s1) = start, end
+        (t0, e0, s0, k0), (t1, e1, s1, k1) = start, end
         entry = Window(name, self.backend.name)
         entry.seconds = t1 - t0
         entry.count = 1
         entry.energy_j = None if e0 is None else e1 - e0
         entry.sampler_energy_j = None if s0 is None else s1 - s0
+        entry.kinds_j = None if k0 is None else {kind: k1[kind] - k0[kind] for kind in k1}
         return entry
 
     def _begin(self, name: str, reading: tuple) -> None:
@@ -298,7 +322,9 @@ class EnergyMeter:
         """Seconds and joules per window so far, open windows included up to now; JSON-serialisable.
 
         Returns:
-            ``{"source", "devices", "tried", "sampler": {...}, "windows": {name: Window.to_dict()}}``.
+            ``{"source", "devices", "tried", "sampler": {...}, "measured": {kind: [device, ...]}, "readings":
+            {kind: how it was read}, "missing": {kind: why the meter could not read it}, "windows": {name:
+            Window.to_dict()}}``; each window's ``kinds_j`` splits its ``energy_j`` by device kind.
         """
         reading = self._read() if self.backend is not None and self._open and not self._stopped else None
         windows = {name: Window(name, win.source).add(win) for name, win in self.windows.items()}
@@ -309,16 +335,21 @@ class EnergyMeter:
         if self.sampler is not None:
             sampler = {"hz": 1.0 / self.sampler.period, "samples": self.sampler.samples,
                        "misses": self.sampler.misses, "cpu_seconds": self.sampler.cpu_seconds}
-        return {"source": self.source, "devices": self.backend.devices if self.backend else None,
+        backend = self.backend
+        return {"source": self.source, "devices": backend.devices if backend else None,
                 "tried": dict(self.tried), "sampler": sampler,
+                "measured": {k: list(v) for k, v in (backend.measured if backend else {}).items()},
+                "readings": dict(backend.readings if backend else {}),
+                "missing": dict(backend.why_not if backend else {}),
                 "windows": {name: win.to_dict() for name, win in windows.items()}}
 
 
 def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     """One run's totals from its ranks' :meth:`EnergyMeter.totals`, each rank metering its own devices.
 
-    Energy adds up over ranks (unknown on any rank makes it unknown); seconds and entry counts are the longest
-    rank's, since ranks run side by side; devices add up.
+    Energy adds up over ranks (unknown on any rank makes it unknown), and so does every per-kind joule count
+    (``kinds_j``); seconds and entry counts are the longest rank's, since ranks run side by side; devices add up,
+    the devices measured are listed together and the readings' sources are joined.
     """
     windows: Dict[str, Dict[str, Any]] = {}
     for totals in per_rank:
@@ -331,6 +362,7 @@ def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             into["count"] = max(into.get("count") or 0, win.get("count") or 0)
             into["energy_j"] = _add(into["energy_j"], win["energy_j"])
             into["sampler_energy_j"] = _add(into.get("sampler_energy_j"), win.get("sampler_energy_j"))
+            into["kinds_j"] = _add_kinds(_split(into), _split(win))
             sources = set(into["source"].split("+")) | set(win["source"].split("+"))
             into["source"] = "+".join(sorted(sources))
     for win in windows.values():
@@ -338,7 +370,44 @@ def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             else None
     sources = sorted({t.get("source") for t in per_rank if t.get("source")})
     devices = [t.get("devices") for t in per_rank]
+    measured: Dict[str, List[str]] = {}
+    readings: Dict[str, List[str]] = {}
+    for totals in per_rank:
+        for kind, names in (totals.get("measured") or {}).items():
+            measured.setdefault(kind, []).extend(names)
+        for kind, how in (totals.get("readings") or {}).items():
+            if how not in readings.setdefault(kind, []):
+                readings[kind].append(how)
     return {"source": "+".join(sources) or None,
             "devices": None if any(d is None for d in devices) else sum(devices),
             "tried": {k: v for t in per_rank for k, v in (t.get("tried") or {}).items()},
-            "sampler": [t.get("sampler") for t in per_rank], "windows": windows}
+            "sampler": [t.get("sampler") for t in per_rank], "windows": windows,
+            "measured": measured, "readings": {k: " + ".join(v) for k, v in readings.items()},
+            "missing": {k: v for t in per_rank for k, v in (t.get("missing") or {}).items()}}
+
+
+def host_and_gpu_energy(window, meter) -> Dict[str, Any]:
+    """The training window's energy: the GPUs' (counter, sampler, their ratio) beside the host's CPU packages and
+    DRAM, with how each kind was read."""
+    totals = meter.totals()  # the meter's devices and readings
+    kinds = window.kinds_j or {}
+    gpu, cpu, dram = kinds.get("gpu"), kinds.get("cpu"), kinds.get("dram")
+    host = None if cpu is None else cpu + (dram or 0.0)
+    energy = {"window_seconds": window.seconds, "total_j": window.energy_j, "gpu_j": gpu, "host_cpu_j": cpu,
+              "host_dram_j": dram, "host_j": host, "sampler_j": window.sampler_energy_j, "source": meter.source,
+              "includes": sorted(kinds, key=("gpu", "cpu", "dram").index) if kinds else [],
+              "readings": totals.get("readings"), "measured": totals.get("measured"), "tried": dict(meter.tried)}
+    for name, joules in (("gpu_w", gpu), ("host_w", host)):
+        energy[name] = joules / window.seconds if joules is not None and window.seconds else None
+    notes = []
+    if gpu and window.sampler_energy_j:
+        energy["counter_over_sampler"] = gpu / window.sampler_energy_j
+    else:
+        energy["counter_over_sampler"] = None
+        notes.append(f"no GPU counter and sampler pair here (energy source {meter.source!r}); the ratio needs a GPU")
+    if host is None:
+        why = meter.tried.get("zeus") or totals["missing"].get("cpu")
+        notes.append(f"host CPU and DRAM not metered: {why or 'no RAPL reading'}")
+    if notes:
+        energy["note"] = "; ".join(notes)
+    return energy

@@ -1,4 +1,8 @@
-"""NVIDIA GPU energy: NVML's total-energy counter and power reading, or ``nvidia-smi`` power sampling.
+"""NVIDIA GPUs without Zeus: their names and count (the record's hardware group), and ``nvidia-smi`` power sampling.
+
+The GPUs' energy counters are read by the ``zeus`` meter (:mod:`.zeus_meter`); what stays here is what Zeus does
+not do: the ``nvidia-smi`` CLI meter (power polled through the driver's tool, for hosts where the NVML Python
+bindings cannot load), and the GPU names and count for the ``hardware`` group, read without opening a meter.
 
 Only the GPUs this process uses are read: logical CUDA devices are mapped to physical ones through torch's
 device UUIDs when torch has CUDA up, else through ``CUDA_VISIBLE_DEVICES`` (indices or UUID prefixes), so a
@@ -16,10 +20,7 @@ import sys
 import threading
 from typing import Dict, List, Optional, Sequence
 
-from .backends import NVIDIA_SMI, NVML, BackendUnavailable, EnergyBackend
-
-_MJ_PER_J = 1000.0
-_MW_PER_W = 1000.0
+from .backends import NVIDIA_SMI, BackendUnavailable, EnergyBackend
 
 
 def parse_cuda_visible_devices(value: Optional[str]) -> Optional[List[str]]:
@@ -134,53 +135,6 @@ def _handles(pynvml, selectors: Sequence[str]):
             raise BackendUnavailable(f"CUDA_VISIBLE_DEVICES entry {sel!r} matches {len(match)} GPUs")
         handles.append(match[0])
     return handles
-
-
-class NvmlBackend(EnergyBackend):
-    """``nvmlDeviceGetTotalEnergyConsumption`` (mJ, Volta and newer) and ``nvmlDeviceGetPowerUsage`` (mW)."""
-
-    name = NVML
-    has_power = True
-
-    def __init__(self, indices: Optional[Sequence[int]]):
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-        except Exception as err:  # noqa: BLE001 - ImportError or NVMLError: NVML cannot be used here
-            raise BackendUnavailable(f"NVML not usable: {err}") from None
-        self._nvml = pynvml
-        try:
-            self._handles = _handles(pynvml, physical_devices(indices, pynvml.nvmlDeviceGetCount()))
-            if not self._handles:
-                raise BackendUnavailable("no visible GPU")
-            self.devices = len(self._handles)
-            try:
-                self._e0 = self._counter_mj()
-                self.has_counter = True
-            except pynvml.NVMLError:  # pre-Volta: the sampler's integral is the measurement
-                self._e0 = 0
-            self.power_w()
-        except BaseException:
-            pynvml.nvmlShutdown()
-            raise
-
-    def _counter_mj(self) -> int:
-        return sum(self._nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in self._handles)
-
-    def energy_j(self) -> float:
-        return (self._counter_mj() - self._e0) / _MJ_PER_J
-
-    def power_w(self) -> float:
-        return sum(self._nvml.nvmlDeviceGetPowerUsage(h) for h in self._handles) / _MW_PER_W
-
-    def close(self) -> None:
-        self._nvml.nvmlShutdown()
-
-
-def open_nvml(devices, cfg, clock) -> NvmlBackend:
-    """The ``nvml`` meter (:data:`benchmarks.measurement.catalog.NVML`) over ``devices``."""
-    return NvmlBackend(devices)
 
 
 def parse_power_line(line: str) -> Optional[tuple]:

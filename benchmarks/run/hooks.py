@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict
 
 from ..interruption import TestInterrupt
 from ..measurement.energy import TOTAL
+from ..measurement.epochs import epoch_energy
 from ..measurement.flops import count_forward_flops
 from ..training.checkpoint import checkpoint_path, save_checkpoint
 from ..training.hooks import TrainHooks
@@ -74,6 +75,11 @@ class RunHooks(TrainHooks):
         totals = self.meter.totals()
         total = totals["windows"].get(TOTAL)
         return (total["energy_j"] if total is not None else 0.0), totals["source"]
+
+    def epoch_energy(self, history) -> Dict[str, Any]:
+        if self.meter is None:
+            return {}
+        return epoch_energy(self.meter.totals()["windows"].get("train"), history)
 
     def stop_requested(self) -> int:
         return self.stop.signum

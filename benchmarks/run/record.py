@@ -9,6 +9,7 @@ from results import Checkpoints, Energy, Method, Timing, Training
 from results.keys import (CHECKPOINTS, CO2_KG, COST, ENERGY, FLOPS, HARDWARE, METHOD, PARAMS, PRICING, SEED, SOFTWARE,
                           TIMING, TO_TARGET, TRAINING)
 
+from ..measurement.epochs import epoch_series
 from ..measurement import (device_model, forward_flops_per_sample, hardware_info, software_info, summarize,
                            train_flops)
 
@@ -81,7 +82,7 @@ def fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> None
         for key in keys:
             if record[group].get(key) is not None:
                 summary[group].pop(key, None)
-    record[ENERGY].update(summary[ENERGY])
+    record[ENERGY].update(summary[ENERGY], epochs=epoch_series(trainer.history))
     record[COST].update(summary[COST])
     record[CO2_KG] = summary[CO2_KG]
     record[PRICING] = summary[PRICING]

@@ -39,6 +39,11 @@ class TrainHooks:
         """``(device joules so far, the meter's source)`` of the run's windows, or None when nothing meters."""
         return None
 
+    def epoch_energy(self, history) -> Dict[str, Any]:
+        """The just-finished epoch's training energy for its metrics row (``history``: the earlier rows); empty
+        when nothing meters."""
+        return {}
+
     def stop_requested(self) -> int:
         """A pending stop signal number, 0 when none."""
         return 0

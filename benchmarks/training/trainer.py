@@ -438,6 +438,7 @@ class Trainer:
                    "train_robust_acc": 100.0 * sums["correct"] / max(sums["n"], 1.0),
                    "clean_subset": clean, "pgd_subset": pgd, "pgd_subset_n": self.eval_n, "lr": self.lr_now,
                    "train_seconds": sums["seconds"], "eval_seconds": eval_seconds}
+        metrics.update(self.hooks.epoch_energy(self.history))  # energy per device kind and power of the epoch
         if self.target is not None:  # the epoch's FLOPs and energy, and whether it reached the target
             self.target.end_epoch(self, metrics)
         self.history.append(metrics)

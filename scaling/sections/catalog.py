@@ -71,3 +71,7 @@ DEVICES = SectionEntry(
 YEAR_FORECAST = SectionEntry(
     name="year_forecast", impl=f"{_S}.year_forecast:YearForecastSection", order=620,
     doc="robust accuracy, FLOPs and cost ($) of the model of a given year: compute trend x law x compute per $")
+POWER = SectionEntry(
+    name="power", impl=f"{_S}.power:PowerSection", order=855,
+    doc="power per epoch of robust vs standard training (the methods study), ratio of average power with a "
+        "bootstrap interval")

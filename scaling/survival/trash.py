@@ -1,8 +1,8 @@
 """TRASH (Meyers et al., Eq. 9): what breaking a point costs against what training on one cost, per run: in FLOPs
 (a fit on ``attack_flops``, the default duration), or in seconds with $ and energy beside (a fit on ``seconds``).
 
-The energy of a row says where it came from (``energy_source``): the record's own ``energy.source`` (``nvml``,
-``rapl``, ``estimate-tdp``, ...) when its kWh are used, else the device table's watts x seconds;
+The energy of a row says where it came from (``energy_source``): the record's own ``energy.source`` (``zeus``,
+``nvidia-smi``, ``estimate-tdp``, ...) when its kWh are used, else the device table's watts x seconds;
 :func:`energy_provenance` summarises the rows (a mix is reported as one)."""
 from __future__ import annotations
 

@@ -47,7 +47,10 @@ def test_gpu_check_smoke_mode_writes_the_report(tmp_path):
     assert [(r["precision"], r["channels_last"]) for r in rows] == [
         (p, c) for p in ("fp32", "bf16", "fp16") for c in (False, True)]
     assert all(r["images_per_s"] > 0 and r["mfu"] is None and "smoke" in r["mfu_note"] for r in rows)
-    assert sections["training"]["energy"]["source"]  # named, even when it is 'unavailable'
+    energy = sections["training"]["energy"]
+    assert energy["source"]  # named, even when it is 'unavailable'
+    # the host's CPU and DRAM beside the GPU's: measured where RAPL is readable, else null with the reason
+    assert "host_j" in energy and (energy["host_j"] is not None or "host CPU and DRAM" in energy["note"])
     aa = sections["autoattack"]
     assert aa["identical_points"] and aa["suite_robust_accuracy"] == aa["direct_robust_accuracy"]
     assert aa["time_ratio"] > 0
@@ -57,4 +60,4 @@ def test_gpu_check_smoke_mode_writes_the_report(tmp_path):
     assert [k for k in inference if k != "setup"] == ["fp32", "bf16", "fp16", "int8"]
     assert all(inference[k]["status"] == "measured" for k in ("fp32", "int8"))
     table = (tmp_path / "gpu-check.md").read_text()
-    assert "images/s" in table and "MFU" in table and "SingleStream" in table
+    assert "images/s" in table and "MFU" in table and "SingleStream" in table and "host CPU" in table

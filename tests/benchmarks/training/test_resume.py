@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from benchmarks.interruption import TEST_INTERRUPT_ENV
+from benchmarks.measurement.epochs import EPOCH_KEYS
 from recipes import load_recipe
 from results import load_record
 from tests.benchmarks._training_helpers import run_cli
@@ -40,13 +41,18 @@ def _args(recipe, results):
     return args
 
 
+def _measured(key) -> bool:
+    """Timings and per-epoch energy: measured, so they differ between two runs of the same training."""
+    return str(key).endswith("seconds") or key in EPOCH_KEYS
+
+
 def _same(a, b, path="state"):
-    """Assert two checkpoint trees are bit-identical, timings aside."""
+    """Assert two checkpoint trees are bit-identical, timings and energy aside."""
     if isinstance(a, torch.Tensor):
         assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), path
     elif isinstance(a, dict):
-        keys = {k for k in a if not str(k).endswith("seconds") and k != "extra"}
-        assert keys == {k for k in b if not str(k).endswith("seconds") and k != "extra"}, path
+        keys = {k for k in a if not _measured(k) and k != "extra"}
+        assert keys == {k for k in b if not _measured(k) and k != "extra"}, path
         for k in keys:
             _same(a[k], b[k], f"{path}.{k}")
     elif isinstance(a, (list, tuple)):
@@ -59,7 +65,7 @@ def _same(a, b, path="state"):
 
 def _metrics(run_dir):
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in rows]
+    return [{k: v for k, v in row.items() if not _measured(k)} for row in rows]
 
 
 @pytest.mark.slow
