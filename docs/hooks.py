@@ -449,6 +449,9 @@ def render_moved() -> str:
         old = (f"read as the new key with a warning until {m.refused_from}" if m.same_meaning
                else "refused, naming the new key (the meaning changed)")
         lines.append(f"| `{m.old}` | `{m.new}` | {m.moved_in} | {old} | {cell(m.note)} |")
+    for r in moved.RENAMED_VALUES:
+        lines.append(f"| `{r.key}: {r.old}` | `{r.key}: {r.new}` | {r.renamed_in} | read as the new value with a "
+                     f"warning until {r.refused_from} | {cell(r.note)} |")
     for key, what, new, release in moved.SPLITS:
         lines.append(f"| `{key}` | `{new}` | {release} | still valid: no longer sets {what} | set `{new}` "
                      "for that |")

@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from .errors import RecipeError, nearest
+from .moved import renamed_value
 
 __all__ = ["IS_SET", "IS_POSITIVE", "READS", "key_field", "field_specs", "parse_fraction", "type_name",
            "validate_value", "copy_default", "SEED_FIELD"]
@@ -134,7 +135,9 @@ def validate_value(path: str, value: Any, spec: Dict[str, Any], file: Optional[s
     value = _check_type(path, value, base, kind, file)
     choices = spec.get("choices")
     if choices is not None and value not in choices:
-        raise _not_allowed(path, value, choices, file)
+        value = renamed_value(path, value, file)  # an old name of a value, read as its new one with a warning
+        if value not in choices:
+            raise _not_allowed(path, value, choices, file)
     lo, hi = spec.get("min"), spec.get("max")
     if lo is not None and (value < lo or (spec.get("min_exclusive") and value == lo)):
         op = ">" if spec.get("min_exclusive") else ">="

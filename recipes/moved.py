@@ -11,7 +11,9 @@ spelling in its old section ("did you mean 'evaluation.pgd_steps'?"), a wrong hi
 
 :data:`SPLITS` lists keys that still exist but no longer set something they used to (the final evaluation's
 ``evaluation.pgd_steps`` set the per-epoch check too); they are documented, never warned about, since the old
-key keeps its narrower meaning. The docs list both tables (``docs/hooks.py``, ``<!-- reference: moved -->``).
+key keeps its narrower meaning. :data:`RENAMED_VALUES` lists values of a key that were renamed (the energy meters
+``nvml`` and ``rapl`` became ``zeus``, which reads both): the old value is read as the new one for one release,
+with a warning naming it. The docs list the tables (``docs/hooks.py``, ``<!-- reference: moved -->``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from typing import Any, Dict, Optional, Set, Tuple
 
 from .errors import RecipeError
 
-__all__ = ["Move", "MOVES", "SPLITS", "moved", "accepted", "warn_moved", "relocate_base"]
+__all__ = ["Move", "MOVES", "SPLITS", "RenamedValue", "RENAMED_VALUES", "moved", "accepted", "warn_moved",
+           "relocate_base", "renamed_value"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,27 @@ SPLITS: Tuple[Tuple[str, str, str, str], ...] = (
     ("evaluation.pgd_steps", "the per-epoch check's PGD steps", "training.select_pgd_steps", "0.2"),
     ("evaluation.pgd_step_size", "the per-epoch check's PGD step size", "training.select_pgd_step_size", "0.2"),
     ("evaluation.batch_size", "the per-epoch check's batch size", "training.select_batch_size", "0.2"),
+)
+
+
+
+@dataclass(frozen=True)
+class RenamedValue:
+    """The value ``old`` of ``key`` (``section.key``) became ``new`` in release ``renamed_in``."""
+
+    key: str
+    old: str
+    new: str
+    renamed_in: str
+    refused_from: str
+    note: str = ""
+
+
+RENAMED_VALUES: Tuple[RenamedValue, ...] = (
+    RenamedValue("measurement.energy_source", "nvml", "zeus", "0.2", "0.3",
+                 "Zeus reads the GPUs' NVML counters and the host's CPU and DRAM beside them"),
+    RenamedValue("measurement.energy_source", "rapl", "zeus", "0.2", "0.3",
+                 "Zeus reads the RAPL counters of the CPU packages and DRAM"),
 )
 
 _BY_OLD: Dict[str, Move] = {m.old: m for m in MOVES}
@@ -126,3 +150,26 @@ def relocate_base(raw: Dict[str, Any], file: str, lines: Dict[str, int]) -> Dict
                                   file=file, key=where, line=lines.get(where))
             out[new_section] = {**target, new_key: value}
     return out
+
+
+def renamed_value(path: str, value: Any, file: Optional[str] = None) -> Any:
+    """``value`` of the key at ``path`` (``section.key``, possibly under ``base.``/``grid.``), or its new name with a
+    warning (once per file, key and value) when it is a renamed value still read; else ``value`` unchanged.
+
+    Raises:
+        RecipeError: a renamed value this release no longer reads, naming the new one.
+    """
+    if not isinstance(value, str):
+        return value
+    for r in RENAMED_VALUES:
+        if r.old == value and (path == r.key or path.endswith("." + r.key)):
+            current = _current()
+            if current is not None and _version(current) >= _version(r.refused_from):
+                raise RecipeError(f"'{value}' was renamed '{r.new}' in {r.renamed_in}; write that instead ({r.note})",
+                                  file=file, key=path, value=value)
+            if (str(file), f"{r.key}={value}") not in _WARNED:
+                _WARNED.add((str(file), f"{r.key}={value}"))
+                print(f"robustperf: warning: {file}: key '{path}': '{value}' is now '{r.new}' (renamed in "
+                      f"{r.renamed_in}; the old name is refused from {r.refused_from}); {r.note}", file=sys.stderr)
+            return r.new
+    return value

@@ -105,3 +105,27 @@ def test_the_table_is_consistent_with_the_schema():
         assert tuple(map(int, move.moved_in.split("."))) < tuple(map(int, move.refused_from.split(".")))
     for key, _what, new, _release in moved.SPLITS:
         assert key in paths and new in paths
+
+
+@pytest.mark.parametrize("old", ["nvml", "rapl"])
+@pytest.mark.parametrize("where", ["base", "grid"])
+def test_a_renamed_meter_is_read_as_zeus_with_one_warning_and_keeps_the_run_id(old, where, tmp_path, capsys):
+    """The NVML and RAPL meters became Zeus's (issue 25): a recipe naming them still loads, as ``zeus``."""
+    new, renamed = tmp_path / "new.yaml", tmp_path / "old.yaml"
+    for path, value in ((new, "zeus"), (renamed, old)):
+        path.write_text(HEAD + (f"  measurement: {{energy_source: {value}}}\n" if where == "base"
+                                else f"grid:\n  measurement.energy_source: [{value}]\n"))
+    runs = load_recipe(renamed).runs()
+    assert [r.config["measurement"]["energy_source"] for r in runs] == ["zeus"]
+    assert [r.run_id for r in runs] == [r.run_id for r in load_recipe(new).runs()]
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and f"'{old}' is now 'zeus'" in err and "refused from 0.3" in err, err
+
+
+def test_from_the_release_that_refuses_it_a_renamed_meter_names_zeus(tmp_path, monkeypatch):
+    monkeypatch.setattr(moved, "_current", lambda: "0.3.0")
+    path = tmp_path / "r.yaml"
+    path.write_text(HEAD + "  measurement: {energy_source: nvml}\n")
+    with pytest.raises(RecipeError, match="'nvml' was renamed 'zeus' in 0.2") as err:
+        load_recipe(path)
+    assert "did you mean" not in str(err.value)
