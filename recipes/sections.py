@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from . import bounds as B
 from . import catalog
+from .carbon import check_region
 from .checks import (DEFAULT_CLOUD_PRICES, DEFAULT_DEVICE_TABLE, check_autoattack, check_devices,
                      check_prices)
 from .fields import IS_POSITIVE, IS_SET
@@ -173,7 +174,14 @@ class EvaluationConfig:
 class MeasurementConfig:
     pue: float = _f(1.58, "data-centre power usage effectiveness multiplying measured energy", min=1.0, max=B.PUE)
     usd_per_kwh: float = _f(0.12, "electricity price, $ per kWh", min=0.0, max=B.PRICE)
-    kg_co2_per_kwh: float = _f(0.5663, "grid carbon intensity, kg CO2eq per kWh", min=0.0, max=B.CARBON)
+    kg_co2_per_kwh: Optional[float] = _f(None, "grid carbon intensity, kg CO2eq per kWh; set, it beats "
+                                               "measurement.region; null = the region's, else 0.5663",
+                                         min=0.0, max=B.CARBON)
+    region: Optional[str] = _f(None, "where the energy was drawn: a country code (FRA, FR), a grid zone (US-VA, SE3, "
+                                     "CN-BJ) or a cloud region (gcp:europe-west1, aws:us-east-1, "
+                                     "azure:francecentral); its carbon intensity comes from codecarbon's packaged "
+                                     "data (dataset, year and version recorded in pricing.carbon_source)",
+                               kind="region", check=check_region)
     tdp_watts: Optional[float] = _f(None, "if set and no meter is readable: energy estimated as tdp_watts x "
                                           "devices x time (labelled estimate-tdp)", min=0.0,
                                     max=B.POWER, min_exclusive=True)

@@ -177,13 +177,18 @@ class Cost(Group):
 
 @dataclass
 class Pricing(Group):
-    """The constants the derived kWh, $ and CO2 were computed with (``results.pricing``)."""
+    """The constants the derived kWh, $ and CO2 were computed with (``results.pricing``): ``kg_co2_per_kwh`` is
+    the intensity used, ``region`` the ``measurement.region`` asked, ``carbon_source`` where the intensity came
+    from (``from``: ``measurement.kg_co2_per_kwh`` - explicit, it beats the region -, ``measurement.region`` -
+    with the dataset, file, year, place and codecarbon version - or ``default``)."""
 
     KEY = PRICING
     pue: Optional[float] = None
     usd_per_kwh: Optional[float] = None
     kg_co2_per_kwh: Optional[float] = None
     cloud_usd_per_gpu_hour: Optional[dict] = None
+    region: Optional[str] = None
+    carbon_source: Optional[dict] = None
 
 
 @dataclass
