@@ -14,7 +14,7 @@ from . import bounds as B
 from . import catalog
 from .carbon import check_region
 from .checks import (DEFAULT_CLOUD_PRICES, DEFAULT_DEVICE_TABLE, check_autoattack, check_devices,
-                     check_prices)
+                     check_prices, check_train_size)
 from .fields import IS_POSITIVE, IS_SET
 from .fields import key_field as _f
 from .slowdown import check_slowdown
@@ -51,6 +51,11 @@ class DataConfig:
     holdout_fraction: float = _f(0.0, "fraction of the training set held out of training (seeded, fixed split) "
                                       "for calibration, e.g. early-exit thresholds", min=0.0, max=0.5)
     num_workers: int = _f(0, "data-loader worker processes", min=0, max=B.WORKERS, identity=False)
+    train_size: Any = _f(None, "training images used: a count (integer >= 1) or a fraction in (0, 1] of the training "
+                               "split left after holdout_fraction and training.val_size, chosen by the run's seed "
+                               "and nested (a smaller size is a prefix of the same seeded order, so a subset of a "
+                               "larger one); null = all of it. In the run id only when set",
+                         kind="train_size", check=check_train_size, since="0.3")
 
 
 @dataclass(frozen=True)

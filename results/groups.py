@@ -204,6 +204,9 @@ class Accuracy(Group):
     per_attack: Optional[dict] = None
     max_perturbation: Optional[float] = None
     which: Optional[str] = None
+    clean_loss: Optional[float] = None
+    pgd_loss: Optional[float] = None
+    autoattack_loss: Optional[float] = None
 
 
 @dataclass
@@ -217,6 +220,8 @@ class Training(Group):
     best_pgd_subset: Optional[float] = percent()
     final_train_loss: Optional[float] = None
     precision: Optional[str] = None
+    train_size: Optional[int] = None
+    samples_seen: Optional[int] = None
 
 
 @dataclass
