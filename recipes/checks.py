@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional
 
+from .bounds import IMAGES
 from .errors import RecipeError, nearest
 
 __all__ = ["AUTOATTACK_VERSIONS", "AUTOATTACK_ATTACKS", "DEFAULT_CLOUD_PRICES", "DEFAULT_DEVICE_TABLE", "DEVICE_KEYS",
@@ -59,8 +60,9 @@ def check_train_size(path: str, value: Any, file: Optional[str]) -> Any:
         raise RecipeError("expected a count of training images (an integer >= 1) or a fraction in (0, 1]",
                           file=file, key=path, value=value)
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and value > 1):
-        if value < 1:
-            raise RecipeError("expected a count >= 1 or a fraction in (0, 1]", file=file, key=path, value=value)
+        if not 1 <= value <= IMAGES:
+            raise RecipeError(f"expected a count in [1, {IMAGES:,}] or a fraction in (0, 1]", file=file, key=path,
+                              value=value)
         return int(value)
     if not 0.0 < value <= 1.0:
         raise RecipeError("expected a fraction in (0, 1] of the training split (or a count >= 1)", file=file,

@@ -8,7 +8,7 @@ use; the keys only some plug-ins read say so with ``read_by`` (see :mod:`recipes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 from . import bounds as B
 from . import catalog
@@ -51,11 +51,12 @@ class DataConfig:
     holdout_fraction: float = _f(0.0, "fraction of the training set held out of training (seeded, fixed split) "
                                       "for calibration, e.g. early-exit thresholds", min=0.0, max=0.5)
     num_workers: int = _f(0, "data-loader worker processes", min=0, max=B.WORKERS, identity=False)
-    train_size: Any = _f(None, "training images used: a count (integer >= 1) or a fraction in (0, 1] of the training "
+    train_size: Optional[Union[int, float]] = _f(None, "training images used: a count (integer >= 1) or a fraction in (0, 1] of the training "
                                "split left after holdout_fraction and training.val_size, chosen by the run's seed "
                                "and nested (a smaller size is a prefix of the same seeded order, so a subset of a "
                                "larger one); null = all of it. In the run id only when set",
-                         kind="train_size", check=check_train_size, since="0.3")
+                         min=0.0, max=B.IMAGES, min_exclusive=True, kind="train_size", check=check_train_size,
+                         since="0.3")
 
 
 @dataclass(frozen=True)
