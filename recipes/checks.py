@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional
 
+from .bounds import IMAGES
 from .errors import RecipeError, nearest
 
 __all__ = ["AUTOATTACK_VERSIONS", "AUTOATTACK_ATTACKS", "DEFAULT_CLOUD_PRICES", "DEFAULT_DEVICE_TABLE", "DEVICE_KEYS",
-           "check_autoattack", "check_prices", "check_devices"]
+           "check_autoattack", "check_prices", "check_devices", "check_train_size"]
 
 AUTOATTACK_VERSIONS = ("standard", "plus", "rand")
 AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-t", "fab", "fab-t", "square", "apgd-dlr")
@@ -51,6 +52,22 @@ def check_autoattack(path: str, value: Any, file: Optional[str]) -> Any:
         return list(value)
     raise RecipeError("expected an AutoAttack version or a non-empty list of attacks", file=file, key=path,
                       value=value, allowed=AUTOATTACK_VERSIONS)
+
+
+def check_train_size(path: str, value: Any, file: Optional[str]) -> Any:
+    """``data.train_size``: a count (an int >= 1) or a fraction in (0, 1] of the training split."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RecipeError("expected a count of training images (an integer >= 1) or a fraction in (0, 1]",
+                          file=file, key=path, value=value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and value > 1):
+        if not 1 <= value <= IMAGES:
+            raise RecipeError(f"expected a count in [1, {IMAGES:,}] or a fraction in (0, 1]", file=file, key=path,
+                              value=value)
+        return int(value)
+    if not 0.0 < value <= 1.0:
+        raise RecipeError("expected a fraction in (0, 1] of the training split (or a count >= 1)", file=file,
+                          key=path, value=value)
+    return float(value)
 
 
 def check_prices(path: str, value: Any, file: Optional[str]) -> Dict[str, Any]:

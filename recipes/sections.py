@@ -8,12 +8,13 @@ use; the keys only some plug-ins read say so with ``read_by`` (see :mod:`recipes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 from . import bounds as B
 from . import catalog
+from .carbon import check_region
 from .checks import (DEFAULT_CLOUD_PRICES, DEFAULT_DEVICE_TABLE, check_autoattack, check_devices,
-                     check_prices)
+                     check_prices, check_train_size)
 from .fields import IS_POSITIVE, IS_SET
 from .fields import key_field as _f
 from .slowdown import check_slowdown
@@ -50,6 +51,12 @@ class DataConfig:
     holdout_fraction: float = _f(0.0, "fraction of the training set held out of training (seeded, fixed split) "
                                       "for calibration, e.g. early-exit thresholds", min=0.0, max=0.5)
     num_workers: int = _f(0, "data-loader worker processes", min=0, max=B.WORKERS, identity=False)
+    train_size: Optional[Union[int, float]] = _f(None, "training images used: a count (integer >= 1) or a fraction in (0, 1] of the training "
+                               "split left after holdout_fraction and training.val_size, chosen by the run's seed "
+                               "and nested (a smaller size is a prefix of the same seeded order, so a subset of a "
+                               "larger one); null = all of it. In the run id only when set",
+                         min=0.0, max=B.IMAGES, min_exclusive=True, kind="train_size", check=check_train_size,
+                         since="0.3")
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,14 @@ class EvaluationConfig:
 class MeasurementConfig:
     pue: float = _f(1.58, "data-centre power usage effectiveness multiplying measured energy", min=1.0, max=B.PUE)
     usd_per_kwh: float = _f(0.12, "electricity price, $ per kWh", min=0.0, max=B.PRICE)
-    kg_co2_per_kwh: float = _f(0.5663, "grid carbon intensity, kg CO2eq per kWh", min=0.0, max=B.CARBON)
+    kg_co2_per_kwh: Optional[float] = _f(None, "grid carbon intensity, kg CO2eq per kWh; set, it beats "
+                                               "measurement.region; null = the region's, else 0.5663",
+                                         min=0.0, max=B.CARBON)
+    region: Optional[str] = _f(None, "where the energy was drawn: a country code (FRA, FR), a grid zone (US-VA, SE3, "
+                                     "CN-BJ) or a cloud region (gcp:europe-west1, aws:us-east-1, "
+                                     "azure:francecentral); its carbon intensity comes from codecarbon's packaged "
+                                     "data (dataset, year and version recorded in pricing.carbon_source)",
+                               kind="region", check=check_region)
     tdp_watts: Optional[float] = _f(None, "if set and no meter is readable: energy estimated as tdp_watts x "
                                           "devices x time (labelled estimate-tdp)", min=0.0,
                                     max=B.POWER, min_exclusive=True)

@@ -185,13 +185,18 @@ class Cost(Group):
 
 @dataclass
 class Pricing(Group):
-    """The constants the derived kWh, $ and CO2 were computed with (``results.pricing``)."""
+    """The constants the derived kWh, $ and CO2 were computed with (``results.pricing``): ``kg_co2_per_kwh`` is
+    the intensity used, ``region`` the ``measurement.region`` asked, ``carbon_source`` where the intensity came
+    from (``from``: ``measurement.kg_co2_per_kwh`` - explicit, it beats the region -, ``measurement.region`` -
+    with the dataset, file, year, place and codecarbon version - or ``default``)."""
 
     KEY = PRICING
     pue: Optional[float] = None
     usd_per_kwh: Optional[float] = None
     kg_co2_per_kwh: Optional[float] = None
     cloud_usd_per_gpu_hour: Optional[dict] = None
+    region: Optional[str] = None
+    carbon_source: Optional[dict] = None
 
 
 @dataclass
@@ -207,6 +212,9 @@ class Accuracy(Group):
     per_attack: Optional[dict] = None
     max_perturbation: Optional[float] = None
     which: Optional[str] = None
+    clean_loss: Optional[float] = None
+    pgd_loss: Optional[float] = None
+    autoattack_loss: Optional[float] = None
 
 
 @dataclass
@@ -220,6 +228,8 @@ class Training(Group):
     best_pgd_subset: Optional[float] = percent()
     final_train_loss: Optional[float] = None
     precision: Optional[str] = None
+    train_size: Optional[int] = None
+    samples_seen: Optional[int] = None
 
 
 @dataclass

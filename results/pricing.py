@@ -5,7 +5,9 @@ device-hours and the device model (``cost.device_hours``, ``cost.device_model``)
 derived columns and the constants used (``pricing``):
 
 - kWh = device joules / 3.6e6 x ``pue`` (facility overhead; 1.58 is the Uptime Institute's 2022 average);
-- electricity $ = kWh x ``usd_per_kwh``; CO2 kg = kWh x ``kg_co2_per_kwh``;
+- electricity $ = kWh x ``usd_per_kwh``; CO2 kg = kWh x ``kg_co2_per_kwh`` - the explicit constant, else the
+  intensity of ``region`` (codecarbon's packaged data, :mod:`recipes.carbon`), else 0.5663; ``pricing.region`` and
+  ``pricing.carbon_source`` say which, with the dataset's name, year and version;
 - cloud $ = device-hours x the low/high $ per device-hour of the device model in ``cloud_usd_per_gpu_hour``;
 - the same kWh, $ and CO2 of the energy spent until a benchmark's target was reached (``to_target``).
 
@@ -21,6 +23,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from recipes import SET_SOURCE, all_paths, parse_yaml, validate_value
+from recipes.carbon import carbon_intensity
 from robustperf_errors import UserError
 
 from .evaluations import evaluation_current, evaluation_key, evaluation_settings, select_evaluation
@@ -34,7 +37,9 @@ __all__ = ["PRICING_KEYS", "SECONDS_PER_HOUR", "CPU", "ENERGY_FIELDS", "PricingE
 SECONDS_PER_HOUR = 3600.0
 CPU = "cpu"
 #: The constants (keys of the recipe's ``measurement`` section) that pricing applies.
-PRICING_KEYS = Pricing.keys()
+PRICING_KEYS = tuple(k for k in Pricing.keys() if k != "carbon_source")
+#: the keys that decide the carbon intensity (an explicit ``kg_co2_per_kwh`` beats ``region``)
+CARBON_KEYS = ("kg_co2_per_kwh", "region")
 #: raw device joules -> the derived kWh field beside it.
 ENERGY_FIELDS = tuple(zip(Energy.names("device_j", "train_j", "eval_j", "attack_j", "sampler_j"),
                           Energy.names("kwh", "train_kwh", "eval_kwh", "attack_kwh", "sampler_kwh")))
@@ -103,7 +108,8 @@ def derive(raw_energy: Mapping[str, Any], device_hours: Optional[float], device_
     """
     pue = float(_constant(constants, "pue"))
     usd_per_kwh = _constant(constants, "usd_per_kwh")
-    co2_per_kwh = _constant(constants, "kg_co2_per_kwh")
+    region = _constant(constants, "region")
+    co2_per_kwh, carbon_source = carbon_intensity(_constant(constants, "kg_co2_per_kwh"), region)
     prices = _constant(constants, "cloud_usd_per_gpu_hour") or {}
     energy: Dict[str, Any] = {derived: kwh(raw_energy.get(joules), pue) for joules, derived in ENERGY_FIELDS}
     energy[_PUE] = pue
@@ -113,15 +119,17 @@ def derive(raw_energy: Mapping[str, Any], device_hours: Optional[float], device_
             _CLOUD_LOW: _times(device_hours, price[0] if price else None),
             _CLOUD_HIGH: _times(device_hours, price[1] if price else None)}
     pricing = Pricing(pue=pue, usd_per_kwh=usd_per_kwh, kg_co2_per_kwh=co2_per_kwh,
-                      cloud_usd_per_gpu_hour={k: [float(v[0]), float(v[1])] for k, v in prices.items()})
+                      cloud_usd_per_gpu_hour={k: [float(v[0]), float(v[1])] for k, v in prices.items()},
+                      region=carbon_source.get("region"), carbon_source=carbon_source)
     return {ENERGY: energy, COST: cost, CO2_KG: _times(total, co2_per_kwh), PRICING: pricing.to_dict()}
 
 
 def derive_to_target(device_j: Optional[float], constants: Any) -> Dict[str, Any]:
     """The ``to_target`` group's derived ``kwh``, ``usd`` and ``co2_kg`` from its raw device joules."""
     total = kwh(device_j, float(_constant(constants, "pue")))
+    carbon, _ = carbon_intensity(_constant(constants, "kg_co2_per_kwh"), _constant(constants, "region"))
     return {"kwh": total, "usd": _times(total, _constant(constants, "usd_per_kwh")),
-            "co2_kg": _times(total, _constant(constants, "kg_co2_per_kwh"))}
+            "co2_kg": _times(total, carbon)}
 
 
 def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
@@ -130,13 +138,17 @@ def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = Non
     Args:
         record: a record of the current schema (``results.read_record`` upgrades older ones).
         constants: pricing constants to change (a subset of :data:`PRICING_KEYS`); the others are those the
-            record was priced with (its ``pricing`` group, else its config's ``measurement``).
+            record was priced with (its ``pricing`` group, else its config's ``measurement``). A ``region``
+            given without ``kg_co2_per_kwh`` replaces the carbon intensity the record was priced with.
     """
     out = copy.deepcopy(record)
-    used = dict(out.get(PRICING) or {})
+    used = _asked(out.get(PRICING) or {})
     measurement = ((out.get(CONFIG) or {}).get(MEASUREMENT) or {})
     merged = {k: used.get(k) if used.get(k) is not None else measurement.get(k) for k in PRICING_KEYS}
-    merged.update(constants or {})
+    constants = dict(constants or {})
+    if "region" in constants and "kg_co2_per_kwh" not in constants:
+        merged["kg_co2_per_kwh"] = None
+    merged.update(constants)
     if merged.get("pue") is None:
         return out  # never priced (no measurement): nothing to derive
     energy = out.setdefault(ENERGY, {})
@@ -153,6 +165,15 @@ def reprice(record: Dict[str, Any], constants: Optional[Mapping[str, Any]] = Non
     to_target = out.get(TO_TARGET)
     if isinstance(to_target, dict) and to_target.get(_TARGET_J) is not None:
         to_target.update(derive_to_target(to_target[_TARGET_J], merged))
+    return out
+
+
+def _asked(used: Mapping[str, Any]) -> Dict[str, Any]:
+    """A record's ``pricing`` as the constants asked: a carbon intensity that came from the region or the
+    default is no explicit constant (it follows the region when re-priced)."""
+    out = dict(used)
+    if (out.get("carbon_source") or {}).get("from") in ("measurement.region", "default"):
+        out["kg_co2_per_kwh"] = None
     return out
 
 
@@ -202,7 +223,11 @@ def refresh(record: Dict[str, Any], config: Mapping[str, Any], *, evaluate: bool
     measurement = config.get(MEASUREMENT) or {}
     wanted = {k: measurement[k] for k in PRICING_KEYS if k in measurement}
     if used.get("pue") is not None:
-        differ = [k for k, v in wanted.items() if used.get(k) != v]
+        differ = [k for k, v in wanted.items() if k not in CARBON_KEYS and used.get(k) != v]
+        if any(k in wanted for k in CARBON_KEYS) and (
+                carbon_intensity(wanted.get("kg_co2_per_kwh"), wanted.get("region"))[0] != used.get("kg_co2_per_kwh")
+                or (wanted.get("region") or None) != (used.get("region") or None)):
+            differ += [k for k in CARBON_KEYS if wanted.get(k) is not None] or ["kg_co2_per_kwh"]
         if differ:
             changes.append("re-priced with " + ", ".join(f"{MEASUREMENT}.{k}" for k in differ))
     if changes:

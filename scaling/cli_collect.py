@@ -1,8 +1,8 @@
 """``robustperf collect RESULTS_DIR [-o table.csv|table.parquet] [--strict] [--survival] [--set measurement.K=V]``:
 one row per run.
 
-``--set measurement.usd_per_kwh=0.24`` (and ``pue``, ``kg_co2_per_kwh``, ``cloud_usd_per_gpu_hour``) re-prices
-every run from the raw measurements its record keeps (device joules before PUE, device-hours, device model):
+``--set measurement.usd_per_kwh=0.24`` (and ``pue``, ``kg_co2_per_kwh``, ``region``, ``cloud_usd_per_gpu_hour``)
+re-prices every run from the raw measurements its record keeps (device joules before PUE, device-hours, device model):
 the derived kWh, $ and CO2 columns and the ``pricing.*`` columns follow; nothing is rerun, no file changes.
 
 With ``--survival``: one row per attacked point and attack configuration instead, gathered from every run's
@@ -35,7 +35,8 @@ def add_arguments(parser) -> None:
                         help=f"exit {STRICT_EXIT} without writing when any record is incomplete, failed or corrupt")
     parser.add_argument("--set", dest="pricing", action="append", default=[], metavar="measurement.KEY=VALUE",
                         help="re-price every run from its raw measurements (device joules, device-hours): "
-                             "measurement.usd_per_kwh, pue, kg_co2_per_kwh or cloud_usd_per_gpu_hour, e.g. "
+                             "measurement.usd_per_kwh, pue, kg_co2_per_kwh, region (a country, grid zone or "
+                             "cloud region: its carbon intensity) or cloud_usd_per_gpu_hour, e.g. "
                              "--set measurement.usd_per_kwh=0.24 (repeatable; the records are not changed)")
     parser.add_argument("--survival", action="store_true",
                         help="collect the per-point survival tables (survival.parquet of each run) with their "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from recipes import MeasurementConfig
+from recipes.carbon import carbon_intensity
 
 from .errors import TableError
 from .formatting import md_table, num
@@ -46,7 +47,7 @@ KEYS = ("flops_per_unit", "device", "peak_tflops", "utilisation", "device_watts"
 def settings(units: Optional[Dict[str, Any]] = None, where: str = "units") -> Dict[str, Any]:
     """The full settings: defaults, the recipe's pricing defaults, then ``units`` (checked; TableError)."""
     m = MeasurementConfig()
-    out: Dict[str, Any] = dict(DEFAULTS, pue=m.pue, usd_per_kwh=m.usd_per_kwh, kg_co2_per_kwh=m.kg_co2_per_kwh,
+    out: Dict[str, Any] = dict(DEFAULTS, pue=m.pue, usd_per_kwh=m.usd_per_kwh, kg_co2_per_kwh=carbon_intensity(m.kg_co2_per_kwh, m.region)[0],
                                equivalents=EQUIVALENTS)
     for key, value in (units or {}).items():
         if key not in KEYS:

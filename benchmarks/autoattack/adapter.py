@@ -54,6 +54,11 @@ SAVE_EVERY_S = 10.0
 EPS_TOLERANCE = 1e-5
 
 
+def _point_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each point's cross-entropy of ``logits`` in float32, on the CPU (as float64 for the mean)."""
+    return torch.nn.functional.cross_entropy(logits.float(), y, reduction="none").cpu().double()
+
+
 def model_digest(model: torch.nn.Module) -> str:
     """Hash of the model's weights and buffers: a state made for other weights is stale."""
     return tensor_digest(list(model.state_dict().values()))
@@ -258,14 +263,18 @@ class AutoAttackAdapter:
         with torch.no_grad():
             if state.robust_flags is None:  # always with keep_examples (a fresh start), which fills examples here
                 flags = torch.zeros(n, dtype=torch.bool)
+                losses = torch.zeros(n, dtype=torch.float64)
                 start = 0
                 for xb, yb in data.batches(bs):
                     if self.examples is not None:
                         self.examples[start:start + xb.shape[0]] = xb.to(self.examples.dtype)
                     xb, yb = xb.clone().to(self.device), yb.clone().to(self.device)
-                    flags[start:start + xb.shape[0]] = yb.eq(self.aa.get_logits(xb).max(dim=1)[1]).cpu()
+                    logits = self.aa.get_logits(xb)
+                    flags[start:start + xb.shape[0]] = yb.eq(logits.max(dim=1)[1]).cpu()
+                    losses[start:start + xb.shape[0]] = _point_losses(logits, yb)
                     start += xb.shape[0]
                 with guard.critical():
+                    state.point_loss = losses.tolist()
                     state.clean_flags = state.robust_flags = flags_to_text(flags)
                     state.point_seconds, state.point_forwards, state.broken_by = [0.0] * n, [0.0] * n, [None] * n
                     state.point_backwards = [0.0] * n
@@ -303,9 +312,11 @@ class AutoAttackAdapter:
                         sync(self.device)
                         t0 = time.perf_counter()
                         adv = self._perturb(attack, xb, yb)
-                        fooled = ~yb.eq(self.aa.get_logits(adv).max(dim=1)[1])
+                        adv_logits = self.aa.get_logits(adv)
+                        fooled = ~yb.eq(adv_logits.max(dim=1)[1])
                         fooled_cpu = fooled.cpu()  # synchronises the device
                         per_point = (time.perf_counter() - t0) / bidx.numel()
+                    adv_loss = _point_losses(adv_logits, yb)
                     forwards = counter.forward_rows / bidx.numel()
                     backwards = counter.backward_rows / bidx.numel()
                     largest = float(self._norms(adv[fooled] - xb[fooled]).max()) if bool(fooled.any()) else 0.0
@@ -324,6 +335,8 @@ class AutoAttackAdapter:
                                 state.point_backwards[point] += backwards
                             if bool(fooled_cpu[j]):
                                 state.broken_by[point] = attack
+                                if state.point_loss is not None:
+                                    state.point_loss[point] = float(adv_loss[j])
                         state.robust_flags = flags_to_text(robust)
                         state.current.batches_done = b + 1
                         state.max_perturbation = max(state.max_perturbation, largest)
@@ -356,7 +369,8 @@ class AutoAttackAdapter:
             ci=wilson_interval(count, n), per_attack=per_attack, max_perturbation=state.max_perturbation,
             warnings=list(state.warnings), seconds=state.seconds, energy_j=state.energy_j, version=self.version,
             attacks=list(self.attacks), sessions=state.sessions, fresh_work=fresh_work,
-            robust_flags=robust, trace=self._trace(state))
+            robust_flags=robust, trace=self._trace(state),
+            loss=sum(state.point_loss) / n if state.point_loss is not None and n else None)
 
     def _trace(self, state: AutoAttackState) -> Trace:
         trace = Trace(f"autoattack-{self.version}")

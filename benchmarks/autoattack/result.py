@@ -40,6 +40,9 @@ class AutoAttackResult:
         trace: per-point survival data (:class:`benchmarks.measurement.trace.Trace`, config
             ``autoattack-<version>``): the cumulative attack time and model evaluations until the attack that
             first fooled the point, or over all attacks (censored).
+        loss: mean cross-entropy of the final examples (the adversarial example where an attack fooled the model,
+            the clean point elsewhere: the examples ``run_standard_evaluation`` returns); None when unknown (a
+            state saved before the loss was kept).
         examples: with ``run(keep_examples=True)``, the adversarial example of each point that an attack fooled
             the model on and the clean point elsewhere (what ``run_standard_evaluation`` returns); else None.
     """
@@ -61,6 +64,7 @@ class AutoAttackResult:
     robust_flags: torch.Tensor = field(repr=False)
     trace: Any = field(default=None, repr=False)
     examples: Optional[torch.Tensor] = field(default=None, repr=False)
+    loss: Optional[float] = None
 
 
 def wilson_interval(count: int, n: int, alpha: float = 0.05) -> Tuple[float, float]:

@@ -61,6 +61,9 @@ class AutoAttackState:
             amortised over the batch), across the attacks, and the attack that first fooled it (None while
             robust): the survival data (``benchmarks.evaluation.survival``). A backward count is None where a
             state written before they were counted was resumed mid-way (unknown).
+        point_loss: per point, the cross-entropy of its current final example (the clean input, replaced by the
+            adversarial example of the attack that fools it), from the logits the loop computes anyway; None in a
+            state written before it was kept (the loss is then unknown).
     """
 
     fingerprint: Dict[str, Any]
@@ -79,6 +82,7 @@ class AutoAttackState:
     point_forwards: Optional[List[float]] = None
     point_backwards: Optional[List[Optional[float]]] = None
     broken_by: Optional[List[Optional[str]]] = None
+    point_loss: Optional[List[float]] = None
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode("utf-8")

@@ -144,7 +144,8 @@ class FolderDataset(Dataset):
                       val_size: Optional[int] = None, check_limit: Optional[int] = None
                       ) -> Tuple[FolderBatches, Optional[FolderSet]]:
         batches = FolderBatches(self, data.root, data.image_size, data.batch_size, seed, rank, world_size,
-                                num_workers=data.num_workers, augment=data.augment, held_out=val_size or 0)
+                                num_workers=data.num_workers, augment=data.augment, held_out=val_size or 0,
+                                train_size=getattr(data, "train_size", None))
         return batches, batches.held_out_set(limit=check_limit)
 
 

@@ -3,7 +3,7 @@
 A subclass implements :meth:`~benchmarks.datasets.base.Dataset.read`; this family gives the evaluation set (a
 :class:`~benchmarks.datasets.evalset.TensorSet` of the split) and the training stream
 (:class:`~benchmarks.datasets.batches.TrainBatches`: the calibration hold-out ``data.holdout_fraction`` left out,
-the per-epoch check's validation images held out, synthetic data mixed in, the CIFAR crop and flip for 32x32
+the per-epoch check's validation images held out, the ``data.train_size`` subset kept, synthetic data mixed in, the CIFAR crop and flip for 32x32
 images when ``data.augment``).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Optional, Tuple
 from .base import DataError, Dataset
 from .batches import TrainBatches
 from .evalset import EvalSet, TensorSet
-from .splits import holdout_split, split_validation
+from .splits import holdout_split, split_validation, train_subset
 from .synthetic import load_synthetic
 
 __all__ = ["InMemoryDataset"]
@@ -41,6 +41,9 @@ class InMemoryDataset(Dataset):
             held = TensorSet(images[val].float().div_(scale), labels[val])
             held = held if check_limit is None else held.head(check_limit)
             images, labels = images[keep], labels[keep]
+        if getattr(data, "train_size", None) is not None:  # nested seeded subset (data.train_size)
+            kept = train_subset(len(labels), data.train_size, seed)
+            images, labels = images[kept], labels[kept]
         synthetic = load_synthetic(data.synthetic, info.num_classes) if data.synthetic_fraction > 0 else None
         if synthetic is not None and tuple(synthetic[0].shape[1:]) != tuple(images.shape[1:]):
             raise DataError(f"synthetic images are {tuple(synthetic[0].shape[1:])}, the {self.name} images "

@@ -3,7 +3,7 @@ tuple of integers, so it is a pure function of (run seed, stream, epoch, step, r
 exactly what an uninterrupted one does.
 
 Stream tags in use: 1 the epoch's batch order, 2 the synthetic draws, 3 the augmentation, 4 the training attack's
-random start, 5 the per-epoch check's random start, 6 the held-out validation images.
+random start, 5 the per-epoch check's random start, 6 the held-out validation images, 7 the training subset's order (``data.train_size``).
 """
 from __future__ import annotations
 

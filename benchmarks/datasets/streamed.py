@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from .base import DataError, Dataset, get_dataset
 from .evalset import EvalSet
 from .images import decode, pixel_bound
 from .seeds import generator, seed_of
-from .splits import split_validation
+from .splits import split_validation, train_subset
 from .transforms import eval_transform, random_resized_crop
 
 __all__ = ["DecodedSamples", "Failed", "FolderBatches", "FolderSet", "collate", "decode", "stream", "to_tensor"]
@@ -168,11 +168,12 @@ class FolderBatches:
         num_workers: DataLoader worker processes.
         augment: random-resized crop + flip (else the evaluation transform).
         held_out: training images held out (chosen by the seed) for the per-epoch check; 0: none.
+        train_size: ``data.train_size``: the nested seeded subset of the rest kept for training; None: all.
     """
 
     def __init__(self, dataset: Union[str, Dataset], root: Optional[str], image_size: Optional[int],
                  batch_size: int, seed: int, rank: int = 0, world_size: int = 1, num_workers: int = 0,
-                 augment: bool = True, held_out: int = 0):
+                 augment: bool = True, held_out: int = 0, train_size: Any = None):
         dataset = _dataset(dataset)
         self.name, self.size, self.crop = dataset.name, image_size or dataset.entry.image_size, dataset.eval_crop
         self.paths, self.labels, self.classes = dataset.files("train", root)
@@ -184,6 +185,10 @@ class FolderBatches:
             self.held_labels = self.labels[val]
             self.paths = [self.paths[i] for i in keep.tolist()]
             self.labels = self.labels[keep]
+        if train_size is not None:
+            kept = train_subset(len(self.paths), train_size, seed)
+            self.paths = [self.paths[i] for i in kept.tolist()]
+            self.labels = self.labels[kept]
         self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
         self.num_workers, self.augment = num_workers, augment
         self.steps_per_epoch = len(self.paths) // (batch_size * world_size)

@@ -14,9 +14,9 @@ import torch
 
 from ..datasets.evalset import as_eval_set
 from ..models.outputs import final_logits
-from .survival import pgd_trace
+from .survival import pgd_trace, point_losses
 
-__all__ = ["clean_correct", "pgd_correct"]
+__all__ = ["clean_correct", "pgd_correct", "point_losses"]
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:
@@ -26,16 +26,21 @@ def _device_of(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def clean_correct(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, batch_size: int,
-                  device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
+                  device: Optional[Union[str, torch.device]] = None,
+                  losses: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Per-point correctness (bool, on the CPU) of ``model`` on ``x`` (an :class:`benchmarks.datasets.EvalSet`, or
-    images with labels ``y``), read in batches of ``batch_size``."""
+    images with labels ``y``), read in batches of ``batch_size``. ``losses`` (a CPU tensor of n floats), when
+    given, is filled with each point's cross-entropy (of the same logits)."""
     data = as_eval_set(x, y)
     device = device or _device_of(model)
     out = torch.empty(data.n, dtype=torch.bool)
     start = 0
     for xb, yb in data.batches(batch_size):
         xb, yb = xb.to(device), yb.to(device)
-        out[start:start + xb.shape[0]] = final_logits(model(xb)).argmax(1).eq(yb).cpu()
+        logits = final_logits(model(xb))
+        out[start:start + xb.shape[0]] = logits.argmax(1).eq(yb).cpu()
+        if losses is not None:
+            losses[start:start + xb.shape[0]] = point_losses(logits, yb)
         start += xb.shape[0]
     return out
 

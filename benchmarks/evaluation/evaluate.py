@@ -68,6 +68,8 @@ class _Progress:
     warnings: List[str] = field(default_factory=list)
     survival: Dict[str, Any] = field(default_factory=dict)
     fgm_correct: Optional[int] = None
+    clean_loss: Optional[float] = None  # mean cross-entropy (None: progress saved before it was kept)
+    pgd_loss: Optional[float] = None
 
     @classmethod
     def load(cls, path: str, fingerprint: Dict[str, Any]) -> Optional["_Progress"]:
@@ -130,7 +132,9 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
 
     Returns:
         ``{"accuracy": {...}, "timing": {...}, "energy": {...}, "evaluation": {...}}`` with the record's keys:
-        accuracies in percent (0-100) with their point counts, ``autoattack_ci`` a 95 % Wilson interval in
+        accuracies in percent (0-100) with their point counts and the mean test cross-entropy beside each
+        (``clean_loss``, ``pgd_loss``: the attack's final iterate, ``autoattack_loss``: AutoAttack's final
+        examples), ``autoattack_ci`` a 95 % Wilson interval in
         percent, ``per_attack`` the accuracy (percent) after the clean pass and after each attack,
         ``max_perturbation`` in the norm's units; ``timing.eval_seconds`` (the whole evaluation),
         ``attack_seconds`` (AutoAttack), ``attack_seconds_per_sample``, all summed over resumed sessions;
@@ -163,17 +167,22 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
         try:
             with SignalGuard() as guard, measure(meter, "eval") as span:
                 if progress.clean_correct is None:
-                    flags = clean_correct(model, data, batch_size=ev.batch_size)
+                    losses = torch.zeros(n_test, dtype=torch.float64)
+                    flags = clean_correct(model, data, batch_size=ev.batch_size, losses=losses)
                     with guard.critical():
                         progress.clean_correct = int(flags.sum())
+                        progress.clean_loss = float(losses.mean())
                         progress.save(progress_path)
                     worked = True
                 if progress.pgd_correct is None:
+                    losses = torch.zeros(n_test, dtype=torch.float64)
                     flags, trace = pgd_trace(model, data, norm=cfg.attack.norm, eps=cfg.attack.eps,
                                              steps=ev.pgd_steps, step_size=cfg.eval_step_size,
-                                             batch_size=ev.batch_size, seed=cfg.seed, attack=ev.attack)
+                                             batch_size=ev.batch_size, seed=cfg.seed, attack=ev.attack,
+                                             losses=losses)
                     with guard.critical():
                         progress.pgd_correct = int(flags.sum())
+                        progress.pgd_loss = float(losses.mean())
                         progress.survival["pgd"] = trace.to_dict()
                         progress.save(progress_path)
                     worked = True
@@ -252,6 +261,7 @@ def _partial(progress: _Progress, aa, n: int, which: str, run_config) -> Dict[st
         "clean": _pct(progress.clean_correct, n), "clean_n": n, "pgd": _pct(progress.pgd_correct, n), "pgd_n": n,
         "autoattack": None, "autoattack_ci": None, "autoattack_n": None, "per_attack": None,
         "max_perturbation": None, "which": which,
+        "clean_loss": progress.clean_loss, "pgd_loss": progress.pgd_loss, "autoattack_loss": None,
     }
     timing = {"eval_seconds": progress.seconds, "attack_seconds": None, "attack_seconds_per_sample": None}
     # raw device joules and, as everywhere in the record, kWh including the facility's PUE (results.pricing)
@@ -263,7 +273,7 @@ def _partial(progress: _Progress, aa, n: int, which: str, run_config) -> Dict[st
         accuracy.update({
             "autoattack": 100.0 * aa.robust_accuracy, "autoattack_ci": [100.0 * aa.ci[0], 100.0 * aa.ci[1]],
             "autoattack_n": aa.n, "per_attack": {k: 100.0 * v for k, v in aa.per_attack.items()},
-            "max_perturbation": aa.max_perturbation,
+            "max_perturbation": aa.max_perturbation, "autoattack_loss": aa.loss,
         })
         timing.update({"attack_seconds": aa.seconds, "attack_seconds_per_sample": aa.seconds / aa.n})
         energy["attack_j"], energy["attack_kwh"] = aa.energy_j, _kwh(aa.energy_j, pue)

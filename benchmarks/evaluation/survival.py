@@ -40,6 +40,7 @@ import time
 from typing import Callable, Iterable, Optional, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 
 from results import atomic_write_bytes
 from results.keys import SURVIVAL_TABLE as SURVIVAL_FILE
@@ -50,7 +51,8 @@ from ..measurement.passes import PassCounter
 from ..measurement.trace import Trace
 from ..models.outputs import final_logits
 
-__all__ = ["COLUMNS", "SURVIVAL_FILE", "Trace", "fgm_min_eps", "pgd_trace", "survival_frame", "write_survival"]
+__all__ = ["COLUMNS", "SURVIVAL_FILE", "Trace", "fgm_min_eps", "pgd_trace", "point_losses", "survival_frame",
+           "write_survival"]
 
 #: Columns of survival.parquet, in order.
 COLUMNS = ("run_id", "which", "config", "point", "clean_correct", "event", "attack", "seconds", "iterations",
@@ -67,6 +69,12 @@ def _device_of(model: torch.nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
+def point_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each point's cross-entropy of ``logits`` (in float32, as the evaluation's forward passes run), on the CPU:
+    the record's ``accuracy.*_loss`` are their means."""
+    return F.cross_entropy(logits.float(), y, reduction="none").detach().cpu()
+
+
 def _observes(attack: Callable[..., torch.Tensor]) -> bool:
     """Whether ``attack`` reports its iterates (an ``observe(i, logits)`` argument, as PGD has)."""
     try:
@@ -77,12 +85,16 @@ def _observes(attack: Callable[..., torch.Tensor]) -> bool:
 
 def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, norm: str, eps: float, steps: int,
               step_size: float, batch_size: int, seed: int, random_start: bool = True,
-              device: Optional[Union[str, torch.device]] = None, attack: str = "pgd") -> Tuple[torch.Tensor, Trace]:
+              device: Optional[Union[str, torch.device]] = None, attack: str = "pgd",
+              losses: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Trace]:
     """Robustness per point against the evaluation's attack (``evaluation.attack``, PGD by default; as
     ``accuracy.pgd_correct``) and the first iterate that fooled each point.
 
     An attack that does not report its iterates (no ``observe`` argument) is checked at its result only: a point
     it fools fails at the whole budget of ``steps``, after the passes the attack was counted to spend per point.
+
+    ``losses`` (a CPU tensor of n floats), when given, is filled with each point's cross-entropy at the attack's
+    final iterate (the logits of the final check).
 
     Returns:
         ``(robust, trace)``: robust is True where both the clean point and the attack's final iterate are
@@ -128,6 +140,8 @@ def pgd_trace(model: torch.nn.Module, x, y: Optional[torch.Tensor] = None, *, no
             clean_dev = final_logits(model(xb)).argmax(1).eq(yb)
             ok = logits.argmax(1).eq(yb) & clean_dev
             clean = clean_dev.cpu()
+            if losses is not None:
+                losses[start:start + n] = point_losses(logits, yb)
         robust[start:start + n] = ok.cpu()
         start += n
         for j in range(n):

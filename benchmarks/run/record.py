@@ -3,7 +3,7 @@ energy, cost, CO2)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from results import Checkpoints, Energy, Method, Timing, Training
 from results.keys import (CHECKPOINTS, CO2_KG, COST, ENERGY, FLOPS, HARDWARE, METHOD, PARAMS, PRICING, SEED, SOFTWARE,
@@ -40,6 +40,18 @@ def fill_setup(record: Dict[str, Any], trainer, dist) -> None:
     fill_training(record, trainer)
 
 
+def _train_size(batches) -> Optional[int]:
+    """Distinct training images of the run (after holdout, the check's validation images and ``data.train_size``);
+    None for a dataset plug-in whose stream does not say."""
+    labels = getattr(batches, "labels", None)
+    return None if labels is None else int(len(labels))
+
+
+def _samples_seen(batches, epochs: Optional[int]) -> Optional[int]:
+    size = _train_size(batches)
+    return None if size is None or epochs is None else size * int(epochs)
+
+
 def fill_training(record: Dict[str, Any], trainer) -> None:
     """The ``training``, ``method`` and ``checkpoints`` groups from the trainer's state."""
     cfg = trainer.cfg
@@ -48,7 +60,8 @@ def fill_training(record: Dict[str, Any], trainer) -> None:
         epochs=cfg.training.epochs, epochs_completed=trainer.epoch, global_batch_size=trainer.global_batch_size,
         world_size=trainer.dist.world_size, best_epoch=trainer.best["epoch"],
         best_pgd_subset=trainer.best["pgd_subset"], final_train_loss=history[-1]["train_loss"] if history else None,
-        precision=cfg.training.precision).to_dict())
+        precision=cfg.training.precision, train_size=_train_size(trainer.batches),
+        samples_seen=_samples_seen(trainer.batches, trainer.epoch)).to_dict())
     record[METHOD] = Method(**trainer.method.describe()).to_dict()
     if trainer.target is not None:  # the benchmark's target (benchmarks.training.target)
         record[TO_TARGET].update(trainer.target.group(cfg.measurement))

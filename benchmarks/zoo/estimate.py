@@ -26,6 +26,7 @@ import math
 from typing import Any, Dict, Optional, Tuple
 
 from recipes import MeasurementConfig, RunConfig
+from recipes.carbon import carbon_intensity
 from recipes.cards import Card, CardError
 from results import Flops, Timing
 from results.pricing import SECONDS_PER_HOUR, match_price
@@ -164,16 +165,18 @@ def estimate(card: Card, forward_per_image: float, forward_source: str,
     if device is None:
         return out
     m = device.measurement
+    carbon, carbon_source = carbon_intensity(m.kg_co2_per_kwh, m.region)
     hours = {w: flops[w] / device.flops_per_second / SECONDS_PER_HOUR for w in flops}
     kwh = {w: hours[w] * device.watts / 1000.0 * m.pue for w in hours} if device.watts else None
     prices: Optional[Tuple[float, float]] = match_price(device.name, m.cloud_usd_per_gpu_hour)
     out.update(device={"name": device.name, "source": device.source, "flops_per_second": device.flops_per_second,
                        "watts": device.watts, "watts_source": device.watts_source,
-                       "pricing": {"pue": m.pue, "usd_per_kwh": m.usd_per_kwh, "kg_co2_per_kwh": m.kg_co2_per_kwh,
+                       "pricing": {"pue": m.pue, "usd_per_kwh": m.usd_per_kwh, "kg_co2_per_kwh": carbon,
+                                   "carbon_source": carbon_source,
                                    "cloud_usd_per_device_hour": list(prices) if prices else None}},
                device_hours=hours,
                kwh=kwh,
                electricity_usd=_range(*(kwh[w] * m.usd_per_kwh for w in ("low", "high"))) if kwh else None,
-               co2_kg=_range(*(kwh[w] * m.kg_co2_per_kwh for w in ("low", "high"))) if kwh else None,
+               co2_kg=_range(*(kwh[w] * carbon for w in ("low", "high"))) if kwh else None,
                cloud_usd=_range(hours["low"] * prices[0], hours["high"] * prices[1]) if prices else None)
     return out

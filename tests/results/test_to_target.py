@@ -16,7 +16,7 @@ from results.pricing import derive, derive_to_target, reprice
 def _benchmark_record(device_j=3.6e6):
     record = results.new_record("abc123def456", "n", {"seed": 0, "measurement": {
         "pue": 1.5, "usd_per_kwh": 0.2, "kg_co2_per_kwh": 0.4, "cloud_usd_per_gpu_hour": {}}})
-    record["pricing"] = {"pue": 1.5, "usd_per_kwh": 0.2, "kg_co2_per_kwh": 0.4, "cloud_usd_per_gpu_hour": {}}
+    record["pricing"].update(pue=1.5, usd_per_kwh=0.2, kg_co2_per_kwh=0.4, cloud_usd_per_gpu_hour={})
     record["energy"].update(device_j=2 * device_j, kwh=2 * device_j / J_PER_KWH * 1.5, pue=1.5)
     record["to_target"].update(benchmark="digits-linf-0.2", division="closed", target=50.0,
                                metric="robust_accuracy", reached=True, epoch=3, accuracy=54.7, seconds=4.2,
