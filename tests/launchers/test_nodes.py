@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -143,3 +144,59 @@ def test_lsf_two_node_script_runs_on_two_local_hosts(tmp_path, tiny_recipe):
     assert record["training"]["world_size"] == 2
     assert record["job"]["scheduler"] == "lsf" and str(record["job"]["job_id"]) == env["LSB_JOBID"]
     assert proc.stdout.count("completed: best subset") == 1  # rank 0 alone logs and writes
+
+
+def _wait_slurm(job_ids, timeout=600):
+    from tests.launchers.test_slurm import _wait_jobs
+
+    _wait_jobs([str(j) for j in job_ids], timeout=timeout)
+
+
+def _slurm_logs(folder):
+    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+                     for p in sorted(pathlib.Path(folder, "logs").glob("*.out")))
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_nodes_one_on_real_slurm(slurm_cluster, tmp_path, tiny_recipe):
+    """``robustperf launch --nodes 1`` on the real one-node cluster: the run completes, as without the option."""
+    results = tmp_path / "results"
+    args = [sys.executable, "-m", "robustperf", "launch", str(tiny_recipe), "--scheduler", "slurm", "--nodes", "1",
+            "--indices", "0", "--results", str(results), "--time-min", "10", "--signal-seconds", "30"]
+    for item in FAST:
+        args += ["--set", item]
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    job_ids = re.findall(r"submitted slurm job (\d+)", proc.stderr)
+    assert job_ids, proc.stderr
+    _wait_slurm(job_ids)
+    run_id = load_recipe(str(tiny_recipe), FAST).run(0).run_id
+    record = load_record(str(results), run_id)
+    folder = re.search(r"scripts and logs: (\S+)", proc.stderr).group(1)
+    assert record is not None and record["status"] == "completed", _slurm_logs(folder)
+    assert record["job"]["scheduler"] == "slurm" and str(record["job"]["job_id"]) == job_ids[0]
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_multi_node_script_form_on_real_slurm_with_one_node(slurm_cluster, tmp_path, tiny_recipe):
+    """The several-node script (scontrol's first node, srun starting torchrun, the c10d rendezvous), with its
+    node count set to the one node this cluster has, runs the real run through sbatch."""
+    overrides = ["launch.nodes=2", *FAST]
+    result, text = _script(tmp_path, tiny_recipe, "slurm", overrides, timeout_min=10, signal_delay_s=30)
+    one = text.replace("#SBATCH --nodes=2", "#SBATCH --nodes=1").replace("srun --nodes=2", "srun --nodes=1") \
+        .replace("--nnodes=2", "--nnodes=1")
+    assert one.count("=1") > text.count("=1")
+    script = pathlib.Path(result.folder) / "one-node.sbatch"
+    script.write_text(one)
+    proc = subprocess.run(["sbatch", "--parsable", str(script)], cwd=result.folder, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    job_id = proc.stdout.strip().split(";")[0]
+    _wait_slurm([job_id])
+    record = load_record(str(tmp_path / "results"), load_recipe(str(tiny_recipe), overrides).run(0).run_id)
+    assert record is not None and record["status"] == "completed", _slurm_logs(result.folder)
+    assert str(record["job"]["job_id"]) == job_id
