@@ -25,10 +25,10 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from recipes.limits import limit, over_limit_message
 from results.io import atomic_write_text, make_folder
 
 from .errors import LaunchError
+from .indices import parse_indices  # noqa: F401 - re-exported: launchers.core.parse_indices
 
 #: Generic parameters every executor accepts, with their defaults (see :meth:`Executor.update_parameters`).
 DEFAULT_PARAMETERS: Dict[str, Any] = {
@@ -175,8 +175,8 @@ class Executor(abc.ABC):
         return self.update_parameters(
             timeout_min=launch.time_min, max_parallel=launch.max_parallel, partition=launch.partition,
             account=launch.account, gpus_per_node=launch.gpus_per_run, cpus_per_task=launch.cpus_per_run,
-            nodes=getattr(launch, "nodes", 1), mem_gb=launch.mem_gb, signal_delay_s=launch.signal_seconds, chain=launch.chain,
-            directives=launch.directives, setup=launch.setup)
+            nodes=getattr(launch, "nodes", 1), mem_gb=launch.mem_gb, signal_delay_s=launch.signal_seconds,
+            chain=launch.chain, directives=launch.directives, setup=launch.setup)
 
     @property
     def job_name(self) -> str:
@@ -436,33 +436,3 @@ def _bash_array(name: str, values: Sequence[int], width: int = 100) -> List[str]
 
 def _write_text(path: str, text: str) -> None:
     atomic_write_text(path, text, mode=0o755)  # never through a link left in the launch folder
-
-
-def parse_indices(spec: str, total: int) -> List[int]:
-    """``'0-9,15'`` -> ``[0, 1, ..., 9, 15]`` (sorted, unique), checked against a matrix of ``total`` runs.
-
-    Raises:
-        recipes.UserError (LaunchError): a malformed spec or an index outside ``0..total-1``.
-    """
-    ranges: List[Tuple[int, int]] = []
-    for part in str(spec).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not match:
-            raise LaunchError(f"--indices: cannot read {part!r}; expected a list like 0-9,15")
-        lo = int(match.group(1))
-        hi = int(match.group(2)) if match.group(2) is not None else lo
-        if hi < lo:
-            raise LaunchError(f"--indices: range {part!r} is reversed; expected low-high, e.g. 0-9")
-        if hi >= total:
-            raise LaunchError(f"--indices: index {hi} is outside the matrix of {total} runs (0..{total - 1})")
-        ranges.append((lo, hi))
-    if not ranges:
-        raise LaunchError(f"--indices: {spec!r} selects no run; expected a list like 0-9,15")
-    selected = sum(hi - lo + 1 for lo, hi in ranges)
-    if selected > limit("runs"):
-        raise LaunchError("--indices: " + over_limit_message("runs", "the number of runs selected", selected))
-    return sorted({i for lo, hi in ranges for i in range(lo, hi + 1)})
-
