@@ -262,6 +262,9 @@ class ScriptExecutor(Executor):
         once per node."""
         raise LaunchError(f"the {self.name} executor cannot start a run on several nodes (launch.nodes > 1)")
 
+    #: how the script passes a stop signal ``$1`` on to the run on every node of a multi-node task
+    _signal_nodes = 'kill -s "$1" "$child" 2>/dev/null'
+
     @property
     def nodes(self) -> int:
         return max(1, int(self.parameters.get("nodes") or 1))
@@ -392,7 +395,9 @@ class ScriptExecutor(Executor):
                   *_bash_array("INDICES", indices),
                   f"INDEX=${{INDICES[{position_expr}]}}"]
         launch_line = self.command.shell('"$INDEX"') + " &"
+        signal_child = 'kill -s "$1" "$child" 2>/dev/null'
         if self.command.rendezvous_at is not None:
+            signal_child = self._signal_nodes
             lines += ["", *self._rendezvous_lines(),
                       'if [ -z "$RDZV_HOST" ]; then echo "robustperf: cannot tell the first node of the job" >&2; '
                       'exit 2; fi']
@@ -404,11 +409,12 @@ class ScriptExecutor(Executor):
             "# once more for its own status (an interrupted wait returns 128 + the signal, even if the run had ended).",
             "# A signal that comes before the run's pid is known is kept and passed on as soon as it is.",
             'child=""; pending=""',
-            'forward() { if [ -n "$child" ]; then kill -s "$1" "$child" 2>/dev/null; else pending=$1; fi; }',
+            f'forward() {{ if [ -n "$child" ]; then {signal_child}; else pending=$1; fi; }}',
             f"trap 'forward {self.command.stop_signal or 'USR1'}' USR1",
             f"trap 'forward {self.command.stop_signal or 'TERM'}' TERM",
             launch_line,
             "child=$!",
+            'if [ -n "$pending" ]; then forward "$pending"; fi' if self.command.rendezvous_at is not None else
             'if [ -n "$pending" ]; then kill -s "$pending" "$child" 2>/dev/null; fi',
             'wait "$child"',
             'while kill -0 "$child" 2>/dev/null; do wait "$child"; done',

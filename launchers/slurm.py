@@ -74,6 +74,10 @@ class SlurmExecutor(ScriptExecutor):
         lines += self._script_body(indices, "$SLURM_ARRAY_TASK_ID")
         return "\n".join(lines)
 
+    #: SIGTERM to srun would end the job step (its tasks killed KillWait later, no checkpoint): the signal goes to
+    #: the step's processes instead, every node's torchrun and its workers, as a plain signal
+    _signal_nodes = 'scancel --signal="$1" "$SLURM_JOB_ID" 2>/dev/null'
+
     def _rendezvous_lines(self) -> List[str]:
         """srun starts one torchrun per node (``--ntasks-per-node=1``), each with the task's cores; the first node
         of ``$SLURM_JOB_NODELIST`` hosts the c10d rendezvous, on a port and under an id taken from the job id."""

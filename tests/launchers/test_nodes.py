@@ -56,6 +56,8 @@ def test_slurm_script_of_two_nodes(tmp_path, tiny_recipe):
     assert line.endswith(" &") and "--standalone" not in line
     # torchrun passes TERM, not USR1, on to its workers: either signal reaches the run as TERM (through srun)
     assert "trap 'forward TERM' USR1" in text and 'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-4}"' in text
+    # ... as a plain signal to the step's processes: SIGTERM to srun itself would end the step without a checkpoint
+    assert 'then scancel --signal="$1" "$SLURM_JOB_ID" 2>/dev/null; else pending=$1; fi; }' in text
 
 
 def test_lsf_script_of_two_nodes(tmp_path, tiny_recipe):
@@ -200,3 +202,40 @@ def test_multi_node_script_form_on_real_slurm_with_one_node(slurm_cluster, tmp_p
     record = load_record(str(tmp_path / "results"), load_recipe(str(tiny_recipe), overrides).run(0).run_id)
     assert record is not None and record["status"] == "completed", _slurm_logs(result.folder)
     assert str(record["job"]["job_id"]) == job_id
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_multi_node_script_form_forwards_the_stop_signal_and_the_chain_resumes(slurm_cluster, tmp_path,
+                                                                                tiny_recipe):
+    """SLURM's USR1 to the batch shell of the several-node form (shrunk to this cluster's one node) reaches the
+    run through srun and torchrun as SIGTERM: it checkpoints and stops (preempted); the chained job resumes it."""
+    import time
+
+    overrides = ["launch.nodes=2", *FAST, "training.epochs=6"]
+    result, text = _script(tmp_path, tiny_recipe, "slurm", overrides, timeout_min=10, signal_delay_s=30)
+    one = text.replace("#SBATCH --nodes=2", "#SBATCH --nodes=1").replace("srun --nodes=2", "srun --nodes=1") \
+        .replace("--nnodes=2", "--nnodes=1")
+    script = pathlib.Path(result.folder) / "one-node.sbatch"
+    script.write_text(one)
+    first = subprocess.run(["sbatch", "--parsable", str(script)], cwd=result.folder, capture_output=True,
+                           text=True, timeout=60, check=True).stdout.strip().split(";")[0]
+    second = subprocess.run(["sbatch", "--parsable", f"--dependency=afterany:{first}", str(script)],
+                            cwd=result.folder, capture_output=True, text=True, timeout=60,
+                            check=True).stdout.strip().split(";")[0]
+    run_id = load_recipe(str(tiny_recipe), overrides).run(0).run_id
+    checkpoint = tmp_path / "results" / run_id / "checkpoint-last.pt"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists():
+        assert time.monotonic() < deadline, _slurm_logs(result.folder)
+        time.sleep(0.2)
+    subprocess.run(["scancel", "--signal=USR1", "--batch", first], check=True, timeout=60)
+    _wait_slurm([first, second])
+    record = load_record(str(tmp_path / "results"), run_id)
+    logs = _slurm_logs(result.folder)
+    assert record["status"] == "completed" and record["job"]["attempts"] == 2, logs
+    first_log = next(pathlib.Path(result.folder, "logs").glob(f"{first}_0.out")).read_text()
+    assert "stopped by signal 15" in first_log and "checkpoint saved" in first_log, first_log
+    second_log = next(pathlib.Path(result.folder, "logs").glob(f"{second}_0.out")).read_text()
+    assert "resuming" in second_log, second_log
