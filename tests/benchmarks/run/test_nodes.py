@@ -138,3 +138,11 @@ def test_a_stopped_two_node_run_resumes_bit_identically(runs, tiny_recipe):
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
     assert record["energy"]["device_j"] > first_j  # both sessions' energy, summed over nodes
+    # each node went on from its own count (extra.energy.nodes), not from the other's: still its own power
+    state, _ = _weights(str(results), runs["run_id"])
+    nodes = state["extra"]["energy"]["nodes"]
+    for watts, node in zip(NODE_WATTS, nodes):
+        train = node["windows"]["train"]
+        assert train["count"] >= 2 and train["energy_j"] == pytest.approx(watts * train["seconds"], rel=1e-4)
+    assert record["energy"]["device_j"] == pytest.approx(sum(n["windows"]["total"]["energy_j"] for n in nodes),
+                                                         rel=1e-9)
