@@ -16,7 +16,9 @@ On CUDA it measures, for WRN-28-10 on 3x32x32 inputs:
 4. **inference**: the ``robustperf infer`` scenarios (SingleStream, Offline) at fp32, bf16, fp16 and int8
    (int8 is reported unsupported on CUDA, with the reason);
 5. **FLOPs**: the training FLOPs of one PGD-10 step measured by DeepSpeed's profiler (3 x executed forward
-   FLOPs) against the analytic count (3 x (steps + 1) x batch x 2 x conv/linear MACs from the layer shapes).
+   FLOPs) against the analytic count (3 x (steps + 1) x batch x 2 x conv/linear MACs from the layer shapes);
+6. **two GPUs** (only when two are visible, else skipped with the reason): DDP throughput, scaling efficiency
+   and energy across two GPUs against one (:mod:`benchmarks.gpu_check_ddp`).
 
 
 Without CUDA (or with ``--smoke``) the same code runs in **smoke mode** on the CPU with a tiny WRN-10-1, a few
@@ -360,6 +362,9 @@ def render(report: Dict[str, Any]) -> str:
             out.append(f"| {name} | {ss['latency_ms_p50']:.3f} | {ss['latency_ms_p99']:.3f} | "
                        f"{off['images_per_s']:.1f} | "
                        f"{off['batch_size']} | {_fmt(off['energy_j_per_image'], '.5f')} |")
+    from .gpu_check_ddp import SECTION, render_lines
+
+    out += render_lines(s.get(SECTION, {}))
     for name, sec in s.items():
         if sec.get("status") in ("failed", "skipped"):
             out.append(f"\n{name}: {sec['status']}: {sec['reason']}")
@@ -396,6 +401,13 @@ def run_check(smoke: Optional[bool] = None, budget: Optional[float] = None) -> D
         _section("flops", lambda: check_flops(plan, device), sections, started, budget)
         _section("autoattack", lambda: check_autoattack(plan, device), sections, started, budget)
         _section("inference", lambda: check_inference(plan, device, meter), sections, started, budget)
+    from .gpu_check_ddp import SECTION, check_two_gpus, skip_reason
+
+    reason = skip_reason(device)  # 6. DDP across two GPUs (benchmarks.gpu_check_ddp), when there are two
+    if reason:
+        sections[SECTION] = {"status": "skipped", "reason": reason}
+    else:
+        _section(SECTION, lambda: check_two_gpus(asdict(plan)), sections, started, budget)
     report["seconds"] = time.perf_counter() - started
     return report
 

@@ -23,7 +23,7 @@ HELP = "run the matrix locally or submit it as SLURM/LSF array jobs (idempotent,
 #: command-line option -> key of the recipe's launch section
 _LAUNCH_OPTIONS = {
     "scheduler": "scheduler", "results": "results", "max_parallel": "max_parallel", "time_min": "time_min",
-    "partition": "partition", "account": "account", "gpus": "gpus_per_run", "cpus": "cpus_per_run",
+    "partition": "partition", "account": "account", "gpus": "gpus_per_run", "nodes": "nodes", "cpus": "cpus_per_run",
     "mem": "mem_gb", "signal_seconds": "signal_seconds", "chain": "chain",
 }
 
@@ -37,7 +37,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--time-min", type=int, metavar="MIN", help="wall-time of one job (one chain link)")
     parser.add_argument("--partition", help="SLURM partition / LSF queue")
     parser.add_argument("--account", help="account / project to charge")
-    parser.add_argument("--gpus", type=int, metavar="G", help="GPUs per run")
+    parser.add_argument("--gpus", type=int, metavar="G", help="GPUs per run (per node of a multi-node run)")
+    parser.add_argument("--nodes", type=int, metavar="N",
+                        help="nodes per run: one torchrun per node, c10d rendezvous on the first (SLURM, LSF)")
     parser.add_argument("--cpus", type=int, metavar="C", help="CPU cores per run")
     parser.add_argument("--mem", type=float, metavar="GB", help="memory per run, GB")
     parser.add_argument("--signal-seconds", type=int, metavar="S",

@@ -25,10 +25,10 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from recipes.limits import limit, over_limit_message
 from results.io import atomic_write_text, make_folder
 
 from .errors import LaunchError
+from .indices import parse_indices  # noqa: F401 - re-exported: launchers.core.parse_indices
 
 #: Generic parameters every executor accepts, with their defaults (see :meth:`Executor.update_parameters`).
 DEFAULT_PARAMETERS: Dict[str, Any] = {
@@ -37,7 +37,8 @@ DEFAULT_PARAMETERS: Dict[str, Any] = {
     "max_parallel": 2,            # tasks of one array running at once (%K)
     "partition": None,            # SLURM partition / LSF queue
     "account": None,              # account / project charged
-    "gpus_per_node": 0,           # GPUs per task (one node)
+    "gpus_per_node": 0,           # GPUs per task (per node of a multi-node task)
+    "nodes": 1,                   # nodes per task: above 1, one torchrun per node (c10d rendezvous)
     "cpus_per_task": 1,           # CPU cores per task
     "mem_gb": None,               # memory per task, GB
     "signal_delay_s": 120,        # seconds before the wall-time at which the task is told to checkpoint
@@ -70,17 +71,30 @@ class TaskCommand:
     #: the signal to send the task to make it checkpoint and stop; None = pass on the one that arrived.
     #: torchrun (multi-GPU runs) dies on SIGUSR1 but forwards SIGTERM to its workers, hence "TERM" there.
     stop_signal: Optional[str] = None
+    #: multi-node task: the rendezvous words (:data:`RENDEZVOUS_WORDS`, reading the shell variables the script
+    #: sets) go at this position of ``before``; None = a task of one node.
+    rendezvous_at: Optional[int] = None
     #: directory the task runs in: the one the user launched from, so relative paths in the recipe
     #: (``data.root``, ``data.synthetic``) mean the same locally, on SLURM and on LSF. None = wherever it starts.
     workdir: Optional[str] = None
 
     def argv(self, index: int) -> List[str]:
+        if self.rendezvous_at is not None:
+            raise LaunchError("a multi-node task (launch.nodes > 1) runs only from a batch scheduler's job script")
         return [*self.before, "--index", str(index), *self.after]
 
     def shell(self, index_expr: str = '"$INDEX"') -> str:
-        """The command as one shell line: every word quoted, the index taken from ``index_expr``."""
-        return " ".join([*(shlex.quote(a) for a in self.before), "--index", index_expr,
-                         *(shlex.quote(a) for a in self.after)])
+        """The command as one shell line: every word quoted, the index taken from ``index_expr`` (and, for a
+        multi-node task, the rendezvous from the script's ``RDZV_*`` variables)."""
+        before = [shlex.quote(a) for a in self.before]
+        if self.rendezvous_at is not None:
+            before[self.rendezvous_at:self.rendezvous_at] = RENDEZVOUS_WORDS
+        return " ".join([*before, "--index", index_expr, *(shlex.quote(a) for a in self.after)])
+
+
+#: torchrun's rendezvous for a multi-node task: c10d, hosted on the job's first node, named by the job; the job
+#: script sets RDZV_HOST, RDZV_PORT and RDZV_ID (:meth:`ScriptExecutor._rendezvous_lines`).
+RENDEZVOUS_WORDS = ("--rdzv_backend=c10d", '--rdzv_endpoint="$RDZV_HOST:$RDZV_PORT"', '--rdzv_id="$RDZV_ID"')
 
 
 @dataclass
@@ -161,8 +175,8 @@ class Executor(abc.ABC):
         return self.update_parameters(
             timeout_min=launch.time_min, max_parallel=launch.max_parallel, partition=launch.partition,
             account=launch.account, gpus_per_node=launch.gpus_per_run, cpus_per_task=launch.cpus_per_run,
-            mem_gb=launch.mem_gb, signal_delay_s=launch.signal_seconds, chain=launch.chain,
-            directives=launch.directives, setup=launch.setup)
+            nodes=getattr(launch, "nodes", 1), mem_gb=launch.mem_gb, signal_delay_s=launch.signal_seconds,
+            chain=launch.chain, directives=launch.directives, setup=launch.setup)
 
     @property
     def job_name(self) -> str:
@@ -241,6 +255,19 @@ class ScriptExecutor(Executor):
     @abc.abstractmethod
     def _make_submission_file_text(self, indices: List[int]) -> str:
         """The job script of one array over ``indices`` (array task k runs matrix index ``indices[k]``)."""
+
+    def _rendezvous_lines(self) -> List[str]:
+        """Bash lines of a multi-node task that set ``RDZV_HOST`` (the first node), ``RDZV_PORT`` and ``RDZV_ID``
+        (one per task) and ``NODE_LAUNCH`` words; the command then runs as ``"${NODE_LAUNCH[@]}" torchrun ...``,
+        once per node."""
+        raise LaunchError(f"the {self.name} executor cannot start a run on several nodes (launch.nodes > 1)")
+
+    #: how the script passes a stop signal ``$1`` on to the run on every node of a multi-node task
+    _signal_nodes = 'kill -s "$1" "$child" 2>/dev/null'
+
+    @property
+    def nodes(self) -> int:
+        return max(1, int(self.parameters.get("nodes") or 1))
 
     @abc.abstractmethod
     def _make_submission_command(self, script: str, depends_on: Optional[str]) -> List[str]:
@@ -367,6 +394,14 @@ class ScriptExecutor(Executor):
                   "# Matrix index of each array task; the task's position in this list comes from the scheduler.",
                   *_bash_array("INDICES", indices),
                   f"INDEX=${{INDICES[{position_expr}]}}"]
+        launch_line = self.command.shell('"$INDEX"') + " &"
+        signal_child = 'kill -s "$1" "$child" 2>/dev/null'
+        if self.command.rendezvous_at is not None:
+            signal_child = self._signal_nodes
+            lines += ["", *self._rendezvous_lines(),
+                      'if [ -z "$RDZV_HOST" ]; then echo "robustperf: cannot tell the first node of the job" >&2; '
+                      'exit 2; fi']
+            launch_line = '"${NODE_LAUNCH[@]}" ' + launch_line
         lines += [
             "",
             "# The run checkpoints on SIGUSR1/SIGTERM. The scheduler signals this shell, so the run goes in the",
@@ -374,11 +409,12 @@ class ScriptExecutor(Executor):
             "# once more for its own status (an interrupted wait returns 128 + the signal, even if the run had ended).",
             "# A signal that comes before the run's pid is known is kept and passed on as soon as it is.",
             'child=""; pending=""',
-            'forward() { if [ -n "$child" ]; then kill -s "$1" "$child" 2>/dev/null; else pending=$1; fi; }',
+            f'forward() {{ if [ -n "$child" ]; then {signal_child}; else pending=$1; fi; }}',
             f"trap 'forward {self.command.stop_signal or 'USR1'}' USR1",
             f"trap 'forward {self.command.stop_signal or 'TERM'}' TERM",
-            self.command.shell('"$INDEX"') + " &",
+            launch_line,
             "child=$!",
+            'if [ -n "$pending" ]; then forward "$pending"; fi' if self.command.rendezvous_at is not None else
             'if [ -n "$pending" ]; then kill -s "$pending" "$child" 2>/dev/null; fi',
             'wait "$child"',
             'while kill -0 "$child" 2>/dev/null; do wait "$child"; done',
@@ -406,33 +442,3 @@ def _bash_array(name: str, values: Sequence[int], width: int = 100) -> List[str]
 
 def _write_text(path: str, text: str) -> None:
     atomic_write_text(path, text, mode=0o755)  # never through a link left in the launch folder
-
-
-def parse_indices(spec: str, total: int) -> List[int]:
-    """``'0-9,15'`` -> ``[0, 1, ..., 9, 15]`` (sorted, unique), checked against a matrix of ``total`` runs.
-
-    Raises:
-        recipes.UserError (LaunchError): a malformed spec or an index outside ``0..total-1``.
-    """
-    ranges: List[Tuple[int, int]] = []
-    for part in str(spec).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not match:
-            raise LaunchError(f"--indices: cannot read {part!r}; expected a list like 0-9,15")
-        lo = int(match.group(1))
-        hi = int(match.group(2)) if match.group(2) is not None else lo
-        if hi < lo:
-            raise LaunchError(f"--indices: range {part!r} is reversed; expected low-high, e.g. 0-9")
-        if hi >= total:
-            raise LaunchError(f"--indices: index {hi} is outside the matrix of {total} runs (0..{total - 1})")
-        ranges.append((lo, hi))
-    if not ranges:
-        raise LaunchError(f"--indices: {spec!r} selects no run; expected a list like 0-9,15")
-    selected = sum(hi - lo + 1 for lo, hi in ranges)
-    if selected > limit("runs"):
-        raise LaunchError("--indices: " + over_limit_message("runs", "the number of runs selected", selected))
-    return sorted({i for lo, hi in ranges for i in range(lo, hi + 1)})
-

@@ -38,14 +38,17 @@ class LaunchResult:
 
 
 def task_command(recipe_path: str, results_dir: str, overrides: Sequence[str], python: Optional[str] = None,
-                 gpus: int = 0, setup: Sequence[str] = (), workdir: Optional[str] = None) -> TaskCommand:
+                 gpus: int = 0, setup: Sequence[str] = (), workdir: Optional[str] = None,
+                 nodes: int = 1) -> TaskCommand:
     """``robustperf run`` of one matrix index, with absolute paths and the launch's ``--set`` overrides.
 
     The program: ``python`` when given; else, after setup lines (``module load``, ``source venv/bin/activate``),
     the ``robustperf`` (``torchrun`` for several GPUs) those lines put on PATH; else this interpreter. With more
     than one GPU per run the run starts under torchrun (one process per GPU, one node), which passes SIGTERM,
     not SIGUSR1, on to its workers: the scripts then send TERM for either signal. ``workdir`` is where the task
-    runs (the launch's working directory, against which relative data paths resolve).
+    runs (the launch's working directory, against which relative data paths resolve). With ``nodes`` above 1
+    every node starts one torchrun (``--nnodes``, ``--nproc_per_node`` = its GPUs, at least one process), and
+    the torchruns meet at the c10d rendezvous the job script names (:data:`launchers.core.RENDEZVOUS_WORDS`).
     """
     after: List[str] = ["--results", os.path.abspath(results_dir)]
     for item in overrides:
@@ -53,6 +56,11 @@ def task_command(recipe_path: str, results_dir: str, overrides: Sequence[str], p
     recipe = os.path.abspath(recipe_path)
     from_path = python is None and bool(setup)
     python = python or sys.executable
+    if nodes > 1:
+        launcher = ("torchrun",) if from_path else (python, "-m", "torch.distributed.run")
+        return TaskCommand(before=(*launcher, f"--nnodes={int(nodes)}", f"--nproc_per_node={max(1, int(gpus))}",
+                                   "-m", "robustperf", "run", recipe), after=tuple(after), stop_signal="TERM",
+                           workdir=workdir, rendezvous_at=len(launcher) + 2)
     if gpus > 1:
         launcher = ("torchrun",) if from_path else (python, "-m", "torch.distributed.run")
         return TaskCommand(before=(*launcher, "--standalone", f"--nproc_per_node={int(gpus)}", "-m", "robustperf",
@@ -138,6 +146,10 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     cfg = recipe.launch
     scheduler = scheduler or cfg.scheduler
     executor_cls = get_executor(scheduler)
+    nodes = int((parameters or {}).get("nodes", cfg.nodes) or 1)
+    if nodes > 1 and executor_cls.runs_here:
+        raise LaunchError(f"launch.nodes is {nodes} but the {scheduler} executor runs here, on one node: launch "
+                          f"several nodes through a batch scheduler (--scheduler slurm or lsf)")
     results_dir = os.path.abspath(results_dir or cfg.results)
     check_output_folder(results_dir, "results directory",  # a FIFO, device or file: refused before any work
                         error=lambda reason: LaunchError(f"{results_dir}: {reason}"))
@@ -161,7 +173,8 @@ def launch(recipe: Any, *, scheduler: Optional[str] = None, results_dir: Optiona
     params = {"job_name": recipe.name, **(parameters or {})}
     gpus = int(params.get("gpus_per_node", cfg.gpus_per_run) or 0)
     setup = tuple(params.get("setup", cfg.setup) or ()) if not executor_cls.runs_here else ()
-    command = task_command(recipe.path, results_dir, overrides, python, gpus=gpus, setup=setup, workdir=workdir)
+    command = task_command(recipe.path, results_dir, overrides, python, gpus=gpus, setup=setup, workdir=workdir,
+                           nodes=nodes)
     executor = executor_cls(folder, command, dry_run=dry_run, name=scheduler)
     executor.update_from_launch_config(cfg)
     executor.update_parameters(**params)

@@ -62,9 +62,12 @@ class LsfExecutor(ScriptExecutor):
             "#BSUB -o logs/%J.%I.out",
             f"#BSUB {flag['timeout_min']} {int(p['timeout_min'])}",
             f"#BSUB -wa USR1 {flag['signal_delay_s']} {warn_min}",
-            f"#BSUB {flag['cpus_per_task']} {int(p['cpus_per_task'])}",
-            '#BSUB -R "span[hosts=1]"',
         ]
+        if self.nodes > 1:  # the task's cores on each of its hosts: blaunch then starts one torchrun per host
+            lines += [f"#BSUB {flag['cpus_per_task']} {self.nodes * int(p['cpus_per_task'])}",
+                      f'#BSUB -R "span[ptile={int(p["cpus_per_task"])}]"']
+        else:
+            lines += [f"#BSUB {flag['cpus_per_task']} {int(p['cpus_per_task'])}", '#BSUB -R "span[hosts=1]"']
         if p["gpus_per_node"]:
             lines.append(f'#BSUB {flag["gpus_per_node"]} "num={int(p["gpus_per_node"])}"')
         if p["mem_gb"]:
@@ -76,6 +79,19 @@ class LsfExecutor(ScriptExecutor):
         lines += [f"#BSUB {d}" for d in p["directives"]]
         lines += self._script_body(indices, "$((LSB_JOBINDEX - 1))")
         return "\n".join(lines)
+
+    def _rendezvous_lines(self) -> List[str]:
+        """The job's hosts are the odd words of ``$LSB_MCPU_HOSTS`` (``host1 slots1 host2 slots2 ...``); ``blaunch
+        -z`` starts one torchrun on each (LSF's own remote start, which tracks and signals them with the job); the
+        first host holds the c10d rendezvous. Array elements share ``LSB_JOBID``: the index names each one."""
+        return ["# Multi-node run: blaunch starts one torchrun on each host of the job; they meet at a c10d",
+                "# rendezvous hosted on the first host, named by the job and its array element.",
+                "RDZV_HOSTS=$(echo \"${LSB_MCPU_HOSTS:-}\" | awk '{for (i = 1; i < NF; i += 2) printf \"%s%s\", "
+                "(i > 1 ? \" \" : \"\"), $i}')",
+                'RDZV_HOST=${RDZV_HOSTS%% *}',
+                "RDZV_PORT=$((20000 + (${LSB_JOBID:-0} * 1009 + ${LSB_JOBINDEX:-0}) % 20000))",
+                'RDZV_ID="robustperf-${LSB_JOBID:-0}-${LSB_JOBINDEX:-0}"',
+                'NODE_LAUNCH=(blaunch -z "$RDZV_HOSTS")']
 
     def _make_submission_command(self, script: str, depends_on: Optional[str]) -> List[str]:
         # The script goes on stdin (submit_via_stdin); LSF reads #BSUB lines only from there.

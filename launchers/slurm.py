@@ -58,8 +58,8 @@ class SlurmExecutor(ScriptExecutor):
             "#SBATCH --output=logs/%A_%a.out",
             f"#SBATCH --{flag['timeout_min']}={int(p['timeout_min'])}",
             f"#SBATCH --{flag['signal_delay_s']}=B:USR1@{int(p['signal_delay_s'])}",
-            "#SBATCH --nodes=1",
-            "#SBATCH --ntasks=1",
+            *([f"#SBATCH --nodes={self.nodes}", "#SBATCH --ntasks-per-node=1"] if self.nodes > 1 else
+              ["#SBATCH --nodes=1", "#SBATCH --ntasks=1"]),
             f"#SBATCH --{flag['cpus_per_task']}={int(p['cpus_per_task'])}",
         ]
         if p["gpus_per_node"]:
@@ -73,6 +73,21 @@ class SlurmExecutor(ScriptExecutor):
         lines += [f"#SBATCH {d}" for d in p["directives"]]
         lines += self._script_body(indices, "$SLURM_ARRAY_TASK_ID")
         return "\n".join(lines)
+
+    #: SIGTERM to srun would end the job step (its tasks killed KillWait later, no checkpoint): the signal goes to
+    #: the step's processes instead, every node's torchrun and its workers, as a plain signal
+    _signal_nodes = 'scancel --signal="$1" "$SLURM_JOB_ID" 2>/dev/null'
+
+    def _rendezvous_lines(self) -> List[str]:
+        """srun starts one torchrun per node (``--ntasks-per-node=1``), each with the task's cores; the first node
+        of ``$SLURM_JOB_NODELIST`` hosts the c10d rendezvous, on a port and under an id taken from the job id."""
+        cpus = int(self.parameters["cpus_per_task"])
+        return ["# Multi-node run: srun starts one torchrun on each node; they meet at a c10d rendezvous hosted on",
+                "# the job's first node, named by the job (every array task is a job of its own).",
+                'RDZV_HOST=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+                "RDZV_PORT=$((20000 + ${SLURM_JOB_ID:-0} % 20000))",
+                'RDZV_ID="robustperf-${SLURM_JOB_ID:-0}"',
+                f"NODE_LAUNCH=(srun --nodes={self.nodes} --ntasks-per-node=1 --cpus-per-task={cpus})"]
 
     def _make_submission_command(self, script: str, depends_on: Optional[str]) -> List[str]:
         command = ["sbatch", "--parsable"]

@@ -72,7 +72,7 @@ BOUNDS: Dict[str, Tuple[float, str, str]] = {
     "CLIP": (CLIP, "`training.clip_grad`", "a gradient norm never reached; write null for no clipping"),
     "MINUTES": (MINUTES, "`launch.time_min`", "one year; schedulers cap a job's wall-time far lower"),
     "SECONDS": (SECONDS, "`launch.signal_seconds`", "one year"),
-    "DEVICES": (DEVICES, "`launch.gpus_per_run`", "devices of one run (torchrun processes)"),
+    "DEVICES": (DEVICES, "`launch.gpus_per_run`, `launch.nodes`", "devices (torchrun processes) or nodes of one run"),
     "CORES": (CORES, "`launch.cpus_per_run`", "cores of one run; no node has more"),
     "MEMORY_GB": (MEMORY_GB, "`launch.mem_gb`", "a petabyte of memory per run"),
     "PARALLEL": (PARALLEL, "`launch.max_parallel`",

@@ -237,6 +237,8 @@ class LaunchConfig:
     partition: Optional[str] = _f(None, "SLURM partition / LSF queue")
     account: Optional[str] = _f(None, "account / project to charge")
     gpus_per_run: int = _f(0, "GPUs per run (torchrun processes when > 1)", min=0, max=B.DEVICES)
+    nodes: int = _f(1, "nodes per run: above 1 each run is a multi-node job, one torchrun per node meeting at a "
+                       "c10d rendezvous on the first node (batch schedulers only)", min=1, max=B.DEVICES)
     cpus_per_run: int = _f(1, "CPU cores per run", min=1, max=B.CORES)
     mem_gb: Optional[float] = _f(None, "memory per run, GB; null = scheduler default", min=0.0,
                                  max=B.MEMORY_GB, min_exclusive=True)

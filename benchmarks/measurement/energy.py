@@ -345,29 +345,22 @@ class EnergyMeter:
 
 
 def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-    """One run's totals from its ranks' :meth:`EnergyMeter.totals`, each rank metering its own devices.
+    """One run's totals from the :meth:`EnergyMeter.totals` of its meters (one per node), each metering its own
+    devices.
 
-    Energy adds up over ranks (unknown on any rank makes it unknown), and so does every per-kind joule count
-    (``kinds_j``); seconds and entry counts are the longest rank's, since ranks run side by side; devices add up,
-    the devices measured are listed together and the readings' sources are joined.
+    Every numeric field of every window adds up over meters, nested ones (the joules per device kind,
+    ``kinds_j``) too; a field unknown (None) on any meter that has it is unknown; ``seconds`` and ``count`` are
+    the longest meter's, since the nodes run side by side, and ``mean_power_w`` is the summed energy over those
+    seconds. Sources join with ``+``; ``devices`` add up; ``tried`` and ``sampler`` keep every meter's; the
+    devices measured are listed together and the readings' sources are joined.
     """
     windows: Dict[str, Dict[str, Any]] = {}
     for totals in per_rank:
         for name, win in totals.get("windows", {}).items():
-            into = windows.get(name)
-            if into is None:
-                windows[name] = dict(win)
-                continue
-            into["seconds"] = max(into["seconds"], win["seconds"])
-            into["count"] = max(into.get("count") or 0, win.get("count") or 0)
-            into["energy_j"] = _add(into["energy_j"], win["energy_j"])
-            into["sampler_energy_j"] = _add(into.get("sampler_energy_j"), win.get("sampler_energy_j"))
-            into["kinds_j"] = _add_kinds(_split(into), _split(win))
-            sources = set(into["source"].split("+")) | set(win["source"].split("+"))
-            into["source"] = "+".join(sorted(sources))
+            windows[name] = dict(win) if name not in windows else _merge_fields(windows[name], win, _SIDE_BY_SIDE)
     for win in windows.values():
-        win["mean_power_w"] = win["energy_j"] / win["seconds"] if win["energy_j"] is not None and win["seconds"] \
-            else None
+        energy, seconds = win.get("energy_j"), win.get("seconds")
+        win["mean_power_w"] = energy / seconds if energy is not None and seconds else None
     sources = sorted({t.get("source") for t in per_rank if t.get("source")})
     devices = [t.get("devices") for t in per_rank]
     measured: Dict[str, List[str]] = {}
@@ -411,3 +404,33 @@ def host_and_gpu_energy(window, meter) -> Dict[str, Any]:
     if notes:
         energy["note"] = "; ".join(notes)
     return energy
+
+
+#: window fields that are the longest meter's, not a sum (the meters run side by side)
+_SIDE_BY_SIDE = ("seconds", "count")
+
+
+def _merge_fields(into: Dict[str, Any], other: Dict[str, Any], longest: Sequence[str] = ()) -> Dict[str, Any]:
+    """``into`` with ``other`` added field by field: numbers add (None stays None), ``longest`` fields take the
+    larger, strings join their ``+``-separated parts, lists join, dicts merge the same way; a field only one side has is
+    kept as it is."""
+    for key, value in other.items():
+        if key not in into:
+            into[key] = value
+            continue
+        mine = into[key]
+        if key in longest:
+            into[key] = max(mine or 0, value or 0)
+        elif isinstance(mine, bool) or isinstance(value, bool):
+            into[key] = mine if mine == value else None
+        elif isinstance(mine, (int, float)) and isinstance(value, (int, float)):
+            into[key] = mine + value
+        elif isinstance(mine, str) and isinstance(value, str):
+            into[key] = "+".join(sorted(set(mine.split("+")) | set(value.split("+"))))
+        elif isinstance(mine, dict) and isinstance(value, dict):
+            into[key] = _merge_fields(dict(mine), value)
+        elif isinstance(mine, list) and isinstance(value, list):
+            into[key] = [*mine, *value]
+        elif mine is None or value is None:
+            into[key] = None  # unknown on one meter: unknown for the run
+    return into

@@ -24,6 +24,7 @@ class RunHooks(TrainHooks):
         self.run_dir, self.is_main, self.stop, self.kill, self.log = run_dir, is_main, stop, kill, log
         self.meter, self.tracker, self.count_flops_enabled = meter, tracker, count_flops
         self.trainer = None  # set once the trainer is built
+        self.nodes = None  # the run's :class:`.nodes.NodeEnergy`, set with the meter
 
     @contextlib.contextmanager
     def window(self, name: str):
@@ -69,10 +70,16 @@ class RunHooks(TrainHooks):
     def point(self, name: str) -> None:
         self.kill(name)
 
+    def _totals(self):
+        """The run's energy totals so far, summed over nodes (collective on several nodes: every rank calls)."""
+        if self.nodes is not None:
+            return self.nodes.gather()
+        return self.meter.totals() if self.meter is not None else None
+
     def energy(self):
-        if self.meter is None:
+        totals = self._totals()
+        if totals is None:
             return None
-        totals = self.meter.totals()
         total = totals["windows"].get(TOTAL)
         return (total["energy_j"] if total is not None else 0.0), totals["source"]
 
@@ -85,4 +92,4 @@ class RunHooks(TrainHooks):
         return self.stop.signum
 
     def state(self) -> Dict[str, Any]:
-        return {"energy": self.meter.totals() if self.meter is not None else None}
+        return {"energy": self._totals()}

@@ -71,8 +71,10 @@ def fill_training(record: Dict[str, Any], trainer) -> None:
         target="checkpoint-target.pt" if trainer.target is not None and trainer.target.reached else None).to_dict())
 
 
-def fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> None:
-    """FLOPs (summed over step shapes, resumed sessions and ranks), time, energy, cost and CO2."""
+def fill_measurements(record: Dict[str, Any], trainer, totals, cfg, dist, nodes: int = 1) -> None:
+    """FLOPs (summed over step shapes, resumed sessions and ranks), time, energy, cost and CO2.
+
+    ``totals``: the run's :meth:`EnergyMeter.totals`, summed over its ``nodes`` (None where nothing meters)."""
     flops = record[FLOPS]
     executed = trainer.flops_total or {"forward": None, "samples": trainer.flops.samples_seen * dist.world_size}
     flops.update(steps=trainer.global_step, train_samples=executed["samples"])
@@ -84,11 +86,11 @@ def fill_measurements(record: Dict[str, Any], trainer, meter, cfg, dist) -> None
         counted = forward_flops_per_sample(trainer.eval_model, (info.in_chans, info.size, info.size))
         flops.update(forward_per_sample=counted["forward_flops"], forward_macs_per_sample=counted["forward_macs"])
     timing = record[TIMING]
-    if meter is None:
+    if totals is None:
         timing["train_seconds"] = trainer.seconds["train"]
         return
-    devices = dist.world_size if dist.device.type == "cuda" else max(1, cpu_cores())
-    summary = summarize(meter.totals(), cfg.measurement, device_model(record[HARDWARE] or {}), devices)
+    devices = dist.world_size if dist.device.type == "cuda" else max(1, cpu_cores()) * max(1, nodes)
+    summary = summarize(totals, cfg.measurement, device_model(record[HARDWARE] or {}), devices)
     # The evaluation sums its own time and energy over every session it resumed (a SIGKILL mid-attack
     # loses the meter's window but not the evaluation's state): where it reported them, they win.
     for group, keys in EVALUATION_OWNED.items():

@@ -28,11 +28,12 @@ from ..training import Trainer
 from ..recovery import abandon_last
 from ..training.checkpoint import DamagedCheckpointError, checkpoint_path, on_checkpoint_write
 from ..training.distributed import destroy_distributed, init_distributed
-from ..training.errors import Diverged
+from ..training.errors import Diverged, Stopped
 from .exit_codes import EXIT_DIVERGED, EXIT_OK
 from .folder import run_logger, write_metrics
 from .hooks import RunHooks
 from .lifecycle import RunLifecycle
+from .nodes import NodeEnergy
 from .record import cpu_cores, fill_measurements, fill_setup, fill_training
 from .signals import StopFlag
 
@@ -77,6 +78,7 @@ def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
                                     checkpoint_seconds=checkpoint_seconds, progress=progress, count_flops=count_flops,
                                     init_start_ms=init_start_ms, restart=restart)
             trainer.train()
+            box["nodes"].gather()  # every node's meter as training ends (collective on several nodes)
             trainer.close()  # training is over on every rank; rank 0 evaluates on its own
             kill("finish")
             phase = "evaluation: "
@@ -90,12 +92,14 @@ def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
             life.fail(f"diverged: {err}")
             return EXIT_DIVERGED
         except Preempted as err:
+            if isinstance(err, Stopped) and not phase and "nodes" in box:  # every rank agreed to stop here
+                box["nodes"].gather()
             if phase or trainer is None:  # the evaluation saved its state
                 log(f"{err} (exit {err.exit_code})")
             else:
                 log(f"stopped by signal {err.signum} at epoch {trainer.epoch + 1}, step {trainer.step}; checkpoint "
                     f"saved, rerun the same command to resume (exit {err.exit_code})")
-            _fill_progress(life, trainer, meter, cfg, dist)
+            _fill_progress(life, trainer, box.get("nodes"), cfg, dist)
             life.preempt()
             return err.exit_code
         except UserError as err:
@@ -104,7 +108,7 @@ def _session(spec, results_dir, dist, box, *, recipe_name, checkpoint_steps, che
         except Exception as err:  # noqa: BLE001 - recorded, then re-raised with its traceback
             life.fail(f"{phase}{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
             raise
-    _fill_progress(life, trainer, meter, cfg, dist)
+    _fill_progress(life, trainer, box.get("nodes"), cfg, dist)
     life.complete()
     log(f"completed: best subset PGD {trainer.best['pgd_subset']:.2f}% at epoch {trainer.best['epoch']}; "
         f"record {os.path.join(life.run_dir, RECORD_FILE)}")
@@ -133,7 +137,8 @@ def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, ch
             f"{len(trainer.batches)} steps/epoch x {cfg.training.epochs} epochs, global batch "
             f"{trainer.global_batch_size}, lr {trainer.lr:g}, {dist.world_size} process(es) on "
             f"{dist.device.type}")
-    meter = hooks.meter = stack.enter_context(_energy_meter(cfg, dist, previous_energy))
+    nodes = hooks.nodes = box["nodes"] = NodeEnergy(dist)
+    meter = hooks.meter = stack.enter_context(_energy_meter(cfg, dist, nodes, previous_energy))
     if dist.is_main:
         fill_setup(life.record, trainer, dist)
         life.write()
@@ -177,25 +182,26 @@ def _size_cpu_threads(dist) -> None:
     if dist.device.type == "cpu" and dist.distributed and "OMP_NUM_THREADS" not in os.environ:
         # Every rank on one host shares the cores this process may use (its affinity, not the whole node);
         # oversubscription slows gloo runs to a crawl. A launcher's or user's OMP_NUM_THREADS wins.
-        torch.set_num_threads(max(1, cpu_cores() // dist.world_size))
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size))
+        torch.set_num_threads(max(1, cpu_cores() // max(1, min(local, dist.world_size))))
 
 
-def _fill_progress(life, trainer, meter, cfg, dist) -> None:
-    """Training state and measurements so far into the record (rank 0)."""
+def _fill_progress(life, trainer, nodes, cfg, dist) -> None:
+    """Training state and measurements so far into the record (rank 0; the energy summed over nodes)."""
     if dist.is_main and trainer is not None:
         fill_training(life.record, trainer)
-        fill_measurements(life.record, trainer, meter, cfg, dist)
+        totals = nodes.run_totals() if nodes is not None else None
+        fill_measurements(life.record, trainer, totals, cfg, dist, nodes=nodes.nodes if nodes is not None else 1)
 
 
 @contextlib.contextmanager
-def _energy_meter(cfg, dist, previous: Optional[Dict[str, Any]]):
-    """The run's energy meter (rank 0 meters every local device of the run); None on other ranks."""
-    if not dist.is_main:
+def _energy_meter(cfg, dist, nodes: NodeEnergy, previous: Optional[Dict[str, Any]]):
+    """This node's energy meter, on the process that meters it (:class:`.nodes.NodeEnergy`); None elsewhere."""
+    if not nodes.meters:
         yield None
         return
-    # Rank 0 meters the GPUs of its own node (torchrun's LOCAL_WORLD_SIZE); on several nodes the other nodes'
-    # energy is not counted (docs/explanation/limitations.md) rather than asking NVML for GPUs this node lacks.
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size))
-    indices = list(range(min(local, dist.world_size))) if dist.device.type == "cuda" else []
-    with EnergyMeter(cfg.measurement, indices, restore=previous) as meter:
+    # The GPUs of this process's own node (torchrun's LOCAL_WORLD_SIZE); each node meters its own.
+    indices = list(range(min(nodes.local_world, dist.world_size))) if dist.device.type == "cuda" else []
+    with EnergyMeter(cfg.measurement, indices, restore=nodes.restore_for_this_node(previous)) as meter:
+        nodes.meter = meter
         yield meter

@@ -42,7 +42,9 @@ def test_gpu_check_smoke_mode_writes_the_report(tmp_path):
     assert report["mode"] == "smoke" and report["device"] == "cpu"
     sections = report["sections"]
     assert {k: v["status"] for k, v in sections.items()} == {
-        "training": "measured", "flops": "measured", "autoattack": "measured", "inference": "measured"}
+        "training": "measured", "flops": "measured", "autoattack": "measured", "inference": "measured",
+        "two_gpus": "skipped"}
+    assert "needs two CUDA devices" in sections["two_gpus"]["reason"]
     rows = sections["training"]["rows"]
     assert [(r["precision"], r["channels_last"]) for r in rows] == [
         (p, c) for p in ("fp32", "bf16", "fp16") for c in (False, True)]
@@ -61,3 +63,27 @@ def test_gpu_check_smoke_mode_writes_the_report(tmp_path):
     assert all(inference[k]["status"] == "measured" for k in ("fp32", "int8"))
     table = (tmp_path / "gpu-check.md").read_text()
     assert "images/s" in table and "MFU" in table and "SingleStream" in table and "host CPU" in table
+    assert "two_gpus: skipped: needs two CUDA devices" in table
+
+
+@pytest.mark.slow
+def test_two_gpu_section_measures_ddp_scaling_and_energy_with_gloo_on_the_cpu():
+    """The two-GPU section's code, run as it would on two GPUs but with gloo on the CPU (no GPU here): both
+    throughputs, the scaling efficiency and the energy of the timed steps (estimate-free: the CPU meter of this
+    host, or unavailable) are reported, and the table shows them."""
+    from benchmarks.gpu_check import SMOKE
+    from benchmarks.gpu_check_ddp import check_two_gpus, render_lines, skip_reason
+    from dataclasses import asdict
+
+    import torch
+
+    assert skip_reason(torch.device("cpu")) == "needs two CUDA devices; this check runs on the CPU"
+    plan = dict(asdict(SMOKE), warmup_steps=1, timed_steps=2, train_batch=4)
+    section = check_two_gpus(plan, "cpu")
+    one, two = section["one_gpu"], section["two_gpus"]
+    assert (one["gpus"], two["gpus"]) == (1, 2) and two["global_batch"] == 2 * one["global_batch"] == 8
+    assert one["images_per_s"] > 0 and two["images_per_s"] > 0
+    assert section["scaling_efficiency"] == pytest.approx(two["images_per_s"] / (2 * one["images_per_s"]))
+    assert two["energy_source"] and two["energy_seconds"] > 0
+    table = "\n".join(render_lines({"status": "measured", **section}))
+    assert "Scaling efficiency" in table and "| 2 |" in table
