@@ -84,9 +84,13 @@ class RunHooks(TrainHooks):
         return (total["energy_j"] if total is not None else 0.0), totals["source"]
 
     def epoch_energy(self, history) -> Dict[str, Any]:
-        if self.meter is None:
+        if self.nodes is not None and self.nodes.multi_node:
+            totals = self.nodes.gather()  # every node's meter (collective: every rank ends the epoch here)
+        elif self.meter is None:
             return {}
-        return epoch_energy(self.meter.totals()["windows"].get("train"), history)
+        else:
+            totals = self.meter.totals()
+        return epoch_energy(totals["windows"].get("train"), history)
 
     def stop_requested(self) -> int:
         return self.stop.signum

@@ -114,6 +114,9 @@ def test_two_nodes_energy_is_the_sum_of_each_nodes_own_meter(runs):
     for window, key in (("train", "train_j"), ("total", "device_j")):
         assert energy[key] == pytest.approx(sum(n["windows"][window]["energy_j"] for n in nodes), rel=1e-9)
     assert energy["source"] == "fake"
+    # the per-epoch series is every node's too (gathered at each epoch's end), not the first node's alone
+    per_epoch = sum(sum(j for j in row[2:] if j is not None) for row in energy["epochs"])
+    assert per_epoch == pytest.approx(energy["train_j"], rel=0.01)
     # One node of two processes is metered once, by rank 0 (100 W), as before.
     one = load_record(runs["one"], runs["run_id"])["energy"]
     assert one["mean_power_w"] == pytest.approx(NODE_WATTS[0], rel=1e-4)
