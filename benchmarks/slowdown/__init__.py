@@ -3,6 +3,7 @@
 * :mod:`.metrics` - exit fractions, EEC curve, efficacy (trapezoid and step), mean FLOPs, latency model;
 * :mod:`.exits` - confidence / entropy exit rules, batched and batch-1 early-exit inference;
 * :mod:`.calibrate` - RAD threshold calibration on a validation split;
+* :mod:`.overthinking` - wasteful and destructive overthinking and internal confusion per exit (SDN);
 * :mod:`.counter` - the attacker's forward passes, counted for its crafting FLOPs;
 * :mod:`.evaluate` - the ``evaluation.slowdown`` workload filling the record's ``slowdown`` group;
 * :mod:`.run` - that workload on a run's splits.

@@ -8,7 +8,8 @@ For a multi-exit model (``model.exits``) and the run's ``evaluation.slowdown`` k
    warning) - never the test set - and the RAD achieved on the test set;
 3. clean early-exit inference on the first ``n`` test samples: per-exit exit fractions, efficacy (trapezoid and
    step), accuracy, mean FLOPs from the actual exits, seconds and energy per sample of batched early exit,
-   batch-1 latency per sample (the first ``latency_n`` samples);
+   batch-1 latency per sample (the first ``latency_n`` samples), and every exit's overthinking (wasteful and
+   destructive) and internal confusion (:mod:`.overthinking`, normalised by the validation split's confusion);
 4. each attack x norm crafted once (it does not depend on the thresholds) and evaluated at every RAD level:
    the same metrics, the attacker's crafting FLOPs (counted forward passes x measured FLOPs per forward, x3 for
    passes with gradients: estimated), seconds and energy, the victim's extra FLOPs and energy, and their ratios
@@ -34,6 +35,7 @@ from .calibrate import calibrate
 from .counter import ForwardCounter
 from .exits import all_exit_logits, early_exit_batched, early_exit_single, exit_score
 from .metrics import amplification, summarize_exits
+from .overthinking import confusion_stats, overthinking
 
 logger = logging.getLogger("robustperf.slowdown")
 
@@ -115,8 +117,11 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
                                 "out)")
             cals[rad] = cal
 
+        val_confusion = confusion_stats(logits.numpy())
+
         def run_exits(images: torch.Tensor, name: str):
-            """Batched early exit at every RAD level; seconds and energy per sample of the first level."""
+            """Batched early exit at every RAD level; seconds and energy per sample of the first level; the
+            overthinking and confusion of every exit on ``images`` (threshold-free, the same at every level)."""
             out = {}
             for i, rad in enumerate(cfg.rads):
                 if i == 0:
@@ -128,6 +133,10 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
                     exits, preds = early_exit_batched(model, images, cfg.rule, cals[rad].taus, cfg.batch_size)
                 out[rad] = summarize_exits(exits.numpy(), (preds == y).numpy(), flops, cfg.split_exit, cfg.rtt_ms)
                 out[rad].update(cost)
+            thinking = overthinking(all_exit_logits(model, images, cfg.batch_size).numpy(), y.numpy(),
+                                    normalize=val_confusion)
+            for rad in cfg.rads:
+                out[rad]["overthinking"] = dict(thinking)
             return out
 
         clean = run_exits(x, "slowdown_clean")
