@@ -50,3 +50,7 @@ NOISE = AttackEntry(
     name="noise", impl=f"{_A}.exit_baselines:noise",
     doc="uniform random noise of the same budget (slowdown baseline)", norms=("linf", "l2", "l1"),
     roles=("slowdown",))
+UAP = AttackEntry(
+    name="uap", impl=f"{_A}.uap:uap",
+    doc="universal adversarial perturbation for misclassification at the final exit (Moosavi-Dezfooli 2017; "
+    "slowdown baseline)", norms=("linf", "l2", "l1"), roles=("slowdown",))
