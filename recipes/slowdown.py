@@ -87,6 +87,11 @@ class SlowdownConfig:
                               min=0.0, max=1.0)
     uap_deepfool_steps: int = _f(10, "DeepFool iterations per uap update", min=1, max=B.STEPS)
     uap_overshoot: float = _f(0.02, "DeepFool overshoot of the uap updates", min=0.0, max=B.DISTANCE)
+    accuracy_aware_bias: float = _f(0.1, "weight of the favoured label in the target of deepsloth_keep_accuracy / "
+                                    "deepsloth_hurt_accuracy ((1 - bias) uniform + bias one-hot)", min=0.0, max=1.0)
+    accuracy_aware_steps: int = _f(75, "Linf iterations of the accuracy-aware DeepSloth variants", min=1, max=B.STEPS)
+    accuracy_aware_step_size: float = _f(0.001, "Linf step of the accuracy-aware DeepSloth variants", min=0.0,
+                                         max=B.DISTANCE, min_exclusive=True, kind="fraction")
     baseline_steps: int = _f(20, "PGD iterations of the pgd_final / pgd_avg / pgd_max baselines", min=1, max=B.STEPS)
     baseline_step_size: Optional[float] = _f(None, "baseline PGD step; null = 2.5 eps / steps (reaches eps)",
                                              min=0.0, max=B.DISTANCE, min_exclusive=True, kind="fraction")

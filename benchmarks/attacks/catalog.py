@@ -54,3 +54,11 @@ UAP = AttackEntry(
     name="uap", impl=f"{_A}.uap:uap",
     doc="universal adversarial perturbation for misclassification at the final exit (Moosavi-Dezfooli 2017; "
     "slowdown baseline)", norms=("linf", "l2", "l1"), roles=("slowdown",))
+DEEPSLOTH_KEEP_ACCURACY = AttackEntry(
+    name="deepsloth_keep_accuracy", impl=f"{_A}.deepsloth_accuracy:deepsloth_keep_accuracy",
+    doc="DeepSloth towards a near-uniform target favouring the true label: slowdown that keeps accuracy",
+    norms=("linf", "l2", "l1"), roles=("slowdown",))
+DEEPSLOTH_HURT_ACCURACY = AttackEntry(
+    name="deepsloth_hurt_accuracy", impl=f"{_A}.deepsloth_accuracy:deepsloth_hurt_accuracy",
+    doc="DeepSloth towards a near-uniform target favouring a wrong label: slowdown that destroys accuracy",
+    norms=("linf", "l2", "l1"), roles=("slowdown",))
