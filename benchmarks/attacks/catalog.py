@@ -62,3 +62,7 @@ DEEPSLOTH_HURT_ACCURACY = AttackEntry(
     name="deepsloth_hurt_accuracy", impl=f"{_A}.deepsloth_accuracy:deepsloth_hurt_accuracy",
     doc="DeepSloth towards a near-uniform target favouring a wrong label: slowdown that destroys accuracy",
     norms=("linf", "l2", "l1"), roles=("slowdown",))
+PGD_MAX_EXITS = AttackEntry(
+    name="pgd_max_exits", impl=f"{_A}.pgd_max_exits:pgd_max_exits",
+    doc="PGD per exit, the candidate with the largest summed exit cross-entropy kept (PGD-max, multi-exit)",
+    roles=("train",))
