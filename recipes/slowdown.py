@@ -92,6 +92,10 @@ class SlowdownConfig:
     accuracy_aware_steps: int = _f(75, "Linf iterations of the accuracy-aware DeepSloth variants", min=1, max=B.STEPS)
     accuracy_aware_step_size: float = _f(0.001, "Linf step of the accuracy-aware DeepSloth variants", min=0.0,
                                          max=B.DISTANCE, min_exclusive=True, kind="fraction")
+    surrogates: Tuple[str, ...] = _f((), "finished runs (run ids or names of the victim's results folder, or run "
+                                     "folders) on which every attack is also crafted, then evaluated on this run "
+                                     "(transfer)", kind="strings")
+    surrogate_which: str = _f("last", "checkpoint of the surrogates", choices=("best", "last"))
     baseline_steps: int = _f(20, "PGD iterations of the pgd_final / pgd_avg / pgd_max baselines", min=1, max=B.STEPS)
     baseline_step_size: Optional[float] = _f(None, "baseline PGD step; null = 2.5 eps / steps (reaches eps)",
                                              min=0.0, max=B.DISTANCE, min_exclusive=True, kind="fraction")

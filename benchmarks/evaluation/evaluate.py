@@ -202,7 +202,7 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                 if ev.slowdown is not None and progress.slowdown is None:
                     # the slowdown study (multi-exit CIFAR models) works on the test set in memory
                     group = slowdown_for_run(model, cfg, test=data.tensors(), meter=meter,
-                                             warnings=progress.warnings)
+                                             warnings=progress.warnings, run_dir=run_dir)
                     with guard.critical():
                         progress.slowdown = group
                         progress.save(progress_path)

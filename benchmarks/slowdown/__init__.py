@@ -6,6 +6,7 @@
 * :mod:`.overthinking` - wasteful and destructive overthinking and internal confusion per exit (SDN);
 * :mod:`.counter` - the attacker's forward passes, counted for its crafting FLOPs;
 * :mod:`.evaluate` - the ``evaluation.slowdown`` workload filling the record's ``slowdown`` group;
+* :mod:`.transfer` - surrogate runs the attacks are crafted on for a victim run (transferability);
 * :mod:`.run` - that workload on a run's splits.
 
 The slowdown attacks themselves (DeepSloth in Linf / L2 / L1, per sample, universal and class-universal, and the

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -76,7 +76,8 @@ def _sub(a: Optional[float], b: Optional[float]) -> Optional[float]:
 def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, torch.Tensor],
                       val: Tuple[torch.Tensor, torch.Tensor], train: Tuple[torch.Tensor, torch.Tensor],
                       meter: Any = None, pue: float = 1.0, seed: int = 0, warnings: Optional[List[str]] = None,
-                      log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+                      log: Optional[Callable[[str], None]] = None,
+                      surrogates: Sequence[Tuple[torch.nn.Module, Dict[str, Any]]] = ()) -> Dict[str, Any]:
     """Run the slowdown evaluation; return the record's ``slowdown`` group.
 
     Args:
@@ -88,6 +89,9 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
         pue: facility PUE multiplying measured energy (the record's kWh include it).
         seed: seeds the attacks' random starts and crafting-set draws.
         warnings: a list the caveats are appended to.
+        surrogates: ``(model, info)`` of other runs (transfer, :mod:`.transfer`): every attack is also crafted on
+            each surrogate and evaluated on ``model`` (the victim), recorded as ``<attack>_<norm>@<surrogate>``
+            with ``info`` (both run ids) under ``transfer``; crafting FLOPs are the surrogate's.
     """
     say = log or logger.info
     warnings = warnings if warnings is not None else []
@@ -154,41 +158,48 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
         param = next(model.parameters(), None)
         gen_device = param.device if param is not None else x.device   # attacks run where the model is
         x_dev, y_dev = x.to(gen_device), y.to(gen_device)
-        for attack_name in cfg.attacks:
-            for norm in cfg.norms:
-                name = f"{attack_name}_{norm}"
-                generator = torch.Generator(device=gen_device)
-                generator.manual_seed(seed * 1000 + len(attacked))
-                counter = ForwardCounter(model)
-                attack = create_attack(attack_name, counter, norm=norm, eps=eps_of(cfg, norm), settings=cfg,
-                                       crafting_set=train)
-                with _span(meter, "slowdown_craft") as span:
-                    x_adv = attack(x_dev, y_dev, generator=generator).cpu()
-                craft_flops = counter.flops(full)
-                craft_kwh = _kwh(span.energy_j, pue)
-                results = run_exits(x_adv, "slowdown_attacked")
-                eps = attack.budget
-                for rad, res in results.items():
-                    base = clean[rad]
-                    extra_flops = (res["mean_flops"] - base["mean_flops"]) * n
-                    extra_kwh = _sub(res["kwh_per_sample"], base["kwh_per_sample"])
-                    extra_kwh = None if extra_kwh is None else extra_kwh * n
-                    craft_ms = 1e3 * span.seconds / n
-                    res.update({
-                        "attack": attack_name, "norm": norm, "eps": float(eps),
-                        "efficacy_clean": base["efficacy"], "accuracy_clean": base["accuracy"],
-                        "crafting_flops": craft_flops, "crafting_seconds": span.seconds, "crafting_kwh": craft_kwh,
-                        "victim_extra_flops": extra_flops, "victim_extra_kwh": extra_kwh,
-                        "amplification_flops": amplification(extra_flops, craft_flops),
-                        "amplification_energy": amplification(extra_kwh, craft_kwh),
-                        "amplification_latency": amplification(
-                            res["edge_cloud_latency_ms"] - base["edge_cloud_latency_ms"], craft_ms),
-                    })
-                attacked[name] = results
-                r0 = results[cfg.rads[0]]
-                say(f"slowdown: {name}: efficacy {r0['efficacy_clean']:.3f} -> {r0['efficacy']:.3f}, accuracy "
-                    f"{r0['accuracy_clean']:.1f}% -> {r0['accuracy']:.1f}% (RAD{cfg.rads[0] * 100:g}%), crafting "
-                    f"{craft_flops:.3g} FLOPs for {r0['victim_extra_flops']:.3g} extra victim FLOPs")
+        crafters = [(model, full, None)]
+        for sur, info in surrogates:
+            sur.eval()
+            sur_full = float(exit_forward_flops(sur, tuple(x.shape[1:]))["exit_cumulative_flops"][-1])
+            crafters.append((sur, sur_full, info))
+        for (crafter, crafter_flops, info), attack_name, norm in (
+                (c, a, m) for c in crafters for a in cfg.attacks for m in cfg.norms):
+            name = f"{attack_name}_{norm}" + ("" if info is None else f"@{info['surrogate']}")
+            generator = torch.Generator(device=gen_device)
+            generator.manual_seed(seed * 1000 + len(attacked))
+            counter = ForwardCounter(crafter)
+            attack = create_attack(attack_name, counter, norm=norm, eps=eps_of(cfg, norm), settings=cfg,
+                                   crafting_set=train)
+            with _span(meter, "slowdown_craft") as span:
+                x_adv = attack(x_dev, y_dev, generator=generator).cpu()
+            craft_flops = counter.flops(crafter_flops)
+            craft_kwh = _kwh(span.energy_j, pue)
+            results = run_exits(x_adv, "slowdown_attacked")
+            eps = attack.budget
+            for rad, res in results.items():
+                base = clean[rad]
+                extra_flops = (res["mean_flops"] - base["mean_flops"]) * n
+                extra_kwh = _sub(res["kwh_per_sample"], base["kwh_per_sample"])
+                extra_kwh = None if extra_kwh is None else extra_kwh * n
+                craft_ms = 1e3 * span.seconds / n
+                res.update({
+                    "attack": attack_name, "norm": norm, "eps": float(eps),
+                    "efficacy_clean": base["efficacy"], "accuracy_clean": base["accuracy"],
+                    "crafting_flops": craft_flops, "crafting_seconds": span.seconds, "crafting_kwh": craft_kwh,
+                    "victim_extra_flops": extra_flops, "victim_extra_kwh": extra_kwh,
+                    "amplification_flops": amplification(extra_flops, craft_flops),
+                    "amplification_energy": amplification(extra_kwh, craft_kwh),
+                    "amplification_latency": amplification(
+                        res["edge_cloud_latency_ms"] - base["edge_cloud_latency_ms"], craft_ms),
+                })
+                if info is not None:
+                    res["transfer"] = dict(info)
+            attacked[name] = results
+            r0 = results[cfg.rads[0]]
+            say(f"slowdown: {name}: efficacy {r0['efficacy_clean']:.3f} -> {r0['efficacy']:.3f}, accuracy "
+                f"{r0['accuracy_clean']:.1f}% -> {r0['accuracy']:.1f}% (RAD{cfg.rads[0] * 100:g}%), crafting "
+                f"{craft_flops:.3g} FLOPs for {r0['victim_extra_flops']:.3g} extra victim FLOPs")
 
         ref_test = max(100.0 * float((lg.argmax(-1) == y).float().mean())
                        for lg in all_exit_logits(model, x, cfg.batch_size))

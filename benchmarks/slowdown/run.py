@@ -16,13 +16,15 @@ from recipes.errors import UserError
 
 from ..datasets import holdout_split, load_dataset
 from .evaluate import evaluate_slowdown
+from .transfer import load_surrogates
 
 FALLBACK_FRACTION = 0.1
 
 
 def slowdown_for_run(model, run_config, *, test: Tuple[torch.Tensor, torch.Tensor], meter: Any = None,
-                     warnings: Optional[List[str]] = None, log=None) -> Dict[str, Any]:
-    """The record's ``slowdown`` group of a trained multi-exit ``model`` (see the module docstring)."""
+                     warnings: Optional[List[str]] = None, log=None, run_dir: Optional[str] = None) -> Dict[str, Any]:
+    """The record's ``slowdown`` group of a trained multi-exit ``model`` (see the module docstring); ``run_dir``,
+    the run's folder, is where the surrogates of a transfer study are looked up (:mod:`.transfer`)."""
     if not hasattr(model, "exits"):
         multi_exit = [e.name for e in catalog.entries("models").values() if e.multi_exit]
         raise UserError(f"evaluation.slowdown: model.arch {run_config.model.arch!r} is not a multi-exit model "
@@ -38,6 +40,11 @@ def slowdown_for_run(model, run_config, *, test: Tuple[torch.Tensor, torch.Tenso
         if warnings is not None and message not in warnings:
             warnings.append(message)
     kept, held = holdout_split(len(labels), fraction)
+    surrogates = []
+    if cfg.surrogates:
+        param = next(model.parameters(), None)
+        surrogates = load_surrogates(cfg.surrogates, run_dir, cfg.surrogate_which,
+                                     param.device if param is not None else "cpu", victim_config=run_config)
     return evaluate_slowdown(model, cfg, test=test, val=(images[held], labels[held]),
                              train=(images[kept], labels[kept]), meter=meter, pue=run_config.measurement.pue,
-                             seed=run_config.seed, warnings=warnings, log=log)
+                             seed=run_config.seed, warnings=warnings, log=log, surrogates=surrogates)
