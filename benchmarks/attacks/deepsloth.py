@@ -163,13 +163,23 @@ def _universal_budget(settings, norm: str, eps: float) -> float:
     return eps * (1.0 - settings.l2_gamma) ** settings.universal_l2_epochs if norm == "l2" else eps
 
 
-def crafting_sample(crafting_set: Tuple[torch.Tensor, torch.Tensor], n: int, generator,
-                    label: Optional[int] = None) -> torch.Tensor:
-    """``n`` images of the crafting set (of class ``label``), drawn without replacement by ``generator``."""
-    tx, ty = crafting_set
+def crafting_sample(crafting_set, n: int, generator, label: Optional[int] = None) -> torch.Tensor:
+    """``n`` images of the crafting set (of class ``label``), drawn without replacement by ``generator``.
+
+    The crafting set is ``(images, labels)`` or an :class:`~benchmarks.datasets.EvalSet` (a folder dataset's
+    training split: only the drawn images are decoded)."""
+    if isinstance(crafting_set, (tuple, list)):
+        tx, ty = crafting_set
+    else:
+        tx, ty = None, crafting_set.labels
     idx = torch.arange(ty.shape[0]) if label is None else (ty == label).nonzero().view(-1)
     perm = torch.randperm(idx.numel(), generator=_cpu_generator(generator))
-    return tx[idx[perm[:n]]]
+    chosen = idx[perm[:n]]
+    if tx is not None:
+        return tx[chosen]
+    if chosen.numel() == 0:
+        return torch.empty((0, *crafting_set.shape))
+    return torch.cat([xb for xb, _ in crafting_set.subset(chosen.tolist()).batches(chosen.numel())])
 
 
 def _cpu_generator(generator) -> torch.Generator:

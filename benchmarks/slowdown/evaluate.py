@@ -30,6 +30,7 @@ from results.keys import SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD, SLOWDOWN_CLEAN, SLOW
 
 from ..attacks.ascent import eval_mode
 from ..attacks.create import create_attack
+from ..datasets.evalset import as_eval_set
 from ..measurement.flops import exit_forward_flops
 from .calibrate import calibrate
 from .counter import ForwardCounter
@@ -83,8 +84,9 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
     Args:
         model: a multi-exit model (``exits``, ``num_exits``), inputs in [0, 1]; evaluated in eval mode.
         cfg: the :class:`recipes.schema.SlowdownConfig`.
-        test, val, train: ``(images, labels)`` of the test set, the calibration split and the attacker's
-            training data (universal crafting).
+        test, val, train: ``(images, labels)`` of the test set, the calibration split (or an
+            :class:`~benchmarks.datasets.EvalSet`, read batch by batch) and the attacker's training data
+            (universal crafting; a pair or an EvalSet, whose drawn samples alone are decoded).
         meter: an energy meter (``window(name)``), or None (energy null).
         pue: facility PUE multiplying measured energy (the record's kWh include it).
         seed: seeds the attacks' random starts and crafting-set draws.
@@ -105,9 +107,11 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
         full = float(flops[-1])
         num_classes = int(model.num_classes) if hasattr(model, "num_classes") else None
 
-        logits = all_exit_logits(model, val[0], cfg.batch_size)
+        val = as_eval_set(val)
+        logits = torch.cat([all_exit_logits(model, xb, cfg.batch_size) for xb, _ in val.batches(cfg.batch_size)],
+                           dim=1)
         scores = exit_score(logits, cfg.rule)
-        correct = logits.argmax(-1) == val[1]
+        correct = logits.argmax(-1) == val.labels
         cals = {}
         for rad in cfg.rads:
             cal = calibrate(scores, correct, flops, cfg.rule, rad, per_exit=cfg.thresholds == "per_exit",
@@ -217,4 +221,4 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
             "calibration": first["calibration"], SLOWDOWN_CLEAN: first[SLOWDOWN_CLEAN],
             SLOWDOWN_ATTACKS: first[SLOWDOWN_ATTACKS], SLOWDOWN_BY_RAD: by_rad,
             "source": {**SOURCES, "energy": getattr(meter, "source", None) if meter is not None else None,
-                       "n": n, "val_n": int(val[1].shape[0])}}
+                       "n": n, "val_n": len(val)}}
