@@ -1,6 +1,7 @@
-"""The PGD-avg and PGD-max defences of DeepSloth's Table 3 (Hong et al., ICLR 2021, section 6), as their own
-training methods: the IC-only SDN (:mod:`.sdn`) whose backbone phase is PGD adversarial training and whose IC
-phase trains the internal classifiers on sum_i CE(F_i(x), y) + sum_i CE(F_i(x'), y), with x'
+"""The PGD-avg and PGD-max defences of DeepSloth's Table 3 (Hong et al., ICLR 2021, section 6,
+https://arxiv.org/abs/2010.02432), as their own training methods: the IC-only SDN (:mod:`.sdn`) whose backbone
+phase is PGD adversarial training and whose IC phase trains the internal classifiers on
+sum_i CE(F_i(x), y) + sum_i CE(F_i(x'), y), with x'
 
 * ``sdn_ic_only_pgd_avg``: PGD on the mean cross-entropy of all exits (``pgd_exits``; the paper's
   "PGD-10 (Avg.)", the training ``sdn_ic_only_pgd`` has always done, under the paper's row name);
