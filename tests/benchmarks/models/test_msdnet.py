@@ -60,7 +60,7 @@ def test_batched_early_exit_equals_one_at_a_time(msdnet, rule):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)   # ~4 CPU minutes; 14 wall minutes seen on a shared machine
 def test_msdnet_trains_on_digits_and_deepsloth_slows_its_entropy_exits():
     from benchmarks.slowdown.evaluate import evaluate_slowdown
     from benchmarks.training import Trainer
