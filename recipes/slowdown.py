@@ -80,6 +80,22 @@ class SlowdownConfig:
     universal_l2_lr: float = _f(0.1, "universal L2 initial step", min=0.0, max=B.DISTANCE, min_exclusive=True)
     universal_l1_steps: int = _f(100, "universal L1 iterations", min=1, max=B.STEPS)
     universal_l1_sparsity: float = _f(90.0, "universal L1 gradient sparsity (percentile)", min=0.0, max=99.99)
+    uap_n: int = _f(100, "training samples the uap baseline is crafted on (the paper: 100 fixed samples)", min=1,
+                    max=B.IMAGES)
+    uap_passes: int = _f(100, "uap passes over its crafting samples at most", min=1, max=B.STEPS)
+    uap_fool_rate: float = _f(0.8, "uap stops once this fraction of its crafting samples changes prediction",
+                              min=0.0, max=1.0)
+    uap_deepfool_steps: int = _f(10, "DeepFool iterations per uap update", min=1, max=B.STEPS)
+    uap_overshoot: float = _f(0.02, "DeepFool overshoot of the uap updates", min=0.0, max=B.DISTANCE)
+    accuracy_aware_bias: float = _f(0.1, "weight of the favoured label in the target of deepsloth_keep_accuracy / "
+                                    "deepsloth_hurt_accuracy ((1 - bias) uniform + bias one-hot)", min=0.0, max=1.0)
+    accuracy_aware_steps: int = _f(75, "Linf iterations of the accuracy-aware DeepSloth variants", min=1, max=B.STEPS)
+    accuracy_aware_step_size: float = _f(0.001, "Linf step of the accuracy-aware DeepSloth variants", min=0.0,
+                                         max=B.DISTANCE, min_exclusive=True, kind="fraction")
+    surrogates: Tuple[str, ...] = _f((), "finished runs (run ids or names of the victim's results folder, or run "
+                                     "folders) on which every attack is also crafted, then evaluated on this run "
+                                     "(transfer)", kind="strings")
+    surrogate_which: str = _f("last", "checkpoint of the surrogates", choices=("best", "last"))
     baseline_steps: int = _f(20, "PGD iterations of the pgd_final / pgd_avg / pgd_max baselines", min=1, max=B.STEPS)
     baseline_step_size: Optional[float] = _f(None, "baseline PGD step; null = 2.5 eps / steps (reaches eps)",
                                              min=0.0, max=B.DISTANCE, min_exclusive=True, kind="fraction")

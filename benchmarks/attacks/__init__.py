@@ -8,7 +8,9 @@ signature (:func:`.create.create_attack`).
 * :mod:`.pgd` - ``pgd``, ``pgd_normal_start``, ``trades_kl``, ``pgd_exits``;
 * :mod:`.fgsm` - ``fgsm_rs``, ``fgm``;
 * :mod:`.deepsloth` - ``deepsloth``, ``deepsloth_universal``, ``deepsloth_class_universal`` (multi-exit slowdown);
-* :mod:`.exit_baselines` - ``pgd_final``, ``pgd_avg``, ``pgd_max``, ``noise`` (the slowdown baselines).
+* :mod:`.exit_baselines` - ``pgd_final``, ``pgd_avg``, ``pgd_max``, ``noise`` (the slowdown baselines);
+* :mod:`.uap` - ``uap``, the universal misclassification baseline (DeepFool updates, Moosavi-Dezfooli 2017);
+* :mod:`.deepsloth_accuracy` - ``deepsloth_keep_accuracy``, ``deepsloth_hurt_accuracy`` (accuracy-aware DeepSloth).
 
 Importing this package is cheap: the attacks (torch) load on first use of a name below.
 """

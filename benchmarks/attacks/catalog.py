@@ -50,3 +50,19 @@ NOISE = AttackEntry(
     name="noise", impl=f"{_A}.exit_baselines:noise",
     doc="uniform random noise of the same budget (slowdown baseline)", norms=("linf", "l2", "l1"),
     roles=("slowdown",))
+UAP = AttackEntry(
+    name="uap", impl=f"{_A}.uap:uap",
+    doc="universal adversarial perturbation for misclassification at the final exit (Moosavi-Dezfooli 2017; "
+    "slowdown baseline)", norms=("linf", "l2", "l1"), roles=("slowdown",))
+DEEPSLOTH_KEEP_ACCURACY = AttackEntry(
+    name="deepsloth_keep_accuracy", impl=f"{_A}.deepsloth_accuracy:deepsloth_keep_accuracy",
+    doc="DeepSloth towards a near-uniform target favouring the true label: slowdown that keeps accuracy",
+    norms=("linf", "l2", "l1"), roles=("slowdown",))
+DEEPSLOTH_HURT_ACCURACY = AttackEntry(
+    name="deepsloth_hurt_accuracy", impl=f"{_A}.deepsloth_accuracy:deepsloth_hurt_accuracy",
+    doc="DeepSloth towards a near-uniform target favouring a wrong label: slowdown that destroys accuracy",
+    norms=("linf", "l2", "l1"), roles=("slowdown",))
+PGD_MAX_EXITS = AttackEntry(
+    name="pgd_max_exits", impl=f"{_A}.pgd_max_exits:pgd_max_exits",
+    doc="PGD per exit, the candidate with the largest summed exit cross-entropy kept (PGD-max, multi-exit)",
+    roles=("train",))

@@ -80,15 +80,20 @@ def deepsloth(model: nn.Module, *, norm: str, eps: float, steps: Optional[int], 
     return attack
 
 
-def deepsloth_per_sample(model, x: torch.Tensor, settings, norm: str, eps: float, generator=None) -> torch.Tensor:
-    """DeepSloth on the paper's schedule of ``norm`` (``settings``; the model in eval mode); x_adv in [0, 1]."""
+def deepsloth_per_sample(model, x: torch.Tensor, settings, norm: str, eps: float, generator=None, *,
+                         loss=sloth_loss, linf_steps: Optional[int] = None,
+                         linf_step_size: Optional[float] = None) -> torch.Tensor:
+    """DeepSloth on the paper's schedule of ``norm`` (``settings``; the model in eval mode); x_adv in [0, 1].
+
+    ``loss`` (per-sample, of every exit's logits; default :func:`sloth_loss`) is what the steps descend;
+    ``linf_steps`` / ``linf_step_size`` replace the settings' Linf schedule (the accuracy-aware variants')."""
     x = x.detach()
     if norm == "linf":
-        step = settings.linf_step_size
+        step = settings.linf_step_size if linf_step_size is None else linf_step_size
         start = {"step": step, "eps": eps, "none": 0.0}[settings.linf_random_start]
         delta = project_delta(x, random_delta(x, "linf", start, generator), "linf", eps)
-        for _ in range(settings.linf_steps):
-            g = delta_gradient(model, x, delta, sloth_loss)
+        for _ in range(settings.linf_steps if linf_steps is None else linf_steps):
+            g = delta_gradient(model, x, delta, loss)
             delta = project_delta(x, delta - step * g.sign(), "linf", eps)
     elif norm == "l2":
         radius = eps
@@ -98,12 +103,12 @@ def deepsloth_per_sample(model, x: torch.Tensor, settings, norm: str, eps: float
             if t > 0 and t % settings.l2_decay_every == 0:
                 radius *= 1.0 - settings.l2_gamma
             lr = settings.l2_lr_min + (settings.l2_lr - settings.l2_lr_min) * (1 + math.cos(math.pi * t / steps)) / 2
-            g = delta_gradient(model, x, delta, sloth_loss)
+            g = delta_gradient(model, x, delta, loss)
             delta = project_delta(x, delta - lr * g / row_l2(g).clamp_min(1e-12), "l2", radius)
     elif norm == "l1":
         delta = project_delta(x, random_delta(x, "l1", eps, generator), "l1", eps)
         for _ in range(settings.l1_steps):
-            g = delta_gradient(model, x, delta, sloth_loss)
+            g = delta_gradient(model, x, delta, loss)
             delta = project_delta(x, delta + settings.l1_step_size * sparse_direction(-g, settings.l1_sparsity),
                                   "l1", eps)
     else:
@@ -158,13 +163,23 @@ def _universal_budget(settings, norm: str, eps: float) -> float:
     return eps * (1.0 - settings.l2_gamma) ** settings.universal_l2_epochs if norm == "l2" else eps
 
 
-def crafting_sample(crafting_set: Tuple[torch.Tensor, torch.Tensor], n: int, generator,
-                    label: Optional[int] = None) -> torch.Tensor:
-    """``n`` images of the crafting set (of class ``label``), drawn without replacement by ``generator``."""
-    tx, ty = crafting_set
+def crafting_sample(crafting_set, n: int, generator, label: Optional[int] = None) -> torch.Tensor:
+    """``n`` images of the crafting set (of class ``label``), drawn without replacement by ``generator``.
+
+    The crafting set is ``(images, labels)`` or an :class:`~benchmarks.datasets.EvalSet` (a folder dataset's
+    training split: only the drawn images are decoded)."""
+    if isinstance(crafting_set, (tuple, list)):
+        tx, ty = crafting_set
+    else:
+        tx, ty = None, crafting_set.labels
     idx = torch.arange(ty.shape[0]) if label is None else (ty == label).nonzero().view(-1)
     perm = torch.randperm(idx.numel(), generator=_cpu_generator(generator))
-    return tx[idx[perm[:n]]]
+    chosen = idx[perm[:n]]
+    if tx is not None:
+        return tx[chosen]
+    if chosen.numel() == 0:
+        return torch.empty((0, *crafting_set.shape))
+    return torch.cat([xb for xb, _ in crafting_set.subset(chosen.tolist()).batches(chosen.numel())])
 
 
 def _cpu_generator(generator) -> torch.Generator:

@@ -209,9 +209,11 @@ def evaluate(model: torch.nn.Module, run_config, run_dir: str, *, meter: Any = N
                         progress.save(progress_path)
                     worked = True
                 if ev.slowdown is not None and progress.slowdown is None:
-                    # the slowdown study (multi-exit CIFAR models) works on the test set in memory
-                    group = slowdown_for_run(model, cfg, test=data.tensors(), meter=meter,
-                                             warnings=progress.warnings)
+                    # the slowdown study holds its first evaluation.slowdown.n test points in memory
+                    first = (ev.slowdown or {}).get("n")   # only the points it evaluates are decoded
+                    group = slowdown_for_run(model, cfg, test=(data.head(first) if first else data).tensors(),
+                                             meter=meter,
+                                             warnings=progress.warnings, run_dir=run_dir)
                     with guard.critical():
                         progress.slowdown = group
                         progress.save(progress_path)

@@ -38,3 +38,7 @@ SDN_WRN = ModelEntry(
 TIMM = ModelEntry(
     name="timm", impl=f"{_F}.timm_families:TimmFamily", doc="any timm model name (input normalised; model.input_size "
     "resizes inside the model)", reads=("model.input_size",), fallback=True)
+MSDNET = ModelEntry(
+    name="msdnet", impl=f"{_F}.msdnet:MSDNetFamily",
+    doc="MSDNet (Huang 2018): multi-scale dense network, 6 exits on the coarsest scale (DeepSloth's; multi-exit)",
+    multi_exit=True)

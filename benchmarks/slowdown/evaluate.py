@@ -8,7 +8,8 @@ For a multi-exit model (``model.exits``) and the run's ``evaluation.slowdown`` k
    warning) - never the test set - and the RAD achieved on the test set;
 3. clean early-exit inference on the first ``n`` test samples: per-exit exit fractions, efficacy (trapezoid and
    step), accuracy, mean FLOPs from the actual exits, seconds and energy per sample of batched early exit,
-   batch-1 latency per sample (the first ``latency_n`` samples);
+   batch-1 latency per sample (the first ``latency_n`` samples), and every exit's overthinking (wasteful and
+   destructive) and internal confusion (:mod:`.overthinking`, normalised by the validation split's confusion);
 4. each attack x norm crafted once (it does not depend on the thresholds) and evaluated at every RAD level:
    the same metrics, the attacker's crafting FLOPs (counted forward passes x measured FLOPs per forward, x3 for
    passes with gradients: estimated), seconds and energy, the victim's extra FLOPs and energy, and their ratios
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -29,11 +30,13 @@ from results.keys import SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD, SLOWDOWN_CLEAN, SLOW
 
 from ..attacks.ascent import eval_mode
 from ..attacks.create import create_attack
+from ..datasets.evalset import as_eval_set
 from ..measurement.flops import exit_forward_flops
 from .calibrate import calibrate
 from .counter import ForwardCounter
 from .exits import all_exit_logits, early_exit_batched, early_exit_single, exit_score
 from .metrics import amplification, summarize_exits
+from .overthinking import confusion_stats, overthinking
 
 logger = logging.getLogger("robustperf.slowdown")
 
@@ -74,18 +77,23 @@ def _sub(a: Optional[float], b: Optional[float]) -> Optional[float]:
 def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, torch.Tensor],
                       val: Tuple[torch.Tensor, torch.Tensor], train: Tuple[torch.Tensor, torch.Tensor],
                       meter: Any = None, pue: float = 1.0, seed: int = 0, warnings: Optional[List[str]] = None,
-                      log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+                      log: Optional[Callable[[str], None]] = None,
+                      surrogates: Sequence[Tuple[torch.nn.Module, Dict[str, Any]]] = ()) -> Dict[str, Any]:
     """Run the slowdown evaluation; return the record's ``slowdown`` group.
 
     Args:
         model: a multi-exit model (``exits``, ``num_exits``), inputs in [0, 1]; evaluated in eval mode.
         cfg: the :class:`recipes.schema.SlowdownConfig`.
-        test, val, train: ``(images, labels)`` of the test set, the calibration split and the attacker's
-            training data (universal crafting).
+        test, val, train: ``(images, labels)`` of the test set, the calibration split (or an
+            :class:`~benchmarks.datasets.EvalSet`, read batch by batch) and the attacker's training data
+            (universal crafting; a pair or an EvalSet, whose drawn samples alone are decoded).
         meter: an energy meter (``window(name)``), or None (energy null).
         pue: facility PUE multiplying measured energy (the record's kWh include it).
         seed: seeds the attacks' random starts and crafting-set draws.
         warnings: a list the caveats are appended to.
+        surrogates: ``(model, info)`` of other runs (transfer, :mod:`.transfer`): every attack is also crafted on
+            each surrogate and evaluated on ``model`` (the victim), recorded as ``<attack>_<norm>@<surrogate>``
+            with ``info`` (both run ids) under ``transfer``; crafting FLOPs are the surrogate's.
     """
     say = log or logger.info
     warnings = warnings if warnings is not None else []
@@ -99,9 +107,11 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
         full = float(flops[-1])
         num_classes = int(model.num_classes) if hasattr(model, "num_classes") else None
 
-        logits = all_exit_logits(model, val[0], cfg.batch_size)
+        val = as_eval_set(val)
+        logits = torch.cat([all_exit_logits(model, xb, cfg.batch_size) for xb, _ in val.batches(cfg.batch_size)],
+                           dim=1)
         scores = exit_score(logits, cfg.rule)
-        correct = logits.argmax(-1) == val[1]
+        correct = logits.argmax(-1) == val.labels
         cals = {}
         for rad in cfg.rads:
             cal = calibrate(scores, correct, flops, cfg.rule, rad, per_exit=cfg.thresholds == "per_exit",
@@ -115,8 +125,11 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
                                 "out)")
             cals[rad] = cal
 
+        val_confusion = confusion_stats(logits.numpy())
+
         def run_exits(images: torch.Tensor, name: str):
-            """Batched early exit at every RAD level; seconds and energy per sample of the first level."""
+            """Batched early exit at every RAD level; seconds and energy per sample of the first level; the
+            overthinking and confusion of every exit on ``images`` (threshold-free, the same at every level)."""
             out = {}
             for i, rad in enumerate(cfg.rads):
                 if i == 0:
@@ -128,6 +141,10 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
                     exits, preds = early_exit_batched(model, images, cfg.rule, cals[rad].taus, cfg.batch_size)
                 out[rad] = summarize_exits(exits.numpy(), (preds == y).numpy(), flops, cfg.split_exit, cfg.rtt_ms)
                 out[rad].update(cost)
+            thinking = overthinking(all_exit_logits(model, images, cfg.batch_size).numpy(), y.numpy(),
+                                    normalize=val_confusion)
+            for rad in cfg.rads:
+                out[rad]["overthinking"] = dict(thinking)
             return out
 
         clean = run_exits(x, "slowdown_clean")
@@ -145,41 +162,48 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
         param = next(model.parameters(), None)
         gen_device = param.device if param is not None else x.device   # attacks run where the model is
         x_dev, y_dev = x.to(gen_device), y.to(gen_device)
-        for attack_name in cfg.attacks:
-            for norm in cfg.norms:
-                name = f"{attack_name}_{norm}"
-                generator = torch.Generator(device=gen_device)
-                generator.manual_seed(seed * 1000 + len(attacked))
-                counter = ForwardCounter(model)
-                attack = create_attack(attack_name, counter, norm=norm, eps=eps_of(cfg, norm), settings=cfg,
-                                       crafting_set=train)
-                with _span(meter, "slowdown_craft") as span:
-                    x_adv = attack(x_dev, y_dev, generator=generator).cpu()
-                craft_flops = counter.flops(full)
-                craft_kwh = _kwh(span.energy_j, pue)
-                results = run_exits(x_adv, "slowdown_attacked")
-                eps = attack.budget
-                for rad, res in results.items():
-                    base = clean[rad]
-                    extra_flops = (res["mean_flops"] - base["mean_flops"]) * n
-                    extra_kwh = _sub(res["kwh_per_sample"], base["kwh_per_sample"])
-                    extra_kwh = None if extra_kwh is None else extra_kwh * n
-                    craft_ms = 1e3 * span.seconds / n
-                    res.update({
-                        "attack": attack_name, "norm": norm, "eps": float(eps),
-                        "efficacy_clean": base["efficacy"], "accuracy_clean": base["accuracy"],
-                        "crafting_flops": craft_flops, "crafting_seconds": span.seconds, "crafting_kwh": craft_kwh,
-                        "victim_extra_flops": extra_flops, "victim_extra_kwh": extra_kwh,
-                        "amplification_flops": amplification(extra_flops, craft_flops),
-                        "amplification_energy": amplification(extra_kwh, craft_kwh),
-                        "amplification_latency": amplification(
-                            res["edge_cloud_latency_ms"] - base["edge_cloud_latency_ms"], craft_ms),
-                    })
-                attacked[name] = results
-                r0 = results[cfg.rads[0]]
-                say(f"slowdown: {name}: efficacy {r0['efficacy_clean']:.3f} -> {r0['efficacy']:.3f}, accuracy "
-                    f"{r0['accuracy_clean']:.1f}% -> {r0['accuracy']:.1f}% (RAD{cfg.rads[0] * 100:g}%), crafting "
-                    f"{craft_flops:.3g} FLOPs for {r0['victim_extra_flops']:.3g} extra victim FLOPs")
+        crafters = [(model, full, None)]
+        for sur, info in surrogates:
+            sur.eval()
+            sur_full = float(exit_forward_flops(sur, tuple(x.shape[1:]))["exit_cumulative_flops"][-1])
+            crafters.append((sur, sur_full, info))
+        for (crafter, crafter_flops, info), attack_name, norm in (
+                (c, a, m) for c in crafters for a in cfg.attacks for m in cfg.norms):
+            name = f"{attack_name}_{norm}" + ("" if info is None else f"@{info['surrogate']}")
+            generator = torch.Generator(device=gen_device)
+            generator.manual_seed(seed * 1000 + len(attacked))
+            counter = ForwardCounter(crafter)
+            attack = create_attack(attack_name, counter, norm=norm, eps=eps_of(cfg, norm), settings=cfg,
+                                   crafting_set=train)
+            with _span(meter, "slowdown_craft") as span:
+                x_adv = attack(x_dev, y_dev, generator=generator).cpu()
+            craft_flops = counter.flops(crafter_flops)
+            craft_kwh = _kwh(span.energy_j, pue)
+            results = run_exits(x_adv, "slowdown_attacked")
+            eps = attack.budget
+            for rad, res in results.items():
+                base = clean[rad]
+                extra_flops = (res["mean_flops"] - base["mean_flops"]) * n
+                extra_kwh = _sub(res["kwh_per_sample"], base["kwh_per_sample"])
+                extra_kwh = None if extra_kwh is None else extra_kwh * n
+                craft_ms = 1e3 * span.seconds / n
+                res.update({
+                    "attack": attack_name, "norm": norm, "eps": float(eps),
+                    "efficacy_clean": base["efficacy"], "accuracy_clean": base["accuracy"],
+                    "crafting_flops": craft_flops, "crafting_seconds": span.seconds, "crafting_kwh": craft_kwh,
+                    "victim_extra_flops": extra_flops, "victim_extra_kwh": extra_kwh,
+                    "amplification_flops": amplification(extra_flops, craft_flops),
+                    "amplification_energy": amplification(extra_kwh, craft_kwh),
+                    "amplification_latency": amplification(
+                        res["edge_cloud_latency_ms"] - base["edge_cloud_latency_ms"], craft_ms),
+                })
+                if info is not None:
+                    res["transfer"] = dict(info)
+            attacked[name] = results
+            r0 = results[cfg.rads[0]]
+            say(f"slowdown: {name}: efficacy {r0['efficacy_clean']:.3f} -> {r0['efficacy']:.3f}, accuracy "
+                f"{r0['accuracy_clean']:.1f}% -> {r0['accuracy']:.1f}% (RAD{cfg.rads[0] * 100:g}%), crafting "
+                f"{craft_flops:.3g} FLOPs for {r0['victim_extra_flops']:.3g} extra victim FLOPs")
 
         ref_test = max(100.0 * float((lg.argmax(-1) == y).float().mean())
                        for lg in all_exit_logits(model, x, cfg.batch_size))
@@ -197,4 +221,4 @@ def evaluate_slowdown(model: torch.nn.Module, cfg, *, test: Tuple[torch.Tensor, 
             "calibration": first["calibration"], SLOWDOWN_CLEAN: first[SLOWDOWN_CLEAN],
             SLOWDOWN_ATTACKS: first[SLOWDOWN_ATTACKS], SLOWDOWN_BY_RAD: by_rad,
             "source": {**SOURCES, "energy": getattr(meter, "source", None) if meter is not None else None,
-                       "n": n, "val_n": int(val[1].shape[0])}}
+                       "n": n, "val_n": len(val)}}

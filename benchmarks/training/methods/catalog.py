@@ -61,3 +61,13 @@ SDN_PGD = MethodEntry(
     name="sdn_pgd", impl=f"{_M}.sdn:SDNEndToEndPGD", doc="SDN end to end, PGD on every exit", reads=_PGD,
     name_part="pgd{attack.steps}", train_attack="pgd_exits", multi_exit=True,
     paper="Hong et al. 2021, https://arxiv.org/abs/2010.02432")
+SDN_IC_ONLY_PGD_AVG = MethodEntry(
+    name="sdn_ic_only_pgd_avg", impl=f"{_M}.sdn_pgd:SDNICOnlyPGDAvg",
+    doc="SDN IC-only, the ICs on PGD-avg examples (the paper's 'PGD-10 (Avg.)')", reads=_IC_PHASE + _PGD,
+    name_part="pgd-avg{attack.steps}", train_attack="pgd_exits", multi_exit=True,
+    paper="Hong et al. 2021, https://arxiv.org/abs/2010.02432")
+SDN_IC_ONLY_PGD_MAX = MethodEntry(
+    name="sdn_ic_only_pgd_max", impl=f"{_M}.sdn_pgd:SDNICOnlyPGDMax",
+    doc="SDN IC-only, the ICs on PGD-max examples (the paper's 'PGD-10 (Max.)')", reads=_IC_PHASE + _PGD,
+    name_part="pgd-max{attack.steps}", train_attack="pgd_max_exits", multi_exit=True,
+    paper="Hong et al. 2021, https://arxiv.org/abs/2010.02432")

@@ -22,7 +22,8 @@ EPS = {"linf": 0.1, "l2": 0.8}
 SETTINGS = SlowdownConfig(linf_eps=0.1, linf_steps=3, linf_step_size=0.03, l2_eps=1.0, l2_steps=4, l2_decay_every=2,
                           l1_eps=4.0, l1_steps=3, baseline_steps=2, universal_n=20, universal_linf_steps=2,
                           universal_l2_epochs=2, universal_l2_steps=1, universal_l1_steps=2,
-                          universal_batch_size=10, batch_size=8)
+                          universal_batch_size=10, batch_size=8, uap_n=10, uap_passes=2,
+                          accuracy_aware_steps=3)
 
 
 def _cases():

@@ -233,6 +233,13 @@ def test_workload_fills_the_record_group_and_the_analysis_section_reports_it(sdn
     for rk, part in group["by_rad"].items():
         for entry in [part["clean"], *part["attacks"].values()]:
             assert sum(entry["exit_fraction"]) == pytest.approx(1.0) and len(entry["exit_fraction"]) == 7
+            thinking = entry["overthinking"]       # SDN overthinking and confusion, one value per exit
+            assert len(thinking["confusion_per_exit"]) == 7 and thinking["confusion_per_exit"][-1] == 0.0
+            assert sum(thinking["first_correct_fraction"]) + thinking["never_correct"] == pytest.approx(1.0)
+            assert thinking["confusion_normalized"] is not None and thinking["n"] == 40
+        # DeepSloth pushes every IC towards uniform while the final exit stays confident: more confusion
+        confusion = {k: v["overthinking"]["confusion"] for k, v in [("clean", part["clean"]), *part["attacks"].items()]}
+        assert confusion["deepsloth_linf"] > confusion["clean"]
         ds = part["attacks"]["deepsloth_linf"]
         assert part["calibration"]["degenerate"] is False
         assert ds["victim_extra_flops"] > 0 and ds["crafting_flops"] == pytest.approx(

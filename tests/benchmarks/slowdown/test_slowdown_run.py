@@ -72,10 +72,11 @@ def test_cifar10_recipe_expands_to_the_papers_sdns_and_the_defence_grid():
     runs = load_recipe(str(ROOT / "recipes" / "deepsloth-cifar10.yaml")).runs()
     pairs = {(r.config["model"]["arch"], r.config["training"]["loss"]) for r in runs}
     assert {a for a, _ in pairs} == {"sdn_vgg16", "sdn_resnet56", "sdn_mobilenet"}
-    assert {m for a, m in pairs if a == "sdn_vgg16"} == {"sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_sloth",
-                                                         "sdn_ic_only_sloth_pgd"}
-    assert all(catalog.get("methods", m).multi_exit for _, m in pairs) and len(runs) == 6
+    assert {m for a, m in pairs if a == "sdn_vgg16"} == {"sdn_ic_only", "sdn_ic_only_pgd", "sdn_ic_only_pgd_max",
+                                                         "sdn_ic_only_sloth", "sdn_ic_only_sloth_pgd"}
+    assert all(catalog.get("methods", m).multi_exit for _, m in pairs) and len(runs) == 7
     cfg = slowdown_config(runs[0].config["evaluation"]["slowdown"])
-    assert cfg.rads == (0.05, 0.15) and set(cfg.norms) == {"linf", "l2", "l1"} and len(cfg.attacks) == 7
+    assert cfg.rads == (0.05, 0.15) and set(cfg.norms) == {"linf", "l2", "l1"} and len(cfg.attacks) == 8
+    assert "uap" in cfg.attacks
     assert cfg.linf_eps == 0.03125 and cfg.l2_steps == 550 and cfg.l1_eps == 8.0   # the paper's defaults
     assert all(r.config["data"]["holdout_fraction"] > 0 for r in runs)
