@@ -122,8 +122,3 @@ def check_slowdown(path: str, value: Any, file: Optional[str] = None) -> Dict[st
 def slowdown_config(value: Dict[str, Any]) -> SlowdownConfig:
     """The :class:`SlowdownConfig` of a validated ``evaluation.slowdown`` mapping."""
     return SlowdownConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
-
-
-def slowdown_config(value: Dict[str, Any]) -> SlowdownConfig:
-    """The :class:`SlowdownConfig` of a validated ``evaluation.slowdown`` mapping."""
-    return SlowdownConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
