@@ -28,6 +28,8 @@ bound                 variable                         default    guards
 ``line_bytes``        ROBUSTPERF_MAX_LINE_BYTES        65536      one line of a dataset's annotation file
 ``zoo_cards``         ROBUSTPERF_MAX_ZOO_CARDS         10000      training cards read from one folder (``robustperf zoo cost --cards``)
 ``card_number``       ROBUSTPERF_MAX_CARD_NUMBER       100000000  a number of a training card (epochs, images per epoch, ...)
+``groups``            ROBUSTPERF_MAX_GROUPS            100        distinct values of ``robustperf analyze --by`` (each refits the laws)
+``budgets``           ROBUSTPERF_MAX_BUDGETS           100        ``robustperf analyze --budgets`` values
 ====================  ===============================  =========  ====================================================================
 
 A variable that is set must hold a positive integer (digits only) no larger than its bound's ceiling
@@ -69,6 +71,8 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     "line_bytes": ("ROBUSTPERF_MAX_LINE_BYTES", 65_536),
     "zoo_cards": ("ROBUSTPERF_MAX_ZOO_CARDS", 10_000),
     "card_number": ("ROBUSTPERF_MAX_CARD_NUMBER", 100_000_000),
+    "groups": ("ROBUSTPERF_MAX_GROUPS", 100),
+    "budgets": ("ROBUSTPERF_MAX_BUDGETS", 100),
 }
 #: bound name -> the largest value its variable may raise it to, where the code past it would fail another way
 #: (nested values deeper than 500 levels exhaust Python's recursion in repr, json and comparisons)

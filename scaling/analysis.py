@@ -39,10 +39,12 @@ from .table import RECORD_COLUMNS, has_columns, numeric_column, parse_expression
 #: mapping key -> the flag that sets it
 OPTIONS = {"flops": "--flops-col", "acc": "--acc-col", "cost": "--cost-col", "co2": "--co2-col",
            "kwh": "--kwh-col", "facet": "--facet", "time": "--time-col", "features": "--feature",
-           "group": "--group"}
+           "group": "--group", "params": "--params-col", "samples": "--samples-col", "error": "--error-col",
+           "loss": "--loss-col", "by": "--by"}
 #: what each column role holds, in messages
 ROLES = {"flops": "FLOPs", "acc": "accuracy", "cost": "cost", "co2": "CO2", "kwh": "kWh", "facet": "facet",
-         "time": "time", "features": "factor", "group": "group"}
+         "time": "time", "features": "factor", "group": "group",
+         "params": "parameter-count", "samples": "samples-seen", "error": "error", "loss": "loss", "by": "group-by"}
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Options:
     """coverage of the split-conformal forecast intervals"""
     quantiles: Tuple[float, ...] = (0.9, 0.1)
     """quantiles of the quantile-regression trend (0.1: the 10 % most efficient runs)"""
+    budgets: Tuple[float, ...] = ()
+    """compute budgets (FLOPs column's unit) of the compute-optimal allocation; () = the largest observed, x10,
+    x100"""
 
 
 def _resolve(table: pd.DataFrame, mapping: Mapping, key: str) -> Optional[str]:
@@ -197,6 +202,10 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
             skipped[name] = reason
     report["sections"] = [n for n in names if n not in skipped]
     report["skipped_sections"] = skipped
+    if mapping.by and mapping.by != NONE:
+        from .groups import fit_groups  # the per-group fits rerun this function on each group's rows
+
+        fit_groups(ctx, run_analysis)
     report["notes"] = notes
     if not report["sections"] and sections is None:  # a chosen subset may well all be skipped
         raise _nothing_to_analyse(table, mapping, cols, skipped)

@@ -48,6 +48,12 @@ def add_arguments(parser) -> None:
                            "the seed; other tables: none)")
     cols.add_argument("--usd-per-kwh", type=float, help="electricity price, to forecast kWh from $ when no kWh "
                                                         "column is mapped")
+    cols.add_argument("--params-col", dest="params", help="parameter count N of the joint law (default params)")
+    cols.add_argument("--samples-col", dest="samples", help="training samples seen D of the joint law")
+    cols.add_argument("--error-col", dest="error", help="robust error the joint law is fitted to (default 100 - acc)")
+    cols.add_argument("--loss-col", dest="loss", help="robust test loss the joint law is fitted to")
+    cols.add_argument("--by", metavar="COL", help="fit the laws per value of COL and test whether the groups' "
+                                                  "exponents differ")
     cols.add_argument("--mapping", metavar="YAML", help="mapping file with the keys above")
     parser.add_argument("--set", dest="pricing", action="append", default=[], metavar="measurement.KEY=VALUE",
                         help="results directory only: re-price every run from its raw measurements first, e.g. "
@@ -68,6 +74,9 @@ def add_arguments(parser) -> None:
     fit.add_argument("--conformal-level", type=float, default=0.9, metavar="P",
                      help="coverage of the split-conformal forecast intervals (default 0.9)")
     cols.add_argument("--time-col", dest="time", help="year/time column of the quantile-regression trend")
+    fit.add_argument("--budgets", type=float, nargs="+", default=[], metavar="FLOPS",
+                     help="compute budgets (the FLOPs column's unit) of the compute-optimal allocation (default: "
+                          "the largest observed FLOPs, x10, x100)")
     fit.add_argument("--drop-nonpositive", action="store_true",
                      help="exclude (and report) runs with non-positive FLOPs instead of failing")
     fit.add_argument("--no-figures", action="store_true", help="write the reports only")
@@ -103,12 +112,14 @@ def main(args) -> int:
         raise TableError(f"--seed must be in 0 .. 2**32 - 1 (numpy's seed range), got {args.seed}")
     if not math.isfinite(args.collapse):
         raise TableError(f"--collapse must be a finite accuracy in percent, got {args.collapse}")
+    check_budgets(args.budgets, TableError)
     _check_output(args.output, TableError)
     mapping = load_mapping(args.mapping) if args.mapping is not None else Mapping()
     mapping = mapping.merged(Mapping(
         flops=args.flops, acc=args.acc, cost=args.cost, co2=args.co2, kwh=args.kwh,
         features=tuple(args.features) if args.features else None, facet=args.facet,
-        group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh, time=args.time))
+        group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh, time=args.time,
+        params=args.params, samples=args.samples, error=args.error, loss=args.loss, by=args.by))
     price = mapping.usd_per_kwh
     if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float))
                               or not math.isfinite(price) or price <= 0):
@@ -127,7 +138,8 @@ def main(args) -> int:
                       targets=tuple(args.targets), seed=args.seed, n_boot=args.bootstrap,
                       figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive,
                       envelope_yscale=args.envelope_yscale,
-                      cuts=tuple(sorted(args.cuts)), conformal_level=args.conformal_level)
+                      cuts=tuple(sorted(args.cuts)), conformal_level=args.conformal_level,
+                      budgets=tuple(args.budgets))
     report = analyze(table, mapping, args.output, options, source=args.source, problems=problems)
     for name, reason in report["skipped_sections"].items():
         if not any(note.startswith(f"{name}: ") for note in report["notes"]):
@@ -168,6 +180,17 @@ def check_targets(targets, error) -> None:
             raise error("--targets: 100 % robust accuracy is not a target a law fitted on robust accuracies can "
                         "forecast (the saturating and error laws reach it only at infinite compute, the power law "
                         "only by extrapolating without bound); give targets below 100")
+
+
+def check_budgets(budgets, error) -> None:
+    """``--budgets``: at most the ``budgets`` limit of them, each a positive finite amount of compute."""
+    from recipes.limits import limit, over_limit_message
+
+    if len(budgets) > limit("budgets"):
+        raise error("--budgets: " + over_limit_message("budgets", "the number of compute budgets", len(budgets)))
+    for b in budgets:
+        if not math.isfinite(b) or b <= 0:
+            raise error(f"--budgets are amounts of compute in the FLOPs column's unit, each > 0; got {b:g}")
 
 
 def _check_output(path: str, error) -> None:
