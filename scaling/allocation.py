@@ -84,6 +84,15 @@ _BOUNDS = [(-30.0, 30.0), (-200.0, 200.0), (-200.0, 200.0), (0.0, 5.0), (0.0, 5.
 
 
 def _fit_from(starts, log_n, log_d, log_l, delta) -> Optional[Tuple[float, np.ndarray]]:
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    # one BLAS thread: L-BFGS-B's tiny 5-parameter steps go through BLAS, and threads spinning on them cost
+    # twenty times the work on a shared machine
+    with threadpool_limits(limits=1):
+        return _fit_each(starts, log_n, log_d, log_l, delta)
+
+
+def _fit_each(starts, log_n, log_d, log_l, delta) -> Optional[Tuple[float, np.ndarray]]:
     best = None
     for start in starts:
         res = minimize(_objective, start, args=(log_n, log_d, log_l, delta), jac=True, method="L-BFGS-B",
