@@ -251,6 +251,10 @@ def draw_figures(ctx, report: Dict[str, Any], out_dir: str) -> List[str]:
 
     for name in report["sections"]:
         get_section(name).figures(ctx.fits[name], ctx, save)
+    if report.get("by"):
+        from .groups import draw
+
+        draw(ctx, report, save)
     return [os.path.relpath(p, out_dir) for p in paths]
 
 

@@ -71,6 +71,7 @@ def fit_groups(ctx, run: Callable) -> None:
         for name in names:
             ctx.report[name].setdefault("groups", {})[value] = sub_report.get(name, {"skipped": "not run"})
         fits[value] = sub_ctx
+    ctx.fits["by"] = fits  # the groups' contexts, for the figure (not a section: never in report["sections"])
     if "envelope" in names and len(groups) >= 2:
         ctx.report["envelope"]["group_difference"] = envelope_difference(ctx, groups, fits)
 
@@ -197,3 +198,36 @@ def markdown(r: Dict[str, Any]) -> List[str]:
         lines.append(f"- α({pair['groups'][1]}) − α({pair['groups'][0]}) = {pair['difference']:.3g} "
                      f"{ci_text(pair['difference_ci'], '.3g')} ({diff.get('interval', '')})")
     return lines + [""] + (["Each per-group section's fits: report.json, `<section>.groups.<value>`.", ""])
+
+
+def draw(ctx, report: Dict[str, Any], save) -> None:
+    """``envelope_by_<column>``: each group's runs, envelope points and law on one axis (when fitted)."""
+    from . import plotting  # matplotlib deferred
+
+    fits = {g: f for g, f in (ctx.fits.get("by") or {}).items() if "envelope" in f.fits}
+    if not fits:
+        return
+    fig = plotting.new_figure(6.5, 4.4)
+    ax = fig.subplots()
+    for i, (g, sub) in enumerate(sorted(fits.items())):
+        law, color = sub.fits["envelope"], f"C{i % 10}"
+        kept = sub.y > law.collapse
+        ax.plot(sub.x[kept], sub.y[kept], linestyle="", marker="o", markersize=2.5, alpha=0.35, color=color)
+        ax.scatter(law.points_x_, law.points_y_, s=18, color=color, zorder=3)
+        grid = np.logspace(np.log10(sub.x[kept].min()), np.log10(sub.x[kept].max()), 100)
+        ax.plot(grid, law.predict(grid), color=color, zorder=4,
+                label=f"{report['by']['column']} = {g}: α = {law.alpha_:.3g} {ci_text(law.alpha_ci_, '.3g')}")
+    plotting.log_axis(ax, "x")
+    diff = report.get("envelope", {}).get("group_difference", {})
+    title = "Envelope law per group"
+    if "p_value" in diff:
+        title += f" (exponents differ? p = {diff['p_value']:.2g})"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(ctx.flops_label)
+    ax.set_ylabel(ctx.acc_label)
+    ax.legend(fontsize=7, loc="lower right")
+    save(fig, f"envelope_by_{_stem(report['by']['column'])}")
+
+
+def _stem(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))[:60]

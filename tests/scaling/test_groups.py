@@ -111,3 +111,11 @@ def test_published_table_synthetic_against_not():
     diff = env["group_difference"]
     assert diff["difference"] == pytest.approx(0.00975, abs=2e-5)
     assert diff["p_value"] > 0.05 and diff["difference_ci"][0] < 0 < diff["difference_ci"][1]
+
+
+def test_the_groups_figure_is_drawn(tmp_path):
+    from scaling.analysis import analyze
+
+    report = analyze(two_groups(2, alphas=(0.03, 0.08)), MAPPING, str(tmp_path), Options(n_boot=20),
+                     sections=["envelope"])
+    assert "envelope_by_grp.png" in report["figures"] and (tmp_path / "envelope_by_grp.pdf").stat().st_size > 0
