@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -119,3 +120,23 @@ def test_the_groups_figure_is_drawn(tmp_path):
     report = analyze(two_groups(2, alphas=(0.03, 0.08)), MAPPING, str(tmp_path), Options(n_boot=20),
                      sections=["envelope"])
     assert "envelope_by_grp.png" in report["figures"] and (tmp_path / "envelope_by_grp.pdf").stat().st_size > 0
+
+
+def test_numeric_group_values_and_missing_ones(tmp_path):
+    table = two_groups(3, alphas=(0.03, 0.08), labels=(0.0, 0.7))
+    table.loc[:9, "grp"] = np.nan
+    env = _difference(table)
+    assert set(env["groups"]) == {"0.0", "0.7"}
+    report, _ = run_analysis(table, MAPPING, Options(n_boot=5, figures=False), sections=["envelope"])
+    assert report["by"]["missing"] == 10 and sum(report["by"]["groups"].values()) == 290
+
+
+def test_too_many_groups_exit_2_naming_the_bound(tmp_path):
+    path = tmp_path / "t.csv"
+    table = two_groups(0)
+    table["grp"] = np.arange(len(table)) % 5
+    table.to_csv(path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "robustperf", "analyze", str(path), "--flops-col", "flops",
+                           "--acc-col", "acc", "--by", "grp", "-o", str(tmp_path / "o"), "--no-figures"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "ROBUSTPERF_MAX_GROUPS": "4"})
+    assert proc.returncode == 2 and "ROBUSTPERF_MAX_GROUPS" in proc.stderr and "Traceback" not in proc.stderr
