@@ -128,8 +128,11 @@ class AllocationSection(Section):
                     "meaning": "FLOPs (in the FLOPs column's unit) per parameter per sample seen: C = k N D"}
         budgets = []
         for b in alloc["budgets"]:
-            entry = {"flops": b["flops"], "how": "extrapolated" if b["flops"] > float(np.max(ctx.x_all[
-                ctx.valid_x])) else "estimated"}
+            inside = (b["flops"] <= float(np.max(ctx.x_all[ctx.valid_x]))
+                      and fit["n"].min() <= b["params"] <= fit["n"].max()
+                      and fit["d"].min() <= b["samples"] <= fit["d"].max())
+            entry = {"flops": b["flops"], "how": "estimated" if inside else "extrapolated",
+                     "how_rule": "estimated: the budget and its best N and D inside the observed ranges"}
             for key in ("params", "samples", "error"):
                 entry[key] = {"value": b[key], "ci": b[f"{key}_ci"]}
             if fit.get("train_size"):
@@ -150,8 +153,8 @@ class AllocationSection(Section):
 
     def console(self, part) -> List[str]:
         law = part["law"]
-        lines = ["L(N, D) = " + " + ".join([f"{law['E']['value']:.3g}", f"{law['A']['value']:.3g}/N^{law['a']['value']:.3g}",
-                                             f"{law['B']['value']:.3g}/D^{law['b']['value']:.3g}"])
+        v = {k: law[k]["value"] for k in NAMES}
+        lines = [f"L(N, D) = {v['E']:.3g} + {v['A']:.3g}/N^{v['a']:.3g} + {v['B']:.3g}/D^{v['b']:.3g}"
                  + f" (a 95% CI {ci_text(law['a']['ci'], '.3g')}, b {ci_text(law['b']['ci'], '.3g')})"]
         for b in part.get("budgets", []) if isinstance(part.get("budgets"), list) else []:
             lines.append(f"budget {b['flops']:.3g}: N = {b['params']['value']:.3g} "
@@ -162,8 +165,9 @@ class AllocationSection(Section):
 
     def markdown(self, part, report) -> List[str]:
         law = part["law"]
-        lines = [f"## {self.title}", "", f"{part['formula']}, fitted to {part['target']} (`{part['columns']['target']}`)"
-                 f" on {part['n_rows']} runs by the method of {part['method']}; {part['interval']}.", ""]
+        lines = [f"## {self.title}", "",
+                 f"{part['formula']}, fitted to {part['target']} (`{part['columns']['target']}`) on "
+                 f"{part['n_rows']} runs by the method of {part['method']}; {part['interval']}.", ""]
         lines += md_table(["parameter", "value", "95 % CI"],
                           [[k, num(law[k]["value"]), ci_text(law[k]["ci"], ".3g")] for k in NAMES])
         if not isinstance(part.get("budgets"), list):
