@@ -10,13 +10,17 @@ config.attack.steps, config.training.ema_decay). For other tables name them: a c
     robustperf analyze results.csv -o out --flops-col 'train_flops*epochs' --acc-col aa_robust_acc \\
         --cost-col 'train_electricity_cost*epochs' --feature at --feature at_steps --facet synthetic_data
 
-or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh, time) in a --mapping
-YAML, with also `sections` (settings of analysis sections), `units` (device, utilisation and CO2 equivalents of
+or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh, time, and params, samples,
+error, loss of the compute-optimal allocation, by of the per-group laws) in a --mapping YAML, with also `sections` (settings of analysis sections), `units` (device, utilisation and CO2 equivalents of
 the pictured forecast costs) and `adapter` (a table adapter such as robustbench); flags override the file. A
 column option set to 'none' switches its section off; a column named explicitly must exist (exit 2). Every
 registered analysis section runs when its columns are there (laws chosen by backtesting, conformal forecasts,
 trends, survival, ...); a section whose columns are missing, or whose fit fails (the envelope law's included),
 prints one line saying why and the others run. No section is required.
+
+--by COLUMN fits every law section per value of COLUMN and tests whether the envelope exponents differ
+(scaling.groups); --budgets FLOPS... asks the allocation section for the best model size, samples seen and error
+at each compute budget (scaling.allocation: the joint law of Hoffmann et al. 2022, approach 3).
 
 exit status: 0; 2 for a mistake (a named column absent, an empty mapping, a bad flag) or when no section can
 run on the table.

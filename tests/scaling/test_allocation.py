@@ -126,3 +126,16 @@ def test_bad_budgets_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "robustperf", "analyze", str(tmp_path / "t.csv"), "-o",
                            str(tmp_path / "o"), "--budgets", "-5"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--budgets" in proc.stderr
+
+
+def test_the_joint_law_is_fitted_per_group_under_by():
+    from scaling.analysis import Options, run_analysis
+    from scaling.mapping import Mapping
+
+    t = pd.concat([joint_table(seed=1).assign(g="x"), joint_table(seed=2).assign(g="y")], ignore_index=True)
+    mapping = Mapping(params="n_params", samples="seen", error="robust_error", flops="compute", acc="none", by="g")
+    report, _ = run_analysis(t, mapping, Options(n_boot=10, figures=False), sections=["allocation"])
+    assert report["by"]["sections"] == ["allocation"]
+    for g in ("x", "y"):
+        part = report["allocation"]["groups"][g]
+        assert part["n_rows"] == 192 and abs(part["law"]["b"]["value"] - TRUE["b"]) < 0.05
