@@ -162,6 +162,15 @@ def main(args) -> int:
         print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
               f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "
               f"R2 {env['r2']:.3f})")
+        for group, part in (env.get("groups") or {}).items():
+            if "alpha" in part:
+                print(f"envelope [{report['by']['column']} = {group}]: alpha = {part['alpha']:.4g} "
+                      f"(95% CI [{part['alpha_ci'][0]:.3g}, {part['alpha_ci'][1]:.3g}])")
+        diff = env.get("group_difference") or {}
+        if "p_value" in diff:
+            print(f"envelope: do the groups' exponents differ? p = {diff['p_value']:.3g} ({diff['test']})"
+                  + (f"; difference {diff['difference']:.3g} [{diff['difference_ci'][0]:.3g}, "
+                     f"{diff['difference_ci'][1]:.3g}]" if "difference" in diff else ""))
     print(f"wrote {args.output}/report.json, report.md and {len(report['figures'])} figure files")
     return 0
 
