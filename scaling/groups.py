@@ -59,7 +59,8 @@ def fit_groups(ctx, run: Callable) -> None:
                         "missing": int(ctx.table[by].isna().sum()), "sections": names}
     if len(groups) < 2:
         ctx.notes.append(f"--by {by}: only {len(groups)} group, nothing to compare")
-    sub_mapping = dataclasses.replace(ctx.mapping, by=None)
+    # the table is already adapted (mapping.adapter ran on it): the groups must not run the adapter again
+    sub_mapping = dataclasses.replace(ctx.mapping, by=None, adapter=None)
     fits: Dict[str, Any] = {}
     for value, mask in groups.items():
         try:

@@ -140,3 +140,14 @@ def test_too_many_groups_exit_2_naming_the_bound(tmp_path):
                            "--acc-col", "acc", "--by", "grp", "-o", str(tmp_path / "o"), "--no-figures"],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "ROBUSTPERF_MAX_GROUPS": "4"})
     assert proc.returncode == 2 and "ROBUSTPERF_MAX_GROUPS" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_by_with_a_table_adapter_runs_the_adapter_once():
+    """The RobustBench leaderboard goes through its adapter; the groups reuse the adapted table."""
+    root = PUBLISHED.parents[2]
+    table = pd.read_csv(root / "tests" / "data" / "robustbench_cifar10_linf.csv")
+    mapping = load_mapping(str(root / "scaling" / "mappings" / "robustbench.yaml")).merged(Mapping(by="additional_data"))
+    report, _ = run_analysis(table, mapping, Options(n_boot=10, figures=False), sections=["envelope"])
+    assert set(report["envelope"]["groups"]) == {"False", "True"}
+    assert all("alpha" in part for part in report["envelope"]["groups"].values())
+    assert "p_value" in report["envelope"]["group_difference"]
