@@ -67,6 +67,8 @@ PAPER_OUT ?= runs/paper
 paper: $(STAMP)
 	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
 		--mapping scaling/mappings/timm-adv-training.yaml -o $(PAPER_OUT)
+	$(VENV)/bin/robustperf analyze tests/data/timm_adv_training_results.csv \
+		--mapping scaling/mappings/timm-adv-training.yaml --by synthetic_data -o $(PAPER_OUT)-by-synthetic
 
 # The compute trend of RobustBench's leaderboards: CIFAR-10 Linf into TRENDS_OUT, CIFAR-100 and ImageNet Linf
 # beside it; each model counted from the zoo table (built) or its architecture's name (by-name), else listed.

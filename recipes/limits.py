@@ -30,6 +30,8 @@ bound                 variable                         default    guards
 ``card_number``       ROBUSTPERF_MAX_CARD_NUMBER       100000000  a number of a training card (epochs, images per epoch, ...)
 ``hypervolume_work``  ROBUSTPERF_MAX_HYPERVOLUME_WORK  10000000   points^(objectives-1) of an exact hypervolume in 3+ objectives
 ``epoch_series``      ROBUSTPERF_MAX_EPOCH_SERIES      512        rows of a record's per-epoch energy series (``energy.epochs``)
+``groups``            ROBUSTPERF_MAX_GROUPS            100        distinct values of ``robustperf analyze --by`` (each refits the laws)
+``budgets``           ROBUSTPERF_MAX_BUDGETS           100        ``robustperf analyze --budgets`` values
 ====================  ===============================  =========  ====================================================================
 
 A variable that is set must hold a positive integer (digits only) no larger than its bound's ceiling
@@ -76,6 +78,8 @@ LIMITS: Dict[str, Tuple[str, int]] = {
     "hypervolume_work": ("ROBUSTPERF_MAX_HYPERVOLUME_WORK", 10_000_000),
     # a record stays small (~15 kB): a longer run keeps every k-th epoch, summed over the k it closes
     "epoch_series": ("ROBUSTPERF_MAX_EPOCH_SERIES", 512),
+    "groups": ("ROBUSTPERF_MAX_GROUPS", 100),
+    "budgets": ("ROBUSTPERF_MAX_BUDGETS", 100),
 }
 #: bound name -> the largest value its variable may raise it to, where the code past it would fail another way
 #: (nested values deeper than 500 levels exhaust Python's recursion in repr, json and comparisons)

@@ -39,10 +39,12 @@ from .table import RECORD_COLUMNS, has_columns, numeric_column, parse_expression
 #: mapping key -> the flag that sets it
 OPTIONS = {"flops": "--flops-col", "acc": "--acc-col", "cost": "--cost-col", "co2": "--co2-col",
            "kwh": "--kwh-col", "facet": "--facet", "time": "--time-col", "features": "--feature",
-           "group": "--group"}
+           "group": "--group", "params": "--params-col", "samples": "--samples-col", "error": "--error-col",
+           "loss": "--loss-col", "by": "--by"}
 #: what each column role holds, in messages
 ROLES = {"flops": "FLOPs", "acc": "accuracy", "cost": "cost", "co2": "CO2", "kwh": "kWh", "facet": "facet",
-         "time": "time", "features": "factor", "group": "group"}
+         "time": "time", "features": "factor", "group": "group",
+         "params": "parameter-count", "samples": "samples-seen", "error": "error", "loss": "loss", "by": "group-by"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class Options:
     """quantiles of the quantile-regression trend (0.1: the 10 % most efficient runs)"""
     years: Tuple[float, ...] = ()
     """years of the forecast by year (default: the table's latest year + 1, + 3, + 5)"""
+    budgets: Tuple[float, ...] = ()
+    """compute budgets (FLOPs column's unit) of the compute-optimal allocation; () = the largest observed, x10,
+    x100"""
 
 
 def _resolve(table: pd.DataFrame, mapping: Mapping, key: str) -> Optional[str]:
@@ -199,6 +204,10 @@ def run_analysis(table: pd.DataFrame, mapping: Mapping, options: Options = Optio
             skipped[name] = reason
     report["sections"] = [n for n in names if n not in skipped]
     report["skipped_sections"] = skipped
+    if mapping.by and mapping.by != NONE:
+        from .groups import fit_groups  # the per-group fits rerun this function on each group's rows
+
+        fit_groups(ctx, run_analysis)
     report["notes"] = notes
     if not report["sections"] and sections is None:  # a chosen subset may well all be skipped
         raise _nothing_to_analyse(table, mapping, cols, skipped)
@@ -244,6 +253,10 @@ def draw_figures(ctx, report: Dict[str, Any], out_dir: str) -> List[str]:
 
     for name in report["sections"]:
         get_section(name).figures(ctx.fits[name], ctx, save)
+    if report.get("by"):
+        from .groups import draw
+
+        draw(ctx, report, save)
     return [os.path.relpath(p, out_dir) for p in paths]
 
 

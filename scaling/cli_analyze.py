@@ -10,13 +10,17 @@ config.attack.steps, config.training.ema_decay). For other tables name them: a c
     robustperf analyze results.csv -o out --flops-col 'train_flops*epochs' --acc-col aa_robust_acc \\
         --cost-col 'train_electricity_cost*epochs' --feature at --feature at_steps --facet synthetic_data
 
-or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh, time) in a --mapping
-YAML, with also `sections` (settings of analysis sections), `units` (device, utilisation and CO2 equivalents of
+or put the same keys (flops, acc, cost, co2, kwh, features, facet, group, usd_per_kwh, time, and params, samples,
+error, loss of the compute-optimal allocation, by of the per-group laws) in a --mapping YAML, with also `sections` (settings of analysis sections), `units` (device, utilisation and CO2 equivalents of
 the pictured forecast costs) and `adapter` (a table adapter such as robustbench); flags override the file. A
 column option set to 'none' switches its section off; a column named explicitly must exist (exit 2). Every
 registered analysis section runs when its columns are there (laws chosen by backtesting, conformal forecasts,
 trends, survival, ...); a section whose columns are missing, or whose fit fails (the envelope law's included),
 prints one line saying why and the others run. No section is required.
+
+--by COLUMN fits every law section per value of COLUMN and tests whether the envelope exponents differ
+(scaling.groups); --budgets FLOPS... asks the allocation section for the best model size, samples seen and error
+at each compute budget (scaling.allocation: the joint law of Hoffmann et al. 2022, approach 3).
 
 exit status: 0; 2 for a mistake (a named column absent, an empty mapping, a bad flag) or when no section can
 run on the table.
@@ -48,6 +52,12 @@ def add_arguments(parser) -> None:
                            "the seed; other tables: none)")
     cols.add_argument("--usd-per-kwh", type=float, help="electricity price, to forecast kWh from $ when no kWh "
                                                         "column is mapped")
+    cols.add_argument("--params-col", dest="params", help="parameter count N of the joint law (default params)")
+    cols.add_argument("--samples-col", dest="samples", help="training samples seen D of the joint law")
+    cols.add_argument("--error-col", dest="error", help="robust error the joint law is fitted to (default 100 - acc)")
+    cols.add_argument("--loss-col", dest="loss", help="robust test loss the joint law is fitted to")
+    cols.add_argument("--by", metavar="COL", help="fit the laws per value of COL and test whether the groups' "
+                                                  "exponents differ")
     cols.add_argument("--mapping", metavar="YAML", help="mapping file with the keys above")
     parser.add_argument("--set", dest="pricing", action="append", default=[], metavar="measurement.KEY=VALUE",
                         help="results directory only: re-price every run from its raw measurements first, e.g. "
@@ -68,6 +78,9 @@ def add_arguments(parser) -> None:
     fit.add_argument("--conformal-level", type=float, default=0.9, metavar="P",
                      help="coverage of the split-conformal forecast intervals (default 0.9)")
     cols.add_argument("--time-col", dest="time", help="year/time column of the quantile-regression trend")
+    fit.add_argument("--budgets", type=float, nargs="+", default=[], metavar="FLOPS",
+                     help="compute budgets (the FLOPs column's unit) of the compute-optimal allocation (default: "
+                          "the largest observed FLOPs, x10, x100)")
     fit.add_argument("--drop-nonpositive", action="store_true",
                      help="exclude (and report) runs with non-positive FLOPs instead of failing")
     fit.add_argument("--year", dest="years", type=float, action="append", metavar="YEAR",
@@ -108,12 +121,14 @@ def main(args) -> int:
         raise TableError(f"--year must be a finite year, got {', '.join(f'{y:g}' for y in args.years)}")
     if not math.isfinite(args.collapse):
         raise TableError(f"--collapse must be a finite accuracy in percent, got {args.collapse}")
+    check_budgets(args.budgets, TableError)
     _check_output(args.output, TableError)
     mapping = load_mapping(args.mapping) if args.mapping is not None else Mapping()
     mapping = mapping.merged(Mapping(
         flops=args.flops, acc=args.acc, cost=args.cost, co2=args.co2, kwh=args.kwh,
         features=tuple(args.features) if args.features else None, facet=args.facet,
-        group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh, time=args.time))
+        group=tuple(args.group) if args.group else None, usd_per_kwh=args.usd_per_kwh, time=args.time,
+        params=args.params, samples=args.samples, error=args.error, loss=args.loss, by=args.by))
     price = mapping.usd_per_kwh
     if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float))
                               or not math.isfinite(price) or price <= 0):
@@ -133,7 +148,7 @@ def main(args) -> int:
                       figures=not args.no_figures, drop_nonpositive=args.drop_nonpositive,
                       envelope_yscale=args.envelope_yscale,
                       cuts=tuple(sorted(args.cuts)), conformal_level=args.conformal_level,
-                      years=tuple(args.years or ()))
+                      years=tuple(args.years or ()), budgets=tuple(args.budgets))
     report = analyze(table, mapping, args.output, options, source=args.source, problems=problems)
     for name, reason in report["skipped_sections"].items():
         if not any(note.startswith(f"{name}: ") for note in report["notes"]):
@@ -152,6 +167,15 @@ def main(args) -> int:
         print(f"envelope: accuracy = {env['C']:.4g} * FLOPs^{env['alpha']:.4g} "
               f"(alpha 95% CI [{env['alpha_ci'][0]:.3g}, {env['alpha_ci'][1]:.3g}], {env['n_points']} bins, "
               f"R2 {env['r2']:.3f})")
+        for group, part in (env.get("groups") or {}).items():
+            if "alpha" in part:
+                print(f"envelope [{report['by']['column']} = {group}]: alpha = {part['alpha']:.4g} "
+                      f"(95% CI [{part['alpha_ci'][0]:.3g}, {part['alpha_ci'][1]:.3g}])")
+        diff = env.get("group_difference") or {}
+        if "p_value" in diff:
+            print(f"envelope: do the groups' exponents differ? p = {diff['p_value']:.3g} ({diff['test']})"
+                  + (f"; difference {diff['difference']:.3g} [{diff['difference_ci'][0]:.3g}, "
+                     f"{diff['difference_ci'][1]:.3g}]" if "difference" in diff else ""))
     print(f"wrote {args.output}/report.json, report.md and {len(report['figures'])} figure files")
     return 0
 
@@ -174,6 +198,17 @@ def check_targets(targets, error) -> None:
             raise error("--targets: 100 % robust accuracy is not a target a law fitted on robust accuracies can "
                         "forecast (the saturating and error laws reach it only at infinite compute, the power law "
                         "only by extrapolating without bound); give targets below 100")
+
+
+def check_budgets(budgets, error) -> None:
+    """``--budgets``: at most the ``budgets`` limit of them, each a positive finite amount of compute."""
+    from recipes.limits import limit, over_limit_message
+
+    if len(budgets) > limit("budgets"):
+        raise error("--budgets: " + over_limit_message("budgets", "the number of compute budgets", len(budgets)))
+    for b in budgets:
+        if not math.isfinite(b) or b <= 0:
+            raise error(f"--budgets are amounts of compute in the FLOPs column's unit, each > 0; got {b:g}")
 
 
 def _check_output(path: str, error) -> None:

@@ -61,8 +61,20 @@ class Mapping:
     """a table adapter run before the analysis (``{name: robustbench, ...its settings}``, see
     :mod:`scaling.adapters`); relative paths in it are relative to the mapping file"""
 
+    params: Optional[str] = None
+    """parameter count N of the joint law (allocation section; default our records' ``params``)"""
+    samples: Optional[str] = None
+    """training samples seen D of the joint law (allocation section; no default)"""
+    error: Optional[str] = None
+    """robust error the joint law is fitted to (instead of 100 - acc)"""
+    loss: Optional[str] = None
+    """robust test loss the joint law is fitted to (instead of an error)"""
+    by: Optional[str] = None
+    """column whose values split the table into groups: every per-group section is fitted per group and the
+    groups' exponents compared (:mod:`scaling.groups`)"""
+
     KEYS = ("flops", "acc", "cost", "co2", "kwh", "features", "facet", "group", "usd_per_kwh", "sections", "units",
-            "time", "adapter")
+            "time", "adapter", "params", "samples", "error", "loss", "by")
 
     def merged(self, other: "Mapping") -> "Mapping":
         """This mapping with every field that ``other`` sets replaced (command line over YAML)."""

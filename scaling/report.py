@@ -87,6 +87,10 @@ def render_markdown(r: Dict[str, Any]) -> str:
         if name in r:
             lines += get_section(name).markdown(r[name], r)
 
+    if r.get("by"):
+        from .groups import markdown as groups_markdown
+
+        lines += groups_markdown(r)
     figs = r.get("figures", [])
     if figs:
         lines += ["## Figures", ""]

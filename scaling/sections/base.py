@@ -103,6 +103,8 @@ class Section:
     core: Sequence[str] = ("flops", "acc")
     needs: Sequence[str] = ()
     option_keys: Dict[str, str] = {}
+    per_group: bool = False
+    """fitted again per group under ``--by`` (:mod:`scaling.groups`): the sections that fit laws"""
 
     def named_columns(self, ctx: AnalysisContext) -> Dict[str, str]:
         """Columns the user named in this section's settings (``sections: {name: {key: column}}``), where ->

@@ -47,6 +47,9 @@ FORECAST = SectionEntry(
 LAW_FORECAST = SectionEntry(
     name="law_forecast", impl=f"{_S}.laws:LawForecastSection", order=610,
     doc="forecast under the chosen law with split-conformal and bootstrap intervals")
+ALLOCATION = SectionEntry(
+    name="allocation", impl=f"{_S}.allocation:AllocationSection", order=620,
+    doc="compute-optimal robust model: joint law of parameters and samples seen, best N and D per budget")
 SLOWDOWN = SectionEntry(
     name="slowdown", impl=f"{_S}.slowdown:SlowdownSection", order=700,
     doc="slowdown attacks on early exits (DeepSloth): efficacy, accuracy, amplification, defence table")

@@ -13,6 +13,7 @@ from .base import Section
 
 class EnvelopeSection(Section):
     title = "Envelope scaling law"
+    per_group = True
 
     def fit(self, ctx):
         o = ctx.options

@@ -20,6 +20,7 @@ class LawsSection(Section):
     """Every candidate law fitted on the envelope points (the best run of each FLOP bin)."""
 
     title = "Candidate laws on the envelope points"
+    per_group = True
     needs = ("envelope",)
 
     def fit(self, ctx):
@@ -48,6 +49,8 @@ class LawsSection(Section):
     def markdown(self, part, report) -> List[str]:
         rows = []
         for law, s in part.items():
+            if law == "groups":  # the per-group fits (--by), rendered by scaling.groups
+                continue
             if "failed" in s:
                 rows.append([f"`{law}`", "failed: " + s["failed"], "", "", "", ""])
                 continue

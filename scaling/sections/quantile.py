@@ -10,6 +10,7 @@ from .base import Section
 
 class QuantileSection(Section):
     title = "Quantile frontier"
+    per_group = True
     needs = ("envelope",)
 
     def fit(self, ctx):

@@ -30,6 +30,7 @@ TARGETS = {
     "early_exit_batched_speedup": (10.0, "min"),
     "methods_overhead_tracking": (0.25, "max"),
     "board_1k_results_seconds": (20.0, "max"),
+    "allocation_fit_seconds": (30.0, "max"),
 }
 
 
