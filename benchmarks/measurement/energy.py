@@ -357,7 +357,8 @@ def merge_totals(per_rank: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     windows: Dict[str, Dict[str, Any]] = {}
     for totals in per_rank:
         for name, win in totals.get("windows", {}).items():
-            windows[name] = dict(win) if name not in windows else _merge_fields(windows[name], win, _SIDE_BY_SIDE)
+            win = {**win, "kinds_j": _split(win)}  # a window saved before the split: its split is unknown
+            windows[name] = win if name not in windows else _merge_fields(windows[name], win, _SIDE_BY_SIDE)
     for win in windows.values():
         energy, seconds = win.get("energy_j"), win.get("seconds")
         win["mean_power_w"] = energy / seconds if energy is not None and seconds else None
