@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from .families import ModelFamily
+from .sdn import MultiExit
 
 __all__ = ["MSDNet", "MSDNetFamily", "layer_scales"]
 
@@ -103,7 +104,7 @@ def layer_scales(n_layer_all: int, n_layer: int, n_scales: int = 3):
     return (n_scales - math.floor(max(0, n_layer - 2) / interval), n_scales - math.floor((n_layer - 1) / interval))
 
 
-class MSDNet(nn.Module):
+class MSDNet(MultiExit, nn.Module):
     """The multi-scale dense network (see the module docstring)."""
 
     def __init__(self, num_classes: int = 10, in_chans: int = 3, input_size: int = 32, exits: int = 6,
@@ -136,21 +137,6 @@ class MSDNet(nn.Module):
         self.final = classifiers[-1]
         self.num_classes = num_classes
         self.arch = "msdnet"
-
-    @property
-    def num_ics(self) -> int:
-        return len(self.heads)
-
-    @property
-    def num_exits(self) -> int:
-        return len(self.heads) + 1
-
-    def backbone_parameters(self) -> List[nn.Parameter]:
-        heads = {id(p) for p in self.heads.parameters()}
-        return [p for p in self.parameters() if id(p) not in heads]
-
-    def ic_parameters(self) -> List[nn.Parameter]:
-        return list(self.heads.parameters())
 
     def exits(self, x: torch.Tensor) -> Generator[torch.Tensor, Optional[torch.Tensor], None]:
         """Each exit's logits in order; ``send(rows)`` keeps those samples for the exits that follow."""

@@ -80,7 +80,30 @@ class _Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-class SDN(nn.Module):
+class MultiExit:
+    """What every multi-exit network shares (SDNs, MSDNet): internal classifiers in ``self.heads`` (every exit but
+    the last), the final classifier elsewhere; the SDN training methods train the two parameter sets apart."""
+
+    heads: nn.ModuleList
+
+    @property
+    def num_ics(self) -> int:
+        return len(self.heads)
+
+    @property
+    def num_exits(self) -> int:
+        return len(self.heads) + 1
+
+    def backbone_parameters(self) -> List[nn.Parameter]:
+        """Every parameter but the ICs' (stem, blocks and the final classifier)."""
+        heads = {id(p) for p in self.heads.parameters()}
+        return [p for p in self.parameters() if id(p) not in heads]
+
+    def ic_parameters(self) -> List[nn.Parameter]:
+        return list(self.heads.parameters())
+
+
+class SDN(MultiExit, nn.Module):
     """A backbone cut into blocks, an IC after the blocks listed in ``ic_after``, and the final classifier.
 
     Args:
@@ -103,22 +126,6 @@ class SDN(nn.Module):
         self.heads = nn.ModuleList(InternalClassifier(c, s, num_classes) for c, s in ic_shapes)
         self.num_classes = num_classes
         self.arch = arch
-
-    @property
-    def num_ics(self) -> int:
-        return len(self.heads)
-
-    @property
-    def num_exits(self) -> int:
-        return len(self.heads) + 1
-
-    def backbone_parameters(self) -> List[nn.Parameter]:
-        """Every parameter but the ICs' (stem, blocks and the final classifier)."""
-        heads = {id(p) for p in self.heads.parameters()}
-        return [p for p in self.parameters() if id(p) not in heads]
-
-    def ic_parameters(self) -> List[nn.Parameter]:
-        return list(self.heads.parameters())
 
     def exits(self, x: torch.Tensor) -> Generator[torch.Tensor, Optional[torch.Tensor], None]:
         """Yield each exit's logits in order, computing the backbone only as far as the next exit needs.

@@ -13,17 +13,11 @@ import results
 from benchmarks.attacks import create_attack
 from benchmarks.evaluation import evaluate, run_autoattack
 from recipes import RunConfig
+from tests.benchmarks._training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 EPS = 0.1
 N = 24
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _config():
