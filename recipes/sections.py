@@ -78,6 +78,13 @@ class TrainingConfig:
                            read_by="training.loss")
     fgsm_alpha: float = _f(1.25, "FGSM step size as a multiple of attack.eps (method fgsm_rs)", min=0.0, max=B.WEIGHT,
                            min_exclusive=True, read_by="training.loss")
+    nfgsm_noise: float = _f(2.0, "N-FGSM noise: the start is uniform in nfgsm_noise x attack.eps (k; method n_fgsm; "
+                                 "0 = no noise)", min=0.0, max=B.WEIGHT, read_by="training.loss")
+    nfgsm_alpha: float = _f(1.0, "N-FGSM step size as a multiple of attack.eps (method n_fgsm)", min=0.0,
+                            max=B.WEIGHT, min_exclusive=True, read_by="training.loss")
+    nfgsm_clip: Optional[float] = _f(None, "N-FGSM projection radius as a multiple of attack.eps (method n_fgsm); "
+                                           "null = no projection (the paper's)", min=0.0, max=B.WEIGHT,
+                                     min_exclusive=True, read_by="training.loss")
     awp_gamma: Optional[float] = _f(None, "adversarial weight perturbation size gamma (Wu 2020; methods at, trades, "
                                           "mart); null = off", min=0.0, max=B.RELATIVE, min_exclusive=True,
                                     read_by="training.loss")
