@@ -62,3 +62,6 @@ REPEATS = SectionEntry(
 METHODS = SectionEntry(
     name="methods", impl=f"{_S}.methods:MethodsSection", order=850,
     doc="cost of robustness by training method over standard training, with the Pareto front")
+LAYERS = SectionEntry(
+    name="layers", impl=f"{_S}.layers:LayerTimeSection", order=830,
+    doc="time by layer type (convolution, normalisation, activation, linear, other) per training method")
