@@ -11,7 +11,8 @@
 * ``n_fgsm``: the training attack of N-FGSM (de Jorge et al. 2022, "Make Some Noise", https://arxiv.org/abs/2206.00614):
   one signed (Linf) or normalised (L2) step of ``step_size`` from x + eta, eta uniform in the ``noise`` x eps ball
   (option ``noise``, k), with no projection onto the eps-ball (option ``clip``: a radius as a multiple of eps,
-  None = none); only the image range [0, 1] is kept. Its perturbation can so reach (k + alpha/eps) x eps in Linf.
+  None = none); only the image range [0, 1] is kept. Its perturbation can so reach (k + alpha/eps) x eps in Linf
+  (its ``budget``: k x eps + step_size, or clip x eps).
   Like ``fgsm_rs`` it runs the model in the caller's mode (train mode during training, as the authors' code).
 """
 from __future__ import annotations
@@ -65,6 +66,8 @@ def n_fgsm(model: nn.Module, *, norm: str, eps: float, steps: Optional[int], ste
             return moved.clamp(0.0, 1.0).detach()
         return project(x, x_adv.detach(), grad, norm, clip * eps, step_size).detach()
 
+    # the perturbation it can end with: the noise's radius plus the step, or the projection's radius
+    attack.budget = clip * eps if clip is not None else noise * eps + step_size
     return attack
 
 

@@ -12,14 +12,17 @@ from typing import List
 
 import numpy as np
 
+from results import Timing
+from results.config_paths import config_path
+
 from ..formatting import md_table, num
 from .base import Section, SkipSection
 
 #: the layer types, as benchmarks.measurement.layers.CATEGORIES (scaling never imports the workloads;
 #: tests/scaling/sections/test_layers_section.py checks the two are equal)
 CATEGORIES = ("convolution", "normalisation", "activation", "linear", "other")
-PREFIX = "timing.layer_profile."
-METHOD = "config.training.loss"
+PREFIX = Timing.path("layer_profile") + "."
+METHOD = config_path("training.loss")
 
 
 class LayerTimeSection(Section):
