@@ -1,4 +1,5 @@
-"""``robustperf profile MODEL``: parameters, MACs and FLOPs of one forward, counted by DeepSpeed.
+"""``robustperf profile MODEL``: parameters (and their memory per storage dtype: fp32, bf16, fp16, fp8, int8), MACs
+and FLOPs of one forward, counted by DeepSpeed.
 
 MODEL is a CIFAR WideResNet (``wrn-28-10``, ``wrn-70-16-gelu``, ``wrn28_10``), a model family (``sdn_vgg16``,
 ``sdn_resnet56``, ``sdn_mobilenet``, ``preact_resnet18``, ...) or any timm model name (``resnet18``). For a
@@ -27,7 +28,7 @@ def add_arguments(parser) -> None:
                         "and 8192 pixels a side; a model and input too large for this machine's memory are refused")
     parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs (default 10; 1 to 10^6)")
     parser.add_argument("--json", action="store_true",
-                        help='print {"model", "params", "forward_macs", "forward_flops"} as JSON')
+                        help='print {"model", "params", "param_bytes", "forward_macs", "forward_flops"} as JSON')
 
 
 #: the most channels ``--input`` takes (images have 1 to 4; a stack of 1024 is already no image)
@@ -84,6 +85,17 @@ def model_config(name: str) -> Dict[str, Any]:
     return {"arch": "wrn", "depth": depth, "width": width, "activation": activation}
 
 
+#: bytes per parameter of each storage dtype (fp8: e4m3 / e5m2; int8 without its scales)
+DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+
+
+def param_bytes(model) -> Dict[str, int]:
+    """The parameters' memory in bytes if stored in each dtype of :data:`DTYPE_BYTES` (parameters only: no
+    buffers, gradients or optimizer state)."""
+    n = sum(p.numel() for p in model.parameters())
+    return {dtype: n * size for dtype, size in DTYPE_BYTES.items()}
+
+
 def profile(name: str, input_shape: Tuple[int, ...], num_classes: int = 10) -> Dict[str, Any]:
     """``{"model", "params", "forward_macs", "forward_flops", "input"}`` of MODEL ``name``."""
     import torch
@@ -108,7 +120,7 @@ def profile(name: str, input_shape: Tuple[int, ...], num_classes: int = 10) -> D
         model = build()
     model = model.to_empty(device="cpu").eval()
     counts = forward_flops_per_sample(model, input_shape)
-    out = {"model": name, **counts, "input": "x".join(map(str, input_shape))}
+    out = {"model": name, **counts, "input": "x".join(map(str, input_shape)), "param_bytes": param_bytes(model)}
     if hasattr(model, "exits"):   # a multi-exit model: exits and the cumulative FLOPs up to each
         from .measurement import exit_forward_flops
 
@@ -119,13 +131,16 @@ def profile(name: str, input_shape: Tuple[int, ...], num_classes: int = 10) -> D
 
 def main(args) -> int:
     result = profile(args.model, parse_input(args.input), parse_classes(args.num_classes))
-    keys = ("model", "params", "forward_macs", "forward_flops", "ics", "exits", "exit_cumulative_flops")
+    keys = ("model", "params", "param_bytes", "forward_macs", "forward_flops", "ics", "exits",
+            "exit_cumulative_flops")
     if args.json:
         print(json.dumps({k: result[k] for k in keys if k in result}))
     else:
         print(f"{result['model']} at {result['input']}: {result['params']:,} params, "
               f"{result['forward_macs'] / 1e9:.2f} GMACs, {result['forward_flops'] / 1e9:.2f} GFLOPs per forward "
               f"(DeepSpeed flops profiler)", file=sys.stdout)
+        print("parameter memory: " + ", ".join(f"{dtype} {size / 2**20:,.2f} MiB"
+                                                for dtype, size in result["param_bytes"].items()))
         if "exits" in result:
             full = result["exit_cumulative_flops"][-1]
             print(f"{result['ics']} internal classifiers + the final classifier = {result['exits']} exits; "

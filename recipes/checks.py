@@ -113,3 +113,40 @@ def check_devices(path: str, value: Any, file: Optional[str]) -> Dict[str, Any]:
             checked[key] = float(number)
         out[model] = checked
     return out
+
+
+#: the keys of model.pretraining and data.synthetic_cost: amounts (finite numbers >= 0) and their source (text)
+PRETRAINING_KEYS = ("flops", "kwh", "device_hours")
+SYNTHETIC_COST_KEYS = ("flops_per_image", "kwh_per_image", "device_hours_per_image")
+_SOURCE_CHARS = 1000
+
+
+def _check_cost(path: str, value: Any, file: Optional[str], amounts) -> Dict[str, Any]:
+    valid = ", ".join(amounts + ("source",))
+    if not isinstance(value, dict) or not value:
+        raise RecipeError(f"expected a mapping of some of: {valid}", file=file, key=path, value=value)
+    out: Dict[str, Any] = {}
+    for key, item in value.items():
+        where = f"{path}.{key}"
+        if key == "source":
+            if not isinstance(item, str) or not item.strip() or len(item) > _SOURCE_CHARS:
+                raise RecipeError(f"expected where the figures come from (text, at most {_SOURCE_CHARS} characters)",
+                                  file=file, key=where, value=item)
+            out[key] = item
+        elif key in amounts:
+            if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item) or item < 0:
+                raise RecipeError("expected a finite number >= 0", file=file, key=where, value=item)
+            out[key] = float(item)
+        else:
+            raise RecipeError(f"unknown key; valid: {valid}", file=file, key=where, value=item)
+    return out
+
+
+def check_pretraining(path: str, value: Any, file: Optional[str]) -> Dict[str, Any]:
+    """``model.pretraining``: ``{flops, kwh, device_hours, source}``, any subset."""
+    return _check_cost(path, value, file, PRETRAINING_KEYS)
+
+
+def check_synthetic_cost(path: str, value: Any, file: Optional[str]) -> Dict[str, Any]:
+    """``data.synthetic_cost``: ``{flops_per_image, kwh_per_image, device_hours_per_image, source}``, any subset."""
+    return _check_cost(path, value, file, SYNTHETIC_COST_KEYS)

@@ -29,7 +29,7 @@ def _type(spec) -> str:
         return "mapping"
     if kind == "strings":
         return "list of strings"
-    if kind == "slowdown":
+    if kind in ("slowdown", "cost"):
         return "mapping or null"
     if kind == "floats":
         return "list of numbers"

@@ -56,6 +56,12 @@ def check_run(cfg: Dict[str, Any], file: Optional[str] = None) -> None:
     if training["warmup_epochs"] >= training["epochs"] and training["warmup_epochs"] > 0:
         raise RecipeError("warm-up must be shorter than training", file=file, key="training.warmup_epochs",
                           value=training["warmup_epochs"])
+    if training.get("swa_start") is not None and training["ema_decay"]:
+        raise RecipeError("one weight average per run: training.swa_start (SWA) or training.ema_decay (EMA)",
+                          file=file, key="training.swa_start", value=training["swa_start"])
+    if training.get("swa_start") is not None and training["swa_start"] > training["epochs"]:
+        raise RecipeError(f"SWA starts after the last epoch ({training['epochs']})", file=file,
+                          key="training.swa_start", value=training["swa_start"])
     if attack["norm"] == "linf" and attack["eps"] > 1:
         raise RecipeError("an Linf eps above 1 exceeds the [0, 1] image range (write 8/255, not 8)", file=file,
                           key="attack.eps", value=attack["eps"])

@@ -14,7 +14,7 @@ from . import bounds as B
 from . import catalog
 from .carbon import check_region
 from .checks import (DEFAULT_CLOUD_PRICES, DEFAULT_DEVICE_TABLE, check_autoattack, check_devices,
-                     check_prices, check_train_size)
+                     check_prices, check_pretraining, check_synthetic_cost, check_train_size)
 from .fields import IS_POSITIVE, IS_SET
 from .fields import key_field as _f
 from .slowdown import check_slowdown
@@ -46,6 +46,12 @@ class DataConfig:
                                   when={"data.synthetic_fraction": IS_POSITIVE})
     synthetic_fraction: float = _f(0.0, "fraction of every training batch drawn from the synthetic data",
                                    min=0.0, max=0.99)
+    synthetic_cost: Optional[Dict[str, Any]] = _f(None, "generation cost of the synthetic images, amortised per "
+                                                        "image: {flops_per_image, kwh_per_image, "
+                                                        "device_hours_per_image, source}, any subset; the record "
+                                                        "adds it x the images of data.synthetic once (never in the "
+                                                        "run id)", kind="cost", check=check_synthetic_cost,
+                                                  identity=False)
     batch_size: int = _f(128, "per-process training batch size", min=1, max=B.IMAGES)
     augment: bool = _f(True, "random crop (padding 4) and horizontal flip for 32x32 data")
     holdout_fraction: float = _f(0.0, "fraction of the training set held out of training (seeded, fixed split) "
@@ -72,6 +78,15 @@ class ModelConfig:
                                          "ImageNet-style timm models on small images); null = as given", min=8,
                                    max=B.PIXELS,
                                read_by="model.arch")
+    init: Optional[str] = _f(None, "local checkpoint the weights start from (a state_dict .pth/.pt or "
+                                   ".safetensors, timm's format, or a finished run's checkpoint: its evaluated "
+                                   "weights); a classifier of another size is left as initialised; never "
+                                   "downloaded; in the run id as its path (the record keeps its SHA-256)",
+                             since="0.3")
+    pretraining: Optional[Dict[str, Any]] = _f(None, "cost of producing model.init, declared: {flops, kwh, "
+                                                     "device_hours, source}, any subset; the record adds it to the "
+                                                     "run's training cost once (never in the run id)",
+                                               kind="cost", check=check_pretraining, identity=False)
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,13 @@ class TrainingConfig:
                            read_by="training.loss")
     fgsm_alpha: float = _f(1.25, "FGSM step size as a multiple of attack.eps (method fgsm_rs)", min=0.0, max=B.WEIGHT,
                            min_exclusive=True, read_by="training.loss")
+    nfgsm_noise: float = _f(2.0, "N-FGSM noise: the start is uniform in nfgsm_noise x attack.eps (k; method n_fgsm; "
+                                 "0 = no noise)", min=0.0, max=B.WEIGHT, read_by="training.loss")
+    nfgsm_alpha: float = _f(1.0, "N-FGSM step size as a multiple of attack.eps (method n_fgsm)", min=0.0,
+                            max=B.WEIGHT, min_exclusive=True, read_by="training.loss")
+    nfgsm_clip: Optional[float] = _f(None, "N-FGSM projection radius as a multiple of attack.eps (method n_fgsm); "
+                                           "null = no projection (the paper's)", min=0.0, max=B.WEIGHT,
+                                     min_exclusive=True, read_by="training.loss")
     awp_gamma: Optional[float] = _f(None, "adversarial weight perturbation size gamma (Wu 2020; methods at, trades, "
                                           "mart); null = off", min=0.0, max=B.RELATIVE, min_exclusive=True,
                                     read_by="training.loss")
@@ -102,15 +124,28 @@ class TrainingConfig:
                           "replayed attack.steps times", min=1, max=B.EPOCHS)
     ema_decay: Optional[float] = _f(None, "EMA decay of the weights (e.g. 0.995); null = no EMA",
                                     min=0.0, max=1.0, min_exclusive=True)
+    swa_start: Optional[int] = _f(None, "stochastic weight averaging (Izmailov 2018) from this epoch on (1-based): "
+                                        "the end-of-epoch weights averaged, BatchNorm statistics recomputed, the "
+                                        "average evaluated; null = no SWA", min=1, max=B.EPOCHS, since="0.3")
+    swa_lr: Optional[float] = _f(None, "constant learning rate of the SWA epochs, at lr_base_batch_size like lr; "
+                                       "null = the run's schedule goes on", min=0.0, max=B.RATE, min_exclusive=True,
+                                 when={"training.swa_start": IS_SET})
     lr: float = _f(0.1, "learning rate at lr_base_batch_size; scaled linearly to the global batch", min=0.0, max=B.RATE,
                    min_exclusive=True)
     lr_base_batch_size: int = _f(128, "global batch size at which lr applies", min=1, max=B.IMAGES)
     optimizer: str = _f("sgd", "timm optimizer name (sgd = SGD with Nesterov momentum)")
     momentum: float = _f(0.9, "optimizer momentum", min=0.0, max=1.0)
     weight_decay: float = _f(5e-4, "weight decay", min=0.0, max=B.DECAY)
-    scheduler: str = _f("cosine", "timm scheduler name", choices=("cosine", "step", "multistep", "plateau",
-                                                                   "tanh", "poly", "none"))
-    warmup_epochs: int = _f(1, "linear warm-up epochs, counted in epochs", min=0, max=B.EPOCHS)
+    scheduler: str = _f("cosine", "learning-rate schedule: a timm scheduler name, or cyclic (linear from 0 up to lr "
+                                  "at cycle_peak and down to 0: FGSM-RS, N-FGSM) or onecycle (torch's OneCycleLR: "
+                                  "DAWNBench), both stepped per update",
+                        choices=("cosine", "step", "multistep", "plateau", "tanh", "poly", "none", "cyclic",
+                                 "onecycle"))
+    cycle_peak: float = _f(0.4, "fraction of all updates at which the cyclic / onecycle learning rate peaks (Wong et "
+                                "al. 2020: 2/5; their and N-FGSM's CIFAR-10 code: 1/2)", min=0.0, max=0.99,
+                           min_exclusive=True, when={"training.scheduler": ("cyclic", "onecycle")})
+    warmup_epochs: int = _f(1, "linear warm-up epochs, counted in epochs (cyclic and onecycle: ignored, their rise "
+                               "is the warm-up)", min=0, max=B.EPOCHS)
     precision: str = _f("fp32", "numeric precision of forward passes (fp16: autocast with a gradient scaler)",
                         choices=("fp32", "bf16", "fp16"))
     clip_grad: Optional[float] = _f(None, "gradient-norm clipping; null = none", min=0.0,
@@ -191,6 +226,12 @@ class MeasurementConfig:
     tdp_watts: Optional[float] = _f(None, "if set and no meter is readable: energy estimated as tdp_watts x "
                                           "devices x time (labelled estimate-tdp)", min=0.0,
                                     max=B.POWER, min_exclusive=True)
+    layer_profile: Optional[int] = _f(None, "epoch (1-based) whose first layer_profile_steps training steps the "
+                                            "torch profiler times by layer type (convolution, normalisation, "
+                                            "activation, linear, other) into timing.layer_profile; null = off",
+                                      min=1, max=B.EPOCHS)
+    layer_profile_steps: int = _f(3, "training steps the layer-type profile covers", min=1, max=1000,
+                                  when={"measurement.layer_profile": IS_SET})
     energy_source: str = _f("auto", "energy backend", choices=catalog.Choices("meters", before=("auto",), after=("none",)))
     sample_hz: float = _f(10.0, "power sampling rate of the background sampler", min=0.1, max=1000.0)
     cloud_usd_per_gpu_hour: Dict[str, Any] = _f(None, "device model -> [low, high] $ per device-hour",

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from .keys import (ACCURACY, CHECKPOINTS, CO2_KG, CONFIG, COST, CREATED, ENERGY, EVALUATION, EVALUATIONS,
-                   FAILURE_REASON, FLOPS, HARDWARE, JOB, METHOD, NAME, ORIGIN, PARAMS, PRICING, RECIPE, RUN_ID, RUNNING,
+                   FAILURE_REASON, FLOPS, HARDWARE, JOB, MEMORY, METHOD, NAME, ORIGIN, PARAMS, PRETRAINING, PRICING, RECIPE,
+                   RUN_ID, RUNNING,
                    SCHEMA_VERSION, SCHEMA_VERSION_KEY, SEED, SLOWDOWN, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD,
                    SLOWDOWN_CLEAN, SLOWDOWN_EXIT_FLOPS, SOFTWARE, STATUS, SURVIVAL, SURVIVAL_FILE_KEY, TIMING,
                    TO_TARGET, TRACKING, TRAINING, UPDATED)
@@ -140,6 +141,8 @@ class Timing(Group):
     eval_seconds: Optional[float] = None
     attack_seconds: Optional[float] = None
     attack_seconds_per_sample: Optional[float] = None
+    #: measurement.layer_profile: seconds by layer type over a few profiled steps (benchmarks.measurement.layers)
+    layer_profile: Optional[dict] = None
 
 
 @dataclass
@@ -372,10 +375,50 @@ class Origin(Group):
     weights: Optional[str] = None
 
 
+@dataclass
+class Pretraining(Group):
+    """Cost from outside the run (all null for a run with neither): the pre-trained start (``model.init``, its
+    file's SHA-256, and ``model.pretraining``'s declared ``flops`` / ``kwh`` / ``device_hours``) and the
+    generated training images (``data.synthetic_cost`` per image x ``synthetic_images``, the images of
+    ``data.synthetic``); ``how`` is ``declared`` (the recipe's figures, not measured here). ``*_with``: the run's
+    training cost (``flops.train_total``, ``energy.train_kwh``, ``cost.device_hours``; those fields stay the
+    run's own) plus both, added once; null where the run's own figure or both declared ones are missing."""
+
+    KEY = PRETRAINING
+    init: Optional[str] = None
+    init_sha256: Optional[str] = None
+    flops: Optional[float] = None
+    kwh: Optional[float] = None
+    device_hours: Optional[float] = None
+    source: Optional[str] = None
+    synthetic_images: Optional[int] = None
+    synthetic_flops: Optional[float] = None
+    synthetic_kwh: Optional[float] = None
+    synthetic_device_hours: Optional[float] = None
+    synthetic_source: Optional[str] = None
+    how: Optional[str] = None
+    train_flops_with: Optional[float] = None
+    train_kwh_with: Optional[float] = None
+    device_hours_with: Optional[float] = None
+
+
+@dataclass
+class Memory(Group):
+    """Peak memory of training in MiB, measured, the largest over resumed sessions: the training process's peak
+    resident set (``getrusage`` ``ru_maxrss``: data, model, optimizer, the per-epoch checks; rank 0's) and the
+    device's peak allocated and reserved by torch's caching allocator (null on the CPU)."""
+
+    KEY = MEMORY
+    host_peak_rss_mb: Optional[float] = None
+    device_peak_allocated_mb: Optional[float] = None
+    device_peak_reserved_mb: Optional[float] = None
+    source: Optional[str] = None
+
+
 #: group key -> its dataclass, in record order. A plug-in adds a group with one entry here (and its dataclass).
 GROUPS: Dict[str, type] = {group.KEY: group for group in (
     Flops, Timing, Energy, Cost, Pricing, Accuracy, Training, Evaluation, Hardware, Software, Checkpoints, Survival,
-    Slowdown, Method, Job, Tracking, ToTarget, Origin)}
+    Slowdown, Method, Job, Tracking, ToTarget, Origin, Pretraining, Memory)}
 
 # the key names other modules build these groups with are fields of them (a rename fails here, at import)
 Slowdown.names(SLOWDOWN_EXIT_FLOPS, SLOWDOWN_CLEAN, SLOWDOWN_ATTACKS, SLOWDOWN_BY_RAD)

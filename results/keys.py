@@ -88,6 +88,10 @@ TO_TARGET = "to_target"
 ORIGIN = "origin"
 
 # the slowdown group (issue 15): early exits and slowdown attacks of a multi-exit model
+#: peak memory of training (results.groups.Memory)
+MEMORY = "memory"
+#: the pre-trained start's and the generated data's declared cost (results.groups.Pretraining)
+PRETRAINING = "pretraining"
 SLOWDOWN = "slowdown"
 SLOWDOWN_EXIT_FLOPS = "exit_cumulative_flops"
 SLOWDOWN_CLEAN = "clean"

@@ -17,6 +17,9 @@ PGD = AttackEntry(
     doc="projected gradient ascent on cross-entropy, uniform random start (Madry 2018)", roles=("train", "check", "evaluation"))
 FGSM_RS = AttackEntry(
     name="fgsm_rs", impl=f"{_A}.fgsm:fgsm_rs", doc="one FGSM step from a uniform random start (Wong 2020)")
+N_FGSM = AttackEntry(
+    name="n_fgsm", impl=f"{_A}.fgsm:n_fgsm",
+    doc="one FGSM step from uniform noise of k x eps, not projected (de Jorge 2022, N-FGSM)")
 PGD_NORMAL_START = AttackEntry(
     name="pgd_normal_start", impl=f"{_A}.pgd:pgd_normal_start",
     doc="PGD on cross-entropy from x + 0.001 N(0, I) (MART's code)")

@@ -25,6 +25,7 @@ class RunHooks(TrainHooks):
         self.meter, self.tracker, self.count_flops_enabled = meter, tracker, count_flops
         self.trainer = None  # set once the trainer is built
         self.nodes = None  # the run's :class:`.nodes.NodeEnergy`, set with the meter
+        self.layers = None  # a LayerProfiler with measurement.layer_profile (benchmarks.measurement.layers)
 
     @contextlib.contextmanager
     def window(self, name: str):
@@ -35,7 +36,14 @@ class RunHooks(TrainHooks):
             epoch = trainer.epoch + 1 if trainer is not None else 0
             if tracker is not None:
                 tracker.epoch_start(epoch, trainer.step) if name == "train" else tracker.eval_start(epoch)
-            yield
+            profiling = self.layers is not None and name == "train"
+            if profiling:
+                self.layers.enter(epoch)
+            try:
+                yield
+            finally:
+                if profiling:
+                    self.layers.leave()
             if tracker is not None:  # not reached when the window ends by an exception (a stop, a divergence)
                 tracker.epoch_stop(epoch) if name == "train" else tracker.eval_stop(epoch)
 
@@ -68,6 +76,8 @@ class RunHooks(TrainHooks):
                      + ("; training stops here (training.stop_at_target)" if target.stop else ""))
 
     def point(self, name: str) -> None:
+        if name == "step" and self.layers is not None:
+            self.layers.step_done()
         self.kill(name)
 
     def _totals(self):

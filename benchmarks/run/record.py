@@ -3,17 +3,19 @@ energy, cost, CO2)."""
 from __future__ import annotations
 
 import os
+import resource
 from typing import Any, Dict, Optional
 
 from results import Checkpoints, Energy, Method, Timing, Training
-from results.keys import (CHECKPOINTS, CO2_KG, COST, ENERGY, FLOPS, HARDWARE, METHOD, PARAMS, PRICING, SEED, SOFTWARE,
-                          TIMING, TO_TARGET, TRAINING)
+from results.groups import Memory, Pretraining
+from results.keys import (CHECKPOINTS, CO2_KG, COST, ENERGY, FLOPS, HARDWARE, MEMORY, METHOD, PARAMS, PRETRAINING,
+                          PRICING, SEED, SOFTWARE, TIMING, TO_TARGET, TRAINING)
 
 from ..measurement.epochs import epoch_series
 from ..measurement import (device_model, forward_flops_per_sample, hardware_info, software_info, summarize,
                            train_flops)
 
-__all__ = ["fill_setup", "fill_training", "fill_measurements", "EVALUATION_OWNED", "cpu_cores"]
+__all__ = ["fill_setup", "fill_training", "fill_measurements", "fill_pretraining", "fill_memory", "EVALUATION_OWNED", "cpu_cores"]
 
 #: Record fields the evaluation fills itself, summed over its resumed sessions.
 EVALUATION_OWNED = {TIMING: Timing.names("eval_seconds", "attack_seconds"),
@@ -104,3 +106,56 @@ def fill_measurements(record: Dict[str, Any], trainer, totals, cfg, dist, nodes:
     for key, value in summary[TIMING].items():
         if value is not None or timing.get(key) is None:
             timing[key] = value
+
+
+def _plus(own, *declared):
+    """The run's own figure plus the declared ones that are there; None without its own or any declared one."""
+    there = [d for d in declared if d is not None]
+    return None if own is None or not there else own + sum(there)
+
+
+def fill_pretraining(record: Dict[str, Any], trainer) -> None:
+    """The ``pretraining`` group: the declared cost of the pre-trained start and of the generated images, and the
+    run's training cost with them. Recomputed from the config and the run's own totals at each fill, so the
+    declared amounts are added exactly once however often the run resumed."""
+    cfg = trainer.cfg
+    pre, syn = cfg.model.pretraining or {}, cfg.data.synthetic_cost or {}
+    if trainer.init is None and not pre and not syn:
+        return
+    group = Pretraining(init=cfg.model.init, init_sha256=(trainer.init or {}).get("init_sha256"),
+                        flops=pre.get("flops"), kwh=pre.get("kwh"), device_hours=pre.get("device_hours"),
+                        source=pre.get("source"), how="declared" if pre or syn else None)
+    synthetic = getattr(trainer.batches, "synthetic", None)
+    if syn and synthetic is not None:
+        n = int(len(synthetic[0]))
+        per = {k: syn.get(f"{k}_per_image") for k in ("flops", "kwh", "device_hours")}
+        group.synthetic_images = n
+        group.synthetic_flops, group.synthetic_kwh, group.synthetic_device_hours = (
+            None if per[k] is None else per[k] * n for k in ("flops", "kwh", "device_hours"))
+        group.synthetic_source = syn.get("source")
+    group.train_flops_with = _plus(record[FLOPS].get("train_total"), group.flops, group.synthetic_flops)
+    group.train_kwh_with = _plus(record[ENERGY].get("train_kwh"), group.kwh, group.synthetic_kwh)
+    group.device_hours_with = _plus(record[COST].get("device_hours"), group.device_hours, group.synthetic_device_hours)
+    record[PRETRAINING].update(group.to_dict())
+
+
+def _larger(before, now):
+    return now if before is None else (before if now is None else max(before, now))
+
+
+def fill_memory(record: Dict[str, Any], device) -> None:
+    """The ``memory`` group: this process's peak RSS and the device's peak allocations so far, each the larger
+    of the record's (an earlier session's) and this session's."""
+    import torch
+
+    group = record[MEMORY]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    allocated = reserved = None
+    if device.type == "cuda":
+        allocated = torch.cuda.max_memory_allocated(device) / 2**20
+        reserved = torch.cuda.max_memory_reserved(device) / 2**20
+    group.update(Memory(
+        host_peak_rss_mb=_larger(group.get("host_peak_rss_mb"), rss),
+        device_peak_allocated_mb=_larger(group.get("device_peak_allocated_mb"), allocated),
+        device_peak_reserved_mb=_larger(group.get("device_peak_reserved_mb"), reserved),
+        source="getrusage" + (" + torch.cuda.max_memory_allocated" if device.type == "cuda" else "")).to_dict())

@@ -18,11 +18,12 @@ import torch
 
 from recipes.errors import UserError
 from results import RECORD_FILE
-from results.keys import HARDWARE, JOB, RECIPE, TO_TARGET
+from results.keys import HARDWARE, JOB, RECIPE, TIMING, TO_TARGET
 
 from ..evaluation import confirm_target, evaluate_run
 from ..interruption import TEST_INTERRUPT_ENV, Preempted, TestInterrupt
 from ..measurement import EnergyMeter
+from ..measurement.layers import LayerProfiler
 from ..tracking import Tracker
 from ..training import Trainer
 from ..recovery import abandon_last
@@ -34,7 +35,7 @@ from .folder import run_logger, write_metrics
 from .hooks import RunHooks
 from .lifecycle import RunLifecycle
 from .nodes import NodeEnergy
-from .record import cpu_cores, fill_measurements, fill_setup, fill_training
+from .record import cpu_cores, fill_measurements, fill_memory, fill_pretraining, fill_setup, fill_training
 from .signals import StopFlag
 
 __all__ = ["run_session"]
@@ -123,6 +124,8 @@ def _start(life, cfg, dist, stack, stop, kill, log, box, *, checkpoint_steps, ch
     trainer = Trainer(cfg, dist, hooks, checkpoint_steps=checkpoint_steps, checkpoint_seconds=checkpoint_seconds,
                       progress=progress)
     hooks.trainer = box["trainer"] = trainer
+    if cfg.measurement.layer_profile is not None and dist.is_main:
+        hooks.layers = LayerProfiler(cfg.measurement.layer_profile, cfg.measurement.layer_profile_steps, dist.device)
     last = checkpoint_path(run_dir, "last")
     previous_energy = None
     state = _resume(trainer, last, run_dir, restart, log) if os.path.exists(last) else None
@@ -192,6 +195,10 @@ def _fill_progress(life, trainer, nodes, cfg, dist) -> None:
         fill_training(life.record, trainer)
         totals = nodes.run_totals() if nodes is not None else None
         fill_measurements(life.record, trainer, totals, cfg, dist, nodes=nodes.nodes if nodes is not None else 1)
+        fill_pretraining(life.record, trainer)
+        fill_memory(life.record, dist.device)
+        if trainer.hooks.layers is not None and trainer.hooks.layers.result is not None:
+            life.record[TIMING]["layer_profile"] = trainer.hooks.layers.result
 
 
 @contextlib.contextmanager

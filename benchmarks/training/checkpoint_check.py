@@ -392,6 +392,8 @@ def check_training_state(state: Any, trainer) -> None:
     check_weights(state["model"], trainer.model.state_dict(), "model")
     if trainer.ema is not None:
         check_weights(state.get("ema"), trainer.ema.module.state_dict(), "ema")
+    if trainer.cfg.training.swa_start is not None:  # SWA's count of averaged epochs (averaging.SwaAverage)
+        _int(_dict(state.get("swa"), "swa", ["epochs"])["epochs"], "swa['epochs']", 0, trainer.cfg.training.epochs)
     check_optimizer(state["optimizer"], trainer.optimizer, "optimizer", trainer.fresh_states["optimizer"])
     # the schedule and scaler as built (not as now: a trainer that resumed before holds what it loaded)
     if trainer.scheduler is not None:

@@ -1,5 +1,6 @@
-"""The run's optimizer and learning-rate schedule: timm's ``create_optimizer_v2`` / ``create_scheduler_v2`` from
-the ``training.*`` keys, and the schedule's state in checkpoints."""
+"""The run's optimizer and learning-rate schedule: timm's ``create_optimizer_v2`` / ``create_scheduler_v2`` (torch's
+cyclic schedules for ``cyclic`` / ``onecycle``, :mod:`.cycles`) from the ``training.*`` keys, and the schedule's
+state in checkpoints."""
 from __future__ import annotations
 
 import math
@@ -9,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch.nn as nn
 
 from .._compat import import_timm
+from .cycles import CYCLES, build_cycle
 
 import_timm()  # timm only through the suite's workaround (benchmarks._compat)
 from timm.optim import create_optimizer_v2  # noqa: E402
@@ -22,12 +24,15 @@ def build_optimizer(training, model: nn.Module, lr: float, updates_per_epoch: in
 
     ``lr`` is the run's scaled learning rate; ``updates_per_epoch`` the optimizer steps of one epoch (replays
     included). ``step`` decays by 10x every third of training, ``multistep`` at 50 % and 75 % (Madry / Rice);
-    ``plateau`` steps once per epoch on the per-epoch check's robust accuracy.
+    ``plateau`` steps once per epoch on the per-epoch check's robust accuracy; ``cyclic`` and ``onecycle`` (torch's,
+    :mod:`.cycles`) once per update.
     """
     t = training
     optimizer = create_optimizer_v2(model, opt=t.optimizer, lr=lr, weight_decay=t.weight_decay, momentum=t.momentum)
     if t.scheduler == "none":
         return optimizer, None, False
+    if t.scheduler in CYCLES:
+        return optimizer, build_cycle(t.scheduler, optimizer, lr, t.epochs * updates_per_epoch, t.cycle_peak), False
     per_epoch = t.scheduler == "plateau"
     kwargs = dict(sched=t.scheduler, num_epochs=t.epochs, warmup_epochs=t.warmup_epochs, min_lr=0.0,
                   step_on_epochs=per_epoch, updates_per_epoch=updates_per_epoch,

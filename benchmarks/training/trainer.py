@@ -31,7 +31,6 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
-from .._compat import import_timm
 from ..datasets import DatasetInfo, dataset_info, eval_set, get_dataset, seed_of, split_size
 from ..models import create_model, model_spec
 from ..models.fits import check_fits, footprint
@@ -40,15 +39,14 @@ from .checkpoint import CHECKPOINT_FORMAT, DamagedCheckpointError, get_rng_state
 from .checkpoint_check import CheckpointMismatch, built, check_training_state
 from .distributed import DistInfo, all_gather_object, all_reduce_sum, broadcast_buffers
 from .errors import Diverged, ResumeError, Stopped
+from .averaging import SwaAverage, build_average
 from .hooks import TrainHooks
+from .init import load_init
 from .methods import get_method
 from .optimizer import build_optimizer, load_scheduler_state, scheduler_state
 from .precision import autocast_factory, grad_scaler
 from .step_flops import StepFlops
 from .target import TargetCheck
-
-import_timm()  # timm only through the suite's workaround (benchmarks._compat)
-from timm.utils import ModelEmaV3  # noqa: E402
 
 __all__ = ["Trainer", "CHECKPOINT_FORMAT"]
 
@@ -107,6 +105,8 @@ class Trainer:
                              (self.info.in_chans, self.info.size, self.info.size), batch=data.batch_size),
                    training=True, device=self.device)
         self.model = create_model(self.spec, self.info.num_classes, self.info.in_chans).to(self.device)
+        #: a pre-trained start (model.init, .init): what was loaded, for the record; None without one
+        self.init = load_init(cfg.model.init, self.model) if cfg.model.init else None
         self.params = sum(p.numel() for p in self.model.parameters())
         self.ddp = None
         if dist.distributed:
@@ -118,14 +118,11 @@ class Trainer:
         self.scaler = grad_scaler(cfg.training.precision, self.device)
         # The method (its attack, loss and step) is bound to the unwrapped model, as the attacks must be.
         self.method = get_method(cfg.training.loss)(self)
-        self.ema = None
-        if cfg.training.ema_decay:
-            self.ema = ModelEmaV3(self.model, decay=cfg.training.ema_decay)
-
         self.global_batch_size = data.batch_size * dist.world_size
         self.lr = cfg.training.lr * self.global_batch_size / cfg.training.lr_base_batch_size
         self.optimizer, self.scheduler, self.schedule_per_epoch = build_optimizer(
             cfg.training, self.model, self.lr, len(self.batches) * self.method.updates_per_batch())
+        self.ema = build_average(self)  # EMA, SWA or None: its .module is what is evaluated and kept
         self.train_attack = self.method.attack
         #: states as built, what a checkpoint's must look like (checkpoint_check; a resumed trainer holds what it read)
         self.fresh_states = {"scheduler": scheduler_state(self.scheduler), "optimizer": built(self.optimizer),
@@ -149,11 +146,8 @@ class Trainer:
         self._last_save = time.monotonic()
 
     def close(self) -> None:
-        """Drop the DDP wrapper, and with it the reducer's reference to the process group.
-
-        Call before destroying the process group: a gloo group destroyed later, from the reducer's
-        deallocation, can deadlock (its destructor joins a worker thread waiting for the GIL).
-        """
+        """Drop the DDP wrapper, and with it the reducer's reference to the process group. Call before destroying
+        the process group: a gloo group destroyed later, from the reducer's deallocation, can deadlock."""
         if self.ddp is not None:
             self.ddp = None
             gc.collect()
@@ -202,6 +196,7 @@ class Trainer:
             "rng": rng,
             "extra": self.hooks_state(),
             "target": self.target.state_dict() if self.target is not None else None,
+            **({"swa": self.ema.state_dict()} if isinstance(self.ema, SwaAverage) else {}),
         }
 
     def hooks_state(self) -> Dict[str, Any]:
@@ -225,6 +220,8 @@ class Trainer:
                               "resume with the same number of processes (torchrun --nproc_per_node)")
         self.model.load_state_dict(state["model"])
         if self.ema is not None:
+            if isinstance(self.ema, SwaAverage):
+                self.ema.load_state_dict(state.get("swa"))
             self.ema.module.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
@@ -328,10 +325,10 @@ class Trainer:
             after_step()
         broadcast_buffers(self.model, self.dist)
         self.global_step += 1
-        if self.ema is not None:
-            self.ema.update(self.model, step=self.global_step)
         if self.scheduler is not None and not self.schedule_per_epoch:
             self.scheduler.step_update(num_updates=self.global_step)
+        if self.ema is not None:  # after the schedule: SWA holds its own learning rate
+            self.ema.update(self.model, step=self.global_step)
         self._stop_agreed = self._stop_agreed or float(stats[3]) > 0
         self._save_agreed = self._save_agreed or float(stats[4]) > 0
         self._batch_stats[0] += total_loss
@@ -375,6 +372,9 @@ class Trainer:
         while self.epoch < epochs and not (self.target is not None and self.target.stop_now):
             if self.step < steps:
                 self._train_epoch_steps(steps)
+            if isinstance(self.ema, SwaAverage):  # the epoch's weights into the average: training time
+                with self.hooks.window("train"):
+                    self._account(self.ema.epoch_end(time.perf_counter()))
             with self.hooks.window("eval"):
                 t0 = time.perf_counter()
                 self.hooks.point("epoch_eval")

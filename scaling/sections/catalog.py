@@ -72,9 +72,12 @@ DEVICES = SectionEntry(
     name="devices", impl=f"{_S}.devices:DevicesSection", order=870,
     doc="accuracy, training time, power and cost by device and dataset (the cost-aware study's Figures 3-6)")
 YEAR_FORECAST = SectionEntry(
-    name="year_forecast", impl=f"{_S}.year_forecast:YearForecastSection", order=620,
+    name="year_forecast", impl=f"{_S}.year_forecast:YearForecastSection", order=625,
     doc="robust accuracy, FLOPs and cost ($) of the model of a given year: compute trend x law x compute per $")
 POWER = SectionEntry(
     name="power", impl=f"{_S}.power:PowerSection", order=855,
     doc="power per epoch of robust vs standard training (the methods study), ratio of average power with a "
         "bootstrap interval")
+LAYERS = SectionEntry(
+    name="layers", impl=f"{_S}.layers:LayerTimeSection", order=830,
+    doc="time by layer type (convolution, normalisation, activation, linear, other) per training method")

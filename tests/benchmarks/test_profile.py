@@ -15,8 +15,11 @@ def _profile(capsys, *argv):
 
 def test_wrn_28_10_json(capsys):
     out = json.loads(_profile(capsys, "wrn-28-10", "--json"))
-    assert set(out) == {"model", "params", "forward_macs", "forward_flops"}
+    assert set(out) == {"model", "params", "param_bytes", "forward_macs", "forward_flops"}
     assert out["model"] == "wrn-28-10" and out["params"] == 36_479_194
+    # parameter memory per storage dtype: 4, 2, 2, 1, 1 bytes a parameter (146 MB in fp32)
+    assert out["param_bytes"] == {"fp32": 4 * 36_479_194, "bf16": 2 * 36_479_194, "fp16": 2 * 36_479_194,
+                                  "fp8": 36_479_194, "int8": 36_479_194}
     assert out["forward_flops"] == pytest.approx(10.5e9, rel=0.01)
     assert out["forward_macs"] == pytest.approx(out["forward_flops"] / 2, rel=0.01)
 
@@ -35,6 +38,7 @@ def test_timm_names_and_input_shape(capsys):
     assert big["forward_macs"] == pytest.approx(4 * small["forward_macs"], rel=0.01)   # 4x the pixels
     text = _profile(capsys, "wrn-16-1")
     assert "params" in text and "GFLOPs" in text
+    assert "parameter memory: fp32" in text and "int8" in text
 
 
 @pytest.mark.parametrize("argv, message", [

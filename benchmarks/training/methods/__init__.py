@@ -7,6 +7,7 @@ standard  natural training (the cost baseline)                       1 train
 at        Madry et al. 2018, PGD adversarial training                k attack + 1 train
 trades    Zhang et al. 2019, TRADES                                  k + 1 attack + 2 train
 fgsm_rs   Wong, Rice & Kolter 2020, "Fast is better than free"       1 attack + 1 train
+n_fgsm    de Jorge et al. 2022, N-FGSM ("Make Some Noise")            1 attack + 1 train
 free      Shafahi et al. 2019, "Adversarial training for free!"      m train (m replays, m optimizer steps)
 mart      Wang et al. 2020, MART                                     k attack + 2 train
 sdn_*     Kaya et al. 2019 SDN; Hong et al. 2021 DeepSloth defences  see :mod:`.sdn` (two phases for ic_only)

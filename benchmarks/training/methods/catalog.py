@@ -6,7 +6,8 @@ group in the project's ``setup.cfg``, as another package registers its own. ``re
 reads beyond ``attack.norm`` and ``attack.eps`` (which every method's per-epoch check reads): a PGD-based method
 reads ``attack.steps`` and ``attack.step_size``, and ``attack.random_start`` where its attack starts where that key
 says (TRADES and MART start at x + 0.001 N(0, I), fgsm_rs always from a uniform point and takes one step of
-``training.fgsm_alpha`` x eps whatever ``attack.steps`` says; free replays each batch ``attack.steps`` times with
+``training.fgsm_alpha`` x eps whatever ``attack.steps`` says; n_fgsm from uniform noise of ``training.nfgsm_noise``
+x eps with one step of ``training.nfgsm_alpha`` x eps, unprojected unless ``training.nfgsm_clip`` is set; free replays each batch ``attack.steps`` times with
 a step of ``attack.step_size`` or eps, its perturbation starting at zero); ``training.awp_gamma`` where
 adversarial weight perturbation is an option. The per-epoch check's ``training.select_*`` keys are every method's.
 """
@@ -31,6 +32,10 @@ FGSM_RS = MethodEntry(
     name="fgsm_rs", impl=f"{_M}.fgsm_rs:FgsmRandomStart", doc="FGSM from a uniform random start",
     reads=("training.fgsm_alpha",), name_part="fgsm", train_attack="fgsm_rs",
     paper="Wong, Rice & Kolter 2020, https://arxiv.org/abs/2001.03994")
+N_FGSM = MethodEntry(
+    name="n_fgsm", impl=f"{_M}.n_fgsm:NFgsm", doc="N-FGSM: one FGSM step from k x eps uniform noise, no projection",
+    reads=("training.nfgsm_noise", "training.nfgsm_alpha", "training.nfgsm_clip"), name_part="nfgsm",
+    train_attack="n_fgsm", paper="de Jorge et al. 2022, https://arxiv.org/abs/2206.00614")
 FREE = MethodEntry(
     name="free", impl=f"{_M}.free:Free", doc="free adversarial training (each batch replayed attack.steps times)",
     reads=_ITERATIVE, name_part="free-m{attack.steps}", paper="Shafahi et al. 2019, https://arxiv.org/abs/1904.12843")
