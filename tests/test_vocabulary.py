@@ -38,12 +38,19 @@ def test_activations():
 
 
 def test_lr_schedulers_are_timms():
-    """Every scheduler name but 'none' builds with timm's create_scheduler_v2, and timm's names are all offered."""
+    """Every scheduler name but 'none' and the per-update cycles (torch's, benchmarks.training.cycles) builds with
+    timm's create_scheduler_v2, and timm's names are all offered."""
     import torch
+
+    from benchmarks._compat import import_timm
+
+    import_timm()  # timm through the suite's one import path (a CUDA torchvision beside a +cpu torch)
     from timm.scheduler import create_scheduler_v2
     from timm.scheduler import scheduler_factory
 
-    names = _choices("training", "scheduler") - {"none"}
+    from benchmarks.training.cycles import CYCLES
+
+    names = _choices("training", "scheduler") - {"none", *CYCLES}
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     for name in sorted(names):
         scheduler, _ = create_scheduler_v2(optimizer, sched=name, num_epochs=4, decay_epochs=1,

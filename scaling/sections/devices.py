@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pandas as pd
 
-from results import Accuracy, Cost, Energy, Timing
+from results import Accuracy, Cost, Energy, Hardware, Timing
 from results.config_paths import config_path
 
 from ..errors import TableError
@@ -29,7 +29,7 @@ from ..formatting import md_table, num
 from .base import Section, SkipSection
 
 DATASET = config_path("data.name")
-GPUS, CPU, DEVICE_MODEL = "hardware.gpus", "hardware.cpu", Cost.path("device_model")
+GPUS, CPU, DEVICE_MODEL = Hardware.path("gpus"), Hardware.path("cpu"), Cost.path("device_model")
 #: figure stem -> (title, [(column candidates in order of preference, short name, axis label)])
 FIGURES = {
     "device_accuracy": ("accuracy", [((Accuracy.path("clean"),), "clean", "clean accuracy (%)"),
