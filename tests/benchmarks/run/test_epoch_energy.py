@@ -35,7 +35,8 @@ def test_per_epoch_energy_sums_to_the_training_energy(tmp_path, tiny_recipe):
     assert energy["source"] == "estimate-tdp" and energy["includes"] == ["cpu"]
     for r in rows:
         assert r["train_cpu_j"] > 0 and r["train_gpu_j"] is None and r["train_dram_j"] is None
-        assert r["train_power_w"] == pytest.approx(10.0) and r["train_energy_j"] == r["train_cpu_j"]
+        # the estimate's clock and the window's are read a moment apart (as in the two-node test)
+        assert r["train_power_w"] == pytest.approx(10.0, rel=1e-4) and r["train_energy_j"] == r["train_cpu_j"]
         assert r["train_energy_seconds"] == pytest.approx(r["train_seconds"], rel=0.05, abs=0.05)
     assert sum(r["train_energy_j"] for r in rows) == pytest.approx(energy["train_j"], rel=0.01)
     assert energy["epochs"] == [[r["epoch"], r["train_energy_seconds"], None, r["train_cpu_j"], None] for r in rows]
