@@ -66,8 +66,17 @@ def test_a_run_frozen_past_its_lock_stops_at_its_next_write(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.2)
         (run_dir,) = [p for p in results.iterdir() if p.is_dir()]
-        proc.send_signal(signal.SIGSTOP)
-        time.sleep(0.5)
+        # freeze it between two writes: a write caught half-way (its temp file beside the target) is one that
+        # began while the lock was still its own, and completes its rename when continued; thaw and try again
+        for _ in range(50):
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(0.5)
+            if not list(run_dir.glob(".tmp-*")):
+                break
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
+        else:
+            pytest.fail("the run was mid-write at every one of 50 stops")
         before = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.suffix in (".pt", ".json")}
         (run_dir / LOCK_FILE).unlink()
         _write_lock(str(run_dir), **machine(), pid=other.pid, start=process_start(other.pid), token="another",
