@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 
 import pytest
 
@@ -59,3 +60,13 @@ def pytest_terminal_summary(terminalreporter, config):
         where = cache.root if cache.persistent else "this session only"
         terminalreporter.write_line(f"trained fixtures: {len(cache.built)} made, {len(cache.reused)} reused "
                                     f"from the cache ({where})")
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
+    """Terminate a server a test started (optuna-dashboard, ...); kill it if it has not ended after ``grace`` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -17,6 +17,7 @@ import pytest
 
 from recipes import RecipeError
 from recipes import load_recipe
+from tests.conftest import stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPE = os.path.join(ROOT, "recipes", "tune-digits.yaml")
@@ -223,12 +224,7 @@ def test_optuna_dashboard_reads_the_study_over_http(tuned):
         assert all(t["state"] == "Complete" for t in detail["trials"])
         assert len(detail["best_trials"]) >= 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.mark.timeout(900)

@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 
 from recipes import load_recipe
+from tests.conftest import stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPE = os.path.join(ROOT, "recipes", "tune-digits.yaml")
@@ -124,9 +125,4 @@ def test_history_is_a_study_user_attribute_the_dashboard_shows(study):
         shown = json.loads(attrs["hypervolume"]) if isinstance(attrs["hypervolume"], str) else attrs["hypervolume"]
         assert shown["history"] == part["history"] and shown["reference"] == part["reference"]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
